@@ -1,0 +1,52 @@
+# memif-wasm. Every target installs or builds what it needs on a fresh Debian machine with Go.
+GO        ?= go
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+APT       := DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: all demo test interop fuzz bench plugins deps-plugins deps-interop vet clean
+
+all: test
+
+# The main job on its embedded default: no external peer needed.
+demo: plugins
+	$(GO) run ./cmd/memif-wasm demo
+
+test: plugins vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+# Tests against real DPDK testpmd peers (memif PMD from Debian).
+interop: plugins deps-interop
+	MEMIF_INTEROP=1 $(GO) test -race -count=1 -run 'Interop' -v ./... 2>&1 | tee /tmp/memif-wasm-interop.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
+		test $${PIPESTATUS[0]} -eq 0
+
+# Every native fuzz target, FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | cut -d' ' -f2); do \
+			echo "== $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+bench: plugins
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# Build every example plugin (Go and C) into plugins/build/.
+plugins: deps-plugins
+	$(MAKE) -C plugins
+
+deps-plugins:
+	@command -v clang >/dev/null && command -v wasm-ld >/dev/null && command -v wat2wasm >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq clang lld wabt >/dev/null; }
+
+deps-interop:
+	@command -v dpdk-testpmd >/dev/null && test -n "$$(ls /usr/lib/*/dpdk/pmds-*/librte_net_memif.so* 2>/dev/null)" || \
+		{ $(APT) update -qq && $(APT) install -y -qq dpdk-dev librte-net-memif23 >/dev/null; }
+
+clean:
+	$(MAKE) -C plugins clean
