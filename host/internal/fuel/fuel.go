@@ -1,0 +1,86 @@
+package fuel
+
+// ExportName is the name under which an instrumented module exports its fuel
+// global: a mutable i64 the host sets to the budget before a call and reads
+// back afterwards. A module that already exports this name is refused.
+const ExportName = "mw_fuel"
+
+// DefaultInitialFuel is the fuel global's value at instantiation when
+// Config.InitialFuel is 0. It is the budget of the start function, which runs
+// inside instantiation before the host can set anything, and of _initialize
+// unless the host sets a budget before calling it. A Go guest's _initialize
+// needs about 1.2e7 (region metering, measured), so the default leaves room
+// for that and still bounds a runaway start function to milliseconds.
+const DefaultInitialFuel int64 = 1 << 26
+
+// DefaultBytesPerFuel is Costs.BytesPerFuel when it is 0.
+const DefaultBytesPerFuel = 4
+
+// maxInstructionCost keeps every charge far from overflowing an i64: a region
+// has fewer than 2^32 instructions, so its charge stays below 2^52.
+const maxInstructionCost = 1 << 20
+
+// Config says how to instrument a module. The zero value is the default.
+type Config struct {
+	// InitialFuel is the fuel global's value when the module is
+	// instantiated (see DefaultInitialFuel). 0 means DefaultInitialFuel;
+	// negative values are invalid.
+	InitialFuel int64
+	// Costs is the cost model; its zero value is the default model.
+	Costs Costs
+}
+
+// Costs is the cost model. Each field's zero value means its default.
+type Costs struct {
+	// Instruction is the fuel charged for each instruction (every opcode,
+	// including block, end and the like). 0 means 1; at most 2^20.
+	Instruction int64
+	// BytesPerFuel makes memory.copy, memory.fill and memory.init charge
+	// one more unit of fuel per BytesPerFuel bytes they touch, and
+	// memory.grow one per BytesPerFuel bytes it adds, because their work
+	// grows with an operand rather than with the code. table.copy,
+	// table.fill, table.init and table.grow charge one unit per element.
+	// It must be a power of two, at most 65536. 0 means DefaultBytesPerFuel.
+	BytesPerFuel int64
+}
+
+// Stats describes what Instrument did.
+type Stats struct {
+	Functions        int    // function bodies instrumented (each charges at entry)
+	Loops            int    // loop headers that charge
+	BulkOps          int    // bulk memory and table operations that charge by size
+	StrippedSections int    // debug custom sections removed
+	FuelGlobal       uint32 // index of the fuel global in the global index space
+}
+
+// Instrument returns a copy of the wasm binary with fuel metering added: a
+// mutable i64 global, exported as ExportName, that every function entry and
+// every loop header decrements by the fuel of the code that can run before
+// the next such point, and that bulk memory and table operations decrement by
+// their size. When the global drops below zero the module traps with
+// "unreachable"; a negative global after a failed call tells this apart from
+// the guest's own unreachable.
+//
+// The input is not modified. Untouched sections are copied byte for byte;
+// DWARF and source-map custom sections are removed because inserted code makes
+// them stale. Instrument refuses, with an *Error, any input it cannot fully
+// parse, any opcode or section it does not know, and any reference to a global
+// or local index that does not exist (so original code can never reach the
+// fuel global). It does not otherwise validate the module: compile the output
+// with wazero, which does.
+func Instrument(wasm []byte, cfg Config) ([]byte, error) {
+	out, _, err := InstrumentStats(wasm, cfg)
+	return out, err
+}
+
+// InstrumentStats is Instrument that also reports what it did.
+func InstrumentStats(wasm []byte, cfg Config) ([]byte, Stats, error) {
+	var r rewriter
+	if err := r.init(wasm, cfg); err != nil {
+		return nil, Stats{}, err
+	}
+	if err := r.module(); err != nil {
+		return nil, Stats{}, err
+	}
+	return r.out, r.stats, nil
+}

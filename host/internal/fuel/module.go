@@ -1,0 +1,575 @@
+package fuel
+
+import (
+	"fmt"
+	"math/bits"
+	"strings"
+)
+
+// Section ids and their rank in the order the binary format requires. The
+// tag section (13, exception handling) is known but refused: no toolchain we
+// host emits it by default and it would bring in opcodes we do not meter.
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
+)
+
+var sectionNames = [...]string{"custom", "type", "import", "function", "table", "memory",
+	"global", "export", "start", "element", "code", "data", "datacount", "tag"}
+
+// sectionRank orders the known non-custom sections; 0 means unknown.
+var sectionRank = [...]int{secType: 1, secImport: 2, secFunction: 3, secTable: 4,
+	secMemory: 5, secGlobal: 7, secExport: 8, secStart: 9, secElement: 10,
+	secDataCount: 11, secCode: 12, secData: 13, secTag: 0}
+
+// Value type bytes (the single-byte encodings; typed references are refused).
+const (
+	valI32       = 0x7F
+	valI64       = 0x7E
+	valF32       = 0x7D
+	valF64       = 0x7C
+	valV128      = 0x7B
+	valFuncref   = 0x70
+	valExternref = 0x6F
+)
+
+func isValType(b byte) bool {
+	switch b {
+	case valI32, valI64, valF32, valF64, valV128, valFuncref, valExternref:
+		return true
+	}
+	return false
+}
+
+// rewriter holds the state of one Instrument call.
+type rewriter struct {
+	in  []byte
+	out []byte
+
+	instrCost  int64
+	byteShift  uint8 // log2(BytesPerFuel)
+	initial    int64
+	section    string // for errors
+	fn         int    // for errors; -1 outside code
+	typeParams []uint32
+	funcTypes  []uint32
+
+	importedFuncs   uint32
+	importedGlobals uint32
+	fuelGlobal      uint32
+	globalDone      bool
+	exportDone      bool
+	stats           Stats
+
+	code codeWalker
+}
+
+func (r *rewriter) errorf(off int, sentinel error, format string, args ...any) error {
+	return &Error{Section: r.section, Func: r.fn, Offset: off, Reason: fmt.Sprintf(format, args...), Err: sentinel}
+}
+
+func (r *rewriter) init(wasm []byte, cfg Config) error {
+	r.in, r.fn = wasm, -1
+	c := cfg.Costs
+	r.instrCost = c.Instruction
+	if r.instrCost == 0 {
+		r.instrCost = 1
+	}
+	if r.instrCost < 0 || r.instrCost > maxInstructionCost {
+		return r.errorf(0, ErrConfig, "instruction cost %d outside 1..%d", c.Instruction, maxInstructionCost)
+	}
+	bpf := c.BytesPerFuel
+	if bpf == 0 {
+		bpf = DefaultBytesPerFuel
+	}
+	if bpf < 0 || bpf > 65536 || bpf&(bpf-1) != 0 {
+		return r.errorf(0, ErrConfig, "bytes per fuel %d is not a power of two in 1..65536", c.BytesPerFuel)
+	}
+	r.byteShift = uint8(bits.TrailingZeros64(uint64(bpf)))
+	r.initial = cfg.InitialFuel
+	if r.initial == 0 {
+		r.initial = DefaultInitialFuel
+	}
+	if r.initial < 0 {
+		return r.errorf(0, ErrConfig, "initial fuel %d is negative", cfg.InitialFuel)
+	}
+	// Instrumented code is only inserted, never removed: a little headroom
+	// avoids growing the output while appending.
+	r.out = make([]byte, 0, len(wasm)+len(wasm)/16+64)
+	return nil
+}
+
+// module walks the sections in order, copying or rewriting each.
+func (r *rewriter) module() error {
+	in := r.in
+	if len(in) < 8 || string(in[:4]) != "\x00asm" {
+		return r.errorf(0, ErrMalformed, "missing the \\0asm magic")
+	}
+	if v := uint32(in[4]) | uint32(in[5])<<8 | uint32(in[6])<<16 | uint32(in[7])<<24; v != 1 {
+		return r.errorf(4, ErrUnsupported, "binary version %#x (only core modules, version 1)", v)
+	}
+	r.out = append(r.out, in[:8]...)
+	lastRank := 0
+	for off := 8; off < len(in); {
+		start := off
+		id := in[off]
+		r.section = fmt.Sprintf("id %d", id)
+		if int(id) < len(sectionNames) {
+			r.section = sectionNames[id]
+		}
+		size, n, err := readU32(in, off+1)
+		if err != nil {
+			return r.errorf(off+1, ErrMalformed, "section size: %v", err)
+		}
+		off += 1 + n
+		if uint64(size) > uint64(len(in)-off) {
+			return r.errorf(start, ErrMalformed, "section of %d bytes overruns the module (%d left)", size, len(in)-off)
+		}
+		end := off + int(size)
+		if id == secCustom {
+			if err := r.custom(start, off, end); err != nil {
+				return err
+			}
+			off = end
+			continue
+		}
+		if int(id) >= len(sectionRank) || sectionRank[id] == 0 {
+			if id == secTag {
+				return r.errorf(start, ErrUnsupported, "tag section (exception handling)")
+			}
+			return r.errorf(start, ErrUnsupported, "unknown section id %d", id)
+		}
+		rank := sectionRank[id]
+		if rank <= lastRank {
+			return r.errorf(start, ErrMalformed, "section out of order or repeated")
+		}
+		lastRank = rank
+		if rank > sectionRank[secGlobal] && !r.globalDone {
+			r.appendGlobalSection(nil, 0)
+		}
+		if rank > sectionRank[secExport] && !r.exportDone {
+			r.appendExportSection(nil, 0)
+		}
+		switch id {
+		case secType:
+			err = r.typeSection(off, end)
+		case secImport:
+			err = r.importSection(off, end)
+		case secFunction:
+			err = r.functionSection(off, end)
+		case secGlobal:
+			err = r.globalSection(off, end)
+		case secExport:
+			err = r.exportSection(off, end)
+		case secCode:
+			err = r.codeSection(off, end)
+		}
+		if err != nil {
+			return err
+		}
+		if id != secGlobal && id != secExport && id != secCode {
+			r.out = append(r.out, in[start:end]...)
+		}
+		off = end
+	}
+	r.section = ""
+	if !r.globalDone {
+		r.appendGlobalSection(nil, 0)
+	}
+	if !r.exportDone {
+		r.appendExportSection(nil, 0)
+	}
+	return nil
+}
+
+// custom copies a custom section unless it is debug information, which
+// addresses code-section offsets that the inserted code shifts.
+func (r *rewriter) custom(start, off, end int) error {
+	nameLen, n, err := readU32(r.in, off)
+	if err != nil || uint64(nameLen) > uint64(end-off-n) {
+		return r.errorf(off, ErrMalformed, "custom section name does not fit the section")
+	}
+	name := string(r.in[off+n : off+n+int(nameLen)])
+	if strings.HasPrefix(name, ".debug_") || name == "sourceMappingURL" || name == "external_debug_info" {
+		r.stats.StrippedSections++
+		return nil
+	}
+	r.out = append(r.out, r.in[start:end]...)
+	return nil
+}
+
+// reader is a bounds-checked cursor over one section's payload.
+type reader struct {
+	r   *rewriter
+	b   []byte
+	off int
+	end int
+}
+
+func (r *rewriter) reader(off, end int) *reader { return &reader{r: r, b: r.in, off: off, end: end} }
+
+func (d *reader) u32(what string) (uint32, error) {
+	v, n, err := readU32(d.b[:d.end], d.off)
+	if err != nil {
+		return 0, d.r.errorf(d.off, ErrMalformed, "%s: %v", what, err)
+	}
+	d.off += n
+	return v, nil
+}
+
+func (d *reader) byte(what string) (byte, error) {
+	if d.off >= d.end {
+		return 0, d.r.errorf(d.off, ErrMalformed, "%s: unexpected end of section", what)
+	}
+	d.off++
+	return d.b[d.off-1], nil
+}
+
+func (d *reader) skip(n uint32, what string) error {
+	if uint64(n) > uint64(d.end-d.off) {
+		return d.r.errorf(d.off, ErrMalformed, "%s of %d bytes overruns the section", what, n)
+	}
+	d.off += int(n)
+	return nil
+}
+
+func (d *reader) name(what string) (string, error) {
+	n, err := d.u32(what + " length")
+	if err != nil {
+		return "", err
+	}
+	start := d.off
+	if err := d.skip(n, what); err != nil {
+		return "", err
+	}
+	return string(d.b[start:d.off]), nil
+}
+
+func (d *reader) valType(what string) (byte, error) {
+	at := d.off
+	t, err := d.byte(what)
+	if err == nil && !isValType(t) {
+		err = d.r.errorf(at, ErrUnsupported, "%s: value type %#x", what, t)
+	}
+	return t, err
+}
+
+// count reads a vector length, refusing one that cannot fit in what is left
+// of the section (each element takes at least one byte), so a hostile count
+// cannot make us allocate.
+func (d *reader) count(what string) (uint32, error) {
+	at := d.off
+	n, err := d.u32(what)
+	if err == nil && uint64(n) > uint64(d.end-d.off) {
+		err = d.r.errorf(at, ErrMalformed, "%s %d exceeds the section's remaining %d bytes", what, n, d.end-d.off)
+	}
+	return n, err
+}
+
+func (d *reader) done() error {
+	if d.off != d.end {
+		return d.r.errorf(d.off, ErrMalformed, "%d unread bytes at the end of the section", d.end-d.off)
+	}
+	return nil
+}
+
+func (r *rewriter) typeSection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("type count")
+	if err != nil {
+		return err
+	}
+	r.typeParams = make([]uint32, 0, n)
+	for i := uint32(0); i < n; i++ {
+		at := d.off
+		form, err := d.byte("type form")
+		if err != nil {
+			return err
+		}
+		if form != 0x60 {
+			return r.errorf(at, ErrUnsupported, "type %d has form %#x, not a function type", i, form)
+		}
+		var params uint32
+		for k := 0; k < 2; k++ {
+			c, err := d.count("value type count")
+			if err != nil {
+				return err
+			}
+			for j := uint32(0); j < c; j++ {
+				if _, err := d.valType("parameter or result"); err != nil {
+					return err
+				}
+			}
+			if k == 0 {
+				params = c
+			}
+		}
+		r.typeParams = append(r.typeParams, params)
+	}
+	return d.done()
+}
+
+func (r *rewriter) limits(d *reader) error {
+	at := d.off
+	flags, err := d.byte("limits flags")
+	if err != nil {
+		return err
+	}
+	if flags > 3 {
+		return r.errorf(at, ErrUnsupported, "limits flags %#x (memory64 or custom page sizes)", flags)
+	}
+	if _, err := d.u32("limits minimum"); err != nil {
+		return err
+	}
+	if flags&1 != 0 {
+		_, err = d.u32("limits maximum")
+	}
+	return err
+}
+
+func (r *rewriter) importSection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("import count")
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		if _, err := d.name("import module name"); err != nil {
+			return err
+		}
+		if _, err := d.name("import name"); err != nil {
+			return err
+		}
+		at := d.off
+		kind, err := d.byte("import kind")
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case 0:
+			_, err = d.u32("imported function type")
+			r.importedFuncs++
+		case 1:
+			if _, err = d.valType("table element type"); err == nil {
+				err = r.limits(d)
+			}
+		case 2:
+			err = r.limits(d)
+		case 3:
+			if _, err = d.valType("global type"); err == nil {
+				err = r.mutability(d)
+			}
+			r.importedGlobals++
+		case 4:
+			return r.errorf(at, ErrUnsupported, "tag import (exception handling)")
+		default:
+			return r.errorf(at, ErrMalformed, "import kind %#x", kind)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return d.done()
+}
+
+func (r *rewriter) mutability(d *reader) error {
+	at := d.off
+	m, err := d.byte("global mutability")
+	if err == nil && m > 1 {
+		err = r.errorf(at, ErrMalformed, "global mutability %#x", m)
+	}
+	return err
+}
+
+func (r *rewriter) functionSection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("function count")
+	if err != nil {
+		return err
+	}
+	r.funcTypes = make([]uint32, 0, n)
+	for i := uint32(0); i < n; i++ {
+		at := d.off
+		t, err := d.u32("function type")
+		if err != nil {
+			return err
+		}
+		if t >= uint32(len(r.typeParams)) {
+			return r.errorf(at, ErrIndex, "function %d has type %d of %d", r.importedFuncs+i, t, len(r.typeParams))
+		}
+		r.funcTypes = append(r.funcTypes, t)
+	}
+	return d.done()
+}
+
+// globalSection parses every global so that an initialiser cannot name the
+// fuel global, then appends the fuel global.
+func (r *rewriter) globalSection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("global count")
+	if err != nil {
+		return err
+	}
+	entries := d.off
+	for i := uint32(0); i < n; i++ {
+		if _, err := d.valType("global type"); err != nil {
+			return err
+		}
+		if err := r.mutability(d); err != nil {
+			return err
+		}
+		// Only imported and earlier globals may be read by an initialiser.
+		if d.off, err = r.constExpr(d.off, end, r.importedGlobals+i); err != nil {
+			return err
+		}
+	}
+	if err := d.done(); err != nil {
+		return err
+	}
+	r.appendGlobalSection(r.in[entries:end], n)
+	return nil
+}
+
+// appendGlobalSection writes a global section holding the given entries
+// followed by the fuel global, whose index is therefore the number of
+// globals before it: no existing index moves.
+func (r *rewriter) appendGlobalSection(entries []byte, n uint32) {
+	r.fuelGlobal = r.importedGlobals + n
+	r.stats.FuelGlobal = r.fuelGlobal
+	var fuel [16]byte
+	g := append(fuel[:0], valI64, 1, 0x42)
+	g = appendS64(g, r.initial)
+	g = append(g, 0x0B)
+	size := sizeU32(n+1) + len(entries) + len(g)
+	r.out = append(r.out, secGlobal)
+	r.out = appendU32(r.out, uint32(size))
+	r.out = appendU32(r.out, n+1)
+	r.out = append(r.out, entries...)
+	r.out = append(r.out, g...)
+	r.globalDone = true
+}
+
+func (r *rewriter) exportSection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("export count")
+	if err != nil {
+		return err
+	}
+	entries := d.off
+	for i := uint32(0); i < n; i++ {
+		at := d.off
+		name, err := d.name("export name")
+		if err != nil {
+			return err
+		}
+		if name == ExportName {
+			return r.errorf(at, ErrExportClash, "export %q", name)
+		}
+		at = d.off
+		kind, err := d.byte("export kind")
+		if err != nil {
+			return err
+		}
+		idx, err := d.u32("export index")
+		if err != nil {
+			return err
+		}
+		switch {
+		case kind == 3 && idx >= r.fuelGlobal:
+			return r.errorf(at, ErrIndex, "export %q names global %d of %d", name, idx, r.fuelGlobal)
+		case kind == 4:
+			return r.errorf(at, ErrUnsupported, "tag export (exception handling)")
+		case kind > 4:
+			return r.errorf(at, ErrMalformed, "export kind %#x", kind)
+		}
+	}
+	if err := d.done(); err != nil {
+		return err
+	}
+	r.appendExportSection(r.in[entries:end], n)
+	return nil
+}
+
+func (r *rewriter) appendExportSection(entries []byte, n uint32) {
+	size := sizeU32(n+1) + len(entries) + sizeU32(uint32(len(ExportName))) + len(ExportName) + 1 + sizeU32(r.fuelGlobal)
+	r.out = append(r.out, secExport)
+	r.out = appendU32(r.out, uint32(size))
+	r.out = appendU32(r.out, n+1)
+	r.out = append(r.out, entries...)
+	r.out = appendU32(r.out, uint32(len(ExportName)))
+	r.out = append(r.out, ExportName...)
+	r.out = append(r.out, 3)
+	r.out = appendU32(r.out, r.fuelGlobal)
+	r.exportDone = true
+}
+
+// constExpr checks a constant expression starting at off and returns the
+// offset after its end opcode. It accepts the constant instructions of
+// wasm 2.0 plus extended-const arithmetic; global.get must name a global
+// below maxGlobal.
+func (r *rewriter) constExpr(off, end int, maxGlobal uint32) (int, error) {
+	b := r.in[:end]
+	for off < end {
+		at := off
+		op := b[off]
+		off++
+		var err error
+		var n int
+		switch op {
+		case 0x0B:
+			return off, nil
+		case 0x41:
+			_, n, err = readSigned(b, off, 32)
+		case 0x42:
+			_, n, err = readSigned(b, off, 64)
+		case 0x43:
+			n = 4
+		case 0x44:
+			n = 8
+		case 0xD0:
+			if off < end && (b[off] == valFuncref || b[off] == valExternref) {
+				n = 1
+			} else {
+				return 0, r.errorf(off, ErrUnsupported, "ref.null heap type")
+			}
+		case 0xD2:
+			_, n, err = readU32(b, off)
+		case 0x23:
+			var g uint32
+			g, n, err = readU32(b, off)
+			if err == nil && g >= maxGlobal {
+				return 0, r.errorf(at, ErrIndex, "constant expression reads global %d of %d", g, maxGlobal)
+			}
+		case 0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E: // extended-const add/sub/mul
+		case 0xFD:
+			var sub uint32
+			sub, n, err = readU32(b, off)
+			if err == nil && sub != 12 {
+				return 0, r.errorf(at, ErrUnsupported, "opcode 0xfd %d in a constant expression", sub)
+			}
+			n += 16
+		default:
+			return 0, r.errorf(at, ErrUnsupported, "opcode %#x in a constant expression", op)
+		}
+		if err != nil {
+			return 0, r.errorf(off, ErrMalformed, "constant expression immediate: %v", err)
+		}
+		if n > end-off {
+			return 0, r.errorf(at, ErrMalformed, "constant expression overruns the section")
+		}
+		off += n
+	}
+	return 0, r.errorf(off, ErrMalformed, "constant expression has no end")
+}
