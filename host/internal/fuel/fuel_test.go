@@ -159,11 +159,11 @@ func TestFuelAccounting(t *testing.T) {
 	// entry: loop, local.get, end = 3; loop body: 8 instructions + its end = 9.
 	// fill: 5 instructions (incl. end) + size/BytesPerFuel.
 	tests := []struct {
-		name  string
-		cfg   Config
-		fn    string
-		arg   uint64
-		want  int64
+		name string
+		cfg  Config
+		fn   string
+		arg  uint64
+		want int64
 	}{
 		{"one iteration", Config{}, "count", 0, 3 + 9},
 		{"ten iterations", Config{}, "count", 10, 3 + 10*9},
