@@ -1,0 +1,266 @@
+package testpmd
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFakeSession(t *testing.T) {
+	cfg := useFake(t, fakeOK)
+	p, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+
+	// The fake reports the link down twice, so this also covers polling.
+	if err := p.WaitLinkUp(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.StartForwarding(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := p.PortStats(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (PortStats{RxPackets: 100, RxBytes: 6400, TxPackets: 99, TxBytes: 6336}); ps != want {
+		t.Errorf("PortStats = %+v, want %+v", ps, want)
+	}
+	xs, err := p.XStats(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if xs["rx_q0_packets"] != 100 || xs["tx_q0_packets"] != 99 {
+		t.Errorf("XStats = %v", xs)
+	}
+	fs, err := p.StopForwarding(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (ForwardStats{RxPackets: 100, TxPackets: 99, TxDropped: 1}); len(fs) != 1 || fs[0] != want {
+		t.Errorf("StopForwarding = %+v, want port 0: %+v", fs, want)
+	}
+	if fs, err := p.StopForwarding(ctx); err != nil || len(fs) != 0 {
+		t.Errorf("second StopForwarding = %v, %v; want empty, nil", fs, err)
+	}
+	answer, err := p.Exec(ctx, "no such command")
+	if err != nil || !strings.Contains(answer, "Command not found") {
+		t.Errorf("Exec(unknown) = %q, %v", answer, err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close = %v, want the first result (nil)", err)
+	}
+	if _, err := p.Exec(ctx, "show port stats 0"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Exec after Close = %v, want ErrClosed", err)
+	}
+	if !strings.Contains(p.Output(), "Bye...") {
+		t.Errorf("output lacks the goodbye:\n%s", p.Output())
+	}
+	if _, err := os.Stat(cfg.Ports[0].Socket); err == nil {
+		t.Error("socket path exists after Close")
+	}
+}
+
+func TestFakeNoPromptTimesOut(t *testing.T) {
+	cfg := useFake(t, fakeNoPrompt)
+	cfg.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := Start(context.Background(), cfg)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start = %v, want a deadline error", err)
+	}
+	if !strings.Contains(err.Error(), "fake testpmd in mode no-prompt") {
+		t.Errorf("error lacks the output tail: %v", err)
+	}
+	// Start times out, then Close waits for quit (another timeout) and kills.
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Start took %v with a 300ms timeout", d)
+	}
+}
+
+func TestFakeExitAtStartup(t *testing.T) {
+	_, err := Start(context.Background(), useFake(t, fakeExit))
+	if !errors.Is(err, ErrExited) {
+		t.Fatalf("Start = %v, want ErrExited", err)
+	}
+	if !strings.Contains(err.Error(), "Cannot allocate memory") {
+		t.Errorf("error lacks the reason from the output: %v", err)
+	}
+}
+
+func TestFakeMissingPorts(t *testing.T) {
+	_, err := Start(context.Background(), useFake(t, fakeNoPorts))
+	if err == nil || !strings.Contains(err.Error(), "0 of 1 memif ports were created") {
+		t.Fatalf("Start = %v, want a port count error", err)
+	}
+}
+
+func TestFakeCrashOnQuit(t *testing.T) {
+	p, err := Start(context.Background(), useFake(t, fakeCrashQuit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Close()
+	if !errors.Is(err, ErrCrashed) || !strings.Contains(err.Error(), "Invalid message size") {
+		t.Fatalf("Close = %v, want ErrCrashed with the output tail", err)
+	}
+}
+
+func TestFakeHangOnQuitIsKilled(t *testing.T) {
+	cfg := useFake(t, fakeHangQuit)
+	cfg.Timeout = 300 * time.Millisecond
+	p, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = p.Close()
+	if err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("Close = %v, want a killed error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v with a 300ms timeout", d)
+	}
+}
+
+func TestExecRejectsMultiline(t *testing.T) {
+	p, err := Start(context.Background(), useFake(t, fakeOK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Exec(context.Background(), "stop\nquit"); err == nil {
+		t.Fatal("Exec accepted two lines")
+	}
+}
+
+func TestExecHonoursContext(t *testing.T) {
+	p, err := Start(context.Background(), useFake(t, fakeOK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.WaitLinkUp(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitLinkUp(canceled) = %v, want context.Canceled", err)
+	}
+}
+
+func TestExecStaysInSyncAfterTimeout(t *testing.T) {
+	p, err := Start(context.Background(), useFake(t, fakeOK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Exec(ctx, "fake-slow"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Exec(fake-slow) = %v, want a deadline error", err)
+	}
+	// The slow command's late prompt must not end the next command early.
+	stats, err := p.PortStats(context.Background(), 0)
+	if err != nil || stats.RxPackets != 100 {
+		t.Fatalf("PortStats after a timed-out command = %+v, %v", stats, err)
+	}
+}
+
+func TestStartNotInstalled(t *testing.T) {
+	cfg := useFake(t, fakeOK)
+	cfg.Binary = "/nonexistent/dpdk-testpmd"
+	if _, err := Start(context.Background(), cfg); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("Start = %v, want ErrNotInstalled", err)
+	}
+}
+
+func TestStartRemovesStaleSocket(t *testing.T) {
+	cfg := useFake(t, fakeOK)
+	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: cfg.Ports[0].Socket, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	if _, err := os.Stat(cfg.Ports[0].Socket); err != nil {
+		t.Fatal("no stale socket to start with")
+	}
+	p, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := os.Stat(cfg.Ports[0].Socket); err == nil {
+		t.Error("stale socket survived Start")
+	}
+}
+
+func TestStartRefusesNonSocketPath(t *testing.T) {
+	cfg := useFake(t, fakeOK)
+	if err := os.WriteFile(cfg.Ports[0].Socket, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "is not a socket") {
+		t.Fatalf("Start = %v, want a not-a-socket error", err)
+	}
+	if b, _ := os.ReadFile(cfg.Ports[0].Socket); string(b) != "precious" {
+		t.Error("Start touched a regular file at the socket path")
+	}
+}
+
+func TestOutputCountsPromptsSplitAcrossReads(t *testing.T) {
+	var o output
+	o.changed = make(chan struct{})
+	input := "EAL: init\ntestpmd> show port stats 0\nanswer\ntestpmd> "
+	for i := 0; i < len(input); i++ { // one byte per read: the worst split
+		o.append([]byte{input[i]}, false)
+	}
+	if len(o.promptAt) != 2 {
+		t.Fatalf("prompts = %d, want 2", len(o.promptAt))
+	}
+	if got, want := o.answer(2), "show port stats 0\nanswer\n"; got != want {
+		t.Errorf("answer = %q, want %q", got, want)
+	}
+}
+
+func TestOutputDropsOldOutput(t *testing.T) {
+	var o output
+	o.changed = make(chan struct{})
+	chunk := []byte(strings.Repeat("x", 1<<20))
+	for i := 0; i < 10; i++ {
+		o.append(chunk, false)
+	}
+	o.append([]byte("\ntestpmd> "), false)
+	if len(o.buf) > maxOutput {
+		t.Errorf("retained %d bytes, more than %d", len(o.buf), maxOutput)
+	}
+	if len(o.promptAt) != 1 || o.text(o.promptAt[0], o.promptAt[0]+9) != prompt {
+		t.Errorf("prompt lost after trimming: %v", o.promptAt)
+	}
+	if got := o.text(0, o.base+5); got != "xxxxx" {
+		t.Errorf("text from a dropped offset = %q, want the oldest retained bytes", got)
+	}
+}
+
+func TestErrorMessage(t *testing.T) {
+	err := &Error{Op: "wait for link up on port 0", Err: context.DeadlineExceeded, Tail: "memif_connect_client(): Failed to connect socket"}
+	msg := err.Error()
+	for _, want := range []string{"testpmd: wait for link up on port 0: context deadline exceeded", "Failed to connect socket"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q lacks %q", msg, want)
+		}
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Error("Error does not unwrap")
+	}
+}
