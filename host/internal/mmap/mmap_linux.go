@@ -40,20 +40,23 @@ func (r *Reservation) Bytes() []byte {
 	return r.mem
 }
 
-// MapShared maps n bytes of the file fd, from file offset 0, over
+// MapShared maps n bytes of the file fd, from file offset fileOff, over
 // [off, off+n) of the reservation with MAP_SHARED|MAP_FIXED, so both sides see
-// each other's writes. off and n must be page-aligned.
-func (r *Reservation) MapShared(off, n, fd int) error {
-	return r.fixed(off, n, fd, unix.MAP_SHARED)
+// each other's writes. off, n and fileOff must be page-aligned.
+func (r *Reservation) MapShared(off, n, fd int, fileOff int64) error {
+	if fileOff < 0 || fileOff%int64(PageSize) != 0 {
+		return ErrRange
+	}
+	return r.fixed(off, n, fd, fileOff, unix.MAP_SHARED)
 }
 
 // Unmap replaces [off, off+n) with fresh private zero pages, detaching any
 // file mapped there.
 func (r *Reservation) Unmap(off, n int) error {
-	return r.fixed(off, n, -1, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	return r.fixed(off, n, -1, 0, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 }
 
-func (r *Reservation) fixed(off, n, fd, flags int) error {
+func (r *Reservation) fixed(off, n, fd int, fileOff int64, flags int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.mem == nil {
@@ -65,7 +68,7 @@ func (r *Reservation) fixed(off, n, fd, flags int) error {
 	addr := uintptr(unsafe.Pointer(&r.mem[off]))
 	// unix.Mmap cannot place a mapping, so MAP_FIXED needs the raw call.
 	got, _, errno := unix.Syscall6(unix.SYS_MMAP, addr, uintptr(n), unix.PROT_READ|unix.PROT_WRITE,
-		uintptr(flags|unix.MAP_FIXED), uintptr(fd), 0)
+		uintptr(flags|unix.MAP_FIXED), uintptr(fd), uintptr(fileOff))
 	if errno != 0 {
 		return fmt.Errorf("mmap: map fd %d over [%d,%d): %w", fd, off, off+n, errno)
 	}

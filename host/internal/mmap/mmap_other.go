@@ -12,7 +12,7 @@ func Reserve(int) (*Reservation, error) { return nil, ErrNotSupported }
 func (r *Reservation) Bytes() []byte { return nil }
 
 // MapShared returns ErrNotSupported.
-func (r *Reservation) MapShared(int, int, int) error { return ErrNotSupported }
+func (r *Reservation) MapShared(int, int, int, int64) error { return ErrNotSupported }
 
 // Unmap returns ErrNotSupported.
 func (r *Reservation) Unmap(int, int) error { return ErrNotSupported }

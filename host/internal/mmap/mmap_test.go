@@ -26,7 +26,7 @@ func TestMapSharedSeesPeerWrites(t *testing.T) {
 
 	mem := r.Bytes()
 	mem[4*PageSize] = 7 // private page, replaced by the mapping below
-	if err := r.MapShared(4*PageSize, 2*PageSize, fd); err != nil {
+	if err := r.MapShared(4*PageSize, 2*PageSize, fd, 0); err != nil {
 		t.Fatal(err)
 	}
 	peer[0], peer[PageSize+1] = 0xAA, 0xBB

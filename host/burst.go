@@ -1,0 +1,205 @@
+package host
+
+import (
+	"encoding/binary"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+)
+
+// How one packet of a burst was handed over.
+const (
+	kindZeroCopy uint8 = iota // in place in the mapped region
+	kindCopy                  // copied whole; may be moved and resized
+	kindFixed                 // linearised chain or truncated copy: rewrite only
+	kindBad                   // the host could not place it
+)
+
+// burstState is the per-packet input the host remembers to validate output;
+// fixed arrays so a burst allocates nothing.
+type burstState struct {
+	data [abi.MaxBurst]uint32
+	len  [abi.MaxBurst]uint16
+	cap  [abi.MaxBurst]uint16
+	kind [abi.MaxBurst]uint8
+}
+
+var le = binary.LittleEndian
+
+// runBurst hands the packets pkts[idx[i]] (len(idx) <= MaxBurst) to the guest
+// with one mw_process call and applies the validated verdicts to the packets.
+// A returned error is a fault: the packets' out fields are then undefined and
+// the caller applies the fail policy.
+func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats) error {
+	c := &in.mod.cfg
+	mem := in.mem
+	bs := &in.bs
+	n := len(idx)
+	placement := PlacementCopy
+	if in.mapped {
+		placement = PlacementZeroCopy
+	}
+	var copied uint64
+	headroom := uint32(c.Headroom)
+	slotSize := uint32(c.slotSize())
+	desc := in.batch + abi.HeaderSize
+	for i, pi := range idx {
+		p := &b.Packets[pi]
+		d := mem[desc : desc+abi.DescSize : desc+abi.DescSize]
+		desc += abi.DescSize
+		var data, plen, pcap uint32
+		var flags uint8
+		kind := kindCopy
+		bufLen := uint64(len(p.Buf))
+		switch {
+		case uint64(p.Off)+uint64(p.Len) > bufLen:
+			kind = kindBad
+			data = in.slots + uint32(i)*slotSize + uint32(c.Headroom)
+		case in.mapped && p.Chain == nil && p.Region == in.mapRegion && p.Len <= abi.MaxPacket &&
+			uint64(p.BufOffset)+bufLen <= uint64(in.mapSize):
+			kind = kindZeroCopy
+			data = in.window + p.BufOffset + p.Off
+			plen = p.Len
+			pcap = uint32(min(bufLen-uint64(p.Off), abi.MaxPacket))
+			headroom = min(headroom, p.Off)
+		default:
+			data = in.slots + uint32(i)*slotSize + uint32(c.Headroom)
+			total := uint64(p.Len)
+			for _, s := range p.Chain {
+				total += uint64(len(s))
+			}
+			want := min(total, uint64(c.MaxFrame))
+			if c.Snaplen > 0 {
+				want = min(want, uint64(c.Snaplen))
+			}
+			dst := mem[data : data+uint32(want)]
+			k := copy(dst, p.Buf[p.Off:p.Off+p.Len])
+			for _, s := range p.Chain {
+				if k >= len(dst) {
+					break
+				}
+				k += copy(dst[k:], s)
+			}
+			plen = uint32(want)
+			copied += want
+			if want < total {
+				flags |= abi.FlagTruncated
+			}
+			if p.Chain != nil {
+				flags |= abi.FlagChained
+			}
+			if flags != 0 {
+				kind = kindFixed
+				pcap = plen
+			} else {
+				pcap = uint32(min(bufLen-uint64(p.Off), uint64(c.MaxFrame)))
+				headroom = min(headroom, p.Off)
+			}
+		}
+		bs.kind[i], bs.data[i], bs.len[i], bs.cap[i] = kind, data, uint16(plen), uint16(pcap)
+		le.PutUint32(d[abi.DescData:], data)
+		le.PutUint16(d[abi.DescLen:], uint16(plen))
+		le.PutUint16(d[abi.DescCap:], uint16(pcap))
+		d[abi.DescVerdict] = byte(abi.Aborted)
+		d[abi.DescFlags] = flags
+		le.PutUint16(d[abi.DescInPort:], p.InPort)
+		le.PutUint32(d[abi.DescMeta:], p.Meta)
+	}
+	h := mem[in.batch : in.batch+abi.HeaderSize : in.batch+abi.HeaderSize]
+	le.PutUint32(h[abi.HdrVersion:], abi.Version)
+	le.PutUint32(h[abi.HdrCount:], uint32(n))
+	le.PutUint64(h[abi.HdrNowNanos:], now)
+	le.PutUint32(h[abi.HdrIfIndex:], b.IfIndex)
+	le.PutUint16(h[abi.HdrQueue:], b.Queue)
+	var bflags uint16
+	if in.mapped {
+		bflags = abi.BatchFlagZeroCopy
+	}
+	le.PutUint16(h[abi.HdrFlags:], bflags)
+	le.PutUint32(h[abi.HdrSnaplen:], uint32(c.Snaplen))
+	le.PutUint32(h[abi.HdrHeadroom:], headroom)
+
+	st.Bursts++
+	st.Packets += uint64(n)
+	st.PacketsPlaced[placement] += uint64(n)
+	in.stack[0] = uint64(n)
+	if err := in.process.CallWithStack(in.ctx, in.stack); err != nil {
+		st.BytesCopied[placement] += copied
+		return &GuestError{Module: in.mod.name, Op: abi.ExportProcess, Err: err}
+	}
+	if r := int32(uint32(in.stack[0])); r < 0 {
+		st.BytesCopied[placement] += copied
+		return &GuestError{Module: in.mod.name, Op: abi.ExportProcess, Errno: r, Err: abi.Errno(-r)}
+	}
+
+	desc = in.batch + abi.HeaderSize
+	for i, pi := range idx {
+		p := &b.Packets[pi]
+		d := mem[desc : desc+abi.DescSize : desc+abi.DescSize]
+		desc += abi.DescSize
+		v := abi.Verdict(d[abi.DescVerdict])
+		reason := Reason(NumReasons)
+		switch {
+		case bs.kind[i] == kindBad:
+			reason = ReasonInput
+		case !v.Valid():
+			reason = ReasonVerdict
+		case v == abi.Aborted || v == abi.Drop:
+		default:
+			outData, outLen := le.Uint32(d[abi.DescData:]), uint32(le.Uint16(d[abi.DescLen:]))
+			inData, inLen, inCap := bs.data[i], uint32(bs.len[i]), uint32(bs.cap[i])
+			if v == abi.Redirect {
+				target := le.Uint32(d[abi.DescMeta:])
+				if target > 0xffff || in.mod.redirect[target/64]&(1<<(target%64)) == 0 {
+					reason = ReasonRedirect
+					break
+				}
+				p.Port = uint16(target)
+			}
+			if bs.kind[i] == kindFixed {
+				if outData != inData {
+					reason = ReasonData
+				} else if outLen != inLen {
+					reason = ReasonLen
+				} else {
+					copied += uint64(scatter(p, mem[inData:inData+inLen]))
+				}
+				break
+			}
+			// Bounds in 64 bits: a hostile guest may write any u32.
+			lo, hi := uint64(inData)-uint64(headroom), uint64(inData)+uint64(inCap)
+			if uint64(outData) < lo || uint64(outData) > hi {
+				reason = ReasonData
+				break
+			}
+			if uint64(outData)+uint64(outLen) > hi {
+				reason = ReasonLen
+				break
+			}
+			newOff := uint32(int64(p.Off) + int64(outData) - int64(inData))
+			if bs.kind[i] == kindCopy {
+				copied += uint64(copy(p.Buf[newOff:newOff+outLen], mem[outData:outData+outLen]))
+			}
+			p.Off, p.Len = newOff, outLen
+		}
+		if reason < NumReasons {
+			st.Invalid[reason]++
+			v = abi.Aborted
+		}
+		p.Verdict = v
+		st.Verdicts[v]++
+	}
+	st.BytesCopied[placement] += copied
+	return nil
+}
+
+// scatter copies a linearised (or truncated) packet back over its segments.
+func scatter(p *Packet, src []byte) int {
+	k := copy(p.Buf[p.Off:p.Off+p.Len], src)
+	for _, s := range p.Chain {
+		if k >= len(src) {
+			break
+		}
+		k += copy(s, src[k:])
+	}
+	return k
+}

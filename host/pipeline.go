@@ -1,0 +1,337 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
+)
+
+// Restart backoff after a plugin fault.
+const (
+	restartBackoffMin = 50 * time.Millisecond
+	restartBackoffMax = 10 * time.Second
+)
+
+// Pipeline runs plugins in order over bursts for one worker: each plugin has
+// its own instance here, and a packet a plugin PASSes goes on to the next
+// (the next plugin sees only survivors). All methods are safe for concurrent
+// use: bursts, control messages, region changes, reloads and stats reads are
+// serialised by one mutex, uncontended on the packet path.
+type Pipeline struct {
+	mu     sync.Mutex
+	stages []*stage
+	idx    []uint16 // survivors of the previous stage
+	next   []uint16
+	epoch  time.Time
+	closed bool
+
+	// The mapped region, remembered so restarts and reloads map it too. fd is
+	// our own duplicate.
+	zc struct {
+		on      bool
+		fd      int
+		fileOff int64
+		size    int
+		region  uint16
+	}
+}
+
+type stage struct {
+	mod     *Module
+	inst    *Instance // nil after a fault until restarted
+	fault   error
+	retryAt time.Time
+	backoff time.Duration
+	stats   PluginStats
+}
+
+// NewPipeline instantiates each module once, in order.
+func NewPipeline(ctx context.Context, mods ...*Module) (*Pipeline, error) {
+	p := &Pipeline{
+		epoch: time.Now(),
+		idx:   make([]uint16, 0, abi.MaxBurst),
+		next:  make([]uint16, 0, abi.MaxBurst),
+	}
+	for _, m := range mods {
+		in, err := m.Instantiate(ctx)
+		if err != nil {
+			p.Close(ctx)
+			return nil, err
+		}
+		p.stages = append(p.stages, &stage{mod: m, inst: in})
+	}
+	return p, nil
+}
+
+// Process runs the burst through the plugins and sets every packet's Verdict
+// (and Off/Len/Port as the plugins left them). Packets beyond abi.MaxBurst are
+// processed in further calls of each plugin. It does not allocate. A plugin
+// fault is not returned: its packets get the plugin's fail policy, the fault
+// is counted, and the plugin is restarted on a later burst.
+func (p *Pipeline) Process(b *Burst) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for off := 0; off < len(b.Packets); off += abi.MaxBurst {
+		p.process(b, off, min(len(b.Packets), off+abi.MaxBurst))
+	}
+}
+
+func (p *Pipeline) process(b *Burst, lo, hi int) {
+	idx := p.idx[:0]
+	for i := lo; i < hi; i++ {
+		b.Packets[i].Verdict = abi.Pass
+		idx = append(idx, uint16(i))
+	}
+	if p.closed {
+		for _, i := range idx {
+			b.Packets[i].Verdict = abi.Drop
+		}
+		return
+	}
+	now := uint64(time.Since(p.epoch))
+	for _, s := range p.stages {
+		if len(idx) == 0 {
+			break
+		}
+		for c := 0; c < len(idx); c += s.mod.cfg.MaxBurst {
+			p.runStage(s, b, idx[c:min(len(idx), c+s.mod.cfg.MaxBurst)], now)
+		}
+		next := p.next[:0]
+		for _, i := range idx {
+			if b.Packets[i].Verdict == abi.Pass {
+				next = append(next, i)
+			}
+		}
+		p.idx, p.next = next, idx
+		idx = next
+	}
+}
+
+func (p *Pipeline) runStage(s *stage, b *Burst, idx []uint16, now uint64) {
+	if s.inst == nil && !p.restart(s) {
+		p.failPolicy(s, b, idx)
+		return
+	}
+	if err := s.inst.runBurst(b, idx, now, &s.stats); err != nil {
+		s.stats.Faults++
+		s.fault = err
+		s.inst.Close(context.Background())
+		s.inst = nil
+		s.backoff = restartBackoffMin
+		s.retryAt = time.Now().Add(s.backoff)
+		p.failPolicy(s, b, idx)
+	}
+}
+
+func (p *Pipeline) failPolicy(s *stage, b *Burst, idx []uint16) {
+	v := abi.Drop
+	if s.mod.cfg.FailOpen {
+		v = abi.Pass
+	}
+	for _, i := range idx {
+		b.Packets[i].Verdict = v
+	}
+	s.stats.FaultPackets += uint64(len(idx))
+}
+
+// restart re-instantiates a faulted plugin once its backoff has passed.
+func (p *Pipeline) restart(s *stage) bool {
+	now := time.Now()
+	if now.Before(s.retryAt) {
+		return false
+	}
+	in, err := p.newInstance(context.Background(), s.mod)
+	if err != nil {
+		s.stats.RestartFailures++
+		s.fault = err
+		s.backoff = min(2*s.backoff, restartBackoffMax)
+		s.retryAt = now.Add(s.backoff)
+		return false
+	}
+	s.inst, s.fault = in, nil
+	s.stats.Restarts++
+	return true
+}
+
+// newInstance instantiates m and maps the current region, if any; p.mu is held.
+func (p *Pipeline) newInstance(ctx context.Context, m *Module) (*Instance, error) {
+	in, err := m.Instantiate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.mapInto(in)
+	return in, nil
+}
+
+// mapInto maps the attached region into in, leaving it in copy placement if
+// the region does not fit its window.
+func (p *Pipeline) mapInto(in *Instance) {
+	if !p.zc.on {
+		return
+	}
+	if in.MapWindowAt(p.zc.fd, p.zc.fileOff, p.zc.size) == nil {
+		in.mapRegion = p.zc.region
+	}
+}
+
+// AttachRegion tells the pipeline about a connection's buffer region (a memif
+// region index, its fd and facts). When ChoosePlacement allows it, the region
+// is mapped into every plugin's window and packets in it are shown in place;
+// a plugin whose window is too small stays in copy placement. The pipeline
+// keeps its own duplicate of fd. It returns the placement of the first plugin.
+func (p *Pipeline) AttachRegion(region uint16, fd int, r RegionFacts) (Placement, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return PlacementCopy, ErrClosed
+	}
+	p.detachLocked()
+	if ChoosePlacement(r) != PlacementZeroCopy {
+		return PlacementCopy, nil
+	}
+	dup, err := mmap.Dup(fd)
+	if err != nil {
+		return PlacementCopy, fmt.Errorf("host: attach region %d: %w", region, err)
+	}
+	p.zc.on, p.zc.fd, p.zc.fileOff, p.zc.size, p.zc.region = true, dup, r.FileOffset, r.Size, region
+	for _, s := range p.stages {
+		if s.inst != nil {
+			p.mapInto(s.inst)
+		}
+	}
+	if len(p.stages) > 0 && (p.stages[0].inst == nil || !p.stages[0].inst.mapped) {
+		return PlacementCopy, nil
+	}
+	return PlacementZeroCopy, nil
+}
+
+// DetachRegion unmaps the region from every plugin (the connection is gone);
+// bursts are copied from then on.
+func (p *Pipeline) DetachRegion() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.detachLocked()
+}
+
+func (p *Pipeline) detachLocked() {
+	if !p.zc.on {
+		return
+	}
+	for _, s := range p.stages {
+		if s.inst != nil {
+			s.inst.UnmapWindow()
+		}
+	}
+	mmap.Close(p.zc.fd)
+	p.zc.on = false
+}
+
+// Control sends msg to plugin i's mw_control between bursts and copies the
+// reply into reply. May return ErrNotSupported, ErrTooLarge, a *GuestError, or
+// the plugin's last fault when it is awaiting a restart.
+func (p *Pipeline) Control(i int, msg, reply []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.stage(i)
+	if err != nil {
+		return 0, err
+	}
+	if s.inst == nil {
+		return 0, fmt.Errorf("host: plugin %q is down: %w", s.mod.name, s.fault)
+	}
+	return s.inst.Control(msg, reply)
+}
+
+func (p *Pipeline) stage(i int) (*stage, error) {
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if i < 0 || i >= len(p.stages) {
+		return nil, fmt.Errorf("host: no plugin %d in a pipeline of %d", i, len(p.stages))
+	}
+	return p.stages[i], nil
+}
+
+// Replace swaps plugin i for a new version between two bursts. The new
+// instance is created off the packet path; under the lock the region is
+// mapped into it, the old instance's state is handed over when both export
+// the state hooks, and the stage switches. The old instance is closed after
+// the switch. On error the old version keeps running.
+func (p *Pipeline) Replace(ctx context.Context, i int, m *Module) error {
+	in, err := m.Instantiate(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	s, err := p.stage(i)
+	if err != nil {
+		p.mu.Unlock()
+		in.Close(ctx)
+		return err
+	}
+	p.mapInto(in)
+	old := s.inst
+	if old != nil && old.stateSave != nil && in.stateLoad != nil {
+		state, err := old.SaveState()
+		if err == nil {
+			err = in.LoadState(state)
+		}
+		if err != nil {
+			p.mu.Unlock()
+			in.Close(ctx)
+			return fmt.Errorf("host: reload plugin %q: state hand-over: %w", s.mod.name, err)
+		}
+	}
+	s.mod, s.inst, s.fault = m, in, nil
+	s.stats.Reloads++
+	p.mu.Unlock()
+	if old != nil {
+		old.Close(ctx)
+	}
+	return nil
+}
+
+// ReadStats appends a copy of each plugin's counters, in pipeline order, to dst.
+func (p *Pipeline) ReadStats(dst []PluginStats) []PluginStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.stages {
+		dst = append(dst, s.stats)
+	}
+	return dst
+}
+
+// Fault returns plugin i's last fault, nil if it is running.
+func (p *Pipeline) Fault(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.stage(i)
+	if err != nil {
+		return err
+	}
+	return s.fault
+}
+
+// Close closes every instance; later bursts drop everything. It is idempotent.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.detachLocked()
+	p.closed = true
+	var errs []error
+	for _, s := range p.stages {
+		if s.inst != nil {
+			errs = append(errs, s.inst.Close(ctx))
+			s.inst = nil
+		}
+	}
+	return errors.Join(errs...)
+}
