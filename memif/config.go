@@ -1,0 +1,229 @@
+package memif
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif/internal/proto"
+	"github.com/memif-wasm/memif-wasm/memif/internal/ring"
+)
+
+// Role is the side of a connection. The slave (client) connects and
+// allocates all shared memory; the master (server) listens and maps it.
+type Role uint8
+
+const (
+	RoleSlave  Role = iota // connects; the zero value, as in libmemif
+	RoleMaster             // listens
+)
+
+func (r Role) String() string {
+	if r == RoleMaster {
+		return "master"
+	}
+	if r == RoleSlave {
+		return "slave"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// Mode is the interface mode carried in INIT; values are the wire values.
+type Mode uint8
+
+const (
+	ModeEthernet   Mode = 0
+	ModeIP         Mode = 1
+	ModePuntInject Mode = 2
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeEthernet:
+		return "ethernet"
+	case ModeIP:
+		return "ip"
+	case ModePuntInject:
+		return "punt/inject"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// RxMode selects how a receive queue learns about new packets.
+type RxMode uint8
+
+const (
+	// RxModeInterrupt: the producer writes the ring's eventfd after each
+	// burst; RxQueue.Wait blocks on it.
+	RxModeInterrupt RxMode = 0
+	// RxModePolling: the ring's MASK_INT flag tells the producer not to
+	// signal; the receiver polls with RxBurst.
+	RxModePolling RxMode = 1
+)
+
+func (m RxMode) String() string {
+	if m == RxModePolling {
+		return "polling"
+	}
+	if m == RxModeInterrupt {
+		return "interrupt"
+	}
+	return fmt.Sprintf("RxMode(%d)", uint8(m))
+}
+
+// Defaults used for zero-valued configuration fields.
+const (
+	DefaultSocketPath        = "/run/vpp/memif.sock"
+	DefaultAppName           = "memif-wasm"
+	DefaultReconnectInterval = 2 * time.Second
+	DefaultHandshakeTimeout  = 5 * time.Second
+	DefaultLog2RingSize      = 10
+	DefaultBufferSize        = 2048
+	MaxQueues                = 255
+	MaxLog2RingSize          = ring.MaxLog2
+)
+
+// SocketConfig configures a Socket. The zero value is valid and means the
+// defaults documented on each field.
+type SocketConfig struct {
+	// Path of the AF_UNIX SOCK_SEQPACKET socket. A leading '@' selects the
+	// abstract namespace. Default DefaultSocketPath.
+	Path string
+	// AppName is sent in HELLO (master) or INIT (slave); at most 31 bytes.
+	// Default DefaultAppName.
+	AppName string
+	// ReconnectInterval is how long a slave waits before it tries to
+	// connect again after a failure or disconnect. 0 means the default
+	// (2 s, as libmemif); a negative value turns reconnecting off, in which
+	// case a slave connects once when created.
+	ReconnectInterval time.Duration
+	// HandshakeTimeout bounds each wait for a control message during the
+	// handshake. 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// CacheLine is the ring header line size, 64 or 128; it must match the
+	// peer's build. 0 means 128 on arm64 (as VPP and libmemif build there)
+	// and 64 elsewhere.
+	CacheLine int
+	// Logger receives connection events. nil discards them.
+	Logger *slog.Logger
+}
+
+// InterfaceConfig configures one memif interface. The zero value is a
+// slave with id 0, ethernet mode, one queue each way, 1024-slot rings and
+// 2048-byte buffers, in interrupt mode.
+type InterfaceConfig struct {
+	// ID matches master and slave interfaces on one socket.
+	ID uint32
+	// Role: RoleSlave (default) connects, RoleMaster listens.
+	Role Role
+	// Mode must equal the peer's (ethernet, ip or punt/inject).
+	Mode Mode
+	// Name is this interface's name sent to the peer; at most 31 bytes.
+	Name string
+	// Secret, if set, must match the peer's; at most 24 bytes.
+	Secret string
+	// RxQueues and TxQueues are the queue counts, 1..255; 0 means 1. A
+	// slave asks for these (bounded by the master's HELLO limits); a master
+	// accepts at most these many rings each way.
+	RxQueues, TxQueues int
+	// Log2RingSize is log2 of the descriptors per ring, 1..14; 0 means 10.
+	// Used by the slave (the master accepts the slave's sizes).
+	Log2RingSize uint8
+	// BufferSize is the size of each packet buffer the slave allocates;
+	// 0 means 2048. Larger packets use chained buffers.
+	BufferSize uint16
+	// Headroom is reserved at the start of every receive buffer the slave
+	// posts (libmemif refill headroom); must be below BufferSize.
+	Headroom uint16
+	// RxMode is the initial mode of every receive queue.
+	RxMode RxMode
+	// OnConnect runs on the control goroutine when the link comes up.
+	// It may start workers but must not block for long nor call Close.
+	OnConnect func(*Interface)
+	// OnDisconnect runs on the control goroutine after the connection was
+	// torn down; err says why (a *DisconnectError for protocol-level ends).
+	// It must not call Close synchronously.
+	OnDisconnect func(*Interface, error)
+}
+
+func defaultCacheLine() int {
+	if runtime.GOARCH == "arm64" {
+		return 128
+	}
+	return 64
+}
+
+func (c SocketConfig) normalize() (SocketConfig, error) {
+	if c.Path == "" {
+		c.Path = DefaultSocketPath
+	}
+	if len(c.Path) > 107 {
+		return c, fmt.Errorf("memif: socket path %q longer than 107 bytes: %w", c.Path, ErrInvalArg)
+	}
+	if c.AppName == "" {
+		c.AppName = DefaultAppName
+	}
+	if len(c.AppName) >= proto.NameSize {
+		return c, fmt.Errorf("memif: app name %q longer than %d bytes: %w", c.AppName, proto.NameSize-1, ErrInvalArg)
+	}
+	if c.ReconnectInterval == 0 {
+		c.ReconnectInterval = DefaultReconnectInterval
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.CacheLine == 0 {
+		c.CacheLine = defaultCacheLine()
+	}
+	if c.CacheLine != 64 && c.CacheLine != 128 {
+		return c, fmt.Errorf("memif: cache line %d is neither 64 nor 128: %w", c.CacheLine, ErrInvalArg)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func (c InterfaceConfig) normalize() (InterfaceConfig, error) {
+	bad := func(format string, args ...any) (InterfaceConfig, error) {
+		return c, fmt.Errorf("memif: interface %d: "+format+": %w", append(append([]any{c.ID}, args...), ErrInvalArg)...)
+	}
+	if c.Role > RoleMaster {
+		return bad("unknown role %d", c.Role)
+	}
+	if c.Mode > ModePuntInject {
+		return bad("unknown mode %d", c.Mode)
+	}
+	if c.RxMode > RxModePolling {
+		return bad("unknown rx mode %d", c.RxMode)
+	}
+	if len(c.Name) >= proto.NameSize {
+		return bad("name %q longer than %d bytes", c.Name, proto.NameSize-1)
+	}
+	if len(c.Secret) > proto.SecretSize {
+		return bad("secret longer than %d bytes", proto.SecretSize)
+	}
+	if c.RxQueues == 0 {
+		c.RxQueues = 1
+	}
+	if c.TxQueues == 0 {
+		c.TxQueues = 1
+	}
+	if c.RxQueues < 1 || c.RxQueues > MaxQueues || c.TxQueues < 1 || c.TxQueues > MaxQueues {
+		return bad("queues rx=%d tx=%d outside 1..%d", c.RxQueues, c.TxQueues, MaxQueues)
+	}
+	if c.Log2RingSize == 0 {
+		c.Log2RingSize = DefaultLog2RingSize
+	}
+	if c.Log2RingSize > MaxLog2RingSize {
+		return c, fmt.Errorf("memif: interface %d: log2 ring size %d above %d: %w", c.ID, c.Log2RingSize, MaxLog2RingSize, ErrMaxLog2Ring)
+	}
+	if c.BufferSize == 0 {
+		c.BufferSize = DefaultBufferSize
+	}
+	if c.Headroom >= c.BufferSize {
+		return bad("headroom %d not below buffer size %d", c.Headroom, c.BufferSize)
+	}
+	return c, nil
+}

@@ -1,0 +1,604 @@
+package memif
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif/internal/proto"
+	"github.com/memif-wasm/memif-wasm/memif/internal/ring"
+	"github.com/memif-wasm/memif-wasm/memif/internal/shm"
+)
+
+// Limits this implementation advertises in HELLO and enforces as master.
+// The HELLO fields are highest indexes, so they are counts minus one.
+const (
+	maxRegions    = 256
+	maxRegionSize = 1 << 32 // descriptor offsets are u32
+)
+
+// region is one mapped shared-memory region of a connection.
+type region struct {
+	data  []byte
+	fd    int
+	size  uint64
+	rings bool
+}
+
+// ringSpec is one ring as announced in ADD_RING (or created as slave).
+type ringSpec struct {
+	s2m    bool
+	index  uint16
+	region uint16
+	offset uint32
+	log2   uint8
+	fd     int
+	r      ring.Ring
+}
+
+// conn is one control connection and, once connected, its shared memory
+// and queues. Its goroutine (run) owns everything; other goroutines only
+// call abort.
+type conn struct {
+	s     *Socket
+	ifc   *Interface
+	uc    *net.UnixConn
+	slave bool
+	log   *slog.Logger
+
+	regions []region
+	views   [][]byte
+	specs   []ringSpec
+	nS2M    int
+	nM2S    int
+	rx      []*RxQueue
+	tx      []*TxQueue
+
+	peerName, peerApp string
+
+	// slave buffer layout
+	bufRegion uint16
+	bufBase   uint32
+	bufSize   uint32
+	log2      uint8
+
+	abortMu  sync.Mutex
+	abortErr error
+	done     chan struct{}
+
+	buf [2 * proto.Size]byte
+	oob []byte
+}
+
+func newConn(s *Socket, uc *net.UnixConn, slave bool) *conn {
+	return &conn{
+		s: s, uc: uc, slave: slave, log: s.log,
+		done: make(chan struct{}),
+		oob:  make([]byte, shm.RecvOOBSize),
+	}
+}
+
+// abort asks the connection's goroutine to end the connection with err,
+// sending DISCONNECT for a local error. Safe from any goroutine; the first
+// reason wins.
+func (c *conn) abort(err error) {
+	c.abortMu.Lock()
+	if c.abortErr == nil {
+		c.abortErr = err
+	}
+	c.abortMu.Unlock()
+	// A deadline in the past wakes a blocked read at once.
+	c.uc.SetReadDeadline(time.Unix(1, 0))
+}
+
+func (c *conn) aborted() error {
+	c.abortMu.Lock()
+	defer c.abortMu.Unlock()
+	return c.abortErr
+}
+
+// refuse builds the local error that ends a connection: code and reason
+// go into the DISCONNECT sent to the peer.
+func refuse(code *Error, format string, args ...any) *DisconnectError {
+	return &DisconnectError{Code: uint32(code.Code), Reason: fmt.Sprintf(format, args...), Err: code}
+}
+
+func (c *conn) serveMaster() {
+	defer c.s.unpend(c)
+	c.run(c.masterHandshake)
+}
+
+// run drives the connection from handshake to teardown.
+func (c *conn) run(handshake func() error) {
+	defer close(c.done)
+	err := handshake()
+	up := false
+	if err == nil {
+		up, err = c.linkUp()
+		if err == nil {
+			err = c.session()
+		}
+	}
+	c.finish(err, up)
+}
+
+func (c *conn) linkUp() (bool, error) {
+	i := c.ifc
+	i.mu.Lock()
+	if i.closed {
+		i.mu.Unlock()
+		return false, &DisconnectError{Code: uint32(ErrDisconnect.Code), Reason: "interface closed", Err: ErrClosed}
+	}
+	i.claim = nil
+	i.c = c
+	i.lastErr = nil
+	i.st.connects.Add(1)
+	i.notify()
+	i.mu.Unlock()
+	i.log.Info("memif connected", "peer", c.peerName, "peer_app", c.peerApp, "rx", len(c.rx), "tx", len(c.tx))
+	if cb := i.cfg.OnConnect; cb != nil {
+		cb(i)
+	}
+	return true, nil
+}
+
+// session waits for the peer's DISCONNECT (or an abort) once connected.
+func (c *conn) session() error {
+	for {
+		m, _, err := c.recv(time.Time{})
+		if err != nil {
+			return err
+		}
+		if d, ok := m.(proto.Disconnect); ok {
+			return &DisconnectError{Remote: true, Code: d.Code, Reason: d.Reason}
+		}
+		return refuse(ErrUnknownMsg, "unexpected %s after connect", m.Type())
+	}
+}
+
+// finish sends DISCONNECT for a local error, tears everything down and
+// reports the end to the interface.
+func (c *conn) finish(err error, up bool) {
+	var de *DisconnectError
+	local := errors.As(err, &de) && !de.Remote
+	if local {
+		var b [proto.Size]byte
+		proto.Encode(&b, proto.Disconnect{Code: de.Code, Reason: de.Reason})
+		c.uc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		c.uc.WriteMsgUnix(b[:], nil, nil)
+	}
+	violation := local && !errors.Is(de.Err, ErrClosed) && !errors.Is(de.Err, ErrBadDescriptor) && !errors.Is(de.Err, ErrBadRingIndex)
+	if violation {
+		c.s.refused.Add(1)
+	}
+	c.teardown()
+	i := c.ifc
+	if i == nil {
+		c.log.Info("memif handshake ended", "err", err)
+		return
+	}
+	i.mu.Lock()
+	if violation {
+		i.st.protoErrors.Add(1)
+	}
+	i.lastErr = err
+	if i.claim == c {
+		i.claim = nil
+	}
+	if i.c == c {
+		i.c = nil
+		i.st.disconnects.Add(1)
+		i.notify()
+	}
+	i.mu.Unlock()
+	if up {
+		i.log.Info("memif disconnected", "err", err)
+		if cb := i.cfg.OnDisconnect; cb != nil {
+			cb(i, err)
+		}
+	}
+}
+
+// teardown marks every queue dead (waiting for running bursts), then
+// closes eventfds, unmaps regions and closes every descriptor.
+func (c *conn) teardown() {
+	kill := func(q *queue) {
+		q.mu.Lock()
+		q.dead = true
+		if c.ifc != nil {
+			c.ifc.fold(q, q.rx)
+		}
+		if q.efile != nil {
+			q.efile.Close()
+		} else {
+			shm.Close(q.efd)
+		}
+		q.efd = -1
+		q.mu.Unlock()
+	}
+	for _, q := range c.rx {
+		kill(&q.queue)
+	}
+	for _, q := range c.tx {
+		kill(&q.queue)
+	}
+	owned := make(map[int]bool)
+	for _, q := range c.rx {
+		owned[q.ringFD] = true
+	}
+	for _, q := range c.tx {
+		owned[q.ringFD] = true
+	}
+	for _, sp := range c.specs {
+		if !owned[sp.fd] {
+			shm.Close(sp.fd)
+		}
+	}
+	for _, r := range c.regions {
+		shm.Unmap(r.data)
+		shm.Close(r.fd)
+	}
+	c.regions, c.views, c.specs = nil, nil, nil
+	c.uc.Close()
+}
+
+// send writes one message with an optional descriptor.
+func (c *conn) send(m proto.Message, fd int) error {
+	var b [proto.Size]byte
+	proto.Encode(&b, m)
+	var oob []byte
+	if fd >= 0 {
+		oob = shm.Rights(fd)
+	}
+	c.uc.SetWriteDeadline(time.Now().Add(c.s.cfg.HandshakeTimeout))
+	if _, _, err := c.uc.WriteMsgUnix(b[:], oob, nil); err != nil {
+		if a := c.aborted(); a != nil {
+			return a
+		}
+		return &DisconnectError{Code: uint32(ErrSyscall.Code), Reason: "send " + m.Type().String() + " failed", Err: mapSyscallErr(err)}
+	}
+	return nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		shm.Close(fd)
+	}
+}
+
+// recv reads one message and checks everything that does not depend on
+// the handshake state: size, type, and the descriptor count for the type.
+// It returns the single descriptor of ADD_REGION/ADD_RING (else -1).
+func (c *conn) recv(deadline time.Time) (proto.Message, int, error) {
+	c.uc.SetReadDeadline(deadline)
+	if err := c.aborted(); err != nil {
+		return nil, -1, err
+	}
+	n, oobn, flags, _, err := c.uc.ReadMsgUnix(c.buf[:], c.oob)
+	if err != nil {
+		if a := c.aborted(); a != nil {
+			return nil, -1, a
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, -1, &DisconnectError{Reason: "timed out waiting for a control message", Err: os.ErrDeadlineExceeded}
+		}
+		if errors.Is(err, syscall.ECONNRESET) {
+			return nil, -1, &DisconnectError{Remote: true, Reason: "peer closed the control channel", Err: ErrDisconnected}
+		}
+		return nil, -1, &DisconnectError{Code: uint32(ErrSyscall.Code), Reason: "control channel read failed", Err: mapSyscallErr(err)}
+	}
+	fds, perr := shm.ParseRights(c.oob[:oobn])
+	if n == 0 && oobn == 0 {
+		return nil, -1, &DisconnectError{Remote: true, Reason: "peer closed the control channel", Err: ErrDisconnected}
+	}
+	if flags&shm.MsgCtrunc != 0 || perr != nil {
+		closeAll(fds)
+		return nil, -1, refuse(ErrMalformedMsg, "control message ancillary data truncated or malformed")
+	}
+	if n != proto.Size || flags&shm.MsgTrunc != 0 {
+		closeAll(fds)
+		return nil, -1, refuse(ErrMalformedMsg, "control message of %d bytes, want %d", n, proto.Size)
+	}
+	m, err := proto.Decode(c.buf[:n])
+	if err != nil {
+		closeAll(fds)
+		return nil, -1, refuse(ErrUnknownMsg, "unknown message type %d", uint16(c.buf[0])|uint16(c.buf[1])<<8)
+	}
+	t := m.Type()
+	want := 0
+	if t.CarriesFD() {
+		want = 1
+	}
+	if len(fds) != want {
+		closeAll(fds)
+		switch {
+		case len(fds) > want:
+			return nil, -1, refuse(ErrMalformedMsg, "%s carries %d file descriptors, want %d", t, len(fds), want)
+		case t == proto.TypeAddRegion:
+			return nil, -1, refuse(ErrNoShmFD, "ADD_REGION without a memory file descriptor")
+		default:
+			return nil, -1, refuse(ErrNoIntFD, "ADD_RING without an interrupt file descriptor")
+		}
+	}
+	fd := -1
+	if want == 1 {
+		fd = fds[0]
+	}
+	return m, fd, nil
+}
+
+// expect reads one handshake message; a DISCONNECT becomes the peer's error.
+func (c *conn) expect() (proto.Message, int, error) {
+	m, fd, err := c.recv(time.Now().Add(c.s.cfg.HandshakeTimeout))
+	if err != nil {
+		return nil, -1, err
+	}
+	if d, ok := m.(proto.Disconnect); ok {
+		return nil, -1, &DisconnectError{Remote: true, Code: d.Code, Reason: d.Reason}
+	}
+	return m, fd, nil
+}
+
+func (c *conn) expectAck(after string) error {
+	m, _, err := c.expect()
+	if err != nil {
+		return err
+	}
+	if m.Type() != proto.TypeAck {
+		return refuse(ErrUnknownMsg, "got %s, want ACK after %s", m.Type(), after)
+	}
+	return nil
+}
+
+// masterHandshake runs the master side: HELLO, then INIT, ADD_REGION*,
+// ADD_RING*, CONNECT from the slave, each checked before it is used.
+func (c *conn) masterHandshake() error {
+	err := c.send(proto.Hello{
+		Name: c.s.cfg.AppName, MinVersion: proto.Version, MaxVersion: proto.Version,
+		MaxRegion: maxRegions - 1, MaxM2SRing: MaxQueues - 1, MaxS2MRing: MaxQueues - 1,
+		MaxLog2RingSize: MaxLog2RingSize,
+	}, -1)
+	if err != nil {
+		return err
+	}
+	m, _, err := c.expect()
+	if err != nil {
+		return err
+	}
+	init, ok := m.(proto.Init)
+	if !ok {
+		return refuse(ErrUnknownMsg, "got %s, want INIT", m.Type())
+	}
+	if err := c.checkInit(init); err != nil {
+		return err
+	}
+	c.peerApp = init.Name
+	if err := c.send(proto.Ack{}, -1); err != nil {
+		return err
+	}
+	cfg := c.ifc.cfg
+	for {
+		m, fd, err := c.expect()
+		if err != nil {
+			return err
+		}
+		switch m := m.(type) {
+		case proto.AddRegion:
+			if err := c.addRegion(m, fd); err != nil {
+				return err
+			}
+		case proto.AddRing:
+			if err := c.addRing(m, fd, cfg); err != nil {
+				return err
+			}
+		case proto.Connect:
+			if err := c.masterConnect(m); err != nil {
+				return err
+			}
+			c.peerName = m.Name
+			return c.send(proto.Connected{Name: cfg.Name}, -1)
+		default:
+			return refuse(ErrUnknownMsg, "unexpected %s during handshake", m.Type())
+		}
+		if err := c.send(proto.Ack{}, -1); err != nil {
+			return err
+		}
+	}
+}
+
+// checkInit makes the checks VPP and libmemif make on INIT and claims the
+// interface for this connection.
+func (c *conn) checkInit(m proto.Init) error {
+	if m.Version != proto.Version {
+		return refuse(ErrProto, "unsupported version 0x%04x, want 0x%04x", m.Version, proto.Version)
+	}
+	ifc, slave := c.s.lookup(m.ID)
+	if ifc == nil {
+		if slave {
+			return refuse(ErrAccSlave, "interface id %d is a slave: cannot connect to slave", m.ID)
+		}
+		return refuse(ErrID, "unmatched interface id %d", m.ID)
+	}
+	ifc.mu.Lock()
+	switch {
+	case ifc.closed:
+		ifc.mu.Unlock()
+		return refuse(ErrID, "unmatched interface id %d", m.ID)
+	case ifc.c != nil || ifc.claim != nil:
+		ifc.mu.Unlock()
+		return refuse(ErrAlrConn, "interface id %d already connected", m.ID)
+	}
+	ifc.claim = c
+	ifc.mu.Unlock()
+	c.ifc = ifc
+	c.log = ifc.log
+	cfg := ifc.cfg
+	if Mode(m.Mode) != cfg.Mode {
+		return refuse(ErrMode, "mode mismatch: peer %s, this interface %s", Mode(m.Mode), cfg.Mode)
+	}
+	if cfg.Secret != "" {
+		if m.Secret == "" {
+			return refuse(ErrNoSecret, "secret required")
+		}
+		if m.Secret != cfg.Secret {
+			return refuse(ErrSecret, "incorrect secret")
+		}
+	}
+	return nil
+}
+
+func (c *conn) addRegion(m proto.AddRegion, fd int) error {
+	if len(c.regions) >= maxRegions {
+		shm.Close(fd)
+		return refuse(ErrMaxReg, "more than %d regions", maxRegions)
+	}
+	if int(m.Index) != len(c.regions) {
+		shm.Close(fd)
+		return refuse(ErrMaxReg, "region index %d, want %d", m.Index, len(c.regions))
+	}
+	if m.Size == 0 || m.Size > maxRegionSize {
+		shm.Close(fd)
+		return refuse(ErrInvalArg, "region %d size %d outside 1..%d", m.Index, m.Size, uint64(maxRegionSize))
+	}
+	// Mapping more than the file holds would turn reads past its end
+	// into SIGBUS, which no Go code can recover from.
+	fsize, err := shm.FileSize(fd)
+	if err != nil || uint64(fsize) < m.Size {
+		shm.Close(fd)
+		return refuse(ErrNoShmFD, "region %d: file holds %d bytes, fewer than the announced %d", m.Index, fsize, m.Size)
+	}
+	if !shm.ShrinkSealed(fd) {
+		c.log.Warn("memif region not sealed against shrinking; a peer truncating it would crash this process", "region", m.Index)
+	}
+	data, err := shm.Map(fd, int(m.Size))
+	if err != nil {
+		shm.Close(fd)
+		return refuse(ErrSyscall, "region %d: %v", m.Index, err)
+	}
+	c.regions = append(c.regions, region{data: data, fd: fd, size: m.Size})
+	c.views = append(c.views, data)
+	return nil
+}
+
+func (c *conn) addRing(m proto.AddRing, fd int, cfg InterfaceConfig) error {
+	s2m := m.Flags&proto.RingFlagS2M != 0
+	dir, count, limit := "m2s", c.nM2S, cfg.TxQueues
+	if s2m {
+		dir, count, limit = "s2m", c.nS2M, cfg.RxQueues
+	}
+	fail := func(code *Error, format string, args ...any) error {
+		shm.Close(fd)
+		return refuse(code, "%s ring %d: "+format, append([]any{dir, m.Index}, args...)...)
+	}
+	switch {
+	case m.PrivateHdrSize != 0:
+		return fail(ErrPrivHdr, "private headers not supported")
+	case int(m.Index) != count:
+		return fail(ErrMaxRing, "index out of order, want %d", count)
+	case count >= limit:
+		return fail(ErrMaxRing, "more than the %d configured queues", limit)
+	case m.Log2RingSize > MaxLog2RingSize:
+		return fail(ErrMaxLog2Ring, "log2 size %d above %d", m.Log2RingSize, MaxLog2RingSize)
+	case int(m.Region) >= len(c.regions):
+		return fail(ErrMaxReg, "region %d not announced", m.Region)
+	case m.Offset%4 != 0:
+		return fail(ErrInvalArg, "offset %d not 4-byte aligned", m.Offset)
+	}
+	reg := &c.regions[m.Region]
+	end := uint64(m.Offset) + uint64(ring.Bytes(c.s.cfg.CacheLine, m.Log2RingSize))
+	if end > reg.size {
+		return fail(ErrInvalArg, "ring at offset %d needs %d bytes, beyond region %d of %d bytes", m.Offset, end-uint64(m.Offset), m.Region, reg.size)
+	}
+	if !shm.IsEventfd(fd) {
+		return fail(ErrNoIntFD, "interrupt descriptor is not an eventfd")
+	}
+	r, err := ring.New(reg.data[m.Offset:end], c.s.cfg.CacheLine, m.Log2RingSize)
+	if err != nil {
+		return fail(ErrInvalArg, "%v", err)
+	}
+	reg.rings = true
+	c.specs = append(c.specs, ringSpec{s2m: s2m, index: m.Index, region: m.Region, offset: m.Offset, log2: m.Log2RingSize, fd: fd, r: r})
+	if s2m {
+		c.nS2M++
+	} else {
+		c.nM2S++
+	}
+	return nil
+}
+
+func (c *conn) masterConnect(m proto.Connect) error {
+	if c.nS2M == 0 || c.nM2S == 0 {
+		return refuse(ErrMaxRing, "CONNECT with %d s2m and %d m2s rings; need at least one each way", c.nS2M, c.nM2S)
+	}
+	for i := range c.specs {
+		if got := c.specs[i].r.Cookie(); got != ring.Cookie {
+			return refuse(ErrCookie, "wrong cookie 0x%x on ring %d", got, c.specs[i].index)
+		}
+	}
+	return c.buildQueues()
+}
+
+// buildQueues turns the ring specs into queues. Master: S2M rings are rx,
+// M2S rings tx. Slave: the other way round.
+func (c *conn) buildQueues() error {
+	cfg := c.ifc.cfg
+	c.rx = make([]*RxQueue, 0, c.nS2M)
+	c.tx = make([]*TxQueue, 0, c.nM2S)
+	for k := range c.specs {
+		sp := &c.specs[k]
+		rx := sp.s2m != c.slave
+		var q *queue
+		if rx {
+			rq := &RxQueue{}
+			c.rx = append(c.rx, rq)
+			q = &rq.queue
+		} else {
+			tq := &TxQueue{}
+			c.tx = append(c.tx, tq)
+			q = &tq.queue
+		}
+		q.c, q.r, q.views, q.rx, q.slave, q.index = c, sp.r, c.views, rx, c.slave, int(sp.index)
+		q.size, q.mask = sp.r.Size(), sp.r.Mask()
+		q.efd, q.ringFD = sp.fd, sp.fd
+		if err := shm.SetNonblock(sp.fd); err != nil {
+			return refuse(ErrBadFD, "ring %d: %v", sp.index, err)
+		}
+		if c.slave {
+			ordinal := uint32(sp.index)
+			if !sp.s2m {
+				ordinal += uint32(c.nS2M)
+			}
+			q.bufRegion, q.bufSize, q.headroom = c.bufRegion, c.bufSize, uint32(cfg.Headroom)
+			q.bufMem = c.regions[c.bufRegion].data
+			q.shadow = make([]uint32, q.size)
+			for j := range q.shadow {
+				q.shadow[j] = c.bufBase + ((ordinal<<sp.log2)+uint32(j))*c.bufSize
+			}
+		}
+		if c.slave == sp.s2m { // this side produces: slave on S2M, master on M2S
+			if c.slave {
+				q.own = sp.r.Head()
+			} else {
+				q.own = sp.r.Tail()
+			}
+			q.cur = q.own
+			continue
+		}
+		q.efile = os.NewFile(uintptr(sp.fd), fmt.Sprintf("memif-ring-%d-eventfd", sp.index))
+		if c.slave {
+			q.cur, q.own = sp.r.Tail(), sp.r.Head()
+		} else {
+			q.cur = sp.r.Tail()
+			q.own = q.cur
+			q.setMode(cfg.RxMode)
+		}
+		q.mode = cfg.RxMode
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+// Package memif is a pure-Go (no cgo) implementation of the memif shared
+// memory packet interface spoken by VPP, DPDK's memif PMD and C libmemif,
+// in both roles.
+//
+// # Objects and lifecycle
+//
+// A Socket is one AF_UNIX SOCK_SEQPACKET path ("@name" for the abstract
+// namespace). Interfaces are created on it with NewInterface:
+//
+//   - a master (RoleMaster) listens; several masters share the socket and
+//     are matched to slaves by interface id;
+//   - a slave (RoleSlave, the zero value) connects at once and, unless
+//     SocketConfig.ReconnectInterval is negative, retries every interval
+//     (default 2 s) while not connected.
+//
+// The slave allocates all shared memory: rings in region 0 and packet
+// buffers in a separate page-aligned memfd, region 1, plus one eventfd per
+// ring. The master maps whatever regions the slave announces, at any
+// offsets, and validates every descriptor against them before touching a
+// byte: the peer is untrusted. A protocol violation ends only that
+// connection, with a DISCONNECT that names the reason, a counter in Stats
+// and a *DisconnectError for OnDisconnect and LastError.
+//
+// Closing an Interface sends DISCONNECT, unmaps every region, closes every
+// descriptor and unblocks WaitConnected and RxQueue.Wait. Closing a Socket
+// closes its interfaces. Close is idempotent.
+//
+// # Data path
+//
+// Queues belong to one connection: get them in OnConnect or after
+// WaitConnected; after a disconnect every call on them returns
+// ErrDisconnected, and the next connection brings new queues.
+//
+// Receive: RxQueue.RxBurst fills a caller-owned []Buffer with views into
+// shared memory (a chained packet is consecutive buffers, all but the last
+// with BufferNext); RxQueue.Release gives them back. Transmit:
+// TxQueue.Alloc reserves the buffers for one packet (the whole chain or
+// nothing), TxQueue.TxBurst publishes them; TxQueue.WritePackets does both
+// with a copy. A slave can forward without copying: TxQueue.EnqueueRx
+// swaps received buffers into transmit slots (libmemif
+// memif_buffer_enq_tx). None of these allocate.
+//
+// Each queue may be used by one goroutine at a time; different queues are
+// independent. Bursts hold a per-queue mutex, which the control goroutine
+// takes before unmapping, so a disconnect never pulls memory from under a
+// running burst.
+//
+// # Interrupts
+//
+// In interrupt mode (the default) the producer writes the ring's eventfd
+// after publishing; RxQueue.Wait blocks on it in Go's poller. In polling
+// mode (RxQueue.SetMode, InterfaceConfig.RxMode) the receiver sets
+// MASK_INT on its ring and the producer never makes a system call.
+//
+// # Errors
+//
+// Exported *Error values carry C libmemif's codes and strings (ErrNoBufRing
+// is 18 "Ring buffer full.", and so on); compare with errors.Is. A peer's
+// DISCONNECT arrives as *DisconnectError{Remote: true}.
+package memif

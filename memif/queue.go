@@ -1,0 +1,636 @@
+package memif
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif/internal/ring"
+	"github.com/memif-wasm/memif-wasm/memif/internal/shm"
+)
+
+// BufferFlags are per-buffer flags.
+type BufferFlags uint16
+
+// BufferNext marks a buffer whose packet continues in the next buffer.
+const BufferNext BufferFlags = BufferFlags(ring.DescFlagNext)
+
+// Buffer is one descriptor's worth of packet memory. Data is a view into
+// shared memory; Region and Offset locate Data[0] in the connection's
+// regions (see Interface.Regions) for zero-copy consumers.
+//
+// A received Buffer is valid until it is released (RxQueue.Release) or
+// handed to a TxQueue (TxQueue.EnqueueRx). An allocated Buffer is valid
+// until TxQueue.TxBurst publishes it. No Buffer outlives its connection.
+type Buffer struct {
+	Data   []byte
+	Flags  BufferFlags
+	Region uint16
+	Offset uint32
+
+	q    *queue
+	slot uint16
+	cap  uint32
+}
+
+// Data-path errors. They are values so bursts can return them without
+// allocating.
+var (
+	// ErrBadDescriptor: the peer published a descriptor outside its
+	// region, a chain that never ends, or a length above the buffer. The
+	// connection is being torn down.
+	ErrBadDescriptor = errors.New("memif: bad descriptor from peer")
+	// ErrBadRingIndex: the peer moved head or tail further than the ring
+	// allows. The connection is being torn down.
+	ErrBadRingIndex = errors.New("memif: peer moved a ring index out of range")
+
+	errNotAllocated  = fmt.Errorf("memif: buffers are not the next allocated ones of this queue: %w", ErrInvalArg)
+	errLength        = fmt.Errorf("memif: buffer length above its capacity: %w", ErrInvalArg)
+	errOpenChain     = fmt.Errorf("memif: burst ends inside a chain: %w", ErrInvalArg)
+	errPending       = fmt.Errorf("memif: allocated buffers not yet sent: %w", ErrInvalArg)
+	errEnqueueMaster = fmt.Errorf("memif: EnqueueRx needs the slave role: %w", ErrInvalArg)
+	errForeignBuffer = fmt.Errorf("memif: buffer is not an unreleased rx buffer of this connection: %w", ErrInvalArg)
+	errReleaseCount  = fmt.Errorf("memif: release count above buffers held: %w", ErrInvalArg)
+)
+
+// queue is the state shared by RxQueue and TxQueue. mu is held by every
+// burst and by teardown before it unmaps, so memory a burst touches is
+// never unmapped under it.
+type queue struct {
+	mu     sync.Mutex
+	dead   bool
+	failed bool
+	c      *conn
+	r      ring.Ring
+	views  [][]byte // every mapped region, indexed by region number
+	rx     bool
+	slave  bool
+	index  int
+	size   uint32
+	mask   uint16
+
+	// cur: rx = next descriptor to read; tx = next descriptor to allocate.
+	// own: the index this side publishes (slave: head, master: tail).
+	cur, own uint16
+
+	// Slave only: the buffer each slot owns (offset in bufMem), kept in
+	// private memory so a master cannot redirect our reads and writes.
+	shadow    []uint32
+	bufMem    []byte
+	bufRegion uint16
+	bufSize   uint32
+	headroom  uint32
+
+	ringFD int      // the ring's eventfd as received or created
+	efd    int      // ring eventfd (tx: signalled; rx: owned by efile)
+	efile  *os.File // rx only: the eventfd in Go's poller, for Wait
+	evbuf  [8]byte
+	mode   RxMode
+
+	st queueCounters
+}
+
+type queueCounters struct {
+	packets, bytes, ringFull, badDesc, intErrors atomic.Uint64
+}
+
+// add bumps a counter owned by the goroutine holding q.mu: a load and a
+// store instead of an atomic add, so readers see whole values without a
+// locked instruction on the hot path.
+func add(c *atomic.Uint64, v uint64) { c.Store(c.Load() + v) }
+
+// RxQueue receives packets: M2S ring on a slave, S2M ring on a master.
+// One goroutine at a time may call its burst methods.
+type RxQueue struct{ queue }
+
+// TxQueue sends packets: S2M ring on a slave, M2S ring on a master.
+// One goroutine at a time may call its burst methods.
+type TxQueue struct{ queue }
+
+// fail records a data-path violation by the peer and asks the control
+// goroutine to disconnect. Later bursts return ErrDisconnected.
+func (q *queue) fail(err error, reason string) error {
+	if !q.failed {
+		q.failed = true
+		add(&q.st.badDesc, 1)
+		q.c.abort(&DisconnectError{Reason: reason, Err: err})
+	}
+	return err
+}
+
+func (q *queue) lock() error {
+	q.mu.Lock()
+	if q.dead || q.failed {
+		q.mu.Unlock()
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// Index is the queue number.
+func (q *queue) Index() int { return q.index }
+
+// RingSize is the number of descriptors in the queue's ring.
+func (q *queue) RingSize() int { return int(q.size) }
+
+// EventFD returns the ring's eventfd, valid while the connection is up, for
+// callers that run their own epoll loop. It must not be closed.
+func (q *queue) EventFD() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dead {
+		return -1
+	}
+	return q.efd
+}
+
+// RxBurst fills bufs with received buffers, oldest first, and returns how
+// many it filled. A packet spans consecutive buffers, all but the last
+// with BufferNext; a chain is never split across calls. It returns
+// (0, ErrNoBuf) if the next chain does not fit in bufs, ErrDisconnected
+// when the link is down, and ErrBadDescriptor/ErrBadRingIndex when the
+// peer broke the protocol. Every returned buffer must later be given back
+// with Release (or to TxQueue.EnqueueRx).
+func (q *RxQueue) RxBurst(bufs []Buffer) (int, error) {
+	if err := q.lock(); err != nil {
+		return 0, err
+	}
+	n, err := q.rxBurst(bufs)
+	q.mu.Unlock()
+	return n, err
+}
+
+func (q *queue) rxBurst(bufs []Buffer) (int, error) {
+	var peer, limit uint16
+	if q.slave {
+		// The master fills what we posted: its tail lies in [cur, own].
+		peer = q.r.Tail()
+		if uint16(peer-q.cur) > uint16(q.own-q.cur) {
+			return 0, q.fail(ErrBadRingIndex, "tail moved beyond the posted buffers")
+		}
+		limit = q.own
+	} else {
+		// The slave publishes at most a ring ahead of our released tail.
+		peer = q.r.Head()
+		if uint32(uint16(peer-q.own)) > q.size || uint16(peer-q.cur) > uint16(peer-q.own) {
+			return 0, q.fail(ErrBadRingIndex, "head moved further than the ring size")
+		}
+		limit = q.own + uint16(q.size)
+	}
+	avail := uint32(uint16(peer - q.cur))
+	n, pkts, bytes := 0, uint64(0), uint64(0)
+	for avail > 0 {
+		clen, complete := ring.ChainLen(&q.r, q.cur, avail)
+		if !complete {
+			if peer == limit {
+				return 0, q.fail(ErrBadDescriptor, "descriptor chain does not end")
+			}
+			break
+		}
+		if int(clen) > len(bufs)-n {
+			if n == 0 {
+				return 0, ErrNoBuf
+			}
+			break
+		}
+		for i := uint32(0); i < clen; i++ {
+			d := *q.r.Desc(q.cur)
+			b := &bufs[n]
+			if q.slave {
+				off := q.shadow[q.cur&q.mask] + q.headroom
+				if d.Length > q.bufSize-q.headroom {
+					return 0, q.fail(ErrBadDescriptor, "descriptor length above the posted buffer")
+				}
+				end := off + d.Length
+				b.Data = q.bufMem[off:end:end]
+				b.Region, b.Offset = q.bufRegion, off
+			} else {
+				v, err := ring.View(q.views, &d)
+				if err != nil {
+					return 0, q.fail(ErrBadDescriptor, err.Error())
+				}
+				b.Data, b.Region, b.Offset = v, d.Region, d.Offset
+			}
+			b.Flags = BufferNext
+			if i == clen-1 {
+				b.Flags = 0
+			}
+			b.q, b.slot, b.cap = q, q.cur, d.Length
+			bytes += uint64(d.Length)
+			q.cur++
+			n++
+		}
+		avail -= clen
+		pkts++
+	}
+	if pkts > 0 {
+		add(&q.st.packets, pkts)
+		add(&q.st.bytes, bytes)
+	}
+	return n, nil
+}
+
+// Release gives back the n oldest buffers returned by RxBurst (n < 0: all
+// of them). A master advances the ring tail; a slave re-posts the buffers
+// to the master with the configured headroom.
+func (q *RxQueue) Release(n int) error {
+	if err := q.lock(); err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	if q.slave {
+		// Slots read but not re-posted: [own-size, cur).
+		held := int(uint16(q.cur + uint16(q.size) - q.own))
+		if n < 0 {
+			n = held
+		}
+		if n > held {
+			return errReleaseCount
+		}
+		q.post(n)
+		return nil
+	}
+	held := int(uint16(q.cur - q.own))
+	if n < 0 {
+		n = held
+	}
+	if n > held {
+		return errReleaseCount
+	}
+	q.own += uint16(n)
+	q.r.SetTail(q.own)
+	return nil
+}
+
+// post (slave rx) hands n more empty buffers to the master and publishes
+// head. Region and offset are rewritten from private state every time.
+func (q *queue) post(n int) {
+	if n == 0 {
+		return
+	}
+	room := q.bufSize - q.headroom
+	for i := 0; i < n; i++ {
+		slot := q.own + uint16(i)
+		d := q.r.Desc(slot)
+		*d = ring.Desc{Region: q.bufRegion, Length: room, Offset: q.shadow[slot&q.mask] + q.headroom}
+	}
+	q.own += uint16(n)
+	q.r.SetHead(q.own)
+}
+
+// Wait blocks until the peer signals this queue's eventfd, ctx is done, or
+// the connection goes down (ErrDisconnected). It does not hold the queue,
+// so RxBurst may run concurrently. In polling mode the peer does not
+// signal, and Wait only returns for ctx or disconnect.
+func (q *RxQueue) Wait(ctx context.Context) error {
+	q.mu.Lock()
+	if q.dead || q.failed {
+		q.mu.Unlock()
+		return ErrDisconnected
+	}
+	f := q.efile
+	q.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dl, _ := ctx.Deadline()
+	if err := f.SetReadDeadline(dl); err != nil {
+		return ErrDisconnected
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	var b [8]byte
+	_, err := f.Read(b[:])
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return context.DeadlineExceeded
+	default:
+		return ErrDisconnected
+	}
+}
+
+// SetMode switches the queue between interrupt and polling mode by setting
+// or clearing MASK_INT on the ring, which this side (the receiver) owns.
+func (q *RxQueue) SetMode(m RxMode) error {
+	if m > RxModePolling {
+		return fmt.Errorf("memif: rx mode %d: %w", m, ErrInvalArg)
+	}
+	if err := q.lock(); err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	q.setMode(m)
+	return nil
+}
+
+func (q *queue) setMode(m RxMode) {
+	q.mode = m
+	f := q.r.Flags() &^ ring.FlagMaskInt
+	if m == RxModePolling {
+		f |= ring.FlagMaskInt
+	}
+	q.r.SetFlags(f)
+}
+
+// Mode is the queue's current rx mode.
+func (q *RxQueue) Mode() RxMode {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.mode
+}
+
+// txFree validates the peer's index and returns the number of descriptors
+// that may still be allocated.
+func (q *queue) txFree() (uint32, error) {
+	if q.slave {
+		tail := q.r.Tail()
+		if uint32(uint16(q.own-tail)) > q.size || uint16(q.cur-tail) < uint16(q.cur-q.own) {
+			return 0, q.fail(ErrBadRingIndex, "tail moved further than the ring size")
+		}
+		return q.size - uint32(uint16(q.cur-tail)), nil
+	}
+	head := q.r.Head()
+	if uint32(uint16(head-q.own)) > q.size || uint16(head-q.cur) > uint16(head-q.own) {
+		return 0, q.fail(ErrBadRingIndex, "head moved further than the ring size")
+	}
+	return uint32(uint16(head - q.cur)), nil
+}
+
+// slotView returns the writable memory of tx slot idx and its region and
+// offset. On a master it validates the slave's descriptor first.
+func (q *queue) slotView(idx uint16) (v []byte, region uint16, off uint32, err error) {
+	if q.slave {
+		base := q.shadow[idx&q.mask]
+		end := base + q.bufSize
+		return q.bufMem[base:end:end], q.bufRegion, base, nil
+	}
+	d := *q.r.Desc(idx)
+	v, err = ring.View(q.views, &d)
+	if err != nil {
+		return nil, 0, 0, q.fail(ErrBadDescriptor, err.Error())
+	}
+	if len(v) == 0 {
+		return nil, 0, 0, q.fail(ErrBadDescriptor, "posted buffer has zero length")
+	}
+	return v, d.Region, d.Offset, nil
+}
+
+// Alloc reserves buffers for one packet of size bytes: a chain of as many
+// buffers as it needs, all or nothing. It returns the number of buffers
+// filled in bufs, each with Data sized to its share of the packet (cap
+// is the buffer's capacity). It returns ErrNoBufRing when the ring has not
+// enough free slots and ErrNoBuf when bufs is too short for the chain.
+// Write the packet into Data and publish with TxBurst.
+func (q *TxQueue) Alloc(bufs []Buffer, size int) (int, error) {
+	if size < 0 {
+		return 0, ErrInvalArg
+	}
+	if err := q.lock(); err != nil {
+		return 0, err
+	}
+	defer q.mu.Unlock()
+	free, err := q.txFree()
+	if err != nil {
+		return 0, err
+	}
+	idx, n, rem := q.cur, 0, size
+	for {
+		if uint32(n) >= free {
+			add(&q.st.ringFull, 1)
+			return 0, ErrNoBufRing
+		}
+		if n >= len(bufs) {
+			return 0, ErrNoBuf
+		}
+		v, region, off, err := q.slotView(idx)
+		if err != nil {
+			return 0, err
+		}
+		chunk := min(rem, len(v))
+		bufs[n] = Buffer{Data: v[:chunk], Flags: BufferNext, Region: region, Offset: off, q: &q.queue, slot: idx, cap: uint32(len(v))}
+		rem -= chunk
+		n++
+		idx++
+		if rem == 0 {
+			break
+		}
+	}
+	bufs[n-1].Flags = 0
+	q.cur = idx
+	return n, nil
+}
+
+// TxBurst publishes buffers obtained from Alloc or EnqueueRx, in the order
+// they were obtained, and signals the peer unless it polls. The length of
+// each buffer is len(Data). A burst must not end inside a chain.
+func (q *TxQueue) TxBurst(bufs []Buffer) (int, error) {
+	if len(bufs) == 0 {
+		return 0, nil
+	}
+	if err := q.lock(); err != nil {
+		return 0, err
+	}
+	defer q.mu.Unlock()
+	if len(bufs) > int(uint16(q.cur-q.own)) {
+		return 0, errNotAllocated
+	}
+	if bufs[len(bufs)-1].Flags&BufferNext != 0 {
+		return 0, errOpenChain
+	}
+	var pkts, bytes uint64
+	for i := range bufs {
+		b := &bufs[i]
+		slot := q.own + uint16(i)
+		if b.q != &q.queue || b.slot != slot {
+			return 0, errNotAllocated
+		}
+		l := uint32(len(b.Data))
+		d := q.r.Desc(slot)
+		if q.slave {
+			base := q.shadow[slot&q.mask]
+			if b.Offset < base || uint64(b.Offset-base)+uint64(l) > uint64(q.bufSize) {
+				return 0, errLength
+			}
+			d.Region, d.Offset = q.bufRegion, b.Offset
+		} else if l > b.cap {
+			return 0, errLength
+		}
+		d.Length = l
+		// '=' not '|=': stale flags from an earlier use must not survive.
+		d.Flags = uint16(b.Flags & BufferNext)
+		if b.Flags&BufferNext == 0 {
+			pkts++
+		}
+		bytes += uint64(l)
+	}
+	q.publish(uint16(len(bufs)))
+	add(&q.st.packets, pkts)
+	add(&q.st.bytes, bytes)
+	return len(bufs), nil
+}
+
+func (q *queue) publish(n uint16) {
+	q.own += n
+	if q.slave {
+		q.r.SetHead(q.own)
+	} else {
+		q.r.SetTail(q.own)
+	}
+	if q.r.Flags()&ring.FlagMaskInt == 0 {
+		if shm.Signal(q.efd) != nil {
+			add(&q.st.intErrors, 1)
+		}
+	}
+}
+
+// WritePackets copies each packet into newly allocated buffers (chained
+// when larger than one buffer) and publishes them with one index update
+// and at most one signal. It returns how many packets were queued; when
+// the ring fills up it returns the count so far and ErrNoBufRing.
+func (q *TxQueue) WritePackets(pkts [][]byte) (int, error) {
+	if err := q.lock(); err != nil {
+		return 0, err
+	}
+	defer q.mu.Unlock()
+	if q.cur != q.own {
+		return 0, errPending
+	}
+	free, err := q.txFree()
+	if err != nil {
+		return 0, err
+	}
+	var used uint32
+	var bytes uint64
+	sent := 0
+	var err2 error
+pkts:
+	for _, p := range pkts {
+		start := q.cur
+		rem := p
+		for {
+			if used >= free {
+				q.cur = start
+				err2 = ErrNoBufRing
+				break pkts
+			}
+			v, region, off, err := q.slotView(q.cur)
+			if err != nil {
+				q.cur = start
+				err2 = err
+				break pkts
+			}
+			n := copy(v, rem)
+			rem = rem[n:]
+			d := q.r.Desc(q.cur)
+			if q.slave {
+				d.Region, d.Offset = region, off
+			}
+			d.Length = uint32(n)
+			d.Flags = 0
+			if len(rem) > 0 {
+				d.Flags = ring.DescFlagNext
+			}
+			q.cur++
+			used++
+			if len(rem) == 0 {
+				break
+			}
+		}
+		// A chain that hit the full ring was rolled back above; count the
+		// packet only once all of it is in.
+		bytes += uint64(len(p))
+		sent++
+	}
+	if sent > 0 {
+		q.publish(uint16(q.cur - q.own))
+		add(&q.st.packets, uint64(sent))
+		add(&q.st.bytes, bytes)
+	}
+	if err2 == ErrNoBufRing {
+		add(&q.st.ringFull, uint64(len(pkts)-sent))
+	}
+	return sent, err2
+}
+
+// EnqueueRx is the slave's zero-copy forward (libmemif memif_buffer_enq_tx):
+// it swaps the buffers of received, unreleased rx Buffers into the next free
+// tx slots, so the packet bytes never move. bufs (all from one RxQueue of
+// the same interface) are rewritten in place to be tx buffers; publish them
+// with TxBurst and call Release on the rx queue for the same count, which
+// re-posts the tx slots' former buffers. It returns how many it moved
+// (fewer than len(bufs) when the tx ring is full, with ErrNoBufRing).
+func (q *TxQueue) EnqueueRx(bufs []Buffer) (int, error) {
+	if len(bufs) == 0 {
+		return 0, nil
+	}
+	if !q.slave {
+		return 0, errEnqueueMaster
+	}
+	rq := bufs[0].q
+	if rq == nil || rq == &q.queue || !rq.rx {
+		return 0, errForeignBuffer
+	}
+	if err := q.lock(); err != nil {
+		return 0, err
+	}
+	defer q.mu.Unlock()
+	if rq.c != q.c {
+		return 0, errForeignBuffer
+	}
+	free, err := q.txFree()
+	if err != nil {
+		return 0, err
+	}
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	if rq.dead {
+		return 0, ErrDisconnected
+	}
+	oldest := rq.own - uint16(rq.size) // first slot read but not re-posted
+	held := uint16(rq.cur - oldest)
+	n := 0
+	for n < len(bufs) {
+		if uint32(n) >= free {
+			add(&q.st.ringFull, 1)
+			return n, ErrNoBufRing
+		}
+		b := &bufs[n]
+		if b.q != rq || uint16(b.slot-oldest) >= held {
+			return n, errForeignBuffer
+		}
+		rs, ts := b.slot&rq.mask, q.cur&q.mask
+		rq.shadow[rs], q.shadow[ts] = q.shadow[ts], rq.shadow[rs]
+		b.q, b.slot, b.cap = &q.queue, q.cur, q.bufSize
+		q.cur++
+		n++
+	}
+	return n, nil
+}
+
+// Pending is the number of buffers allocated (Alloc, EnqueueRx) but not yet
+// published with TxBurst.
+func (q *TxQueue) Pending() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return int(uint16(q.cur - q.own))
+}
+
+// Rewind drops every allocated but unpublished buffer, so the slots are
+// allocated again by the next Alloc (libmemif memif_set_next_free_buffer).
+// Buffers swapped in by EnqueueRx stay with their slots.
+func (q *TxQueue) Rewind() {
+	q.mu.Lock()
+	q.cur = q.own
+	q.mu.Unlock()
+}
