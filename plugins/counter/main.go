@@ -82,7 +82,7 @@ type Counts struct {
 	Bytes       uint64            `json:"bytes"`
 	VLANTagged  uint64            `json:"vlan_tagged"`
 	NonEthernet uint64            `json:"non_ethernet"`
-	EtherTypes  map[string]uint64 `json:"ethertypes"`  // "0x0800" -> packets; "other" for overflow
+	EtherTypes  map[string]uint64 `json:"ethertypes"`   // "0x0800" -> packets; "other" for overflow
 	IPProtocols map[string]uint64 `json:"ip_protocols"` // "6" -> packets
 }
 
