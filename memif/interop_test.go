@@ -1,0 +1,445 @@
+package memif_test
+
+// Interop tests against DPDK testpmd (memif PMD, DPDK 22.11) as a real
+// peer. They run with `make interop` (MEMIF_INTEROP=1) and skip otherwise.
+//
+// Each echo test sends sequence-numbered frames of varied lengths on every
+// queue, lets testpmd forward each rx queue back out of the same tx queue
+// (io, mac or macswap), checks every returned frame byte for byte, then
+// compares the Go side's counters with testpmd's port, queue and forward
+// counters. Forwarding stops before either side disconnects: testpmd
+// 22.11 resets its counters on disconnect and can crash if the peer leaves
+// under traffic.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/internal/testpmd"
+)
+
+const (
+	interopFramesPerQueue = 3000
+	// interopWindow frames per queue are in flight at most: well below the
+	// 1024-slot rings, so testpmd never finds a ring full and drops.
+	interopWindow = 128
+	interopMinLen = 60
+	interopMaxLen = 1514 // below bsize 2048 on both sides: no chains against 22.11
+	interopWait   = 20 * time.Second
+	// testpmdMAC is set on testpmd's port so that mac mode's rewrite is
+	// checkable; testpmdPeerMAC is testpmd's default peer address of port 0.
+	testpmdMAC     = "02:dd:00:00:00:01"
+	testpmdPeerMAC = "02:00:00:00:00:00"
+)
+
+var (
+	goMAC  = []byte{0x02, 0x60, 0, 0, 0, 0x01}
+	dstMAC = []byte{0x02, 0x60, 0, 0, 0, 0x02}
+)
+
+// echoCase is one topology: which side listens, queue count, testpmd mode.
+type echoCase struct {
+	queues int
+	mode   string
+}
+
+func (c echoCase) String() string { return fmt.Sprintf("%dq-%s", c.queues, c.mode) }
+
+// TestInteropSlaveToServer: memif-wasm slave ↔ testpmd server.
+func TestInteropSlaveToServer(t *testing.T) {
+	for _, c := range []echoCase{{1, "macswap"}, {2, "mac"}} {
+		t.Run(c.String(), func(t *testing.T) {
+			socket := filepath.Join(t.TempDir(), "memif.sock")
+			// The server must exist first: its socket is what the slave dials.
+			pmd := testpmd.StartT(t, pmdConfig(testpmd.RoleServer, socket, c))
+			ifc := newInterface(t, socket, memif.RoleSlave, c.queues)
+			connect(t, ifc, pmd)
+			runEcho(t, ifc, pmd, c)
+		})
+	}
+}
+
+// TestInteropMasterToClient: memif-wasm master ↔ testpmd client.
+func TestInteropMasterToClient(t *testing.T) {
+	for _, c := range []echoCase{{1, "io"}, {2, "macswap"}} {
+		t.Run(c.String(), func(t *testing.T) {
+			socket := filepath.Join(t.TempDir(), "memif.sock")
+			// A DPDK client dials once and never retries: listen first.
+			ifc := newInterface(t, socket, memif.RoleMaster, c.queues)
+			pmd := testpmd.StartT(t, pmdConfig(testpmd.RoleClient, socket, c))
+			connect(t, ifc, pmd)
+			runEcho(t, ifc, pmd, c)
+		})
+	}
+}
+
+// TestInteropServerTxOnly: testpmd server generates (txonly), the
+// memif-wasm slave receives; every packet testpmd put in the ring must
+// arrive, and nothing else.
+func TestInteropServerTxOnly(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "memif.sock")
+	cfg := pmdConfig(testpmd.RoleServer, socket, echoCase{1, "txonly"})
+	cfg.TxPacketLen = 128
+	pmd := testpmd.StartT(t, cfg)
+	ifc := newInterface(t, socket, memif.RoleSlave, 1)
+	connect(t, ifc, pmd)
+	ctx := context.Background()
+	rx, err := ifc.RxQueue(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := pmd.StartForwarding(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	var got, badLen uint64
+	bufs := make([]memif.Buffer, 64)
+	drain := func(until time.Time) {
+		for time.Now().Before(until) {
+			n, err := rx.RxBurst(bufs)
+			if err != nil {
+				t.Fatalf("RxBurst: %v", err)
+			}
+			for _, b := range bufs[:n] {
+				if len(b.Data) != 128 || b.Flags&memif.BufferNext != 0 {
+					badLen++
+				}
+			}
+			got += uint64(n)
+			if err := rx.Release(n); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			if n == 0 {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}
+	drain(time.Now().Add(300 * time.Millisecond))
+	if _, err := pmd.StopForwarding(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// What testpmd sent before it stopped may still be in the ring.
+	drain(time.Now().Add(100 * time.Millisecond))
+	ps, err := pmd.PortStats(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == 0 || got != ps.TxPackets {
+		t.Errorf("received %d packets, testpmd sent %d", got, ps.TxPackets)
+	}
+	if ps.TxBytes != 128*ps.TxPackets {
+		t.Errorf("testpmd sent %d bytes in %d packets, want 128 each", ps.TxBytes, ps.TxPackets)
+	}
+	if badLen != 0 {
+		t.Errorf("%d packets were not single 128-byte buffers", badLen)
+	}
+	if st := ifc.Stats(); st.RxPackets != got || st.RxBytes != 128*got {
+		t.Errorf("Go stats rx %d packets %d bytes, want %d and %d", st.RxPackets, st.RxBytes, got, 128*got)
+	}
+	t.Logf("testpmd txonly → memif-wasm slave: %d packets", got)
+}
+
+func pmdConfig(role testpmd.Role, socket string, c echoCase) *testpmd.Config {
+	return &testpmd.Config{
+		Ports:       []testpmd.Port{{Role: role, Socket: socket, MAC: testpmdMAC, BufferSize: 2048}},
+		ForwardMode: c.mode,
+		RxQueues:    c.queues,
+		TxQueues:    c.queues,
+	}
+}
+
+func newInterface(t *testing.T, socket string, role memif.Role, queues int) *memif.Interface {
+	t.Helper()
+	sock, err := memif.NewSocket(memif.SocketConfig{Path: socket, ReconnectInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Close() })
+	ifc, err := sock.NewInterface(memif.InterfaceConfig{
+		Role: role, Name: "memif-wasm0", RxQueues: queues, TxQueues: queues, BufferSize: 2048,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ifc.Close() })
+	return ifc
+}
+
+// connect waits until both ends see the link up and checks who the peer is.
+func connect(t *testing.T, ifc *memif.Interface, pmd *testpmd.Process) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), interopWait)
+	defer cancel()
+	if err := ifc.WaitConnected(ctx); err != nil {
+		t.Fatalf("memif-wasm side never connected: %v (last error: %v)\n--- testpmd ---\n%s", err, ifc.LastError(), pmd.Tail(3000))
+	}
+	if err := pmd.WaitLinkUp(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	d := ifc.Details()
+	if !strings.HasPrefix(d.PeerApp, "DPDK") || d.PeerName != "net_memif0" {
+		t.Errorf("peer is %q / %q, want a DPDK app and net_memif0", d.PeerApp, d.PeerName)
+	}
+	want := ifc.Config().RxQueues
+	if ifc.NumRxQueues() != want || ifc.NumTxQueues() != want {
+		t.Fatalf("negotiated %d rx / %d tx queues, want %d each", ifc.NumRxQueues(), ifc.NumTxQueues(), want)
+	}
+}
+
+// frame builds the frame with sequence number seq on queue q into buf.
+// Its length varies with seq over [interopMinLen, interopMaxLen].
+func frame(buf []byte, q, seq int) []byte {
+	n := interopMinLen + (seq*389)%(interopMaxLen-interopMinLen+1)
+	f := buf[:n]
+	copy(f[0:6], dstMAC)
+	copy(f[6:12], goMAC)
+	binary.BigEndian.PutUint16(f[12:14], 0x88b5) // IEEE local experimental
+	copy(f[14:18], "MWIO")
+	binary.BigEndian.PutUint16(f[18:20], uint16(q))
+	binary.BigEndian.PutUint32(f[20:24], uint32(seq))
+	for i := 24; i < n; i++ {
+		f[i] = byte(i*7 + seq + q)
+	}
+	return f
+}
+
+// expect returns what testpmd's forward mode makes of a frame.
+func expect(mode string, f []byte) []byte {
+	out := append([]byte(nil), f...)
+	switch mode {
+	case "macswap":
+		copy(out[0:6], f[6:12])
+		copy(out[6:12], f[0:6])
+	case "mac":
+		copy(out[0:6], mustMAC(testpmdPeerMAC))
+		copy(out[6:12], mustMAC(testpmdMAC))
+	}
+	return out
+}
+
+func mustMAC(s string) []byte {
+	var b []byte
+	for _, part := range strings.Split(s, ":") {
+		var v byte
+		fmt.Sscanf(part, "%02x", &v)
+		b = append(b, v)
+	}
+	return b
+}
+
+// runEcho sends interopFramesPerQueue frames on every queue through
+// testpmd and back, windowed so that no ring overflows, and checks frames
+// and counters on both sides.
+func runEcho(t *testing.T, ifc *memif.Interface, pmd *testpmd.Process, c echoCase) {
+	ctx := context.Background()
+	if err := pmd.StartForwarding(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(interopWait)
+
+	type queuePair struct {
+		rx       *memif.RxQueue
+		tx       *memif.TxQueue
+		sent     int
+		seen     []bool
+		received int
+	}
+	qs := make([]*queuePair, c.queues)
+	for q := range qs {
+		rx, err := ifc.RxQueue(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := ifc.TxQueue(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs[q] = &queuePair{rx: rx, tx: tx, seen: make([]bool, interopFramesPerQueue)}
+	}
+
+	var wantBytes uint64
+	scratch := make([]byte, interopMaxLen)
+	pkts := make([][]byte, 0, interopWindow)
+	frameBufs := make([][]byte, interopWindow)
+	for i := range frameBufs {
+		frameBufs[i] = make([]byte, interopMaxLen)
+	}
+	bufs := make([]memif.Buffer, 64)
+	var waits, wakeups int
+
+	for {
+		done := true
+		// Send the next window on every queue.
+		for q, p := range qs {
+			pkts = pkts[:0]
+			for p.sent+len(pkts) < interopFramesPerQueue && len(pkts) < interopWindow {
+				f := frame(frameBufs[len(pkts)], q, p.sent+len(pkts))
+				pkts = append(pkts, f)
+			}
+			for len(pkts) > 0 {
+				n, err := p.tx.WritePackets(pkts)
+				for _, f := range pkts[:n] {
+					wantBytes += uint64(len(f))
+				}
+				p.sent += n
+				pkts = pkts[n:]
+				if err != nil && !errors.Is(err, memif.ErrNoBufRing) {
+					t.Fatalf("queue %d: WritePackets: %v", q, err)
+				}
+				if len(pkts) > 0 {
+					if time.Now().After(deadline) {
+						t.Fatalf("queue %d: tx ring stayed full; sent %d", q, p.sent)
+					}
+					time.Sleep(100 * time.Microsecond)
+				}
+			}
+			if p.sent < interopFramesPerQueue {
+				done = false
+			}
+		}
+		// Receive until every queue has its window back.
+		for q, p := range qs {
+			for p.received < p.sent {
+				if time.Now().After(deadline) {
+					t.Fatalf("queue %d: %d of %d frames came back within %v\n--- testpmd ---\n%s",
+						q, p.received, p.sent, interopWait, pmd.Tail(3000))
+				}
+				n, err := p.rx.RxBurst(bufs)
+				if err != nil {
+					t.Fatalf("queue %d: RxBurst: %v", q, err)
+				}
+				for _, b := range bufs[:n] {
+					checkFrame(t, c.mode, q, b, p.seen, scratch)
+				}
+				p.received += n
+				if err := p.rx.Release(n); err != nil {
+					t.Fatalf("queue %d: Release: %v", q, err)
+				}
+				if n == 0 {
+					// Interrupt mode: testpmd signals our eventfd after it
+					// transmits. A short bound keeps a lost signal from
+					// costing more than a retry.
+					wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+					err := p.rx.Wait(wctx)
+					cancel()
+					waits++
+					if err == nil {
+						wakeups++
+					} else if !errors.Is(err, context.DeadlineExceeded) {
+						t.Fatalf("queue %d: Wait: %v", q, err)
+					}
+				}
+			}
+			if t.Failed() {
+				t.FailNow()
+			}
+		}
+		if done {
+			break
+		}
+	}
+	total := uint64(c.queues * interopFramesPerQueue)
+	t.Logf("%d frames, %d bytes each way; %d of %d waits woken by testpmd's interrupt", total, wantBytes, wakeups, waits)
+
+	// Nothing more may arrive: every frame came back exactly once.
+	time.Sleep(20 * time.Millisecond)
+	for q, p := range qs {
+		if n, err := p.rx.RxBurst(bufs); n != 0 || err != nil {
+			t.Errorf("queue %d: %d unexpected extra frames (%v)", q, n, err)
+			p.rx.Release(n)
+		}
+	}
+
+	// Stop forwarding before anyone disconnects, then compare counters.
+	fwd, err := pmd.StopForwarding(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := fwd[0]; f.RxPackets != total || f.TxPackets != total || f.RxDropped+f.TxDropped != 0 {
+		t.Errorf("testpmd forward stats %+v, want %d rx and tx, no drops", f, total)
+	}
+	ps, err := pmd.PortStats(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.RxPackets != total || ps.TxPackets != total || ps.RxBytes != wantBytes || ps.TxBytes != wantBytes {
+		t.Errorf("testpmd port stats %+v, want %d packets and %d bytes each way", ps, total, wantBytes)
+	}
+	if ps.RxErrors+ps.RxMissed+ps.RxNoMbuf+ps.TxErrors != 0 {
+		t.Errorf("testpmd port errors: %+v", ps)
+	}
+	xs, err := pmd.XStats(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := ifc.Stats()
+	if st.TxPackets != total || st.RxPackets != total || st.TxBytes != wantBytes || st.RxBytes != wantBytes {
+		t.Errorf("memif-wasm stats tx %d/%d B rx %d/%d B, want %d packets and %d bytes each way",
+			st.TxPackets, st.TxBytes, st.RxPackets, st.RxBytes, total, wantBytes)
+	}
+	if st.BadDescriptors+st.ProtocolErrors+st.IntErrors != 0 {
+		t.Errorf("memif-wasm errors: %+v", st)
+	}
+	for q := 0; q < c.queues; q++ {
+		rxq, txq := fmt.Sprintf("rx_q%d_packets", q), fmt.Sprintf("tx_q%d_packets", q)
+		if xs[rxq] != interopFramesPerQueue || xs[txq] != interopFramesPerQueue {
+			t.Errorf("testpmd queue %d: %s=%d %s=%d, want %d each", q, rxq, xs[rxq], txq, xs[txq], interopFramesPerQueue)
+		}
+		if len(st.RxQueues) != c.queues || len(st.TxQueues) != c.queues {
+			t.Fatalf("memif-wasm stats have %d rx / %d tx queues, want %d", len(st.RxQueues), len(st.TxQueues), c.queues)
+		}
+		if st.RxQueues[q].Packets != interopFramesPerQueue || st.TxQueues[q].Packets != interopFramesPerQueue {
+			t.Errorf("memif-wasm queue %d: rx %d tx %d packets, want %d each", q, st.RxQueues[q].Packets, st.TxQueues[q].Packets, interopFramesPerQueue)
+		}
+	}
+}
+
+// checkFrame verifies a returned buffer against the frame that was sent
+// with its sequence number, and marks it seen.
+func checkFrame(t *testing.T, mode string, q int, b memif.Buffer, seen []bool, scratch []byte) {
+	t.Helper()
+	d := b.Data
+	if b.Flags&memif.BufferNext != 0 {
+		t.Errorf("queue %d: chained buffer (%d bytes) although frames fit one buffer", q, len(d))
+		return
+	}
+	if len(d) < 24 || string(d[14:18]) != "MWIO" {
+		t.Errorf("queue %d: foreign frame of %d bytes: % x", q, len(d), d[:min(len(d), 32)])
+		return
+	}
+	fq, seq := int(binary.BigEndian.Uint16(d[18:20])), int(binary.BigEndian.Uint32(d[20:24]))
+	if fq != q {
+		t.Errorf("frame of queue %d came back on queue %d", fq, q)
+		return
+	}
+	if seq >= len(seen) {
+		t.Errorf("queue %d: sequence number %d out of range", q, seq)
+		return
+	}
+	if seen[seq] {
+		t.Errorf("queue %d: frame %d came back twice", q, seq)
+		return
+	}
+	seen[seq] = true
+	if want := expect(mode, frame(scratch, q, seq)); !bytes.Equal(d, want) {
+		t.Errorf("queue %d frame %d: got %d bytes, want %d; first difference at byte %d",
+			q, seq, len(d), len(want), firstDiff(d, want))
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
