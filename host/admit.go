@@ -28,23 +28,24 @@ var wasiAllowed = map[string]bool{
 var hostFuncs = map[string]bool{abi.HostLog: true}
 
 type signature struct {
+	name            string
 	params, results []api.ValueType
 	required        bool
 }
 
 var (
 	i32        = api.ValueTypeI32
-	exportSigs = map[string]signature{
-		abi.ExportABIVersion: {nil, []api.ValueType{i32}, true},
-		abi.ExportBatch:      {[]api.ValueType{i32}, []api.ValueType{i32}, true},
-		abi.ExportWindow:     {[]api.ValueType{i32}, []api.ValueType{i32}, true},
-		abi.ExportMsgBuf:     {[]api.ValueType{i32}, []api.ValueType{i32}, true},
-		abi.ExportInit:       {[]api.ValueType{i32, i32}, []api.ValueType{i32}, true},
-		abi.ExportProcess:    {[]api.ValueType{i32}, []api.ValueType{i32}, true},
-		abi.ExportControl:    {[]api.ValueType{i32, i32}, []api.ValueType{i32}, false},
-		abi.ExportStateSave:  {nil, []api.ValueType{i32}, false},
-		abi.ExportStateLoad:  {[]api.ValueType{i32, i32}, []api.ValueType{i32}, false},
-		abi.ExportInitialize: {nil, nil, false},
+	exportSigs = []signature{ // in the order refusals should name them
+		{abi.ExportABIVersion, nil, []api.ValueType{i32}, true},
+		{abi.ExportBatch, []api.ValueType{i32}, []api.ValueType{i32}, true},
+		{abi.ExportWindow, []api.ValueType{i32}, []api.ValueType{i32}, true},
+		{abi.ExportMsgBuf, []api.ValueType{i32}, []api.ValueType{i32}, true},
+		{abi.ExportInit, []api.ValueType{i32, i32}, []api.ValueType{i32}, true},
+		{abi.ExportProcess, []api.ValueType{i32}, []api.ValueType{i32}, true},
+		{abi.ExportControl, []api.ValueType{i32, i32}, []api.ValueType{i32}, false},
+		{abi.ExportStateSave, nil, []api.ValueType{i32}, false},
+		{abi.ExportStateLoad, []api.ValueType{i32, i32}, []api.ValueType{i32}, false},
+		{abi.ExportInitialize, nil, nil, false},
 	}
 )
 
@@ -153,7 +154,8 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 	for _, x := range parsed.Exports {
 		m.info.Exports = append(m.info.Exports, x.Name)
 	}
-	for name, sig := range exportSigs {
+	for _, sig := range exportSigs {
+		name := sig.name
 		i := slices.IndexFunc(parsed.Exports, func(x wasmbin.Export) bool { return x.Name == name })
 		if i < 0 {
 			if sig.required {
@@ -175,7 +177,8 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 	}
 	m.compiled = compiled
 	fns := compiled.ExportedFunctions()
-	for name, sig := range exportSigs {
+	for _, sig := range exportSigs {
+		name := sig.name
 		d, ok := fns[name]
 		if !ok {
 			continue
@@ -191,15 +194,12 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 	_, load := fns[abi.ExportStateLoad]
 	m.info.State = save && load
 
-	// The ABI version is only known by running the guest: a probe instance
-	// runs start and _initialize, then answers mw_abi_version.
+	// The ABI version and the layout are only known by running the guest: a
+	// probe instance runs start and _initialize, answers mw_abi_version, hands
+	// out its areas and runs mw_init with the plugin's config.
 	probe, err := m.instantiate(ctx)
 	if err != nil {
 		compiled.Close(ctx)
-		var ae *AdmissionError
-		if errors.As(err, &ae) {
-			return ae
-		}
 		return m.refuse(AdmitInstantiate, err, "probe instance failed")
 	}
 	defer probe.Close(ctx)
@@ -212,6 +212,10 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 	if uint32(v) != abi.Version {
 		compiled.Close(ctx)
 		return m.refuse(AdmitABIVersion, nil, "%s returned %d, this host speaks ABI %d", abi.ExportABIVersion, uint32(v), abi.Version)
+	}
+	if err := probe.setup(); err != nil {
+		compiled.Close(ctx)
+		return m.refuse(AdmitInstantiate, err, "probe instance failed")
 	}
 	return nil
 }

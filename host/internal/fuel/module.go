@@ -197,7 +197,7 @@ func (r *rewriter) module() error {
 // custom copies a custom section unless it is debug information, which
 // addresses code-section offsets that the inserted code shifts.
 func (r *rewriter) custom(start, off, end int) error {
-	nameLen, n, err := readU32(r.in, off)
+	nameLen, n, err := readU32(r.in[:end], off)
 	if err != nil || uint64(nameLen) > uint64(end-off-n) {
 		return r.errorf(off, ErrMalformed, "custom section name does not fit the section")
 	}
