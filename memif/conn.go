@@ -120,6 +120,11 @@ func (c *conn) run(handshake func() error) {
 	up := false
 	if err == nil {
 		up, err = c.linkUp()
+		if err == nil && !c.slave {
+			// Link up before CONNECTED: when the slave sees it, this side
+			// already accepts traffic.
+			err = c.send(proto.Connected{Name: c.ifc.cfg.Name}, -1)
+		}
 		if err == nil {
 			err = c.session()
 		}
@@ -402,7 +407,7 @@ func (c *conn) masterHandshake() error {
 				return err
 			}
 			c.peerName = m.Name
-			return c.send(proto.Connected{Name: cfg.Name}, -1)
+			return nil // CONNECTED is sent once the link is up (run)
 		default:
 			return refuse(ErrUnknownMsg, "unexpected %s during handshake", m.Type())
 		}

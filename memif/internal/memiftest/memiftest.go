@@ -1,0 +1,105 @@
+// Package memiftest holds test helpers for code built on memif: a
+// connected master/slave pair on a temporary socket and a descriptor-leak
+// check. It is for tests only.
+package memiftest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/internal/shm"
+)
+
+// Options adjusts Pair. Role and ID fields are set by Pair; everything
+// else is passed through.
+type Options struct {
+	Socket memif.SocketConfig // Path defaults to a file in t.TempDir()
+	Master memif.InterfaceConfig
+	Slave  memif.InterfaceConfig
+}
+
+// SocketPath returns a fresh socket path in a temporary directory.
+func SocketPath(t testing.TB) string {
+	t.Helper()
+	// t.TempDir can exceed the 107-byte sun_path limit; /tmp is short.
+	dir, err := os.MkdirTemp("", "memif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "s")
+}
+
+// Pair returns a connected master and slave (interface id from
+// opts.Master.ID) on one socket, and closes both when the test ends.
+// A nil opts uses the defaults.
+func Pair(t testing.TB, opts *Options) (master, slave *memif.Interface) {
+	t.Helper()
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Socket.Path == "" {
+		o.Socket.Path = SocketPath(t)
+	}
+	sock, err := memif.NewSocket(o.Socket)
+	if err != nil {
+		t.Fatalf("memiftest: socket: %v", err)
+	}
+	t.Cleanup(func() { sock.Close() })
+	o.Master.Role, o.Slave.Role = memif.RoleMaster, memif.RoleSlave
+	o.Slave.ID = o.Master.ID
+	master, err = sock.NewInterface(o.Master)
+	if err != nil {
+		t.Fatalf("memiftest: master: %v", err)
+	}
+	slave, err = sock.NewInterface(o.Slave)
+	if err != nil {
+		t.Fatalf("memiftest: slave: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := master.WaitConnected(ctx); err != nil {
+		t.Fatalf("memiftest: master did not connect: %v (last error %v)", err, master.LastError())
+	}
+	if err := slave.WaitConnected(ctx); err != nil {
+		t.Fatalf("memiftest: slave did not connect: %v (last error %v)", err, slave.LastError())
+	}
+	return master, slave
+}
+
+// OpenFDs counts the process's open file descriptors.
+func OpenFDs(t testing.TB) int {
+	t.Helper()
+	n, err := shm.OpenFDs()
+	if err != nil {
+		t.Skipf("memiftest: cannot count descriptors: %v", err)
+	}
+	return n
+}
+
+// CheckFDLeaks records the open descriptor count now and, when the test
+// ends (after cleanups registered later have run), fails if more are open.
+// Descriptors closed asynchronously get up to two seconds.
+func CheckFDLeaks(t testing.TB) {
+	t.Helper()
+	before := OpenFDs(t)
+	t.Cleanup(func() {
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			after := OpenFDs(t)
+			if after <= before {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("memiftest: %d file descriptors leaked (%d open before, %d after)", after-before, before, after)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
