@@ -55,6 +55,7 @@ func (c echoCase) String() string { return fmt.Sprintf("%dq-%s", c.queues, c.mod
 
 // TestInteropSlaveToServer: memif-wasm slave ↔ testpmd server.
 func TestInteropSlaveToServer(t *testing.T) {
+	testpmd.Require(t)
 	for _, c := range []echoCase{{1, "macswap"}, {2, "mac"}} {
 		t.Run(c.String(), func(t *testing.T) {
 			socket := filepath.Join(t.TempDir(), "memif.sock")
@@ -69,6 +70,7 @@ func TestInteropSlaveToServer(t *testing.T) {
 
 // TestInteropMasterToClient: memif-wasm master ↔ testpmd client.
 func TestInteropMasterToClient(t *testing.T) {
+	testpmd.Require(t)
 	for _, c := range []echoCase{{1, "io"}, {2, "macswap"}} {
 		t.Run(c.String(), func(t *testing.T) {
 			socket := filepath.Join(t.TempDir(), "memif.sock")
@@ -85,6 +87,7 @@ func TestInteropMasterToClient(t *testing.T) {
 // memif-wasm slave receives; every packet testpmd put in the ring must
 // arrive, and nothing else.
 func TestInteropServerTxOnly(t *testing.T) {
+	testpmd.Require(t)
 	socket := filepath.Join(t.TempDir(), "memif.sock")
 	cfg := pmdConfig(testpmd.RoleServer, socket, echoCase{1, "txonly"})
 	cfg.TxPacketLen = 128

@@ -35,6 +35,7 @@ func waitLinks(tb testing.TB, p *Process, ports int) {
 // TestInteropTestpmdLoopback checks this package against the real thing:
 // start, link up, forward, per-port and per-queue counters, stop, quit.
 func TestInteropTestpmdLoopback(t *testing.T) {
+	Require(t)
 	for _, queues := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%dq", queues), func(t *testing.T) {
 			p := StartT(t, loopbackConfig(t, queues))
@@ -100,6 +101,7 @@ func TestInteropTestpmdLoopback(t *testing.T) {
 //
 //	MEMIF_INTEROP=1 go test -run '^$' -bench TestpmdLoopback -count 5 ./memif/internal/testpmd/
 func BenchmarkTestpmdLoopback(b *testing.B) {
+	Require(b)
 	for _, queues := range []int{1, 2} {
 		b.Run(fmt.Sprintf("%dq", queues), func(b *testing.B) {
 			p := StartT(b, loopbackConfig(b, queues))
