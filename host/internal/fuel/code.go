@@ -1,5 +1,9 @@
 package fuel
 
+// maxLocals bounds a function's parameters plus locals, as wasmtime and V8
+// do: wazero allocates a byte per local before checking anything else.
+const maxLocals = 50000
+
 // Immediate kinds of the single-byte opcodes; 0 marks an opcode we refuse.
 const (
 	immUnknown = iota
@@ -169,8 +173,8 @@ func (r *rewriter) body(start, end int, params uint32) error {
 		}
 		locals += uint64(c)
 	}
-	if locals >= 1<<32-1 {
-		return r.errorf(start, ErrMalformed, "%d locals", locals)
+	if locals > maxLocals {
+		return r.errorf(start, ErrUnsupported, "%d parameters and locals, more than %d", locals, maxLocals)
 	}
 	codeStart := d.off
 

@@ -175,6 +175,14 @@ func (r *rewriter) module() error {
 			err = r.exportSection(off, end)
 		case secCode:
 			err = r.codeSection(off, end)
+		case secTable:
+			err = r.tableSection(off, end)
+		case secMemory:
+			err = r.memorySection(off, end)
+		case secElement:
+			err = r.elementSection(off, end)
+		case secData:
+			err = r.dataSection(off, end)
 		}
 		if err != nil {
 			return err
@@ -202,6 +210,11 @@ func (r *rewriter) custom(start, off, end int) error {
 		return r.errorf(off, ErrMalformed, "custom section name does not fit the section")
 	}
 	name := string(r.in[off+n : off+n+int(nameLen)])
+	if name == "name" {
+		if err := r.nameSection(off+n+int(nameLen), end); err != nil {
+			return err
+		}
+	}
 	if strings.HasPrefix(name, ".debug_") || name == "sourceMappingURL" || name == "external_debug_info" {
 		r.stats.StrippedSections++
 		return nil
@@ -572,4 +585,196 @@ func (r *rewriter) constExpr(off, end int, maxGlobal uint32) (int, error) {
 		off += n
 	}
 	return 0, r.errorf(off, ErrMalformed, "constant expression has no end")
+}
+
+// The sections below are copied verbatim, but parsed first: every vector
+// length must fit in the bytes that remain, because wazero's decoder
+// allocates by the declared length before reading, and a 20-byte module
+// could otherwise make the host allocate gigabytes.
+
+func (r *rewriter) tableSection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("table count")
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		if _, err := d.valType("table element type"); err != nil {
+			return err
+		}
+		if err := r.limits(d); err != nil {
+			return err
+		}
+	}
+	return d.done()
+}
+
+func (r *rewriter) memorySection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("memory count")
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		if err := r.limits(d); err != nil {
+			return err
+		}
+	}
+	return d.done()
+}
+
+// elementSection checks the segments' framing, vector lengths and constant
+// expressions (which must not read the fuel global).
+func (r *rewriter) elementSection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("element segment count")
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		at := d.off
+		flags, err := d.u32("element segment flags")
+		if err != nil {
+			return err
+		}
+		if flags > 7 {
+			return r.errorf(at, ErrMalformed, "element segment flags %d", flags)
+		}
+		if flags&2 != 0 && flags&1 == 0 { // explicit table index
+			if _, err := d.u32("element table index"); err != nil {
+				return err
+			}
+		}
+		if flags&1 == 0 { // active: offset expression
+			if d.off, err = r.constExpr(d.off, end, r.fuelGlobal); err != nil {
+				return err
+			}
+		}
+		if flags&3 != 0 { // element kind (0x00) or reference type
+			at := d.off
+			k, err := d.byte("element kind")
+			if err != nil {
+				return err
+			}
+			if (flags&4 == 0 && k != 0) || (flags&4 != 0 && k != valFuncref && k != valExternref) {
+				return r.errorf(at, ErrUnsupported, "element kind or type %#x", k)
+			}
+		}
+		c, err := d.count("element count")
+		if err != nil {
+			return err
+		}
+		for j := uint32(0); j < c; j++ {
+			if flags&4 == 0 {
+				_, err = d.u32("element function index")
+			} else {
+				d.off, err = r.constExpr(d.off, end, r.fuelGlobal)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return d.done()
+}
+
+func (r *rewriter) dataSection(off, end int) error {
+	d := r.reader(off, end)
+	n, err := d.count("data segment count")
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		at := d.off
+		flags, err := d.u32("data segment flags")
+		if err != nil {
+			return err
+		}
+		switch flags {
+		case 0, 2:
+			if flags == 2 {
+				if _, err := d.u32("data memory index"); err != nil {
+					return err
+				}
+			}
+			if d.off, err = r.constExpr(d.off, end, r.fuelGlobal); err != nil {
+				return err
+			}
+		case 1:
+		default:
+			return r.errorf(at, ErrMalformed, "data segment flags %d", flags)
+		}
+		size, err := d.u32("data segment size")
+		if err != nil {
+			return err
+		}
+		if err := d.skip(size, "data segment"); err != nil {
+			return err
+		}
+	}
+	return d.done()
+}
+
+// nameSection checks the function and local name maps that wazero decodes;
+// other subsections are skipped by both.
+func (r *rewriter) nameSection(off, end int) error {
+	saved := r.section
+	r.section = "name"
+	defer func() { r.section = saved }()
+	d := r.reader(off, end)
+	for d.off < d.end {
+		id, err := d.byte("name subsection id")
+		if err != nil {
+			return err
+		}
+		size, err := d.u32("name subsection size")
+		if err != nil {
+			return err
+		}
+		start := d.off
+		if err := d.skip(size, "name subsection"); err != nil {
+			return err
+		}
+		if id != 1 && id != 2 {
+			continue
+		}
+		sub := r.reader(start, d.off)
+		n, err := sub.count("name map length")
+		if err != nil {
+			return err
+		}
+		for i := uint32(0); i < n; i++ {
+			if _, err := sub.u32("function index"); err != nil {
+				return err
+			}
+			if id == 1 {
+				_, err = sub.name("function name")
+			} else {
+				err = r.nameMap(sub)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := sub.done(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *rewriter) nameMap(d *reader) error {
+	n, err := d.count("local name map length")
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		if _, err := d.u32("local index"); err != nil {
+			return err
+		}
+		if _, err := d.name("local name"); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -33,6 +33,16 @@ func withBody(code ...byte) []byte {
 	)
 }
 
+// withLocals is withBody with one group of n locals of type i32.
+func withLocals(groups byte, n uint32) []byte {
+	body := append(append([]byte{groups}, appendU32(nil, n)...), valI32, 0x0B)
+	return module(
+		sec(secType, 1, 0x60, 0, 0),
+		sec(secFunction, 1, 0),
+		sec(secCode, append([]byte{1}, append(appendU32(nil, uint32(len(body))), body...)...)...),
+	)
+}
+
 // oneGlobal is a module with one defined i32 global and a function body.
 func oneGlobal(code ...byte) []byte {
 	body := append([]byte{0}, code...)
@@ -96,6 +106,16 @@ func TestRefusals(t *testing.T) {
 		{"truncated immediate", withBody(0x41, 0x80), Config{}, ErrMalformed, "code", 0, 23, "opcode 0x41"},
 		{"overlong LEB", withBody(0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x1A, 0x0B), Config{}, ErrMalformed, "code", 0, 23, "too long"},
 		{"br_table count overruns", withBody(0x41, 0, 0x0E, 0xFF, 0xFF, 0x03, 0, 0x0B), Config{}, ErrMalformed, "code", 0, 26, "vector"},
+		{"data count exceeds section", module(sec(secData, 0xE0, 0xEC, 0xEC, 0x30)), Config{}, ErrMalformed, "data", -1, 10, "exceeds"},
+		{"data segment size exceeds section", module(sec(secData, 1, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F)), Config{}, ErrMalformed, "data", -1, 17, "overruns"},
+		{"data offset reads the fuel global", module(sec(secData, 1, 0, 0x23, 0, 0x0B, 0)), Config{}, ErrIndex, "data", -1, 12, "global 0 of 0"},
+		{"element count exceeds section", module(sec(secElement, 1, 1, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F)), Config{}, ErrMalformed, "element", -1, 13, "exceeds"},
+		{"element flags", module(sec(secElement, 1, 8)), Config{}, ErrMalformed, "element", -1, 11, "flags 8"},
+		{"table count exceeds section", module(sec(secTable, 0xFF, 0xFF, 0x03)), Config{}, ErrMalformed, "table", -1, 10, "exceeds"},
+		{"memory64", module(sec(secMemory, 1, 0x04, 1)), Config{}, ErrUnsupported, "memory", -1, 11, "memory64"},
+		{"name map exceeds subsection", module(sec(secCustom, 4, 'n', 'a', 'm', 'e', 1, 3, 0xFF, 0xFF, 0x03)), Config{}, ErrMalformed, "name", -1, 17, "exceeds"},
+		{"local name map exceeds subsection", module(sec(secCustom, 4, 'n', 'a', 'm', 'e', 2, 4, 1, 0, 0xFF, 0x01)), Config{}, ErrMalformed, "name", -1, 19, "exceeds"},
+		{"too many locals", withLocals(1, 50001), Config{}, ErrUnsupported, "code", 0, 22, "more than 50000"},
 		{"negative instruction cost", withBody(0x0B), Config{Costs: Costs{Instruction: -1}}, ErrConfig, "", -1, 0, "instruction cost"},
 		{"bytes per fuel not a power of two", withBody(0x0B), Config{Costs: Costs{BytesPerFuel: 3}}, ErrConfig, "", -1, 0, "power of two"},
 		{"negative initial fuel", withBody(0x0B), Config{InitialFuel: -5}, ErrConfig, "", -1, 0, "initial fuel"},
