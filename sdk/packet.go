@@ -118,6 +118,11 @@ func (p *Packet) Meta() uint32 { return p.meta }
 // Flags returns the descriptor flags (abi.Flag*).
 func (p *Packet) Flags() uint8 { return p.flags }
 
+// SetFlags sets the descriptor flags, as the host does on input (for example
+// abi.FlagTruncated). Plugins have no use for it; native tests that play the
+// host do.
+func (p *Packet) SetFlags(f uint8) { p.flags = f }
+
 // Truncated reports whether only the first snaplen bytes of the packet are
 // present: such a packet must not be rewritten as if it were whole.
 func (p *Packet) Truncated() bool { return p.flags&abi.FlagTruncated != 0 }
