@@ -1,0 +1,313 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Limits and defaults of configuration values.
+const (
+	DefaultSocket     = "/run/vpp/memif.sock" // memif.DefaultSocketPath, as VPP
+	DefaultRingSize   = 1024
+	MinRingSize       = 2
+	MaxRingSize       = 1 << 14
+	DefaultBufferSize = 2048
+	MinBufferSize     = 128
+	MaxBufferSize     = 65535
+	MaxQueues         = 255
+	MaxNameLen        = 31 // memif interface names travel in 32-byte fields
+	MaxSecretLen      = 24
+	MaxPluginsPerPipe = 16
+)
+
+// Config is the whole daemon configuration. The zero value is a daemon with
+// no tenants, logging text at info level, with no metrics listener and no
+// admin API.
+type Config struct {
+	Log     Log      `yaml:"log"`
+	Metrics Metrics  `yaml:"metrics"`
+	Admin   Admin    `yaml:"admin"`
+	Engine  Engine   `yaml:"engine"`
+	Tenants []Tenant `yaml:"tenants"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	// Format is "text" (default) or "json".
+	Format string `yaml:"format"`
+	// Level is "debug", "info" (default), "warn" or "error".
+	Level string `yaml:"level"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Addr is HOST:PORT for /metrics; empty: no metrics listener.
+	Addr string `yaml:"addr"`
+}
+
+// Admin configures the HTTP/JSON admin API.
+type Admin struct {
+	// Socket is the unix socket path of the admin API (mode 0600). Empty: none.
+	Socket string `yaml:"socket"`
+	// TCP is an optional loopback HOST:PORT for the admin API; it requires a
+	// bearer token (TokenFile).
+	TCP string `yaml:"tcp"`
+	// TokenFile holds the bearer token required on TCP (and, when set, on
+	// the unix socket too).
+	TokenFile string `yaml:"token_file"`
+}
+
+// Engine configures the wasm engine shared by every tenant.
+type Engine struct {
+	// CacheDir keeps compiled plugins on disk across restarts. Empty: memory only.
+	CacheDir string `yaml:"cache_dir"`
+	// MaxMemoryPages caps any plugin's linear memory (64 KiB pages). 0: host default (1 GiB).
+	MaxMemoryPages uint32 `yaml:"max_memory_pages"`
+}
+
+// Tenant is one isolated set of interfaces and plugins.
+type Tenant struct {
+	// Name labels the tenant in metrics, logs and the admin API. Required.
+	Name string `yaml:"name"`
+	// MaxMemoryPages caps each plugin instance of this tenant (64 KiB pages).
+	// 0: the host's per-plugin default (64 MiB).
+	MaxMemoryPages uint32 `yaml:"max_memory_pages"`
+	// Interfaces are the tenant's ports, numbered by position from 0.
+	Interfaces []Interface `yaml:"interfaces"`
+}
+
+// Interface is one memif interface and the pipeline run on what it receives.
+type Interface struct {
+	// Name is unique within the tenant and is sent to the peer. Required, at most 31 bytes.
+	Name string `yaml:"name"`
+	// Socket is the control socket path ("@name": abstract). Default DefaultSocket.
+	Socket string `yaml:"socket"`
+	// Role is "slave" (default: connects, allocates memory) or "master" (listens).
+	Role string `yaml:"role"`
+	// ID matches this interface with its peer on the socket.
+	ID uint32 `yaml:"id"`
+	// Secret, if set, must match the peer's; at most 24 bytes.
+	Secret string `yaml:"secret"`
+	// Queues is the number of queues each way, 1..255; 0 means 1. One worker per rx queue.
+	Queues int `yaml:"queues"`
+	// RingSize is descriptors per ring, a power of two 2..16384; 0 means 1024.
+	RingSize int `yaml:"ring_size"`
+	// BufferSize is bytes per packet buffer, 128..65535; 0 means 2048.
+	BufferSize int `yaml:"buffer_size"`
+	// Mode is "ethernet" (default), "ip" or "punt-inject".
+	Mode string `yaml:"mode"`
+	// RxMode is "interrupt" (default) or "polling".
+	RxMode string `yaml:"rx_mode"`
+	// Egress names the tenant interface that PASSed packets leave by; empty: PASS drops.
+	Egress string `yaml:"egress"`
+	// Redirect names the tenant interfaces this pipeline's plugins may REDIRECT to.
+	Redirect []string `yaml:"redirect"`
+	// PinWorkers locks each worker goroutine to an OS thread.
+	PinWorkers bool `yaml:"pin_workers"`
+	// Plugins run in order on every burst; empty: every packet is PASSed.
+	Plugins []Plugin `yaml:"plugins"`
+}
+
+// Plugin is one stage of an interface's pipeline.
+type Plugin struct {
+	// Name is unique within the pipeline. Default: the file's base name without ".wasm".
+	Name string `yaml:"name"`
+	// File is the .wasm module; relative paths are relative to the config file. Required.
+	File string `yaml:"file"`
+	// Config is handed to the plugin's mw_init as bytes. At most one of Config and ConfigFile.
+	Config string `yaml:"config"`
+	// ConfigFile is read and handed to mw_init; relative to the config file.
+	ConfigFile string `yaml:"config_file"`
+	// FailPolicy is "closed" (default: a faulting burst is dropped) or "open" (passed on).
+	FailPolicy string `yaml:"fail_policy"`
+	// MemoryPages caps this plugin's linear memory (64 KiB pages); 0: the tenant's cap.
+	MemoryPages uint32 `yaml:"memory_pages"`
+	// WindowSize is the bytes of the plugin's packet window; 0: host default (16 MiB).
+	WindowSize int `yaml:"window_size"`
+	// MaxFrame is the largest packet copied whole; 0: host default (9216).
+	MaxFrame int `yaml:"max_frame"`
+	// Snaplen, when positive, copies at most this many bytes of each packet.
+	Snaplen int `yaml:"snaplen"`
+	// MaxBurst is the largest burst the plugin sees, 1..256; 0: 256.
+	MaxBurst int `yaml:"max_burst"`
+	// Watch reloads the plugin when its file changes. Default true.
+	Watch *bool `yaml:"watch"`
+}
+
+// Error is one invalid configuration value: Field is its path in the file
+// ("tenants[0].interfaces[1].ring_size"), Reason says what is wrong.
+type Error struct {
+	File   string
+	Field  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("config")
+	if e.File != "" {
+		b.WriteString(" ")
+		b.WriteString(e.File)
+	}
+	if e.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// ErrInvalid is wrapped by every error Parse and Validate return for a bad file.
+var ErrInvalid = errors.New("invalid configuration")
+
+func (e *Error) Unwrap() error { return ErrInvalid }
+
+// Load reads and parses the file at path, resolving relative plugin paths
+// against the file's directory. Errors name the file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	c.resolve(filepath.Dir(path))
+	return c, nil
+}
+
+// Parse decodes YAML, refusing unknown and duplicate keys and anything after
+// the first document, then validates the result. name labels errors (usually
+// the file name) and may be empty.
+func Parse(data []byte, name string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && err != io.EOF {
+		return nil, &Error{File: name, Reason: yamlReason(err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		return nil, &Error{File: name, Reason: "more than one YAML document (one config per file)"}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, withFile(err, name)
+	}
+	return &c, nil
+}
+
+// yamlReason turns the decoder's message into one line without the library's prefix.
+func yamlReason(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return strings.Join(te.Errors, "; ")
+	}
+	return strings.TrimPrefix(err.Error(), "yaml: ")
+}
+
+func withFile(err error, file string) error {
+	if file == "" {
+		return err
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var ce *Error
+		if errors.As(e, &ce) {
+			ce.File = file
+		}
+	}
+	return err
+}
+
+// resolve makes relative file paths relative to dir.
+func (c *Config) resolve(dir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.Admin.TokenFile = abs(c.Admin.TokenFile)
+	for ti := range c.Tenants {
+		for ii := range c.Tenants[ti].Interfaces {
+			ps := c.Tenants[ti].Interfaces[ii].Plugins
+			for pi := range ps {
+				ps[pi].File = abs(ps[pi].File)
+				ps[pi].ConfigFile = abs(ps[pi].ConfigFile)
+			}
+		}
+	}
+}
+
+// RingLog2 is log2 of the ring size with the default applied.
+func (i *Interface) RingLog2() uint8 {
+	n := i.RingSize
+	if n == 0 {
+		n = DefaultRingSize
+	}
+	var l uint8
+	for 1<<l < n {
+		l++
+	}
+	return l
+}
+
+// NumQueues is Queues with the default applied.
+func (i *Interface) NumQueues() int { return max(i.Queues, 1) }
+
+// SocketPath is Socket with the default applied.
+func (i *Interface) SocketPath() string {
+	if i.Socket == "" {
+		return DefaultSocket
+	}
+	return i.Socket
+}
+
+// IsMaster reports whether the interface listens.
+func (i *Interface) IsMaster() bool { return i.Role == "master" }
+
+// PluginName is the plugin's name with the default applied.
+func (p *Plugin) PluginName() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return strings.TrimSuffix(filepath.Base(p.File), ".wasm")
+}
+
+// Watched reports whether the plugin reloads when its file changes.
+func (p *Plugin) Watched() bool { return p.Watch == nil || *p.Watch }
+
+// Port returns the port number (position) of the tenant's interface called
+// name, or -1.
+func (t *Tenant) Port(name string) int {
+	for i := range t.Interfaces {
+		if t.Interfaces[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Tenant returns the tenant called name, or nil.
+func (c *Config) Tenant(name string) *Tenant {
+	for i := range c.Tenants {
+		if c.Tenants[i].Name == name {
+			return &c.Tenants[i]
+		}
+	}
+	return nil
+}

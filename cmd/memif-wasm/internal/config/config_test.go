@@ -1,0 +1,203 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Log.Format != "json" || c.Metrics.Addr != "127.0.0.1:9190" || c.Engine.MaxMemoryPages != 4096 {
+		t.Errorf("top-level values not read: %+v", c)
+	}
+	if len(c.Tenants) != 1 || len(c.Tenants[0].Interfaces) != 2 {
+		t.Fatalf("tenants/interfaces: %+v", c.Tenants)
+	}
+	tn := c.Tenants[0]
+	n := tn.Interfaces[0]
+	if !n.IsMaster() || n.ID != 1 || n.Secret != "s3cret" || n.NumQueues() != 2 || n.RingLog2() != 11 ||
+		n.BufferSize != 4096 || n.RxMode != "polling" || n.Egress != "south" || !n.PinWorkers {
+		t.Errorf("north: %+v", n)
+	}
+	if tn.Port("south") != 1 || tn.Port("nowhere") != -1 {
+		t.Errorf("ports: south=%d nowhere=%d", tn.Port("south"), tn.Port("nowhere"))
+	}
+	acl := n.Plugins[0]
+	if acl.PluginName() != "acl" || acl.Watched() || acl.FailPolicy != "open" || acl.MaxBurst != 64 {
+		t.Errorf("acl plugin: %+v", acl)
+	}
+	// Relative paths are relative to the config file.
+	if want := filepath.Join("testdata", "plugins", "acl.wasm"); acl.File != want {
+		t.Errorf("file = %q, want %q", acl.File, want)
+	}
+	if want := filepath.Join("testdata", "acl.rules"); acl.ConfigFile != want {
+		t.Errorf("config_file = %q, want %q", acl.ConfigFile, want)
+	}
+	if got := n.Plugins[1]; got.PluginName() != "count" || got.File != "/opt/counter.wasm" || !got.Watched() {
+		t.Errorf("count plugin: %+v", got)
+	}
+	s := tn.Interfaces[1]
+	if s.IsMaster() || s.SocketPath() != "@memif-south" || s.RingLog2() != 10 || s.NumQueues() != 1 {
+		t.Errorf("south defaults: %+v", s)
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	if _, err := Load("testdata/example.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmptyIsValid(t *testing.T) {
+	c, err := Parse(nil, "empty.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Tenants) != 0 {
+		t.Errorf("tenants = %v", c.Tenants)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("err = %v, want a not-exist error naming the file", err)
+	}
+}
+
+const good = `
+tenants:
+  - name: t
+    interfaces:
+      - name: a
+        socket: /tmp/x.sock
+        role: master
+        egress: b
+        plugins:
+          - file: p.wasm
+      - name: b
+        socket: /tmp/x.sock
+        id: 1
+`
+
+// TestBadConfigs feeds one broken file per rule and checks that the error
+// names the field and the reason.
+func TestBadConfigs(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error
+	}{
+		{"unknown top-level key", "tenant: []\n", []string{"field tenant not found"}},
+		{"unknown interface key", strings.Replace(good, "role: master", "role: master\n        colour: red", 1), []string{"field colour not found"}},
+		{"duplicate key", strings.Replace(good, "role: master", "role: master\n        role: slave", 1), []string{"already defined"}},
+		{"not yaml", "tenants: [\n", []string{"config bad.yaml"}},
+		{"wrong type", strings.Replace(good, "role: master", "role: master\n        queues: lots", 1), []string{"cannot unmarshal", "lots"}},
+		{"two documents", good + "---\ntenants: []\n", []string{"more than one YAML document"}},
+		{"bad role", strings.Replace(good, "role: master", "role: server", 1), []string{"tenants[0].interfaces[0].role", `"server" is not one of slave, master`}},
+		{"bad ring size", strings.Replace(good, "role: master", "role: master\n        ring_size: 1000", 1), []string{"interfaces[0].ring_size", "1000 is not a power of two"}},
+		{"ring too big", strings.Replace(good, "role: master", "role: master\n        ring_size: 32768", 1), []string{"ring_size", "32768"}},
+		{"bad queues", strings.Replace(good, "role: master", "role: master\n        queues: 256", 1), []string{"interfaces[0].queues", "256 is outside 1..255"}},
+		{"negative queues", strings.Replace(good, "role: master", "role: master\n        queues: -1", 1), []string{"queues", "-1"}},
+		{"bad buffer size", strings.Replace(good, "role: master", "role: master\n        buffer_size: 70000", 1), []string{"buffer_size", "70000"}},
+		{"bad mode", strings.Replace(good, "role: master", "role: master\n        mode: tun", 1), []string{"interfaces[0].mode", `"tun"`}},
+		{"bad rx mode", strings.Replace(good, "role: master", "role: master\n        rx_mode: busy", 1), []string{"rx_mode", `"busy"`}},
+		{"long secret", strings.Replace(good, "role: master", "role: master\n        secret: "+strings.Repeat("s", 25), 1), []string{"secret", "25 bytes, at most 24"}},
+		{"duplicate id", strings.Replace(good, "id: 1", "id: 0", 1), []string{"interfaces[1].id", "duplicate id 0 on socket /tmp/x.sock"}},
+		{"duplicate interface", strings.Replace(good, "name: b", "name: a", 1), []string{"interfaces[1].name", `duplicate interface "a"`}},
+		{"duplicate tenant", good + strings.TrimPrefix(strings.Replace(strings.Replace(good, "/tmp/x.sock", "/tmp/y.sock", -1), "tenants:\n", "", 1), "\n"), []string{"tenants[1].name", `duplicate tenant "t"`}},
+		{"unknown egress", strings.Replace(good, "egress: b", "egress: c", 1), []string{"interfaces[0].egress", `no interface "c" in tenant "t"`}},
+		{"unknown redirect", strings.Replace(good, "egress: b", "redirect: [b, z]", 1), []string{"interfaces[0].redirect[1]", `no interface "z"`}},
+		{"missing plugin file", strings.Replace(good, "- file: p.wasm", "- name: p", 1), []string{"plugins[0].file", "required"}},
+		{"both configs", strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n            config: x\n            config_file: y", 1), []string{"plugins[0].config_file", "not both"}},
+		{"bad fail policy", strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n            fail_policy: maybe", 1), []string{"fail_policy", `"maybe"`}},
+		{"bad max burst", strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n            max_burst: 300", 1), []string{"max_burst", "300"}},
+		{"duplicate plugin", strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n          - file: dir/p.wasm", 1), []string{"plugins[1].name", `duplicate plugin "p"`}},
+		{"tenant without name", strings.Replace(good, "- name: t\n    interfaces", "- interfaces", 1), []string{"tenants[0].name", "required"}},
+		{"tenant without interfaces", "tenants:\n  - name: t\n", []string{"tenants[0].interfaces", "at least one"}},
+		{"bad name characters", strings.Replace(good, "name: a", "name: a/b", 1), []string{"interfaces[0].name", "use only letters"}},
+		{"long name", strings.Replace(good, "name: a", "name: "+strings.Repeat("a", 32), 1), []string{"interfaces[0].name", "at most 31"}},
+		{"bad metrics addr", "metrics:\n  addr: nowhere\n", []string{"metrics.addr", "not HOST:PORT"}},
+		{"admin tcp not loopback", "admin:\n  tcp: 0.0.0.0:9000\n  token_file: t\n", []string{"admin.tcp", "not a loopback"}},
+		{"admin tcp without token", "admin:\n  tcp: 127.0.0.1:9000\n", []string{"admin.token_file", "required"}},
+		{"bad log level", "log:\n  level: loud\n", []string{"log.level", `"loud"`}},
+		{"memory over wasm32", "engine:\n  max_memory_pages: 70000\n", []string{"engine.max_memory_pages", "70000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), "bad.yaml")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "config bad.yaml") {
+				t.Errorf("error %q does not name the file", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+// TestAllErrorsReported checks that one run reports every problem, not just the first.
+func TestAllErrorsReported(t *testing.T) {
+	y := strings.Replace(strings.Replace(good, "role: master", "role: boss\n        ring_size: 3", 1), "egress: b", "egress: q", 1)
+	_, err := Parse([]byte(y), "")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range []string{".role", ".ring_size", ".egress"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+}
+
+func TestGoodParses(t *testing.T) {
+	if _, err := Parse([]byte(good), "good.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good))
+	for _, name := range []string{"testdata/full.yaml", "testdata/example.yaml"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.yaml")
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		// Whatever parses must be self-consistent.
+		for _, tn := range c.Tenants {
+			for _, in := range tn.Interfaces {
+				if l := in.RingLog2(); l < 1 || l > 14 {
+					t.Fatalf("accepted ring log2 %d", l)
+				}
+				if in.Egress != "" && tn.Port(in.Egress) < 0 {
+					t.Fatalf("accepted unknown egress %q", in.Egress)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,23 @@
+// Package config reads and validates the memif-wasm daemon's YAML configuration.
+//
+// A Config holds tenants; a tenant holds interfaces; an interface holds its
+// memif parameters, the pipeline of plugins run on every received burst, and
+// where PASSed packets go (its egress). Parse refuses unknown keys, duplicate
+// keys, bad values, duplicate names and duplicate (socket, id) pairs before
+// anything starts, and every error names the field by its path
+// ("tenants[0].interfaces[1].ring_size") and says why it is wrong.
+//
+// # Defaults
+//
+// Zero values mean defaults, as everywhere in the project: a field left out
+// of the file gets the default documented on it. Parse fills nothing in; the
+// accessor methods (RingLog2, PluginName, ...) apply the defaults, so a Config
+// written back out stays as the user wrote it.
+//
+// # Ports
+//
+// Within a tenant, an interface's port number is its position in the tenant's
+// interfaces list (0, 1, ...). Plugins see it as the ingress port and name it
+// as a REDIRECT target; the redirect list of an interface says which ports its
+// plugins may redirect to.
+package config

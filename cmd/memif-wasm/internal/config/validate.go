@@ -1,0 +1,207 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Validate checks every value and cross-reference and returns all problems
+// found, joined, each an *Error naming the field. It does not touch the file
+// system: missing plugin files are reported when the daemon loads them.
+func (c *Config) Validate() error {
+	v := validator{}
+	v.oneOf("log.format", c.Log.Format, "text", "json")
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.hostPort("metrics.addr", c.Metrics.Addr, false)
+	v.hostPort("admin.tcp", c.Admin.TCP, true)
+	if c.Admin.TCP != "" && c.Admin.TokenFile == "" {
+		v.add("admin.token_file", "required when admin.tcp is set: the TCP admin API needs a bearer token")
+	}
+	if c.Engine.MaxMemoryPages > 65536 {
+		v.add("engine.max_memory_pages", fmt.Sprintf("%d is above 65536 (4 GiB, the wasm32 limit)", c.Engine.MaxMemoryPages))
+	}
+
+	tenants := map[string]int{}
+	type sockID struct {
+		socket string
+		id     uint32
+	}
+	ids := map[sockID]string{}
+	for ti := range c.Tenants {
+		t := &c.Tenants[ti]
+		tp := fmt.Sprintf("tenants[%d]", ti)
+		v.name(tp+".name", t.Name)
+		if prev, dup := tenants[t.Name]; dup && t.Name != "" {
+			v.add(tp+".name", fmt.Sprintf("duplicate tenant %q (also tenants[%d])", t.Name, prev))
+		} else {
+			tenants[t.Name] = ti
+		}
+		if t.MaxMemoryPages > 65536 {
+			v.add(tp+".max_memory_pages", fmt.Sprintf("%d is above 65536 (4 GiB, the wasm32 limit)", t.MaxMemoryPages))
+		}
+		if len(t.Interfaces) == 0 {
+			v.add(tp+".interfaces", "a tenant needs at least one interface")
+		}
+		names := map[string]int{}
+		for ii := range t.Interfaces {
+			in := &t.Interfaces[ii]
+			ip := fmt.Sprintf("%s.interfaces[%d]", tp, ii)
+			v.name(ip+".name", in.Name)
+			if prev, dup := names[in.Name]; dup && in.Name != "" {
+				v.add(ip+".name", fmt.Sprintf("duplicate interface %q in tenant %q (also interfaces[%d])", in.Name, t.Name, prev))
+			} else {
+				names[in.Name] = ii
+			}
+			key := sockID{in.SocketPath(), in.ID}
+			if prev, dup := ids[key]; dup {
+				v.add(ip+".id", fmt.Sprintf("duplicate id %d on socket %s (also %s)", in.ID, key.socket, prev))
+			} else {
+				ids[key] = ip
+			}
+			v.interfaceValues(ip, in)
+			if in.Egress != "" && t.Port(in.Egress) < 0 {
+				v.add(ip+".egress", fmt.Sprintf("no interface %q in tenant %q", in.Egress, t.Name))
+			}
+			for ri, r := range in.Redirect {
+				if t.Port(r) < 0 {
+					v.add(fmt.Sprintf("%s.redirect[%d]", ip, ri), fmt.Sprintf("no interface %q in tenant %q", r, t.Name))
+				}
+			}
+			if len(in.Plugins) > MaxPluginsPerPipe {
+				v.add(ip+".plugins", fmt.Sprintf("%d plugins, at most %d per pipeline", len(in.Plugins), MaxPluginsPerPipe))
+			}
+			plugins := map[string]int{}
+			for pi := range in.Plugins {
+				p := &in.Plugins[pi]
+				pp := fmt.Sprintf("%s.plugins[%d]", ip, pi)
+				v.plugin(pp, p)
+				n := p.PluginName()
+				if prev, dup := plugins[n]; dup && n != "" {
+					v.add(pp+".name", fmt.Sprintf("duplicate plugin %q in this pipeline (also plugins[%d]); set name to tell them apart", n, prev))
+				} else {
+					plugins[n] = pi
+				}
+			}
+		}
+	}
+	return v.err()
+}
+
+func (v *validator) interfaceValues(ip string, in *Interface) {
+	if in.Socket != "" && in.Socket != "@" && strings.ContainsRune(in.Socket, 0) {
+		v.add(ip+".socket", "contains a NUL byte")
+	}
+	if in.Socket == "@" {
+		v.add(ip+".socket", `"@" alone is not an abstract socket name`)
+	}
+	if len(in.Socket) > 107 {
+		v.add(ip+".socket", fmt.Sprintf("%d bytes, a unix socket path holds at most 107", len(in.Socket)))
+	}
+	v.oneOf(ip+".role", in.Role, "slave", "master")
+	if len(in.Secret) > MaxSecretLen {
+		v.add(ip+".secret", fmt.Sprintf("%d bytes, at most %d", len(in.Secret), MaxSecretLen))
+	}
+	if in.Queues < 0 || in.Queues > MaxQueues {
+		v.add(ip+".queues", fmt.Sprintf("%d is outside 1..%d", in.Queues, MaxQueues))
+	}
+	if n := in.RingSize; n != 0 && (n < MinRingSize || n > MaxRingSize || n&(n-1) != 0) {
+		v.add(ip+".ring_size", fmt.Sprintf("%d is not a power of two between %d and %d", n, MinRingSize, MaxRingSize))
+	}
+	if n := in.BufferSize; n != 0 && (n < MinBufferSize || n > MaxBufferSize) {
+		v.add(ip+".buffer_size", fmt.Sprintf("%d is outside %d..%d", n, MinBufferSize, MaxBufferSize))
+	}
+	v.oneOf(ip+".mode", in.Mode, "ethernet", "ip", "punt-inject")
+	v.oneOf(ip+".rx_mode", in.RxMode, "interrupt", "polling")
+}
+
+func (v *validator) plugin(pp string, p *Plugin) {
+	if p.File == "" {
+		v.add(pp+".file", "required: the .wasm module to load")
+	}
+	if p.Name != "" {
+		v.name(pp+".name", p.Name)
+	}
+	if p.Config != "" && p.ConfigFile != "" {
+		v.add(pp+".config_file", "set either config or config_file, not both")
+	}
+	v.oneOf(pp+".fail_policy", p.FailPolicy, "closed", "open")
+	if p.MemoryPages > 65536 {
+		v.add(pp+".memory_pages", fmt.Sprintf("%d is above 65536 (4 GiB, the wasm32 limit)", p.MemoryPages))
+	}
+	if p.WindowSize < 0 || p.WindowSize > 1<<30 {
+		v.add(pp+".window_size", fmt.Sprintf("%d is outside 0..%d", p.WindowSize, 1<<30))
+	}
+	if p.MaxFrame < 0 || p.MaxFrame > 65535 {
+		v.add(pp+".max_frame", fmt.Sprintf("%d is outside 0..65535", p.MaxFrame))
+	}
+	if p.Snaplen < 0 || p.Snaplen > 65535 {
+		v.add(pp+".snaplen", fmt.Sprintf("%d is outside 0..65535", p.Snaplen))
+	}
+	if p.MaxBurst < 0 || p.MaxBurst > 256 {
+		v.add(pp+".max_burst", fmt.Sprintf("%d is outside 1..256", p.MaxBurst))
+	}
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(field, reason string) {
+	v.errs = append(v.errs, &Error{Field: field, Reason: reason})
+}
+
+func (v *validator) err() error { return errors.Join(v.errs...) }
+
+func (v *validator) oneOf(field, val string, allowed ...string) {
+	if val == "" {
+		return
+	}
+	for _, a := range allowed {
+		if val == a {
+			return
+		}
+	}
+	v.add(field, fmt.Sprintf("%q is not one of %s", val, strings.Join(allowed, ", ")))
+}
+
+// name checks a label used in metrics, URLs and memif names: required,
+// printable, no slashes or spaces, at most MaxNameLen bytes.
+func (v *validator) name(field, s string) {
+	switch {
+	case s == "":
+		v.add(field, "required")
+	case len(s) > MaxNameLen:
+		v.add(field, fmt.Sprintf("%q is %d bytes, at most %d", s, len(s), MaxNameLen))
+	default:
+		for _, r := range s {
+			if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				v.add(field, fmt.Sprintf("%q: use only letters, digits, '-', '_' and '.'", s))
+				return
+			}
+		}
+	}
+}
+
+// hostPort checks HOST:PORT; loopback requires the host to be a loopback address.
+func (v *validator) hostPort(field, s string, loopback bool) {
+	if s == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		v.add(field, fmt.Sprintf("%q is not HOST:PORT", s))
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.add(field, fmt.Sprintf("port %q is not a number in 0..65535", port))
+	}
+	if !loopback {
+		return
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" || ip != nil && ip.IsLoopback() {
+		return
+	}
+	v.add(field, fmt.Sprintf("%q is not a loopback address; the admin API is only served on loopback", host))
+}
