@@ -33,7 +33,7 @@ const (
 	interopWindow = 128
 	interopMinLen = 60
 	interopMaxLen = 1514 // below bsize 2048 on both sides: no chains against 22.11
-	interopWait   = 20 * time.Second
+	interopWait   = 60 * time.Second
 	// testpmdMAC is set on testpmd's port so that mac mode's rewrite is
 	// checkable; testpmdPeerMAC is testpmd's default peer address of port 0.
 	testpmdMAC     = "02:dd:00:00:00:01"

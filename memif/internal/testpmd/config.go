@@ -87,7 +87,8 @@ type Config struct {
 	// dpdk-testpmd on PATH).
 	Binary string
 	// Timeout bounds every wait: startup, each command, link up, exit
-	// (default 10s).
+	// (default 30s: generous, because a loaded 2-CPU machine can take
+	// seconds to start testpmd, and a healthy run never gets near it).
 	Timeout time.Duration
 	// ExtraArgs are appended to testpmd's application arguments (after --).
 	ExtraArgs []string
@@ -163,7 +164,7 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	setDefault(&d.Binary, "dpdk-testpmd")
 	if d.Timeout == 0 {
-		d.Timeout = 10 * time.Second
+		d.Timeout = 30 * time.Second
 	}
 	if d.Timeout < 0 {
 		return d, configError("negative timeout %v", d.Timeout)

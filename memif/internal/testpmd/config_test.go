@@ -37,7 +37,7 @@ func TestConfigArgs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("args:\n got %q\nwant %q", got, want)
 	}
-	if c.Timeout != 10*time.Second || c.Binary == "" {
+	if c.Timeout != 30*time.Second || c.Binary == "" {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	// The caller's slices are copied, not aliased.

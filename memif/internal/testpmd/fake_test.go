@@ -41,7 +41,7 @@ func useFake(t *testing.T, mode string) *Config {
 	return &Config{
 		Ports:   []Port{{Role: RoleServer, Socket: t.TempDir() + "/memif.sock"}},
 		Binary:  exe,
-		Timeout: 2 * time.Second,
+		Timeout: 10 * time.Second, // a loaded machine can be slow to start a -race binary
 	}
 }
 
