@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,23 +46,46 @@ var (
 	dstMAC = []byte{0x02, 0x60, 0, 0, 0, 0x02}
 )
 
-// echoCase is one topology: which side listens, queue count, testpmd mode.
+// echoCase is one topology: queue count, testpmd forward mode, and
+// optionally an abstract socket (DPDK's default kind) and a secret.
 type echoCase struct {
-	queues int
-	mode   string
+	queues   int
+	mode     string
+	abstract bool
+	secret   string
 }
 
-func (c echoCase) String() string { return fmt.Sprintf("%dq-%s", c.queues, c.mode) }
+func (c echoCase) String() string {
+	s := fmt.Sprintf("%dq-%s", c.queues, c.mode)
+	if c.abstract {
+		s += "-abstract"
+	}
+	if c.secret != "" {
+		s += "-secret"
+	}
+	return s
+}
+
+func (c echoCase) socket(t *testing.T) string {
+	if c.abstract {
+		return fmt.Sprintf("@memif-wasm-interop-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))
+	}
+	return filepath.Join(t.TempDir(), "memif.sock")
+}
 
 // TestInteropSlaveToServer: memif-wasm slave ↔ testpmd server.
 func TestInteropSlaveToServer(t *testing.T) {
 	testpmd.Require(t)
-	for _, c := range []echoCase{{1, "macswap"}, {2, "mac"}} {
+	for _, c := range []echoCase{
+		{queues: 1, mode: "macswap"},
+		{queues: 2, mode: "mac"},
+		{queues: 1, mode: "io", secret: "memif-wasm-s3cret"},
+	} {
 		t.Run(c.String(), func(t *testing.T) {
-			socket := filepath.Join(t.TempDir(), "memif.sock")
+			socket := c.socket(t)
 			// The server must exist first: its socket is what the slave dials.
 			pmd := testpmd.StartT(t, pmdConfig(testpmd.RoleServer, socket, c))
-			ifc := newInterface(t, socket, memif.RoleSlave, c.queues)
+			ifc := newInterface(t, socket, memif.RoleSlave, c)
 			connect(t, ifc, pmd)
 			runEcho(t, ifc, pmd, c)
 		})
@@ -71,11 +95,15 @@ func TestInteropSlaveToServer(t *testing.T) {
 // TestInteropMasterToClient: memif-wasm master ↔ testpmd client.
 func TestInteropMasterToClient(t *testing.T) {
 	testpmd.Require(t)
-	for _, c := range []echoCase{{1, "io"}, {2, "macswap"}} {
+	for _, c := range []echoCase{
+		{queues: 1, mode: "io"},
+		{queues: 2, mode: "macswap"},
+		{queues: 1, mode: "macswap", abstract: true},
+	} {
 		t.Run(c.String(), func(t *testing.T) {
-			socket := filepath.Join(t.TempDir(), "memif.sock")
+			socket := c.socket(t)
 			// A DPDK client dials once and never retries: listen first.
-			ifc := newInterface(t, socket, memif.RoleMaster, c.queues)
+			ifc := newInterface(t, socket, memif.RoleMaster, c)
 			pmd := testpmd.StartT(t, pmdConfig(testpmd.RoleClient, socket, c))
 			connect(t, ifc, pmd)
 			runEcho(t, ifc, pmd, c)
@@ -89,10 +117,11 @@ func TestInteropMasterToClient(t *testing.T) {
 func TestInteropServerTxOnly(t *testing.T) {
 	testpmd.Require(t)
 	socket := filepath.Join(t.TempDir(), "memif.sock")
-	cfg := pmdConfig(testpmd.RoleServer, socket, echoCase{1, "txonly"})
+	c := echoCase{queues: 1, mode: "txonly"}
+	cfg := pmdConfig(testpmd.RoleServer, socket, c)
 	cfg.TxPacketLen = 128
 	pmd := testpmd.StartT(t, cfg)
-	ifc := newInterface(t, socket, memif.RoleSlave, 1)
+	ifc := newInterface(t, socket, memif.RoleSlave, c)
 	connect(t, ifc, pmd)
 	ctx := context.Background()
 	rx, err := ifc.RxQueue(0)
@@ -152,14 +181,14 @@ func TestInteropServerTxOnly(t *testing.T) {
 
 func pmdConfig(role testpmd.Role, socket string, c echoCase) *testpmd.Config {
 	return &testpmd.Config{
-		Ports:       []testpmd.Port{{Role: role, Socket: socket, MAC: testpmdMAC, BufferSize: 2048}},
+		Ports:       []testpmd.Port{{Role: role, Socket: socket, MAC: testpmdMAC, BufferSize: 2048, Secret: c.secret}},
 		ForwardMode: c.mode,
 		RxQueues:    c.queues,
 		TxQueues:    c.queues,
 	}
 }
 
-func newInterface(t *testing.T, socket string, role memif.Role, queues int) *memif.Interface {
+func newInterface(t *testing.T, socket string, role memif.Role, c echoCase) *memif.Interface {
 	t.Helper()
 	sock, err := memif.NewSocket(memif.SocketConfig{Path: socket, ReconnectInterval: 100 * time.Millisecond})
 	if err != nil {
@@ -167,7 +196,7 @@ func newInterface(t *testing.T, socket string, role memif.Role, queues int) *mem
 	}
 	t.Cleanup(func() { sock.Close() })
 	ifc, err := sock.NewInterface(memif.InterfaceConfig{
-		Role: role, Name: "memif-wasm0", RxQueues: queues, TxQueues: queues, BufferSize: 2048,
+		Role: role, Name: "memif-wasm0", RxQueues: c.queues, TxQueues: c.queues, BufferSize: 2048, Secret: c.secret,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -445,4 +474,29 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestInteropSecretMismatch: testpmd refuses a slave with the wrong secret,
+// and memif-wasm reports the peer's DISCONNECT instead of a link.
+func TestInteropSecretMismatch(t *testing.T) {
+	testpmd.Require(t)
+	socket := filepath.Join(t.TempDir(), "memif.sock")
+	pmd := testpmd.StartT(t, pmdConfig(testpmd.RoleServer, socket, echoCase{queues: 1, mode: "io", secret: "right-secret"}))
+	ifc := newInterface(t, socket, memif.RoleSlave, echoCase{queues: 1, secret: "wrong-secret"})
+
+	deadline := time.Now().Add(interopWait)
+	var de *memif.DisconnectError
+	for !errors.As(ifc.LastError(), &de) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no DISCONNECT from testpmd within %v; last error %v\n--- testpmd ---\n%s", interopWait, ifc.LastError(), pmd.Tail(3000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !de.Remote || de.Reason == "" {
+		t.Errorf("LastError = %#v, want a DISCONNECT from testpmd with a reason", de)
+	}
+	if ifc.Connected() {
+		t.Error("connected with the wrong secret")
+	}
+	t.Logf("testpmd refused: %v", de)
 }

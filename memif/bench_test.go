@@ -1,0 +1,134 @@
+package memif_test
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+)
+
+// BenchmarkLoopback moves packets from a slave to a master in one process:
+// per queue one goroutine copies packets in with WritePackets (tx) and one
+// takes them out with RxBurst+Release (rx); both poll (MASK_INT set, no
+// system calls). One op is one packet through tx and rx.
+func BenchmarkLoopback(b *testing.B) {
+	for _, size := range []int{64, 1500} {
+		for _, burst := range []int{32, 256} {
+			for _, queues := range []int{1, 2} {
+				b.Run(fmt.Sprintf("size=%d/burst=%d/queues=%d", size, burst, queues), func(b *testing.B) {
+					benchLoopback(b, size, burst, queues)
+				})
+			}
+		}
+	}
+}
+
+func benchLoopback(b *testing.B, size, burst, queues int) {
+	master, slave := memiftest.Pair(b, &memiftest.Options{
+		Master: memif.InterfaceConfig{RxQueues: queues, TxQueues: queues, RxMode: memif.RxModePolling},
+		Slave:  memif.InterfaceConfig{RxQueues: queues, TxQueues: queues, RxMode: memif.RxModePolling},
+	})
+	pkt := make([]byte, size)
+	pkts := make([][]byte, burst)
+	for i := range pkts {
+		pkts[i] = pkt
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*queues)
+	b.ResetTimer()
+	start := time.Now()
+	for q := range queues {
+		share := b.N / queues
+		if q == 0 {
+			share += b.N % queues
+		}
+		tx, err := slave.TxQueue(q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rx, err := master.RxQueue(q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for sent := 0; sent < share; {
+				n, err := tx.WritePackets(pkts[:min(burst, share-sent)])
+				if err != nil && err != memif.ErrNoBufRing {
+					errs <- err
+					return
+				}
+				sent += n
+				if n == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			bufs := make([]memif.Buffer, burst)
+			for got := 0; got < share; {
+				n, err := rx.RxBurst(bufs)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if n == 0 {
+					runtime.Gosched()
+					continue
+				}
+				got += n
+				if err := rx.Release(n); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N), "ns/pkt")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds()/1e6, "Mpps")
+}
+
+// BenchmarkRxTxBurst measures one goroutine doing tx then rx of a burst on
+// the same pair, without any concurrency: the per-packet cost of the
+// ring code alone.
+func BenchmarkRxTxBurst(b *testing.B) {
+	for _, burst := range []int{32, 256} {
+		b.Run(fmt.Sprintf("size=64/burst=%d", burst), func(b *testing.B) {
+			master, slave := memiftest.Pair(b, &memiftest.Options{
+				Master: memif.InterfaceConfig{RxMode: memif.RxModePolling},
+				Slave:  memif.InterfaceConfig{RxMode: memif.RxModePolling},
+			})
+			tx, _ := slave.TxQueue(0)
+			rx, _ := master.RxQueue(0)
+			pkts := make([][]byte, burst)
+			for i := range pkts {
+				pkts[i] = make([]byte, 64)
+			}
+			bufs := make([]memif.Buffer, burst)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				tx.WritePackets(pkts)
+				n, _ := rx.RxBurst(bufs)
+				rx.Release(n)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*burst), "ns/pkt")
+		})
+	}
+}
