@@ -190,6 +190,7 @@ func (g *guest) load(n uint32) error {
 			flags:   d[abi.DescFlags],
 			inPort:  le.Uint16(d[abi.DescInPort:]),
 			meta:    le.Uint32(d[abi.DescMeta:]),
+			fixed:   d[abi.DescFlags]&(abi.FlagTruncated|abi.FlagChained) != 0,
 		}
 	}
 	b.n = int(n)
@@ -242,17 +243,16 @@ func exportControl(ptr, n uint32) (rc int32) {
 	return g.reply(reply)
 }
 
-// reply moves out into the message buffer and returns its length.
+// reply moves out into the message buffer and returns its length. The host
+// reads replies at the address mw_msgbuf gave it, so a reply never moves the
+// buffer: one that does not fit is an error.
 func (g *guest) reply(out []byte) int32 {
 	if cap(out) > cap(g.scratch) {
 		g.scratch = out[:0]
 	}
-	if len(out) > maxMsgBuf {
-		logf(abi.LogError, "reply of %d bytes exceeds %d", len(out), maxMsgBuf)
+	if len(out) > len(g.msg) {
+		logf(abi.LogError, "reply of %d bytes exceeds the message buffer of %d", len(out), len(g.msg))
 		return -int32(abi.ErrRange)
-	}
-	if exportMsgBuf(uint32(len(out))) == 0 && len(out) > 0 {
-		return -int32(abi.ErrNoMem)
 	}
 	copy(g.msg, out)
 	return int32(len(out))

@@ -93,6 +93,7 @@ type Packet struct {
 	flags   uint8
 	inPort  uint16
 	meta    uint32
+	fixed   bool // truncated or chained: the host takes rewrites, not resizes
 }
 
 // Data returns the packet's bytes. The plugin may rewrite them in place; the
@@ -121,7 +122,10 @@ func (p *Packet) Flags() uint8 { return p.flags }
 // SetFlags sets the descriptor flags, as the host does on input (for example
 // abi.FlagTruncated). Plugins have no use for it; native tests that play the
 // host do.
-func (p *Packet) SetFlags(f uint8) { p.flags = f }
+func (p *Packet) SetFlags(f uint8) {
+	p.flags = f
+	p.fixed = f&(abi.FlagTruncated|abi.FlagChained) != 0
+}
 
 // Truncated reports whether only the first snaplen bytes of the packet are
 // present: such a packet must not be rewritten as if it were whole.
@@ -154,10 +158,12 @@ func (p *Packet) Redirect(port uint32) {
 func (p *Packet) MarkModified() { p.flags |= abi.FlagModified }
 
 // SetLen sets the packet's length, keeping its head. It reports false, and
-// changes nothing, when n is negative or larger than Cap. Bytes past the old
+// changes nothing, when n is negative or larger than Cap, or the packet is
+// truncated or chained (abi.FlagTruncated, abi.FlagChained): the host takes
+// rewrites of those packets, but not a new length or head. Bytes past the old
 // length are whatever the buffer held: the plugin writes them.
 func (p *Packet) SetLen(n int) bool {
-	if n < 0 || n > p.Cap() {
+	if n < 0 || n > p.Cap() || p.fixed && n != p.n {
 		return false
 	}
 	p.n = n
@@ -168,10 +174,10 @@ func (p *Packet) SetLen(n int) bool {
 // AdjustHead moves the packet's first byte by delta bytes, keeping its end:
 // negative delta prepends bytes (taken from the headroom), positive delta strips
 // them. It reports false, and changes nothing, when the head would leave the
-// buffer or pass the packet's end. Prepended bytes are uninitialised.
+// buffer or pass the packet's end, or the packet is truncated or chained. Prepended bytes are uninitialised.
 func (p *Packet) AdjustHead(delta int) bool {
 	off := p.off + delta
-	if off < 0 || delta > p.n || off > len(p.buf) {
+	if off < 0 || delta > p.n || off > len(p.buf) || p.fixed && delta != 0 {
 		return false
 	}
 	p.off = off

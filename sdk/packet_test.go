@@ -84,3 +84,18 @@ func TestVerdictSetters(t *testing.T) {
 		t.Fatal("SetAll")
 	}
 }
+
+func TestFixedPackets(t *testing.T) {
+	for _, f := range []uint8{abi.FlagTruncated, abi.FlagChained} {
+		var b sdk.Burst
+		b.Reset(sdk.Header{})
+		p := b.AddWithHeadroom(make([]byte, 100), 10, 50)
+		p.SetFlags(f)
+		if p.SetLen(40) || p.SetLen(60) || p.AdjustHead(-1) || p.AdjustHead(1) {
+			t.Fatalf("flags %#x: a packet the host cannot resize was resized", f)
+		}
+		if !p.SetLen(50) || !p.AdjustHead(0) || p.Len() != 50 {
+			t.Fatalf("flags %#x: no-op resizes refused", f)
+		}
+	}
+}

@@ -8,7 +8,9 @@
 // match_vid 0 (or absent) matches any tag. Frames the action does not apply to
 // (pop or rewrite of an untagged frame, a tag that does not match) are passed
 // unchanged. Rewritten frames get the configured verdict, "pass" (default) or
-// "tx". A push that finds neither headroom nor tailroom drops the frame.
+// "tx". A push that finds neither headroom nor tailroom, and a push or pop
+// of a frame the host truncated or linearised (which it cannot resize), drop
+// the frame.
 // {"op":"stats"} over control returns the counts per outcome.
 package main
 
@@ -129,8 +131,12 @@ func (v *vlan) Process(b *sdk.Burst) error {
 			}
 			v.stats.Pushed++
 		case v.act == actPop && matches:
+			if !p.AdjustHead(sdk.VLANLen) {
+				p.Drop() // a truncated or chained frame cannot lose its head
+				v.stats.Dropped++
+				continue
+			}
 			copy(d[4:16], d[0:12]) // the MACs move up over the tag
-			p.AdjustHead(sdk.VLANLen)
 			v.stats.Popped++
 		case v.act == actRewrite && matches:
 			tag := sdk.VLAN(d[14:18])

@@ -8,6 +8,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/sdk"
 	"github.com/memif-wasm/memif-wasm/sdk/sdktest"
 )
@@ -122,6 +123,19 @@ func TestBadConfig(t *testing.T) {
 	}
 	if err := new(vlan).Process(sdktest.Burst(1)); err == nil {
 		t.Error("Process without config succeeded")
+	}
+}
+
+func TestTruncatedFramesAreNotResized(t *testing.T) {
+	for _, cfg := range []string{`{"action":"pop"}`, `{"action":"push","vid":5}`} {
+		v := configured(t, cfg)
+		f := tagged(t, layers.EthernetTypeDot1Q, 100, 0)
+		b := sdktest.Burst(1, f)
+		b.Packet(0).SetFlags(abi.FlagTruncated)
+		v.Process(b)
+		if p := b.Packet(0); p.Verdict() != sdk.Drop || !bytes.Equal(p.Data(), f) {
+			t.Fatalf("%s on a truncated frame: %v % x", cfg, p.Verdict(), p.Data())
+		}
 	}
 }
 
