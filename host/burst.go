@@ -96,13 +96,10 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 			}
 		}
 		bs.kind[i], bs.data[i], bs.len[i], bs.cap[i] = kind, data, uint16(plen), uint16(pcap)
-		le.PutUint32(d[abi.DescData:], data)
-		le.PutUint16(d[abi.DescLen:], uint16(plen))
-		le.PutUint16(d[abi.DescCap:], uint16(pcap))
-		d[abi.DescVerdict] = byte(abi.Aborted)
-		d[abi.DescFlags] = flags
-		le.PutUint16(d[abi.DescInPort:], p.InPort)
-		le.PutUint32(d[abi.DescMeta:], p.Meta)
+		// Two 8-byte stores per descriptor; the layout is pinned by abi's golden
+		// tests and TestDescriptorWords. The verdict starts as ABORTED (0).
+		le.PutUint64(d[0:], uint64(data)|uint64(plen)<<32|uint64(pcap)<<48)
+		le.PutUint64(d[8:], uint64(byte(abi.Aborted))|uint64(flags)<<8|uint64(p.InPort)<<16|uint64(p.Meta)<<32)
 	}
 	h := mem[in.batch : in.batch+abi.HeaderSize : in.batch+abi.HeaderSize]
 	le.PutUint32(h[abi.HdrVersion:], abi.Version)
@@ -136,7 +133,8 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 		p := &b.Packets[pi]
 		d := mem[desc : desc+abi.DescSize : desc+abi.DescSize]
 		desc += abi.DescSize
-		v := abi.Verdict(d[abi.DescVerdict])
+		w0, w1 := le.Uint64(d[0:]), le.Uint64(d[8:])
+		v := abi.Verdict(w1)
 		reason := Reason(NumReasons)
 		switch {
 		case bs.kind[i] == kindBad:
@@ -145,10 +143,10 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 			reason = ReasonVerdict
 		case v == abi.Aborted || v == abi.Drop:
 		default:
-			outData, outLen := le.Uint32(d[abi.DescData:]), uint32(le.Uint16(d[abi.DescLen:]))
+			outData, outLen := uint32(w0), uint32(uint16(w0>>32))
 			inData, inLen, inCap := bs.data[i], uint32(bs.len[i]), uint32(bs.cap[i])
 			if v == abi.Redirect {
-				target := le.Uint32(d[abi.DescMeta:])
+				target := uint32(w1 >> 32)
 				if target > 0xffff || in.mod.redirect[target/64]&(1<<(target%64)) == 0 {
 					reason = ReasonRedirect
 					break

@@ -443,3 +443,11 @@ func newCachedEngine(t testing.TB) (*Engine, *syncBuffer) {
 	t.Cleanup(func() { e.Close(context.Background()) })
 	return e, logs
 }
+
+// TestDescriptorWords pins the 8-byte words runBurst uses to the abi offsets.
+func TestDescriptorWords(t *testing.T) {
+	if abi.DescData != 0 || abi.DescLen != 4 || abi.DescCap != 6 || abi.DescVerdict != 8 ||
+		abi.DescFlags != 9 || abi.DescInPort != 10 || abi.DescMeta != 12 || abi.DescSize != 16 {
+		t.Fatal("descriptor layout changed: update runBurst's word packing")
+	}
+}

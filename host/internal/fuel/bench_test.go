@@ -47,8 +47,8 @@ func BenchmarkOverhead(b *testing.B) {
 		args []uint64
 	}{
 		{"wat-loop-10k", func(t testing.TB) []byte { return wat(t, loopModule) }, "count", []uint64{10000}},
-		{"c-checksum-4k", func(t testing.TB) []byte { return clangWasm(t, cSource) }, "checksum", []uint64{4096}},
-		{"c-ack-2-6", func(t testing.TB) []byte { return clangWasm(t, cSource) }, "ack", []uint64{2, 6}},
+		{"c-checksum-4k", func(t testing.TB) []byte { return clangWasm(t, cSource, "-msimd128", "-mbulk-memory") }, "checksum", []uint64{4096}},
+		{"c-ack-2-6", func(t testing.TB) []byte { return clangWasm(t, cSource, "-msimd128", "-mbulk-memory") }, "ack", []uint64{2, 6}},
 	}
 	for _, gu := range guests {
 		b.Run(gu.name, func(b *testing.B) {

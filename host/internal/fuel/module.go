@@ -231,7 +231,7 @@ type reader struct {
 	end int
 }
 
-func (r *rewriter) reader(off, end int) *reader { return &reader{r: r, b: r.in, off: off, end: end} }
+func (r *rewriter) reader(off, end int) reader { return reader{r: r, b: r.in, off: off, end: end} }
 
 func (d *reader) u32(what string) (uint32, error) {
 	v, n, err := readU32(d.b[:d.end], d.off)
@@ -258,16 +258,17 @@ func (d *reader) skip(n uint32, what string) error {
 	return nil
 }
 
-func (d *reader) name(what string) (string, error) {
-	n, err := d.u32(what + " length")
+// name returns a name's bytes (a view of the input, not a copy).
+func (d *reader) name(what string) ([]byte, error) {
+	n, err := d.u32(what)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	start := d.off
 	if err := d.skip(n, what); err != nil {
-		return "", err
+		return nil, err
 	}
-	return string(d.b[start:d.off]), nil
+	return d.b[start:d.off], nil
 }
 
 func (d *reader) valType(what string) (byte, error) {
@@ -376,13 +377,13 @@ func (r *rewriter) importSection(off, end int) error {
 			r.importedFuncs++
 		case 1:
 			if _, err = d.valType("table element type"); err == nil {
-				err = r.limits(d)
+				err = r.limits(&d)
 			}
 		case 2:
-			err = r.limits(d)
+			err = r.limits(&d)
 		case 3:
 			if _, err = d.valType("global type"); err == nil {
-				err = r.mutability(d)
+				err = r.mutability(&d)
 			}
 			r.importedGlobals++
 		case 4:
@@ -440,7 +441,7 @@ func (r *rewriter) globalSection(off, end int) error {
 		if _, err := d.valType("global type"); err != nil {
 			return err
 		}
-		if err := r.mutability(d); err != nil {
+		if err := r.mutability(&d); err != nil {
 			return err
 		}
 		// Only imported and earlier globals may be read by an initialiser.
@@ -487,7 +488,7 @@ func (r *rewriter) exportSection(off, end int) error {
 		if err != nil {
 			return err
 		}
-		if name == ExportName {
+		if string(name) == ExportName {
 			return r.errorf(at, ErrExportClash, "export %q", name)
 		}
 		at = d.off
@@ -602,7 +603,7 @@ func (r *rewriter) tableSection(off, end int) error {
 		if _, err := d.valType("table element type"); err != nil {
 			return err
 		}
-		if err := r.limits(d); err != nil {
+		if err := r.limits(&d); err != nil {
 			return err
 		}
 	}
@@ -616,7 +617,7 @@ func (r *rewriter) memorySection(off, end int) error {
 		return err
 	}
 	for i := uint32(0); i < n; i++ {
-		if err := r.limits(d); err != nil {
+		if err := r.limits(&d); err != nil {
 			return err
 		}
 	}
@@ -750,7 +751,7 @@ func (r *rewriter) nameSection(off, end int) error {
 			if id == 1 {
 				_, err = sub.name("function name")
 			} else {
-				err = r.nameMap(sub)
+				err = r.nameMap(&sub)
 			}
 			if err != nil {
 				return err
