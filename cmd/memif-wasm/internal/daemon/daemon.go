@@ -1,0 +1,496 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/memif"
+)
+
+// Errors the daemon's methods may wrap.
+var (
+	// ErrNotFound: no tenant, interface or plugin by that name.
+	ErrNotFound = errors.New("not found")
+	// ErrClosed: the daemon was closed.
+	ErrClosed = errors.New("daemon closed")
+)
+
+// Options are the daemon's settings that are not in the config file. The
+// zero value is the default.
+type Options struct {
+	// Logger receives the daemon's events. nil: slog.Default().
+	Logger *slog.Logger
+	// ReconnectInterval is how often a slave interface retries its master.
+	// 0: memif's default (2 s).
+	ReconnectInterval time.Duration
+	// Watch reloads plugins whose file changes (for plugins with watch on).
+	Watch bool
+}
+
+// Daemon runs tenants' interfaces and pipelines as a config describes.
+type Daemon struct {
+	log  *slog.Logger
+	opts Options
+
+	mu      sync.Mutex // control plane: config, tenants, sockets, reloads
+	cfg     *config.Config
+	engine  *host.Engine
+	tenants []*tenant
+	sockets map[string]*socketRef
+	closed  bool
+	started time.Time
+	watch   *watcher
+
+	counters counters
+}
+
+// counters are control-plane counts, guarded by their own lock so a scrape
+// never waits for a compilation.
+type counters struct {
+	mu           sync.Mutex
+	loads        map[string]map[string]uint64 // tenant → result
+	reloads      map[string]map[string]uint64
+	compileCount uint64
+	compileSum   float64
+	compileHist  [len(CompileBuckets) + 1]uint64
+}
+
+// CompileBuckets are the upper bounds (seconds) of the compile duration histogram.
+var CompileBuckets = [...]float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+
+type socketRef struct {
+	path string
+	s    *memif.Socket
+	refs int
+}
+
+// New validates cfg, compiles every plugin, instantiates every pipeline and
+// opens every interface; workers start as interfaces connect. Nothing is
+// left running when it fails, and the error names the tenant, interface,
+// plugin or file at fault.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		log:     opts.Logger,
+		opts:    opts,
+		sockets: map[string]*socketRef{},
+		started: time.Now(),
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	d.counters.loads = map[string]map[string]uint64{}
+	d.counters.reloads = map[string]map[string]uint64{}
+	eng, err := host.NewEngine(ctx, &host.EngineConfig{
+		CacheDir:       cfg.Engine.CacheDir,
+		MaxMemoryPages: cfg.Engine.MaxMemoryPages,
+		Logger:         d.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	d.engine = eng
+	d.cfg = cfg
+	var tenants []*tenant
+	for i := range cfg.Tenants {
+		t, err := d.buildTenant(ctx, cfg.Tenants[i])
+		if err != nil {
+			for _, t := range tenants {
+				d.closeTenant(ctx, t)
+			}
+			eng.Close(ctx)
+			return nil, err
+		}
+		tenants = append(tenants, t)
+	}
+	d.tenants = tenants
+	if opts.Watch {
+		w, err := newWatcher(d)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.watch = w
+		d.watch.sync(d.watchList())
+	}
+	return d, nil
+}
+
+// buildTenant compiles, instantiates and opens one tenant. On error nothing of it stays open.
+func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, error) {
+	t := &tenant{name: tc.Name, cfg: tc}
+	t.ports = make([]*port, len(tc.Interfaces))
+	for i := range tc.Interfaces {
+		t.ports[i] = &port{d: d, t: t, index: i, cfg: tc.Interfaces[i]}
+	}
+	fail := func(err error) (*tenant, error) {
+		d.closeTenant(ctx, t)
+		return nil, err
+	}
+	for _, p := range t.ports {
+		for _, pc := range p.cfg.Plugins {
+			pl, err := d.loadPlugin(ctx, t, p, pc)
+			if err != nil {
+				return fail(err)
+			}
+			p.plugins = append(p.plugins, pl)
+		}
+		pipes, err := p.newPipelines(ctx, p.modules())
+		if err != nil {
+			return fail(err)
+		}
+		for q, pipe := range pipes {
+			p.workers = append(p.workers, newWorker(p, q, pipe))
+		}
+	}
+	for _, p := range t.ports {
+		if p.cfg.Egress != "" {
+			p.egress.Store(t.ports[tc.Port(p.cfg.Egress)])
+		}
+	}
+	for _, p := range t.ports {
+		ref, err := d.socket(p.cfg.SocketPath())
+		if err != nil {
+			return fail(fmt.Errorf("tenant %q interface %q: %w", t.name, p.cfg.Name, err))
+		}
+		p.sock = ref
+		if err := p.open(); err != nil {
+			return fail(err)
+		}
+	}
+	return t, nil
+}
+
+// closeTenant stops every worker of the tenant (draining), then closes the
+// interfaces (DISCONNECT), pipelines and modules.
+func (d *Daemon) closeTenant(ctx context.Context, t *tenant) error {
+	for _, p := range t.ports {
+		p.stopWorkers()
+	}
+	var errs []error
+	for _, p := range t.ports {
+		errs = append(errs, p.closeInterface(ctx))
+		for _, pl := range p.plugins {
+			if pl.mod != nil {
+				errs = append(errs, pl.mod.Close(ctx))
+			}
+		}
+		p.plugins = nil
+	}
+	return errors.Join(errs...)
+}
+
+// pluginConfig turns a plugin's config into the host's, reading config_file.
+func pluginConfig(t *tenant, p *port, pc config.Plugin) (host.PluginConfig, error) {
+	hc := host.PluginConfig{
+		MaxMemoryPages: pc.MemoryPages,
+		WindowSize:     pc.WindowSize,
+		MaxFrame:       pc.MaxFrame,
+		Snaplen:        pc.Snaplen,
+		MaxBurst:       pc.MaxBurst,
+		FailOpen:       pc.FailPolicy == "open",
+	}
+	if hc.MaxMemoryPages == 0 {
+		hc.MaxMemoryPages = t.cfg.MaxMemoryPages
+	}
+	for _, r := range p.cfg.Redirect {
+		hc.Redirect = append(hc.Redirect, uint16(t.cfg.Port(r)))
+	}
+	switch {
+	case pc.ConfigFile != "":
+		b, err := os.ReadFile(pc.ConfigFile)
+		if err != nil {
+			return hc, fmt.Errorf("config_file: %w", err)
+		}
+		hc.Config = b
+	case pc.Config != "":
+		hc.Config = []byte(pc.Config)
+	}
+	return hc, nil
+}
+
+// loadPlugin reads, admits and compiles one plugin, counting the result.
+func (d *Daemon) loadPlugin(ctx context.Context, t *tenant, p *port, pc config.Plugin) (*plugin, error) {
+	name := pc.PluginName()
+	where := fmt.Sprintf("tenant %q interface %q plugin %q", t.name, p.cfg.Name, name)
+	hc, err := pluginConfig(t, p, pc)
+	if err != nil {
+		d.countLoad(t.name, "io_error")
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	wasm, err := os.ReadFile(pc.File)
+	if err != nil {
+		d.countLoad(t.name, "io_error")
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	start := time.Now()
+	mod, err := d.engine.Load(ctx, t.name+"/"+p.cfg.Name+"/"+name, wasm, &hc)
+	d.observeCompile(time.Since(start))
+	if err != nil {
+		var ae *host.AdmissionError
+		if errors.As(err, &ae) {
+			d.countLoad(t.name, ae.Code.String())
+		} else {
+			d.countLoad(t.name, "error")
+		}
+		return nil, fmt.Errorf("%s (%s): %w", where, pc.File, err)
+	}
+	d.countLoad(t.name, "ok")
+	return &plugin{cfg: pc, name: name, mod: mod, pcfg: hc, loadedAt: time.Now()}, nil
+}
+
+func (d *Daemon) countLoad(tenant, result string) { d.counters.add(d.counters.loads, tenant, result) }
+
+func (d *Daemon) countReload(tenant, result string) {
+	d.counters.add(d.counters.reloads, tenant, result)
+}
+
+func (c *counters) add(m map[string]map[string]uint64, tenant, result string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := m[tenant]
+	if r == nil {
+		r = map[string]uint64{}
+		m[tenant] = r
+	}
+	r[result]++
+}
+
+func (d *Daemon) observeCompile(dt time.Duration) {
+	c := &d.counters
+	c.mu.Lock()
+	c.compileCount++
+	c.compileSum += dt.Seconds()
+	c.compileHist[bucket(CompileBuckets[:], dt.Seconds())]++
+	c.mu.Unlock()
+}
+
+// socket returns the shared memif socket for path, creating it.
+func (d *Daemon) socket(path string) (*socketRef, error) {
+	if r := d.sockets[path]; r != nil {
+		r.refs++
+		return r, nil
+	}
+	s, err := memif.NewSocket(memif.SocketConfig{
+		Path:              path,
+		ReconnectInterval: d.opts.ReconnectInterval,
+		Logger:            d.log.With("socket", path),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	r := &socketRef{path: path, s: s, refs: 1}
+	d.sockets[path] = r
+	return r, nil
+}
+
+func (d *Daemon) releaseSocket(r *socketRef) error {
+	r.refs--
+	if r.refs > 0 {
+		return nil
+	}
+	delete(d.sockets, r.path)
+	return r.s.Close()
+}
+
+// Close stops rx everywhere, lets every worker drain the bursts in flight,
+// sends DISCONNECT on every interface, and frees everything. It is idempotent.
+func (d *Daemon) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	w := d.watch
+	d.watch = nil
+	d.mu.Unlock()
+	var errs []error
+	if w != nil {
+		// Outside d.mu: the watcher may be waiting for it to reload a file.
+		errs = append(errs, w.close())
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ctx := context.Background()
+	// Stop every worker of every tenant first: a draining worker may still
+	// transmit to another tenant-local interface, which must still be open.
+	for _, t := range d.tenants {
+		for _, p := range t.ports {
+			p.stopWorkers()
+		}
+	}
+	for _, t := range d.tenants {
+		errs = append(errs, d.closeTenant(ctx, t))
+	}
+	d.tenants = nil
+	for _, r := range d.sockets {
+		errs = append(errs, r.s.Close())
+	}
+	errs = append(errs, d.engine.Close(ctx))
+	return errors.Join(errs...)
+}
+
+// Config returns the running configuration. The caller must not modify it.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// find returns the running interface tenant/iface. Call with d.mu held.
+func (d *Daemon) find(tenantName, ifaceName string) (*port, error) {
+	if d.closed {
+		return nil, ErrClosed
+	}
+	for _, t := range d.tenants {
+		if t.name != tenantName {
+			continue
+		}
+		for _, p := range t.ports {
+			if p.cfg.Name == ifaceName {
+				return p, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: no interface %q in tenant %q", ErrNotFound, ifaceName, tenantName)
+	}
+	return nil, fmt.Errorf("%w: no tenant %q", ErrNotFound, tenantName)
+}
+
+// Details returns memif details of one interface.
+func (d *Daemon) Details(tenantName, ifaceName string) (memif.Details, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, err := d.find(tenantName, ifaceName)
+	if err != nil {
+		return memif.Details{}, err
+	}
+	p.mu.Lock()
+	ifc := p.iface
+	p.mu.Unlock()
+	if ifc == nil {
+		return memif.Details{}, ErrClosed
+	}
+	return ifc.Details(), nil
+}
+
+// WaitConnected blocks until every interface is connected or ctx is done.
+func (d *Daemon) WaitConnected(ctx context.Context) error {
+	d.mu.Lock()
+	var ifcs []*memif.Interface
+	for _, t := range d.tenants {
+		for _, p := range t.ports {
+			p.mu.Lock()
+			if p.iface != nil {
+				ifcs = append(ifcs, p.iface)
+			}
+			p.mu.Unlock()
+		}
+	}
+	d.mu.Unlock()
+	for _, ifc := range ifcs {
+		if err := ifc.WaitConnected(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Snapshot copies every counter and state.
+func (d *Daemon) Snapshot() *Snapshot {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := &Snapshot{Started: d.started}
+	var ps []host.PluginStats
+	for _, t := range d.tenants {
+		ts := TenantSnapshot{Name: t.name}
+		for _, p := range t.ports {
+			is := InterfaceSnapshot{
+				Name:      p.cfg.Name,
+				Port:      p.index,
+				Socket:    p.cfg.SocketPath(),
+				Role:      "slave",
+				ID:        p.cfg.ID,
+				Egress:    p.cfg.Egress,
+				Placement: p.placement.Load().(string),
+			}
+			if p.cfg.IsMaster() {
+				is.Role = "master"
+			}
+			if e := p.egress.Load(); e != nil {
+				is.Egress = e.cfg.Name
+			}
+			p.mu.Lock()
+			ifc := p.iface
+			p.mu.Unlock()
+			if ifc != nil {
+				is.Connected = ifc.Connected()
+				is.Memif = ifc.Stats()
+				if err := ifc.LastError(); err != nil {
+					is.LastError = err.Error()
+				}
+			}
+			is.Plugins = make([]PluginSnapshot, len(p.plugins))
+			for i, pl := range p.plugins {
+				info := pl.mod.Info()
+				is.Plugins[i] = PluginSnapshot{
+					Name:       pl.name,
+					File:       pl.cfg.File,
+					SHA256:     info.SHA256,
+					ABIVersion: info.ABIVersion,
+					MemoryMax:  uint64(info.MemoryMax) << 16,
+					FailOpen:   pl.pcfg.FailOpen,
+					LoadedAt:   pl.loadedAt,
+				}
+			}
+			for _, w := range p.workers {
+				w.mu.Lock()
+				is.Queues = append(is.Queues, w.stats)
+				pipe := w.pipe
+				if pipe != nil {
+					ps = pipe.ReadStats(ps[:0])
+					for i := range min(len(ps), len(is.Plugins)) {
+						is.Plugins[i].Stats.Add(&ps[i])
+						is.Plugins[i].Instances++
+						if f := pipe.Fault(i); f != nil {
+							is.Plugins[i].Fault = f.Error()
+						}
+					}
+				}
+				w.mu.Unlock()
+			}
+			ts.Interfaces = append(ts.Interfaces, is)
+		}
+		s.Tenants = append(s.Tenants, ts)
+	}
+	c := &d.counters
+	c.mu.Lock()
+	s.Loads = copyCounts(c.loads)
+	s.Reloads = copyCounts(c.reloads)
+	s.CompileCount = c.compileCount
+	s.CompileSum = c.compileSum
+	s.CompileHist = append([]uint64(nil), c.compileHist[:]...)
+	c.mu.Unlock()
+	return s
+}
+
+func copyCounts(m map[string]map[string]uint64) map[string]map[string]uint64 {
+	out := make(map[string]map[string]uint64, len(m))
+	for k, v := range m {
+		r := make(map[string]uint64, len(v))
+		for k2, v2 := range v {
+			r[k2] = v2
+		}
+		out[k] = r
+	}
+	return out
+}

@@ -1,0 +1,431 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/host"
+)
+
+// Reload compiles the plugin's file again and swaps the new version in on
+// every worker between two bursts. A version that fails admission or init
+// leaves the old one running on every worker, and the error says why.
+func (d *Daemon) Reload(ctx context.Context, tenantName, ifaceName, pluginName string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, err := d.find(tenantName, ifaceName)
+	if err != nil {
+		return err
+	}
+	i, err := p.stage(pluginName)
+	if err != nil {
+		return err
+	}
+	return d.reloadStage(ctx, p, i, p.plugins[i].cfg)
+}
+
+// reloadStage replaces stage i of p with a fresh load of pc. Call with d.mu held.
+func (d *Daemon) reloadStage(ctx context.Context, p *port, i int, pc config.Plugin) error {
+	old := p.plugins[i]
+	np, err := d.loadPlugin(ctx, p.t, p, pc)
+	if err != nil {
+		d.countReload(p.t.name, "load_failed")
+		return fmt.Errorf("reload: %w (the old version keeps running)", err)
+	}
+	var done []*host.Pipeline
+	for _, w := range p.workers {
+		w.mu.Lock()
+		pipe := w.pipe
+		w.mu.Unlock()
+		if err := pipe.Replace(ctx, i, np.mod); err != nil {
+			for _, dp := range done {
+				dp.Replace(ctx, i, old.mod)
+			}
+			np.mod.Close(ctx)
+			d.countReload(p.t.name, "init_failed")
+			return fmt.Errorf("reload tenant %q interface %q plugin %q: %w (the old version keeps running)", p.t.name, p.cfg.Name, np.name, err)
+		}
+		done = append(done, pipe)
+	}
+	p.plugins[i] = np
+	old.mod.Close(ctx)
+	d.countReload(p.t.name, "ok")
+	d.log.Info("plugin reloaded", "tenant", p.t.name, "interface", p.cfg.Name, "plugin", np.name, "sha256", np.mod.Info().SHA256)
+	return nil
+}
+
+// Control sends msg to the plugin's mw_control on every worker (each has its
+// own instance, so a table update must reach all of them) and returns the
+// first worker's reply.
+func (d *Daemon) Control(ctx context.Context, tenantName, ifaceName, pluginName string, msg []byte) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, err := d.find(tenantName, ifaceName)
+	if err != nil {
+		return nil, err
+	}
+	i, err := p.stage(pluginName)
+	if err != nil {
+		return nil, err
+	}
+	size := p.plugins[i].pcfg.MsgBufSize
+	if size == 0 {
+		size = host.DefaultMsgBufSize
+	}
+	var first []byte
+	for q, w := range p.workers {
+		w.mu.Lock()
+		pipe := w.pipe
+		w.mu.Unlock()
+		reply := make([]byte, size)
+		n, err := pipe.Control(i, msg, reply)
+		if err != nil {
+			return nil, fmt.Errorf("control tenant %q interface %q plugin %q (worker %d): %w", p.t.name, p.cfg.Name, pluginName, q, err)
+		}
+		if q == 0 {
+			first = reply[:n]
+		}
+	}
+	return first, nil
+}
+
+// LoadPlugin adds a plugin to an interface's pipeline at position index
+// (negative or past the end: last). The other plugins are instantiated
+// afresh in the new pipelines, which replace the old ones between bursts.
+func (d *Daemon) LoadPlugin(ctx context.Context, tenantName, ifaceName string, pc config.Plugin, index int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, err := d.find(tenantName, ifaceName)
+	if err != nil {
+		return err
+	}
+	name := pc.PluginName()
+	if _, err := p.stage(name); err == nil {
+		return fmt.Errorf("load plugin: %q is already in the pipeline of %s", name, p.label())
+	}
+	probe := config.Config{Tenants: []config.Tenant{{Name: p.t.name, Interfaces: []config.Interface{{Name: p.cfg.Name, Plugins: []config.Plugin{pc}}}}}}
+	if err := probe.Validate(); err != nil {
+		return err
+	}
+	if len(p.plugins) >= config.MaxPluginsPerPipe {
+		return fmt.Errorf("load plugin: %s already has %d plugins", p.label(), len(p.plugins))
+	}
+	np, err := d.loadPlugin(ctx, p.t, p, pc)
+	if err != nil {
+		return err
+	}
+	if index < 0 || index > len(p.plugins) {
+		index = len(p.plugins)
+	}
+	plugins := slices.Insert(slices.Clone(p.plugins), index, np)
+	if err := p.rebuild(ctx, plugins); err != nil {
+		np.mod.Close(ctx)
+		return err
+	}
+	d.syncConfig(p)
+	return nil
+}
+
+// UnloadPlugin removes a plugin from an interface's pipeline.
+func (d *Daemon) UnloadPlugin(ctx context.Context, tenantName, ifaceName, pluginName string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, err := d.find(tenantName, ifaceName)
+	if err != nil {
+		return err
+	}
+	i, err := p.stage(pluginName)
+	if err != nil {
+		return err
+	}
+	old := p.plugins[i]
+	if err := p.rebuild(ctx, slices.Delete(slices.Clone(p.plugins), i, i+1)); err != nil {
+		return err
+	}
+	old.mod.Close(ctx)
+	d.syncConfig(p)
+	return nil
+}
+
+// syncConfig writes p's plugin list back into the running config, so a
+// later diff starts from what runs. Call with d.mu held.
+func (d *Daemon) syncConfig(p *port) {
+	c := *d.cfg
+	c.Tenants = slices.Clone(c.Tenants)
+	for ti := range c.Tenants {
+		if c.Tenants[ti].Name != p.t.name {
+			continue
+		}
+		ifs := slices.Clone(c.Tenants[ti].Interfaces)
+		for ii := range ifs {
+			if ifs[ii].Name == p.cfg.Name {
+				ifs[ii].Plugins = make([]config.Plugin, len(p.plugins))
+				for k, pl := range p.plugins {
+					ifs[ii].Plugins[k] = pl.cfg
+				}
+				p.cfg.Plugins = ifs[ii].Plugins
+			}
+		}
+		c.Tenants[ti].Interfaces = ifs
+	}
+	d.cfg = &c
+	if d.watch != nil {
+		d.watch.sync(d.watchList())
+	}
+}
+
+// rebuild instantiates new pipelines for plugins and swaps them in on every
+// worker between bursts; the old pipelines are closed after the swap. On
+// error the old pipelines keep running. Call with d.mu held.
+func (p *port) rebuild(ctx context.Context, plugins []*plugin) error {
+	mods := make([]*host.Module, len(plugins))
+	for i, pl := range plugins {
+		mods[i] = pl.mod
+	}
+	pipes, err := p.newPipelines(ctx, mods)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	ifc := p.iface
+	if ifc != nil && ifc.Connected() {
+		for _, r := range ifc.Regions() {
+			if !r.Rings {
+				for _, pipe := range pipes {
+					pipe.AttachRegion(r.Index, r.FD, host.RegionFacts{Size: int(r.Size)})
+				}
+				break
+			}
+		}
+	}
+	old := make([]*host.Pipeline, len(p.workers))
+	for q, w := range p.workers {
+		old[q] = w.swapPipe(pipes[q])
+	}
+	p.plugins = plugins
+	p.mu.Unlock()
+	for _, o := range old {
+		o.Close(ctx)
+	}
+	return nil
+}
+
+// Change is one difference Apply acted on.
+type Change struct {
+	Tenant, Interface, Plugin string
+	Action                    string // "add", "remove", "restart", "reload", "egress", "rebuild"
+}
+
+func (c Change) String() string {
+	s := c.Action + " tenant " + c.Tenant
+	if c.Interface != "" {
+		s += " interface " + c.Interface
+	}
+	if c.Plugin != "" {
+		s += " plugin " + c.Plugin
+	}
+	return s
+}
+
+// Apply moves the daemon to cfg by difference: tenants and interfaces that
+// did not change keep running undisturbed; a changed plugin (config or file
+// content) is reloaded in place; a changed egress switches atomically; a
+// changed interface or interface list restarts only that tenant. Settings
+// outside tenants (log, metrics, admin, engine) take effect on restart only.
+// It returns what it changed; on error the changes before it stay applied
+// and the failing part keeps its old state where it could.
+func (d *Daemon) Apply(ctx context.Context, cfg *config.Config) ([]Change, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	var changes []Change
+	var errs []error
+	next := make([]*tenant, 0, len(cfg.Tenants))
+	kept := map[*tenant]bool{}
+	for _, tc := range cfg.Tenants {
+		var cur *tenant
+		for _, t := range d.tenants {
+			if t.name == tc.Name {
+				cur = t
+			}
+		}
+		if cur == nil {
+			t, err := d.buildTenant(ctx, tc)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			changes = append(changes, Change{Tenant: tc.Name, Action: "add"})
+			next = append(next, t)
+			continue
+		}
+		kept[cur] = true
+		if needsRestart(&cur.cfg, &tc) {
+			d.closeTenant(ctx, cur)
+			t, err := d.buildTenant(ctx, tc)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			changes = append(changes, Change{Tenant: tc.Name, Action: "restart"})
+			next = append(next, t)
+			continue
+		}
+		ch, err := d.applyTenant(ctx, cur, tc)
+		changes = append(changes, ch...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		next = append(next, cur)
+	}
+	for _, t := range d.tenants {
+		if !kept[t] {
+			errs = append(errs, d.closeTenant(ctx, t))
+			changes = append(changes, Change{Tenant: t.name, Action: "remove"})
+		}
+	}
+	d.tenants = next
+	d.cfg = cfg
+	if d.watch != nil {
+		d.watch.sync(d.watchList())
+	}
+	for _, c := range changes {
+		d.log.Info("config change applied", "change", c.String())
+	}
+	return changes, errors.Join(errs...)
+}
+
+// needsRestart reports whether a tenant's interfaces changed in a way that
+// needs new memif interfaces (anything but plugins and egress).
+func needsRestart(a, b *config.Tenant) bool {
+	if a.MaxMemoryPages != b.MaxMemoryPages || len(a.Interfaces) != len(b.Interfaces) {
+		return true
+	}
+	for i := range a.Interfaces {
+		x, y := a.Interfaces[i], b.Interfaces[i]
+		x.Plugins, y.Plugins = nil, nil
+		x.Egress, y.Egress = "", ""
+		if !reflect.DeepEqual(x, y) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyTenant applies plugin and egress changes to a running tenant. Call with d.mu held.
+func (d *Daemon) applyTenant(ctx context.Context, t *tenant, tc config.Tenant) ([]Change, error) {
+	var changes []Change
+	var errs []error
+	for i, p := range t.ports {
+		nc := tc.Interfaces[i]
+		if nc.Egress != p.cfg.Egress {
+			if nc.Egress == "" {
+				p.egress.Store(nil)
+			} else {
+				p.egress.Store(t.ports[tc.Port(nc.Egress)])
+			}
+			p.cfg.Egress = nc.Egress
+			changes = append(changes, Change{Tenant: t.name, Interface: p.cfg.Name, Action: "egress"})
+		}
+		ch, err := d.applyPlugins(ctx, p, nc.Plugins)
+		changes = append(changes, ch...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	t.cfg = tc
+	return changes, errors.Join(errs...)
+}
+
+// applyPlugins brings p's pipeline to want. Same names in the same order:
+// each changed plugin is reloaded in place and the others keep running with
+// their state. Otherwise the pipelines are rebuilt, reusing compiled modules
+// of unchanged plugins.
+func (d *Daemon) applyPlugins(ctx context.Context, p *port, want []config.Plugin) ([]Change, error) {
+	sameShape := len(want) == len(p.plugins)
+	for i := 0; sameShape && i < len(want); i++ {
+		sameShape = want[i].PluginName() == p.plugins[i].name
+	}
+	var changes []Change
+	if sameShape {
+		var errs []error
+		for i, pc := range want {
+			if !pluginChanged(p.plugins[i], pc) {
+				continue
+			}
+			if err := d.reloadStage(ctx, p, i, pc); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			changes = append(changes, Change{Tenant: p.t.name, Interface: p.cfg.Name, Plugin: pc.PluginName(), Action: "reload"})
+		}
+		p.cfg.Plugins = want
+		return changes, errors.Join(errs...)
+	}
+	var fresh []*plugin
+	plugins := make([]*plugin, len(want))
+	for i, pc := range want {
+		for _, pl := range p.plugins {
+			if pl.name == pc.PluginName() && !pluginChanged(pl, pc) {
+				plugins[i] = pl
+			}
+		}
+		if plugins[i] != nil {
+			continue
+		}
+		np, err := d.loadPlugin(ctx, p.t, p, pc)
+		if err != nil {
+			for _, f := range fresh {
+				f.mod.Close(ctx)
+			}
+			return nil, err
+		}
+		fresh = append(fresh, np)
+		plugins[i] = np
+	}
+	old := p.plugins
+	if err := p.rebuild(ctx, plugins); err != nil {
+		for _, f := range fresh {
+			f.mod.Close(ctx)
+		}
+		return nil, err
+	}
+	for _, o := range old {
+		if !slices.Contains(plugins, o) {
+			o.mod.Close(ctx)
+		}
+	}
+	p.cfg.Plugins = want
+	return []Change{{Tenant: p.t.name, Interface: p.cfg.Name, Action: "rebuild"}}, nil
+}
+
+// pluginChanged reports whether pc differs from what runs: its settings or
+// its file's content.
+func pluginChanged(pl *plugin, pc config.Plugin) bool {
+	if !reflect.DeepEqual(pl.cfg, pc) {
+		return true
+	}
+	sum, err := fileSHA256(pc.File)
+	return err != nil || sum != pl.mod.Info().SHA256
+}
+
+func fileSHA256(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
+}
