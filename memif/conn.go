@@ -155,10 +155,11 @@ func (c *conn) linkUp() (bool, error) {
 // session waits for the peer's DISCONNECT (or an abort) once connected.
 func (c *conn) session() error {
 	for {
-		m, _, err := c.recv(time.Time{})
+		m, fd, err := c.recv(time.Time{})
 		if err != nil {
 			return err
 		}
+		shm.Close(fd)
 		if d, ok := m.(proto.Disconnect); ok {
 			return &DisconnectError{Remote: true, Code: d.Code, Reason: d.Reason}
 		}
@@ -166,46 +167,53 @@ func (c *conn) session() error {
 	}
 }
 
-// finish sends DISCONNECT for a local error, tears everything down and
-// reports the end to the interface.
+// finish tears everything down, frees the interface for the next
+// connection, and only then sends DISCONNECT for a local error: a peer that
+// reconnects as soon as it reads the DISCONNECT must not find the interface
+// still taken.
 func (c *conn) finish(err error, up bool) {
 	var de *DisconnectError
 	local := errors.As(err, &de) && !de.Remote
-	if local {
-		var b [proto.Size]byte
-		proto.Encode(&b, proto.Disconnect{Code: de.Code, Reason: de.Reason})
-		c.uc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		c.uc.WriteMsgUnix(b[:], nil, nil)
-	}
 	violation := local && !errors.Is(de.Err, ErrClosed) && !errors.Is(de.Err, ErrBadDescriptor) && !errors.Is(de.Err, ErrBadRingIndex)
 	if violation {
 		c.s.refused.Add(1)
 	}
 	c.teardown()
 	i := c.ifc
+	if i != nil {
+		i.mu.Lock()
+		if violation {
+			i.st.protoErrors.Add(1)
+		}
+		i.lastErr = err
+		if i.claim == c {
+			i.claim = nil
+		}
+		if i.c == c {
+			i.c = nil
+			i.st.disconnects.Add(1)
+			i.notify()
+		}
+		i.mu.Unlock()
+	}
+	if local {
+		var b [proto.Size]byte
+		proto.Encode(&b, proto.Disconnect{Code: de.Code, Reason: de.Reason})
+		c.uc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		c.uc.WriteMsgUnix(b[:], nil, nil)
+	}
+	c.uc.Close()
 	if i == nil {
 		c.log.Info("memif handshake ended", "err", err)
 		return
 	}
-	i.mu.Lock()
-	if violation {
-		i.st.protoErrors.Add(1)
-	}
-	i.lastErr = err
-	if i.claim == c {
-		i.claim = nil
-	}
-	if i.c == c {
-		i.c = nil
-		i.st.disconnects.Add(1)
-		i.notify()
-	}
-	i.mu.Unlock()
 	if up {
 		i.log.Info("memif disconnected", "err", err)
 		if cb := i.cfg.OnDisconnect; cb != nil {
 			cb(i, err)
 		}
+	} else {
+		i.log.Info("memif connection attempt ended", "err", err)
 	}
 }
 
@@ -249,7 +257,6 @@ func (c *conn) teardown() {
 		shm.Close(r.fd)
 	}
 	c.regions, c.views, c.specs = nil, nil, nil
-	c.uc.Close()
 }
 
 // send writes one message with an optional descriptor.
@@ -350,8 +357,16 @@ func (c *conn) expect() (proto.Message, int, error) {
 	return m, fd, nil
 }
 
+// expectMsg is expect for states where no descriptor is wanted: a stray
+// one (on an ADD_REGION or ADD_RING out of order) is closed at once.
+func (c *conn) expectMsg() (proto.Message, error) {
+	m, fd, err := c.expect()
+	shm.Close(fd)
+	return m, err
+}
+
 func (c *conn) expectAck(after string) error {
-	m, _, err := c.expect()
+	m, err := c.expectMsg()
 	if err != nil {
 		return err
 	}
@@ -372,7 +387,7 @@ func (c *conn) masterHandshake() error {
 	if err != nil {
 		return err
 	}
-	m, _, err := c.expect()
+	m, err := c.expectMsg()
 	if err != nil {
 		return err
 	}
@@ -409,6 +424,7 @@ func (c *conn) masterHandshake() error {
 			c.peerName = m.Name
 			return nil // CONNECTED is sent once the link is up (run)
 		default:
+			shm.Close(fd)
 			return refuse(ErrUnknownMsg, "unexpected %s during handshake", m.Type())
 		}
 		if err := c.send(proto.Ack{}, -1); err != nil {

@@ -13,7 +13,7 @@ import (
 // and eventfds within the master's limits, then INIT, ADD_REGION*,
 // ADD_RING* (all S2M, then all M2S), CONNECT, each acknowledged.
 func (c *conn) slaveHandshake() error {
-	m, _, err := c.expect()
+	m, err := c.expectMsg()
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (c *conn) slaveHandshake() error {
 	if err := c.send(proto.Connect{Name: cfg.Name}, -1); err != nil {
 		return err
 	}
-	m, _, err = c.expect()
+	m, err = c.expectMsg()
 	if err != nil {
 		return err
 	}

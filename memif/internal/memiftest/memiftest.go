@@ -82,6 +82,17 @@ func OpenFDs(t testing.TB) int {
 	return n
 }
 
+// fdTargets lists what each open descriptor refers to, for leak reports.
+func fdTargets() []string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var out []string
+	for _, e := range ents {
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		out = append(out, e.Name()+"="+target)
+	}
+	return out
+}
+
 // CheckFDLeaks records the open descriptor count now and, when the test
 // ends (after cleanups registered later have run), fails if more are open.
 // Descriptors closed asynchronously get up to two seconds.
@@ -96,7 +107,7 @@ func CheckFDLeaks(t testing.TB) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Errorf("memiftest: %d file descriptors leaked (%d open before, %d after)", after-before, before, after)
+				t.Errorf("memiftest: %d file descriptors leaked (%d open before, %d after); open now: %v", after-before, before, after, fdTargets())
 				return
 			}
 			time.Sleep(10 * time.Millisecond)
