@@ -96,6 +96,7 @@ func Start(ctx context.Context, cfg *Config) (*Process, error) {
 	if err != nil {
 		return nil, &Error{Op: "start", Err: fmt.Errorf("%w: stdbuf (coreutils): %v", ErrNotInstalled, err)}
 	}
+	removeOrphanRuntimeDirs()
 	for i := range c.Ports {
 		if err := removeStaleSocket(&c.Ports[i]); err != nil {
 			return nil, &Error{Op: "start", Err: fmt.Errorf("port %d: %w", i, err)}
@@ -363,6 +364,21 @@ func (p *Process) cleanupFiles() {
 	}
 	// EAL creates its runtime directory even with --no-shconf and leaves it.
 	os.RemoveAll(filepath.Join(ealRuntimeDir(), p.filePrefix))
+}
+
+// removeOrphanRuntimeDirs removes the EAL runtime directories of test
+// processes that died before their cleanup ran; the pid is in the name.
+func removeOrphanRuntimeDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(ealRuntimeDir(), "memifwasm-*-*"))
+	for _, dir := range dirs {
+		var pid, seq int
+		if _, err := fmt.Sscanf(filepath.Base(dir), "memifwasm-%d-%d", &pid, &seq); err != nil || pid == os.Getpid() {
+			continue
+		}
+		if processGone(pid) {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // ealRuntimeDir mirrors EAL's choice of runtime directory.

@@ -1,0 +1,196 @@
+// Package exampletest holds test helpers for the libmemif examples: ARP
+// and ICMPv4 frames built with gopacket (requests and the replies expected
+// byte for byte) and a native memif peer. It is imported by tests only.
+package exampletest
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/memif-wasm/memif-wasm/memif"
+)
+
+// Wait bounds every wait of the example tests.
+const Wait = 10 * time.Second
+
+// Addresses used by the example tests: the example answers for Responder*,
+// the peer asks as Peer*.
+var (
+	ResponderMAC = net.HardwareAddr{0x02, 0xfe, 0x00, 0x00, 0x00, 0x01}
+	ResponderIP  = net.IPv4(192, 168, 1, 1).To4()
+	PeerMAC      = net.HardwareAddr{0x02, 0xfe, 0x00, 0x00, 0x00, 0x02}
+	PeerIP       = net.IPv4(192, 168, 1, 2).To4()
+)
+
+func serialize(t testing.TB, l ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, l...); err != nil {
+		t.Fatalf("serialize: %v", err)
+	}
+	return append([]byte(nil), buf.Bytes()...)
+}
+
+// ARPRequest asks who has ResponderIP, from the peer, broadcast.
+func ARPRequest(t testing.TB) []byte {
+	return serialize(t,
+		&layers.Ethernet{SrcMAC: PeerMAC, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: layers.ARPRequest, SourceHwAddress: PeerMAC, SourceProtAddress: PeerIP,
+			DstHwAddress: make([]byte, 6), DstProtAddress: ResponderIP})
+}
+
+// ARPReply is the answer ARPRequest must get.
+func ARPReply(t testing.TB) []byte {
+	return serialize(t,
+		&layers.Ethernet{SrcMAC: ResponderMAC, DstMAC: PeerMAC, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: layers.ARPReply, SourceHwAddress: ResponderMAC, SourceProtAddress: ResponderIP,
+			DstHwAddress: PeerMAC, DstProtAddress: PeerIP})
+}
+
+func echo(t testing.TB, reply bool, id, seq uint16, payload []byte) []byte {
+	eth := &layers.Ethernet{SrcMAC: PeerMAC, DstMAC: ResponderMAC, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 17, TOS: 0x10, Id: 0x1234 + seq, Flags: layers.IPv4DontFragment,
+		Protocol: layers.IPProtocolICMPv4, SrcIP: PeerIP, DstIP: ResponderIP}
+	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: id, Seq: seq}
+	if reply {
+		eth.SrcMAC, eth.DstMAC = ResponderMAC, PeerMAC
+		ip.SrcIP, ip.DstIP, ip.TTL = ResponderIP, PeerIP, 64
+		icmp.TypeCode = layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoReply, 0)
+	}
+	return serialize(t, eth, ip, icmp, gopacket.Payload(payload))
+}
+
+// EchoRequest is an ICMPv4 echo request from the peer to the responder.
+func EchoRequest(t testing.TB, id, seq uint16, payload []byte) []byte {
+	return echo(t, false, id, seq, payload)
+}
+
+// EchoReply is the answer EchoRequest(id, seq, payload) must get.
+func EchoReply(t testing.TB, id, seq uint16, payload []byte) []byte {
+	return echo(t, true, id, seq, payload)
+}
+
+// SocketPath returns a socket path in a fresh short temporary directory
+// (t.TempDir can exceed sun_path's 108 bytes).
+func SocketPath(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "lmx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "s")
+}
+
+// Peer creates a native memif interface on path; it is closed when the
+// test ends. A slave peer retries every 20 ms until the example listens.
+func Peer(t testing.TB, path string, cfg memif.InterfaceConfig) *memif.Interface {
+	t.Helper()
+	s, err := memif.NewSocket(memif.SocketConfig{Path: path, AppName: "example-peer", ReconnectInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("peer socket: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ifc, err := s.NewInterface(cfg)
+	if err != nil {
+		t.Fatalf("peer interface: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	if err := ifc.WaitConnected(ctx); err != nil {
+		t.Fatalf("peer did not connect: %v (last error %v)", err, ifc.LastError())
+	}
+	return ifc
+}
+
+// Send transmits every packet on the peer's tx queue q.
+func Send(t testing.TB, p *memif.Interface, q int, pkts ...[]byte) {
+	t.Helper()
+	tx, err := p.TxQueue(q)
+	if err != nil {
+		t.Fatalf("peer tx queue %d: %v", q, err)
+	}
+	deadline := time.Now().Add(Wait)
+	for len(pkts) > 0 {
+		n, err := tx.WritePackets(pkts)
+		if err != nil && err != memif.ErrNoBufRing {
+			t.Fatalf("peer send: %v", err)
+		}
+		pkts = pkts[n:]
+		if n == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("peer could not send %d packets", len(pkts))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// Recv receives n packets on the peer's rx queue q (chains joined), or
+// fails the test after Wait.
+func Recv(t testing.TB, p *memif.Interface, q, n int) [][]byte {
+	t.Helper()
+	rx, err := p.RxQueue(q)
+	if err != nil {
+		t.Fatalf("peer rx queue %d: %v", q, err)
+	}
+	bufs := make([]memif.Buffer, rx.RingSize())
+	var out [][]byte
+	var cur []byte
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	for len(out) < n {
+		k, err := rx.RxBurst(bufs)
+		if err != nil {
+			t.Fatalf("peer receive: %v", err)
+		}
+		for _, b := range bufs[:k] {
+			cur = append(cur, b.Data...)
+			if b.Flags&memif.BufferNext == 0 {
+				out = append(out, cur)
+				cur = nil
+			}
+		}
+		if err := rx.Release(k); err != nil {
+			t.Fatalf("peer release: %v", err)
+		}
+		if k == 0 {
+			wctx, wcancel := context.WithTimeout(ctx, 5*time.Millisecond)
+			rx.Wait(wctx) // either mode: poll at least every 5 ms
+			wcancel()
+			if ctx.Err() != nil {
+				t.Fatalf("peer received %d of %d packets", len(out), n)
+			}
+		}
+	}
+	return out
+}
+
+// Quiet checks that the peer's rx queue q gets nothing within d.
+func Quiet(t testing.TB, p *memif.Interface, q int, d time.Duration) {
+	t.Helper()
+	rx, err := p.RxQueue(q)
+	if err != nil {
+		t.Fatalf("peer rx queue %d: %v", q, err)
+	}
+	bufs := make([]memif.Buffer, 8)
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		n, err := rx.RxBurst(bufs)
+		if err != nil {
+			t.Fatalf("peer receive: %v", err)
+		}
+		if n > 0 {
+			t.Fatalf("peer got an unexpected %d-byte packet", len(bufs[0].Data))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
