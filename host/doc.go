@@ -39,6 +39,15 @@
 // a new version between two bursts, handing state over through
 // mw_state_save/mw_state_load when both versions export them.
 //
+// # Workers
+//
+// A Worker is the packet loop for one memif rx queue: it waits for the
+// connection, attaches the connection's buffer region (zero-copy when it holds
+// no rings, which is always so when this side is the memif slave), takes rx
+// bursts, runs its Pipeline, and transmits by verdict — TX out of the ingress
+// interface, PASS to the configured egress, REDIRECT to a numbered Port — with a
+// bounded retry on a full ring and counted drops. Cancel its context to stop it.
+//
 // Per-burst fuel (host/internal/fuel) is not wired yet; until it is, a guest
 // that loops forever blocks its worker.
 package host

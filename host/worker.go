@@ -1,0 +1,315 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/memif"
+)
+
+// Defaults of WorkerConfig.
+const (
+	DefaultWorkerBurst = 64
+	DefaultTxRetries   = 4
+)
+
+// Port is a memif interface packets can leave by. Workers that share a Port
+// serialise their transmits on it, since a memif queue takes one sender at a
+// time.
+type Port struct {
+	If *memif.Interface
+	mu sync.Mutex
+}
+
+// WorkerConfig configures a Worker. Pipeline and In are required; the rest
+// has defaults.
+type WorkerConfig struct {
+	// Pipeline is this worker's own pipeline (one per worker).
+	Pipeline *Pipeline
+	// In is the ingress interface; Queue its rx queue this worker serves.
+	// TX verdicts leave by In's tx queue of the same index (modulo the count).
+	In    *Port
+	Queue int
+	// IfIndex is shown to plugins as the ingress interface index.
+	IfIndex uint32
+	// Egress receives PASSed packets; nil drops them (counted).
+	Egress *Port
+	// Ports are the REDIRECT targets by port number; a missing or nil entry
+	// drops (counted). Plugins' allow-lists decide which ports they may name.
+	Ports []*Port
+	// Burst is the most packets taken per rx burst. 0: DefaultWorkerBurst;
+	// at most abi.MaxBurst.
+	Burst int
+	// TxRetries bounds the retries on a full tx ring before the rest is
+	// dropped and counted. 0: DefaultTxRetries.
+	TxRetries int
+}
+
+// WorkerStats are a worker's counters (read with Worker.ReadStats).
+type WorkerStats struct {
+	RxPackets, RxBursts uint64
+	// Tx counts packets sent, by verdict that sent them: Pass, TX, Redirect.
+	Tx [abi.NumVerdicts]uint64
+	// Dropped counts packets not sent, by verdict (Aborted and Drop are the
+	// plugins' decisions; Pass, TX, Redirect here mean no port or ring full).
+	Dropped       [abi.NumVerdicts]uint64
+	TxRingFull    uint64 // retries that found the ring full
+	Connections   uint64 // connections served
+	ZeroCopyConns uint64 // of which with zero-copy placement
+}
+
+// Worker moves packets from one memif rx queue through a Pipeline and out by
+// verdict. Run it on its own goroutine.
+type Worker struct {
+	cfg WorkerConfig
+
+	mu    sync.Mutex
+	stats WorkerStats
+
+	bufs   []memif.Buffer // rx
+	txbufs []memif.Buffer
+	pkts   []Packet
+	np     int
+	chain  [][]byte
+}
+
+// NewWorker validates cfg.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if cfg.Pipeline == nil || cfg.In == nil || cfg.In.If == nil {
+		return nil, errors.New("host: worker needs a pipeline and an ingress port")
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultWorkerBurst
+	}
+	cfg.Burst = min(cfg.Burst, abi.MaxBurst)
+	if cfg.TxRetries <= 0 {
+		cfg.TxRetries = DefaultTxRetries
+	}
+	return &Worker{
+		cfg:    cfg,
+		bufs:   make([]memif.Buffer, cfg.Burst),
+		pkts:   make([]Packet, cfg.Burst),
+		chain:  make([][]byte, cfg.Burst),
+		txbufs: make([]memif.Buffer, 4*cfg.Burst),
+	}, nil
+}
+
+// ReadStats returns a copy of the counters.
+func (w *Worker) ReadStats() WorkerStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// Run serves the queue across connections until ctx is done (it then
+// returns nil) or the ingress interface is closed (memif.ErrClosed).
+func (w *Worker) Run(ctx context.Context) error {
+	for {
+		if err := w.cfg.In.If.WaitConnected(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		err := w.serve(ctx)
+		w.cfg.Pipeline.DetachRegion()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, memif.ErrClosed) {
+			return err
+		}
+		// A disconnect: wait for the next connection.
+	}
+}
+
+func (w *Worker) serve(ctx context.Context) error {
+	rx, err := w.cfg.In.If.RxQueue(w.cfg.Queue)
+	if err != nil {
+		return err
+	}
+	placement := PlacementCopy
+	for _, r := range w.cfg.In.If.Regions() {
+		if r.Rings || r.Size == 0 {
+			continue
+		}
+		placement, _ = w.cfg.Pipeline.AttachRegion(r.Index, r.FD, RegionFacts{Size: int(r.Size)})
+		break
+	}
+	w.mu.Lock()
+	w.stats.Connections++
+	if placement == PlacementZeroCopy {
+		w.stats.ZeroCopyConns++
+	}
+	w.mu.Unlock()
+	for {
+		n, err := rx.RxBurst(w.bufs)
+		if err != nil && !errors.Is(err, memif.ErrNoBuf) {
+			return err
+		}
+		if n == 0 {
+			if err := rx.Wait(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		w.burst(n)
+		if err := rx.Release(n); err != nil {
+			return err
+		}
+	}
+}
+
+// burst runs n received buffers through the pipeline and transmits them. It
+// does not allocate.
+func (w *Worker) burst(n int) {
+	np, nc := 0, 0
+	for i := 0; i < n; i++ {
+		b := &w.bufs[i]
+		p := &w.pkts[np]
+		np++
+		// Only the packet's own bytes: memif does not say where a received
+		// buffer ends, so plugins get no headroom or tailroom here.
+		*p = Packet{Buf: b.Data[:len(b.Data):len(b.Data)], Len: uint32(len(b.Data)), Region: b.Region, BufOffset: b.Offset}
+		first := nc
+		for b.Flags&memif.BufferNext != 0 && i+1 < n {
+			i++
+			b = &w.bufs[i]
+			w.chain[nc] = b.Data
+			nc++
+		}
+		if nc > first {
+			p.Chain = w.chain[first:nc:nc]
+		}
+	}
+	burst := Burst{Packets: w.pkts[:np], IfIndex: w.cfg.IfIndex, Queue: uint16(w.cfg.Queue)}
+	w.cfg.Pipeline.Process(&burst)
+
+	var st WorkerStats
+	st.RxPackets, st.RxBursts = uint64(np), 1
+	w.np = np
+	w.transmit(abi.TX, -1, w.cfg.In, &st)
+	w.transmit(abi.Pass, -1, w.cfg.Egress, &st)
+	for port, dst := range w.cfg.Ports {
+		if dst != nil {
+			w.transmit(abi.Redirect, port, dst, &st)
+		}
+	}
+	for i := range w.pkts[:np] {
+		switch v := w.pkts[i].Verdict; v {
+		case abi.Aborted, abi.Drop:
+			st.Dropped[v]++
+		case abi.Redirect:
+			if int(w.pkts[i].Port) >= len(w.cfg.Ports) || w.cfg.Ports[w.pkts[i].Port] == nil {
+				st.Dropped[v]++
+			}
+		}
+	}
+	w.mu.Lock()
+	w.stats.RxPackets += st.RxPackets
+	w.stats.RxBursts += st.RxBursts
+	for i := range st.Tx {
+		w.stats.Tx[i] += st.Tx[i]
+		w.stats.Dropped[i] += st.Dropped[i]
+	}
+	w.stats.TxRingFull += st.TxRingFull
+	w.mu.Unlock()
+}
+
+// transmit sends the packets with verdict v (and, for REDIRECT, port
+// number rport) out of dst: each is allocated whole on the tx ring (a chain
+// when larger than a buffer), copied, and published in one TxBurst. A full
+// ring is retried a bounded number of times after publishing what is pending;
+// then the packet is dropped and counted.
+func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) {
+	match := 0
+	for i := range w.pkts[:w.np] {
+		if p := &w.pkts[i]; p.Verdict == v && (rport < 0 || int(p.Port) == rport) {
+			match++
+		}
+	}
+	if match == 0 {
+		return
+	}
+	if dst == nil || dst.If == nil {
+		st.Dropped[v] += uint64(match)
+		return
+	}
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	var tx *memif.TxQueue
+	if nq := dst.If.NumTxQueues(); nq > 0 {
+		tx, _ = dst.If.TxQueue(w.cfg.Queue % nq)
+	}
+	if tx == nil {
+		st.Dropped[v] += uint64(match)
+		return
+	}
+	k, queued := 0, 0
+	flush := func() {
+		if k > 0 {
+			tx.TxBurst(w.txbufs[:k])
+			st.Tx[v] += uint64(queued)
+			k, queued = 0, 0
+		}
+	}
+	for i := range w.pkts[:w.np] {
+		p := &w.pkts[i]
+		if p.Verdict != v || (rport >= 0 && int(p.Port) != rport) {
+			continue
+		}
+		total := int(p.Len)
+		for _, s := range p.Chain {
+			total += len(s)
+		}
+		for try := 0; ; try++ {
+			m, err := tx.Alloc(w.txbufs[k:], total)
+			if err == nil {
+				fill(w.txbufs[k:k+m], p)
+				k += m
+				queued++
+				break
+			}
+			if errors.Is(err, memif.ErrNoBuf) && k > 0 {
+				flush() // our buffer list is full, not the ring
+				continue
+			}
+			if errors.Is(err, memif.ErrNoBufRing) && try < w.cfg.TxRetries {
+				flush()
+				st.TxRingFull++
+				runtime.Gosched()
+				continue
+			}
+			st.Dropped[v]++
+			break
+		}
+	}
+	flush()
+}
+
+// fill copies a packet (and its chain) into allocated tx buffers.
+func fill(bufs []memif.Buffer, p *Packet) {
+	bi, off := 0, 0
+	put := func(src []byte) {
+		for len(src) > 0 && bi < len(bufs) {
+			n := copy(bufs[bi].Data[off:], src)
+			src, off = src[n:], off+n
+			if off == len(bufs[bi].Data) {
+				bi, off = bi+1, 0
+			}
+		}
+	}
+	put(p.Data())
+	for _, s := range p.Chain {
+		put(s)
+	}
+}
+
+// String describes the worker for logs.
+func (w *Worker) String() string {
+	return fmt.Sprintf("worker(queue %d)", w.cfg.Queue)
+}
