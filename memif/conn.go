@@ -167,10 +167,12 @@ func (c *conn) session() error {
 	}
 }
 
-// finish tears everything down, frees the interface for the next
-// connection, and only then sends DISCONNECT for a local error: a peer that
-// reconnects as soon as it reads the DISCONNECT must not find the interface
-// still taken.
+// finish ends the connection in an order that keeps every reader safe:
+// queues are marked dead first (waiting out running bursts), then the
+// interface drops the connection and folds its counters in one step, then
+// descriptors are closed and memory unmapped. Only then, for a local
+// error, DISCONNECT goes out: a peer that reconnects as soon as it reads
+// it must not find the interface still taken.
 func (c *conn) finish(err error, up bool) {
 	var de *DisconnectError
 	local := errors.As(err, &de) && !de.Remote
@@ -178,10 +180,15 @@ func (c *conn) finish(err error, up bool) {
 	if violation {
 		c.s.refused.Add(1)
 	}
-	c.teardown()
+	c.forEachQueue(func(q *queue) {
+		q.mu.Lock()
+		q.dead = true
+		q.mu.Unlock()
+	})
 	i := c.ifc
 	if i != nil {
 		i.mu.Lock()
+		c.forEachQueue(func(q *queue) { i.fold(q, q.rx) })
 		if violation {
 			i.st.protoErrors.Add(1)
 		}
@@ -196,6 +203,7 @@ func (c *conn) finish(err error, up bool) {
 		}
 		i.mu.Unlock()
 	}
+	c.release()
 	if local {
 		var b [proto.Size]byte
 		proto.Encode(&b, proto.Disconnect{Code: de.Code, Reason: de.Reason})
@@ -217,36 +225,30 @@ func (c *conn) finish(err error, up bool) {
 	}
 }
 
-// teardown marks every queue dead (waiting for running bursts), then
-// closes eventfds, unmaps regions and closes every descriptor.
-func (c *conn) teardown() {
-	kill := func(q *queue) {
+func (c *conn) forEachQueue(f func(q *queue)) {
+	for _, q := range c.rx {
+		f(&q.queue)
+	}
+	for _, q := range c.tx {
+		f(&q.queue)
+	}
+}
+
+// release closes every eventfd (which unblocks RxQueue.Wait), unmaps the
+// regions and closes their descriptors. Queues must already be dead.
+func (c *conn) release() {
+	owned := make(map[int]bool)
+	c.forEachQueue(func(q *queue) {
 		q.mu.Lock()
-		q.dead = true
-		if c.ifc != nil {
-			c.ifc.fold(q, q.rx)
-		}
 		if q.efile != nil {
 			q.efile.Close()
 		} else {
 			shm.Close(q.efd)
 		}
 		q.efd = -1
+		owned[q.ringFD] = true
 		q.mu.Unlock()
-	}
-	for _, q := range c.rx {
-		kill(&q.queue)
-	}
-	for _, q := range c.tx {
-		kill(&q.queue)
-	}
-	owned := make(map[int]bool)
-	for _, q := range c.rx {
-		owned[q.ringFD] = true
-	}
-	for _, q := range c.tx {
-		owned[q.ringFD] = true
-	}
+	})
 	for _, sp := range c.specs {
 		if !owned[sp.fd] {
 			shm.Close(sp.fd)
@@ -256,7 +258,6 @@ func (c *conn) teardown() {
 		shm.Unmap(r.data)
 		shm.Close(r.fd)
 	}
-	c.regions, c.views, c.specs = nil, nil, nil
 }
 
 // send writes one message with an optional descriptor.

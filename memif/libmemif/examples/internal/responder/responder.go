@@ -18,6 +18,9 @@ const (
 	replyTTL     = 64
 	// MinFrame is the shortest frame that can get a reply (an ARP request).
 	MinFrame = ethLen + arpLen
+	// MinReply is the Ethernet minimum frame length without FCS: shorter
+	// replies are padded with zeros to it, as gopacket and NICs do.
+	MinReply = 60
 )
 
 var broadcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
@@ -32,15 +35,16 @@ type Responder struct {
 // when frame gets no reply: not addressed to r (Ethernet destination
 // other than r.MAC or broadcast, ARP target or IPv4 destination other
 // than r.IP), malformed, a fragment, a bad checksum, or not a request.
-// Replies are never longer than their requests, so dst needs len(frame)
-// bytes; a shorter dst gets no reply.
+// dst needs max(len(frame), MinReply) bytes (a shorter dst gets no reply)
+// and may be frame itself.
 //
-// An ARP reply is 42 bytes (no padding). An echo reply keeps the request's
-// IPv4 header (options, TOS, ID, flags) with the addresses swapped and TTL
-// 64, and its ICMP identifier, sequence and data; Ethernet padding after
-// the IPv4 packet is dropped. Both checksums are recomputed.
+// An ARP reply is 42 bytes padded with zeros to 60. An echo reply keeps
+// the request's IPv4 header (options, TOS, ID, flags) with the addresses
+// swapped and TTL 64, and its ICMP identifier, sequence and data; the
+// request's Ethernet padding is replaced by zero padding up to 60 bytes.
+// Both checksums are recomputed.
 func (r *Responder) Reply(dst, frame []byte) int {
-	if len(frame) < MinFrame || len(dst) < len(frame) {
+	if len(frame) < MinFrame || len(dst) < max(len(frame), MinReply) {
 		return 0
 	}
 	if [6]byte(frame[0:6]) != r.MAC && [6]byte(frame[0:6]) != broadcast {
@@ -77,7 +81,16 @@ func (r *Responder) arp(dst, frame []byte) int {
 	copy(o[14:18], r.IP[:])
 	copy(o[18:24], sha[:])
 	copy(o[24:28], spa[:])
-	return len(out)
+	return pad(dst, len(out))
+}
+
+// pad zero-fills dst from n up to MinReply and returns the frame length.
+func pad(dst []byte, n int) int {
+	if n >= MinReply {
+		return n
+	}
+	clear(dst[n:MinReply])
+	return MinReply
 }
 
 func (r *Responder) icmp(dst, frame []byte) int {
@@ -118,7 +131,7 @@ func (r *Responder) icmp(dst, frame []byte) int {
 	oicmp[0] = icmpEchoRepl
 	oicmp[2], oicmp[3] = 0, 0
 	binary.BigEndian.PutUint16(oicmp[2:4], Checksum(oicmp))
-	return n
+	return pad(dst, n)
 }
 
 // Checksum is the Internet checksum (RFC 1071) of b. Over data that
