@@ -1,8 +1,7 @@
 package sdk
 
 import (
-	"encoding/binary"
-	"fmt"
+	"errors"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 )
@@ -11,7 +10,7 @@ import (
 // wasip1 build exports them (exports_wasip1.go), and native tests call them on
 // a simulated linear memory (mem_other.go).
 
-var le = binary.LittleEndian
+var le littleEndian
 
 // Bounds on what the host may ask the guest to set aside. They keep a
 // confused or hostile host request from exhausting the guest's memory in one go.
@@ -43,7 +42,7 @@ func exportABIVersion() uint32 { return abi.Version }
 // maxPkts is out of range or memory ran out.
 func exportBatch(maxPkts uint32) uint32 {
 	if maxPkts == 0 || maxPkts > abi.MaxBurst {
-		logf(abi.LogError, "mw_batch(%d): want 1..%d packets", maxPkts, abi.MaxBurst)
+		logs(abi.LogError, "mw_batch(", maxPkts, "): want 1..", abi.MaxBurst, " packets")
 		return 0
 	}
 	if g.batch != nil && maxPkts <= g.batchMax {
@@ -61,7 +60,7 @@ func exportBatch(maxPkts uint32) uint32 {
 // to copy or map packets into, and returns their address (0 = cannot).
 func exportWindow(bytes uint32) uint32 {
 	if bytes == 0 || bytes > maxWindow {
-		logf(abi.LogError, "mw_window(%d): want 1..%d bytes", bytes, maxWindow)
+		logs(abi.LogError, "mw_window(", bytes, "): want 1..", maxWindow, " bytes")
 		return 0
 	}
 	if uint32(len(g.window)) >= bytes {
@@ -82,7 +81,7 @@ func exportWindow(bytes uint32) uint32 {
 // are what the previous buffer held, or 0 when n is too large.
 func exportMsgBuf(n uint32) uint32 {
 	if n > maxMsgBuf {
-		logf(abi.LogError, "mw_msgbuf(%d): at most %d bytes", n, maxMsgBuf)
+		logs(abi.LogError, "mw_msgbuf(", n, "): at most ", maxMsgBuf, " bytes")
 		return 0
 	}
 	if g.msg != nil && int(n) <= len(g.msg) {
@@ -113,12 +112,12 @@ func input(ptr, n uint32) ([]byte, bool) {
 
 func exportInit(ptr, n uint32) (rc int32) {
 	if registered == nil {
-		logf(abi.LogError, "mw_init: no plugin registered (call sdk.Register from init)")
+		logs(abi.LogError, "mw_init: no plugin registered (call sdk.Register from init)")
 		return -int32(abi.ErrNotSup)
 	}
 	cfg, ok := input(ptr, n)
 	if !ok {
-		logf(abi.LogError, "mw_init: config range %#x+%d is outside memory", ptr, n)
+		logs(abi.LogError, "mw_init: config range ", hex(ptr), "+", n, " is outside memory")
 		return -int32(abi.ErrInval)
 	}
 	in, ok := registered.(Initer)
@@ -127,7 +126,7 @@ func exportInit(ptr, n uint32) (rc int32) {
 	}
 	defer recoverTo("mw_init", &rc)
 	if err := in.Init(cfg); err != nil {
-		logf(abi.LogError, "config: %v", err)
+		logs(abi.LogError, "config: ", err)
 		return -int32(Errno(err, abi.ErrInval))
 	}
 	return 0
@@ -139,11 +138,11 @@ func exportProcess(n uint32) int32 {
 		return -int32(abi.ErrNotSup)
 	}
 	if g.batch == nil || n > g.batchMax {
-		logf(abi.LogError, "mw_process(%d): batch area holds %d descriptors", n, g.batchMax)
+		logs(abi.LogError, "mw_process(", n, "): batch area holds ", g.batchMax, " descriptors")
 		return -int32(abi.ErrRange)
 	}
 	if err := g.load(n); err != nil {
-		logf(abi.LogError, "mw_process: %v", err)
+		logs(abi.LogError, "mw_process: ", err)
 		return -int32(abi.ErrInval)
 	}
 	rc := g.run()
@@ -155,10 +154,10 @@ func exportProcess(n uint32) int32 {
 func (g *guest) load(n uint32) error {
 	hdr := g.batch
 	if v := le.Uint32(hdr[abi.HdrVersion:]); v != abi.Version {
-		return fmt.Errorf("batch header version %d, want %d", v, abi.Version)
+		return errors.New(join("batch header version ", v, ", want ", abi.Version))
 	}
 	if c := le.Uint32(hdr[abi.HdrCount:]); c != n {
-		return fmt.Errorf("batch header count %d, but called with n=%d", c, n)
+		return errors.New(join("batch header count ", c, ", but called with n=", n))
 	}
 	b := &g.burst
 	b.hdr = Header{
@@ -177,7 +176,7 @@ func (g *guest) load(n uint32) error {
 		addr := le.Uint32(d[abi.DescData:])
 		ln, cp := le.Uint16(d[abi.DescLen:]), le.Uint16(d[abi.DescCap:])
 		if ln > cp || addr < room || addr == 0 || uint64(addr)+uint64(cp) > 1<<32 {
-			return fmt.Errorf("descriptor %d: data %#x len %d cap %d headroom %d is not a packet", i, addr, ln, cp, room)
+			return errors.New(join("descriptor ", i, ": data ", hex(addr), " len ", ln, " cap ", cp, " headroom ", room, " is not a packet"))
 		}
 		p := &b.pkts[i]
 		*p = Packet{
@@ -200,7 +199,7 @@ func (g *guest) load(n uint32) error {
 func (g *guest) run() (rc int32) {
 	defer recoverTo("mw_process", &rc)
 	if err := registered.Process(&g.burst); err != nil {
-		logf(abi.LogError, "process: %v", err)
+		logs(abi.LogError, "process: ", err)
 		return -int32(Errno(err, abi.ErrInternal))
 	}
 	return 0
@@ -231,13 +230,13 @@ func exportControl(ptr, n uint32) (rc int32) {
 	}
 	req, ok := input(ptr, n)
 	if !ok {
-		logf(abi.LogError, "mw_control: request range %#x+%d is outside memory", ptr, n)
+		logs(abi.LogError, "mw_control: request range ", hex(ptr), "+", n, " is outside memory")
 		return -int32(abi.ErrInval)
 	}
 	defer recoverTo("mw_control", &rc)
 	reply, err := c.Control(req, g.scratch[:0])
 	if err != nil {
-		logf(abi.LogError, "control: %v", err)
+		logs(abi.LogError, "control: ", err)
 		return -int32(Errno(err, abi.ErrInval))
 	}
 	return g.reply(reply)
@@ -251,7 +250,7 @@ func (g *guest) reply(out []byte) int32 {
 		g.scratch = out[:0]
 	}
 	if len(out) > len(g.msg) {
-		logf(abi.LogError, "reply of %d bytes exceeds the message buffer of %d", len(out), len(g.msg))
+		logs(abi.LogError, "reply of ", len(out), " bytes exceeds the message buffer of ", len(g.msg))
 		return -int32(abi.ErrRange)
 	}
 	copy(g.msg, out)
@@ -266,7 +265,7 @@ func exportStateSave() (rc int32) {
 	defer recoverTo("mw_state_save", &rc)
 	state, err := s.SaveState(g.scratch[:0])
 	if err != nil {
-		logf(abi.LogError, "save state: %v", err)
+		logs(abi.LogError, "save state: ", err)
 		return -int32(Errno(err, abi.ErrInternal))
 	}
 	return g.reply(state)
@@ -278,17 +277,17 @@ func exportStateLoad(ptr, n uint32) (rc int32) {
 		if n == 0 {
 			return 0
 		}
-		logf(abi.LogWarn, "mw_state_load: plugin keeps no state; %d bytes ignored", n)
+		logs(abi.LogWarn, "mw_state_load: plugin keeps no state; ", n, " bytes ignored")
 		return -int32(abi.ErrNotSup)
 	}
 	st, ok := input(ptr, n)
 	if !ok {
-		logf(abi.LogError, "mw_state_load: state range %#x+%d is outside memory", ptr, n)
+		logs(abi.LogError, "mw_state_load: state range ", hex(ptr), "+", n, " is outside memory")
 		return -int32(abi.ErrInval)
 	}
 	defer recoverTo("mw_state_load", &rc)
 	if err := l.LoadState(st); err != nil {
-		logf(abi.LogError, "load state: %v", err)
+		logs(abi.LogError, "load state: ", err)
 		return -int32(Errno(err, abi.ErrInval))
 	}
 	return 0
@@ -298,7 +297,7 @@ func exportStateLoad(ptr, n uint32) (rc int32) {
 // plugin bug fails one call with a reason instead of trapping without one.
 func recoverTo(op string, rc *int32) {
 	if r := recover(); r != nil {
-		logf(abi.LogError, "%s: plugin panic: %v", op, r)
+		logs(abi.LogError, op, ": plugin panic: ", r)
 		*rc = -int32(abi.ErrInternal)
 	}
 }

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"encoding/binary"
 	"net/netip"
 )
 
@@ -31,7 +30,7 @@ const (
 	ICMPLen     = 8 // ICMPv4 and ICMPv6 echo: type, code, checksum, id, seq
 )
 
-var be = binary.BigEndian
+var be bigEndian
 
 // MAC is an Ethernet address.
 type MAC [6]byte
