@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen/gentest"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -19,7 +20,7 @@ type loop struct {
 
 func newLoop(tb testing.TB, size int) *loop {
 	tb.Helper()
-	sock, err := memif.NewSocket(memif.SocketConfig{Path: socketPath(tb)})
+	sock, err := memif.NewSocket(memif.SocketConfig{Path: gentest.SocketPath(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}

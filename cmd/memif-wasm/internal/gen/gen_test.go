@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen/gentest"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -34,9 +35,9 @@ func wantCounts(t *testing.T, rep Report, sent, unique, lost, dups uint64) {
 
 // gen as slave against a reflecting master: every frame comes back once, in order.
 func TestRunSlaveReflector(t *testing.T) {
-	checkFDLeaks(t)
-	path := socketPath(t)
-	(&peer{}).start(t, path, memif.RoleMaster, 3, -1, 1)
+	gentest.CheckFDLeaks(t)
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 3, -1, 1)
 	rep := runGen(t, Config{Socket: path, ID: 3, Count: 5000, Size: 128, Flows: 7})
 	wantCounts(t, rep, 5000, 5000, 0, 0)
 	if rep.Received != 5000 || rep.ReceivedBytes != 5000*128 || rep.SentBytes != 5000*128 {
@@ -53,8 +54,8 @@ func TestRunSlaveReflector(t *testing.T) {
 
 // gen as master with two queue pairs: each queue is its own sequence.
 func TestRunMasterTwoQueues(t *testing.T) {
-	path := socketPath(t)
-	(&peer{}).start(t, path, memif.RoleSlave, 0, -1, 2)
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleSlave, 0, -1, 2)
 	rep := runGen(t, Config{Socket: path, Role: memif.RoleMaster, Queues: 2, Count: 4001})
 	wantCounts(t, rep, 4001, 4001, 0, 0)
 	if rep.Queues != 2 {
@@ -64,16 +65,16 @@ func TestRunMasterTwoQueues(t *testing.T) {
 
 // With SeparateRx, frames are counted on the second interface (a forwarding peer).
 func TestRunSeparateRx(t *testing.T) {
-	path := socketPath(t)
-	(&peer{}).start(t, path, memif.RoleMaster, 1, 2, 1)
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 1, 2, 1)
 	rep := runGen(t, Config{Socket: path, ID: 1, SeparateRx: true, RxID: 2, Count: 3000, Proto: ProtoICMP})
 	wantCounts(t, rep, 3000, 3000, 0, 0)
 }
 
 // A lossy, duplicating, reordering peer: the sink's counts match what the peer did.
 func TestRunMisbehavingPeer(t *testing.T) {
-	path := socketPath(t)
-	(&peer{dropEvery: 10, dupEvery: 7, swapPairs: true}).start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{DropEvery: 10, DupEvery: 7, SwapPairs: true}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	const n = 7000
 	rep := runGen(t, Config{Socket: path, Count: n, Drain: 300 * time.Millisecond})
 	lost := uint64(n / 10)
@@ -87,8 +88,8 @@ func TestRunMisbehavingPeer(t *testing.T) {
 
 // Rate and Duration: about rate*duration frames are sent, never more than the schedule.
 func TestRunRateDuration(t *testing.T) {
-	path := socketPath(t)
-	(&peer{}).start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	rep := runGen(t, Config{Socket: path, Rate: 2000, Duration: 300 * time.Millisecond})
 	// The schedule allows at most rate*elapsed+1 frames; a loaded machine may send fewer.
 	if limit := uint64(2000*rep.SendTime.Seconds()) + 1; rep.Sent > limit || rep.Sent < 100 {
@@ -99,8 +100,8 @@ func TestRunRateDuration(t *testing.T) {
 
 // Frames larger than the buffers go out as chains and are counted whole.
 func TestRunChainedFrames(t *testing.T) {
-	path := socketPath(t)
-	(&peer{}).start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	rep := runGen(t, Config{Socket: path, Count: 500, Size: 1500, BufferSize: 512})
 	wantCounts(t, rep, 500, 500, 0, 0)
 	if rep.SentBytes != 500*1500 || rep.ReceivedBytes != 500*1500 {
@@ -110,8 +111,8 @@ func TestRunChainedFrames(t *testing.T) {
 
 // Cancelling ctx ends an endless run with a report and no error.
 func TestRunCancel(t *testing.T) {
-	path := socketPath(t)
-	(&peer{}).start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	var progress []Progress
@@ -130,7 +131,7 @@ func TestRunCancel(t *testing.T) {
 
 // No peer: the link wait ends with an error that names the interface and the socket.
 func TestRunNoPeer(t *testing.T) {
-	path := socketPath(t)
+	path := gentest.SocketPath(t)
 	_, err := Run(context.Background(), Config{Socket: path, ID: 9, LinkTimeout: 100 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "interface 9") || !strings.Contains(err.Error(), path) {
 		t.Fatalf("err = %v; want one naming interface 9 and %s", err, path)
@@ -139,7 +140,7 @@ func TestRunNoPeer(t *testing.T) {
 
 // A socket path that another process listens on: gen as master refuses it.
 func TestRunSocketInUse(t *testing.T) {
-	path := socketPath(t)
+	path := gentest.SocketPath(t)
 	l, err := net.Listen("unixpacket", path)
 	if err != nil {
 		t.Fatal(err)
@@ -165,8 +166,8 @@ func TestRunMissingDirectory(t *testing.T) {
 
 // A peer that never takes frames: the run fails with ErrStalled instead of hanging.
 func TestRunStalledPeer(t *testing.T) {
-	path := socketPath(t)
-	(&peer{noRx: true}).start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{NoRx: true}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	rep, err := Run(context.Background(), Config{Socket: path, Count: 100000, Log2RingSize: 6,
 		Stall: 200 * time.Millisecond, Drain: 50 * time.Millisecond})
 	if !errors.Is(err, ErrStalled) {
@@ -180,8 +181,8 @@ func TestRunStalledPeer(t *testing.T) {
 // The peer vanishes mid-run and comes back: gen (slave) reconnects and keeps sending;
 // frames lost with the old connection show up as lost, nothing else is miscounted.
 func TestRunPeerVanishes(t *testing.T) {
-	path := socketPath(t)
-	first := (&peer{}).start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := gentest.SocketPath(t)
+	first := (&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	done := make(chan struct{})
@@ -193,7 +194,7 @@ func TestRunPeerVanishes(t *testing.T) {
 	}()
 	time.Sleep(400 * time.Millisecond)
 	first.Close()
-	(&peer{}).start(t, path, memif.RoleMaster, 0, -1, 1)
+	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	<-done
 	if err != nil {
 		t.Fatalf("Run: %v", err)

@@ -1,4 +1,6 @@
-package gen
+// Package gentest holds test helpers for code that talks memif to a peer: a misbehaving
+// reflector/forwarder peer, socket paths and a descriptor-leak check. For tests only.
+package gentest
 
 import (
 	"context"
@@ -13,23 +15,25 @@ import (
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
-// peer is a test memif peer that sends back (on the same interface, or on out) what it
-// receives, optionally misbehaving, so the sink's numbers can be checked exactly.
-type peer struct {
-	// dropEvery drops every n-th frame (counted per queue from 1); 0: none.
-	dropEvery int
-	// dupEvery sends every n-th frame twice; 0: none.
-	dupEvery int
-	// swapPairs swaps frames 2k and 2k+1 within each burst (reordering).
-	swapPairs bool
-	// noRx never takes frames: the ring fills up and stays full.
-	noRx bool
+// Peer is a test memif peer that sends back (on the same interface, or on another one)
+// what it receives with its MAC addresses swapped, optionally misbehaving, so that a
+// sink's numbers can be checked exactly. The zero value reflects everything in order.
+type Peer struct {
+	// DropEvery drops every n-th frame (counted per queue from 1); 0: none.
+	DropEvery int
+	// DupEvery sends every n-th frame twice; 0: none.
+	DupEvery int
+	// SwapPairs swaps frames 2k and 2k+1 within each burst (reordering).
+	SwapPairs bool
+	// NoRx never takes frames: the ring fills up and stays full.
+	NoRx bool
 }
 
-// start creates the peer's interfaces on path: id in, and id out when out >= 0 (frames
-// arriving on in leave on out). It returns when they exist, closes them at the end of the
-// test, and reports the socket so the test can close it early (a vanishing peer).
-func (p *peer) start(t *testing.T, path string, role memif.Role, id uint32, out int64, queues int) *memif.Socket {
+// Start creates the peer's interfaces on path in role: id, and id out when out >= 0
+// (frames arriving on id then leave on out), each with queues queue pairs. It returns
+// once they exist, closes them when the test ends, and returns the socket so that the
+// test can close it early (a vanishing peer). A slave peer retries every 20 ms.
+func (p *Peer) Start(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) *memif.Socket {
 	t.Helper()
 	sock, err := memif.NewSocket(memif.SocketConfig{Path: path, AppName: "test-peer", ReconnectInterval: 20 * time.Millisecond})
 	if err != nil {
@@ -65,7 +69,7 @@ func (p *peer) start(t *testing.T, path string, role memif.Role, id uint32, out 
 	return sock
 }
 
-func (p *peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
+func (p *Peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 	bufs := make([]memif.Buffer, 256)
 	pkts := make([][]byte, 0, 512)
 	seen := 0
@@ -80,7 +84,7 @@ func (p *peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 			continue
 		}
 		for ctx.Err() == nil {
-			if p.noRx {
+			if p.NoRx {
 				time.Sleep(time.Millisecond)
 				continue
 			}
@@ -102,7 +106,7 @@ func (p *peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 					f = append(f, bufs[i].Data...)
 				}
 				seen++
-				if p.dropEvery > 0 && seen%p.dropEvery == 0 {
+				if p.DropEvery > 0 && seen%p.DropEvery == 0 {
 					continue
 				}
 				var mac [6]byte
@@ -110,11 +114,11 @@ func (p *peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 				copy(f[0:6], f[6:12])
 				copy(f[6:12], mac[:])
 				pkts = append(pkts, f)
-				if p.dupEvery > 0 && seen%p.dupEvery == 0 {
+				if p.DupEvery > 0 && seen%p.DupEvery == 0 {
 					pkts = append(pkts, f)
 				}
 			}
-			if p.swapPairs {
+			if p.SwapPairs {
 				for i := 0; i+1 < len(pkts); i += 2 {
 					pkts[i], pkts[i+1] = pkts[i+1], pkts[i]
 				}
@@ -134,19 +138,19 @@ func (p *peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 	}
 }
 
-// socketPath is a fresh socket path in a temporary directory.
-func socketPath(t testing.TB) string {
+// SocketPath is a fresh socket path in a temporary directory.
+func SocketPath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "memif.sock")
 }
 
-// checkFDLeaks fails t if, after its cleanups, more descriptors are open than now
+// CheckFDLeaks fails t if, after its cleanups, more descriptors are open than now
 // (allowing two seconds for asynchronous closes).
-func checkFDLeaks(t *testing.T) {
-	before := openFDs(t)
+func CheckFDLeaks(t testing.TB) {
+	before := OpenFDs(t)
 	t.Cleanup(func() {
 		deadline := time.Now().Add(2 * time.Second)
 		for {
-			n := openFDs(t)
+			n := OpenFDs(t)
 			if n <= before {
 				return
 			}
@@ -159,10 +163,11 @@ func checkFDLeaks(t *testing.T) {
 	})
 }
 
-func openFDs(t testing.TB) int {
+// OpenFDs counts the process's open descriptors; it skips tb where /proc is missing.
+func OpenFDs(tb testing.TB) int {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", os.Getpid()))
 	if err != nil {
-		t.Skipf("cannot count descriptors: %v", err)
+		tb.Skipf("cannot count descriptors: %v", err)
 	}
 	return len(ents)
 }

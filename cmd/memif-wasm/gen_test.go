@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen/gentest"
+	"github.com/memif-wasm/memif-wasm/memif"
+)
+
+func TestGenText(t *testing.T) {
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 4, -1, 1)
+	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--id", "4", "--count", "500", "--size", "200")
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"sent", "500 frames, 100000 bytes", "lost", "0 (0.000%)", "latency", "p99"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestGenJSON(t *testing.T) {
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleSlave, 0, -1, 2)
+	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--role", "master", "--queues", "2",
+		"--count", "300", "--proto", "icmp", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	var rep struct {
+		Sent, Unique, Lost, Duplicates uint64
+		Queues                         int
+		Latency                        struct{ P50 int64 } `json:"latency_ns"`
+		Error                          string
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if rep.Sent != 300 || rep.Unique != 300 || rep.Lost != 0 || rep.Queues != 2 || rep.Latency.P50 <= 0 || rep.Error != "" {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+// A peer that never comes: exit 1, an error naming the socket, and JSON still valid.
+func TestGenNoPeer(t *testing.T) {
+	path := gentest.SocketPath(t)
+	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--link-timeout", "100ms", "--count", "1", "--json")
+	if code != exitFailure || !strings.Contains(stderr, path) {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	var rep genReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || !strings.Contains(rep.Error, "not up") {
+		t.Fatalf("json %q (%v)", stdout, err)
+	}
+}
+
+func TestGenUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no socket", nil, "--socket is required"},
+		{"count and duration", []string{"--socket", "x", "--count", "5", "--duration", "1s"}, "exclude each other"},
+		{"zero count", []string{"--socket", "x", "--count", "0"}, "--count 0"},
+		{"bad role", []string{"--socket", "x", "--role", "boss"}, `--role "boss"`},
+		{"bad rx mode", []string{"--socket", "x", "--rx-mode", "sometimes"}, `--rx-mode "sometimes"`},
+		{"bad proto", []string{"--socket", "x", "--proto", "tcp"}, `"tcp"`},
+		{"bad number", []string{"--socket", "x", "--rate", "fast"}, "fast"},
+		{"unknown flag", []string{"--socket", "x", "--colour"}, "colour"},
+		{"extra argument", []string{"--socket", "x", "now"}, `"now"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runArgs(t, append([]string{"gen"}, tt.args...)...)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, want %d; stderr lacks %q:\n%s", code, exitUsage, tt.want, stderr)
+			}
+		})
+	}
+}
+
+// A value the library refuses: exit 1 with the field named.
+func TestGenBadSize(t *testing.T) {
+	code, _, stderr := runArgs(t, "gen", "--socket", gentest.SocketPath(t), "--size", "32")
+	if code != exitFailure || !strings.Contains(stderr, "size 32") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
