@@ -4,10 +4,14 @@
 package exampletest
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,12 +107,61 @@ func Peer(t testing.TB, path string, cfg memif.InterfaceConfig) *memif.Interface
 	if err != nil {
 		t.Fatalf("peer interface: %v", err)
 	}
+	return ifc
+}
+
+// Connected waits until the peer has link.
+func Connected(t testing.TB, p *memif.Interface) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Wait)
 	defer cancel()
-	if err := ifc.WaitConnected(ctx); err != nil {
-		t.Fatalf("peer did not connect: %v (last error %v)", err, ifc.LastError())
+	if err := p.WaitConnected(ctx); err != nil {
+		t.Fatalf("peer did not connect: %v (last error %v)", err, p.LastError())
 	}
-	return ifc
+}
+
+// Run starts an example's run function in a goroutine and returns a
+// function that stops it and returns its error and output. The example is
+// stopped when the test ends if the test has not done so.
+func Run(t testing.TB, run func(ctx context.Context, out io.Writer) error) (stop func() (string, error)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &Buffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, out) }()
+	var once sync.Once
+	var err error
+	stop = func() (string, error) {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(Wait):
+				err = errors.New("example did not stop")
+			}
+		})
+		return out.String(), err
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// Buffer is a bytes.Buffer safe for concurrent use.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // Send transmits every packet on the peer's tx queue q.
