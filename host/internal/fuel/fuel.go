@@ -5,6 +5,11 @@ package fuel
 // back afterwards. A module that already exports this name is refused.
 const ExportName = "mw_fuel"
 
+// Version identifies the rewrite: it changes whenever the output for the same
+// input and Config may change. Key caches of instrumented modules by the
+// input's hash, Version and the Config.
+const Version = 1
+
 // DefaultInitialFuel is the fuel global's value at instantiation when
 // Config.InitialFuel is 0. It is the budget of the start function, which runs
 // inside instantiation before the host can set anything, and of _initialize
