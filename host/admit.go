@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 	"github.com/memif-wasm/memif-wasm/host/internal/wasmbin"
 )
 
@@ -171,6 +172,13 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 		return m.refuse(AdmitExport, nil, "the linear memory is not exported as %q", abi.ExportMemory)
 	}
 
+	if m.cfg.Fuel > 0 {
+		metered, err := fuel.Instrument(wasm, fuel.Config{})
+		if err != nil {
+			return m.refuse(AdmitFuel, err, "fuel metering cannot instrument the module")
+		}
+		wasm = metered
+	}
 	compiled, err := m.e.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return m.refuse(AdmitCompile, err, "wazero refused the module")

@@ -119,9 +119,20 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 	st.Packets += uint64(n)
 	st.PacketsPlaced[placement] += uint64(n)
 	in.stack[0] = uint64(n)
-	if err := in.process.CallWithStack(in.ctx, in.stack); err != nil {
+	if in.fuel != nil {
+		in.fuel.Set(uint64(c.Fuel))
+	}
+	err := in.process.CallWithStack(in.ctx, in.stack)
+	if in.fuel != nil {
+		left := int64(in.fuel.Get())
+		st.FuelUsed += uint64(c.Fuel - max(left, 0))
+		if err != nil && left < 0 {
+			st.FuelExhausted++
+		}
+	}
+	if err != nil {
 		st.BytesCopied[placement] += copied
-		return &GuestError{Module: in.mod.name, Op: abi.ExportProcess, Err: err}
+		return &GuestError{Module: in.mod.name, Op: abi.ExportProcess, Err: in.fuelErr(err)}
 	}
 	if r := int32(uint32(in.stack[0])); r < 0 {
 		st.BytesCopied[placement] += copied

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 )
 
 // Defaults of PluginConfig.
@@ -45,6 +46,15 @@ type PluginConfig struct {
 	Redirect []uint16
 	// FailOpen passes a burst on when the plugin faults; the default drops it.
 	FailOpen bool
+	// Fuel, when positive, meters the plugin: the module is rewritten at load
+	// (host/internal/fuel) and each mw_process call may spend this much fuel
+	// (about one unit per instruction) before it traps as a fault. Other
+	// calls (init, control, state) get ColdFuel. 0: not metered, and a guest
+	// that never returns blocks its worker and the GC.
+	Fuel int64
+	// ColdFuel is the budget of mw_init, mw_control and the state hooks when
+	// Fuel is set. 0: fuel.DefaultInitialFuel.
+	ColdFuel int64
 }
 
 func (c *PluginConfig) normalize(engineMax uint32) error {
@@ -76,6 +86,12 @@ func (c *PluginConfig) normalize(engineMax uint32) error {
 	}
 	if c.MaxBurst <= 0 || c.MaxBurst > abi.MaxBurst {
 		c.MaxBurst = abi.MaxBurst
+	}
+	if c.Fuel < 0 || c.ColdFuel < 0 {
+		return fmt.Errorf("fuel budgets must not be negative")
+	}
+	if c.Fuel > 0 && c.ColdFuel == 0 {
+		c.ColdFuel = fuel.DefaultInitialFuel
 	}
 	if c.Snaplen < 0 {
 		c.Snaplen = 0

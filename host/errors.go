@@ -33,9 +33,10 @@ const (
 	AdmitCompile                              // wazero refused to compile (validation failed)
 	AdmitABIVersion                           // mw_abi_version returned another version
 	AdmitInstantiate                          // the probe instance failed (trap in start or _initialize, bad addresses)
+	AdmitFuel                                 // the fuel rewriter refused the module
 )
 
-var admissionNames = [...]string{"", "malformed", "too_large", "import", "export", "signature", "memory", "compile", "abi_version", "instantiate"}
+var admissionNames = [...]string{"", "malformed", "too_large", "import", "export", "signature", "memory", "compile", "abi_version", "instantiate", "fuel"}
 
 // String returns the code's snake_case name.
 func (c AdmissionCode) String() string {
@@ -80,6 +81,9 @@ func (e *GuestError) Unwrap() error { return e.Err }
 
 // Trapped reports whether the guest trapped or exited rather than returning an error code.
 func (e *GuestError) Trapped() bool { return e.Errno == 0 }
+
+// ErrFuelExhausted is wrapped by a *GuestError when a metered call ran out of fuel.
+var ErrFuelExhausted = errors.New("host: plugin ran out of fuel")
 
 // LayoutError is returned when a guest hands out addresses that break the ABI:
 // misaligned, outside its memory, or overlapping each other.

@@ -23,6 +23,7 @@ const (
 	actTrap     = 6 // unreachable
 	actShrink   = 7 // len -= 1
 	actErrno    = 8 // return -4 from mw_process
+	actSpin     = 9 // loop forever (only with fuel metering)
 )
 
 type scriptOpts struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
 )
 
@@ -67,6 +68,7 @@ type Instance struct {
 
 	process, control, stateSave, stateLoad api.Function
 	stack                                  []uint64
+	fuel                                   api.MutableGlobal // nil when not metered
 
 	batch, window, msgbuf uint32 // guest addresses
 	slots                 uint32 // guest address of slot 0
@@ -125,10 +127,19 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	}
 	in.am = am
 	if f := am.ExportedFunction(abi.ExportInitialize); f != nil {
+		// _initialize runs on the fuel the rewriter set at instantiation.
 		if _, err := f.Call(in.ctx); err != nil {
 			in.Close(ctx)
-			return nil, &GuestError{Module: m.name, Op: abi.ExportInitialize, Err: err}
+			return nil, &GuestError{Module: m.name, Op: abi.ExportInitialize, Err: in.fuelErr(err)}
 		}
+	}
+	if m.cfg.Fuel > 0 {
+		g, ok := am.ExportedGlobal(fuel.ExportName).(api.MutableGlobal)
+		if !ok {
+			in.Close(ctx)
+			return nil, fmt.Errorf("plugin %q: metered module lacks its fuel global", m.name)
+		}
+		in.fuel = g
 	}
 	in.process = am.ExportedFunction(abi.ExportProcess)
 	in.control = am.ExportedFunction(abi.ExportControl)
@@ -149,13 +160,25 @@ func (in *Instance) call(name string, args ...uint32) (int32, error) {
 	for i, a := range args {
 		in.stack[i] = api.EncodeU32(a)
 	}
+	if in.fuel != nil {
+		in.fuel.Set(uint64(in.mod.cfg.ColdFuel))
+	}
 	if err := f.CallWithStack(in.ctx, in.stack); err != nil {
-		return 0, &GuestError{Module: in.mod.name, Op: name, Err: err}
+		return 0, &GuestError{Module: in.mod.name, Op: name, Err: in.fuelErr(err)}
 	}
 	return int32(uint32(in.stack[0])), nil
 }
 
 func (in *Instance) call0(name string) (int32, error) { return in.call(name) }
+
+// fuelErr tells a fuel trap from the guest's own: both are "unreachable",
+// only the fuel global's sign differs.
+func (in *Instance) fuelErr(err error) error {
+	if in.fuel != nil && int64(in.fuel.Get()) < 0 {
+		return errors.Join(ErrFuelExhausted, err)
+	}
+	return err
+}
 
 func (in *Instance) memSize() uint64 { return uint64(in.am.Memory().Size()) }
 

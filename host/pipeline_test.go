@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -449,5 +450,58 @@ func TestDescriptorWords(t *testing.T) {
 	if abi.DescData != 0 || abi.DescLen != 4 || abi.DescCap != 6 || abi.DescVerdict != 8 ||
 		abi.DescFlags != 9 || abi.DescInPort != 10 || abi.DescMeta != 12 || abi.DescSize != 16 {
 		t.Fatal("descriptor layout changed: update runBurst's word packing")
+	}
+}
+
+// TestFuelStopsRunawayGuest: a guest that loops forever in mw_process is cut
+// off by its fuel budget; the burst gets the fail policy, the fault says fuel,
+// and the plugin comes back.
+func TestFuelStopsRunawayGuest(t *testing.T) {
+	e, _ := newEngine(t)
+	m := load(t, e, scriptWAT(t, scriptOpts{}), &PluginConfig{Fuel: 1_000_000})
+	p := pipeline(t, m)
+	pkts := []Packet{packet(2, 0), packet(2, actSpin)}
+	p.Process(&Burst{Packets: pkts})
+	if pkts[0].Verdict != abi.Drop || pkts[1].Verdict != abi.Drop {
+		t.Fatalf("verdicts %v %v, want the fail-closed drop", pkts[0].Verdict, pkts[1].Verdict)
+	}
+	if err := p.Fault(0); !errors.Is(err, ErrFuelExhausted) {
+		t.Fatalf("fault = %v, want ErrFuelExhausted", err)
+	}
+	st := p.ReadStats(nil)[0]
+	if st.FuelExhausted != 1 || st.Faults != 1 || st.FuelUsed < 1_000_000 {
+		t.Fatalf("stats %+v", st)
+	}
+	time.Sleep(restartBackoffMin + 10*time.Millisecond)
+	pkts = []Packet{packet(3, actWrite, 1, 2, 3)}
+	p.Process(&Burst{Packets: pkts})
+	if pkts[0].Verdict != abi.TX || pkts[0].Buf[66] != 0xee {
+		t.Fatalf("after restart: %v", pkts[0].Verdict)
+	}
+	if st := p.ReadStats(nil)[0]; st.FuelUsed == 0 || st.FuelExhausted != 1 {
+		t.Fatalf("metered burst: %+v", st)
+	}
+}
+
+func TestFuelRefusesClash(t *testing.T) {
+	e, _ := newEngine(t)
+	wasm := scriptWAT(t, scriptOpts{imports: `(global (export "mw_fuel") (mut i64) (i64.const 1))`})
+	_, err := e.Load(context.Background(), "test", wasm, &PluginConfig{Fuel: 1000})
+	wantRefusal(t, err, AdmitFuel, "fuel")
+}
+
+func TestAllocsPerMeteredBurst(t *testing.T) {
+	e, _ := newEngine(t)
+	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), &PluginConfig{Fuel: 1 << 20}))
+	pkts := make([]Packet, 32)
+	for i := range pkts {
+		pkts[i] = packet(byte(abi.TX), actWrite, 1, 2, 3)
+	}
+	b := &Burst{Packets: pkts}
+	if a := testing.AllocsPerRun(100, func() { p.Process(b) }); a != 0 {
+		t.Fatalf("%v allocations per metered burst", a)
+	}
+	if st := p.ReadStats(nil)[0]; st.FuelUsed == 0 || pkts[0].Verdict != abi.TX {
+		t.Fatalf("not metered: %+v", st)
 	}
 }

@@ -42,6 +42,9 @@ type PluginStats struct {
 	Restarts, RestartFailures uint64
 	// Reloads counts successful Replace calls.
 	Reloads uint64
+	// FuelUsed sums the fuel mw_process spent; FuelExhausted counts bursts
+	// that ran out (also counted in Faults). Zero unless PluginConfig.Fuel is set.
+	FuelUsed, FuelExhausted uint64
 	// PacketsPlaced and BytesCopied are indexed by the connection's
 	// Placement. Bytes copied into and back out of the guest are both counted;
 	// with zero-copy they stay 0 unless packets are chained or outside the
@@ -65,6 +68,8 @@ func (s *PluginStats) Add(o *PluginStats) {
 	s.Restarts += o.Restarts
 	s.RestartFailures += o.RestartFailures
 	s.Reloads += o.Reloads
+	s.FuelUsed += o.FuelUsed
+	s.FuelExhausted += o.FuelExhausted
 	for i := range s.PacketsPlaced {
 		s.PacketsPlaced[i] += o.PacketsPlaced[i]
 		s.BytesCopied[i] += o.BytesCopied[i]

@@ -47,6 +47,7 @@
       (if (i32.eq (local.get $act) (i32.const 7)) (then
         (i32.store16 offset=4 (local.get $d) (i32.sub (i32.load16_u offset=4 (local.get $d)) (i32.const 1)))))
       (if (i32.eq (local.get $act) (i32.const 8)) (then (return (i32.const -4))))
+      (if (i32.eq (local.get $act) (i32.const 9)) (then (loop $spin (br $spin))))
       (local.set $d (i32.add (local.get $d) (i32.const 16)))
       (br $next)))
     i32.const 0)
