@@ -16,7 +16,7 @@ func testConfig(socket string, slave bool, queues uint8) config {
 }
 
 // start runs the example and a native peer of the other role, connected.
-func start(t *testing.T, cfg config, queues int) (*memif.Interface, func() (string, error)) {
+func start(t *testing.T, cfg config, queues int) (*memif.Interface, *exampletest.Example) {
 	peerCfg := memif.InterfaceConfig{ID: cfg.ConnID, Secret: cfg.Secret, RxQueues: queues, TxQueues: queues}
 	var p *memif.Interface
 	if cfg.Slave {
@@ -24,12 +24,12 @@ func start(t *testing.T, cfg config, queues int) (*memif.Interface, func() (stri
 		peerCfg.Role = memif.RoleMaster
 		p = exampletest.Peer(t, cfg.Socket, peerCfg)
 	}
-	stop := exampletest.Run(t, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
+	ex := exampletest.Run(t, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
 	if !cfg.Slave {
 		p = exampletest.Peer(t, cfg.Socket, peerCfg)
 	}
 	exampletest.Connected(t, p)
-	return p, stop
+	return p, ex
 }
 
 func TestICMPResponder(t *testing.T) {
@@ -39,7 +39,7 @@ func TestICMPResponder(t *testing.T) {
 			name = "slave"
 		}
 		t.Run(name, func(t *testing.T) {
-			p, stop := start(t, testConfig(exampletest.SocketPath(t), slave, 1), 1)
+			p, ex := start(t, testConfig(exampletest.SocketPath(t), slave, 1), 1)
 
 			exampletest.Send(t, p, 0, exampletest.ARPRequest(t))
 			if got, want := exampletest.Recv(t, p, 0, 1)[0], exampletest.ARPReply(t); !bytes.Equal(got, want) {
@@ -62,7 +62,7 @@ func TestICMPResponder(t *testing.T) {
 					t.Fatalf("echo reply %d (%d bytes): got %d bytes\n% x\nwant\n% x", i, len(want), len(got[i]), got[i][:min(64, len(got[i]))], want[:64])
 				}
 			}
-			out, err := stop()
+			out, err := ex.Stop()
 			if err != nil {
 				t.Fatalf("run: %v", err)
 			}

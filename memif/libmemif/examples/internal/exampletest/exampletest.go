@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,30 +121,64 @@ func Connected(t testing.TB, p *memif.Interface) {
 	}
 }
 
-// Run starts an example's run function in a goroutine and returns a
-// function that stops it and returns its error and output. The example is
+// Example is a running example: see Run.
+type Example struct {
+	out    Buffer
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// Run starts an example's run function in a goroutine. The example is
 // stopped when the test ends if the test has not done so.
-func Run(t testing.TB, run func(ctx context.Context, out io.Writer) error) (stop func() (string, error)) {
+func Run(t testing.TB, run func(ctx context.Context, out io.Writer) error) *Example {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &Buffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, out) }()
-	var once sync.Once
-	var err error
-	stop = func() (string, error) {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(Wait):
-				err = errors.New("example did not stop")
+	e := &Example{cancel: cancel, done: make(chan error, 1)}
+	go func() { e.done <- run(ctx, &e.out) }()
+	t.Cleanup(func() { e.Stop() })
+	return e
+}
+
+// Output is what the example printed so far.
+func (e *Example) Output() string { return e.out.String() }
+
+// Stop cancels the example's context, waits for run to return and returns
+// its output and error.
+func (e *Example) Stop() (string, error) {
+	e.once.Do(func() {
+		e.cancel()
+		select {
+		case e.err = <-e.done:
+		case <-time.After(Wait):
+			e.err = errors.New("example did not stop")
+		}
+	})
+	return e.out.String(), e.err
+}
+
+// WaitOutput waits until the example's output contains every line in
+// want, or fails the test after Wait.
+func (e *Example) WaitOutput(t testing.TB, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(Wait)
+	for {
+		out, missing := e.Output(), ""
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				missing = w
+				break
 			}
-		})
-		return out.String(), err
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("example output lacks %q:\n%s", missing, out)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	t.Cleanup(func() { stop() })
-	return stop
 }
 
 // Buffer is a bytes.Buffer safe for concurrent use.

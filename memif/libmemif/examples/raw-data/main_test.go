@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/libmemif/examples/internal/exampletest"
+)
+
+func TestRawData(t *testing.T) {
+	for _, slave := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slave=%v", slave), func(t *testing.T) {
+			const queues, bursts = 3, 2
+			cfg := config{Socket: exampletest.SocketPath(t), ConnID: 1, Slave: slave, Secret: "secret", Queues: queues, Interval: 10 * time.Millisecond, Bursts: bursts}
+			peerCfg := memif.InterfaceConfig{ID: 1, Secret: "secret", RxQueues: queues, TxQueues: queues}
+			var p *memif.Interface
+			if slave {
+				peerCfg.Role = memif.RoleMaster
+				p = exampletest.Peer(t, cfg.Socket, peerCfg)
+			}
+			ex := exampletest.Run(t, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
+			if !slave {
+				p = exampletest.Peer(t, cfg.Socket, peerCfg)
+			}
+			exampletest.Connected(t, p)
+			for q := range queues {
+				got := exampletest.Recv(t, p, q, 3*bursts)
+				for i, pkt := range got {
+					want := fmt.Sprintf("Packet #%d in burst number %d", i%3+1, i/3+1)
+					if string(pkt) != want {
+						t.Fatalf("queue %d packet %d: %q, want %q", q, i, pkt, want)
+					}
+				}
+				exampletest.Send(t, p, q, []byte(fmt.Sprintf("hello queue %d", q)))
+			}
+			var want []string
+			for q := range queues {
+				want = append(want, fmt.Sprintf("received queue=%d: hello queue %d\n", q, q))
+			}
+			ex.WaitOutput(t, want...)
+			out, err := ex.Stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out, "memif memif1 connected to : 3 rx, 3 tx queues") || !strings.Contains(out, "memif memif1 disconnected") {
+				t.Fatalf("output:\n%s", out)
+			}
+		})
+	}
+}
