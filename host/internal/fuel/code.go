@@ -412,7 +412,10 @@ func (r *rewriter) prefixed(in []byte, at int, prefix byte) (int, error) {
 				return 0, r.errorf(p, ErrMalformed, "atomic.fence flags")
 			}
 			return n + 1, nil
-		case sub <= 2 || (sub >= 0x10 && sub <= 0x4E):
+		case sub == 1 || sub == 2:
+			// A wait can block for ever, and no fuel check runs while it does.
+			return 0, r.errorf(at, ErrUnsupported, "memory.atomic.wait (blocks without a bound fuel can enforce)")
+		case sub == 0 || (sub >= 0x10 && sub <= 0x4E):
 			m, err := r.memarg(in, p)
 			return n + m, err
 		}

@@ -47,7 +47,8 @@
 //
 // Instrument accepts the core wasm 2.0 binary format (bulk memory,
 // reference types, multi-value, saturating conversions, sign extension,
-// fixed-width SIMD) plus threads (atomics), tail calls and extended constant
+// fixed-width SIMD) plus threads (atomics, except memory.atomic.wait, which can block beyond
+// any fuel check), tail calls and extended constant
 // expressions. It refuses with an *Error naming the section, function and
 // byte offset: anything malformed, unknown section ids and opcodes,
 // exception handling, typed function references and GC types, multiple

@@ -96,6 +96,7 @@ func TestRefusals(t *testing.T) {
 		{"unknown misc opcode", withBody(0xFC, 18, 0x0B), Config{}, ErrUnsupported, "code", 0, 23, "opcode 0xfc 18"},
 		{"SIMD numbering gap", withBody(0xFD, 0x9A, 0x01, 0x0B), Config{}, ErrUnsupported, "code", 0, 23, "opcode 0xfd 154"},
 		{"relaxed SIMD", withBody(0xFD, 0x80, 0x02, 0x0B), Config{}, ErrUnsupported, "code", 0, 23, "opcode 0xfd 256"},
+		{"atomic wait", withBody(0x41, 0, 0x41, 0, 0x42, 0, 0xFE, 0x01, 2, 0, 0x1A, 0x0B), Config{}, ErrUnsupported, "code", 0, 29, "memory.atomic.wait"},
 		{"unknown atomic", withBody(0xFE, 0x4F, 0x0B), Config{}, ErrUnsupported, "code", 0, 23, "opcode 0xfe 79"},
 		{"multi-memory memarg", withBody(0x41, 0, 0x28, 0x40, 0, 0, 0x1A, 0x0B), Config{}, ErrUnsupported, "code", 0, 26, "multiple memories"},
 		{"typed block type", withBody(0x02, 0x63, 0x70, 0x0B, 0x0B), Config{}, ErrUnsupported, "code", 0, 24, "block type"},
