@@ -53,3 +53,15 @@ func TestRawData(t *testing.T) {
 		})
 	}
 }
+
+func TestParseFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-slave", "-queues", "2", "-interval", "1s", "-bursts", "4"}, io.Discard)
+	if err != nil || !cfg.Slave || cfg.Queues != 2 || cfg.Interval != time.Second || cfg.Bursts != 4 {
+		t.Fatalf("%+v, %v", cfg, err)
+	}
+	for _, bad := range [][]string{{"-queues", "0"}, {"-queues", "300"}, {"-interval", "-1s"}, {"-x"}} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
