@@ -47,12 +47,13 @@
 //
 // Instrument accepts the core wasm 2.0 binary format (bulk memory,
 // reference types, multi-value, saturating conversions, sign extension,
-// fixed-width SIMD) plus threads (atomics, except memory.atomic.wait, which can block beyond
-// any fuel check), tail calls and extended constant
+// fixed-width SIMD) plus threads, tail calls and extended constant
 // expressions. It refuses with an *Error naming the section, function and
 // byte offset: anything malformed, unknown section ids and opcodes,
 // exception handling, typed function references and GC types, multiple
-// memories and memory64, a module that already exports ExportName, and
+// memories and memory64, memory.atomic.wait (it can block beyond any fuel
+// check), more than 50,000 locals in a function, vector lengths larger than
+// the bytes that hold them, a module that already exports ExportName, and
 // references to globals or locals that do not exist. DWARF (.debug_*)
 // and source-map custom sections are removed, since the inserted code shifts
 // the offsets they describe.
