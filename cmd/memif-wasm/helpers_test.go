@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var watCache sync.Map // source text -> built .wasm path
+
+// watPlugin builds testdata/verdict.wat with the given ABI version and verdict using
+// wat2wasm and returns the .wasm path. It skips the test, saying why, when wat2wasm is
+// not installed (`make deps-plugins` installs it).
+func watPlugin(t testing.TB, abiVersion, verdict string) string {
+	t.Helper()
+	src, err := os.ReadFile("testdata/verdict.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.NewReplacer("ABI", abiVersion, "VERDICT", verdict).Replace(string(src))
+	if p, ok := watCache.Load(text); ok {
+		return p.(string)
+	}
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		t.Skip("wat2wasm not installed (make deps-plugins installs wabt): cannot build the test plugin")
+	}
+	dir, err := os.MkdirTemp("", "memif-wasm-cmd-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	watPath := filepath.Join(dir, "p.wat")
+	out := filepath.Join(dir, "p.wasm")
+	if err := os.WriteFile(watPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("wat2wasm", watPath, "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, b)
+	}
+	watCache.Store(text, out)
+	return out
+}
+
+// builtPlugin returns plugins/build/name, building it with make when missing. It skips
+// the test, saying why, when the build is impossible here (no toolchain).
+func builtPlugin(t testing.TB, name string) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "plugins", "build", name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	cmd := exec.Command("make", "-C", filepath.Join(root, "plugins"), "build/"+name)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("plugins/build/%s is missing and `make -C plugins build/%s` failed (run make plugins): %v\n%s", name, name, err, b)
+	}
+	return p
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestInspectAdmitted(t *testing.T) {
+	p := watPlugin(t, "1", "2")
+	code, stdout, stderr := runArgs(t, "inspect", p)
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", code, stderr, stdout)
+	}
+	for _, want := range []string{"abi version  1", "min 288 pages (18.0 MiB), max 288 pages", "declared", "mw_process", "admitted     yes"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestInspectJSON(t *testing.T) {
+	p := watPlugin(t, "1", "2")
+	code, stdout, _ := runArgs(t, "inspect", "--json", p)
+	var rep inspectReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	wasm, _ := os.ReadFile(p)
+	if code != exitOK || !rep.Admitted || rep.ABIVersion != 1 || rep.Size != len(wasm) || len(rep.SHA256) != 64 ||
+		rep.MemoryMax != 288 || !rep.MaxDeclared || rep.WASI || len(rep.Imports) != 0 || len(rep.Exports) != 7 {
+		t.Fatalf("exit %d, report %+v", code, rep)
+	}
+}
+
+// Refusals: exit 1 and the reason, each with its admission code.
+func TestInspectRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		args func(t *testing.T) []string
+		code string
+		want string
+	}{
+		{"wrong abi version", func(t *testing.T) []string { return []string{watPlugin(t, "2", "2")} }, "abi_version", "2"},
+		{"memory over the cap", func(t *testing.T) []string { return []string{"--max-pages", "100", watPlugin(t, "1", "2")} }, "memory", ""},
+		{"not wasm", func(t *testing.T) []string {
+			p := filepath.Join(t.TempDir(), "x.wasm")
+			os.WriteFile(p, []byte("#!/bin/sh\necho hi\n"), 0o644)
+			return []string{p}
+		}, "malformed", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"inspect", "--json"}, tt.args(t)...)
+			code, stdout, stderr := runArgs(t, args...)
+			var rep inspectReport
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatalf("not JSON: %v\n%s\n%s", err, stdout, stderr)
+			}
+			if code != exitFailure || rep.Admitted || rep.RefusalCode != tt.code || !strings.Contains(rep.Refusal, tt.want) || rep.Refusal == "" {
+				t.Fatalf("exit %d, code %q refusal %q; want exit 1, code %q mentioning %q", code, rep.RefusalCode, rep.Refusal, tt.code, tt.want)
+			}
+			textArgs := append([]string{"inspect"}, args[2:]...)
+			if _, text, _ := runArgs(t, textArgs...); !strings.Contains(text, "admitted     no: "+tt.code+": ") {
+				t.Fatalf("text report does not say why:\n%s", text)
+			}
+		})
+	}
+}
+
+func TestInspectFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing file", []string{filepath.Join(dir, "nope.wasm")}, exitFailure, "nope.wasm: no such file"},
+		{"directory", []string{dir}, exitFailure, "not a regular file"},
+		{"no file", nil, exitUsage, "exactly one FILE.wasm"},
+		{"two files", []string{"a", "b"}, exitUsage, "exactly one FILE.wasm"},
+		{"bad max pages", []string{"--max-pages", "0", "a"}, exitUsage, "--max-pages 0"},
+		{"missing plugin config", []string{"--plugin-config", filepath.Join(dir, "cfg"), watPlugin(t, "1", "2")}, exitFailure, "--plugin-config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runArgs(t, append([]string{"inspect"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d (want %d), stderr lacks %q:\n%s", code, tt.code, tt.want, stderr)
+			}
+		})
+	}
+}
+
+// The example plugins built by make plugins: a Go guest shows its WASI imports.
+func TestInspectGoPlugin(t *testing.T) {
+	p := builtPlugin(t, "macswap.wasm")
+	code, stdout, stderr := runArgs(t, "inspect", p)
+	if code != exitOK || !strings.Contains(stdout, "wasi         yes") || !strings.Contains(stdout, "wasi_snapshot_preview1: ") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
