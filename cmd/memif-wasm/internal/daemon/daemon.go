@@ -433,7 +433,8 @@ func (d *Daemon) Snapshot() *Snapshot {
 			ifc := p.iface
 			p.mu.Unlock()
 			if ifc != nil {
-				is.Connected = ifc.Connected()
+				// Up means forwarding: connected and its tx queues published to workers.
+				is.Connected = ifc.Connected() && p.tx.Load() != nil
 				is.Memif = ifc.Stats()
 				if err := ifc.LastError(); err != nil {
 					is.LastError = err.Error()

@@ -2,11 +2,19 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"net"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/memif"
 )
 
 // TestReflect runs a single master interface with a TX plugin: every packet
@@ -29,5 +37,398 @@ func TestReflect(t *testing.T) {
 	if got := in.Plugins[0].Stats.Verdicts[abi.TX]; got != 5000 {
 		t.Errorf("TX verdicts = %d, want 5000", got)
 	}
-	_ = context.Background
+	if s.Loads["t"]["ok"] != 1 {
+		t.Errorf("loads = %v", s.Loads)
+	}
+}
+
+// TestPassWithoutEgressDrops: a PASS verdict on an interface with no egress
+// is dropped and counted.
+func TestPassWithoutEgressDrops(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "pass", int(abi.Pass), 0)), Options{})
+	p := newPeer(t, sock, 0, false)
+	txq, _ := p.ifc.TxQueue(0)
+	if n, err := txq.WritePackets([][]byte{frame(0), frame(1), frame(2)}); n != 3 {
+		t.Fatalf("sent %d: %v", n, err)
+	}
+	waitFor(t, "3 no_egress drops", func() bool {
+		return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].Drops[DropNoEgress] == 3
+	})
+}
+
+// TestBridge: two interfaces of a tenant, each the other's egress, with a
+// PASS plugin: what one peer sends leaves by the other.
+func TestBridge(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	pass := buildPlugin(t, dir, "pass", int(abi.Pass), 0)
+	cfg := &config.Config{Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{
+		{Name: "a", Socket: a, Role: "master", Egress: "b", Plugins: []config.Plugin{{File: pass}}},
+		{Name: "b", Socket: b, Role: "slave", Egress: "a"},
+	}}}}
+	d := startDaemon(t, cfg, Options{})
+	pa := newPeer(t, a, 0, false)
+	pb := newPeer(t, b, 0, true)
+	waitUp(t, d)
+	tr := &traffic{tx: pa, rx: pb, count: 3000}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("a→b: lost %d, duplicated %d\n%+v", lost, dup, d.Snapshot().Tenants[0])
+	}
+	tr = &traffic{tx: pb, rx: pa, count: 3000}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("b→a: lost %d, duplicated %d", lost, dup)
+	}
+	s := d.Snapshot().Tenants[0]
+	if s.Interfaces[0].Egress != "b" || s.Interfaces[0].Queues[0].TxPackets != 3000 || s.Interfaces[1].Queues[0].TxPackets != 3000 {
+		t.Errorf("snapshot: %+v", s)
+	}
+}
+
+// TestReload100 reloads a plugin 100 times while sequence-numbered traffic
+// flows: nothing is lost, nothing duplicated, and every reload is counted.
+func TestReload100(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0)), Options{})
+	p := newPeer(t, sock, 0, false)
+	const reloads = 100
+	tr := &traffic{tx: p, rx: p, count: 40000, window: 128}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	errc := make(chan error, 1)
+	go func() {
+		defer wg.Done()
+		ctx := context.Background()
+		for i := 0; i < reloads; i++ {
+			if err := d.Reload(ctx, "t", "memif0", "tx"); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	tr.run(t, 30*time.Second)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		t.Fatal(err)
+	default:
+	}
+	lost, dup := tr.check()
+	if lost != 0 || dup != 0 {
+		t.Fatalf("lost %d, duplicated %d of %d", lost, dup, tr.count)
+	}
+	s := d.Snapshot()
+	if got := s.Reloads["t"]["ok"]; got != reloads {
+		t.Errorf("reloads counted = %d, want %d", got, reloads)
+	}
+	pl := s.Tenants[0].Interfaces[0].Plugins[0]
+	if pl.Stats.Reloads != reloads {
+		t.Errorf("pipeline reloads = %d, want %d", pl.Stats.Reloads, reloads)
+	}
+	if pl.Stats.Verdicts[abi.TX] != uint64(tr.count) {
+		t.Errorf("TX verdicts = %d, want %d", pl.Stats.Verdicts[abi.TX], tr.count)
+	}
+}
+
+// TestReloadFailureKeepsOld: a new version that fails init (or admission)
+// leaves the old version running, and the failure is reported and counted.
+func TestReloadFailureKeepsOld(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	file := buildPlugin(t, dir, "tx", int(abi.TX), 0)
+	d := startDaemon(t, oneInterface(sock, file), Options{})
+	p := newPeer(t, sock, 0, false)
+
+	buildPlugin(t, dir, "tx", int(abi.TX), -22) // same file, mw_init now fails
+	err := d.Reload(context.Background(), "t", "memif0", "tx")
+	if err == nil || !strings.Contains(err.Error(), "old version keeps running") {
+		t.Fatalf("reload with failing init: %v", err)
+	}
+	if err := os.WriteFile(file, []byte("not wasm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = d.Reload(context.Background(), "t", "memif0", "tx")
+	var ae *host.AdmissionError
+	if !errors.As(err, &ae) {
+		t.Fatalf("reload of garbage: %v, want an *AdmissionError", err)
+	}
+	tr := &traffic{tx: p, rx: p, count: 1000}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("after failed reloads: lost %d, duplicated %d", lost, dup)
+	}
+	s := d.Snapshot()
+	if s.Reloads["t"]["load_failed"] != 2 || s.Reloads["t"]["ok"] != 0 { // admission probes mw_init, so both fail at load
+		t.Errorf("reload counts = %v", s.Reloads)
+	}
+	if s.Loads["t"]["malformed"] != 1 {
+		t.Errorf("load counts = %v", s.Loads)
+	}
+}
+
+// TestWatchReloads: writing a new version of a watched plugin file reloads it.
+func TestWatchReloads(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	buildPlugin(t, dir, "v", int(abi.Drop), 0)
+	d := startDaemon(t, oneInterface(sock, filepath.Join(dir, "v.wasm")), Options{Watch: true})
+	p := newPeer(t, sock, 0, false)
+	buildPlugin(t, dir, "v", int(abi.TX), 0) // replaced by rename, as build tools do
+	waitFor(t, "a reload after the file changed", func() bool { return d.Snapshot().Reloads["t"]["ok"] == 1 })
+	tr := &traffic{tx: p, rx: p, count: 500}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("new version does not reflect: lost %d, duplicated %d", lost, dup)
+	}
+}
+
+// TestShutdownDrainsAndDisconnects: Close ends the peer's connection with a
+// DISCONNECT and leaves no worker behind.
+func TestShutdownDrainsAndDisconnects(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0)), Options{})
+	gone := make(chan error, 1)
+	s, err := memif.NewSocket(memif.SocketConfig{Path: sock, ReconnectInterval: -1, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ifc, err := s.NewInterface(memif.InterfaceConfig{Name: "peer", OnDisconnect: func(_ *memif.Interface, err error) { gone <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ifc.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	txq, _ := ifc.TxQueue(0)
+	txq.WritePackets([][]byte{frame(0), frame(1)})
+	if err := d.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	select {
+	case err := <-gone:
+		var de *memif.DisconnectError
+		if !errors.As(err, &de) || !de.Remote {
+			t.Errorf("peer saw %v, want a remote DISCONNECT", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("peer never saw the disconnect")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket file left behind: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+	if err := d.Reload(ctx, "t", "memif0", "tx"); !errors.Is(err, ErrClosed) {
+		t.Errorf("reload after close: %v", err)
+	}
+}
+
+// TestSlaveReconnects: the master peer vanishes mid-traffic; the daemon keeps
+// running and its slave interface reconnects to the next master.
+func TestSlaveReconnects(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	cfg := oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0))
+	cfg.Tenants[0].Interfaces[0].Role = "slave"
+	d := startDaemon(t, cfg, Options{})
+	p := newPeer(t, sock, 0, true)
+	txq, _ := p.ifc.TxQueue(0)
+	for i := 0; i < 20; i++ {
+		txq.WritePackets([][]byte{frame(uint64(i))})
+	}
+	p.close() // vanish, possibly with packets in flight
+	p2 := newPeer(t, sock, 0, true)
+	waitFor(t, "the daemon to reconnect", func() bool { return d.Snapshot().Tenants[0].Interfaces[0].Connected })
+	tr := &traffic{tx: p2, rx: p2, count: 1000}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("after reconnect: lost %d, duplicated %d", lost, dup)
+	}
+	if c := d.Snapshot().Tenants[0].Interfaces[0].Memif.Connects; c < 2 {
+		t.Errorf("connects = %d, want ≥ 2", c)
+	}
+}
+
+// TestBadInput: each broken setup is refused before anything runs, with an
+// error naming what is wrong.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := buildPlugin(t, dir, "tx", int(abi.TX), 0)
+	garbage := filepath.Join(dir, "garbage.wasm")
+	os.WriteFile(garbage, []byte("\x00asm\x01\x00\x00\x00\xff"), 0o644)
+	initFails := buildPlugin(t, dir, "initfails", int(abi.TX), -5)
+	busy := filepath.Join(dir, "busy.sock")
+	l, err := net.Listen("unixpacket", busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	tests := []struct {
+		name string
+		cfg  *config.Config
+		want []string
+	}{
+		{"missing plugin file", oneInterface(filepath.Join(dir, "s1.sock"), filepath.Join(dir, "nope.wasm")), []string{`plugin "nope"`, "no such file"}},
+		{"plugin fails admission", oneInterface(filepath.Join(dir, "s2.sock"), garbage), []string{`plugin "garbage"`, "garbage.wasm"}},
+		{"plugin init fails", oneInterface(filepath.Join(dir, "s3.sock"), initFails), []string{`interface "memif0"`, "mw_init"}},
+		{"socket path in use", oneInterface(busy, good), []string{`interface "memif0"`, busy}},
+		{"socket directory missing", oneInterface(filepath.Join(dir, "no", "such", "dir.sock"), good), []string{`interface "memif0"`}},
+		{"invalid config", &config.Config{Tenants: []config.Tenant{{Name: "t"}}}, []string{"tenants[0].interfaces"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			d, err := New(ctx, tt.cfg, Options{Logger: quietLogger()})
+			if err == nil {
+				d.Close()
+				t.Fatal("accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestControlAndUnknownNames: control messages reach the plugin; unknown
+// names are ErrNotFound.
+func TestControlAndUnknownNames(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0)), Options{})
+	ctx := context.Background()
+	reply, err := d.Control(ctx, "t", "memif0", "tx", []byte("ping"))
+	if err != nil || string(reply) != "ping" {
+		t.Fatalf("control: %q, %v", reply, err)
+	}
+	for _, c := range [][3]string{{"x", "memif0", "tx"}, {"t", "x", "tx"}, {"t", "memif0", "x"}} {
+		if _, err := d.Control(ctx, c[0], c[1], c[2], nil); !errors.Is(err, ErrNotFound) {
+			t.Errorf("control %v: %v, want ErrNotFound", c, err)
+		}
+		if err := d.Reload(ctx, c[0], c[1], c[2]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("reload %v: %v, want ErrNotFound", c, err)
+		}
+	}
+}
+
+// TestLoadUnload: adding a DROP plugin in front stops the reflection;
+// removing it restores it, without touching the connection.
+func TestLoadUnload(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0)), Options{})
+	p := newPeer(t, sock, 0, false)
+	ctx := context.Background()
+	drop := buildPlugin(t, dir, "drop", int(abi.Drop), 0)
+	if err := d.LoadPlugin(ctx, "t", "memif0", config.Plugin{File: drop}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.LoadPlugin(ctx, "t", "memif0", config.Plugin{File: drop}, 0); err == nil {
+		t.Error("loading a duplicate name succeeded")
+	}
+	txq, _ := p.ifc.TxQueue(0)
+	txq.WritePackets([][]byte{frame(0), frame(1)})
+	waitFor(t, "2 drops", func() bool {
+		pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins
+		return len(pl) == 2 && pl[0].Name == "drop" && pl[0].Stats.Verdicts[abi.Drop] == 2
+	})
+	if err := d.UnloadPlugin(ctx, "t", "memif0", "drop"); err != nil {
+		t.Fatal(err)
+	}
+	tr := &traffic{tx: p, rx: p, count: 500}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("after unload: lost %d, duplicated %d", lost, dup)
+	}
+	if got := d.Config().Tenants[0].Interfaces[0].Plugins; len(got) != 1 || got[0].PluginName() != "tx" {
+		t.Errorf("running config plugins = %+v", got)
+	}
+	if c := d.Snapshot().Tenants[0].Interfaces[0].Memif.Connects; c != 1 {
+		t.Errorf("connects = %d: the connection was disturbed", c)
+	}
+}
+
+// TestApplyDiff: changing one interface's plugin config reloads only that
+// plugin; the untouched tenant keeps its connection and counters.
+func TestApplyDiff(t *testing.T) {
+	dir := t.TempDir()
+	tx := buildPlugin(t, dir, "tx", int(abi.TX), 0)
+	mk := func(cfgB string) *config.Config {
+		return &config.Config{Tenants: []config.Tenant{
+			{Name: "a", Interfaces: []config.Interface{{Name: "i", Socket: filepath.Join(dir, "a.sock"), Role: "master", Plugins: []config.Plugin{{File: tx}}}}},
+			{Name: "b", Interfaces: []config.Interface{{Name: "i", Socket: filepath.Join(dir, "b.sock"), Role: "master", Plugins: []config.Plugin{{File: tx, Config: cfgB}}}}},
+		}}
+	}
+	d := startDaemon(t, mk("one"), Options{})
+	pa := newPeer(t, filepath.Join(dir, "a.sock"), 0, false)
+	newPeer(t, filepath.Join(dir, "b.sock"), 0, false)
+	tr := &traffic{tx: pa, rx: pa, count: 100}
+	tr.run(t, 5*time.Second)
+
+	changes, err := d.Apply(context.Background(), mk("two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].Action != "reload" || changes[0].Tenant != "b" {
+		t.Fatalf("changes = %v, want one reload in tenant b", changes)
+	}
+	s := d.Snapshot()
+	a := s.Tenants[0].Interfaces[0]
+	if a.Memif.Connects != 1 || a.Queues[0].RxPackets != 100 || a.Plugins[0].Stats.Reloads != 0 {
+		t.Errorf("tenant a was disturbed: %+v", a)
+	}
+	if s.Tenants[1].Interfaces[0].Plugins[0].Stats.Reloads != 1 {
+		t.Errorf("tenant b plugin not reloaded")
+	}
+	// Same config again: nothing to do.
+	if changes, err := d.Apply(context.Background(), mk("two")); err != nil || len(changes) != 0 {
+		t.Errorf("re-apply: %v, %v", changes, err)
+	}
+	// Removing tenant b closes it; a keeps running.
+	c := mk("two")
+	c.Tenants = c.Tenants[:1]
+	if changes, err := d.Apply(context.Background(), c); err != nil || len(changes) != 1 || changes[0].Action != "remove" {
+		t.Errorf("remove: %v, %v", changes, err)
+	}
+	if n := len(d.Snapshot().Tenants); n != 1 {
+		t.Errorf("tenants = %d", n)
+	}
+}
+
+// waitUp waits until every interface of d forwards.
+func waitUp(t testing.TB, d *Daemon) {
+	t.Helper()
+	waitFor(t, "every interface up", func() bool {
+		for _, tn := range d.Snapshot().Tenants {
+			for _, in := range tn.Interfaces {
+				if !in.Connected {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -6,66 +6,18 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
-// verdictWAT is a plugin that gives every packet one verdict (%d below). It
-// also exports mw_control, which echoes the message back, and counts bursts
-// in a global that mw_state_save/mw_state_load hand to the next version.
-const verdictWAT = `(module
-  (memory (export "memory") 288 288)
-  (global $bursts (mut i32) (i32.const 0))
-  (func (export "mw_abi_version") (result i32) i32.const 1)
-  (func (export "mw_batch") (param i32) (result i32) i32.const 65536)
-  (func (export "mw_msgbuf") (param i32) (result i32) i32.const 131072)
-  (func (export "mw_window") (param i32) (result i32) i32.const 1048576)
-  (func (export "mw_init") (param i32 i32) (result i32) INIT)
-  (func (export "mw_control") (param $p i32) (param $n i32) (result i32) local.get $n)
-  (func (export "mw_process") (param $n i32) (result i32)
-    (local $d i32) (local $end i32)
-    (global.set $bursts (i32.add (global.get $bursts) (i32.const 1)))
-    (local.set $d (i32.const 65568))
-    (local.set $end (i32.add (i32.const 65568) (i32.shl (local.get $n) (i32.const 4))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $d) (local.get $end)))
-      (i32.store8 offset=8 (local.get $d) (i32.const VERDICT))
-      (local.set $d (i32.add (local.get $d) (i32.const 16)))
-      (br $next)))
-    i32.const 0))`
-
-// buildPlugin assembles a verdict plugin into dir/name.wasm and returns its path.
-// initResult is what mw_init returns (non-zero: the instance refuses to start).
 func buildPlugin(t testing.TB, dir, name string, verdict, initResult int) string {
 	t.Helper()
-	tool, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Skipf("wat2wasm not installed (make deps-plugins installs wabt): %v", err)
-	}
-	src := strings.ReplaceAll(verdictWAT, "VERDICT", strconv.Itoa(verdict))
-	src = strings.ReplaceAll(src, "INIT", "i32.const "+strconv.Itoa(initResult))
-	in := filepath.Join(t.TempDir(), name+".wat")
-	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, name+".wasm")
-	tmp := out + ".tmp"
-	if b, err := exec.Command(tool, "-o", tmp, in).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v\n%s", err, b)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testplugin.Build(t, dir, name, verdict, initResult)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

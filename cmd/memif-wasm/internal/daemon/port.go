@@ -195,6 +195,10 @@ func (p *port) attachRegions(ifc *memif.Interface) host.Placement {
 	placement := host.PlacementCopy
 	for _, w := range p.workers {
 		w.mu.Lock()
+		if w.pipe == nil {
+			w.mu.Unlock()
+			continue
+		}
 		pl, err := w.pipe.AttachRegion(r.Index, r.FD, facts)
 		w.mu.Unlock()
 		if err != nil {
@@ -210,7 +214,9 @@ func (p *port) onDisconnect(_ *memif.Interface, err error) {
 	p.tx.Store(nil)
 	for _, w := range p.workers {
 		w.mu.Lock()
-		w.pipe.DetachRegion()
+		if w.pipe != nil { // nil once the interface is closed
+			w.pipe.DetachRegion()
+		}
 		w.mu.Unlock()
 	}
 	p.placement.Store(host.PlacementCopy.String())
