@@ -182,51 +182,52 @@ func (q *queue) rxBurst(bufs []Buffer) (int, error) {
 		limit = q.own + uint16(q.size)
 	}
 	avail := uint32(uint16(peer - q.cur))
+	// Each descriptor is copied out of shared memory once, validated, and
+	// turned into a Buffer; a packet counts only once its last descriptor
+	// (no NEXT) is in, so a chain is never split across calls.
 	n, pkts, bytes := 0, uint64(0), uint64(0)
-	for avail > 0 {
-		clen, complete := ring.ChainLen(&q.r, q.cur, avail)
-		if !complete {
-			if peer == limit {
-				return 0, q.fail(ErrBadDescriptor, "descriptor chain does not end")
-			}
-			break
-		}
-		if int(clen) > len(bufs)-n {
+	k, pktBytes := 0, uint64(0) // descriptors and bytes of the packet being assembled
+	for uint32(n+k) < avail {
+		if n+k >= len(bufs) {
 			if n == 0 {
 				return 0, ErrNoBuf
 			}
 			break
 		}
-		for i := uint32(0); i < clen; i++ {
-			d := *q.r.Desc(q.cur)
-			b := &bufs[n]
-			if q.slave {
-				off := q.shadow[q.cur&q.mask] + q.headroom
-				if d.Length > q.bufSize-q.headroom {
-					return 0, q.fail(ErrBadDescriptor, "descriptor length above the posted buffer")
-				}
-				end := off + d.Length
-				b.Data = q.bufMem[off:end:end]
-				b.Region, b.Offset = q.bufRegion, off
-			} else {
-				v, err := ring.View(q.views, &d)
-				if err != nil {
-					return 0, q.fail(ErrBadDescriptor, err.Error())
-				}
-				b.Data, b.Region, b.Offset = v, d.Region, d.Offset
+		idx := q.cur + uint16(n+k)
+		d := *q.r.Desc(idx)
+		b := &bufs[n+k]
+		if q.slave {
+			off := q.shadow[idx&q.mask] + q.headroom
+			if d.Length > q.bufSize-q.headroom {
+				return 0, q.fail(ErrBadDescriptor, "descriptor length above the posted buffer")
 			}
-			b.Flags = BufferNext
-			if i == clen-1 {
-				b.Flags = 0
+			end := off + d.Length
+			b.Data = q.bufMem[off:end:end]
+			b.Region, b.Offset = q.bufRegion, off
+		} else {
+			v, err := ring.View(q.views, &d)
+			if err != nil {
+				return 0, q.fail(ErrBadDescriptor, err.Error())
 			}
-			b.q, b.slot, b.cap = q, q.cur, d.Length
-			bytes += uint64(d.Length)
-			q.cur++
-			n++
+			b.Data, b.Region, b.Offset = v, d.Region, d.Offset
 		}
-		avail -= clen
-		pkts++
+		b.q, b.slot, b.cap = q, idx, d.Length
+		b.Flags = BufferFlags(d.Flags) & BufferNext
+		pktBytes += uint64(d.Length)
+		k++
+		if b.Flags == 0 {
+			n += k
+			pkts++
+			bytes += pktBytes
+			k, pktBytes = 0, 0
+		}
 	}
+	if k > 0 && uint32(n+k) == avail && peer == limit {
+		// The producer cannot publish more: this chain never ends.
+		return 0, q.fail(ErrBadDescriptor, "descriptor chain does not end")
+	}
+	q.cur += uint16(n)
 	if pkts > 0 {
 		add(&q.st.packets, pkts)
 		add(&q.st.bytes, bytes)

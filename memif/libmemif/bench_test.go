@@ -1,0 +1,106 @@
+package libmemif
+
+import (
+	"testing"
+
+	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+)
+
+const benchBurst = 32
+
+func reportMpps(b *testing.B) {
+	b.ReportMetric(float64(b.N)*benchBurst/b.Elapsed().Seconds()/1e6, "Mpps")
+}
+
+// BenchmarkBurst64 moves bursts of 32 64-byte packets from a slave to a
+// master in one process, once through this package (TxBurst, RxBurst) and
+// once through package memif directly, to price the API layer. The memif
+// "copy" variant copies every received packet into caller-owned memory,
+// which is the work RxBurst's API obliges it to do; "zerocopy" only looks.
+//
+//	go test -run '^$' -bench Burst64 -benchtime 2s ./memif/libmemif
+func BenchmarkBurst64(b *testing.B) {
+	b.Run("libmemif", func(b *testing.B) {
+		initLib(b)
+		path := memiftest.SocketPath(b)
+		master, _ := pair(b, MemifConfig{MemifMeta: MemifMeta{SocketFilename: path, IsMaster: true}}, memif.InterfaceConfig{}, nil)
+		// Replace the native peer with a second Memif: both ends use the
+		// adapter.
+		master.Close()
+		up := make(chan *Memif, 2)
+		cb := &MemifCallbacks{OnConnect: func(m *Memif) error { up <- m; return nil }}
+		rxm, err := CreateInterface(&MemifConfig{MemifMeta: MemifMeta{SocketFilename: path + "2", IsMaster: true}}, cb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rxm.Close()
+		txm, err := CreateInterface(&MemifConfig{MemifMeta: MemifMeta{SocketFilename: path + "2"}}, cb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer txm.Close()
+		<-up
+		<-up
+		pkts := make([]RawPacketData, benchBurst)
+		for i := range pkts {
+			pkts[i] = pattern(64, byte(i))
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if n, err := txm.TxBurst(0, pkts); err != nil || n != benchBurst {
+				b.Fatalf("TxBurst: %d, %v", n, err)
+			}
+			for got := 0; got < benchBurst; {
+				rx, err := rxm.RxBurst(0, benchBurst)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += len(rx)
+			}
+		}
+		reportMpps(b)
+	})
+	for _, copyOut := range []bool{true, false} {
+		name := "memif-copy"
+		if !copyOut {
+			name = "memif-zerocopy"
+		}
+		b.Run(name, func(b *testing.B) {
+			master, slave := memiftest.Pair(b, nil)
+			tx, _ := slave.TxQueue(0)
+			rx, _ := master.RxQueue(0)
+			pkts := make([][]byte, benchBurst)
+			for i := range pkts {
+				pkts[i] = pattern(64, byte(i))
+			}
+			bufs := make([]memif.Buffer, rx.RingSize())
+			dst := make([]byte, benchBurst*2048)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if n, err := tx.WritePackets(pkts); err != nil || n != benchBurst {
+					b.Fatalf("WritePackets: %d, %v", n, err)
+				}
+				for got := 0; got < benchBurst; {
+					n, err := rx.RxBurst(bufs[:benchBurst])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if copyOut {
+						off := 0
+						for i := range bufs[:n] {
+							off += copy(dst[off:], bufs[i].Data)
+						}
+					}
+					if err := rx.Release(n); err != nil {
+						b.Fatal(err)
+					}
+					got += n
+				}
+			}
+			reportMpps(b)
+		})
+	}
+}
