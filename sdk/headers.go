@@ -1,7 +1,9 @@
 package sdk
 
 import (
+	"errors"
 	"net/netip"
+	"strconv"
 )
 
 // Ethertypes and IP protocol numbers the header views know.
@@ -34,6 +36,53 @@ var be bigEndian
 
 // MAC is an Ethernet address.
 type MAC [6]byte
+
+// ParseMAC parses an Ethernet address written as six hex pairs separated by
+// colons or hyphens ("02:00:5e:10:00:01"). It exists so plugins need not
+// import package net, which links WASI imports the host refuses.
+func ParseMAC(s string) (MAC, error) {
+	var m MAC
+	if len(s) != 17 {
+		return m, errors.New("mac " + strconv.Quote(s) + ": want six hex pairs like 02:00:00:00:00:01")
+	}
+	for i := range 6 {
+		if i > 0 && s[3*i-1] != s[2] || s[2] != ':' && s[2] != '-' {
+			return m, errors.New("mac " + strconv.Quote(s) + ": pairs must be separated by ':' or '-' throughout")
+		}
+		hi, ok1 := unhex(s[3*i])
+		lo, ok2 := unhex(s[3*i+1])
+		if !ok1 || !ok2 {
+			return m, errors.New("mac " + strconv.Quote(s) + ": " + strconv.Quote(s[3*i:3*i+2]) + " is not a hex byte")
+		}
+		m[i] = hi<<4 | lo
+	}
+	return m, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// String formats m as six colon-separated hex pairs.
+func (m MAC) String() string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 0, 17)
+	for i, x := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, digits[x>>4], digits[x&15])
+	}
+	return string(b)
+}
 
 // Ethernet is a view of an Ethernet II header: the first 14 bytes of a frame.
 type Ethernet []byte

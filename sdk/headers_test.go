@@ -302,3 +302,17 @@ func FuzzDecode(f *testing.F) {
 		_ = h.L4(b)
 	})
 }
+
+func TestParseMAC(t *testing.T) {
+	for _, s := range []string{"02:00:5e:10:00:0A", "02-00-5E-10-00-0a"} {
+		m, err := sdk.ParseMAC(s)
+		if err != nil || m != (sdk.MAC{2, 0, 0x5e, 0x10, 0, 10}) || m.String() != "02:00:5e:10:00:0a" {
+			t.Errorf("ParseMAC(%q) = %v, %v", s, m, err)
+		}
+	}
+	for _, s := range []string{"", "02:00:5e:10:00", "02:00:5e:10:00:0g", "02:00-5e:10:00:0a", "02.00.5e.10.00.0a", "02:00:5e:10:00:0a:"} {
+		if _, err := sdk.ParseMAC(s); err == nil {
+			t.Errorf("ParseMAC(%q) accepted", s)
+		}
+	}
+}

@@ -5,7 +5,8 @@
 //
 //	{"mac":"02:00:00:00:00:01","ips":["10.0.0.1","fd00::1"],"others":"pass"}
 //
-// "others" is the verdict for every packet it does not answer: "pass"
+// The plugin avoids package net (net.ParseMAC): it would link WASI socket and
+// file imports that the host refuses. "others" is the verdict for every packet it does not answer: "pass"
 // (default) or "drop". Requests with a bad checksum are dropped, as a host
 // stack would. VLAN tags are kept. {"op":"stats"} over control returns counts.
 package main
@@ -14,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 
 	"github.com/memif-wasm/memif-wasm/sdk"
@@ -55,17 +55,17 @@ func (r *responder) Init(cfg []byte) error {
 	if err := json.Unmarshal(cfg, &c); err != nil {
 		return fmt.Errorf("icmp-responder config: %w", err)
 	}
-	hw, err := net.ParseMAC(c.MAC)
-	if err != nil || len(hw) != 6 {
-		return fmt.Errorf("icmp-responder config: mac %q is not an Ethernet address", c.MAC)
+	hw, err := sdk.ParseMAC(c.MAC)
+	if err != nil {
+		return fmt.Errorf("icmp-responder config: %w", err)
 	}
-	if sdk.MAC(hw).IsMulticast() {
+	if hw.IsMulticast() {
 		return fmt.Errorf("icmp-responder config: mac %q is a multicast address", c.MAC)
 	}
 	if len(c.IPs) == 0 {
 		return errors.New("icmp-responder config: ips is empty: nothing to answer for")
 	}
-	n := responder{mac: sdk.MAC(hw), others: sdk.Pass}
+	n := responder{mac: hw, others: sdk.Pass}
 	for _, s := range c.IPs {
 		a, err := netip.ParseAddr(s)
 		if err != nil || a.Zone() != "" || a.IsMulticast() || a.IsUnspecified() {
