@@ -1,6 +1,7 @@
 package memif
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -468,7 +469,8 @@ func (c *conn) checkInit(m proto.Init) error {
 		if m.Secret == "" {
 			return refuse(ErrNoSecret, "secret required")
 		}
-		if m.Secret != cfg.Secret {
+		// Constant time: the peer must not learn the secret byte by byte.
+		if subtle.ConstantTimeCompare([]byte(m.Secret), []byte(cfg.Secret)) != 1 {
 			return refuse(ErrSecret, "incorrect secret")
 		}
 	}

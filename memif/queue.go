@@ -531,6 +531,8 @@ pkts:
 				err2 = err
 				break pkts
 			}
+			// A chain rolled back above only ever wrote full buffers here,
+			// so on a master the slave's posted capacity (Length) survives.
 			n := copy(v, rem)
 			rem = rem[n:]
 			d := q.r.Desc(q.cur)
