@@ -16,7 +16,7 @@
 //
 // A test then waits for the memif link ([Process.WaitLinkUp]), starts
 // forwarding, exchanges traffic, stops forwarding ([Process.StopForwarding])
-// and reads counters ([Process.PortStats], [Process.QueueStats]) before its
+// and reads counters ([Process.PortStats], [Process.XStats]) before its
 // own memif end disconnects: testpmd 22.11 resets a port's counters when the
 // peer disconnects, and it can crash when the peer disconnects while traffic
 // flows. [Process.Close] stops forwarding, quits, kills testpmd if it does
