@@ -43,7 +43,7 @@ func txq(t testing.TB, i *memif.Interface, n int) *memif.TxQueue {
 // returns them reassembled, releasing every buffer.
 func recvPackets(t testing.TB, q *memif.RxQueue, want int) [][]byte {
 	t.Helper()
-	bufs := make([]memif.Buffer, 64)
+	bufs := make([]memif.Buffer, 512)
 	var out [][]byte
 	var cur []byte
 	deadline := time.Now().Add(5 * time.Second)
@@ -785,4 +785,53 @@ func TestNoFDLeakOver100Cycles(t *testing.T) {
 		waitFor(t, func() bool { return !m.Connected() })
 	}
 	waitFor(t, func() bool { return memiftest.OpenFDs(t) <= before })
+}
+
+func TestLimits(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    memif.InterfaceConfig
+		packet int
+	}{
+		{"log2 1", memif.InterfaceConfig{Log2RingSize: 1, BufferSize: 64}, 100},
+		{"log2 14", memif.InterfaceConfig{Log2RingSize: 14, BufferSize: 64}, 64 * 300},
+		{"buffer 65535", memif.InterfaceConfig{Log2RingSize: 2, BufferSize: 65535}, 65535*3 + 1},
+		{"255 queues each way", memif.InterfaceConfig{RxQueues: 255, TxQueues: 255, Log2RingSize: 1, BufferSize: 64}, 64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			master, slave := memiftest.Pair(t, &memiftest.Options{
+				Master: memif.InterfaceConfig{RxQueues: tt.cfg.TxQueues, TxQueues: tt.cfg.RxQueues},
+				Slave:  tt.cfg,
+			})
+			last := slave.NumTxQueues() - 1
+			if last != max(tt.cfg.TxQueues, 1)-1 {
+				t.Fatalf("%d tx queues", last+1)
+			}
+			p := pattern(tt.packet, 5)
+			// Larger than the ring: Alloc must refuse it whole.
+			if tt.packet > 64*2 && tt.cfg.Log2RingSize == 1 {
+				return
+			}
+			if _, err := txq(t, slave, last).WritePackets([][]byte{p}); err != nil {
+				t.Fatal(err)
+			}
+			if got := recvPackets(t, rxq(t, master, last), 1); !bytes.Equal(got[0], p) {
+				t.Fatalf("got %d bytes back", len(got[0]))
+			}
+			if _, err := txq(t, master, 0).WritePackets([][]byte{p}); err != nil {
+				t.Fatal(err)
+			}
+			if got := recvPackets(t, rxq(t, slave, 0), 1); !bytes.Equal(got[0], p) {
+				t.Fatalf("got %d bytes back", len(got[0]))
+			}
+		})
+	}
+	t.Run("packet longer than the ring", func(t *testing.T) {
+		_, slave := memiftest.Pair(t, &memiftest.Options{Slave: memif.InterfaceConfig{Log2RingSize: 1, BufferSize: 64}})
+		n, err := txq(t, slave, 0).WritePackets([][]byte{make([]byte, 129)})
+		if n != 0 || !errors.Is(err, memif.ErrNoBufRing) {
+			t.Errorf("WritePackets of a 3-buffer packet into a 2-slot ring = %d, %v", n, err)
+		}
+	})
 }
