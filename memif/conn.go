@@ -490,15 +490,17 @@ func (c *conn) addRegion(m proto.AddRegion, fd int) error {
 		shm.Close(fd)
 		return refuse(ErrInvalArg, "region %d size %d outside 1..%d", m.Index, m.Size, uint64(maxRegionSize))
 	}
-	// Mapping more than the file holds would turn reads past its end
-	// into SIGBUS, which no Go code can recover from.
+	// Mapping more than the file holds would turn reads past its end into
+	// SIGBUS, which no Go code can recover from. Seal the file against
+	// shrinking first (a no-op if the peer already did), then check its
+	// size, so the size cannot change after the check.
+	if !shm.ShrinkSealed(fd) && shm.SealShrink(fd) != nil {
+		c.log.Warn("memif region cannot be sealed against shrinking; a peer truncating it would crash this process", "region", m.Index)
+	}
 	fsize, err := shm.FileSize(fd)
 	if err != nil || uint64(fsize) < m.Size {
 		shm.Close(fd)
 		return refuse(ErrNoShmFD, "region %d: file holds %d bytes, fewer than the announced %d", m.Index, fsize, m.Size)
-	}
-	if !shm.ShrinkSealed(fd) {
-		c.log.Warn("memif region not sealed against shrinking; a peer truncating it would crash this process", "region", m.Index)
 	}
 	data, err := shm.Map(fd, int(m.Size))
 	if err != nil {

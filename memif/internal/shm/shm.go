@@ -72,6 +72,15 @@ func FileSize(fd int) (int64, error) {
 	return st.Size, nil
 }
 
+// SealShrink forbids shrinking the file behind fd from now on, for every
+// holder. It works on any memfd created with MFD_ALLOW_SEALING (libmemif,
+// DPDK and VPP all create theirs so) and fails for other files, such as
+// hugetlbfs segments.
+func SealShrink(fd int) error {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK)
+	return err
+}
+
 // ShrinkSealed reports whether fd is a memfd sealed against shrinking.
 // An unsealed region could be truncated by its owner while mapped, which
 // would turn the next access into SIGBUS.

@@ -70,3 +70,19 @@ func TestParseRights(t *testing.T) {
 		}
 	}
 }
+
+func TestSealShrinkOnForeignMemfd(t *testing.T) {
+	fd, err := unixMemfdUnsealed(t)
+	if err != nil {
+		t.Skipf("memfd: %v", err)
+	}
+	if ShrinkSealed(fd) {
+		t.Fatal("fresh memfd already sealed")
+	}
+	if err := SealShrink(fd); err != nil {
+		t.Fatal(err)
+	}
+	if !ShrinkSealed(fd) {
+		t.Error("SealShrink did not seal")
+	}
+}
