@@ -16,14 +16,18 @@ import (
 	"github.com/memif-wasm/memif-wasm/host/internal/wasmbin"
 )
 
-// wasiAllowed is the WASI subset a Go (GOOS=wasip1) reactor imports. Nothing
-// here reaches a file, a socket or the environment: the instance's config gives
-// WASI no preopened directories, no arguments and no variables.
+// wasiAllowed is the WASI subset Go (GOOS=wasip1) reactors import: the
+// runtime's needs plus the file calls package os links in. The file calls
+// are harmless here because the sandbox is in the instance's config, not in
+// this list: WASI gets no preopened directory (so path_open has no directory
+// to resolve against and fails with EBADF), no arguments, no environment, an
+// empty stdin, and stdout/stderr that only reach the rate-limited log.
 var wasiAllowed = map[string]bool{
 	"args_get": true, "args_sizes_get": true, "environ_get": true, "environ_sizes_get": true,
 	"clock_time_get": true, "clock_res_get": true, "random_get": true, "poll_oneoff": true,
-	"sched_yield": true, "proc_exit": true, "fd_write": true, "fd_close": true,
-	"fd_fdstat_get": true, "fd_fdstat_set_flags": true, "fd_prestat_get": true, "fd_prestat_dir_name": true,
+	"sched_yield": true, "proc_exit": true, "fd_write": true, "fd_read": true, "fd_close": true,
+	"fd_seek": true, "fd_filestat_get": true, "fd_fdstat_get": true, "fd_fdstat_set_flags": true,
+	"fd_prestat_get": true, "fd_prestat_dir_name": true, "path_open": true, "path_filestat_get": true,
 }
 
 var hostFuncs = map[string]bool{abi.HostLog: true}

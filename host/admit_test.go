@@ -50,8 +50,8 @@ func TestAdmitRefusals(t *testing.T) {
 			return scriptWAT(t, scriptOpts{imports: `(import "env" "system" (func (param i32)))`})
 		}, nil, AdmitImport, "env.system"},
 		{"forbidden wasi function", func(t *testing.T) []byte {
-			return scriptWAT(t, scriptOpts{imports: `(import "wasi_snapshot_preview1" "path_open" (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))`})
-		}, nil, AdmitImport, "path_open"},
+			return scriptWAT(t, scriptOpts{imports: `(import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))`})
+		}, nil, AdmitImport, "sock_accept"},
 		{"unknown host function", func(t *testing.T) []byte {
 			return scriptWAT(t, scriptOpts{imports: `(import "memif_wasm" "exec" (func))`})
 		}, nil, AdmitImport, "memif_wasm.exec"},
@@ -201,5 +201,40 @@ func TestInspect(t *testing.T) {
 	info, err = Inspect(ctx, []byte("junk"))
 	if err != nil || info.Admissible || info.Refusal.Code != AdmitMalformed || info.Size != 4 {
 		t.Fatalf("junk: %+v, %v", info, err)
+	}
+}
+
+// TestWASIHasNoFiles: path_open is importable (Go's os package links it),
+// but with no preopened directory it can open nothing, and stdin is empty.
+func TestWASIHasNoFiles(t *testing.T) {
+	e, _ := newEngine(t)
+	wasm := wasmtest.WAT(t, `(module
+	  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+	  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+	  (memory (export "memory") 288 1024)
+	  (data (i32.const 16) "etc/passwd")
+	  (func (export "mw_abi_version") (result i32) i32.const 1)
+	  (func (export "mw_batch") (param i32) (result i32) i32.const 65536)
+	  (func (export "mw_msgbuf") (param i32) (result i32) i32.const 131072)
+	  (func (export "mw_window") (param i32) (result i32) i32.const 1048576)
+	  (func (export "mw_init") (param i32 i32) (result i32)
+	    ;; Try every plausible directory fd; any success fails init.
+	    (local $fd i32)
+	    (loop $l
+	      (if (i32.eqz (call $open (local.get $fd) (i32.const 0) (i32.const 16) (i32.const 10) (i32.const 0)
+	                          (i64.const -1) (i64.const -1) (i32.const 0) (i32.const 64)))
+	        (then (return (i32.const -5))))
+	      (local.set $fd (i32.add (local.get $fd) (i32.const 1)))
+	      (br_if $l (i32.lt_u (local.get $fd) (i32.const 8))))
+	    ;; stdin: one iovec {ptr 128, len 16} at 96; bytes read land at 112.
+	    (i32.store (i32.const 96) (i32.const 128))
+	    (i32.store (i32.const 100) (i32.const 16))
+	    (drop (call $read (i32.const 0) (i32.const 96) (i32.const 1) (i32.const 112)))
+	    (if (i32.ne (i32.load (i32.const 112)) (i32.const 0)) (then (return (i32.const -4))))
+	    i32.const 0)
+	  (func (export "mw_process") (param i32) (result i32) i32.const 0))`)
+	m := load(t, e, wasm, nil)
+	if !m.Info().WASI {
+		t.Fatal("WASI import not recorded")
 	}
 }

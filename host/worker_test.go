@@ -96,8 +96,12 @@ func TestWorkerZeroCopyOverMemif(t *testing.T) {
 		got += k
 		mrx.Release(k)
 	}
-	st := p.ReadStats(nil)[0]
+	// The worker merges its counters after it transmits: wait for them.
 	ws := w.ReadStats()
+	for deadline := time.Now().Add(5 * time.Second); ws.RxPackets < n && time.Now().Before(deadline); ws = w.ReadStats() {
+		time.Sleep(time.Millisecond)
+	}
+	st := p.ReadStats(nil)[0]
 	if ws.ZeroCopyConns != 1 || st.PacketsPlaced[PlacementZeroCopy] != n || st.BytesCopied[PlacementZeroCopy] != 0 {
 		t.Fatalf("placement: worker %+v, plugin placed %v copied %v", ws, st.PacketsPlaced, st.BytesCopied)
 	}
