@@ -48,6 +48,9 @@
 // interface, PASS to the configured egress, REDIRECT to a numbered Port — with a
 // bounded retry on a full ring and counted drops. Cancel its context to stop it.
 //
-// Per-burst fuel (host/internal/fuel) is not wired yet; until it is, a guest
-// that loops forever blocks its worker.
+// Metering is opt-in per plugin (PluginConfig.Fuel): the module is rewritten
+// at load by host/internal/fuel, every mw_process call gets the budget, and
+// running out is a fault like a trap. An unmetered guest that loops forever
+// blocks its worker and, because compiled wasm cannot be preempted, the
+// garbage collector of the whole process.
 package host
