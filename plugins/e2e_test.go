@@ -417,12 +417,23 @@ func TestE2EVLAN(t *testing.T) {
 
 func TestE2ERateLimitSurvivesReload(t *testing.T) {
 	wasm := goPlugin(t, "ratelimit")
-	cfg := `{"rate":1,"burst":2}`
+	// The host's clock runs on: a deep bucket and a slow rate keep the test
+	// independent of how long the reload takes (under -race, seconds).
+	cfg := `{"rate":1,"burst":100}`
 	p := run(t, "ratelimit", wasm, cfg)
 	a, z := udp4(t, "10.0.0.1", "2.2.2.2", 1, 2), udp4(t, "10.0.0.2", "2.2.2.2", 1, 2)
-	b := burst(a, a, a, z)
+	frames := make([][]byte, 0, 102)
+	for range 101 {
+		frames = append(frames, a)
+	}
+	b := burst(append(frames, z)...)
 	p.Process(b)
-	wantVerdicts(t, b, abi.Pass, abi.Pass, abi.Drop, abi.Pass)
+	want := make([]abi.Verdict, 102)
+	for i := range want {
+		want[i] = abi.Pass
+	}
+	want[100] = abi.Drop
+	wantVerdicts(t, b, want...)
 
 	ctx := context.Background()
 	m, err := getEngine(t).Load(ctx, "ratelimit-v2", wasm, &host.PluginConfig{Config: []byte(cfg)})
@@ -433,14 +444,22 @@ func TestE2ERateLimitSurvivesReload(t *testing.T) {
 	if err := p.Replace(ctx, 0, m); err != nil {
 		t.Fatalf("replace: %v", err)
 	}
-	// A fresh limiter would pass a twice; the inherited bucket is empty (1 pps
-	// cannot refill within this test) and z's holds one token.
-	b = burst(a, z, z)
+	// A fresh limiter would pass 50 packets of a; the inherited bucket was
+	// empty and refills at one token per second.
+	b = burst(frames[:50]...)
 	p.Process(b)
-	wantVerdicts(t, b, abi.Drop, abi.Pass, abi.Drop)
-	var s struct{ Passed, Dropped uint64 }
+	passed := 0
+	for _, v := range verdicts(b) {
+		if v == abi.Pass {
+			passed++
+		}
+	}
+	if passed >= 50 {
+		t.Fatalf("all %d packets passed after the reload: the buckets were not handed over", passed)
+	}
+	var s struct{ Passed, Dropped, Sources uint64 }
 	json.Unmarshal(control(t, p, `{"op":"stats"}`), &s)
-	if s.Passed != 4 || s.Dropped != 3 {
-		t.Fatalf("stats after reload %+v", s)
+	if s.Sources != 2 || s.Passed != uint64(101+passed) || s.Dropped != uint64(1+50-passed) {
+		t.Fatalf("stats after reload %+v (passed %d of 50)", s, passed)
 	}
 }
