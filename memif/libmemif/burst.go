@@ -26,6 +26,7 @@ type rxQueue struct {
 	q     *memif.RxQueue
 	bufs  CPacketBuffers
 	carry []RawPacketData // received and copied, not yet returned
+	arena arena
 	intCh chan struct{}
 }
 
@@ -46,8 +47,9 @@ type txQueue struct {
 // ErrQueueID for a queue the connection does not have and ErrNoConn after
 // Close. RxBurst calls on different queues may run concurrently.
 //
-// The returned slices are freshly allocated (two allocations per burst: one
-// for the bytes, one for the slice) and belong to the caller.
+// The returned packets are copies that belong to the caller. They are
+// carved from 32 KiB blocks shared by consecutive bursts (a packet kept
+// alive keeps its block alive), so most bursts allocate nothing.
 func (m *Memif) RxBurst(queueID uint8, count uint16) (packets []RawPacketData, err error) {
 	rq, err := m.rxQueue(queueID)
 	if err != nil || count == 0 {
@@ -78,7 +80,7 @@ func (m *Memif) RxBurst(queueID uint8, count uint16) (packets []RawPacketData, e
 	if n == 0 {
 		return nil, nil
 	}
-	packets, faulted := copyPackets(bufs[:n])
+	packets, faulted := copyPackets(&rq.arena, bufs[:n])
 	// Release fails if the link went down; memif unmaps only after that,
 	// so a successful Release proves the copy read live memory.
 	if err := rq.q.Release(n); err != nil || faulted {
@@ -91,11 +93,45 @@ func (m *Memif) RxBurst(queueID uint8, count uint16) (packets []RawPacketData, e
 	return packets, nil
 }
 
-// copyPackets copies the packets in bufs (chains joined) into one new
-// byte slice. The buffers are views of shared memory that a disconnect may
-// unmap at any moment, so a fault is turned into faulted=true instead of
-// killing the process; the caller then discards the result.
-func copyPackets(bufs []memif.Buffer) (packets []RawPacketData, faulted bool) {
+// Returned packets are carved from per-queue blocks instead of two fresh
+// allocations per burst: at 64-byte packets the allocator and the garbage
+// collector would otherwise cost more than the whole memif data path.
+const (
+	dataBlock   = 32 << 10 // bytes of packet data per block: the largest small-object size class
+	headerBlock = 1024     // RawPacketData headers per block (24 KiB)
+)
+
+// arena hands out never-reused memory from the current blocks; memory
+// given out belongs to the caller for good, and a block is freed by the
+// garbage collector once no packet from it is referenced.
+type arena struct {
+	data []byte
+	hdrs []RawPacketData
+}
+
+func (a *arena) bytes(n int) []byte {
+	if n > len(a.data) {
+		a.data = make([]byte, max(n, dataBlock))
+	}
+	b := a.data[:n:n]
+	a.data = a.data[n:]
+	return b
+}
+
+func (a *arena) headers(n int) []RawPacketData {
+	if n > len(a.hdrs) {
+		a.hdrs = make([]RawPacketData, max(n, headerBlock))
+	}
+	h := a.hdrs[:0:n]
+	a.hdrs = a.hdrs[n:]
+	return h
+}
+
+// copyPackets copies the packets in bufs (chains joined) into memory from
+// a. The buffers are views of shared memory that a disconnect may unmap
+// at any moment, so a fault is turned into faulted=true instead of killing
+// the process; the caller then discards the result.
+func copyPackets(a *arena, bufs []memif.Buffer) (packets []RawPacketData, faulted bool) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -112,8 +148,8 @@ func copyPackets(bufs []memif.Buffer) (packets []RawPacketData, faulted bool) {
 			npkts++
 		}
 	}
-	data := make([]byte, total)
-	packets = make([]RawPacketData, 0, npkts)
+	data := a.bytes(total)
+	packets = a.headers(npkts)
 	start, off := 0, 0
 	for i := range bufs {
 		off += copy(data[off:], bufs[i].Data)

@@ -22,14 +22,14 @@ func TestCopyPacketsUnmapped(t *testing.T) {
 	}
 	copy(mem, "hello")
 	bufs := []memif.Buffer{{Data: mem[:3], Flags: memif.BufferNext}, {Data: mem[3:5]}, {Data: mem[4096:4100]}}
-	pkts, faulted := copyPackets(bufs)
+	pkts, faulted := copyPackets(&arena{}, bufs)
 	if faulted || len(pkts) != 2 || string(pkts[0]) != "hello" || len(pkts[1]) != 4 || cap(pkts[0]) != 5 {
 		t.Fatalf("mapped copy: %q, faulted %v", pkts, faulted)
 	}
 	if err := syscall.Munmap(mem); err != nil {
 		t.Fatal(err)
 	}
-	pkts, faulted = copyPackets(bufs)
+	pkts, faulted = copyPackets(&arena{}, bufs)
 	if !faulted || pkts != nil {
 		t.Fatalf("copy from unmapped memory: %q, faulted %v", pkts, faulted)
 	}
@@ -56,9 +56,10 @@ func TestRxBurstAllocations(t *testing.T) {
 	if bad != nil {
 		t.Fatal(bad)
 	}
-	// The packet bytes and the slice of packets: the API returns copies.
-	if allocs > 2 {
-		t.Fatalf("RxBurst: %.1f allocations per burst, want at most 2", allocs)
+	// 32 64-byte packets per burst: a 64 KiB data block lasts 32 bursts
+	// and a header block 16, so 50 bursts allocate about 5 blocks.
+	if allocs > 0.2 {
+		t.Fatalf("RxBurst: %.2f allocations per burst, want at most 0.2", allocs)
 	}
 }
 
