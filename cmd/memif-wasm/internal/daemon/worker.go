@@ -13,9 +13,15 @@ import (
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
-// txRetries bounds how often a worker retries a full tx ring (yielding in
-// between) before it drops the rest of the burst for that destination.
-const txRetries = 64
+// txRetries bounds how often a worker retries a full tx ring before it drops
+// the rest of the burst for that destination: the first txSpins retries only
+// yield, the rest sleep txRetrySleep, so a burst waits at most about a
+// millisecond for a slow peer.
+const (
+	txRetries    = 64
+	txSpins      = 16
+	txRetrySleep = 20 * time.Microsecond
+)
 
 // emptyPollFlush is how many empty polls a polling worker counts locally
 // before it publishes them, so idle spinning takes no lock.
@@ -266,7 +272,11 @@ func (w *worker) transmit(dst *port, idx []uint16) {
 		case errors.Is(err, memif.ErrNoBufRing) && retries < txRetries:
 			retries++
 			pend = w.flush(tq.q, pend)
-			runtime.Gosched()
+			if retries <= txSpins {
+				runtime.Gosched()
+			} else {
+				time.Sleep(txRetrySleep)
+			}
 			k--
 			continue
 		case errors.Is(err, memif.ErrNoBufRing):

@@ -1,0 +1,226 @@
+package metrics
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
+	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/memif"
+)
+
+// synthetic is a snapshot with one of everything and distinct numbers.
+func synthetic() *daemon.Snapshot {
+	q := daemon.QueueStats{RxPackets: 10, RxBytes: 640, RxBursts: 2, TxPackets: 7, TxBytes: 448, BusyNanos: 3e9, EmptyPolls: 5, BurstPacketsSum: 10}
+	q.Drops[daemon.DropRingFull] = 3
+	q.BurstSize[4] = 2 // two bursts of ≤16
+	q.BurstDuration[0] = 2
+	ps := host.PluginStats{Bursts: 4, Packets: 10, Faults: 1, FaultPackets: 2}
+	ps.Verdicts[abi.TX] = 7
+	ps.Verdicts[abi.Drop] = 3
+	ps.Invalid[host.ReasonLen] = 1
+	return &daemon.Snapshot{
+		Tenants: []daemon.TenantSnapshot{{Name: "blue", Interfaces: []daemon.InterfaceSnapshot{{
+			Name: "eth0", Role: "master", Connected: true,
+			Memif:   memif.Stats{Connects: 2, Disconnects: 1},
+			Queues:  []daemon.QueueStats{q},
+			Plugins: []daemon.PluginSnapshot{{Name: "acl", SHA256: "ab12", ABIVersion: 1, Instances: 1, MemoryMax: 1 << 20, Stats: ps}},
+		}}}},
+		Loads:       map[string]map[string]uint64{"blue": {"ok": 1, "malformed": 2}},
+		Reloads:     map[string]map[string]uint64{"blue": {"ok": 5}},
+		CompileHist: make([]uint64, len(daemon.CompileBuckets)+1),
+	}
+}
+
+func TestCollectorValues(t *testing.T) {
+	c := NewCollector(synthetic)
+	want := `
+# HELP memif_wasm_interface_receive_packets_total Packets received.
+# TYPE memif_wasm_interface_receive_packets_total counter
+memif_wasm_interface_receive_packets_total{interface="eth0",queue="0",tenant="blue"} 10
+# HELP memif_wasm_verdicts_total Packet verdicts after validation.
+# TYPE memif_wasm_verdicts_total counter
+memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="aborted"} 0
+memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="drop"} 3
+memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="pass"} 0
+memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="redirect"} 0
+memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="tx"} 7
+# HELP memif_wasm_guest_calls_total mw_process calls by result (fault: trap, exit or error return).
+# TYPE memif_wasm_guest_calls_total counter
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="fault",tenant="blue"} 1
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="ok",tenant="blue"} 3
+# HELP memif_wasm_module_loads_total Module loads by result (ok or the admission code).
+# TYPE memif_wasm_module_loads_total counter
+memif_wasm_module_loads_total{result="malformed",tenant="blue"} 2
+memif_wasm_module_loads_total{result="ok",tenant="blue"} 1
+# HELP memif_wasm_worker_busy_seconds_total Time workers spent on bursts.
+# TYPE memif_wasm_worker_busy_seconds_total counter
+memif_wasm_worker_busy_seconds_total{interface="eth0",queue="0",tenant="blue"} 3
+# HELP memif_wasm_interface_up 1 when the interface is connected and forwarding.
+# TYPE memif_wasm_interface_up gauge
+memif_wasm_interface_up{interface="eth0",role="master",tenant="blue"} 1
+# HELP memif_wasm_module_info The loaded module version (always 1).
+# TYPE memif_wasm_module_info gauge
+memif_wasm_module_info{abi_version="1",interface="eth0",module="acl",sha256="ab12",tenant="blue"} 1
+`
+	err := testutil.CollectAndCompare(c, strings.NewReader(want),
+		"memif_wasm_interface_receive_packets_total", "memif_wasm_verdicts_total", "memif_wasm_guest_calls_total",
+		"memif_wasm_module_loads_total", "memif_wasm_worker_busy_seconds_total", "memif_wasm_interface_up", "memif_wasm_module_info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every descriptor is valid and every metric is consistent with its descriptor.
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %+v", err, problems)
+	}
+}
+
+func TestCollectorNilSnapshot(t *testing.T) {
+	c := NewCollector(func() *daemon.Snapshot { return nil })
+	if n := testutil.CollectAndCount(c); n != 0 {
+		t.Fatalf("%d metrics from no snapshot", n)
+	}
+}
+
+// TestScrapeAfterTraffic runs the daemon with a reflecting plugin, sends
+// traffic with gen, scrapes /metrics over HTTP and checks the numbers
+// against what gen sent and received.
+func TestScrapeAfterTraffic(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	plugin := testplugin.Build(t, dir, "reflect", int(abi.TX), 0)
+	cfg := &config.Config{Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{{
+		Name: "memif0", Socket: sock, Role: "master", Plugins: []config.Plugin{{File: plugin}},
+	}}}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	srv := httptest.NewServer(Handler(NewRegistry(d.Snapshot)))
+	defer srv.Close()
+
+	const count = 4000
+	rep, err := gen.Run(ctx, gen.Config{Socket: sock, Count: count, Size: 100, Rate: 40000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sent != count || rep.Unique+rep.Lost != count {
+		t.Fatalf("gen: sent %d unique %d lost %d; daemon: %+v", rep.Sent, rep.Unique, rep.Lost, d.Snapshot().Tenants[0].Interfaces[0].Queues)
+	}
+
+	fams := scrape(t, srv.URL)
+	q := map[string]string{"tenant": "t", "interface": "memif0", "queue": "0"}
+	m := map[string]string{"tenant": "t", "interface": "memif0", "module": "reflect"}
+	checks := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"memif_wasm_interface_receive_packets_total", q, float64(rep.Sent)},
+		{"memif_wasm_interface_receive_bytes_total", q, float64(rep.SentBytes)},
+		{"memif_wasm_interface_transmit_packets_total", q, float64(rep.Received)},
+		{"memif_wasm_interface_transmit_bytes_total", q, float64(rep.ReceivedBytes)},
+		{"memif_wasm_verdicts_total", with(m, "verdict", "tx"), count},
+		{"memif_wasm_verdicts_total", with(m, "verdict", "aborted"), 0},
+		{"memif_wasm_guest_packets_total", m, count},
+		{"memif_wasm_module_instances", m, 1},
+		{"memif_wasm_module_loads_total", map[string]string{"tenant": "t", "result": "ok"}, 1},
+		// gen has hung up by now.
+		{"memif_wasm_interface_up", map[string]string{"tenant": "t", "interface": "memif0", "role": "master"}, 0},
+		{"memif_wasm_interface_disconnects_total", map[string]string{"tenant": "t", "interface": "memif0"}, 1},
+		{"memif_wasm_interface_connects_total", map[string]string{"tenant": "t", "interface": "memif0"}, 1},
+		{"memif_wasm_interface_transmit_drops_total", with(q, "reason", "ring_full"), float64(rep.Lost)},
+	}
+	for _, c := range checks {
+		got, ok := value(fams, c.name, c.labels)
+		if !ok {
+			t.Errorf("%s%v missing", c.name, c.labels)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	calls, _ := value(fams, "memif_wasm_guest_calls_total", with(m, "result", "ok"))
+	bursts := fams["memif_wasm_rx_burst_packets"]
+	if calls < 1 || bursts == nil || bursts.Metric[0].Histogram.GetSampleSum() != count {
+		t.Errorf("guest calls %v, burst histogram %v", calls, bursts)
+	}
+	for _, name := range []string{"go_goroutines", "go_gc_duration_seconds", "process_open_fds", "memif_wasm_module_info", "memif_wasm_pipeline_burst_duration_seconds", "memif_wasm_module_compile_duration_seconds"} {
+		if fams[name] == nil {
+			t.Errorf("%s not exported", name)
+		}
+	}
+}
+
+func with(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for a, b := range m {
+		out[a] = b
+	}
+	return out
+}
+
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// value finds the sample of family name whose labels include labels.
+func value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		}
+	}
+	return 0, false
+}
