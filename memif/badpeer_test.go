@@ -481,3 +481,90 @@ func txOp(i *memif.Interface) func(t *testing.T) error {
 		return err
 	}
 }
+
+// TestMasterAcceptsArbitraryLayout: a slave may use several regions, put
+// rings at any offset and buffers anywhere, and post M2S buffers of any
+// capacity; the master follows each descriptor.
+func TestMasterAcceptsArbitraryLayout(t *testing.T) {
+	memiftest.CheckFDLeaks(t)
+	path := memiftest.SocketPath(t)
+	sock, err := memif.NewSocket(memif.SocketConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	master, err := sock.NewInterface(memif.InterfaceConfig{ID: 4, Role: memif.RoleMaster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := dialRaw(t, path)
+	rb := ring.Bytes(64, rawLog2)
+	regs := []rawMem{newMem(t, 3000), newMem(t, 5000), newMem(t, 4096+2*rb+100)}
+	ringOff := []uint32{4096 + 100, uint32(4096 + 100 + rb)} // rings in region 2, after 4 KiB of buffers
+	s2m, _ := ring.New(regs[2].data[ringOff[0]:], 64, rawLog2)
+	m2s, _ := ring.New(regs[2].data[ringOff[1]:], 64, rawLog2)
+	s2m.Init(0)
+	m2s.Init(0)
+	p.expect(proto.TypeHello)
+	p.send(proto.Init{Version: proto.Version, ID: 4})
+	p.expect(proto.TypeAck)
+	for k, r := range regs {
+		p.send(proto.AddRegion{Index: uint16(k), Size: uint64(len(r.data))}, r.fd)
+		p.expect(proto.TypeAck)
+	}
+	p.send(proto.AddRing{Flags: proto.RingFlagS2M, Region: 2, Offset: ringOff[0], Log2RingSize: rawLog2}, newEventfd(t))
+	p.expect(proto.TypeAck)
+	p.send(proto.AddRing{Region: 2, Offset: ringOff[1], Log2RingSize: rawLog2}, newEventfd(t))
+	p.expect(proto.TypeAck)
+	p.send(proto.Connect{Name: "odd"})
+	p.expect(proto.TypeConnected)
+	waitFor(t, master.Connected)
+	if r := master.Regions(); len(r) != 3 || r[0].Rings || r[1].Rings || !r[2].Rings {
+		t.Errorf("regions %+v: only region 2 holds rings", r)
+	}
+
+	// S2M: a 2-descriptor packet spread over regions 1 and 0.
+	copy(regs[1].data[4321:], "hello, ")
+	copy(regs[0].data[17:], "world")
+	*s2m.Desc(0) = ring.Desc{Flags: ring.DescFlagNext, Region: 1, Offset: 4321, Length: 7}
+	*s2m.Desc(1) = ring.Desc{Region: 0, Offset: 17, Length: 5}
+	s2m.SetHead(2)
+	if got := recvPackets(t, rxq(t, master, 0), 1); string(got[0]) != "hello, world" {
+		t.Errorf("master got %q", got[0])
+	}
+
+	// M2S: buffers of 10, 3 and 50 bytes; a 20-byte packet must chain over
+	// the first two and a third of the last, each within its capacity.
+	caps := []struct {
+		region uint16
+		off    uint32
+		cap    uint32
+	}{{0, 2000, 10}, {1, 7, 3}, {2, 0, 50}}
+	for i, c := range caps {
+		*m2s.Desc(uint16(i)) = ring.Desc{Region: c.region, Offset: c.off, Length: c.cap}
+	}
+	m2s.SetHead(3)
+	pkt := []byte("0123456789abcdefghij")
+	if n, err := txq(t, master, 0).WritePackets([][]byte{pkt}); n != 1 || err != nil {
+		t.Fatalf("WritePackets = %d, %v", n, err)
+	}
+	if m2s.Tail() != 3 {
+		t.Fatalf("tail %d, want 3", m2s.Tail())
+	}
+	var got []byte
+	for i, c := range caps {
+		d := *m2s.Desc(uint16(i))
+		if d.Region != c.region || d.Offset != c.off || d.Length > c.cap {
+			t.Errorf("descriptor %d changed to %+v (master must keep region/offset, stay within capacity)", i, d)
+		}
+		if (i < 2) != (d.Flags&ring.DescFlagNext != 0) {
+			t.Errorf("descriptor %d flags %d", i, d.Flags)
+		}
+		got = append(got, regs[d.Region].data[d.Offset:d.Offset+d.Length]...)
+	}
+	if string(got) != string(pkt) {
+		t.Errorf("slave would read %q", got)
+	}
+	p.send(proto.Disconnect{Reason: "done"})
+	waitFor(t, func() bool { return !master.Connected() })
+}
