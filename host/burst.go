@@ -146,49 +146,23 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 		desc += abi.DescSize
 		w0, w1 := le.Uint64(d[0:]), le.Uint64(d[8:])
 		v := abi.Verdict(w1)
-		reason := Reason(NumReasons)
-		switch {
-		case bs.kind[i] == kindBad:
-			reason = ReasonInput
-		case !v.Valid():
-			reason = ReasonVerdict
-		case v == abi.Aborted || v == abi.Drop:
-		default:
-			outData, outLen := uint32(w0), uint32(uint16(w0>>32))
-			inData, inLen, inCap := bs.data[i], uint32(bs.len[i]), uint32(bs.cap[i])
+		outData, outLen := uint32(w0), uint32(uint16(w0>>32))
+		inData, inLen := bs.data[i], uint32(bs.len[i])
+		reason := checkOutput(bs.kind[i], v, outData, outLen, uint32(w1>>32), inData, inLen, uint32(bs.cap[i]), headroom, &in.mod.redirect)
+		if reason == reasonOK && (v == abi.Pass || v == abi.TX || v == abi.Redirect) {
+			switch bs.kind[i] {
+			case kindFixed:
+				copied += uint64(scatter(p, mem[inData:inData+inLen]))
+			case kindCopy, kindZeroCopy:
+				newOff := uint32(int64(p.Off) + int64(outData) - int64(inData))
+				if bs.kind[i] == kindCopy {
+					copied += uint64(copy(p.Buf[newOff:newOff+outLen], mem[outData:outData+outLen]))
+				}
+				p.Off, p.Len = newOff, outLen
+			}
 			if v == abi.Redirect {
-				target := uint32(w1 >> 32)
-				if target > 0xffff || in.mod.redirect[target/64]&(1<<(target%64)) == 0 {
-					reason = ReasonRedirect
-					break
-				}
-				p.Port = uint16(target)
+				p.Port = uint16(w1 >> 32)
 			}
-			if bs.kind[i] == kindFixed {
-				if outData != inData {
-					reason = ReasonData
-				} else if outLen != inLen {
-					reason = ReasonLen
-				} else {
-					copied += uint64(scatter(p, mem[inData:inData+inLen]))
-				}
-				break
-			}
-			// Bounds in 64 bits: a hostile guest may write any u32.
-			lo, hi := uint64(inData)-uint64(headroom), uint64(inData)+uint64(inCap)
-			if uint64(outData) < lo || uint64(outData) > hi {
-				reason = ReasonData
-				break
-			}
-			if uint64(outData)+uint64(outLen) > hi {
-				reason = ReasonLen
-				break
-			}
-			newOff := uint32(int64(p.Off) + int64(outData) - int64(inData))
-			if bs.kind[i] == kindCopy {
-				copied += uint64(copy(p.Buf[newOff:newOff+outLen], mem[outData:outData+outLen]))
-			}
-			p.Off, p.Len = newOff, outLen
 		}
 		if reason < NumReasons {
 			st.Invalid[reason]++
@@ -199,6 +173,44 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 	}
 	st.BytesCopied[placement] += copied
 	return nil
+}
+
+// reasonOK is checkOutput's "no objection".
+const reasonOK = NumReasons
+
+// checkOutput validates what the guest wrote into one descriptor, given what
+// the host wrote (inData, inLen, inCap, the burst's headroom) and how the
+// packet was placed. It returns reasonOK or why the verdict becomes ABORTED.
+// All arithmetic is 64-bit: a hostile guest may write any u32.
+func checkOutput(kind uint8, v abi.Verdict, outData, outLen, target, inData, inLen, inCap, headroom uint32, allow *[1024]uint64) Reason {
+	switch {
+	case kind == kindBad:
+		return ReasonInput
+	case !v.Valid():
+		return ReasonVerdict
+	case v == abi.Aborted || v == abi.Drop:
+		return reasonOK
+	}
+	if v == abi.Redirect && (target > 0xffff || allow[target/64]&(1<<(target%64)) == 0) {
+		return ReasonRedirect
+	}
+	if kind == kindFixed {
+		if outData != inData {
+			return ReasonData
+		}
+		if outLen != inLen {
+			return ReasonLen
+		}
+		return reasonOK
+	}
+	lo, hi := int64(inData)-int64(headroom), int64(inData)+int64(inCap)
+	if int64(outData) < lo || int64(outData) > hi {
+		return ReasonData
+	}
+	if int64(outData)+int64(outLen) > hi {
+		return ReasonLen
+	}
+	return reasonOK
 }
 
 // scatter copies a linearised (or truncated) packet back over its segments.
