@@ -1,0 +1,119 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The demo with the user's plugin: traffic flows, live lines, a summary table naming
+// the plugin, the generator's report, and the metrics address.
+func TestDemoUserPlugin(t *testing.T) {
+	tx := watPlugin(t, "1", "3")
+	code, stdout, stderr := runArgs(t, "demo", "--plugin", tx, "--duration", "400ms", "--interval", "100ms",
+		"--rate", "20000", "--cache-dir", "")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, re := range []string{
+		`metrics: http://127\.0\.0\.1:\d+/metrics`,
+		`gen \d+(\.\d+)? k?pps  \|  p: tx `, // a live line: the plugin is called "p" after its file
+		`(?m)^p\s+(\d+)\s+0\s+0\s+0\s+(\d+)\s+0\s+0\s+`,
+		`lost\s+0 \(0\.000%\)`,
+	} {
+		if !regexp.MustCompile(re).MatchString(stdout) {
+			t.Errorf("output lacks %s:\n%s", re, stdout)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^p\s+(\d+)\s+0\s+0\s+0\s+(\d+)\s`).FindStringSubmatch(stdout)
+	if m == nil || m[1] != m[2] || m[1] == "0" {
+		t.Errorf("summary: packets and tx verdicts differ or are zero: %v", m)
+	}
+}
+
+// The same module twice gets two names, and a DROP plugin first explains all loss.
+func TestDemoTwoPlugins(t *testing.T) {
+	drop := watPlugin(t, "1", "1")
+	code, stdout, stderr := runArgs(t, "demo", "--plugin", drop, "--plugin", drop, "--duration", "200ms",
+		"--rate", "5000", "--metrics-addr", "", "--cache-dir", "")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "p -> p-2") || !strings.Contains(stdout, "unexplained: 0") || strings.Contains(stdout, "metrics:") {
+		t.Fatalf("output:\n%s", stdout)
+	}
+}
+
+// The default pipeline from plugins/build (Go and C guests, as `make demo` runs it).
+func TestDemoDefaultPipeline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: compiling two Go guests takes seconds")
+	}
+	if raceEnabled {
+		t.Skip("the race detector makes compiling each Go guest take ~50 s")
+	}
+	dir := filepath.Dir(builtPlugin(t, "counter.wasm"))
+	builtPlugin(t, "acl-c.wasm")
+	builtPlugin(t, "macswap.wasm")
+	code, stdout, stderr := runArgs(t, "demo", "--plugins-dir", dir, "--duration", "500ms", "--rate", "8000",
+		"--interval", "200ms", "--cache-dir", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"counter -> acl -> macswap", "unexplained: 0"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// The acl denies one flow of eight.
+	if !regexp.MustCompile(`lost\s+\d+ \(12\.[45]\d*%\)`).MatchString(stdout) {
+		t.Errorf("loss is not the acl's 1/8:\n%s", stdout)
+	}
+}
+
+func TestDemoErrors(t *testing.T) {
+	empty := t.TempDir()
+	tests := []struct {
+		name string
+		args func(t *testing.T) []string
+		code int
+		want string
+	}{
+		{"missing plugin", func(t *testing.T) []string { return []string{"--plugin", filepath.Join(empty, "x.wasm")} },
+			exitFailure, "x.wasm: no such file"},
+		{"no plugins built", func(t *testing.T) []string { return []string{"--plugins-dir", empty} },
+			exitFailure, "run make plugins first"},
+		{"refused plugin", func(t *testing.T) []string { return []string{"--plugin", watPlugin(t, "7", "2"), "--cache-dir", ""} },
+			exitFailure, "version"},
+		{"not wasm", func(t *testing.T) []string {
+			p := filepath.Join(t.TempDir(), "n.wasm")
+			os.WriteFile(p, []byte("hello"), 0o644)
+			return []string{"--plugin", p, "--cache-dir", ""}
+		}, exitFailure, "n.wasm"},
+		{"bad metrics address", func(t *testing.T) []string {
+			return []string{"--plugin", watPlugin(t, "1", "3"), "--metrics-addr", "256.0.0.1:1", "--cache-dir", ""}
+		}, exitFailure, "--metrics-addr 256.0.0.1:1"},
+		{"metrics address in use", func(t *testing.T) []string {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			return []string{"--plugin", watPlugin(t, "1", "3"), "--metrics-addr", ln.Addr().String(), "--cache-dir", ""}
+		}, exitFailure, "address already in use"},
+		{"zero duration", func(t *testing.T) []string { return []string{"--duration", "0s"} }, exitUsage, "--duration 0s"},
+		{"bad proto", func(t *testing.T) []string { return []string{"--proto", "sctp"} }, exitUsage, "sctp"},
+		{"argument", func(t *testing.T) []string { return []string{"go"} }, exitUsage, `"go"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runArgs(t, append([]string{"demo"}, tt.args(t)...)...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d (want %d), stderr lacks %q:\n%s\nstdout:\n%s", code, tt.code, tt.want, stderr, stdout)
+			}
+		})
+	}
+}
