@@ -118,27 +118,27 @@ type Interface struct {
 // Plugin is one stage of an interface's pipeline.
 type Plugin struct {
 	// Name is unique within the pipeline. Default: the file's base name without ".wasm".
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name,omitempty"`
 	// File is the .wasm module; relative paths are relative to the config file. Required.
-	File string `yaml:"file"`
+	File string `yaml:"file" json:"file,omitempty"`
 	// Config is handed to the plugin's mw_init as bytes. At most one of Config and ConfigFile.
-	Config string `yaml:"config"`
+	Config string `yaml:"config" json:"config,omitempty"`
 	// ConfigFile is read and handed to mw_init; relative to the config file.
-	ConfigFile string `yaml:"config_file"`
+	ConfigFile string `yaml:"config_file" json:"config_file,omitempty"`
 	// FailPolicy is "closed" (default: a faulting burst is dropped) or "open" (passed on).
-	FailPolicy string `yaml:"fail_policy"`
+	FailPolicy string `yaml:"fail_policy" json:"fail_policy,omitempty"`
 	// MemoryPages caps this plugin's linear memory (64 KiB pages); 0: the tenant's cap.
-	MemoryPages uint32 `yaml:"memory_pages"`
+	MemoryPages uint32 `yaml:"memory_pages" json:"memory_pages,omitempty"`
 	// WindowSize is the bytes of the plugin's packet window; 0: host default (16 MiB).
-	WindowSize int `yaml:"window_size"`
+	WindowSize int `yaml:"window_size" json:"window_size,omitempty"`
 	// MaxFrame is the largest packet copied whole; 0: host default (9216).
-	MaxFrame int `yaml:"max_frame"`
+	MaxFrame int `yaml:"max_frame" json:"max_frame,omitempty"`
 	// Snaplen, when positive, copies at most this many bytes of each packet.
-	Snaplen int `yaml:"snaplen"`
+	Snaplen int `yaml:"snaplen" json:"snaplen,omitempty"`
 	// MaxBurst is the largest burst the plugin sees, 1..256; 0: 256.
-	MaxBurst int `yaml:"max_burst"`
+	MaxBurst int `yaml:"max_burst" json:"max_burst,omitempty"`
 	// Watch reloads the plugin when its file changes. Default true.
-	Watch *bool `yaml:"watch"`
+	Watch *bool `yaml:"watch" json:"watch,omitempty"`
 }
 
 // Error is one invalid configuration value: Field is its path in the file

@@ -18,6 +18,8 @@ import (
 var (
 	// ErrNotFound: no tenant, interface or plugin by that name.
 	ErrNotFound = errors.New("not found")
+	// ErrExists: a plugin by that name is already in the pipeline.
+	ErrExists = errors.New("already exists")
 	// ErrClosed: the daemon was closed.
 	ErrClosed = errors.New("daemon closed")
 )

@@ -108,7 +108,7 @@ func (d *Daemon) LoadPlugin(ctx context.Context, tenantName, ifaceName string, p
 	}
 	name := pc.PluginName()
 	if _, err := p.stage(name); err == nil {
-		return fmt.Errorf("load plugin: %q is already in the pipeline of %s", name, p.label())
+		return fmt.Errorf("load plugin: %w: %q is already in the pipeline of %s", ErrExists, name, p.label())
 	}
 	probe := config.Config{Tenants: []config.Tenant{{Name: p.t.name, Interfaces: []config.Interface{{Name: p.cfg.Name, Plugins: []config.Plugin{pc}}}}}}
 	if err := probe.Validate(); err != nil {

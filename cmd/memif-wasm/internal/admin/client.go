@@ -1,0 +1,158 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
+)
+
+// Client calls the admin API.
+type Client struct {
+	http  *http.Client
+	base  string
+	token string
+}
+
+// NewClient returns a client for addr: a unix socket path, or an
+// http://HOST:PORT URL for the loopback TCP listener. token may be empty.
+func NewClient(addr, token string) *Client {
+	c := &Client{token: token}
+	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
+		c.base = strings.TrimSuffix(addr, "/")
+		c.http = &http.Client{Timeout: 60 * time.Second}
+		return c
+	}
+	c.base = "http://memif-wasm"
+	c.http = &http.Client{
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", addr)
+			},
+		},
+	}
+	return c
+}
+
+// APIError is a non-2xx answer.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("admin API: %s (%d %s)", e.Message, e.Status, http.StatusText(e.Status))
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("admin API: read answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
+			eb.Error = strings.TrimSpace(string(data))
+		}
+		return &APIError{Status: resp.StatusCode, Message: eb.Error}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("admin API: bad answer: %w", err)
+	}
+	return nil
+}
+
+func ifacePath(tenant, iface string) string {
+	return "/v1/tenants/" + url.PathEscape(tenant) + "/interfaces/" + url.PathEscape(iface)
+}
+
+func pluginPath(tenant, iface, plugin string) string {
+	return ifacePath(tenant, iface) + "/plugins/" + url.PathEscape(plugin)
+}
+
+// Tenants lists tenants, interfaces and plugins.
+func (c *Client) Tenants(ctx context.Context) ([]Tenant, error) {
+	var out []Tenant
+	return out, c.do(ctx, http.MethodGet, "/v1/tenants", nil, &out)
+}
+
+// Stats returns every counter.
+func (c *Client) Stats(ctx context.Context) (*daemon.Snapshot, error) {
+	var out daemon.Snapshot
+	return &out, c.do(ctx, http.MethodGet, "/v1/stats", nil, &out)
+}
+
+// Interface returns memif details and counters of one interface.
+func (c *Client) Interface(ctx context.Context, tenant, iface string) (*InterfaceDetails, error) {
+	var out InterfaceDetails
+	return &out, c.do(ctx, http.MethodGet, ifacePath(tenant, iface), nil, &out)
+}
+
+// Load adds a plugin at index (negative: last).
+func (c *Client) Load(ctx context.Context, tenant, iface string, p config.Plugin, index int) error {
+	req := LoadRequest{Plugin: p}
+	if index >= 0 {
+		req.Index = &index
+	}
+	return c.do(ctx, http.MethodPost, ifacePath(tenant, iface)+"/plugins", req, nil)
+}
+
+// Unload removes a plugin.
+func (c *Client) Unload(ctx context.Context, tenant, iface, plugin string) error {
+	return c.do(ctx, http.MethodDelete, pluginPath(tenant, iface, plugin), nil, nil)
+}
+
+// Reload compiles the plugin's file again and swaps it in.
+func (c *Client) Reload(ctx context.Context, tenant, iface, plugin string) error {
+	return c.do(ctx, http.MethodPost, pluginPath(tenant, iface, plugin)+"/reload", nil, nil)
+}
+
+// Control sends a control message and returns the plugin's reply.
+func (c *Client) Control(ctx context.Context, tenant, iface, plugin, msg string) (string, error) {
+	var out ControlReply
+	err := c.do(ctx, http.MethodPost, pluginPath(tenant, iface, plugin)+"/control", ControlRequest{Message: msg}, &out)
+	return out.Reply, err
+}
+
+// ReloadConfig asks the daemon to re-read its config file and returns what changed.
+func (c *Client) ReloadConfig(ctx context.Context) ([]string, error) {
+	var out ConfigReloadReply
+	return out.Changes, c.do(ctx, http.MethodPost, "/v1/config/reload", nil, &out)
+}
