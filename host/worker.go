@@ -17,6 +17,8 @@ const (
 	DefaultTxRetries   = 4
 )
 
+var errStuck = errors.New("host: worker stuck")
+
 // Port is a memif interface packets can leave by. Workers that share a Port
 // serialise their transmits on it, since a memif queue takes one sender at a
 // time.
@@ -106,7 +108,8 @@ func (w *Worker) ReadStats() WorkerStats {
 }
 
 // Run serves the queue across connections until ctx is done (it then
-// returns nil) or the ingress interface is closed (memif.ErrClosed).
+// returns nil), the ingress interface is closed (memif.ErrClosed), or the
+// peer sends a chain longer than a burst can hold.
 func (w *Worker) Run(ctx context.Context) error {
 	for {
 		if err := w.cfg.In.If.WaitConnected(ctx); err != nil {
@@ -120,7 +123,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, memif.ErrClosed) {
+		if errors.Is(err, memif.ErrClosed) || errors.Is(err, errStuck) {
 			return err
 		}
 		// A disconnect: wait for the next connection.
@@ -150,6 +153,11 @@ func (w *Worker) serve(ctx context.Context) error {
 		n, err := rx.RxBurst(w.bufs)
 		if err != nil && !errors.Is(err, memif.ErrNoBuf) {
 			return err
+		}
+		if n == 0 && err != nil {
+			// The next chain needs more buffers than a burst holds: it can
+			// never be received, and waiting would spin.
+			return fmt.Errorf("%w: a chained packet needs more than %d buffers (raise WorkerConfig.Burst)", errStuck, len(w.bufs))
 		}
 		if n == 0 {
 			if err := rx.Wait(ctx); err != nil {
