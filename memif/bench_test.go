@@ -1,6 +1,7 @@
 package memif_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -129,6 +130,65 @@ func BenchmarkRxTxBurst(b *testing.B) {
 				rx.Release(n)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*burst), "ns/pkt")
+		})
+	}
+}
+
+// BenchmarkLoopbackInterrupt is BenchmarkLoopback's 64-byte case in
+// interrupt mode: the receiver sleeps in RxQueue.Wait when its ring is
+// empty and the sender writes the eventfd after every burst, so it
+// measures what the wake-ups cost.
+func BenchmarkLoopbackInterrupt(b *testing.B) {
+	for _, burst := range []int{32, 256} {
+		b.Run(fmt.Sprintf("size=64/burst=%d", burst), func(b *testing.B) {
+			master, slave := memiftest.Pair(b, nil)
+			tx, _ := slave.TxQueue(0)
+			rx, _ := master.RxQueue(0)
+			pkts := make([][]byte, burst)
+			for i := range pkts {
+				pkts[i] = make([]byte, 64)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() {
+				bufs := make([]memif.Buffer, burst)
+				for got := 0; got < b.N; {
+					n, err := rx.RxBurst(bufs)
+					if err != nil {
+						done <- err
+						return
+					}
+					if n == 0 {
+						if err := rx.Wait(ctx); err != nil {
+							done <- err
+							return
+						}
+						continue
+					}
+					got += n
+					rx.Release(n)
+				}
+				done <- nil
+			}()
+			for sent := 0; sent < b.N; {
+				n, err := tx.WritePackets(pkts[:min(burst, b.N-sent)])
+				if err != nil && err != memif.ErrNoBufRing {
+					b.Fatal(err)
+				}
+				sent += n
+				if n == 0 {
+					runtime.Gosched()
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			elapsed := time.Since(start)
+			b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N), "ns/pkt")
+			b.ReportMetric(float64(b.N)/elapsed.Seconds()/1e6, "Mpps")
 		})
 	}
 }

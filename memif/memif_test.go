@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -759,6 +760,7 @@ func TestNoFDLeakOver100Cycles(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := memiftest.OpenFDs(t)
+	goroutines := runtime.NumGoroutine()
 	for i := range 100 {
 		ss, err := memif.NewSocket(memif.SocketConfig{Path: path, ReconnectInterval: -1})
 		if err != nil {
@@ -785,6 +787,9 @@ func TestNoFDLeakOver100Cycles(t *testing.T) {
 		waitFor(t, func() bool { return !m.Connected() })
 	}
 	waitFor(t, func() bool { return memiftest.OpenFDs(t) <= before })
+	// Every connection's goroutine is gone too (the master's own are not
+	// counted: it is still open).
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= goroutines })
 }
 
 func TestLimits(t *testing.T) {
