@@ -1,6 +1,3 @@
-// Package memiftest holds test helpers for code built on memif: a
-// connected master/slave pair on a temporary socket and a descriptor-leak
-// check. It is for tests only.
 package memiftest
 
 import (
