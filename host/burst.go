@@ -41,11 +41,13 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 	var copied uint64
 	headroom := uint32(c.Headroom)
 	slotSize := uint32(c.slotSize())
-	desc := in.batch + abi.HeaderSize
+	// Locals, not fields: the loop runs per packet.
+	mapped, mapRegion, mapSize, window := in.mapped, in.mapRegion, uint64(in.mapSize), in.window
+	descs := mem[in.batch+abi.HeaderSize : in.batch+abi.HeaderSize+uint32(n)*abi.DescSize]
+	pkts := b.Packets
 	for i, pi := range idx {
-		p := &b.Packets[pi]
-		d := mem[desc : desc+abi.DescSize : desc+abi.DescSize]
-		desc += abi.DescSize
+		p := &pkts[pi]
+		d := descs[i*abi.DescSize : i*abi.DescSize+abi.DescSize : i*abi.DescSize+abi.DescSize]
 		var data, plen, pcap uint32
 		var flags uint8
 		kind := kindCopy
@@ -54,10 +56,10 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 		case uint64(p.Off)+uint64(p.Len) > bufLen:
 			kind = kindBad
 			data = in.slots + uint32(i)*slotSize + uint32(c.Headroom)
-		case in.mapped && p.Chain == nil && p.Region == in.mapRegion && p.Len <= abi.MaxPacket &&
-			uint64(p.BufOffset)+bufLen <= uint64(in.mapSize):
+		case mapped && p.Chain == nil && p.Region == mapRegion && p.Len <= abi.MaxPacket &&
+			uint64(p.BufOffset)+bufLen <= mapSize:
 			kind = kindZeroCopy
-			data = in.window + p.BufOffset + p.Off
+			data = window + p.BufOffset + p.Off
 			plen = p.Len
 			pcap = uint32(min(bufLen-uint64(p.Off), abi.MaxPacket))
 			headroom = min(headroom, p.Off)
@@ -139,11 +141,9 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 		return &GuestError{Module: in.mod.name, Op: abi.ExportProcess, Errno: r, Err: abi.Errno(-r)}
 	}
 
-	desc = in.batch + abi.HeaderSize
 	for i, pi := range idx {
-		p := &b.Packets[pi]
-		d := mem[desc : desc+abi.DescSize : desc+abi.DescSize]
-		desc += abi.DescSize
+		p := &pkts[pi]
+		d := descs[i*abi.DescSize : i*abi.DescSize+abi.DescSize : i*abi.DescSize+abi.DescSize]
 		w0, w1 := le.Uint64(d[0:]), le.Uint64(d[8:])
 		v := abi.Verdict(w1)
 		outData, outLen := uint32(w0), uint32(uint16(w0>>32))

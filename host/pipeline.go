@@ -77,13 +77,15 @@ func (p *Pipeline) Process(b *Burst) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for off := 0; off < len(b.Packets); off += abi.MaxBurst {
-		p.process(b, off, min(len(b.Packets), off+abi.MaxBurst))
+		// Indices are u16 and relative to the chunk, so any burst length works.
+		chunk := Burst{Packets: b.Packets[off:min(len(b.Packets), off+abi.MaxBurst)], IfIndex: b.IfIndex, Queue: b.Queue}
+		p.process(&chunk)
 	}
 }
 
-func (p *Pipeline) process(b *Burst, lo, hi int) {
+func (p *Pipeline) process(b *Burst) {
 	idx := p.idx[:0]
-	for i := lo; i < hi; i++ {
+	for i := range b.Packets {
 		b.Packets[i].Verdict = abi.Pass
 		idx = append(idx, uint16(i))
 	}

@@ -505,3 +505,20 @@ func TestAllocsPerMeteredBurst(t *testing.T) {
 		t.Fatalf("not metered: %+v", st)
 	}
 }
+
+func TestLongBurstIsChunked(t *testing.T) {
+	e, _ := newEngine(t)
+	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), &PluginConfig{MaxBurst: 32}))
+	pkts := make([]Packet, 70000) // more than a u16 index can name
+	for i := range pkts {
+		pkts[i] = packet(byte(abi.TX), actNone)
+	}
+	pkts[69999] = packet(byte(abi.Drop), actNone)
+	p.Process(&Burst{Packets: pkts})
+	if pkts[0].Verdict != abi.TX || pkts[69998].Verdict != abi.TX || pkts[69999].Verdict != abi.Drop {
+		t.Fatalf("verdicts %v %v %v", pkts[0].Verdict, pkts[69998].Verdict, pkts[69999].Verdict)
+	}
+	if st := p.ReadStats(nil)[0]; st.Packets != 70000 || st.Bursts != (70000+31)/32 {
+		t.Fatalf("stats %+v", st)
+	}
+}
