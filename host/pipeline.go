@@ -269,6 +269,11 @@ func (p *Pipeline) Replace(ctx context.Context, i int, m *Module) error {
 	if err != nil {
 		return err
 	}
+	return p.swap(ctx, i, m, in)
+}
+
+// swap installs the prepared instance in as plugin i, or closes it on error.
+func (p *Pipeline) swap(ctx context.Context, i int, m *Module, in *Instance) error {
 	p.mu.Lock()
 	s, err := p.stage(i)
 	if err != nil {
@@ -296,6 +301,30 @@ func (p *Pipeline) Replace(ctx context.Context, i int, m *Module) error {
 		old.Close(ctx)
 	}
 	return nil
+}
+
+// ReplaceAll reloads plugin i in every pipeline (one per worker): it first
+// instantiates the new version once per pipeline, so a module that cannot
+// start changes nothing, then swaps each pipeline between two of its bursts.
+// A state hand-over that fails leaves that pipeline on the old version; the
+// errors are joined.
+func ReplaceAll(ctx context.Context, pipelines []*Pipeline, i int, m *Module) error {
+	ins := make([]*Instance, 0, len(pipelines))
+	for range pipelines {
+		in, err := m.Instantiate(ctx)
+		if err != nil {
+			for _, in := range ins {
+				in.Close(ctx)
+			}
+			return err
+		}
+		ins = append(ins, in)
+	}
+	var errs []error
+	for k, p := range pipelines {
+		errs = append(errs, p.swap(ctx, i, m, ins[k]))
+	}
+	return errors.Join(errs...)
 }
 
 // ReadStats appends a copy of each plugin's counters, in pipeline order, to dst.

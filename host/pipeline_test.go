@@ -522,3 +522,39 @@ func TestLongBurstIsChunked(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+func TestReplaceAll(t *testing.T) {
+	e, _ := newEngine(t)
+	wasm := scriptWAT(t, scriptOpts{})
+	m := load(t, e, wasm, nil)
+	ps := []*Pipeline{pipeline(t, m), pipeline(t, m), pipeline(t, m)}
+	for k, p := range ps {
+		pkts := make([]Packet, k+1)
+		for i := range pkts {
+			pkts[i] = packet(2, 0)
+		}
+		p.Process(&Burst{Packets: pkts})
+	}
+	if err := ReplaceAll(context.Background(), ps, 0, load(t, e, wasm, nil)); err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range ps {
+		if _, count := control(t, p, 0); count != uint64(k+1) {
+			t.Fatalf("pipeline %d: counter %d after reload, want %d", k, count, k+1)
+		}
+		if st := p.ReadStats(nil)[0]; st.Reloads != 1 {
+			t.Fatalf("pipeline %d: reloads %d", k, st.Reloads)
+		}
+	}
+	// A version whose mw_init refuses its config never reaches any pipeline.
+	bad := load(t, e, wasm, nil)
+	bad.cfg.Config = []byte{0xff}
+	if err := ReplaceAll(context.Background(), ps, 0, bad); err == nil {
+		t.Fatal("ReplaceAll with a failing module succeeded")
+	}
+	for _, p := range ps {
+		if st := p.ReadStats(nil)[0]; st.Reloads != 1 {
+			t.Fatal("a failed ReplaceAll swapped a pipeline")
+		}
+	}
+}
