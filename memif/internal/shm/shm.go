@@ -187,6 +187,16 @@ const (
 	MsgCtrunc = syscall.MSG_CTRUNC
 )
 
+// SeqpacketPair returns a connected pair of AF_UNIX SOCK_SEQPACKET
+// sockets (for tests that play both ends of a control channel).
+func SeqpacketPair() (int, int, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, -1, err
+	}
+	return fds[0], fds[1], nil
+}
+
 // OpenFDs counts this process's open descriptors (for leak tests).
 func OpenFDs() (int, error) {
 	ents, err := os.ReadDir("/proc/self/fd")

@@ -32,4 +32,5 @@ func Signal(int) error                  { return ErrNotSupported }
 func Drain(int) (uint64, error)         { return 0, ErrNotSupported }
 func Rights(int) []byte                 { return nil }
 func ParseRights([]byte) ([]int, error) { return nil, ErrNotSupported }
+func SeqpacketPair() (int, int, error)  { return -1, -1, ErrNotSupported }
 func OpenFDs() (int, error)             { return 0, ErrNotSupported }
