@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/host"
+)
+
+func init() {
+	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go plugin, zero-copy vs copy)", run: benchMain})
+}
+
+const benchUsage = "memif-wasm bench [--json] [--time D] [--sizes 64,1500] [--queues 1,2] [--handlers native,c,go] [--placements zero-copy,copy]"
+
+const benchDescription = `Measures the whole data plane in one process: a memif-wasm host (the same daemon
+'memif-wasm run' starts) on a memif interface whose PASSed packets go back out the
+same interface, and the built-in generator as its peer, sending as fast as the host
+takes frames. Each cell of the table runs for --time:
+
+  handler     native: no plugin (the host's own Go code passes every packet);
+              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm
+  placement   zero-copy (the memif buffers mapped into the guest) or copy
+  size        frame bytes
+  queues      queue pairs, one host worker each
+
+Columns: round-trip frames per second the generator got back, the host's busy time
+per packet (rx to release, summed over workers: its cost, without the generator's),
+bytes copied per packet, and loss. Run on an idle machine; the generator shares it.`
+
+const benchExamples = `memif-wasm bench                      # the README's table
+memif-wasm bench --json > bench.json
+memif-wasm bench --time 300ms --sizes 64 --queues 1 --handlers native,c`
+
+// benchRow is one cell of the table (and one element of --json's array).
+type benchRow struct {
+	Handler        string  `json:"handler"`
+	Placement      string  `json:"placement"`
+	Size           int     `json:"size"`
+	Queues         int     `json:"queues"`
+	Sent           uint64  `json:"sent"`
+	Received       uint64  `json:"received"`
+	RoundTripPPS   float64 `json:"round_trip_pps"`
+	HostNsPerPkt   float64 `json:"host_ns_per_packet"`
+	CopiedPerPkt   float64 `json:"bytes_copied_per_packet"`
+	LossPercent    float64 `json:"loss_percent"`
+	ZeroCopyPkts   uint64  `json:"zero_copy_packets"`
+	HostRxPackets  uint64  `json:"host_rx_packets"`
+	LatencyP50Nano int64   `json:"latency_p50_ns"`
+}
+
+type benchHandler struct {
+	name string
+	file string // "" for native
+}
+
+func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench", benchUsage, benchDescription, benchExamples)
+	jsonOut := fs.Bool("json", false, "print the rows as JSON")
+	cellTime := fs.Duration("time", time.Second, "how long each cell sends")
+	sizesF := fs.String("sizes", "64,1500", "frame sizes in bytes, comma-separated")
+	queuesF := fs.String("queues", "1,2", "queue pair counts, comma-separated")
+	handlersF := fs.String("handlers", "native,c,go", "handlers: native, c, go")
+	placementsF := fs.String("placements", "zero-copy,copy", "placements for plugins: zero-copy, copy")
+	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm and pass.wasm are")
+	cFile := fs.String("c-plugin", "", "the C plugin (default PLUGINS-DIR/pass-c.wasm)")
+	goFile := fs.String("go-plugin", "", "the Go plugin (default PLUGINS-DIR/pass.wasm)")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache ("" for none)`)
+	if code, done := fs.parse(args, stdout, stderr); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
+	}
+	if *cellTime <= 0 {
+		return fs.usageError(stderr, "--time %v: want a positive duration", *cellTime)
+	}
+	sizes, err := parseIntList("--sizes", *sizesF, gen.MinSize, 9000)
+	if err != nil {
+		return fs.usageError(stderr, "%v", err)
+	}
+	queues, err := parseIntList("--queues", *queuesF, 1, 8)
+	if err != nil {
+		return fs.usageError(stderr, "%v", err)
+	}
+	handlerNames, err := parseWordList("--handlers", *handlersF, "native", "c", "go")
+	if err != nil {
+		return fs.usageError(stderr, "%v", err)
+	}
+	placements, err := parseWordList("--placements", *placementsF, "zero-copy", "copy")
+	if err != nil {
+		return fs.usageError(stderr, "%v", err)
+	}
+	if *cFile == "" {
+		*cFile = filepath.Join(*pluginsDir, "pass-c.wasm")
+	}
+	if *goFile == "" {
+		*goFile = filepath.Join(*pluginsDir, "pass.wasm")
+	}
+	var handlers []benchHandler
+	for _, h := range handlerNames {
+		f := map[string]string{"native": "", "c": *cFile, "go": *goFile}[h]
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first)\n", h, f, errors.Unwrap(err))
+				return exitFailure
+			}
+			if f, err = filepath.Abs(f); err != nil {
+				fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
+				return exitFailure
+			}
+		}
+		handlers = append(handlers, benchHandler{name: h, file: f})
+	}
+
+	dir, err := os.MkdirTemp("", "memif-wasm-bench")
+	if err != nil {
+		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
+		return exitFailure
+	}
+	defer os.RemoveAll(dir)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var rows []benchRow
+	if !*jsonOut {
+		fmt.Fprintf(stdout, "memif-wasm bench: %v per cell, generator in the same process\n", *cellTime)
+	}
+	for _, h := range handlers {
+		pls := placements
+		if h.file == "" {
+			pls = []string{"-"} // no guest: nothing to place
+		}
+		for _, pl := range pls {
+			for _, size := range sizes {
+				for _, q := range queues {
+					if ctx.Err() != nil {
+						fmt.Fprintln(stderr, "memif-wasm bench: interrupted")
+						return exitFailure
+					}
+					row, err := benchCell(ctx, dir, *cacheDir, logger, h, pl, size, q, *cellTime)
+					if err != nil {
+						fmt.Fprintf(stderr, "memif-wasm bench: %s/%s/%dB/%dq: %v\n", h.name, pl, size, q, err)
+						return exitFailure
+					}
+					rows = append(rows, row)
+					if !*jsonOut && isTerminal(stderr) {
+						fmt.Fprintf(stderr, "\r%d cells done\x1b[K", len(rows))
+					}
+				}
+			}
+		}
+	}
+	if !*jsonOut && isTerminal(stderr) {
+		fmt.Fprint(stderr, "\r\x1b[K")
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rows)
+		return exitOK
+	}
+	writeBenchTable(stdout, rows)
+	return exitOK
+}
+
+// benchCell runs one cell: a fresh daemon and a generator run.
+func benchCell(ctx context.Context, dir, cacheDir string, logger *slog.Logger, h benchHandler, placement string, size, queues int, d time.Duration) (benchRow, error) {
+	sock := filepath.Join(dir, fmt.Sprintf("%s-%s-%d-%d.sock", h.name, placement, size, queues))
+	in := config.Interface{Name: "bench0", Socket: sock, Role: "master", Queues: queues, Egress: "bench0"}
+	if h.file != "" {
+		p := config.Plugin{File: h.file, MaxFrame: 2048}
+		if placement == "copy" {
+			// A window with room for the copy slots only: no buffer region fits, so
+			// the host copies.
+			p.WindowSize = abi.MaxBurst * (host.DefaultHeadroom + 2048)
+		}
+		in.Plugins = []config.Plugin{p}
+	}
+	cfg := &config.Config{Engine: config.Engine{CacheDir: cacheDir},
+		Tenants: []config.Tenant{{Name: "bench", Interfaces: []config.Interface{in}}}}
+	if err := cfg.Validate(); err != nil {
+		return benchRow{}, err
+	}
+	dm, err := daemon.New(ctx, cfg, daemon.Options{Logger: logger})
+	if err != nil {
+		return benchRow{}, err
+	}
+	defer dm.Close()
+	rep, err := gen.Run(ctx, gen.Config{Socket: sock, Queues: queues, Size: size, Flows: 8,
+		Duration: d, Drain: 200 * time.Millisecond, Logger: logger})
+	if err != nil {
+		return benchRow{}, fmt.Errorf("generator: %w", err)
+	}
+	row := benchRow{Handler: h.name, Placement: placement, Size: size, Queues: queues,
+		Sent: rep.Sent, Received: rep.Unique, RoundTripPPS: float64(rep.Unique) / rep.SendTime.Seconds(),
+		LatencyP50Nano: int64(rep.Latency.P50)}
+	if rep.Sent > 0 {
+		row.LossPercent = 100 * float64(rep.Lost) / float64(rep.Sent)
+	}
+	snap := dm.Snapshot()
+	ifs := snap.Tenants[0].Interfaces[0]
+	var qs daemon.QueueStats
+	for i := range ifs.Queues {
+		qs.Add(&ifs.Queues[i])
+	}
+	row.HostRxPackets = qs.RxPackets
+	if qs.RxPackets > 0 {
+		row.HostNsPerPkt = float64(qs.BusyNanos) / float64(qs.RxPackets)
+	}
+	if len(ifs.Plugins) > 0 {
+		st := ifs.Plugins[0].Stats
+		var copied uint64
+		for _, c := range st.BytesCopied {
+			copied += c
+		}
+		row.ZeroCopyPkts = st.PacketsPlaced[host.PlacementZeroCopy]
+		if st.Packets > 0 {
+			row.CopiedPerPkt = float64(copied) / float64(st.Packets)
+		}
+		if placement == "zero-copy" && row.ZeroCopyPkts == 0 && st.Packets > 0 {
+			return row, errors.New("zero-copy asked for, but the host copied every packet")
+		}
+	}
+	return row, nil
+}
+
+func writeBenchTable(w io.Writer, rows []benchRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "handler\tplacement\tsize\tqueues\tround trip\thost ns/pkt\tcopied B/pkt\tp50 latency\tloss\t\n")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d B\t%d\t%s\t%.1f\t%.0f\t%v\t%.2f%%\t\n", r.Handler, r.Placement, r.Size, r.Queues,
+			gen.Rate(r.RoundTripPPS, "pps"), r.HostNsPerPkt, r.CopiedPerPkt,
+			time.Duration(r.LatencyP50Nano).Round(100*time.Nanosecond), r.LossPercent)
+	}
+	tw.Flush()
+}
+
+func parseIntList(flag, s string, lo, hi int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < lo || n > hi {
+			return nil, fmt.Errorf("%s %q: %q is not a number in %d..%d", flag, s, f, lo, hi)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func parseWordList(flag, s string, allowed ...string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(allowed, f) {
+			return nil, fmt.Errorf("%s %q: %q is not one of %s", flag, s, f, strings.Join(allowed, ", "))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A small table with WAT pass plugins standing in for C and Go: every cell measured,
+// nothing lost, and zero-copy and copy really are what they say.
+func TestBenchTable(t *testing.T) {
+	pass := watPlugin(t, "1", "2")
+	code, stdout, stderr := runArgs(t, "bench", "--json", "--time", "150ms", "--sizes", "64,200", "--queues", "1",
+		"--c-plugin", pass, "--go-plugin", pass, "--cache-dir", "")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var rows []benchRow
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	if len(rows) != 2+2*2*2 {
+		t.Fatalf("%d rows, want 10: %+v", len(rows), rows)
+	}
+	for _, r := range rows {
+		name := r.Handler + "/" + r.Placement
+		if r.Sent == 0 || r.Received != r.Sent || r.LossPercent != 0 || r.RoundTripPPS <= 0 || r.HostNsPerPkt <= 0 {
+			t.Errorf("%s/%dB: %+v", name, r.Size, r)
+		}
+		if r.HostRxPackets != r.Sent {
+			t.Errorf("%s/%dB: host received %d of %d", name, r.Size, r.HostRxPackets, r.Sent)
+		}
+		switch r.Placement {
+		case "copy": // in and back out
+			if r.CopiedPerPkt != float64(2*r.Size) || r.ZeroCopyPkts != 0 {
+				t.Errorf("%s/%dB: copied %.1f B/pkt, %d zero-copy", name, r.Size, r.CopiedPerPkt, r.ZeroCopyPkts)
+			}
+		case "zero-copy":
+			if r.CopiedPerPkt != 0 || r.ZeroCopyPkts != r.Sent {
+				t.Errorf("%s/%dB: copied %.1f B/pkt, %d zero-copy", name, r.Size, r.CopiedPerPkt, r.ZeroCopyPkts)
+			}
+		}
+	}
+	code, stdout, _ = runArgs(t, "bench", "--time", "50ms", "--sizes", "64", "--queues", "2", "--handlers", "native")
+	if code != exitOK || !strings.Contains(stdout, "host ns/pkt") || !strings.Contains(stdout, "native") {
+		t.Fatalf("text table, exit %d:\n%s", code, stdout)
+	}
+}
+
+func TestBenchErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"bad size", []string{"--sizes", "64,abc"}, exitUsage, `"abc" is not a number`},
+		{"small size", []string{"--sizes", "10"}, exitUsage, "--sizes"},
+		{"bad queues", []string{"--queues", "0"}, exitUsage, "--queues"},
+		{"bad handler", []string{"--handlers", "rust"}, exitUsage, `"rust" is not one of native, c, go`},
+		{"bad placement", []string{"--placements", "magic"}, exitUsage, "--placements"},
+		{"bad time", []string{"--time", "-1s"}, exitUsage, "--time"},
+		{"missing plugin", []string{"--handlers", "c", "--plugins-dir", "/nonexistent"}, exitFailure,
+			filepath.Join("/nonexistent", "pass-c.wasm")},
+		{"refused plugin", []string{"--handlers", "go", "--time", "50ms", "--sizes", "64", "--queues", "1", "--placements", "copy",
+			"--go-plugin", "WAT7", "--cache-dir", ""}, exitFailure, "version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"bench"}, tt.args...)
+			for i, a := range args {
+				if a == "WAT7" {
+					args[i] = watPlugin(t, "7", "2")
+				}
+			}
+			code, _, stderr := runArgs(t, args...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d (want %d), stderr lacks %q:\n%s", code, tt.code, tt.want, stderr)
+			}
+		})
+	}
+}
