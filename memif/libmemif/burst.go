@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/byteslices"
 )
 
 // maxPacketSize is the longest packet TxBurst accepts: C-libmemif's
@@ -32,9 +33,8 @@ type rxQueue struct {
 
 // txQueue is the adapter's state of one Tx queue of one connection.
 type txQueue struct {
-	mu   sync.Mutex
-	q    *memif.TxQueue
-	pkts [][]byte // scratch for WritePackets, reused
+	mu sync.Mutex
+	q  *memif.TxQueue
 	// Slave only (the master learns buffer sizes per descriptor): a packet
 	// needing more than maxBufs buffers of bufSize can never be sent.
 	maxBufs, bufSize int
@@ -189,14 +189,7 @@ func (m *Memif) TxBurst(queueID uint8, packets []RawPacketData) (count uint16, e
 	}
 	tq.mu.Lock()
 	defer tq.mu.Unlock()
-	pkts := tq.pkts[:0]
-	for _, p := range packets {
-		pkts = append(pkts, p)
-	}
-	sent, err := tq.q.WritePackets(pkts)
-	// Do not keep the caller's packets alive.
-	clear(pkts)
-	tq.pkts = pkts[:0]
+	sent, err := tq.q.WritePackets(byteslices.Of(packets))
 	if err != nil && !errors.Is(err, memif.ErrNoBufRing) {
 		return uint16(sent), m.logErr("tx burst", err)
 	}
