@@ -284,9 +284,11 @@ func (q *queue) post(n int) {
 }
 
 // Wait blocks until the peer signals this queue's eventfd, ctx is done, or
-// the connection goes down (ErrDisconnected). It does not hold the queue,
-// so RxBurst may run concurrently. In polling mode the peer does not
-// signal, and Wait only returns for ctx or disconnect.
+// the connection goes down (ErrDisconnected). Call it after RxBurst found
+// the ring empty; a signal that arrived in between is kept by the eventfd,
+// so no wake-up is lost. It does not hold the queue, so RxBurst may run
+// concurrently. In polling mode the peer does not signal, and Wait only
+// returns for ctx or disconnect.
 func (q *RxQueue) Wait(ctx context.Context) error {
 	q.mu.Lock()
 	if q.dead || q.failed {
@@ -323,6 +325,8 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 
 // SetMode switches the queue between interrupt and polling mode by setting
 // or clearing MASK_INT on the ring, which this side (the receiver) owns.
+// Packets published before a switch to interrupt mode were not signalled:
+// run RxBurst once after the switch, before the first Wait.
 func (q *RxQueue) SetMode(m RxMode) error {
 	if m > RxModePolling {
 		return fmt.Errorf("memif: rx mode %d: %w", m, ErrInvalArg)
