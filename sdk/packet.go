@@ -77,18 +77,22 @@ func (b *Burst) AddWithHeadroom(buf []byte, headroom, length int) *Packet {
 	}
 	p := &b.pkts[b.n]
 	b.n++
-	*p = Packet{buf: buf, orig: headroom, off: headroom, n: length}
+	*p = Packet{buf: buf, orig: headroom, off: headroom, n: length, end: len(buf)}
 	return p
 }
 
 // Packet is one packet of a burst: a view of its bytes in place, and the
 // verdict and metadata the plugin hands back.
 type Packet struct {
-	buf     []byte // [original data - headroom, original data + cap)
-	orig    int    // offset of the original first byte in buf
-	off     int    // offset of the current first byte in buf
-	n       int    // current length
+	// The packet's buffer is [original data - headroom, original data + cap):
+	// buf for bursts built natively with Add, guest memory at
+	// addr - orig for bursts from the host (buf nil: see guest.load).
+	buf     []byte
 	addr    uint32 // guest address of the original first byte
+	orig    int    // offset of the original first byte in the buffer
+	off     int    // offset of the current first byte in the buffer
+	n       int    // current length
+	end     int    // length of the buffer
 	verdict abi.Verdict
 	flags   uint8
 	inPort  uint16
@@ -98,13 +102,18 @@ type Packet struct {
 
 // Data returns the packet's bytes. The plugin may rewrite them in place; the
 // slice is valid until Process returns or the packet's length or head changes.
-func (p *Packet) Data() []byte { return p.buf[p.off : p.off+p.n : p.off+p.n] }
+func (p *Packet) Data() []byte {
+	if p.buf == nil {
+		return view(p.addr-uint32(p.orig)+uint32(p.off), p.n)
+	}
+	return p.buf[p.off : p.off+p.n : p.off+p.n]
+}
 
 // Len returns the packet's length in bytes.
 func (p *Packet) Len() int { return p.n }
 
 // Cap returns the largest length SetLen accepts at the packet's current head.
-func (p *Packet) Cap() int { return len(p.buf) - p.off }
+func (p *Packet) Cap() int { return p.end - p.off }
 
 // Headroom returns how many bytes AdjustHead can move the head back by.
 func (p *Packet) Headroom() int { return p.off }
@@ -177,7 +186,7 @@ func (p *Packet) SetLen(n int) bool {
 // buffer or pass the packet's end, or the packet is truncated or chained. Prepended bytes are uninitialised.
 func (p *Packet) AdjustHead(delta int) bool {
 	off := p.off + delta
-	if off < 0 || delta > p.n || off > len(p.buf) || p.fixed && delta != 0 {
+	if off < 0 || delta > p.n || off > p.end || p.fixed && delta != 0 {
 		return false
 	}
 	p.off = off

@@ -96,8 +96,6 @@ type acl struct {
 	defaultHits  uint64
 	nonIPHits    uint64
 	configured   bool
-	h            sdk.Headers
-	t            tuple
 }
 
 var (
@@ -334,7 +332,10 @@ func (a *acl) Process(b *sdk.Burst) error {
 	if !a.configured {
 		return errors.New("acl: not configured")
 	}
-	h, t := &a.h, &a.t
+	// Headers on the stack: stores into it need no GC write barrier, which
+	// a Go guest may have on between calls (see sdk's guest.load).
+	var h sdk.Headers
+	var t tuple
 	for i := range b.Len() {
 		p := b.Packet(i)
 		h.Decode(p.Data())
@@ -351,7 +352,7 @@ func (a *acl) Process(b *sdk.Burst) error {
 		}
 		t.proto = h.Proto
 		t.sport, t.dport, t.hasPorts = h.Ports()
-		if r := c.match(t); r >= 0 {
+		if r := c.match(&t); r >= 0 {
 			a.hits[r]++
 			p.SetVerdict(verdict(a.rules[r].allow))
 			continue

@@ -43,7 +43,6 @@ type responder struct {
 	v6     [][16]byte
 	others sdk.Verdict
 	stats  Stats
-	h      sdk.Headers
 }
 
 const replyTTL = 64
@@ -105,22 +104,22 @@ func (r *responder) Process(b *sdk.Burst) error {
 // answer rewrites p into the reply and reports true, or leaves it untouched and
 // reports false.
 func (r *responder) answer(p *sdk.Packet) bool {
-	h := &r.h
+	var h sdk.Headers // on the stack: no write barriers (see acl)
 	pkt := p.Data()
 	if !h.Decode(pkt) {
 		return false
 	}
 	switch {
 	case h.ARP != nil:
-		return r.arp(h)
+		return r.arp(&h)
 	case h.ICMP != nil && h.IPv4 != nil:
-		return r.echo4(h, pkt)
+		return r.echo4(&h, pkt)
 	case h.ICMP != nil && h.IPv6 != nil && h.L4Off == h.L3Off+sdk.IPv6Len:
 		switch h.ICMP.Type() {
 		case sdk.ICMPv6EchoRequest:
-			return r.echo6(h, pkt)
+			return r.echo6(&h, pkt)
 		case sdk.ICMPv6NeighborSolicitation:
-			return r.neighbor(h, p)
+			return r.neighbor(&h, p)
 		}
 	}
 	return false

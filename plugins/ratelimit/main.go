@@ -61,7 +61,6 @@ type limiter struct {
 	table          []bucket // power-of-two size >= 2*max sources
 	mask           uint64
 	stats          Stats
-	h              sdk.Headers
 }
 
 func (l *limiter) Init(cfg []byte) error {
@@ -103,7 +102,7 @@ func (l *limiter) Process(b *sdk.Burst) error {
 		return errors.New("ratelimit: not configured")
 	}
 	now := b.NowNanos()
-	h := &l.h
+	var h sdk.Headers // on the stack: no write barriers (see acl)
 	var src [16]byte
 	for i := range b.Len() {
 		p := b.Packet(i)

@@ -1,0 +1,86 @@
+package plugins_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/sdk/sdktest"
+)
+
+// BenchmarkE2E runs full 256-packet bursts of 64-byte UDP frames through the
+// host (copy placement) and reports the cost per packet: the host's
+// hand-off plus the guest's work.
+func BenchmarkE2E(b *testing.B) {
+	var rules strings.Builder
+	rules.WriteString(`{"default":"deny","rules":[`)
+	var cRules []cRule
+	for i := range 1000 {
+		if i > 0 {
+			rules.WriteByte(',')
+		}
+		fmt.Fprintf(&rules, `{"action":"allow","proto":"udp","src":"10.%d.%d.0/24","dport":"%d"}`, i/256, i%256, 1000+i)
+		cRules = append(cRules, cRule{allow: 1, family: 4, proto: 17, matchProto: 1, srcLen: 24, src: []byte{10, byte(i / 256), byte(i % 256)},
+			sport: anyPort, dport: [2]uint16{uint16(1000 + i), uint16(1000 + i)}})
+	}
+	rules.WriteString(`]}`)
+	cases := []struct {
+		name, plugin, config string
+		c                    bool
+	}{
+		{"pass-go", "pass", "", false},
+		{"pass-c", "pass", "", true},
+		{"macswap-go", "macswap", "", false},
+		{"acl1000-go", "acl", rules.String(), false},
+		{"acl1000-c", "acl", string(cACLConfig(0, 1, cRules...)), true},
+		{"ratelimit-go", "ratelimit", `{"rate":1000000000,"burst":1000000}`, false},
+	}
+	// The last rule matches: the worst case for a scan.
+	frame := sdktest.Frame(b, eth(macA, macB, layers.EthernetTypeIPv4),
+		&layers.IPv4{Version: 4, IHL: 5, TTL: 9, Protocol: layers.IPProtocolUDP, SrcIP: sdktest.IP("10.3.231.7"), DstIP: sdktest.IP("2.2.2.2")},
+		&layers.UDP{SrcPort: 1, DstPort: 1999})
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			var wasm []byte
+			if bc.c {
+				wasm = cPlugin(b, bc.plugin)
+			} else {
+				wasm = goPlugin(b, bc.plugin)
+			}
+			ctx := context.Background()
+			m, err := getEngine(b).Load(ctx, bc.name, wasm, &host.PluginConfig{Config: []byte(bc.config), MsgBufSize: 256 << 10})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close(ctx)
+			p, err := host.NewPipeline(ctx, m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close(ctx)
+			frames := make([][]byte, abi.MaxBurst)
+			for i := range frames {
+				frames[i] = frame
+			}
+			burst := burst(frames...)
+			p.Process(burst)
+			if v := burst.Packets[0].Verdict; v == abi.Aborted || v == abi.Drop {
+				b.Fatalf("verdict %v: the benchmark would measure the wrong path", v)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				for i := range burst.Packets {
+					burst.Packets[i].Off, burst.Packets[i].Len = room, uint32(len(frame))
+				}
+				p.Process(burst)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*abi.MaxBurst), "ns/pkt")
+		})
+	}
+}
