@@ -383,8 +383,8 @@ type controlReq struct {
 func (a *acl) Control(req, reply []byte) ([]byte, error) {
 	var c controlReq
 	// json.Unmarshal rather than a Decoder with DisallowUnknownFields: the
-	// Decoder's io.Reader call links os.File.Read, and with it the WASI
-	// fd_read import the host refuses.
+	// Decoder's io.Reader call links os.File.Read and the WASI fd_read
+	// import, which a packet filter has no use for.
 	if err := json.Unmarshal(req, &c); err != nil {
 		return nil, fmt.Errorf("acl control message: %w", err)
 	}
