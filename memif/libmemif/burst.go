@@ -48,7 +48,7 @@ type txQueue struct {
 // Close. RxBurst calls on different queues may run concurrently.
 //
 // The returned packets are copies that belong to the caller. They are
-// carved from 32 KiB blocks shared by consecutive bursts (a packet kept
+// carved from 8 KiB blocks shared by consecutive bursts (a packet kept
 // alive keeps its block alive), so most bursts allocate nothing.
 func (m *Memif) RxBurst(queueID uint8, count uint16) (packets []RawPacketData, err error) {
 	rq, err := m.rxQueue(queueID)
@@ -97,8 +97,8 @@ func (m *Memif) RxBurst(queueID uint8, count uint16) (packets []RawPacketData, e
 // allocations per burst: at 64-byte packets the allocator and the garbage
 // collector would otherwise cost more than the whole memif data path.
 const (
-	dataBlock   = 32 << 10 // bytes of packet data per block: the largest small-object size class
-	headerBlock = 1024     // RawPacketData headers per block (24 KiB)
+	dataBlock   = 8 << 10 // bytes of packet data per block
+	headerBlock = 256     // RawPacketData headers per block (6 KiB)
 )
 
 // arena hands out never-reused memory from the current blocks; memory
