@@ -138,12 +138,12 @@ type InterfaceConfig struct {
 	Headroom uint16
 	// RxMode is the initial mode of every receive queue.
 	RxMode RxMode
-	// OnConnect runs on the control goroutine when the link comes up.
-	// It may start workers but must not block for long nor call Close.
+	// OnConnect runs on the control goroutine when the link comes up,
+	// before a master sends CONNECTED. It may fetch queues and start
+	// workers; while it runs, this connection's control messages wait.
 	OnConnect func(*Interface)
 	// OnDisconnect runs on the control goroutine after the connection was
 	// torn down; err says why (a *DisconnectError for protocol-level ends).
-	// It must not call Close synchronously.
 	OnDisconnect func(*Interface, error)
 }
 

@@ -148,7 +148,7 @@ func (c *conn) linkUp() (bool, error) {
 	i.mu.Unlock()
 	i.log.Info("memif connected", "peer", c.peerName, "peer_app", c.peerApp, "rx", len(c.rx), "tx", len(c.tx))
 	if cb := i.cfg.OnConnect; cb != nil {
-		cb(i)
+		i.callback(func() { cb(i) })
 	}
 	return true, nil
 }
@@ -219,7 +219,7 @@ func (c *conn) finish(err error, up bool) {
 	if up {
 		i.log.Info("memif disconnected", "err", err)
 		if cb := i.cfg.OnDisconnect; cb != nil {
-			cb(i, err)
+			i.callback(func() { cb(i, err) })
 		}
 	} else {
 		i.log.Info("memif connection attempt ended", "err", err)

@@ -28,6 +28,10 @@ type Interface struct {
 	lastErr error
 	wg      sync.WaitGroup
 
+	// inCallback counts running OnConnect/OnDisconnect calls: a Close made
+	// from inside one must not wait for the goroutine that runs it.
+	inCallback atomic.Int32
+
 	st ifaceCounters
 }
 
@@ -321,29 +325,46 @@ func (i *Interface) fold(q *queue, rx bool) {
 
 // Close disconnects (sending DISCONNECT to the peer), unmaps every region,
 // closes every descriptor, stops reconnecting and unblocks WaitConnected
-// and RxQueue.Wait. It is idempotent. Do not call it synchronously from
-// OnConnect or OnDisconnect.
+// and RxQueue.Wait, and returns when all of that is done. It is
+// idempotent. Called while an OnConnect or OnDisconnect callback runs, it
+// cannot wait for the goroutine running the callback: it then returns at
+// once and the teardown completes when the callback returns.
 func (i *Interface) Close() error {
 	i.mu.Lock()
-	if i.closed {
-		i.mu.Unlock()
-		return nil
+	first := !i.closed
+	if first {
+		i.closed = true
+		close(i.done)
+		i.notify()
 	}
-	i.closed = true
-	close(i.done)
-	i.notify()
 	c := i.c
 	if c == nil {
 		c = i.claim
 	}
 	i.mu.Unlock()
-	i.s.remove(i)
+	if first {
+		i.s.remove(i)
+	}
 	if c != nil {
 		c.abort(&DisconnectError{Code: uint32(ErrDisconnect.Code), Reason: "interface closed", Err: ErrClosed})
+	}
+	if i.inCallback.Load() > 0 {
+		return nil
+	}
+	// A repeated Close waits too, so any Close that returns outside a
+	// callback means the teardown is complete.
+	if c != nil {
 		<-c.done
 	}
 	i.wg.Wait()
 	return nil
+}
+
+// callback runs f (a user callback) with inCallback raised.
+func (i *Interface) callback(f func()) {
+	i.inCallback.Add(1)
+	defer i.inCallback.Add(-1)
+	f()
 }
 
 // slaveLoop connects, runs the connection until it ends, and retries

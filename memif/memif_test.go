@@ -840,3 +840,34 @@ func TestLimits(t *testing.T) {
 		}
 	})
 }
+
+func TestCloseFromCallbacks(t *testing.T) {
+	memiftest.CheckFDLeaks(t)
+	path := memiftest.SocketPath(t)
+	sock, err := memif.NewSocket(memif.SocketConfig{Path: path, ReconnectInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	closed := make(chan struct{})
+	if _, err := sock.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sock.NewInterface(memif.InterfaceConfig{
+		OnConnect: func(i *memif.Interface) { i.Close(); close(closed) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnConnect never ran or Close blocked in it")
+	}
+	if err := s.WaitConnected(ctxT(t)); !errors.Is(err, memif.ErrClosed) {
+		t.Errorf("WaitConnected after Close in OnConnect = %v", err)
+	}
+	// The teardown completes once the callback has returned.
+	waitFor(t, func() bool { return !s.Connected() })
+	s.Close()
+}
