@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/admin"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
+	"github.com/memif-wasm/memif-wasm/memif"
+)
+
+func init() {
+	register(command{name: "ctl", summary: "control a running daemon through its admin API", run: ctlMain})
+}
+
+const ctlUsage = "memif-wasm ctl [--admin-socket PATH | --admin-url URL --token-file FILE] [--json] COMMAND [ARGS]"
+
+const ctlDescription = `Talks to the admin API of a running 'memif-wasm run'. Tables for people, --json for
+scripts. Names are TENANT/INTERFACE or TENANT/INTERFACE/PLUGIN.
+
+Commands:
+  list                              tenants, interfaces and their pipelines
+  stats                             packet, verdict and drop counters
+  show TENANT/IFACE                 memif details of one interface (regions, rings, peer)
+  load TENANT/IFACE FILE            add a plugin (--name, --config or --plugin-config-file, --index)
+  unload TENANT/IFACE/PLUGIN        remove a plugin
+  reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
+  control TENANT/IFACE/PLUGIN MSG   send a control message, print the reply
+  reload-config                     re-read the daemon's config file (as SIGHUP)`
+
+const ctlExamples = `memif-wasm ctl list
+memif-wasm ctl stats --json
+memif-wasm ctl show default/memif0
+memif-wasm ctl control default/memif0/acl '{"op":"add","rule":{"id":9,"action":"deny","proto":"udp","dport":"53"}}'
+memif-wasm ctl reload default/memif0/acl
+memif-wasm ctl load default/memif0 plugins/build/counter.wasm --index 0
+memif-wasm ctl --admin-url http://127.0.0.1:9191 --token-file /etc/memif-wasm/token list`
+
+func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("ctl", ctlUsage, ctlDescription, ctlExamples)
+	socket := fs.String("admin-socket", defaultAdminSocket(), "admin API unix socket of the daemon")
+	url := fs.String("admin-url", "", "admin API over loopback TCP instead, e.g. http://127.0.0.1:9191")
+	tokenFile := fs.String("token-file", "", "file holding the bearer token")
+	jsonOut := fs.Bool("json", false, "print JSON instead of tables")
+	name := fs.String("name", "", "load: plugin name (default: the file name without .wasm)")
+	pcfg := fs.String("config", "", "load: plugin config given inline")
+	pcfgFile := fs.String("plugin-config-file", "", "load: plugin config file")
+	index := fs.Int("index", -1, "load: position in the pipeline (default: last)")
+	failOpen := fs.Bool("fail-open", false, "load: pass packets on when the plugin faults")
+	if code, done := fs.parse(args, stdout, stderr); done {
+		return code
+	}
+	if fs.NArg() == 0 {
+		return fs.usageError(stderr, "a command is required (list, stats, show, load, unload, reload, control, reload-config)")
+	}
+	token, err := readToken(*tokenFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "memif-wasm ctl: %v\n", err)
+		return exitUsage
+	}
+	addr := *socket
+	if *url != "" {
+		addr = *url
+	}
+	c := admin.NewClient(addr, token)
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	want := map[string]int{"list": 0, "stats": 0, "reload-config": 0, "show": 1, "load": 2, "unload": 1, "reload": 1, "control": 2}
+	n, ok := want[cmd]
+	if !ok {
+		return fs.usageError(stderr, "unknown command %q", cmd)
+	}
+	if len(rest) != n {
+		return fs.usageError(stderr, "%s takes %d argument(s), got %d", cmd, n, len(rest))
+	}
+	parts := func(s string, k int) ([]string, bool) {
+		p := strings.Split(s, "/")
+		if len(p) != k {
+			return nil, false
+		}
+		for _, x := range p {
+			if x == "" {
+				return nil, false
+			}
+		}
+		return p, true
+	}
+	var out any
+	switch cmd {
+	case "list":
+		ts, err := c.Tenants(ctx)
+		if err != nil {
+			return ctlFail(stderr, err)
+		}
+		out = ts
+		if !*jsonOut {
+			printList(stdout, ts)
+			return exitOK
+		}
+	case "stats":
+		s, err := c.Stats(ctx)
+		if err != nil {
+			return ctlFail(stderr, err)
+		}
+		out = s
+		if !*jsonOut {
+			printStats(stdout, s)
+			return exitOK
+		}
+	case "show":
+		p, ok := parts(rest[0], 2)
+		if !ok {
+			return fs.usageError(stderr, "show %q: want TENANT/INTERFACE", rest[0])
+		}
+		det, err := c.Interface(ctx, p[0], p[1])
+		if err != nil {
+			return ctlFail(stderr, err)
+		}
+		out = det
+		if !*jsonOut {
+			printDetails(stdout, det)
+			return exitOK
+		}
+	case "load":
+		p, ok := parts(rest[0], 2)
+		if !ok {
+			return fs.usageError(stderr, "load %q: want TENANT/INTERFACE", rest[0])
+		}
+		pc := config.Plugin{File: rest[1], Name: *name, Config: *pcfg, ConfigFile: *pcfgFile}
+		if *failOpen {
+			pc.FailPolicy = "open"
+		}
+		if err := c.Load(ctx, p[0], p[1], pc, *index); err != nil {
+			return ctlFail(stderr, err)
+		}
+		out = map[string]string{"loaded": pc.PluginName()}
+	case "unload", "reload":
+		p, ok := parts(rest[0], 3)
+		if !ok {
+			return fs.usageError(stderr, "%s %q: want TENANT/INTERFACE/PLUGIN", cmd, rest[0])
+		}
+		if cmd == "unload" {
+			err = c.Unload(ctx, p[0], p[1], p[2])
+		} else {
+			err = c.Reload(ctx, p[0], p[1], p[2])
+		}
+		if err != nil {
+			return ctlFail(stderr, err)
+		}
+		out = map[string]string{cmd + "ed": p[2]}
+	case "control":
+		p, ok := parts(rest[0], 3)
+		if !ok {
+			return fs.usageError(stderr, "control %q: want TENANT/INTERFACE/PLUGIN", rest[0])
+		}
+		reply, err := c.Control(ctx, p[0], p[1], p[2], rest[1])
+		if err != nil {
+			return ctlFail(stderr, err)
+		}
+		out = admin.ControlReply{Reply: reply}
+		if !*jsonOut {
+			fmt.Fprintln(stdout, reply)
+			return exitOK
+		}
+	case "reload-config":
+		changes, err := c.ReloadConfig(ctx)
+		if err != nil {
+			return ctlFail(stderr, err)
+		}
+		out = admin.ConfigReloadReply{Changes: changes}
+		if !*jsonOut {
+			if len(changes) == 0 {
+				fmt.Fprintln(stdout, "no changes")
+			}
+			for _, ch := range changes {
+				fmt.Fprintln(stdout, ch)
+			}
+			return exitOK
+		}
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+		return exitOK
+	}
+	for k, v := range out.(map[string]string) {
+		fmt.Fprintf(stdout, "%s %s\n", k, v)
+	}
+	return exitOK
+}
+
+func ctlFail(stderr io.Writer, err error) int {
+	var ae *admin.APIError
+	if errors.As(err, &ae) {
+		fmt.Fprintf(stderr, "memif-wasm ctl: %s\n", ae.Message)
+	} else {
+		fmt.Fprintf(stderr, "memif-wasm ctl: %v (is 'memif-wasm run' running with this --admin-socket?)\n", err)
+	}
+	return exitFailure
+}
+
+func printList(w io.Writer, ts []admin.Tenant) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tINTERFACE\tROLE\tID\tSOCKET\tUP\tPLACEMENT\tEGRESS\tPIPELINE")
+	for _, t := range ts {
+		for _, in := range t.Interfaces {
+			var names []string
+			for _, p := range in.Plugins {
+				n := p.Name
+				if p.Fault != "" {
+					n += "(faulted)"
+				}
+				names = append(names, n)
+			}
+			eg := in.Egress
+			if eg == "" {
+				eg = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Name, in.Name, in.Role, in.ID, in.Socket,
+				yesNo(in.Connected), in.Placement, eg, strings.Join(names, " → "))
+		}
+	}
+	tw.Flush()
+}
+
+func printStats(w io.Writer, s *daemon.Snapshot) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "TENANT\tINTERFACE\tRX PKTS\tRX BYTES\tTX PKTS\tTX BYTES\tDROPS\tBURSTS\t")
+	for _, t := range s.Tenants {
+		for _, in := range t.Interfaces {
+			var q daemon.QueueStats
+			for i := range in.Queues {
+				q.Add(&in.Queues[i])
+			}
+			var drops uint64
+			for _, d := range q.Drops {
+				drops += d
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", t.Name, in.Name, q.RxPackets, q.RxBytes, q.TxPackets, q.TxBytes, drops, q.RxBursts)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "TENANT\tINTERFACE\tPLUGIN\tPACKETS")
+	for v := range abi.NumVerdicts {
+		fmt.Fprintf(tw, "\t%s", strings.ToUpper(abi.Verdict(v).String()))
+	}
+	fmt.Fprintln(tw, "\tFAULTS\tRELOADS\t")
+	for _, t := range s.Tenants {
+		for _, in := range t.Interfaces {
+			for _, p := range in.Plugins {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d", t.Name, in.Name, p.Name, p.Stats.Packets)
+				for _, n := range p.Stats.Verdicts {
+					fmt.Fprintf(tw, "\t%d", n)
+				}
+				fmt.Fprintf(tw, "\t%d\t%d\t\n", p.Stats.Faults, p.Stats.Reloads)
+			}
+		}
+	}
+	tw.Flush()
+}
+
+func printDetails(w io.Writer, d *admin.InterfaceDetails) {
+	m := d.Memif
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "interface\t%s (id %d, %s, %s)\n", m.Name, m.ID, m.Role, m.Mode)
+	fmt.Fprintf(tw, "socket\t%s\n", m.Socket)
+	fmt.Fprintf(tw, "connected\t%s\n", yesNo(m.Connected))
+	fmt.Fprintf(tw, "peer\t%s (%s)\n", m.PeerName, m.PeerApp)
+	fmt.Fprintf(tw, "secret\t%s\n", yesNo(m.HasSecret))
+	fmt.Fprintf(tw, "placement\t%s\n", d.Stats.Placement)
+	if d.Stats.LastError != "" {
+		fmt.Fprintf(tw, "last error\t%s\n", d.Stats.LastError)
+	}
+	tw.Flush()
+	if len(m.Regions) > 0 {
+		fmt.Fprintln(w, "\nregions:")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  INDEX\tSIZE\tRINGS")
+		for _, r := range m.Regions {
+			fmt.Fprintf(tw, "  %d\t%d\t%s\n", r.Index, r.Size, yesNo(r.Rings))
+		}
+		tw.Flush()
+	}
+	for _, qs := range []struct {
+		name string
+		q    []memif.QueueDetails
+	}{{"rx queues", m.RxQueues}, {"tx queues", m.TxQueues}} {
+		if len(qs.q) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s:\n", qs.name)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  QUEUE\tRING\tBUFFER\tHEAD\tTAIL\tFLAGS")
+		for _, q := range qs.q {
+			fmt.Fprintf(tw, "  %d\t%d\t%d\t%d\t%d\t%#x\n", q.Index, q.RingSize, q.BufferSize, q.Head, q.Tail, q.Flags)
+		}
+		tw.Flush()
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

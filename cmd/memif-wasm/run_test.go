@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
+)
+
+// syncBuffer is a bytes.Buffer safe for the daemon's logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// background runs the CLI until the test cancels it; wait returns the exit code.
+type background struct {
+	cancel context.CancelFunc
+	done   chan int
+	stdout syncBuffer
+	stderr syncBuffer
+}
+
+func startRun(t *testing.T, args ...string) *background {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	bg := &background{cancel: cancel, done: make(chan int, 1)}
+	go func() { bg.done <- run(ctx, args, &bg.stdout, &bg.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-bg.done:
+		case <-time.After(10 * time.Second):
+			t.Error("run did not stop")
+		}
+	})
+	return bg
+}
+
+// stop cancels the run (as SIGINT does) and returns its exit code.
+func (bg *background) stop(t *testing.T) int {
+	t.Helper()
+	bg.cancel()
+	select {
+	case code := <-bg.done:
+		bg.done <- code // for the cleanup
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run did not stop; stderr:\n%s", bg.stderr.String())
+		return -1
+	}
+}
+
+// waitAdmin waits for the admin socket at path to accept connections (the
+// file appears at bind, a moment before listen), failing with the run's log.
+func (bg *background) waitAdmin(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case code := <-bg.done:
+			bg.done <- code
+			t.Fatalf("run exited with %d before %s appeared; stderr:\n%s", code, path, bg.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared; stderr:\n%s", path, bg.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// ctl runs memif-wasm ctl against sock.
+func ctl(t *testing.T, sock string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"ctl", "--admin-socket", sock}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestRunQuick: the single-interface form with only --socket/--role/--id/--plugin
+// reflects gen's traffic, serves /metrics, and exits 0 on cancel with the socket removed.
+func TestRunQuick(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	plugin := testplugin.Build(t, dir, "reflect", int(abi.TX), 0)
+	maddr := freePort(t)
+	bg := startRun(t, "run", "--socket", sock, "--role", "master", "--id", "3", "--plugin", plugin,
+		"--metrics-addr", maddr, "--admin-socket", filepath.Join(dir, "admin.sock"), "--log-format", "json")
+	bg.waitAdmin(t, filepath.Join(dir, "admin.sock"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep, err := gen.Run(ctx, gen.Config{Socket: sock, ID: 3, Count: 2000, Rate: 40000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Unique+rep.Lost != 2000 || rep.Unique == 0 {
+		t.Fatalf("gen: %+v", rep)
+	}
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf(`memif_wasm_interface_receive_packets_total{interface="memif0",queue="0",tenant="default"} %d`, rep.Sent)
+	if !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %q", want)
+	}
+	if code := bg.stop(t); code != exitOK {
+		t.Fatalf("exit code %d; stderr:\n%s", code, bg.stderr.String())
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("memif socket left behind: %v", err)
+	}
+	if !strings.Contains(bg.stderr.String(), `"msg":"memif-wasm running"`) {
+		t.Errorf("no JSON start log line:\n%s", bg.stderr.String())
+	}
+}
+
+// TestRunConfigCtl runs from a config file and drives it with ctl: list,
+// stats, show, control, reload, load, unload, reload-config and SIGHUP.
+func TestRunConfigCtl(t *testing.T) {
+	dir := t.TempDir()
+	testplugin.Build(t, dir, "tx", int(abi.TX), 0)
+	testplugin.Build(t, dir, "drop", int(abi.Drop), 0)
+	admin := filepath.Join(dir, "admin.sock")
+	cfgFile := filepath.Join(dir, "memif-wasm.yaml")
+	writeCfg := func(pluginConfig string) {
+		y := fmt.Sprintf(`
+tenants:
+  - name: blue
+    interfaces:
+      - name: north
+        socket: %s/memif.sock
+        role: master
+        plugins:
+          - file: tx.wasm
+            config: %q
+`, dir, pluginConfig)
+		if err := os.WriteFile(cfgFile, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg("one")
+	bg := startRun(t, "run", "--config", cfgFile, "--admin-socket", admin, "--watch=false")
+	bg.waitAdmin(t, admin)
+
+	code, out, errs := ctl(t, admin, "list")
+	if code != exitOK || !strings.Contains(out, "blue") || !strings.Contains(out, "north") || !strings.Contains(out, "tx") {
+		t.Fatalf("ctl list: %d\n%s%s\nrun stderr:\n%s", code, out, errs, bg.stderr.String())
+	}
+	code, out, _ = ctl(t, admin, "list", "--json")
+	var ts []struct{ Name string }
+	if code != exitOK || json.Unmarshal([]byte(out), &ts) != nil || len(ts) != 1 || ts[0].Name != "blue" {
+		t.Errorf("ctl list --json: %d %s", code, out)
+	}
+	if code, out, _ := ctl(t, admin, "stats"); code != exitOK || !strings.Contains(out, "RX PKTS") || !strings.Contains(out, "TX") {
+		t.Errorf("ctl stats: %d\n%s", code, out)
+	}
+	if code, out, _ := ctl(t, admin, "show", "blue/north"); code != exitOK || !strings.Contains(out, "north (id 0, master") {
+		t.Errorf("ctl show: %d\n%s", code, out)
+	}
+	if code, out, _ := ctl(t, admin, "control", "blue/north/tx", "hello"); code != exitOK || out != "hello\n" {
+		t.Errorf("ctl control: %d %q", code, out)
+	}
+	if code, out, _ := ctl(t, admin, "reload", "blue/north/tx"); code != exitOK || !strings.Contains(out, "reloaded tx") {
+		t.Errorf("ctl reload: %d %q", code, out)
+	}
+	if code, out, e := ctl(t, admin, "load", "blue/north", filepath.Join(dir, "drop.wasm"), "--index", "0"); code != exitOK {
+		t.Errorf("ctl load: %d %q %q", code, out, e)
+	}
+	if code, _, e := ctl(t, admin, "unload", "blue/north/drop"); code != exitOK {
+		t.Errorf("ctl unload: %d %q", code, e)
+	}
+
+	writeCfg("two")
+	if code, out, e := ctl(t, admin, "reload-config"); code != exitOK || !strings.Contains(out, "reload tenant blue interface north plugin tx") {
+		t.Errorf("ctl reload-config: %d %q %q", code, out, e)
+	}
+	// SIGHUP does the same; the handler is installed before the admin socket exists.
+	writeCfg("three")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(bg.stderr.String(), "config reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload; stderr:\n%s", bg.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := bg.stop(t); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestRunBadInput: each mistake is refused with an exit code and an error
+// that names the field or file, and nothing keeps running.
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	plugin := testplugin.Build(t, dir, "tx", int(abi.TX), 0)
+	garbage := filepath.Join(dir, "garbage.wasm")
+	os.WriteFile(garbage, []byte("\x00asm\x01\x00\x00\x00\x05"), 0o644)
+	badCfg := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badCfg, []byte("tenants:\n  - name: t\n    interfaces:\n      - name: i\n        ring_size: 1000\n"), 0o644)
+	busy := filepath.Join(dir, "busy.sock")
+	l, err := net.Listen("unixpacket", busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	adm := []string{"--admin-socket", ""}
+	quick := func(extra ...string) []string {
+		return append(append([]string{"run", "--socket", filepath.Join(dir, "q.sock"), "--role", "master"}, adm...), extra...)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"broken config", append([]string{"run", "--config", badCfg}, adm...), exitUsage, []string{"bad.yaml", "interfaces[0].ring_size", "1000 is not a power of two"}},
+		{"missing config", append([]string{"run", "--config", filepath.Join(dir, "nope.yaml")}, adm...), exitUsage, []string{"nope.yaml", "no such file"}},
+		{"missing plugin", quick("--plugin", filepath.Join(dir, "nope.wasm")), exitFailure, []string{"nope.wasm", "no such file"}},
+		{"plugin fails admission", quick("--plugin", garbage), exitFailure, []string{`plugin \"garbage\"`}},
+		{"socket path in use", append([]string{"run", "--socket", busy, "--role", "master", "--plugin", plugin}, adm...), exitFailure, []string{busy}},
+		{"metrics address in use", quick("--metrics-addr", taken.Addr().String()), exitFailure, []string{"metrics listener", "address already in use"}},
+		{"config and flags", append([]string{"run", "--config", badCfg, "--socket", "x"}, adm...), exitUsage, []string{"exclude each other"}},
+		{"nothing to run", append([]string{"run"}, adm...), exitUsage, []string{"give --config FILE"}},
+		{"bad role", quick("--role", "boss"), exitUsage, []string{"interfaces[0].role", `"boss"`}},
+		{"bad queues", quick("--queues", "300"), exitUsage, []string{"interfaces[0].queues"}},
+		{"extra plugin config", quick("--plugin-config", "x"), exitUsage, []string{"1 --plugin-config for 0 --plugin"}},
+		{"admin tcp without token", quick("--admin-tcp", "127.0.0.1:0"), exitUsage, []string{"admin.token_file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var out, errb bytes.Buffer
+			code := run(ctx, tt.args, &out, &errb)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, errb.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+		})
+	}
+}
+
+func TestCtlErrors(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "admin.sock")
+	if code, _, e := ctl(t, sock, "list"); code != exitFailure || !strings.Contains(e, "is 'memif-wasm run' running") {
+		t.Errorf("no daemon: %d %q", code, e)
+	}
+	for _, args := range [][]string{{}, {"frob"}, {"show"}, {"show", "a"}, {"reload", "a/b"}, {"control", "a/b/c"}, {"unload", "a//c"}} {
+		if code, _, e := ctl(t, sock, args...); code != exitUsage || !strings.Contains(e, "Usage:") {
+			t.Errorf("ctl %v: %d %q", args, code, e)
+		}
+	}
+	plugin := testplugin.Build(t, dir, "tx", int(abi.TX), 0)
+	bg := startRun(t, "run", "--socket", filepath.Join(dir, "m.sock"), "--role", "master", "--plugin", plugin, "--admin-socket", sock)
+	bg.waitAdmin(t, sock)
+	if code, _, e := ctl(t, sock, "reload", "default/memif0/nope"); code != exitFailure || !strings.Contains(e, `no plugin "nope"`) {
+		t.Errorf("unknown plugin: %d %q\nrun stderr:\n%s", code, e, bg.stderr.String())
+	}
+	if code, _, e := ctl(t, sock, "show", "nope/memif0"); code != exitFailure || !strings.Contains(e, `no tenant "nope"`) {
+		t.Errorf("unknown tenant: %d %q", code, e)
+	}
+	if code, _, e := ctl(t, sock, "load", "default/memif0", filepath.Join(dir, "missing.wasm")); code != exitFailure || !strings.Contains(e, "no such file") {
+		t.Errorf("load missing: %d %q", code, e)
+	}
+	if code, _, e := ctl(t, sock, "reload-config"); code != exitFailure || !strings.Contains(e, "without a config file") {
+		t.Errorf("reload-config without file: %d %q", code, e)
+	}
+}
