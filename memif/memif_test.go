@@ -871,3 +871,27 @@ func TestCloseFromCallbacks(t *testing.T) {
 	waitFor(t, func() bool { return !s.Connected() })
 	s.Close()
 }
+
+func TestSocketCloseFromCallback(t *testing.T) {
+	path := memiftest.SocketPath(t)
+	sock, err := memif.NewSocket(memif.SocketConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	m, err := sock.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster,
+		OnConnect: func(*memif.Interface) { sock.Close(); close(done) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sock.NewInterface(memif.InterfaceConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Socket.Close blocked inside OnConnect")
+	}
+	waitFor(t, func() bool { return !m.Connected() })
+	sock.Close()
+}

@@ -198,7 +198,8 @@ func (s *Socket) remove(ifc *Interface) {
 
 // Close closes every interface on the socket (each sends DISCONNECT to its
 // peer), stops listening, removes the socket file and waits for every
-// goroutine it started. It is idempotent.
+// goroutine it started. It is idempotent. Called from an interface
+// callback it returns without waiting, like Interface.Close.
 func (s *Socket) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -225,10 +226,14 @@ func (s *Socket) Close() error {
 	for _, c := range pend {
 		c.abort(&DisconnectError{Code: uint32(ErrDisconnect.Code), Reason: "socket closed", Err: ErrClosed})
 	}
+	inCallback := false
 	for _, i := range ifcs {
 		i.Close()
+		inCallback = inCallback || i.inCallback.Load() > 0
 	}
-	s.wg.Wait()
+	if !inCallback { // else this may be the goroutine s.wg waits for
+		s.wg.Wait()
+	}
 	return nil
 }
 
