@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -70,6 +71,7 @@ type Info struct {
 	MaxDeclared          bool
 	WASI                 bool // imports wasi_snapshot_preview1 (a Go guest)
 	Control, State       bool // exports mw_control; exports both state hooks
+	Metered              bool // rewritten for fuel metering (not PluginConfig.Unmetered)
 	Admissible           bool
 	Refusal              *AdmissionError // why not, when !Admissible
 }
@@ -83,6 +85,7 @@ type Module struct {
 	info     Info
 	compiled wazero.CompiledModule
 	memPages uint32 // reservation per instance, in pages
+	live     atomic.Int32
 	redirect [1024]uint64
 }
 
@@ -115,7 +118,11 @@ func (e *Engine) load(ctx context.Context, name string, wasm []byte, cfg *Plugin
 		m.cfg = *cfg
 	}
 	if err := m.cfg.normalize(e.cfg.MaxMemoryPages); err != nil {
-		return m, &AdmissionError{Module: name, Code: AdmitMemory, Reason: "plugin config", Err: err}
+		code := AdmitConfig
+		if errors.Is(err, errMemoryCap) {
+			code = AdmitMemory
+		}
+		return m, &AdmissionError{Module: name, Code: code, Reason: "plugin config", Err: err}
 	}
 	for _, p := range m.cfg.Redirect {
 		m.redirect[p/64] |= 1 << (p % 64)
@@ -176,12 +183,13 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 		return m.refuse(AdmitExport, nil, "the linear memory is not exported as %q", abi.ExportMemory)
 	}
 
-	if m.cfg.Fuel > 0 {
-		metered, err := fuel.Instrument(wasm, fuel.Config{})
+	if !m.cfg.Unmetered {
+		metered, err := m.e.instrument(wasm, sum, fuel.Config{InitialFuel: m.cfg.ColdFuel})
 		if err != nil {
 			return m.refuse(AdmitFuel, err, "fuel metering cannot instrument the module")
 		}
 		wasm = metered
+		m.info.Metered = true
 	}
 	compiled, err := m.e.rt.CompileModule(ctx, wasm)
 	if err != nil {

@@ -2,6 +2,7 @@ package host
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 )
@@ -141,6 +142,7 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 		return &GuestError{Module: in.mod.name, Op: abi.ExportProcess, Errno: r, Err: abi.Errno(-r)}
 	}
 
+	refused := 0
 	for i, pi := range idx {
 		p := &pkts[pi]
 		d := descs[i*abi.DescSize : i*abi.DescSize+abi.DescSize : i*abi.DescSize+abi.DescSize]
@@ -167,11 +169,18 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 		if reason < NumReasons {
 			st.Invalid[reason]++
 			v = abi.Aborted
+			if reason != ReasonInput { // ReasonInput is the caller's packet, not the guest's doing
+				refused++
+			}
 		}
 		p.Verdict = v
 		st.Verdicts[v]++
 	}
 	st.BytesCopied[placement] += copied
+	if refused > 0 {
+		return &GuestError{Module: in.mod.name, Op: abi.ExportProcess,
+			Err: fmt.Errorf("%w: %d of %d descriptors refused", ErrABIViolation, refused, n)}
+	}
 	return nil
 }
 

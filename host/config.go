@@ -1,10 +1,11 @@
 package host
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 )
 
 // Defaults of PluginConfig.
@@ -13,6 +14,27 @@ const (
 	DefaultWindowSize = 16 << 20
 	DefaultMaxFrame   = 9216
 	DefaultHeadroom   = 128
+
+	// DefaultFuel is the fuel of one mw_process call. On the measurement
+	// machine (see the package documentation, "Budgets") the slowest code per
+	// unit of fuel burns about DefaultFuelPerMicrosecond units per µs, so a
+	// call that spends all of it returns within about 1 ms; an acl burst of
+	// 256 packets spends well under a tenth of it.
+	DefaultFuel int64 = 1000 * DefaultFuelPerMicrosecond
+	// DefaultColdFuel is the fuel of the start function, _initialize, mw_init,
+	// mw_control and the state hooks. It is larger than DefaultFuel because a
+	// Go guest's runtime initialisation alone spends about 1.2e7; these calls
+	// are off the packet path.
+	DefaultColdFuel int64 = 1 << 25
+	// DefaultFuelPerMicrosecond is the measured worst-case rate (fuel per µs)
+	// the defaults are derived from.
+	DefaultFuelPerMicrosecond = 2000
+	// DefaultMaxInstances bounds the live instances of one module (one per
+	// worker, plus one during a reload).
+	DefaultMaxInstances = 64
+	// DefaultQuarantineFaults faults within DefaultQuarantineWindow quarantine a plugin.
+	DefaultQuarantineFaults = 5
+	DefaultQuarantineWindow = time.Minute
 )
 
 // PluginConfig is how one plugin runs. The zero value is the default.
@@ -46,23 +68,45 @@ type PluginConfig struct {
 	Redirect []uint16
 	// FailOpen passes a burst on when the plugin faults; the default drops it.
 	FailOpen bool
-	// Fuel, when positive, meters the plugin: the module is rewritten at load
-	// (host/internal/fuel) and each mw_process call may spend this much fuel
-	// (about one unit per instruction) before it traps as a fault. Other
-	// calls (init, control, state) get ColdFuel. 0: not metered, and a guest
-	// that never returns blocks its worker and the GC.
+	// Fuel is the budget of one mw_process call: the module is rewritten at
+	// load (host/internal/fuel) and a call that spends more (about one unit
+	// per instruction, one per 4 bytes of bulk memory work) traps as a fault.
+	// 0: the tenant's budget, else DefaultFuel.
 	Fuel int64
-	// ColdFuel is the budget of mw_init, mw_control and the state hooks when
-	// Fuel is set. 0: fuel.DefaultInitialFuel.
+	// ColdFuel is the budget of the start function, _initialize, mw_init,
+	// mw_control and the state hooks. 0: the tenant's, else DefaultColdFuel.
 	ColdFuel int64
+	// Unmetered loads the module as it is, without fuel. Only for trusted
+	// code and benchmarks: a guest that never returns then blocks its worker
+	// and, since compiled wasm cannot be preempted, the garbage collector of
+	// the whole process.
+	Unmetered bool
+	// MaxInstances bounds the live instances of the module. 0: DefaultMaxInstances.
+	MaxInstances int
+	// QuarantineFaults faults (of any reason, restart failures included)
+	// within QuarantineWindow quarantine the plugin: it is no longer
+	// restarted and its bursts get the fail policy until Replace or
+	// Pipeline.Unquarantine. 0: DefaultQuarantineFaults and DefaultQuarantineWindow.
+	QuarantineFaults int
+	QuarantineWindow time.Duration
+	// Tenant, when set, owns the plugin: its budgets are the defaults, its
+	// limits bound the plugin's instances and memory, and Redirect must name
+	// only ports on its allow-list (nil Redirect: the tenant's whole list).
+	Tenant *Tenant
 }
 
 func (c *PluginConfig) normalize(engineMax uint32) error {
 	if c.MaxMemoryPages == 0 {
 		c.MaxMemoryPages = min(DefaultPluginPages, engineMax)
+		if t := c.Tenant; t != nil && t.cfg.MaxMemoryPages > 0 {
+			c.MaxMemoryPages = uint32(min(uint64(c.MaxMemoryPages), t.cfg.MaxMemoryPages))
+		}
+	}
+	if t := c.Tenant; t != nil && t.cfg.MaxMemoryPages > 0 && uint64(c.MaxMemoryPages) > t.cfg.MaxMemoryPages {
+		return fmt.Errorf("%w of %d pages exceeds tenant %q's %d", errMemoryCap, c.MaxMemoryPages, t.cfg.Name, t.cfg.MaxMemoryPages)
 	}
 	if c.MaxMemoryPages > engineMax {
-		return fmt.Errorf("memory cap %d pages exceeds the engine's %d", c.MaxMemoryPages, engineMax)
+		return fmt.Errorf("%w of %d pages exceeds the engine's %d", errMemoryCap, c.MaxMemoryPages, engineMax)
 	}
 	if c.MsgBufSize <= 0 {
 		c.MsgBufSize = DefaultMsgBufSize
@@ -90,8 +134,39 @@ func (c *PluginConfig) normalize(engineMax uint32) error {
 	if c.Fuel < 0 || c.ColdFuel < 0 {
 		return fmt.Errorf("fuel budgets must not be negative")
 	}
-	if c.Fuel > 0 && c.ColdFuel == 0 {
-		c.ColdFuel = fuel.DefaultInitialFuel
+	if t := c.Tenant; t != nil {
+		if c.Fuel == 0 {
+			c.Fuel = t.cfg.Fuel
+		}
+		if c.ColdFuel == 0 {
+			c.ColdFuel = t.cfg.ColdFuel
+		}
+		if c.Redirect == nil {
+			c.Redirect = t.cfg.Ports
+		}
+		for _, p := range c.Redirect {
+			if !t.allowsPort(p) {
+				return fmt.Errorf("redirect port %d is not on tenant %q's allow-list", p, t.cfg.Name)
+			}
+		}
+	}
+	if c.Fuel == 0 {
+		c.Fuel = DefaultFuel
+	}
+	if c.ColdFuel == 0 {
+		c.ColdFuel = DefaultColdFuel
+	}
+	if c.Fuel > maxFuel || c.ColdFuel > maxFuel {
+		return fmt.Errorf("fuel budgets above %d risk overflowing the fuel counter", int64(maxFuel))
+	}
+	if c.MaxInstances <= 0 {
+		c.MaxInstances = DefaultMaxInstances
+	}
+	if c.QuarantineFaults <= 0 {
+		c.QuarantineFaults = DefaultQuarantineFaults
+	}
+	if c.QuarantineWindow <= 0 {
+		c.QuarantineWindow = DefaultQuarantineWindow
 	}
 	if c.Snaplen < 0 {
 		c.Snaplen = 0
@@ -110,6 +185,12 @@ func (c *PluginConfig) normalize(engineMax uint32) error {
 	}
 	return nil
 }
+
+// errMemoryCap marks config errors about the memory cap (AdmitMemory).
+var errMemoryCap = errors.New("memory cap")
+
+// maxFuel keeps a budget plus the largest single charge inside an i64.
+const maxFuel = 1 << 62
 
 // slotSize is one copy slot: headroom plus a frame, rounded to 64 bytes so
 // every packet starts cache-line aligned after the headroom.

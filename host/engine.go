@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 )
 
 // Defaults of EngineConfig and PluginConfig.
@@ -52,6 +53,48 @@ type Engine struct {
 
 	mu     sync.Mutex
 	closed bool
+	// metered caches instrumented modules: a Go guest takes tens of ms to
+	// rewrite, and reloads and several tenants load the same bytes.
+	metered map[meterKey][]byte
+}
+
+// meterKey identifies an instrumented module: the rewrite is deterministic in
+// the input, the rewriter's version and its Config.
+type meterKey struct {
+	sum     [32]byte
+	version int
+	cfg     fuel.Config
+}
+
+const maxMeteredCache = 32
+
+// instrument returns wasm (whose SHA-256 is sum) rewritten for fuel, from the
+// cache when it was rewritten before.
+func (e *Engine) instrument(wasm []byte, sum [32]byte, cfg fuel.Config) ([]byte, error) {
+	k := meterKey{sum, fuel.Version, cfg}
+	e.mu.Lock()
+	out, ok := e.metered[k]
+	e.mu.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := fuel.Instrument(wasm, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.metered == nil {
+		e.metered = map[meterKey][]byte{}
+	}
+	if len(e.metered) >= maxMeteredCache {
+		for old := range e.metered { // evict any one: a cache miss costs a rewrite, not correctness
+			delete(e.metered, old)
+			break
+		}
+	}
+	e.metered[k] = out
+	e.mu.Unlock()
+	return out, nil
 }
 
 // NewEngine creates the runtime. Close it to free everything it compiled and

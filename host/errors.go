@@ -34,9 +34,10 @@ const (
 	AdmitABIVersion                           // mw_abi_version returned another version
 	AdmitInstantiate                          // the probe instance failed (trap in start or _initialize, bad addresses)
 	AdmitFuel                                 // the fuel rewriter refused the module
+	AdmitConfig                               // the PluginConfig is inconsistent (sizes, budgets, tenant allow-list)
 )
 
-var admissionNames = [...]string{"", "malformed", "too_large", "import", "export", "signature", "memory", "compile", "abi_version", "instantiate", "fuel"}
+var admissionNames = [...]string{"", "malformed", "too_large", "import", "export", "signature", "memory", "compile", "abi_version", "instantiate", "fuel", "config"}
 
 // String returns the code's snake_case name.
 func (c AdmissionCode) String() string {
@@ -84,6 +85,17 @@ func (e *GuestError) Trapped() bool { return e.Errno == 0 }
 
 // ErrFuelExhausted is wrapped by a *GuestError when a metered call ran out of fuel.
 var ErrFuelExhausted = errors.New("host: plugin ran out of fuel")
+
+// ErrMemoryCap is wrapped by a *GuestError when a call failed after the guest
+// asked to grow its memory past its cap.
+var ErrMemoryCap = errors.New("host: plugin tried to grow its memory past its cap")
+
+// ErrABIViolation is wrapped by a plugin's fault when it wrote descriptors
+// the host refused (see Reason); those packets are ABORTED.
+var ErrABIViolation = errors.New("host: plugin broke the ABI")
+
+// ErrQuarantined is wrapped by Pipeline.Fault while a plugin is quarantined.
+var ErrQuarantined = errors.New("host: plugin quarantined after repeated faults")
 
 // LayoutError is returned when a guest hands out addresses that break the ABI:
 // misaligned, outside its memory, or overlapping each other.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -26,10 +27,15 @@ type linearMemory struct {
 	mem          []byte
 	wazeroFreed  bool
 	instanceDone bool
+	// overCap records a memory.grow refused at the cap, so a fault that
+	// follows (a Go guest exits when it runs out of memory) is classified as
+	// the memory budget rather than a plain trap or exit.
+	overCap atomic.Bool
 }
 
 func (l *linearMemory) Reallocate(size uint64) []byte {
 	if size > uint64(len(l.mem)) {
+		l.overCap.Store(true)
 		return nil // memory.grow returns -1: the cap is reached
 	}
 	return l.mem[:size]
@@ -65,6 +71,7 @@ type Instance struct {
 	ctx    context.Context
 	log    *guestLog
 	closed bool
+	booked bool // counted against the module's and tenant's budgets
 
 	process, control, stateSave, stateLoad api.Function
 	stack                                  []uint64
@@ -100,12 +107,16 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	if m.e.isClosed() {
 		return nil, ErrClosed
 	}
+	if err := m.book(); err != nil {
+		return nil, err
+	}
 	res, err := mmap.Reserve(int(m.memPages) * 65536)
 	if err != nil {
+		m.unbook()
 		return nil, fmt.Errorf("plugin %q: reserve linear memory: %w", m.name, err)
 	}
 	lm := &linearMemory{res: res, mem: res.Bytes()}
-	in := &Instance{mod: m, lm: lm, mem: lm.mem, stack: make([]uint64, 2)}
+	in := &Instance{mod: m, lm: lm, mem: lm.mem, stack: make([]uint64, 2), booked: true}
 	in.log = newGuestLog(m.e.logger.With("plugin", m.name), m.e.cfg.LogRate)
 	in.ctx = context.WithValue(context.Background(), guestLogKey{}, in.log)
 
@@ -121,25 +132,34 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	ictx = context.WithValue(ictx, guestLogKey{}, in.log)
 	am, err := m.e.rt.InstantiateModule(ictx, m.compiled, mc)
 	if err != nil {
+		// The start function (if any) ran on the InitialFuel the rewriter
+		// baked in; the global is gone with the failed module, so a fuel trap
+		// there reads as a trap.
 		lm.wazeroFreed = true // a failed instantiation may not have called Free
+		in.closed = true
 		lm.release()
-		return nil, &GuestError{Module: m.name, Op: "instantiate", Err: err}
+		m.unbook()
+		return nil, &GuestError{Module: m.name, Op: "instantiate", Err: in.memErr(err)}
 	}
 	in.am = am
-	if f := am.ExportedFunction(abi.ExportInitialize); f != nil {
-		// _initialize runs on the fuel the rewriter set at instantiation.
-		if _, err := f.Call(in.ctx); err != nil {
-			in.Close(ctx)
-			return nil, &GuestError{Module: m.name, Op: abi.ExportInitialize, Err: in.fuelErr(err)}
-		}
-	}
-	if m.cfg.Fuel > 0 {
+	if m.info.Metered {
+		// Resolved before _initialize so that call gets a budget set here and
+		// its exhaustion is told apart from a guest trap.
 		g, ok := am.ExportedGlobal(fuel.ExportName).(api.MutableGlobal)
 		if !ok {
 			in.Close(ctx)
 			return nil, fmt.Errorf("plugin %q: metered module lacks its fuel global", m.name)
 		}
 		in.fuel = g
+	}
+	if f := am.ExportedFunction(abi.ExportInitialize); f != nil {
+		if in.fuel != nil {
+			in.fuel.Set(uint64(m.cfg.ColdFuel))
+		}
+		if _, err := f.Call(in.ctx); err != nil {
+			in.Close(ctx)
+			return nil, &GuestError{Module: m.name, Op: abi.ExportInitialize, Err: in.fuelErr(err)}
+		}
 	}
 	in.process = am.ExportedFunction(abi.ExportProcess)
 	in.control = am.ExportedFunction(abi.ExportControl)
@@ -172,12 +192,45 @@ func (in *Instance) call(name string, args ...uint32) (int32, error) {
 func (in *Instance) call0(name string) (int32, error) { return in.call(name) }
 
 // fuelErr tells a fuel trap from the guest's own: both are "unreachable",
-// only the fuel global's sign differs.
+// only the fuel global's sign differs. It also marks a failure that followed
+// a refused memory.grow.
 func (in *Instance) fuelErr(err error) error {
 	if in.fuel != nil && int64(in.fuel.Get()) < 0 {
 		return errors.Join(ErrFuelExhausted, err)
 	}
+	return in.memErr(err)
+}
+
+func (in *Instance) memErr(err error) error {
+	if in.lm.overCap.Load() {
+		return errors.Join(ErrMemoryCap, err)
+	}
 	return err
+}
+
+// book reserves one instance against the module's and its tenant's budgets.
+func (m *Module) book() error {
+	if n := m.live.Add(1); int(n) > m.cfg.MaxInstances {
+		m.live.Add(-1)
+		if t := m.cfg.Tenant; t != nil {
+			t.countRefused()
+		}
+		return fmt.Errorf("plugin %q: %w: %d instances already live (max %d)", m.name, ErrBudget, n-1, m.cfg.MaxInstances)
+	}
+	if t := m.cfg.Tenant; t != nil {
+		if err := t.reserve(m.memPages); err != nil {
+			m.live.Add(-1)
+			return fmt.Errorf("plugin %q: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func (m *Module) unbook() {
+	m.live.Add(-1)
+	if t := m.cfg.Tenant; t != nil {
+		t.release(m.memPages)
+	}
 }
 
 func (in *Instance) memSize() uint64 { return uint64(in.am.Memory().Size()) }
@@ -380,5 +433,9 @@ func (in *Instance) Close(ctx context.Context) error {
 		err = in.am.Close(ctx)
 	}
 	in.lm.release()
+	if in.booked {
+		in.booked = false
+		in.mod.unbook()
+	}
 	return err
 }

@@ -72,6 +72,9 @@ type RegionFacts struct {
 	Size       int   // bytes of the region
 	FileOffset int64 // where the region starts in its file descriptor
 	HoldsRings bool  // rings share the region with buffers (a guest must never see rings)
+	// Tenant owns the interface the region belongs to. A pipeline of a
+	// tenant maps only its own tenant's regions.
+	Tenant *Tenant
 }
 
 // ChoosePlacement decides a connection's placement from its buffer region:

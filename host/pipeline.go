@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tetratelabs/wazero/sys"
+
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
 )
@@ -29,6 +31,7 @@ type Pipeline struct {
 	next   []uint16
 	epoch  time.Time
 	closed bool
+	tenant *Tenant // owner of every module in the pipeline, or nil
 
 	// The mapped region, remembered so restarts and reloads map it too. fd is
 	// our own duplicate.
@@ -47,7 +50,12 @@ type stage struct {
 	fault   error
 	retryAt time.Time
 	backoff time.Duration
-	stats   PluginStats
+	// Faults since windowStart; reaching the module's QuarantineFaults
+	// within its QuarantineWindow quarantines the stage.
+	windowStart  time.Time
+	windowFaults int
+	quarantined  bool
+	stats        PluginStats
 }
 
 // NewPipeline instantiates each module once, in order.
@@ -57,6 +65,14 @@ func NewPipeline(ctx context.Context, mods ...*Module) (*Pipeline, error) {
 		idx:   make([]uint16, 0, abi.MaxBurst),
 		next:  make([]uint16, 0, abi.MaxBurst),
 	}
+	if len(mods) > 0 {
+		p.tenant = mods[0].cfg.Tenant
+	}
+	for _, m := range mods {
+		if m.cfg.Tenant != p.tenant {
+			return nil, fmt.Errorf("host: plugin %q belongs to tenant %v, the pipeline to %v", m.name, m.cfg.Tenant, p.tenant)
+		}
+	}
 	for _, m := range mods {
 		in, err := m.Instantiate(ctx)
 		if err != nil {
@@ -64,6 +80,9 @@ func NewPipeline(ctx context.Context, mods ...*Module) (*Pipeline, error) {
 			return nil, err
 		}
 		p.stages = append(p.stages, &stage{mod: m, inst: in})
+	}
+	if p.tenant != nil {
+		p.tenant.addPipeline(p)
 	}
 	return p, nil
 }
@@ -115,19 +134,68 @@ func (p *Pipeline) process(b *Burst) {
 }
 
 func (p *Pipeline) runStage(s *stage, b *Burst, idx []uint16, now uint64) {
-	if s.inst == nil && !p.restart(s) {
+	if s.quarantined || (s.inst == nil && !p.restart(s)) {
 		p.failPolicy(s, b, idx)
 		return
 	}
 	if err := s.inst.runBurst(b, idx, now, &s.stats); err != nil {
+		// The instance is not trusted after any fault: a trap unwinds the
+		// guest without its cleanup (a Go runtime may be left inconsistent),
+		// and a guest that broke the ABI once may have corrupted its state.
 		s.stats.Faults++
-		s.fault = err
 		s.inst.Close(context.Background())
 		s.inst = nil
-		s.backoff = restartBackoffMin
-		s.retryAt = time.Now().Add(s.backoff)
-		p.failPolicy(s, b, idx)
+		reason := faultReason(err)
+		p.fault(s, err, reason)
+		if reason != FaultABI {
+			p.failPolicy(s, b, idx)
+		}
+		// After an ABI violation the refused packets are already ABORTED and
+		// the others carry verdicts that passed validation.
 	}
+}
+
+// faultReason classifies a failed mw_process call.
+func faultReason(err error) FaultReason {
+	var exit *sys.ExitError
+	var ge *GuestError
+	switch {
+	case errors.Is(err, ErrFuelExhausted):
+		return FaultFuel
+	case errors.Is(err, ErrMemoryCap):
+		return FaultMemory
+	case errors.Is(err, ErrABIViolation):
+		return FaultABI
+	case errors.As(err, &exit):
+		return FaultExit
+	case errors.As(err, &ge) && ge.Errno != 0:
+		return FaultErrno
+	}
+	return FaultTrap
+}
+
+// fault records a fault of s (its instance already gone) and schedules the
+// restart with exponential backoff, or quarantines the stage.
+func (p *Pipeline) fault(s *stage, err error, reason FaultReason) {
+	now := time.Now()
+	s.fault = err
+	s.stats.FaultReasons[reason]++
+	cfg := &s.mod.cfg
+	if s.windowFaults == 0 || now.Sub(s.windowStart) > cfg.QuarantineWindow {
+		s.windowStart, s.windowFaults = now, 0
+	}
+	s.windowFaults++
+	if s.windowFaults >= cfg.QuarantineFaults {
+		s.quarantined = true
+		s.stats.Quarantines++
+		s.stats.Quarantined = 1
+		return
+	}
+	s.backoff = restartBackoffMax
+	if shift := s.windowFaults - 1; shift < 16 {
+		s.backoff = min(restartBackoffMin<<shift, restartBackoffMax)
+	}
+	s.retryAt = now.Add(s.backoff)
 }
 
 func (p *Pipeline) failPolicy(s *stage, b *Burst, idx []uint16) {
@@ -143,16 +211,13 @@ func (p *Pipeline) failPolicy(s *stage, b *Burst, idx []uint16) {
 
 // restart re-instantiates a faulted plugin once its backoff has passed.
 func (p *Pipeline) restart(s *stage) bool {
-	now := time.Now()
-	if now.Before(s.retryAt) {
+	if time.Now().Before(s.retryAt) {
 		return false
 	}
 	in, err := p.newInstance(context.Background(), s.mod)
 	if err != nil {
 		s.stats.RestartFailures++
-		s.fault = err
-		s.backoff = min(2*s.backoff, restartBackoffMax)
-		s.retryAt = now.Add(s.backoff)
+		p.fault(s, err, FaultInit)
 		return false
 	}
 	s.inst, s.fault = in, nil
@@ -193,6 +258,10 @@ func (p *Pipeline) AttachRegion(region uint16, fd int, r RegionFacts) (Placement
 		return PlacementCopy, ErrClosed
 	}
 	p.detachLocked()
+	if p.tenant != nil && r.Tenant != p.tenant {
+		// Mapping it would show another tenant's packets to these guests.
+		return PlacementCopy, fmt.Errorf("%w: region %d is tenant %v's, the pipeline tenant %v's", ErrForeignRegion, region, r.Tenant, p.tenant)
+	}
 	if ChoosePlacement(r) != PlacementZeroCopy {
 		return PlacementCopy, nil
 	}
@@ -276,6 +345,9 @@ func (p *Pipeline) Replace(ctx context.Context, i int, m *Module) error {
 func (p *Pipeline) swap(ctx context.Context, i int, m *Module, in *Instance) error {
 	p.mu.Lock()
 	s, err := p.stage(i)
+	if err == nil && m.cfg.Tenant != p.tenant {
+		err = fmt.Errorf("host: plugin %q belongs to tenant %v, the pipeline to %v", m.name, m.cfg.Tenant, p.tenant)
+	}
 	if err != nil {
 		p.mu.Unlock()
 		in.Close(ctx)
@@ -295,6 +367,7 @@ func (p *Pipeline) swap(ctx context.Context, i int, m *Module, in *Instance) err
 		}
 	}
 	s.mod, s.inst, s.fault = m, in, nil
+	s.unquarantine()
 	s.stats.Reloads++
 	p.mu.Unlock()
 	if old != nil {
@@ -337,7 +410,8 @@ func (p *Pipeline) ReadStats(dst []PluginStats) []PluginStats {
 	return dst
 }
 
-// Fault returns plugin i's last fault, nil if it is running.
+// Fault returns plugin i's last fault, nil if it is running. While the
+// plugin is quarantined the error wraps ErrQuarantined and the last fault.
 func (p *Pipeline) Fault(i int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -345,8 +419,42 @@ func (p *Pipeline) Fault(i int) error {
 	if err != nil {
 		return err
 	}
+	if s.quarantined {
+		return fmt.Errorf("%w; last fault: %w", ErrQuarantined, s.fault)
+	}
 	return s.fault
 }
+
+// Quarantined reports whether plugin i is quarantined.
+func (p *Pipeline) Quarantined(i int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.stage(i)
+	return err == nil && s.quarantined
+}
+
+// Unquarantine lets a quarantined plugin i be restarted on the next burst
+// (an operator's decision; Replace does the same with a new version).
+func (p *Pipeline) Unquarantine(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.stage(i)
+	if err != nil {
+		return err
+	}
+	s.unquarantine()
+	return nil
+}
+
+func (s *stage) unquarantine() {
+	s.quarantined = false
+	s.windowFaults = 0
+	s.retryAt = time.Time{}
+	s.stats.Quarantined = 0
+}
+
+// Tenant returns the tenant owning the pipeline's plugins, or nil.
+func (p *Pipeline) Tenant() *Tenant { return p.tenant }
 
 // Close closes every instance; later bursts drop everything. It is idempotent.
 func (p *Pipeline) Close(ctx context.Context) error {
@@ -358,11 +466,17 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	p.detachLocked()
 	p.closed = true
 	var errs []error
+	final := make([]PluginStats, 0, len(p.stages))
 	for _, s := range p.stages {
 		if s.inst != nil {
 			errs = append(errs, s.inst.Close(ctx))
 			s.inst = nil
 		}
+		final = append(final, s.stats)
+	}
+	if p.tenant != nil {
+		// Under p.mu is safe: the tenant never takes p.mu while holding listMu.
+		p.tenant.removePipeline(p, final)
 	}
 	return errors.Join(errs...)
 }

@@ -24,6 +24,30 @@ func (r Reason) String() string {
 	return "unknown"
 }
 
+// FaultReason is why a plugin failed a burst or a restart.
+type FaultReason uint8
+
+const (
+	FaultTrap     FaultReason = iota // the guest trapped: unreachable, out-of-bounds access, stack overflow, ...
+	FaultFuel                        // the call ran out of fuel
+	FaultABI                         // the guest wrote descriptors the host refused (see Reason)
+	FaultInit                        // re-creating the instance failed (_initialize, mw_init, layout, budget)
+	FaultExit                        // the guest called proc_exit (a Go guest's panic or deadlock ends so)
+	FaultMemory                      // the call failed after memory.grow hit the cap
+	FaultErrno                       // mw_process returned -errno
+	NumFaultReasons
+)
+
+var faultNames = [NumFaultReasons]string{"trap", "fuel", "abi", "init", "exit", "memory", "errno"}
+
+// String returns the fault reason's metric label value.
+func (r FaultReason) String() string {
+	if r < NumFaultReasons {
+		return faultNames[r]
+	}
+	return "unknown"
+}
+
 // PluginStats are one plugin stage's counters in one pipeline. They are plain
 // fields: the pipeline owning them updates them under its lock; read them
 // with Pipeline.ReadStats and sum across workers with Add.
@@ -38,12 +62,17 @@ type PluginStats struct {
 	// from mw_process); FaultPackets the packets that got the fail policy
 	// instead of a verdict (also while the plugin awaits a restart).
 	Faults, FaultPackets uint64
+	// FaultReasons counts Faults and RestartFailures by reason.
+	FaultReasons [NumFaultReasons]uint64
 	// Restarts and RestartFailures count re-instantiations after faults.
 	Restarts, RestartFailures uint64
+	// Quarantines counts the times the plugin was quarantined; Quarantined
+	// is 1 while it is (summed over pipelines: how many hold it quarantined).
+	Quarantines, Quarantined uint64
 	// Reloads counts successful Replace calls.
 	Reloads uint64
 	// FuelUsed sums the fuel mw_process spent; FuelExhausted counts bursts
-	// that ran out (also counted in Faults). Zero unless PluginConfig.Fuel is set.
+	// that ran out (also counted in Faults). Zero with PluginConfig.Unmetered.
 	FuelUsed, FuelExhausted uint64
 	// PacketsPlaced and BytesCopied are indexed by the connection's
 	// Placement. Bytes copied into and back out of the guest are both counted;
@@ -65,8 +94,13 @@ func (s *PluginStats) Add(o *PluginStats) {
 	}
 	s.Faults += o.Faults
 	s.FaultPackets += o.FaultPackets
+	for i := range s.FaultReasons {
+		s.FaultReasons[i] += o.FaultReasons[i]
+	}
 	s.Restarts += o.Restarts
 	s.RestartFailures += o.RestartFailures
+	s.Quarantines += o.Quarantines
+	s.Quarantined += o.Quarantined
 	s.Reloads += o.Reloads
 	s.FuelUsed += o.FuelUsed
 	s.FuelExhausted += o.FuelExhausted

@@ -24,7 +24,11 @@ var errStuck = errors.New("host: worker stuck")
 // time.
 type Port struct {
 	If *memif.Interface
-	mu sync.Mutex
+	// Tenant owns the interface. A worker whose pipeline belongs to a tenant
+	// accepts only that tenant's ports, so its plugins' packets (and, with
+	// zero-copy, their buffer regions) never reach another tenant.
+	Tenant *Tenant
+	mu     sync.Mutex
 }
 
 // WorkerConfig configures a Worker. Pipeline and In are required; the rest
@@ -84,6 +88,21 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Pipeline == nil || cfg.In == nil || cfg.In.If == nil {
 		return nil, errors.New("host: worker needs a pipeline and an ingress port")
 	}
+	if t := cfg.Pipeline.Tenant(); t != nil {
+		check := func(what string, p *Port) error {
+			if p != nil && p.Tenant != t {
+				return fmt.Errorf("host: worker of tenant %v: %s belongs to tenant %v", t, what, p.Tenant)
+			}
+			return nil
+		}
+		err := errors.Join(check("the ingress port", cfg.In), check("the egress port", cfg.Egress))
+		for i, p := range cfg.Ports {
+			err = errors.Join(err, check(fmt.Sprintf("port %d", i), p))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Burst <= 0 {
 		cfg.Burst = DefaultWorkerBurst
 	}
@@ -140,7 +159,7 @@ func (w *Worker) serve(ctx context.Context) error {
 		if r.Rings || r.Size == 0 {
 			continue
 		}
-		placement, _ = w.cfg.Pipeline.AttachRegion(r.Index, r.FD, RegionFacts{Size: int(r.Size)})
+		placement, _ = w.cfg.Pipeline.AttachRegion(r.Index, r.FD, RegionFacts{Size: int(r.Size), Tenant: w.cfg.In.Tenant})
 		break
 	}
 	w.mu.Lock()
