@@ -28,6 +28,7 @@ type Socket struct {
 	slaves  map[uint32]*Interface
 	ln      *net.UnixListener
 	pending map[*conn]struct{} // accepted, not yet bound to an interface
+	closing []*Interface       // the interfaces Close closes
 	wg      sync.WaitGroup
 
 	accepted, refused atomic.Uint64
@@ -202,18 +203,17 @@ func (s *Socket) remove(ifc *Interface) {
 // callback it returns without waiting, like Interface.Close.
 func (s *Socket) Close() error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
+	first := !s.closed
 	s.closed = true
-	var ifcs []*Interface
-	for _, i := range s.masters {
-		ifcs = append(ifcs, i)
+	if first {
+		for _, i := range s.masters {
+			s.closing = append(s.closing, i)
+		}
+		for _, i := range s.slaves {
+			s.closing = append(s.closing, i)
+		}
 	}
-	for _, i := range s.slaves {
-		ifcs = append(ifcs, i)
-	}
+	ifcs := s.closing
 	ln := s.ln
 	var pend []*conn
 	for c := range s.pending {
@@ -231,7 +231,10 @@ func (s *Socket) Close() error {
 		i.Close()
 		inCallback = inCallback || i.inCallback.Load() > 0
 	}
-	if !inCallback { // else this may be the goroutine s.wg waits for
+	// Every Close outside a callback waits, so when one returns the
+	// teardown is complete; inside a callback this may be the goroutine
+	// s.wg waits for.
+	if !inCallback {
 		s.wg.Wait()
 	}
 	return nil
