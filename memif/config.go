@@ -19,6 +19,7 @@ const (
 	RoleMaster             // listens
 )
 
+// String returns "master" or "slave".
 func (r Role) String() string {
 	if r == RoleMaster {
 		return "master"
@@ -38,6 +39,7 @@ const (
 	ModePuntInject Mode = 2
 )
 
+// String returns the mode's name as VPP prints it.
 func (m Mode) String() string {
 	switch m {
 	case ModeEthernet:
@@ -62,6 +64,7 @@ const (
 	RxModePolling RxMode = 1
 )
 
+// String returns "interrupt" or "polling".
 func (m RxMode) String() string {
 	if m == RxModePolling {
 		return "polling"

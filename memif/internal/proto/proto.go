@@ -34,6 +34,7 @@ const (
 
 var typeNames = [...]string{"NONE", "ACK", "HELLO", "INIT", "ADD_REGION", "ADD_RING", "CONNECT", "CONNECTED", "DISCONNECT"}
 
+// String returns the type's name in memif.h without the MEMIF_MSG_TYPE_ prefix.
 func (t Type) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]
@@ -109,6 +110,7 @@ type Disconnect struct {
 	Reason string
 }
 
+// Type implements Message.
 func (Ack) Type() Type        { return TypeAck }
 func (Hello) Type() Type      { return TypeHello }
 func (Init) Type() Type       { return TypeInit }
