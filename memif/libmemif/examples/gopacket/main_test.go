@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/libmemif/examples/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
 )
 
 func TestGopacketResponder(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/libmemif/examples/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
 )
 
 func TestJumboFrames(t *testing.T) {

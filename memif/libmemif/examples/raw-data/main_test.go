@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/libmemif/examples/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
 )
 
 func TestRawData(t *testing.T) {

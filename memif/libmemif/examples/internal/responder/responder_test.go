@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"github.com/memif-wasm/memif-wasm/memif/libmemif/examples/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
 )
 
 func testResponder() *Responder {
