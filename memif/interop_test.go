@@ -47,12 +47,14 @@ var (
 )
 
 // echoCase is one topology: queue count, testpmd forward mode, and
-// optionally an abstract socket (DPDK's default kind) and a secret.
+// optionally an abstract socket (DPDK's default kind), a secret, and a
+// ring size other than 1024 set by whichever side allocates (the slave).
 type echoCase struct {
 	queues   int
 	mode     string
 	abstract bool
 	secret   string
+	log2Ring int
 }
 
 func (c echoCase) String() string {
@@ -62,6 +64,9 @@ func (c echoCase) String() string {
 	}
 	if c.secret != "" {
 		s += "-secret"
+	}
+	if c.log2Ring != 0 {
+		s += fmt.Sprintf("-ring%d", 1<<c.log2Ring)
 	}
 	return s
 }
@@ -79,7 +84,7 @@ func TestInteropSlaveToServer(t *testing.T) {
 	for _, c := range []echoCase{
 		{queues: 1, mode: "macswap"},
 		{queues: 2, mode: "mac"},
-		{queues: 1, mode: "io", secret: "memif-wasm-s3cret"},
+		{queues: 1, mode: "io", secret: "memif-wasm-s3cret", log2Ring: 8},
 	} {
 		t.Run(c.String(), func(t *testing.T) {
 			socket := c.socket(t)
@@ -98,7 +103,7 @@ func TestInteropMasterToClient(t *testing.T) {
 	for _, c := range []echoCase{
 		{queues: 1, mode: "io"},
 		{queues: 2, mode: "macswap"},
-		{queues: 1, mode: "macswap", abstract: true},
+		{queues: 1, mode: "macswap", abstract: true, log2Ring: 12},
 	} {
 		t.Run(c.String(), func(t *testing.T) {
 			socket := c.socket(t)
@@ -186,8 +191,12 @@ func TestInteropServerTxOnly(t *testing.T) {
 }
 
 func pmdConfig(role testpmd.Role, socket string, c echoCase) *testpmd.Config {
+	port := testpmd.Port{Role: role, Socket: socket, MAC: testpmdMAC, BufferSize: 2048, Secret: c.secret}
+	if role == testpmd.RoleClient {
+		port.LogRingSize = c.log2Ring
+	}
 	return &testpmd.Config{
-		Ports:       []testpmd.Port{{Role: role, Socket: socket, MAC: testpmdMAC, BufferSize: 2048, Secret: c.secret}},
+		Ports:       []testpmd.Port{port},
 		ForwardMode: c.mode,
 		RxQueues:    c.queues,
 		TxQueues:    c.queues,
@@ -201,9 +210,13 @@ func newInterface(t *testing.T, socket string, role memif.Role, c echoCase) *mem
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sock.Close() })
-	ifc, err := sock.NewInterface(memif.InterfaceConfig{
+	cfg := memif.InterfaceConfig{
 		Role: role, Name: "memif-wasm0", RxQueues: c.queues, TxQueues: c.queues, BufferSize: 2048, Secret: c.secret,
-	})
+	}
+	if role == memif.RoleSlave {
+		cfg.Log2RingSize = uint8(c.log2Ring)
+	}
+	ifc, err := sock.NewInterface(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,6 +291,16 @@ func mustMAC(s string) []byte {
 // and counters on both sides.
 func runEcho(t *testing.T, ifc *memif.Interface, pmd *testpmd.Process, c echoCase) {
 	ctx := context.Background()
+	wantRing := 1024
+	if c.log2Ring != 0 {
+		wantRing = 1 << c.log2Ring
+	}
+	d := ifc.Details()
+	for _, qd := range append(d.RxQueues, d.TxQueues...) {
+		if qd.RingSize != wantRing {
+			t.Fatalf("queue %d has %d slots, want %d (the slave's choice)", qd.Index, qd.RingSize, wantRing)
+		}
+	}
 	if err := pmd.StartForwarding(ctx, false); err != nil {
 		t.Fatal(err)
 	}
