@@ -7,9 +7,10 @@ package memif_test
 // queue, lets testpmd forward each rx queue back out of the same tx queue
 // (io, mac or macswap), checks every returned frame byte for byte, then
 // compares the Go side's counters with testpmd's port, queue and forward
-// counters. Forwarding stops before either side disconnects: testpmd
-// 22.11 resets its counters on disconnect and can crash if the peer leaves
-// under traffic.
+// counters. The one-way tests (txonly, rxonly) check that every packet one
+// side put in a ring is counted by the other. Forwarding stops before
+// either side disconnects: testpmd 22.11 resets its counters on disconnect
+// and can crash if the peer leaves under traffic.
 
 import (
 	"bytes"
@@ -87,11 +88,7 @@ func TestInteropSlaveToServer(t *testing.T) {
 		{queues: 1, mode: "io", secret: "memif-wasm-s3cret", log2Ring: 8},
 	} {
 		t.Run(c.String(), func(t *testing.T) {
-			socket := c.socket(t)
-			// The server must exist first: its socket is what the slave dials.
-			pmd := testpmd.StartT(t, pmdConfig(testpmd.RoleServer, socket, c))
-			ifc := newInterface(t, socket, memif.RoleSlave, c)
-			connect(t, ifc, pmd)
+			ifc, pmd := startPair(t, testpmd.RoleServer, c, nil)
 			runEcho(t, ifc, pmd, c)
 		})
 	}
@@ -106,88 +103,175 @@ func TestInteropMasterToClient(t *testing.T) {
 		{queues: 1, mode: "macswap", abstract: true, log2Ring: 12},
 	} {
 		t.Run(c.String(), func(t *testing.T) {
-			socket := c.socket(t)
-			// A DPDK client dials once and never retries: listen first.
-			ifc := newInterface(t, socket, memif.RoleMaster, c)
-			pmd := testpmd.StartT(t, pmdConfig(testpmd.RoleClient, socket, c))
-			connect(t, ifc, pmd)
+			ifc, pmd := startPair(t, testpmd.RoleClient, c, nil)
 			runEcho(t, ifc, pmd, c)
 		})
 	}
 }
 
-// TestInteropServerTxOnly: testpmd server generates (txonly), the
-// memif-wasm slave receives; every packet testpmd put in the ring must
-// arrive, and nothing else.
-func TestInteropServerTxOnly(t *testing.T) {
-	testpmd.Require(t)
-	socket := filepath.Join(t.TempDir(), "memif.sock")
-	c := echoCase{queues: 1, mode: "txonly"}
-	cfg := pmdConfig(testpmd.RoleServer, socket, c)
-	cfg.TxPacketLen = 128
-	pmd := testpmd.StartT(t, cfg)
-	ifc := newInterface(t, socket, memif.RoleSlave, c)
+// startPair starts testpmd in pmdRole and memif-wasm in the other role, in
+// the order each needs (a DPDK client dials once, so the Go master listens
+// first; a Go slave retries, but the server socket must exist), and waits
+// for the link.
+func startPair(t *testing.T, pmdRole testpmd.Role, c echoCase, cfg func(*testpmd.Config)) (*memif.Interface, *testpmd.Process) {
+	t.Helper()
+	socket := c.socket(t)
+	pc := pmdConfig(pmdRole, socket, c)
+	if cfg != nil {
+		cfg(pc)
+	}
+	var ifc *memif.Interface
+	var pmd *testpmd.Process
+	if pmdRole == testpmd.RoleServer {
+		pmd = testpmd.StartT(t, pc)
+		ifc = newInterface(t, socket, memif.RoleSlave, c)
+	} else {
+		ifc = newInterface(t, socket, memif.RoleMaster, c)
+		pmd = testpmd.StartT(t, pc)
+	}
 	connect(t, ifc, pmd)
-	ctx := context.Background()
-	rx, err := ifc.RxQueue(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return ifc, pmd
+}
 
-	if err := pmd.StartForwarding(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	var got, badLen uint64
-	bufs := make([]memif.Buffer, 64)
-	// drain receives until the deadline, or with a zero deadline until the
-	// ring is empty.
-	drain := func(until time.Time) {
-		for {
-			n, err := rx.RxBurst(bufs)
+var pmdRoles = []testpmd.Role{testpmd.RoleServer, testpmd.RoleClient}
+
+// TestInteropTxOnly: testpmd generates (txonly), memif-wasm receives;
+// every packet testpmd put in the ring arrives, and nothing else.
+func TestInteropTxOnly(t *testing.T) {
+	testpmd.Require(t)
+	for _, role := range pmdRoles {
+		t.Run("testpmd-"+role.String(), func(t *testing.T) {
+			const size = 128
+			ifc, pmd := startPair(t, role, echoCase{queues: 1, mode: "txonly"}, func(c *testpmd.Config) { c.TxPacketLen = size })
+			ctx := context.Background()
+			rx, err := ifc.RxQueue(0)
 			if err != nil {
-				t.Fatalf("RxBurst: %v", err)
+				t.Fatal(err)
 			}
-			for _, b := range bufs[:n] {
-				if len(b.Data) != 128 || b.Flags&memif.BufferNext != 0 {
-					badLen++
+			if err := pmd.StartForwarding(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			var got, bad uint64
+			bufs := make([]memif.Buffer, 64)
+			// drain receives until the deadline, or with a zero deadline
+			// until the ring is empty.
+			drain := func(until time.Time) {
+				for {
+					n, err := rx.RxBurst(bufs)
+					if err != nil {
+						t.Fatalf("RxBurst: %v", err)
+					}
+					for _, b := range bufs[:n] {
+						if len(b.Data) != size || b.Flags&memif.BufferNext != 0 {
+							bad++
+						}
+					}
+					got += uint64(n)
+					if err := rx.Release(n); err != nil {
+						t.Fatalf("Release: %v", err)
+					}
+					if until.IsZero() && n == 0 || !until.IsZero() && time.Now().After(until) {
+						return
+					}
+					if n == 0 {
+						time.Sleep(50 * time.Microsecond)
+					}
 				}
 			}
-			got += uint64(n)
-			if err := rx.Release(n); err != nil {
-				t.Fatalf("Release: %v", err)
+			drain(time.Now().Add(300 * time.Millisecond))
+			// stop returns once testpmd's lcores are done, so the ring holds
+			// all that testpmd will ever send; take the rest.
+			if _, err := pmd.StopForwarding(ctx); err != nil {
+				t.Fatal(err)
 			}
-			if until.IsZero() && n == 0 || !until.IsZero() && time.Now().After(until) {
-				return
+			drain(time.Time{})
+			ps, err := pmd.PortStats(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if n == 0 {
-				time.Sleep(50 * time.Microsecond)
+			if got == 0 || got != ps.TxPackets {
+				t.Errorf("received %d packets, testpmd sent %d", got, ps.TxPackets)
 			}
-		}
+			if ps.TxBytes != size*ps.TxPackets {
+				t.Errorf("testpmd sent %d bytes in %d packets, want %d each", ps.TxBytes, ps.TxPackets, size)
+			}
+			if bad != 0 {
+				t.Errorf("%d packets were not single %d-byte buffers", bad, size)
+			}
+			if st := ifc.Stats(); st.RxPackets != got || st.RxBytes != size*got {
+				t.Errorf("memif-wasm stats rx %d packets %d bytes, want %d and %d", st.RxPackets, st.RxBytes, got, size*got)
+			}
+			t.Logf("testpmd txonly → memif-wasm: %d packets", got)
+		})
 	}
-	drain(time.Now().Add(300 * time.Millisecond))
-	// stop returns once testpmd's lcores are done, so the ring holds all
-	// that testpmd will ever send; take the rest.
-	if _, err := pmd.StopForwarding(ctx); err != nil {
-		t.Fatal(err)
+}
+
+// TestInteropRxOnly: memif-wasm sends as fast as the ring allows, testpmd
+// counts (rxonly); its counters match what was sent, to the byte.
+func TestInteropRxOnly(t *testing.T) {
+	testpmd.Require(t)
+	for _, role := range pmdRoles {
+		t.Run("testpmd-"+role.String(), func(t *testing.T) {
+			const total = 20000
+			ifc, pmd := startPair(t, role, echoCase{queues: 1, mode: "rxonly"}, nil)
+			ctx := context.Background()
+			tx, err := ifc.TxQueue(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pmd.StartForwarding(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(interopWait)
+			var wantBytes uint64
+			buf := make([][]byte, 32)
+			for i := range buf {
+				buf[i] = make([]byte, interopMaxLen)
+			}
+			pkts := make([][]byte, 0, len(buf))
+			for sent := 0; sent < total; {
+				pkts = pkts[:0]
+				for i := 0; i < len(buf) && sent+i < total; i++ {
+					pkts = append(pkts, frame(buf[i], 0, sent+i))
+				}
+				n, err := tx.WritePackets(pkts)
+				for _, f := range pkts[:n] {
+					wantBytes += uint64(len(f))
+				}
+				sent += n
+				switch {
+				case errors.Is(err, memif.ErrNoBufRing):
+					if time.Now().After(deadline) {
+						t.Fatalf("ring stayed full: testpmd took %d of %d packets", sent, total)
+					}
+					time.Sleep(50 * time.Microsecond)
+				case err != nil:
+					t.Fatalf("WritePackets: %v", err)
+				}
+			}
+			// testpmd may still be draining the ring.
+			var ps testpmd.PortStats
+			for {
+				if ps, err = pmd.PortStats(ctx, 0); err != nil {
+					t.Fatal(err)
+				}
+				if ps.RxPackets >= total || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if _, err := pmd.StopForwarding(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if ps.RxPackets != total || ps.RxBytes != wantBytes || ps.RxErrors+ps.RxMissed+ps.RxNoMbuf != 0 {
+				t.Errorf("testpmd port stats %+v, want %d packets and %d bytes received", ps, total, wantBytes)
+			}
+			if st := ifc.Stats(); st.TxPackets != total || st.TxBytes != wantBytes {
+				t.Errorf("memif-wasm stats tx %d packets %d bytes, want %d and %d", st.TxPackets, st.TxBytes, total, wantBytes)
+			}
+			t.Logf("memif-wasm → testpmd rxonly: %d packets, %d bytes", total, wantBytes)
+		})
 	}
-	drain(time.Time{})
-	ps, err := pmd.PortStats(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got == 0 || got != ps.TxPackets {
-		t.Errorf("received %d packets, testpmd sent %d", got, ps.TxPackets)
-	}
-	if ps.TxBytes != 128*ps.TxPackets {
-		t.Errorf("testpmd sent %d bytes in %d packets, want 128 each", ps.TxBytes, ps.TxPackets)
-	}
-	if badLen != 0 {
-		t.Errorf("%d packets were not single 128-byte buffers", badLen)
-	}
-	if st := ifc.Stats(); st.RxPackets != got || st.RxBytes != 128*got {
-		t.Errorf("Go stats rx %d packets %d bytes, want %d and %d", st.RxPackets, st.RxBytes, got, 128*got)
-	}
-	t.Logf("testpmd txonly → memif-wasm slave: %d packets", got)
 }
 
 func pmdConfig(role testpmd.Role, socket string, c echoCase) *testpmd.Config {
