@@ -606,7 +606,7 @@ func (m *Memif) onDisconnect(ifc *memif.Interface, cause error) {
 	if errors.As(cause, &de) && !de.Remote && !errors.Is(de.Err, memif.ErrClosed) {
 		// This side ended the link because the peer broke the protocol.
 		select {
-		case m.errCh <- fmt.Errorf("libmemif: %s: %w (%v)", m.IfName, toMemifError(cause), cause):
+		case m.errCh <- fmt.Errorf("%w (interface %q: %v)", toMemifError(cause), m.IfName, cause):
 		default:
 		}
 	}
@@ -634,7 +634,7 @@ func (m *Memif) pollInterrupts(ctx context.Context, st *connState, qid uint8) {
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, memif.ErrDisconnected) {
 				select {
-				case m.errCh <- fmt.Errorf("libmemif: %s: wait for rx queue %d: %w", m.IfName, qid, err):
+				case m.errCh <- fmt.Errorf("libmemif: interface %q: wait for rx queue %d: %w", m.IfName, qid, err):
 				default:
 				}
 			}
