@@ -46,5 +46,14 @@
 // 65535 bytes, or needing more buffers than the ring has, is ErrInvalArgs
 // instead of being truncated or stuck; bursts and interrupt channels of a
 // disconnected interface return ErrDisconnected; SetRxMode is remembered
-// across reconnects.
+// across reconnects; RxBurst's copies share 8 KiB blocks between bursts
+// instead of one allocation per packet; the default logger logs at Info
+// level to stderr.
+//
+// # Examples
+//
+// The examples directory holds runnable programs written only against this
+// package: raw-data, jumbo-frames, icmp-responder, gopacket (through
+// MemifPacketHandle) and multi-queue (one polling and one interrupt-driven
+// queue, C libmemif's multi-thread ICMP responder).
 package libmemif
