@@ -127,3 +127,55 @@ func TestPeerViolation(t *testing.T) {
 		t.Fatal("nothing on the error channel")
 	}
 }
+
+// TestReconnect: after the peer leaves and a new one connects, the Memif
+// has fresh queues and channels, keeps its rx mode, and traffic flows.
+func TestReconnect(t *testing.T) {
+	initLib(t)
+	connects := make(chan struct{}, 4)
+	disconnects := make(chan struct{}, 4)
+	cb := &MemifCallbacks{
+		OnConnect:    func(*Memif) error { connects <- struct{}{}; return nil },
+		OnDisconnect: func(*Memif) error { disconnects <- struct{}{}; return nil },
+	}
+	m, p := pair(t, MemifConfig{MemifMeta: MemifMeta{IsMaster: true, ConnID: 2}}, memif.InterfaceConfig{}, cb)
+	<-connects // the first connection
+	if err := m.SetRxMode(0, RxModePolling); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := m.GetQueueInterruptChan(0)
+	p.Close()
+	select {
+	case <-disconnects:
+	case <-time.After(testWait):
+		t.Fatal("no OnDisconnect")
+	}
+	if _, err := m.RxBurst(0, 1); err != ErrDisconnected {
+		t.Fatalf("RxBurst while down: %v", err)
+	}
+	p2 := peer(t, m.SocketFilename, memif.InterfaceConfig{ID: 2})
+	select {
+	case <-connects:
+	case <-time.After(testWait):
+		t.Fatal("no second OnConnect")
+	}
+	ch, err := m.GetQueueInterruptChan(0)
+	if err != nil || ch == old {
+		t.Fatalf("queue channel after reconnect: %v (same as before: %v)", err, ch == old)
+	}
+	if _, ok := <-old; ok {
+		t.Fatal("old queue channel still open")
+	}
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	if err := p2.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f := p2.Details().TxQueues[0].Flags; f&1 == 0 {
+		t.Fatal("polling mode lost across the reconnect")
+	}
+	peerSend(t, p2, 0, [][]byte{pattern(99, 9)})
+	if got := recvN(t, m, 0, 1, 4); string(got[0]) != string(pattern(99, 9)) {
+		t.Fatal("packet after reconnect differs")
+	}
+}
