@@ -232,7 +232,9 @@ func printList(w io.Writer, ts []admin.Tenant) {
 
 func printStats(w io.Writer, s *daemon.Snapshot) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TENANT\tINTERFACE\tRX PKTS\tRX BYTES\tTX PKTS\tTX BYTES\tDROPS\tBURSTS\t")
+	// TX PKTS counts what the interface's workers sent (to any interface);
+	// the byte counts are what crossed this interface.
+	fmt.Fprintln(tw, "TENANT\tINTERFACE\tRX PKTS\tRX BYTES\tTX PKTS\tTX BYTES\tNOT SENT\tBURSTS\t")
 	for _, t := range s.Tenants {
 		for _, in := range t.Interfaces {
 			var q daemon.QueueStats
@@ -243,7 +245,7 @@ func printStats(w io.Writer, s *daemon.Snapshot) {
 			for _, d := range q.Drops {
 				drops += d
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", t.Name, in.Name, q.RxPackets, q.RxBytes, q.TxPackets, q.TxBytes, drops, q.RxBursts)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", t.Name, in.Name, q.RxPackets, in.Memif.RxBytes, q.TxPackets, in.Memif.TxBytes, drops, q.RxBursts)
 		}
 	}
 	tw.Flush()

@@ -25,6 +25,7 @@ const (
 	MaxNameLen        = 31 // memif interface names travel in 32-byte fields
 	MaxSecretLen      = 24
 	MaxPluginsPerPipe = 16
+	MaxFuel           = 1 << 40 // far above any sane burst budget, far below overflow
 )
 
 // Config is the whole daemon configuration. The zero value is a daemon with
@@ -76,9 +77,16 @@ type Engine struct {
 type Tenant struct {
 	// Name labels the tenant in metrics, logs and the admin API. Required.
 	Name string `yaml:"name"`
-	// MaxMemoryPages caps each plugin instance of this tenant (64 KiB pages).
-	// 0: the host's per-plugin default (64 MiB).
-	MaxMemoryPages uint32 `yaml:"max_memory_pages"`
+	// MaxMemoryPages bounds the linear memory (64 KiB pages) of all the
+	// tenant's plugin instances together (one instance per plugin per
+	// queue, plus one during a reload); it also caps each plugin that sets
+	// no memory_pages. 0: no tenant-wide bound.
+	MaxMemoryPages uint64 `yaml:"max_memory_pages"`
+	// MaxInstances bounds the tenant's live plugin instances together. 0: no bound.
+	MaxInstances int `yaml:"max_instances"`
+	// Fuel is the per-burst fuel budget of the tenant's plugins that set
+	// none (about one unit per wasm instruction). 0: the host's default.
+	Fuel int64 `yaml:"fuel"`
 	// Interfaces are the tenant's ports, numbered by position from 0.
 	Interfaces []Interface `yaml:"interfaces"`
 }
@@ -127,8 +135,12 @@ type Plugin struct {
 	ConfigFile string `yaml:"config_file" json:"config_file,omitempty"`
 	// FailPolicy is "closed" (default: a faulting burst is dropped) or "open" (passed on).
 	FailPolicy string `yaml:"fail_policy" json:"fail_policy,omitempty"`
-	// MemoryPages caps this plugin's linear memory (64 KiB pages); 0: the tenant's cap.
+	// MemoryPages caps this plugin's linear memory (64 KiB pages); 0: the
+	// host's default (64 MiB), within the tenant's bound.
 	MemoryPages uint32 `yaml:"memory_pages" json:"memory_pages,omitempty"`
+	// Fuel is the fuel budget of one burst (about one unit per wasm
+	// instruction); a burst that runs out is a fault. 0: the tenant's.
+	Fuel int64 `yaml:"fuel" json:"fuel,omitempty"`
 	// WindowSize is the bytes of the plugin's packet window; 0: host default (16 MiB).
 	WindowSize int `yaml:"window_size" json:"window_size,omitempty"`
 	// MaxFrame is the largest packet copied whole; 0: host default (9216).

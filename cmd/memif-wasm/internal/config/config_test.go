@@ -29,7 +29,10 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("ports: south=%d nowhere=%d", tn.Port("south"), tn.Port("nowhere"))
 	}
 	acl := n.Plugins[0]
-	if acl.PluginName() != "acl" || acl.Watched() || acl.FailPolicy != "open" || acl.MaxBurst != 64 {
+	if tn.MaxMemoryPages != 8192 || tn.MaxInstances != 32 || tn.Fuel != 4000000 {
+		t.Errorf("tenant budgets: %+v", tn)
+	}
+	if acl.PluginName() != "acl" || acl.Watched() || acl.FailPolicy != "open" || acl.MaxBurst != 64 || acl.Fuel != 1000000 {
 		t.Errorf("acl plugin: %+v", acl)
 	}
 	// Relative paths are relative to the config file.
@@ -128,6 +131,8 @@ func TestBadConfigs(t *testing.T) {
 		{"admin tcp without token", "admin:\n  tcp: 127.0.0.1:9000\n", []string{"admin.token_file", "required"}},
 		{"bad log level", "log:\n  level: loud\n", []string{"log.level", `"loud"`}},
 		{"memory over wasm32", "engine:\n  max_memory_pages: 70000\n", []string{"engine.max_memory_pages", "70000"}},
+		{"negative fuel", strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n            fuel: -1", 1), []string{"plugins[0].fuel", "-1"}},
+		{"negative instances", strings.Replace(good, "name: t\n", "name: t\n    max_instances: -2\n", 1), []string{"tenants[0].max_instances", "-2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,8 +39,11 @@ func (c *Config) Validate() error {
 		} else {
 			tenants[t.Name] = ti
 		}
-		if t.MaxMemoryPages > 65536 {
-			v.add(tp+".max_memory_pages", fmt.Sprintf("%d is above 65536 (4 GiB, the wasm32 limit)", t.MaxMemoryPages))
+		if t.MaxInstances < 0 {
+			v.add(tp+".max_instances", fmt.Sprintf("%d is negative", t.MaxInstances))
+		}
+		if t.Fuel < 0 || t.Fuel > MaxFuel {
+			v.add(tp+".fuel", fmt.Sprintf("%d is outside 0..%d", t.Fuel, int64(MaxFuel)))
 		}
 		if len(t.Interfaces) == 0 {
 			v.add(tp+".interfaces", "a tenant needs at least one interface")
@@ -130,6 +133,9 @@ func (v *validator) plugin(pp string, p *Plugin) {
 	v.oneOf(pp+".fail_policy", p.FailPolicy, "closed", "open")
 	if p.MemoryPages > 65536 {
 		v.add(pp+".memory_pages", fmt.Sprintf("%d is above 65536 (4 GiB, the wasm32 limit)", p.MemoryPages))
+	}
+	if p.Fuel < 0 || p.Fuel > MaxFuel {
+		v.add(pp+".fuel", fmt.Sprintf("%d is outside 0..%d", p.Fuel, int64(MaxFuel)))
 	}
 	if p.WindowSize < 0 || p.WindowSize > 1<<30 {
 		v.add(pp+".window_size", fmt.Sprintf("%d is outside 0..%d", p.WindowSize, 1<<30))

@@ -127,12 +127,27 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	return d, nil
 }
 
-// buildTenant compiles, instantiates and opens one tenant. On error nothing of it stays open.
+// buildTenant compiles, instantiates, opens and starts one tenant. On error
+// nothing of it stays open.
 func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, error) {
-	t := &tenant{name: tc.Name, cfg: tc}
+	ports := make([]uint16, len(tc.Interfaces))
+	for i := range ports {
+		ports[i] = uint16(i)
+	}
+	ht, err := host.NewTenant(host.TenantConfig{
+		Name:           tc.Name,
+		Ports:          ports,
+		MaxInstances:   tc.MaxInstances,
+		MaxMemoryPages: tc.MaxMemoryPages,
+		Fuel:           tc.Fuel,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t := &tenant{name: tc.Name, cfg: tc, host: ht}
 	t.ports = make([]*port, len(tc.Interfaces))
 	for i := range tc.Interfaces {
-		t.ports[i] = &port{d: d, t: t, index: i, cfg: tc.Interfaces[i]}
+		t.ports[i] = &port{d: d, t: t, index: i, cfg: tc.Interfaces[i], retired: map[string]host.PluginStats{}}
 	}
 	fail := func(err error) (*tenant, error) {
 		d.closeTenant(ctx, t)
@@ -146,17 +161,15 @@ func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, er
 			}
 			p.plugins = append(p.plugins, pl)
 		}
-		pipes, err := p.newPipelines(ctx, p.modules())
+		pipes, err := p.newPipelines(ctx, modules(p.plugins))
 		if err != nil {
 			return fail(err)
 		}
 		for q, pipe := range pipes {
-			p.workers = append(p.workers, newWorker(p, q, pipe))
+			p.workers = append(p.workers, &worker{p: p, q: q, pipe: pipe})
 		}
-	}
-	for _, p := range t.ports {
 		if p.cfg.Egress != "" {
-			p.egress.Store(t.ports[tc.Port(p.cfg.Egress)])
+			p.egress = t.ports[tc.Port(p.cfg.Egress)]
 		}
 	}
 	for _, p := range t.ports {
@@ -169,11 +182,16 @@ func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, er
 			return fail(err)
 		}
 	}
+	for _, p := range t.ports {
+		if err := p.startWorkers(); err != nil {
+			return fail(err)
+		}
+	}
 	return t, nil
 }
 
-// closeTenant stops every worker of the tenant (draining), then closes the
-// interfaces (DISCONNECT), pipelines and modules.
+// closeTenant stops every worker of the tenant (each finishes its burst in
+// flight), then closes the interfaces (DISCONNECT), pipelines and modules.
 func (d *Daemon) closeTenant(ctx context.Context, t *tenant) error {
 	for _, p := range t.ports {
 		p.stopWorkers()
@@ -200,9 +218,8 @@ func pluginConfig(t *tenant, p *port, pc config.Plugin) (host.PluginConfig, erro
 		Snaplen:        pc.Snaplen,
 		MaxBurst:       pc.MaxBurst,
 		FailOpen:       pc.FailPolicy == "open",
-	}
-	if hc.MaxMemoryPages == 0 {
-		hc.MaxMemoryPages = t.cfg.MaxMemoryPages
+		Fuel:           pc.Fuel,
+		Tenant:         t.host,
 	}
 	for _, r := range p.cfg.Redirect {
 		hc.Redirect = append(hc.Redirect, uint16(t.cfg.Port(r)))
@@ -324,8 +341,9 @@ func (d *Daemon) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ctx := context.Background()
-	// Stop every worker of every tenant first: a draining worker may still
-	// transmit to another tenant-local interface, which must still be open.
+	// Stop every worker of every tenant first: a worker finishing its burst
+	// may still transmit to another interface of its tenant, which must
+	// still be open.
 	for _, t := range d.tenants {
 		for _, p := range t.ports {
 			p.stopWorkers()
@@ -376,13 +394,10 @@ func (d *Daemon) Details(tenantName, ifaceName string) (memif.Details, error) {
 	if err != nil {
 		return memif.Details{}, err
 	}
-	p.mu.Lock()
-	ifc := p.iface
-	p.mu.Unlock()
-	if ifc == nil {
+	if p.iface == nil {
 		return memif.Details{}, ErrClosed
 	}
-	return ifc.Details(), nil
+	return p.iface.Details(), nil
 }
 
 // WaitConnected blocks until every interface is connected or ctx is done.
@@ -391,11 +406,9 @@ func (d *Daemon) WaitConnected(ctx context.Context) error {
 	var ifcs []*memif.Interface
 	for _, t := range d.tenants {
 		for _, p := range t.ports {
-			p.mu.Lock()
 			if p.iface != nil {
 				ifcs = append(ifcs, p.iface)
 			}
-			p.mu.Unlock()
 		}
 	}
 	d.mu.Unlock()
@@ -415,6 +428,8 @@ func (d *Daemon) Snapshot() *Snapshot {
 	var ps []host.PluginStats
 	for _, t := range d.tenants {
 		ts := TenantSnapshot{Name: t.name}
+		hs := t.host.ReadStats()
+		ts.Instances, ts.MemoryPages, ts.Refused = hs.Instances, hs.MemoryPages, hs.Refused
 		for _, p := range t.ports {
 			is := InterfaceSnapshot{
 				Name:      p.cfg.Name,
@@ -422,24 +437,25 @@ func (d *Daemon) Snapshot() *Snapshot {
 				Socket:    p.cfg.SocketPath(),
 				Role:      "slave",
 				ID:        p.cfg.ID,
-				Egress:    p.cfg.Egress,
-				Placement: p.placement.Load().(string),
+				Placement: host.PlacementCopy.String(),
 			}
 			if p.cfg.IsMaster() {
 				is.Role = "master"
 			}
-			if e := p.egress.Load(); e != nil {
-				is.Egress = e.cfg.Name
+			if p.egress != nil {
+				is.Egress = p.egress.cfg.Name
 			}
-			p.mu.Lock()
-			ifc := p.iface
-			p.mu.Unlock()
-			if ifc != nil {
-				// Up means forwarding: connected and its tx queues published to workers.
-				is.Connected = ifc.Connected() && p.tx.Load() != nil
+			if ifc := p.iface; ifc != nil {
+				is.Connected = ifc.Connected()
 				is.Memif = ifc.Stats()
 				if err := ifc.LastError(); err != nil {
 					is.LastError = err.Error()
+				}
+				for _, r := range ifc.Regions() {
+					if !r.Rings && r.Size > 0 {
+						is.Placement = host.ChoosePlacement(host.RegionFacts{Size: int(r.Size)}).String()
+						break
+					}
 				}
 			}
 			is.Plugins = make([]PluginSnapshot, len(p.plugins))
@@ -453,23 +469,22 @@ func (d *Daemon) Snapshot() *Snapshot {
 					MemoryMax:  uint64(info.MemoryMax) << 16,
 					FailOpen:   pl.pcfg.FailOpen,
 					LoadedAt:   pl.loadedAt,
+					Stats:      p.retired[pl.name],
 				}
 			}
 			for _, w := range p.workers {
-				w.mu.Lock()
-				is.Queues = append(is.Queues, w.stats)
-				pipe := w.pipe
-				if pipe != nil {
-					ps = pipe.ReadStats(ps[:0])
-					for i := range min(len(ps), len(is.Plugins)) {
-						is.Plugins[i].Stats.Add(&ps[i])
-						is.Plugins[i].Instances++
-						if f := pipe.Fault(i); f != nil {
-							is.Plugins[i].Fault = f.Error()
-						}
+				is.Queues = append(is.Queues, newQueueStats(w.stats()))
+				if w.pipe == nil {
+					continue
+				}
+				ps = w.pipe.ReadStats(ps[:0])
+				for i := range min(len(ps), len(is.Plugins)) {
+					is.Plugins[i].Stats.Add(&ps[i])
+					is.Plugins[i].Instances++
+					if f := w.pipe.Fault(i); f != nil {
+						is.Plugins[i].Fault = f.Error()
 					}
 				}
-				w.mu.Unlock()
 			}
 			ts.Interfaces = append(ts.Interfaces, is)
 		}
@@ -496,4 +511,14 @@ func copyCounts(m map[string]map[string]uint64) map[string]map[string]uint64 {
 		out[k] = r
 	}
 	return out
+}
+
+// bucket returns the index of the first bound v fits under; len(bounds) for +Inf.
+func bucket(bounds []float64, v float64) int {
+	for i, b := range bounds {
+		if v <= b {
+			return i
+		}
+	}
+	return len(bounds)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
@@ -13,21 +11,18 @@ import (
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
-// drainTimeout bounds how long stopping an interface waits for its workers
-// to finish the bursts in flight.
-const drainTimeout = 5 * time.Second
-
 // tenant is one running tenant. ports never changes after start: a change
-// of the interface list restarts the tenant, so port numbers stay stable
-// for the workers that index by them.
+// of the interface list restarts the tenant, so port numbers stay stable.
 type tenant struct {
 	name  string
 	cfg   config.Tenant
+	host  *host.Tenant
 	ports []*port
 }
 
 // port is one running interface: its memif interface, its plugins (compiled
-// once) and one worker (with its own pipeline instances) per configured queue.
+// once) and one worker slot (with its own pipeline) per configured queue.
+// Every field is guarded by d.mu.
 type port struct {
 	d     *Daemon
 	t     *tenant
@@ -36,26 +31,14 @@ type port struct {
 
 	sock    *socketRef
 	iface   *memif.Interface
-	plugins []*plugin // guarded by d.mu
+	hp      *host.Port
+	plugins []*plugin
 	workers []*worker
+	egress  *port
 
-	egress atomic.Pointer[port]
-	tx     atomic.Pointer[txSet]
-
-	mu        sync.Mutex // lifecycle: connect/disconnect/stop
-	runCtx    context.Context
-	runCancel context.CancelFunc
-	running   sync.WaitGroup
-	stopped   bool
-	placement atomic.Value // string
-}
-
-// txSet is a connection's tx queues, each shared by the workers that send to it.
-type txSet struct{ qs []*txq }
-
-type txq struct {
-	mu sync.Mutex
-	q  *memif.TxQueue
+	// retired holds the counters of pipelines replaced by a rebuild, by
+	// plugin name, so a plugin's counters never go backwards.
+	retired map[string]host.PluginStats
 }
 
 // plugin is one pipeline stage: its config and its compiled module.
@@ -71,10 +54,10 @@ func (p *port) ringSize() int { return 1 << p.cfg.RingLog2() }
 
 func (p *port) label() string { return p.t.name + "/" + p.cfg.Name }
 
-// modules lists the compiled modules in pipeline order.
-func (p *port) modules() []*host.Module {
-	ms := make([]*host.Module, len(p.plugins))
-	for i, pl := range p.plugins {
+// modules lists the compiled modules of plugins in pipeline order.
+func modules(plugins []*plugin) []*host.Module {
+	ms := make([]*host.Module, len(plugins))
+	for i, pl := range plugins {
 		ms[i] = pl.mod
 	}
 	return ms
@@ -96,7 +79,8 @@ func (p *port) newPipelines(ctx context.Context, mods []*host.Module) ([]*host.P
 	return pipes, nil
 }
 
-// open creates the memif interface; workers start when it connects.
+// open creates the memif interface. Workers are started separately, once
+// every port of the tenant is open (they name each other as egress).
 func (p *port) open() error {
 	c := &p.cfg
 	role := memif.RoleSlave
@@ -114,8 +98,6 @@ func (p *port) open() error {
 	if c.RxMode == "polling" {
 		rxMode = memif.RxModePolling
 	}
-	p.runCtx, p.runCancel = context.WithCancel(context.Background())
-	p.placement.Store(host.PlacementCopy.String())
 	ifc, err := p.sock.s.NewInterface(memif.InterfaceConfig{
 		ID:           c.ID,
 		Role:         role,
@@ -127,145 +109,50 @@ func (p *port) open() error {
 		Log2RingSize: c.RingLog2(),
 		BufferSize:   uint16(max(c.BufferSize, 0)),
 		RxMode:       rxMode,
-		OnConnect:    p.onConnect,
-		OnDisconnect: p.onDisconnect,
+		OnConnect: func(ifc *memif.Interface) {
+			p.d.log.Info("interface up", "tenant", p.t.name, "interface", p.cfg.Name, "rx_queues", ifc.NumRxQueues(), "tx_queues", ifc.NumTxQueues())
+		},
+		OnDisconnect: func(_ *memif.Interface, err error) {
+			p.d.log.Info("interface down", "tenant", p.t.name, "interface", p.cfg.Name, "err", err)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("tenant %q interface %q (socket %s, id %d): %w", p.t.name, c.Name, p.sock.path, c.ID, err)
 	}
-	p.mu.Lock()
 	p.iface = ifc
-	p.mu.Unlock()
+	p.hp = &host.Port{If: ifc, Tenant: p.t.host}
 	return nil
 }
 
-// onConnect runs on memif's control goroutine: it must not block for long.
-// The previous connection's workers have already seen ErrDisconnected.
-func (p *port) onConnect(ifc *memif.Interface) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped {
-		return
-	}
-	p.running.Wait()
-
-	var set txSet
-	for i := range ifc.NumTxQueues() {
-		q, err := ifc.TxQueue(i)
-		if err != nil {
-			return
-		}
-		set.qs = append(set.qs, &txq{q: q})
-	}
-	p.tx.Store(&set)
-
-	placement := p.attachRegions(ifc)
-	p.placement.Store(placement.String())
-	for qi := range min(ifc.NumRxQueues(), len(p.workers)) {
-		rxq, err := ifc.RxQueue(qi)
-		if err != nil {
-			break
-		}
-		w := p.workers[qi]
-		p.running.Add(1)
-		go func() {
-			defer p.running.Done()
-			w.run(p.runCtx, rxq)
-		}()
-	}
-	p.d.log.Info("interface up", "tenant", p.t.name, "interface", p.cfg.Name, "rx_queues", ifc.NumRxQueues(), "tx_queues", ifc.NumTxQueues(), "placement", placement.String())
-}
-
-// attachRegions shows the connection's buffer region to every pipeline, for
-// zero-copy placement where the host allows it.
-func (p *port) attachRegions(ifc *memif.Interface) host.Placement {
-	regions := ifc.Regions()
-	pick := -1
-	for i, r := range regions {
-		if !r.Rings {
-			pick = i
-			break
-		}
-	}
-	if pick < 0 {
-		return host.PlacementCopy
-	}
-	r := regions[pick]
-	facts := host.RegionFacts{Size: int(r.Size), HoldsRings: r.Rings}
-	placement := host.PlacementCopy
+// startWorkers starts a host.Worker on every slot.
+func (p *port) startWorkers() error {
 	for _, w := range p.workers {
-		w.mu.Lock()
-		if w.pipe == nil {
-			w.mu.Unlock()
-			continue
+		if err := w.start(); err != nil {
+			return fmt.Errorf("tenant %q interface %q queue %d: %w", p.t.name, p.cfg.Name, w.q, err)
 		}
-		pl, err := w.pipe.AttachRegion(r.Index, r.FD, facts)
-		w.mu.Unlock()
-		if err != nil {
-			p.d.log.Warn("zero-copy not possible, copying", "tenant", p.t.name, "interface", p.cfg.Name, "err", err)
-			continue
-		}
-		placement = pl
 	}
-	return placement
+	return nil
 }
 
-func (p *port) onDisconnect(_ *memif.Interface, err error) {
-	p.tx.Store(nil)
-	for _, w := range p.workers {
-		w.mu.Lock()
-		if w.pipe != nil { // nil once the interface is closed
-			w.pipe.DetachRegion()
-		}
-		w.mu.Unlock()
-	}
-	p.placement.Store(host.PlacementCopy.String())
-	if !p.isStopped() {
-		p.d.log.Info("interface down", "tenant", p.t.name, "interface", p.cfg.Name, "err", err)
-	}
-}
-
-func (p *port) isStopped() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stopped
-}
-
-// stopWorkers stops rx: every worker drains what its ring holds and returns.
-// The interface stays open (so other ports' workers draining into it can
-// still send) until closeInterface.
+// stopWorkers stops rx: every worker finishes its burst in flight and returns.
 func (p *port) stopWorkers() {
-	p.mu.Lock()
-	p.stopped = true
-	p.mu.Unlock()
-	if p.runCancel != nil {
-		p.runCancel()
-	}
-	done := make(chan struct{})
-	go func() { p.running.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(drainTimeout):
-		p.d.log.Warn("workers did not drain in time", "tenant", p.t.name, "interface", p.cfg.Name)
+	for _, w := range p.workers {
+		w.stop()
 	}
 }
 
-// closeInterface sends DISCONNECT and releases the interface, then closes the pipelines.
+// closeInterface sends DISCONNECT and releases the interface, then closes
+// the pipelines. The workers must be stopped.
 func (p *port) closeInterface(ctx context.Context) error {
-	p.mu.Lock()
-	ifc := p.iface
-	p.iface = nil
-	p.mu.Unlock()
 	var errs []error
-	if ifc != nil {
-		errs = append(errs, ifc.Close())
+	if p.iface != nil {
+		errs = append(errs, p.iface.Close())
+		p.iface = nil
 	}
-	// Close is synchronous with respect to OnDisconnect only from other
-	// goroutines; wait for workers once more in case a connect raced the stop.
-	p.running.Wait()
 	for _, w := range p.workers {
-		if old := w.swapPipe(nil); old != nil {
-			errs = append(errs, old.Close(ctx))
+		if w.pipe != nil {
+			errs = append(errs, w.pipe.Close(ctx))
+			w.pipe = nil
 		}
 	}
 	if p.sock != nil {
@@ -273,6 +160,48 @@ func (p *port) closeInterface(ctx context.Context) error {
 		p.sock = nil
 	}
 	return errors.Join(errs...)
+}
+
+// rebuild instantiates new pipelines for plugins and moves every worker
+// slot to them: the old host.Worker finishes its burst and stops, a new one
+// starts on the new pipeline (packets wait in the ring meanwhile, none is
+// lost), then the old pipelines are closed. On error the old pipelines keep
+// running.
+func (p *port) rebuild(ctx context.Context, plugins []*plugin) error {
+	pipes, err := p.newPipelines(ctx, modules(plugins))
+	if err != nil {
+		return err
+	}
+	var buf []host.PluginStats
+	for q, w := range p.workers {
+		w.stop()
+		old := w.pipe
+		buf = old.ReadStats(buf[:0])
+		for i := range min(len(buf), len(p.plugins)) {
+			r := p.retired[p.plugins[i].name]
+			r.Add(&buf[i])
+			p.retired[p.plugins[i].name] = r
+		}
+		w.pipe = pipes[q]
+		err := w.start()
+		old.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("tenant %q interface %q queue %d: %w", p.t.name, p.cfg.Name, q, err)
+		}
+	}
+	p.plugins = plugins
+	return nil
+}
+
+// restartWorkers starts new host workers on the same pipelines, for a new egress.
+func (p *port) restartWorkers() error {
+	for _, w := range p.workers {
+		w.stop()
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stage returns the index of the plugin called name, or an error wrapping ErrNotFound.
@@ -283,4 +212,13 @@ func (p *port) stage(name string) (int, error) {
 		}
 	}
 	return -1, fmt.Errorf("%w: no plugin %q on interface %q of tenant %q", ErrNotFound, name, p.cfg.Name, p.t.name)
+}
+
+// pipelines lists the slots' pipelines.
+func (p *port) pipelines() []*host.Pipeline {
+	ps := make([]*host.Pipeline, len(p.workers))
+	for i, w := range p.workers {
+		ps[i] = w.pipe
+	}
+	return ps
 }

@@ -31,7 +31,9 @@ func (d *Daemon) Reload(ctx context.Context, tenantName, ifaceName, pluginName s
 	return d.reloadStage(ctx, p, i, p.plugins[i].cfg)
 }
 
-// reloadStage replaces stage i of p with a fresh load of pc. Call with d.mu held.
+// reloadStage replaces stage i of p with a fresh load of pc. Every worker's
+// new instance is made before any is swapped in, so a failing version
+// leaves the old one running on every worker. Call with d.mu held.
 func (d *Daemon) reloadStage(ctx context.Context, p *port, i int, pc config.Plugin) error {
 	old := p.plugins[i]
 	np, err := d.loadPlugin(ctx, p.t, p, pc)
@@ -39,20 +41,10 @@ func (d *Daemon) reloadStage(ctx context.Context, p *port, i int, pc config.Plug
 		d.countReload(p.t.name, "load_failed")
 		return fmt.Errorf("reload: %w (the old version keeps running)", err)
 	}
-	var done []*host.Pipeline
-	for _, w := range p.workers {
-		w.mu.Lock()
-		pipe := w.pipe
-		w.mu.Unlock()
-		if err := pipe.Replace(ctx, i, np.mod); err != nil {
-			for _, dp := range done {
-				dp.Replace(ctx, i, old.mod)
-			}
-			np.mod.Close(ctx)
-			d.countReload(p.t.name, "init_failed")
-			return fmt.Errorf("reload tenant %q interface %q plugin %q: %w (the old version keeps running)", p.t.name, p.cfg.Name, np.name, err)
-		}
-		done = append(done, pipe)
+	if err := host.ReplaceAll(ctx, p.pipelines(), i, np.mod); err != nil {
+		np.mod.Close(ctx)
+		d.countReload(p.t.name, "init_failed")
+		return fmt.Errorf("reload tenant %q interface %q plugin %q: %w (the old version keeps running)", p.t.name, p.cfg.Name, np.name, err)
 	}
 	p.plugins[i] = np
 	old.mod.Close(ctx)
@@ -81,11 +73,8 @@ func (d *Daemon) Control(ctx context.Context, tenantName, ifaceName, pluginName 
 	}
 	var first []byte
 	for q, w := range p.workers {
-		w.mu.Lock()
-		pipe := w.pipe
-		w.mu.Unlock()
 		reply := make([]byte, size)
-		n, err := pipe.Control(i, msg, reply)
+		n, err := w.pipe.Control(i, msg, reply)
 		if err != nil {
 			return nil, fmt.Errorf("control tenant %q interface %q plugin %q (worker %d): %w", p.t.name, p.cfg.Name, pluginName, q, err)
 		}
@@ -181,42 +170,6 @@ func (d *Daemon) syncConfig(p *port) {
 	}
 }
 
-// rebuild instantiates new pipelines for plugins and swaps them in on every
-// worker between bursts; the old pipelines are closed after the swap. On
-// error the old pipelines keep running. Call with d.mu held.
-func (p *port) rebuild(ctx context.Context, plugins []*plugin) error {
-	mods := make([]*host.Module, len(plugins))
-	for i, pl := range plugins {
-		mods[i] = pl.mod
-	}
-	pipes, err := p.newPipelines(ctx, mods)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	ifc := p.iface
-	if ifc != nil && ifc.Connected() {
-		for _, r := range ifc.Regions() {
-			if !r.Rings {
-				for _, pipe := range pipes {
-					pipe.AttachRegion(r.Index, r.FD, host.RegionFacts{Size: int(r.Size)})
-				}
-				break
-			}
-		}
-	}
-	old := make([]*host.Pipeline, len(p.workers))
-	for q, w := range p.workers {
-		old[q] = w.swapPipe(pipes[q])
-	}
-	p.plugins = plugins
-	p.mu.Unlock()
-	for _, o := range old {
-		o.Close(ctx)
-	}
-	return nil
-}
-
 // Change is one difference Apply acted on.
 type Change struct {
 	Tenant, Interface, Plugin string
@@ -310,7 +263,7 @@ func (d *Daemon) Apply(ctx context.Context, cfg *config.Config) ([]Change, error
 // needsRestart reports whether a tenant's interfaces changed in a way that
 // needs new memif interfaces (anything but plugins and egress).
 func needsRestart(a, b *config.Tenant) bool {
-	if a.MaxMemoryPages != b.MaxMemoryPages || len(a.Interfaces) != len(b.Interfaces) {
+	if a.MaxMemoryPages != b.MaxMemoryPages || a.MaxInstances != b.MaxInstances || a.Fuel != b.Fuel || len(a.Interfaces) != len(b.Interfaces) {
 		return true
 	}
 	for i := range a.Interfaces {
@@ -331,12 +284,14 @@ func (d *Daemon) applyTenant(ctx context.Context, t *tenant, tc config.Tenant) (
 	for i, p := range t.ports {
 		nc := tc.Interfaces[i]
 		if nc.Egress != p.cfg.Egress {
-			if nc.Egress == "" {
-				p.egress.Store(nil)
-			} else {
-				p.egress.Store(t.ports[tc.Port(nc.Egress)])
+			p.egress = nil
+			if nc.Egress != "" {
+				p.egress = t.ports[tc.Port(nc.Egress)]
 			}
 			p.cfg.Egress = nc.Egress
+			if err := p.restartWorkers(); err != nil {
+				errs = append(errs, err)
+			}
 			changes = append(changes, Change{Tenant: t.name, Interface: p.cfg.Name, Action: "egress"})
 		}
 		ch, err := d.applyPlugins(ctx, p, nc.Plugins)

@@ -3,21 +3,22 @@ package daemon
 import (
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
-// Drop reasons of transmit drops (DropStats index).
+// Transmit drop reasons (QueueStats.Drops index): packets whose verdict
+// sends them (PASS, TX, REDIRECT) that were not sent, because there was no
+// egress or port, the link was down, or the tx ring stayed full.
 const (
-	DropRingFull     = iota // the tx ring stayed full through the bounded retry
-	DropDisconnected        // the destination interface is down
-	DropNoEgress            // PASS on an interface without egress
-	DropTooBig              // the packet needs more buffers than a burst holds
-	DropError               // the tx queue returned another error
+	DropPass     = iota // PASS not sent (no egress, link down, ring full)
+	DropTX              // TX not sent back out the ingress interface
+	DropRedirect        // REDIRECT not sent (no such port, link down, ring full)
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"ring_full", "disconnected", "no_egress", "too_big", "error"}
+var dropNames = [NumDropReasons]string{"pass", "tx", "redirect"}
 
 // DropName returns the metric label of a drop reason.
 func DropName(r int) string {
@@ -27,54 +28,35 @@ func DropName(r int) string {
 	return "unknown"
 }
 
-// BurstBuckets are the upper bounds (seconds) of the pipeline burst duration histogram.
-var BurstBuckets = [...]float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2}
-
-// BurstSizeBuckets are the upper bounds of the rx burst size histogram (packets).
-var BurstSizeBuckets = [...]float64{1, 2, 4, 8, 16, 32, 64, 128, 256}
-
-// QueueStats are one worker's counters (one rx queue of one interface). They
-// survive reconnects: the worker for queue q of an interface is the same
-// object across connections, so the counters only grow.
+// QueueStats are one rx queue's worker counters, summed over every
+// host.Worker that served it, so they survive reconnects, plugin loads and
+// egress changes.
 type QueueStats struct {
-	RxPackets, RxBytes uint64
-	RxBursts           uint64
-	// TxPackets and TxBytes count what this worker sent, on whichever
-	// interface the verdict named.
-	TxPackets, TxBytes uint64
-	Drops              [NumDropReasons]uint64
-	// BusyNanos is time spent on bursts (rx to release); EmptyPolls counts
-	// RxBursts that found nothing.
-	BusyNanos  uint64
-	EmptyPolls uint64
-	// Duration and size histograms: per-bucket counts (not cumulative), the
-	// last bucket is +Inf.
-	BurstNanosSum   uint64
-	BurstDuration   [len(BurstBuckets) + 1]uint64
-	BurstSize       [len(BurstSizeBuckets) + 1]uint64
-	BurstPacketsSum uint64
+	host.WorkerStats
+	// TxPackets is the sum of WorkerStats.Tx over the verdicts that send.
+	TxPackets uint64
+	// Drops are the WorkerStats.Dropped of the sending verdicts, by reason.
+	Drops [NumDropReasons]uint64
+	// BusyNanos is time spent on bursts. host.Worker does not measure it
+	// yet, so it is 0; kept so the field's users compile unchanged.
+	BusyNanos uint64
 }
 
-// Add adds o to s.
-func (s *QueueStats) Add(o *QueueStats) {
-	s.RxPackets += o.RxPackets
-	s.RxBytes += o.RxBytes
-	s.RxBursts += o.RxBursts
-	s.TxPackets += o.TxPackets
-	s.TxBytes += o.TxBytes
-	for i := range s.Drops {
-		s.Drops[i] += o.Drops[i]
+func newQueueStats(ws host.WorkerStats) QueueStats {
+	q := QueueStats{WorkerStats: ws}
+	q.TxPackets = ws.Tx[abi.Pass] + ws.Tx[abi.TX] + ws.Tx[abi.Redirect]
+	q.Drops = [NumDropReasons]uint64{ws.Dropped[abi.Pass], ws.Dropped[abi.TX], ws.Dropped[abi.Redirect]}
+	return q
+}
+
+// Add adds o to q.
+func (q *QueueStats) Add(o *QueueStats) {
+	addWorkerStats(&q.WorkerStats, o.WorkerStats)
+	q.TxPackets += o.TxPackets
+	for i := range q.Drops {
+		q.Drops[i] += o.Drops[i]
 	}
-	s.BusyNanos += o.BusyNanos
-	s.EmptyPolls += o.EmptyPolls
-	s.BurstNanosSum += o.BurstNanosSum
-	for i := range s.BurstDuration {
-		s.BurstDuration[i] += o.BurstDuration[i]
-	}
-	for i := range s.BurstSize {
-		s.BurstSize[i] += o.BurstSize[i]
-	}
-	s.BurstPacketsSum += o.BurstPacketsSum
+	q.BusyNanos += o.BusyNanos
 }
 
 // Snapshot is a consistent-enough copy of every counter and state the daemon
@@ -96,6 +78,11 @@ type Snapshot struct {
 type TenantSnapshot struct {
 	Name       string              `json:"name"`
 	Interfaces []InterfaceSnapshot `json:"interfaces"`
+	// Instances and MemoryPages are the tenant's budget use now; Refused
+	// counts instantiations its budgets refused.
+	Instances   int    `json:"instances"`
+	MemoryPages uint64 `json:"memory_pages"`
+	Refused     uint64 `json:"refused"`
 }
 
 // InterfaceSnapshot is one interface with its pipeline and workers.

@@ -32,34 +32,40 @@ var (
 	qLabels  = []string{"tenant", "interface", "queue"}
 	modLabel = []string{"tenant", "interface", "module"}
 
-	dRxPackets   = desc("interface_receive_packets_total", "Packets received.", qLabels...)
-	dRxBytes     = desc("interface_receive_bytes_total", "Bytes received.", qLabels...)
-	dTxPackets   = desc("interface_transmit_packets_total", "Packets transmitted by this interface's workers (labelled by the ingress interface and queue; the destination may be another interface).", qLabels...)
-	dTxBytes     = desc("interface_transmit_bytes_total", "Bytes transmitted by this interface's workers.", qLabels...)
-	dTxDrops     = desc("interface_transmit_drops_total", "Packets with a transmitting verdict that were dropped, by reason.", append(qLabels, "reason")...)
-	dRxDrops     = desc("interface_receive_drops_total", "Descriptors refused from the peer (bad descriptors).", ifLabels...)
-	dUp          = desc("interface_up", "1 when the interface is connected and forwarding.", append(ifLabels, "role")...)
+	dRxPackets   = desc("interface_receive_packets_total", "Packets received, by rx queue (counted by the queue's workers).", qLabels...)
+	dRxBursts    = desc("interface_receive_bursts_total", "Bursts received, by rx queue.", qLabels...)
+	dRxBytes     = desc("interface_receive_bytes_total", "Bytes received (memif totals over every connection).", ifLabels...)
+	dTxPackets   = desc("interface_transmit_packets_total", "Packets transmitted on the interface (memif totals).", ifLabels...)
+	dTxBytes     = desc("interface_transmit_bytes_total", "Bytes transmitted on the interface (memif totals).", ifLabels...)
+	dTxSent      = desc("worker_transmit_packets_total", "Packets the queue's workers sent, by the verdict that sent them (tx: back out, pass: egress, redirect).", append(qLabels, "verdict")...)
+	dTxDrops     = desc("worker_transmit_drops_total", "Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.", append(qLabels, "verdict")...)
+	dTxRetries   = desc("worker_transmit_ring_full_total", "Times a worker found a tx ring full and retried.", qLabels...)
+	dWorkerConns = desc("worker_connections_total", "Connections a queue's workers served, by placement.", append(qLabels, "placement")...)
+	dRxDrops     = desc("interface_receive_drops_total", "Descriptors refused from the peer, by reason.", append(ifLabels, "reason")...)
+	dUp          = desc("interface_up", "1 when the interface is connected.", append(ifLabels, "role")...)
 	dConnects    = desc("interface_connects_total", "Connections established.", ifLabels...)
 	dDisconnects = desc("interface_disconnects_total", "Connections ended.", ifLabels...)
 	dProtoErrs   = desc("interface_protocol_errors_total", "Connections ended for a peer's protocol violation.", ifLabels...)
-	dTxRingFull  = desc("interface_transmit_ring_full_total", "Transmit allocations refused for a full ring (before retries).", ifLabels...)
-	dBurstSize   = desc("rx_burst_packets", "Packets per received burst.", ifLabels...)
-	dBurstDur    = desc("pipeline_burst_duration_seconds", "Time from a received burst to its release (pipeline and transmit).", ifLabels...)
-	dBusy        = desc("worker_busy_seconds_total", "Time workers spent on bursts.", qLabels...)
-	dEmpty       = desc("worker_empty_polls_total", "Receive attempts that found no packet.", qLabels...)
+	dTxRingFull  = desc("interface_transmit_ring_full_total", "Transmit allocations memif refused for a full ring.", ifLabels...)
 
 	dVerdicts     = desc("verdicts_total", "Packet verdicts after validation.", append(modLabel, "verdict")...)
 	dInvalid      = desc("invalid_verdicts_total", "Guest verdicts the host turned into aborted, by reason.", append(modLabel, "reason")...)
-	dCalls        = desc("guest_calls_total", "mw_process calls by result (fault: trap, exit or error return).", append(modLabel, "result")...)
+	dCalls        = desc("guest_calls_total", "mw_process calls by result: ok, or the fault reason.", append(modLabel, "result")...)
 	dPackets      = desc("guest_packets_total", "Packets handed to the plugin.", modLabel...)
 	dFaultPackets = desc("guest_fault_packets_total", "Packets that got the plugin's fail policy instead of a verdict.", modLabel...)
+	dFuel         = desc("guest_fuel_consumed_total", "Fuel the plugin's bursts spent (about one unit per wasm instruction).", modLabel...)
 	dRestarts     = desc("module_restarts_total", "Instances re-created after a fault, by result.", append(modLabel, "result")...)
+	dQuarantined  = desc("module_quarantined", "Instances quarantined after repeated faults.", modLabel...)
 	dCopied       = desc("guest_copied_bytes_total", "Bytes copied into and out of guests, by placement.", append(modLabel, "placement")...)
 	dPlaced       = desc("guest_placed_packets_total", "Packets shown to guests, by placement.", append(modLabel, "placement")...)
 	dMemLimit     = desc("guest_memory_limit_bytes", "Linear memory limit of each instance.", modLabel...)
 	dInstances    = desc("module_instances", "Running instances (one per worker).", modLabel...)
 	dInfo         = desc("module_info", "The loaded module version (always 1).", append(modLabel, "sha256", "abi_version")...)
-	dFaulted      = desc("module_faulted", "Instances currently awaiting a restart after a fault.", modLabel...)
+	dReloadsPipe  = desc("module_swaps_total", "Successful in-place version swaps, summed over the pipelines holding the plugin.", modLabel...)
+
+	dTenantInst  = desc("tenant_instances", "Live plugin instances of the tenant.", "tenant")
+	dTenantMem   = desc("tenant_memory_bytes", "Linear memory reserved by the tenant's live instances.", "tenant")
+	dTenantRefus = desc("tenant_refused_instantiations_total", "Instantiations the tenant's budgets refused.", "tenant")
 
 	dLoads   = desc("module_loads_total", "Module loads by result (ok or the admission code).", "tenant", "result")
 	dReloads = desc("module_reloads_total", "Module reloads by result.", "tenant", "result")
@@ -77,12 +83,17 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
+var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent, dTxDrops,
+	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
+	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
+	dMemLimit, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile}
+
+// sendingVerdicts are the verdicts that make a worker transmit.
+var sendingVerdicts = []abi.Verdict{abi.Pass, abi.TX, abi.Redirect}
+
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dRxPackets, dRxBytes, dTxPackets, dTxBytes, dTxDrops, dRxDrops, dUp,
-		dConnects, dDisconnects, dProtoErrs, dTxRingFull, dBurstSize, dBurstDur, dBusy, dEmpty,
-		dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dRestarts, dCopied, dPlaced, dMemLimit,
-		dInstances, dInfo, dFaulted, dLoads, dReloads, dCompile} {
+	for _, d := range allDescs {
 		ch <- d
 	}
 }
@@ -100,6 +111,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for _, t := range s.Tenants {
+		gauge(dTenantInst, float64(t.Instances), t.Name)
+		gauge(dTenantMem, float64(t.MemoryPages)*65536, t.Name)
+		counter(dTenantRefus, t.Refused, t.Name)
 		for _, in := range t.Interfaces {
 			il := []string{t.Name, in.Name}
 			up := 0.0
@@ -107,30 +121,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				up = 1
 			}
 			gauge(dUp, up, t.Name, in.Name, in.Role)
-			counter(dConnects, in.Memif.Connects, il...)
-			counter(dDisconnects, in.Memif.Disconnects, il...)
-			counter(dProtoErrs, in.Memif.ProtocolErrors, il...)
-			counter(dTxRingFull, in.Memif.TxRingFull, il...)
-			counter(dRxDrops, in.Memif.BadDescriptors, il...)
-			var sum daemon.QueueStats
+			m := &in.Memif
+			counter(dConnects, m.Connects, il...)
+			counter(dDisconnects, m.Disconnects, il...)
+			counter(dProtoErrs, m.ProtocolErrors, il...)
+			counter(dTxRingFull, m.TxRingFull, il...)
+			counter(dRxDrops, m.BadDescriptors, t.Name, in.Name, "bad_descriptor")
+			counter(dRxBytes, m.RxBytes, il...)
+			counter(dTxPackets, m.TxPackets, il...)
+			counter(dTxBytes, m.TxBytes, il...)
 			for q := range in.Queues {
 				qs := &in.Queues[q]
-				sum.Add(qs)
-				ql := []string{t.Name, in.Name, strconv.Itoa(q)}
-				counter(dRxPackets, qs.RxPackets, ql...)
-				counter(dRxBytes, qs.RxBytes, ql...)
-				counter(dTxPackets, qs.TxPackets, ql...)
-				counter(dTxBytes, qs.TxBytes, ql...)
-				for r, v := range qs.Drops {
-					counter(dTxDrops, v, t.Name, in.Name, ql[2], daemon.DropName(r))
+				qn := strconv.Itoa(q)
+				counter(dRxPackets, qs.RxPackets, t.Name, in.Name, qn)
+				counter(dRxBursts, qs.RxBursts, t.Name, in.Name, qn)
+				for _, v := range sendingVerdicts {
+					counter(dTxSent, qs.Tx[v], t.Name, in.Name, qn, v.String())
+					counter(dTxDrops, qs.Dropped[v], t.Name, in.Name, qn, v.String())
 				}
-				ch <- prometheus.MustNewConstMetric(dBusy, prometheus.CounterValue, float64(qs.BusyNanos)/1e9, ql...)
-				counter(dEmpty, qs.EmptyPolls, ql...)
+				counter(dTxRetries, qs.TxRingFull, t.Name, in.Name, qn)
+				counter(dWorkerConns, qs.ZeroCopyConns, t.Name, in.Name, qn, host.PlacementZeroCopy.String())
+				counter(dWorkerConns, qs.Connections-min(qs.ZeroCopyConns, qs.Connections), t.Name, in.Name, qn, host.PlacementCopy.String())
 			}
-			ch <- prometheus.MustNewConstHistogram(dBurstSize, sum.RxBursts, float64(sum.BurstPacketsSum),
-				cumulative(daemon.BurstSizeBuckets[:], sum.BurstSize[:]), il...)
-			ch <- prometheus.MustNewConstHistogram(dBurstDur, sum.RxBursts, float64(sum.BurstNanosSum)/1e9,
-				cumulative(daemon.BurstBuckets[:], sum.BurstDuration[:]), il...)
 			for _, p := range in.Plugins {
 				ml := []string{t.Name, in.Name, p.Name}
 				st := &p.Stats
@@ -141,23 +153,26 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 					counter(dInvalid, n, t.Name, in.Name, p.Name, host.Reason(r).String())
 				}
 				counter(dCalls, st.Bursts-min(st.Faults, st.Bursts), t.Name, in.Name, p.Name, "ok")
-				counter(dCalls, st.Faults, t.Name, in.Name, p.Name, "fault")
+				for r, n := range st.FaultReasons {
+					if host.FaultReason(r) == host.FaultInit {
+						continue // restart failures, not calls
+					}
+					counter(dCalls, n, t.Name, in.Name, p.Name, host.FaultReason(r).String())
+				}
 				counter(dPackets, st.Packets, ml...)
 				counter(dFaultPackets, st.FaultPackets, ml...)
+				counter(dFuel, st.FuelUsed, ml...)
 				counter(dRestarts, st.Restarts, t.Name, in.Name, p.Name, "ok")
 				counter(dRestarts, st.RestartFailures, t.Name, in.Name, p.Name, "failed")
+				gauge(dQuarantined, float64(st.Quarantined), ml...)
 				for pl, n := range st.BytesCopied {
 					counter(dCopied, n, t.Name, in.Name, p.Name, host.Placement(pl).String())
 					counter(dPlaced, st.PacketsPlaced[pl], t.Name, in.Name, p.Name, host.Placement(pl).String())
 				}
+				counter(dReloadsPipe, st.Reloads, ml...)
 				gauge(dMemLimit, float64(p.MemoryMax), ml...)
 				gauge(dInstances, float64(p.Instances), ml...)
 				gauge(dInfo, 1, t.Name, in.Name, p.Name, p.SHA256, strconv.FormatUint(uint64(p.ABIVersion), 10))
-				faulted := 0.0
-				if p.Fault != "" {
-					faulted = 1
-				}
-				gauge(dFaulted, faulted, ml...)
 			}
 		}
 	}

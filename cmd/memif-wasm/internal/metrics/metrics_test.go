@@ -27,18 +27,19 @@ import (
 
 // synthetic is a snapshot with one of everything and distinct numbers.
 func synthetic() *daemon.Snapshot {
-	q := daemon.QueueStats{RxPackets: 10, RxBytes: 640, RxBursts: 2, TxPackets: 7, TxBytes: 448, BusyNanos: 3e9, EmptyPolls: 5, BurstPacketsSum: 10}
-	q.Drops[daemon.DropRingFull] = 3
-	q.BurstSize[4] = 2 // two bursts of ≤16
-	q.BurstDuration[0] = 2
-	ps := host.PluginStats{Bursts: 4, Packets: 10, Faults: 1, FaultPackets: 2}
+	var q daemon.QueueStats
+	q.RxPackets, q.RxBursts, q.TxRingFull, q.Connections, q.ZeroCopyConns = 10, 2, 4, 2, 1
+	q.Tx[abi.TX] = 7
+	q.Dropped[abi.TX] = 3
+	ps := host.PluginStats{Bursts: 4, Packets: 10, Faults: 1, FaultPackets: 2, FuelUsed: 1234}
 	ps.Verdicts[abi.TX] = 7
 	ps.Verdicts[abi.Drop] = 3
 	ps.Invalid[host.ReasonLen] = 1
+	ps.FaultReasons[host.FaultFuel] = 1
 	return &daemon.Snapshot{
-		Tenants: []daemon.TenantSnapshot{{Name: "blue", Interfaces: []daemon.InterfaceSnapshot{{
+		Tenants: []daemon.TenantSnapshot{{Name: "blue", Instances: 1, MemoryPages: 16, Interfaces: []daemon.InterfaceSnapshot{{
 			Name: "eth0", Role: "master", Connected: true,
-			Memif:   memif.Stats{Connects: 2, Disconnects: 1},
+			Memif:   memif.Stats{Connects: 2, Disconnects: 1, RxBytes: 640},
 			Queues:  []daemon.QueueStats{q},
 			Plugins: []daemon.PluginSnapshot{{Name: "acl", SHA256: "ab12", ABIVersion: 1, Instances: 1, MemoryMax: 1 << 20, Stats: ps}},
 		}}}},
@@ -51,7 +52,7 @@ func synthetic() *daemon.Snapshot {
 func TestCollectorValues(t *testing.T) {
 	c := NewCollector(synthetic)
 	want := `
-# HELP memif_wasm_interface_receive_packets_total Packets received.
+# HELP memif_wasm_interface_receive_packets_total Packets received, by rx queue (counted by the queue's workers).
 # TYPE memif_wasm_interface_receive_packets_total counter
 memif_wasm_interface_receive_packets_total{interface="eth0",queue="0",tenant="blue"} 10
 # HELP memif_wasm_verdicts_total Packet verdicts after validation.
@@ -61,18 +62,31 @@ memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="d
 memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="pass"} 0
 memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="redirect"} 0
 memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="tx"} 7
-# HELP memif_wasm_guest_calls_total mw_process calls by result (fault: trap, exit or error return).
+# HELP memif_wasm_guest_calls_total mw_process calls by result: ok, or the fault reason.
 # TYPE memif_wasm_guest_calls_total counter
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="fault",tenant="blue"} 1
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="abi",tenant="blue"} 0
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="errno",tenant="blue"} 0
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="exit",tenant="blue"} 0
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="fuel",tenant="blue"} 1
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="memory",tenant="blue"} 0
 memif_wasm_guest_calls_total{interface="eth0",module="acl",result="ok",tenant="blue"} 3
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="trap",tenant="blue"} 0
 # HELP memif_wasm_module_loads_total Module loads by result (ok or the admission code).
 # TYPE memif_wasm_module_loads_total counter
 memif_wasm_module_loads_total{result="malformed",tenant="blue"} 2
 memif_wasm_module_loads_total{result="ok",tenant="blue"} 1
-# HELP memif_wasm_worker_busy_seconds_total Time workers spent on bursts.
-# TYPE memif_wasm_worker_busy_seconds_total counter
-memif_wasm_worker_busy_seconds_total{interface="eth0",queue="0",tenant="blue"} 3
-# HELP memif_wasm_interface_up 1 when the interface is connected and forwarding.
+# HELP memif_wasm_worker_transmit_drops_total Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.
+# TYPE memif_wasm_worker_transmit_drops_total counter
+memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="pass"} 0
+memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="redirect"} 0
+memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="tx"} 3
+# HELP memif_wasm_interface_receive_bytes_total Bytes received (memif totals over every connection).
+# TYPE memif_wasm_interface_receive_bytes_total counter
+memif_wasm_interface_receive_bytes_total{interface="eth0",tenant="blue"} 640
+# HELP memif_wasm_tenant_memory_bytes Linear memory reserved by the tenant's live instances.
+# TYPE memif_wasm_tenant_memory_bytes gauge
+memif_wasm_tenant_memory_bytes{tenant="blue"} 1.048576e+06
+# HELP memif_wasm_interface_up 1 when the interface is connected.
 # TYPE memif_wasm_interface_up gauge
 memif_wasm_interface_up{interface="eth0",role="master",tenant="blue"} 1
 # HELP memif_wasm_module_info The loaded module version (always 1).
@@ -81,7 +95,8 @@ memif_wasm_module_info{abi_version="1",interface="eth0",module="acl",sha256="ab1
 `
 	err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"memif_wasm_interface_receive_packets_total", "memif_wasm_verdicts_total", "memif_wasm_guest_calls_total",
-		"memif_wasm_module_loads_total", "memif_wasm_worker_busy_seconds_total", "memif_wasm_interface_up", "memif_wasm_module_info")
+		"memif_wasm_module_loads_total", "memif_wasm_worker_transmit_drops_total", "memif_wasm_interface_receive_bytes_total",
+		"memif_wasm_tenant_memory_bytes", "memif_wasm_interface_up", "memif_wasm_module_info")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,28 +142,39 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		t.Fatalf("gen: sent %d unique %d lost %d; daemon: %+v", rep.Sent, rep.Unique, rep.Lost, d.Snapshot().Tenants[0].Interfaces[0].Queues)
 	}
 
+	// A worker folds its counters in after the burst's transmit: wait for the last one.
+	deadline := time.Now().Add(10 * time.Second)
+	for d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxPackets != rep.Sent && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	fams := scrape(t, srv.URL)
-	q := map[string]string{"tenant": "t", "interface": "memif0", "queue": "0"}
-	m := map[string]string{"tenant": "t", "interface": "memif0", "module": "reflect"}
+	i := map[string]string{"tenant": "t", "interface": "memif0"}
+	q := with(i, "queue", "0")
+	m := with(i, "module", "reflect")
 	checks := []struct {
 		name   string
 		labels map[string]string
 		want   float64
 	}{
 		{"memif_wasm_interface_receive_packets_total", q, float64(rep.Sent)},
-		{"memif_wasm_interface_receive_bytes_total", q, float64(rep.SentBytes)},
-		{"memif_wasm_interface_transmit_packets_total", q, float64(rep.Received)},
-		{"memif_wasm_interface_transmit_bytes_total", q, float64(rep.ReceivedBytes)},
+		{"memif_wasm_interface_receive_bytes_total", i, float64(rep.SentBytes)},
+		{"memif_wasm_interface_transmit_packets_total", i, float64(rep.Received)},
+		{"memif_wasm_interface_transmit_bytes_total", i, float64(rep.ReceivedBytes)},
+		{"memif_wasm_worker_transmit_packets_total", with(q, "verdict", "tx"), float64(rep.Received)},
+		{"memif_wasm_worker_transmit_drops_total", with(q, "verdict", "tx"), float64(rep.Lost)},
 		{"memif_wasm_verdicts_total", with(m, "verdict", "tx"), count},
 		{"memif_wasm_verdicts_total", with(m, "verdict", "aborted"), 0},
 		{"memif_wasm_guest_packets_total", m, count},
 		{"memif_wasm_module_instances", m, 1},
+		{"memif_wasm_tenant_instances", map[string]string{"tenant": "t"}, 1},
 		{"memif_wasm_module_loads_total", map[string]string{"tenant": "t", "result": "ok"}, 1},
 		// gen has hung up by now.
-		{"memif_wasm_interface_up", map[string]string{"tenant": "t", "interface": "memif0", "role": "master"}, 0},
-		{"memif_wasm_interface_disconnects_total", map[string]string{"tenant": "t", "interface": "memif0"}, 1},
-		{"memif_wasm_interface_connects_total", map[string]string{"tenant": "t", "interface": "memif0"}, 1},
-		{"memif_wasm_interface_transmit_drops_total", with(q, "reason", "ring_full"), float64(rep.Lost)},
+		{"memif_wasm_interface_up", with(i, "role", "master"), 0},
+		{"memif_wasm_interface_connects_total", i, 1},
+		{"memif_wasm_interface_disconnects_total", i, 1},
+		{"memif_wasm_worker_connections_total", with(q, "placement", "zero-copy"), 1},
+		{"memif_wasm_guest_copied_bytes_total", with(m, "placement", "zero-copy"), 0},
+		{"memif_wasm_guest_placed_packets_total", with(m, "placement", "zero-copy"), count},
 	}
 	for _, c := range checks {
 		got, ok := value(fams, c.name, c.labels)
@@ -160,12 +186,13 @@ func TestScrapeAfterTraffic(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	calls, _ := value(fams, "memif_wasm_guest_calls_total", with(m, "result", "ok"))
-	bursts := fams["memif_wasm_rx_burst_packets"]
-	if calls < 1 || bursts == nil || bursts.Metric[0].Histogram.GetSampleSum() != count {
-		t.Errorf("guest calls %v, burst histogram %v", calls, bursts)
+	if calls, _ := value(fams, "memif_wasm_guest_calls_total", with(m, "result", "ok")); calls < 1 {
+		t.Errorf("guest calls ok = %v", calls)
 	}
-	for _, name := range []string{"go_goroutines", "go_gc_duration_seconds", "process_open_fds", "memif_wasm_module_info", "memif_wasm_pipeline_burst_duration_seconds", "memif_wasm_module_compile_duration_seconds"} {
+	if fuel, _ := value(fams, "memif_wasm_guest_fuel_consumed_total", m); fuel <= 0 {
+		t.Errorf("fuel consumed = %v, want > 0 (plugins are metered)", fuel)
+	}
+	for _, name := range []string{"go_goroutines", "go_gc_duration_seconds", "process_open_fds", "memif_wasm_module_info", "memif_wasm_module_compile_duration_seconds"} {
 		if fams[name] == nil {
 			t.Errorf("%s not exported", name)
 		}
