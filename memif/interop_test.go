@@ -129,6 +129,10 @@ func startPair(t *testing.T, pmdRole testpmd.Role, c echoCase, cfg func(*testpmd
 		ifc = newInterface(t, socket, memif.RoleMaster, c)
 		pmd = testpmd.StartT(t, pc)
 	}
+	// Cleanups run last-in first-out: this one runs before either side
+	// closes, so even a test that fails mid-traffic disconnects an idle
+	// testpmd. Its error is irrelevant there (testpmd may be gone).
+	t.Cleanup(func() { pmd.StopForwarding(context.Background()) })
 	connect(t, ifc, pmd)
 	return ifc, pmd
 }
