@@ -439,3 +439,25 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestFewerQueuesNegotiated: the daemon offers 2 queues, the peer takes 1;
+// traffic flows and the second slot runs no worker.
+func TestFewerQueuesNegotiated(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	cfg := oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0))
+	cfg.Tenants[0].Interfaces[0].Queues = 2
+	d := startDaemon(t, cfg, Options{})
+	p := newPeer(t, sock, 0, false) // asks for 1 queue each way
+	waitFor(t, "the second worker to stop", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		ws := d.tenants[0].ports[0].workers
+		return ws[0].hw != nil && ws[1].hw == nil
+	})
+	tr := &traffic{tx: p, rx: p, count: 1000}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("lost %d, duplicated %d", lost, dup)
+	}
+}

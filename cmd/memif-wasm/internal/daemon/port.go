@@ -94,10 +94,13 @@ func (p *port) open() error {
 	case "punt-inject":
 		mode = memif.ModePuntInject
 	}
-	rxMode := memif.RxModeInterrupt
 	if c.RxMode == "polling" {
-		rxMode = memif.RxModePolling
+		// host.Worker sleeps in RxQueue.Wait when a burst comes back
+		// empty, and in polling mode the peer never signals: the queue
+		// would never be served. Refuse until the host's loop can poll.
+		return fmt.Errorf("tenant %q interface %q: rx_mode polling: %w", p.t.name, c.Name, ErrPollingUnsupported)
 	}
+	rxMode := memif.RxModeInterrupt
 	ifc, err := p.sock.s.NewInterface(memif.InterfaceConfig{
 		ID:           c.ID,
 		Role:         role,
@@ -111,6 +114,8 @@ func (p *port) open() error {
 		RxMode:       rxMode,
 		OnConnect: func(ifc *memif.Interface) {
 			p.d.log.Info("interface up", "tenant", p.t.name, "interface", p.cfg.Name, "rx_queues", ifc.NumRxQueues(), "tx_queues", ifc.NumTxQueues())
+			// Not here: the callback must not block, and fitting takes d.mu.
+			go p.d.fitWorkers(p)
 		},
 		OnDisconnect: func(_ *memif.Interface, err error) {
 			p.d.log.Info("interface down", "tenant", p.t.name, "interface", p.cfg.Name, "err", err)
@@ -124,14 +129,47 @@ func (p *port) open() error {
 	return nil
 }
 
-// startWorkers starts a host.Worker on every slot.
+// serves reports whether slot q has a queue to serve: every slot while
+// the link is down (its worker waits for the link), only the negotiated
+// queues while it is up. A host.Worker on a queue the peer did not
+// negotiate would find no queue and retry at once, spinning.
+func (p *port) serves(q int) bool {
+	if p.iface == nil || !p.iface.Connected() {
+		return true
+	}
+	return q < p.iface.NumRxQueues()
+}
+
+// startWorkers starts a host.Worker on every slot that has a queue to serve.
 func (p *port) startWorkers() error {
 	for _, w := range p.workers {
+		if !p.serves(w.q) {
+			continue
+		}
 		if err := w.start(); err != nil {
 			return fmt.Errorf("tenant %q interface %q queue %d: %w", p.t.name, p.cfg.Name, w.q, err)
 		}
 	}
 	return nil
+}
+
+// fitWorkers runs workers on exactly the queues the new connection has.
+func (d *Daemon) fitWorkers(p *port) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || p.iface == nil {
+		return
+	}
+	for _, w := range p.workers {
+		switch {
+		case p.serves(w.q) && w.hw == nil:
+			if err := w.start(); err != nil {
+				d.log.Error("start worker", "tenant", p.t.name, "interface", p.cfg.Name, "queue", w.q, "err", err)
+			}
+		case !p.serves(w.q) && w.hw != nil:
+			w.stop()
+		}
+	}
 }
 
 // stopWorkers stops rx: every worker finishes its burst in flight and returns.
@@ -183,7 +221,10 @@ func (p *port) rebuild(ctx context.Context, plugins []*plugin) error {
 			p.retired[p.plugins[i].name] = r
 		}
 		w.pipe = pipes[q]
-		err := w.start()
+		var err error
+		if p.serves(q) {
+			err = w.start()
+		}
 		old.Close(ctx)
 		if err != nil {
 			return fmt.Errorf("tenant %q interface %q queue %d: %w", p.t.name, p.cfg.Name, q, err)
@@ -197,11 +238,8 @@ func (p *port) rebuild(ctx context.Context, plugins []*plugin) error {
 func (p *port) restartWorkers() error {
 	for _, w := range p.workers {
 		w.stop()
-		if err := w.start(); err != nil {
-			return err
-		}
 	}
-	return nil
+	return p.startWorkers()
 }
 
 // stage returns the index of the plugin called name, or an error wrapping ErrNotFound.
