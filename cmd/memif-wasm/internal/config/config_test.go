@@ -52,8 +52,10 @@ func TestLoadFull(t *testing.T) {
 }
 
 func TestLoadExample(t *testing.T) {
-	if _, err := Load("testdata/example.yaml"); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"testdata/example.yaml", "../../memif-wasm.example.yaml"} {
+		if _, err := Load(f); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
