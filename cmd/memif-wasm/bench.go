@@ -17,6 +17,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cputime"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
 	"github.com/memif-wasm/memif-wasm/host"
@@ -39,9 +40,11 @@ takes frames. Each cell of the table runs for --time:
   size        frame bytes
   queues      queue pairs, one host worker each
 
-Columns: round-trip frames per second the generator got back, the host's busy time
-per packet (rx to release, summed over workers: its cost, without the generator's),
-bytes copied per packet, and loss. Run on an idle machine; the generator shares it.`
+Columns: round-trip frames per second the generator got back; the process's CPU time
+per frame (host and generator together: the generator's share is the same in every
+row, so differences between rows are the handlers'); bytes the host copied per frame;
+median round-trip latency; and loss (frames the host dropped because the generator's
+ring was full). Run it on an idle machine: the generator shares the CPUs.`
 
 const benchExamples = `memif-wasm bench                      # the README's table
 memif-wasm bench --json > bench.json
@@ -56,11 +59,12 @@ type benchRow struct {
 	Sent           uint64  `json:"sent"`
 	Received       uint64  `json:"received"`
 	RoundTripPPS   float64 `json:"round_trip_pps"`
-	HostNsPerPkt   float64 `json:"host_ns_per_packet"`
+	CPUNsPerPkt    float64 `json:"cpu_ns_per_packet"`
 	CopiedPerPkt   float64 `json:"bytes_copied_per_packet"`
 	LossPercent    float64 `json:"loss_percent"`
 	ZeroCopyPkts   uint64  `json:"zero_copy_packets"`
 	HostRxPackets  uint64  `json:"host_rx_packets"`
+	HostDrops      uint64  `json:"host_tx_drops"`
 	LatencyP50Nano int64   `json:"latency_p50_ns"`
 }
 
@@ -200,8 +204,17 @@ func benchCell(ctx context.Context, dir, cacheDir string, logger *slog.Logger, h
 		return benchRow{}, err
 	}
 	defer dm.Close()
+	var cpuStart, cpuEnd time.Duration
+	cpuErr := errors.New("not measured")
 	rep, err := gen.Run(ctx, gen.Config{Socket: sock, Queues: queues, Size: size, Flows: 8,
-		Duration: d, Drain: 200 * time.Millisecond, Logger: logger})
+		Duration: d, Drain: 200 * time.Millisecond, Logger: logger,
+		// Measure from the first frame to the end of the drain, not the setup.
+		Started: func() { cpuStart, cpuErr = cputime.Process() },
+		BeforeDisconnect: func() {
+			if cpuErr == nil {
+				cpuEnd, cpuErr = cputime.Process()
+			}
+		}})
 	if err != nil {
 		return benchRow{}, fmt.Errorf("generator: %w", err)
 	}
@@ -218,8 +231,11 @@ func benchCell(ctx context.Context, dir, cacheDir string, logger *slog.Logger, h
 		qs.Add(&ifs.Queues[i])
 	}
 	row.HostRxPackets = qs.RxPackets
-	if qs.RxPackets > 0 {
-		row.HostNsPerPkt = float64(qs.BusyNanos) / float64(qs.RxPackets)
+	for _, n := range qs.Drops {
+		row.HostDrops += n
+	}
+	if cpuErr == nil && rep.Sent > 0 {
+		row.CPUNsPerPkt = float64(cpuEnd-cpuStart) / float64(rep.Sent)
 	}
 	if len(ifs.Plugins) > 0 {
 		st := ifs.Plugins[0].Stats
@@ -240,10 +256,10 @@ func benchCell(ctx context.Context, dir, cacheDir string, logger *slog.Logger, h
 
 func writeBenchTable(w io.Writer, rows []benchRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "handler\tplacement\tsize\tqueues\tround trip\thost ns/pkt\tcopied B/pkt\tp50 latency\tloss\t\n")
+	fmt.Fprint(tw, "handler\tplacement\tsize\tqueues\tround trip\tCPU ns/frame\tcopied B/frame\tp50 latency\tloss\t\n")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d B\t%d\t%s\t%.1f\t%.0f\t%v\t%.2f%%\t\n", r.Handler, r.Placement, r.Size, r.Queues,
-			gen.Rate(r.RoundTripPPS, "pps"), r.HostNsPerPkt, r.CopiedPerPkt,
+		fmt.Fprintf(tw, "%s\t%s\t%d B\t%d\t%s\t%.0f\t%.0f\t%v\t%.2f%%\t\n", r.Handler, r.Placement, r.Size, r.Queues,
+			gen.Rate(r.RoundTripPPS, "pps"), r.CPUNsPerPkt, r.CopiedPerPkt,
 			time.Duration(r.LatencyP50Nano).Round(100*time.Nanosecond), r.LossPercent)
 	}
 	tw.Flush()

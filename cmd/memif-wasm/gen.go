@@ -58,6 +58,7 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bufSize := fs.Uint16("buffer-size", 0, "buffer size in bytes as slave (default 2048)")
 	rxMode := fs.String("rx-mode", "interrupt", "how returning frames are noticed: interrupt or polling")
 	linkTimeout := fs.Duration("link-timeout", gen.DefaultLinkTimeout, "how long to wait for the peer")
+	settle := fs.Duration("settle", 0, "wait this long after link up before sending (1s for a DPDK client peer)")
 	drain := fs.Duration("drain", gen.DefaultDrain, "how long to wait for frames in flight after the last one was sent")
 	stall := fs.Duration("stall", gen.DefaultStall, "fail when the peer takes no frame for this long")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout (no progress line)")
@@ -84,7 +85,7 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Socket: *socket, ID: *id, SeparateRx: fs.Changed("rx-id"), RxID: *rxID,
 		Secret: *secret, Queues: *queues, Log2RingSize: *ringSize, BufferSize: *bufSize,
 		Rate: *rate, Count: *count, Duration: *duration, Size: *size, Flows: *flows,
-		Burst: *burst, LinkTimeout: *linkTimeout, Drain: *drain, Stall: *stall,
+		Burst: *burst, LinkTimeout: *linkTimeout, Settle: *settle, Drain: *drain, Stall: *stall,
 	}
 	var err error
 	if cfg.Role, err = parseRole(*role); err != nil {

@@ -44,7 +44,7 @@ func TestInspectRefused(t *testing.T) {
 		want string
 	}{
 		{"wrong abi version", func(t *testing.T) []string { return []string{watPlugin(t, "2", "2")} }, "abi_version", "2"},
-		{"memory over the cap", func(t *testing.T) []string { return []string{"--max-pages", "100", watPlugin(t, "1", "2")} }, "memory", ""},
+		{"memory over the cap", func(t *testing.T) []string { return []string{"--max-pages", "280", watPlugin(t, "1", "2")} }, "memory", "288"},
 		{"not wasm", func(t *testing.T) []string {
 			p := filepath.Join(t.TempDir(), "x.wasm")
 			os.WriteFile(p, []byte("#!/bin/sh\necho hi\n"), 0o644)

@@ -78,6 +78,10 @@ type Config struct {
 	Addresses *Addresses
 	// LinkTimeout bounds the wait for the link(s) to come up (default 10 s).
 	LinkTimeout time.Duration
+	// Settle is how long to wait after the link came up before sending (default 0).
+	// Some peers accept frames only a moment after the link is up on this side: a
+	// DPDK memif client loses what arrives before it has processed CONNECTED.
+	Settle time.Duration
 	// Drain is how long gen waits for frames still in flight after the last one was
 	// sent; it stops earlier once every frame came back (default 1 s).
 	Drain time.Duration
@@ -90,6 +94,13 @@ type Config struct {
 	ProgressInterval time.Duration
 	// Logger receives link events (default: discarded).
 	Logger *slog.Logger
+	// Started, when set, is called once the link is up and just before the first
+	// frame is sent.
+	Started func()
+	// BeforeDisconnect, when set, is called after the drain while the link is still
+	// up: the moment to read a peer's counters (DPDK's memif PMD resets them when its
+	// peer disconnects) or stop its forwarding.
+	BeforeDisconnect func()
 }
 
 // withDefaults validates c and returns a copy with the defaults filled in. Every error
@@ -141,6 +152,7 @@ func (c Config) withDefaults() (Config, error) {
 		{&c.Drain, DefaultDrain, "drain"},
 		{&c.Stall, DefaultStall, "stall"},
 		{&c.ProgressInterval, DefaultProgress, "progress interval"},
+		{&c.Settle, 0, "settle"},
 	}
 	for _, d := range durs {
 		if *d.v == 0 {
@@ -210,6 +222,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 	}
 
+	if c.Settle > 0 {
+		select {
+		case <-ctx.Done():
+			return Report{}, fmt.Errorf("cancelled while settling after link up: %w", ctx.Err())
+		case <-time.After(c.Settle):
+		}
+	}
 	r := newRun(&c, tmpl, txIf, rxIf)
 	return r.run(ctx)
 }
@@ -285,6 +304,9 @@ func (r *run) run(ctx context.Context) (Report, error) {
 		r.progressLoop(stopProgress)
 	}()
 
+	if r.cfg.Started != nil {
+		r.cfg.Started()
+	}
 	start := time.Now()
 	errs := make([]error, len(r.senders))
 	var txWG sync.WaitGroup
@@ -303,6 +325,9 @@ func (r *run) run(ctx context.Context) (Report, error) {
 	r.drain()
 	stopRx()
 	rxWG.Wait()
+	if r.cfg.BeforeDisconnect != nil {
+		r.cfg.BeforeDisconnect()
+	}
 	close(stopProgress)
 	<-progressDone
 

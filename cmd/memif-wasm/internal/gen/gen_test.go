@@ -38,8 +38,13 @@ func TestRunSlaveReflector(t *testing.T) {
 	gentest.CheckFDLeaks(t)
 	path := gentest.SocketPath(t)
 	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 3, -1, 1)
-	rep := runGen(t, Config{Socket: path, ID: 3, Count: 5000, Size: 128, Flows: 7})
+	var started, before int
+	rep := runGen(t, Config{Socket: path, ID: 3, Count: 5000, Size: 128, Flows: 7,
+		Started: func() { started++ }, BeforeDisconnect: func() { before++ }})
 	wantCounts(t, rep, 5000, 5000, 0, 0)
+	if started != 1 || before != 1 {
+		t.Fatalf("Started called %d times, BeforeDisconnect %d times; want 1 each", started, before)
+	}
 	if rep.Received != 5000 || rep.ReceivedBytes != 5000*128 || rep.SentBytes != 5000*128 {
 		t.Fatalf("received %d frames %d bytes, sent %d bytes", rep.Received, rep.ReceivedBytes, rep.SentBytes)
 	}
@@ -225,6 +230,7 @@ func TestConfigErrors(t *testing.T) {
 		{"duration", Config{Socket: "x", Duration: -time.Second}, "duration"},
 		{"proto", Config{Socket: "x", Proto: 9}, "proto"},
 		{"drain", Config{Socket: "x", Drain: -1}, "drain"},
+		{"settle", Config{Socket: "x", Settle: -time.Second}, "settle"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,5 +239,19 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Settle delays sending after link up, and a cancel while settling ends the run.
+func TestRunSettle(t *testing.T) {
+	path := gentest.SocketPath(t)
+	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	rep := runGen(t, Config{Socket: path, Count: 10, Settle: 50 * time.Millisecond})
+	wantCounts(t, rep, 10, 10, 0, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err := Run(ctx, Config{Socket: path, Count: 10, Settle: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "settling") {
+		t.Fatalf("err = %v, want a cancel while settling", err)
 	}
 }
