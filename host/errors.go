@@ -87,7 +87,7 @@ func (e *GuestError) Trapped() bool { return e.Errno == 0 }
 var ErrFuelExhausted = errors.New("host: plugin ran out of fuel")
 
 // ErrMemoryCap is wrapped by a *GuestError when a call failed after the guest
-// asked to grow its memory past its cap.
+// had grown its memory to its cap (so its next memory.grow failed).
 var ErrMemoryCap = errors.New("host: plugin tried to grow its memory past its cap")
 
 // ErrABIViolation is wrapped by a plugin's fault when it wrote descriptors

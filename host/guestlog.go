@@ -25,6 +25,26 @@ type guestLog struct {
 	tokens  float64
 	last    time.Time
 	dropped uint64
+	// fuel, when the guest is metered, is charged for every log call: the
+	// inserted code meters only wasm instructions, and a guest looping over
+	// fd_write would otherwise spend host time for free. Only the goroutine
+	// running the guest touches it.
+	fuel api.MutableGlobal
+}
+
+// Fuel charged per guest log call or WASI write, and per byte written: about
+// the host time they take at the default fuel rate.
+const (
+	logCallFuel = 1000
+	logByteFuel = 1
+)
+
+// charge subtracts the cost of a host call of n bytes from the guest's fuel;
+// the guest traps at its next charge point if that leaves it negative.
+func (g *guestLog) charge(n int) {
+	if g.fuel != nil {
+		g.fuel.Set(uint64(int64(g.fuel.Get()) - logCallFuel - int64(n)*logByteFuel))
+	}
 }
 
 func newGuestLog(l *slog.Logger, rate int) *guestLog {
@@ -60,6 +80,7 @@ func hostLog(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	level, ptr, n := int32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	g.charge(int(n))
 	if n > maxLogLine {
 		n = maxLogLine
 	}
@@ -82,6 +103,7 @@ type lineWriter struct {
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
+	w.g.charge(len(p))
 	for _, c := range p {
 		if c == '\n' || len(w.buf) >= maxLogLine {
 			w.g.emit(slog.LevelInfo, string(w.buf), "source", w.stream)

@@ -27,17 +27,24 @@ type linearMemory struct {
 	mem          []byte
 	wazeroFreed  bool
 	instanceDone bool
-	// overCap records a memory.grow refused at the cap, so a fault that
-	// follows (a Go guest exits when it runs out of memory) is classified as
-	// the memory budget rather than a plain trap or exit.
-	overCap atomic.Bool
+	// atCap records that memory.grow took the memory up to its cap, so a
+	// fault that follows (a C guest traps, a Go guest aborts, when the next
+	// grow fails) is classified as the memory budget rather than a plain
+	// trap. wazero refuses a grow past the maximum itself, without calling
+	// Reallocate, so reaching the cap is the last thing the host sees.
+	atCap atomic.Bool
+	size  uint64
 }
 
 func (l *linearMemory) Reallocate(size uint64) []byte {
 	if size > uint64(len(l.mem)) {
-		l.overCap.Store(true)
+		l.atCap.Store(true)
 		return nil // memory.grow returns -1: the cap is reached
 	}
+	if size == uint64(len(l.mem)) && l.size != 0 && l.size < size {
+		l.atCap.Store(true)
+	}
+	l.size = size
 	return l.mem[:size]
 }
 
@@ -151,6 +158,7 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 			return nil, fmt.Errorf("plugin %q: metered module lacks its fuel global", m.name)
 		}
 		in.fuel = g
+		in.log.fuel = g
 	}
 	if f := am.ExportedFunction(abi.ExportInitialize); f != nil {
 		if in.fuel != nil {
@@ -202,7 +210,7 @@ func (in *Instance) fuelErr(err error) error {
 }
 
 func (in *Instance) memErr(err error) error {
-	if in.lm.overCap.Load() {
+	if in.lm.atCap.Load() {
 		return errors.Join(ErrMemoryCap, err)
 	}
 	return err

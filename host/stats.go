@@ -28,13 +28,13 @@ func (r Reason) String() string {
 type FaultReason uint8
 
 const (
-	FaultTrap     FaultReason = iota // the guest trapped: unreachable, out-of-bounds access, stack overflow, ...
-	FaultFuel                        // the call ran out of fuel
-	FaultABI                         // the guest wrote descriptors the host refused (see Reason)
-	FaultInit                        // re-creating the instance failed (_initialize, mw_init, layout, budget)
-	FaultExit                        // the guest called proc_exit (a Go guest's panic or deadlock ends so)
-	FaultMemory                      // the call failed after memory.grow hit the cap
-	FaultErrno                       // mw_process returned -errno
+	FaultTrap   FaultReason = iota // the guest trapped: unreachable, out-of-bounds access, stack overflow, ...
+	FaultFuel                      // the call ran out of fuel
+	FaultABI                       // the guest wrote descriptors the host refused (see Reason)
+	FaultInit                      // re-creating the instance failed (_initialize, mw_init, layout, budget)
+	FaultExit                      // the guest called proc_exit (a Go guest's panic or deadlock ends so)
+	FaultMemory                    // the call failed after memory.grow hit the cap
+	FaultErrno                     // mw_process returned -errno
 	NumFaultReasons
 )
 

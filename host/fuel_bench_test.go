@@ -1,0 +1,294 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
+)
+
+// spinC burns fuel in C: an xorshift loop the compiler cannot fold, with no
+// calls and no memory traffic.
+const spinC = `
+static unsigned char batch[32 + 256 * 16] __attribute__((aligned(64)));
+static unsigned char msg[65536];
+extern unsigned char __heap_base;
+__attribute__((export_name("mw_abi_version"))) int abi(void) { return 1; }
+__attribute__((export_name("mw_batch"))) unsigned mw_batch(unsigned n) { return (unsigned)batch; }
+__attribute__((export_name("mw_msgbuf"))) unsigned mw_msgbuf(unsigned n) { return (unsigned)msg; }
+__attribute__((export_name("mw_window"))) unsigned mw_window(unsigned n) {
+	unsigned base = ((unsigned)&__heap_base + 65535) & ~65535u;
+	unsigned pages = __builtin_wasm_memory_size(0);
+	unsigned need = (base + n + 65535) / 65536;
+	if (need > pages && __builtin_wasm_memory_grow(0, need - pages) < 0) return 0;
+	return base;
+}
+__attribute__((export_name("mw_init"))) int mw_init(unsigned p, unsigned n) { return 0; }
+volatile unsigned sink;
+__attribute__((export_name("mw_process"))) int mw_process(unsigned n) {
+	unsigned x = n | 1;
+	for (;;) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; sink = x; }
+}
+`
+
+// fuelGuest is a guest whose mw_process burns fuel until it runs out.
+type fuelGuest struct {
+	name string
+	wasm func(b *testing.B) []byte
+	cfg  PluginConfig
+}
+
+func fuelGuests() []fuelGuest {
+	wat := func(bad string) func(b *testing.B) []byte {
+		return func(b *testing.B) []byte { return hostileWAT(b, "", bad) }
+	}
+	return []fuelGuest{
+		{"wat-spin", wat(`(call $spin)`), PluginConfig{}},
+		// Shallow calls: fib(20) over and over, call-heavy but never deep.
+		{"wat-calls", func(b *testing.B) []byte {
+			src := readTestdata(b, "hostile.wat")
+			src = src[:bytes.LastIndexByte([]byte(src), ')')] + `
+  (func $fib (param $n i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2)) (then (local.get $n))
+      (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1))) (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+  (func $fibloop (loop $l (drop (call $fib (i32.const 20))) (br $l))))`
+			return wasmtest.WAT(b, replaceHostile(src, "", `(call $fibloop)`))
+		}, PluginConfig{}},
+		// memory.fill of 1 MiB again and again: bulk work charged by size.
+		{"wat-fill", wat(`(loop $l (memory.fill (i32.const 1048576) (i32.const 7) (i32.const 1048576)) (br $l))`), PluginConfig{}},
+		// memory.grow to the cap, touching every new page: the page faults
+		// are the cost, charged through grow's size.
+		{"wat-grow-touch", wat(`(block $out (loop $l
+			(br_if $out (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
+			(memory.fill (i32.sub (i32.shl (memory.size) (i32.const 16)) (i32.const 65536)) (i32.const 1) (i32.const 65536))
+			(br $l))) unreachable`), PluginConfig{MaxMemoryPages: 2048, Fuel: 1 << 30}},
+		// Deep recursion: the trap unwinds every frame in Go (~0.35 µs each).
+		{"wat-recursion", wat(`(drop (call $recurse (i32.const 0)))`), PluginConfig{}},
+		{"c-spin", func(b *testing.B) []byte { return wasmtest.C(b, spinC, "-Wl,--max-memory=67108864") }, PluginConfig{}},
+		{"go-spin", func(b *testing.B) []byte { return wasmtest.Go(b, readTestdata(b, "gohostile.go.txt")) }, PluginConfig{MaxMemoryPages: 512}},
+	}
+}
+
+func replaceHostile(src, init, bad string) string {
+	if init == "" {
+		init = "(i32.const 0)"
+	}
+	process := `(if (i32.eq (i32.load8_u (i32.load (call $desc (i32.const 0)))) (i32.const 0xee)) (then ` + bad + `))
+    (call $all (local.get $n) (i32.const 2)) (i32.const 0)`
+	return strings.NewReplacer("{{MAX}}", "1024", "{{INIT}}", init, "{{PROCESS}}", process).Replace(src)
+}
+
+// BenchmarkFuelRate measures fuel per µs: each iteration is one mw_process
+// call on a fresh instance that burns its whole budget (DefaultFuel unless
+// the guest sets one) and traps. The slowest rate sizes DefaultFuel.
+//
+//	go test -run '^$' -bench FuelRate -benchtime 20x ./host/
+func BenchmarkFuelRate(b *testing.B) {
+	for _, g := range fuelGuests() {
+		b.Run(g.name, func(b *testing.B) {
+			e, _ := newCachedEngine(b)
+			cfg := g.cfg
+			m := load(b, e, g.wasm(b), &cfg)
+			act := byte(0)
+			if g.name == "go-spin" {
+				act = 2
+			}
+			burst := evilBurst(1, evilByte, act)
+			idx := []uint16{0}
+			var st PluginStats
+			var spent time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				in, err := m.Instantiate(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				burst.Packets[0].Off, burst.Packets[0].Len = 64, 6
+				b.StartTimer()
+				start := time.Now()
+				err = in.runBurst(burst, idx, 0, &st)
+				spent += time.Since(start)
+				b.StopTimer()
+				if !errors.Is(err, ErrFuelExhausted) && !errors.Is(err, ErrMemoryCap) {
+					b.Fatalf("burst did not run out of fuel: %v", err)
+				}
+				in.Close(context.Background())
+				b.StartTimer()
+			}
+			us := float64(spent.Nanoseconds()) / 1e3
+			b.ReportMetric(float64(st.FuelUsed)/us, "fuel/µs")
+			b.ReportMetric(us/float64(st.Bursts), "µs/call")
+			b.ReportMetric(float64(st.FuelUsed)/float64(st.Bursts), "fuel/call")
+		})
+	}
+}
+
+// builtPlugin returns plugins/build/<name>.wasm, building the Go plugin
+// plugins/<name> into the test cache when the file is missing.
+func builtPlugin(b *testing.B, name string) []byte {
+	b.Helper()
+	if w, err := os.ReadFile(filepath.Join("..", "plugins", "build", name+".wasm")); err == nil {
+		return w
+	}
+	out := filepath.Join(b.TempDir(), name+".wasm")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./plugins/"+name)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Skipf("cannot build plugin %s: %v\n%s", name, err, msg)
+	}
+	w, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return w
+}
+
+// BenchmarkFuelOverhead compares metered and unmetered plugins on bursts of
+// 256 packets of 64 bytes (copy placement).
+//
+//	go test -run '^$' -bench FuelOverhead ./host/
+func BenchmarkFuelOverhead(b *testing.B) {
+	goACL := []byte(`{"default":"allow","rules":[{"action":"deny","proto":"udp","dport":53}]}`)
+	guests := []struct {
+		name string
+		wasm func(b *testing.B) []byte
+		cfg  PluginConfig
+	}{
+		{"acl-c", func(b *testing.B) []byte { return aclWasm(b) }, PluginConfig{Config: aclConfig()}},
+		{"pass-c", func(b *testing.B) []byte {
+			hdr, err := os.ReadFile("../sdk/c/memif_wasm.h")
+			if err != nil {
+				b.Skip(err)
+			}
+			src, err := os.ReadFile("../plugins/pass/c/pass.c")
+			if err != nil {
+				b.Skip(err)
+			}
+			src = bytes.Replace(src, []byte(`#include "memif_wasm.h"`), hdr, 1)
+			return wasmtest.C(b, string(src), "-mbulk-memory", "-Wl,--max-memory=67108864")
+		}, PluginConfig{}},
+		{"acl-go", func(b *testing.B) []byte { return builtPlugin(b, "acl") }, PluginConfig{Config: goACL}},
+		{"pass-go", func(b *testing.B) []byte { return builtPlugin(b, "pass") }, PluginConfig{}},
+	}
+	for _, g := range guests {
+		for _, metered := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/metered=%v", g.name, metered), func(b *testing.B) {
+				e, _ := newCachedEngine(b)
+				cfg := g.cfg
+				cfg.Unmetered = !metered
+				p := pipeline(b, load(b, e, g.wasm(b), &cfg))
+				burst, _, _ := benchBurst(b, 256, 64)
+				b.ReportAllocs()
+				for b.Loop() {
+					p.Process(burst)
+				}
+				reportPerPacket(b, 256)
+				st := p.ReadStats(nil)[0]
+				if st.Faults != 0 || burst.Packets[1].Verdict == abi.Aborted {
+					b.Fatalf("plugin failed: %+v, fault %v", st, p.Fault(0))
+				}
+				if metered {
+					b.ReportMetric(float64(st.FuelUsed)/float64(st.Bursts), "fuel/burst")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkGCPauseUnderHostileLoop runs a guest that burns its whole
+// DefaultFuel on every call (a fresh instance each time) while another
+// goroutine runs runtime.GC() back to back, and reports the longest
+// stop-the-world pause: compiled wasm cannot be preempted, so the pause is
+// bounded by the longest guest call, which fuel bounds.
+//
+//	go test -run '^$' -bench GCPause -benchtime 200x ./host/
+func BenchmarkGCPauseUnderHostileLoop(b *testing.B) {
+	for _, g := range fuelGuests()[:1] {
+		e, _ := newEngine(b)
+		m := load(b, e, g.wasm(b), nil)
+		burst := evilBurst(1, evilByte, 0)
+		idx := []uint16{0}
+		var st PluginStats
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				runtime.GC()
+			}
+		}()
+		var before debug.GCStats
+		debug.ReadGCStats(&before)
+		for b.Loop() {
+			in, err := m.Instantiate(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			burst.Packets[0].Off, burst.Packets[0].Len = 64, 6
+			if err := in.runBurst(burst, idx, 0, &st); !errors.Is(err, ErrFuelExhausted) {
+				b.Fatalf("burst did not run out of fuel: %v", err)
+			}
+			in.Close(context.Background())
+		}
+		stop.Store(true)
+		wg.Wait()
+		after := debug.GCStats{PauseQuantiles: make([]time.Duration, 101)}
+		debug.ReadGCStats(&after)
+		n := int(after.NumGC - before.NumGC)
+		pauses := append([]time.Duration(nil), after.Pause[:min(n, len(after.Pause))]...)
+		sort.Slice(pauses, func(i, j int) bool { return pauses[i] < pauses[j] })
+		if len(pauses) == 0 {
+			b.Fatal("no GC ran")
+		}
+		b.ReportMetric(float64(pauses[len(pauses)-1].Microseconds()), "max-pause-µs")
+		b.ReportMetric(float64(pauses[len(pauses)*99/100].Microseconds()), "p99-pause-µs")
+		b.ReportMetric(float64(len(pauses)), "GCs")
+		b.ReportMetric(float64(st.FuelUsed)/float64(st.Bursts), "fuel/call")
+	}
+}
+
+// BenchmarkNeighbourUnderAttack reports tenant blue's acl throughput while
+// tenant red's hostile plugins fault, as a ratio of its own baseline in the
+// same run (median of the rounds; b.N rounds).
+//
+//	go test -run '^$' -bench NeighbourUnderAttack -benchtime 5x ./host/
+func BenchmarkNeighbourUnderAttack(b *testing.B) {
+	e, _ := newEngine(b)
+	blue := newNeighbour(b, e)
+	start := time.Now()
+	blue.run(100)
+	bursts := max(100, int(100*time.Millisecond/max(time.Since(start)/100, time.Microsecond)))
+	var ratios []float64
+	for b.Loop() {
+		start := time.Now()
+		if lost := blue.run(bursts); lost != 0 {
+			b.Fatalf("baseline lost %d", lost)
+		}
+		base := time.Since(start)
+		lost, faults, n, attacked := underAttack(b, e, blue, bursts)
+		if lost != 0 || faults == 0 {
+			b.Fatalf("lost %d packets; red faults %d", lost, faults)
+		}
+		// Throughput per burst: blue may run more bursts while red starts.
+		ratios = append(ratios, float64(base)/float64(bursts)/(float64(attacked)/float64(n)))
+	}
+	sort.Float64s(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "ratio-median")
+	b.ReportMetric(ratios[0], "ratio-min")
+}
