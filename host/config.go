@@ -23,9 +23,10 @@ const (
 	DefaultFuel int64 = 1000 * DefaultFuelPerMicrosecond
 	// DefaultColdFuel is the fuel of the start function, _initialize, mw_init,
 	// mw_control and the state hooks. It is larger than DefaultFuel because a
-	// Go guest's runtime initialisation alone spends about 1.2e7; these calls
-	// are off the packet path.
-	DefaultColdFuel int64 = 1 << 25
+	// Go guest's runtime initialisation alone spends about 1.2e7, and a GC cycle
+	// in mw_window (the 16 MiB default window) runs past 1<<25; these calls are
+	// off the packet path.
+	DefaultColdFuel int64 = 1 << 28
 	// DefaultFuelPerMicrosecond is the measured worst-case rate (fuel per µs)
 	// the defaults are derived from.
 	DefaultFuelPerMicrosecond = 2000
