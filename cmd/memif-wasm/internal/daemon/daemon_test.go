@@ -461,3 +461,14 @@ func TestFewerQueuesNegotiated(t *testing.T) {
 		t.Fatalf("lost %d, duplicated %d", lost, dup)
 	}
 }
+
+// BenchmarkSnapshot measures the control-plane copy a scrape or an admin
+// request makes of one running interface with one plugin.
+func BenchmarkSnapshot(b *testing.B) {
+	dir := b.TempDir()
+	d := startDaemon(b, oneInterface(filepath.Join(dir, "memif.sock"), buildPlugin(b, dir, "tx", int(abi.TX), 0)), Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		d.Snapshot()
+	}
+}
