@@ -53,7 +53,7 @@ func BenchmarkE2E(b *testing.B) {
 				wasm = goPlugin(b, bc.plugin)
 			}
 			ctx := context.Background()
-			m, err := getEngine(b).Load(ctx, bc.name, wasm, &host.PluginConfig{Config: []byte(bc.config), MsgBufSize: 256 << 10})
+			m, err := getEngine(b).Load(ctx, bc.name, wasm, &host.PluginConfig{Config: []byte(bc.config), MsgBufSize: 256 << 10, ColdFuel: coldFuel, Fuel: burstFuel})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -72,11 +72,30 @@ func getEngine(t testing.TB) *host.Engine {
 	return engine
 }
 
+// coldFuel is the budget of each setup and control call. The host's default
+// (host.DefaultColdFuel, 2^25) is too small for a Go guest whose init
+// allocates: the SDK finishes the collection cycle an allocation starts before
+// returning (see RATIONALE.md), and one cycle of the Go runtime costs 3e7-1e8
+// units under metering (measured with these plugins).
+const coldFuel = 1 << 28
+
+// burstFuel is the budget of one mw_process call. The host's default
+// (host.DefaultFuel, 2e6) is calibrated on C and WAT guests; Go code burns
+// fuel an order of magnitude faster per unit of time: parsing headers with
+// sdk.Headers costs ~40k units per packet as a Go guest (TestE2EFuelPerPacket
+// prints it), so a 256-packet burst needs ~1e7.
+const burstFuel = 1 << 26
+
+// pluginConfig is the host configuration the tests load plugins with.
+func pluginConfig(config string) *host.PluginConfig {
+	return &host.PluginConfig{Config: []byte(config), ColdFuel: coldFuel, Fuel: burstFuel}
+}
+
 // run loads wasm with config into a one-plugin pipeline.
 func run(t *testing.T, name string, wasm []byte, config string) *host.Pipeline {
 	t.Helper()
 	ctx := context.Background()
-	m, err := getEngine(t).Load(ctx, name, wasm, &host.PluginConfig{Config: []byte(config)})
+	m, err := getEngine(t).Load(ctx, name, wasm, pluginConfig(config))
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -229,7 +248,7 @@ func TestE2ECounterAndReload(t *testing.T) {
 	}
 	// Reload: the new instance takes the counts over through the state hooks.
 	ctx := context.Background()
-	m, err := getEngine(t).Load(ctx, "counter-v2", wasm, nil)
+	m, err := getEngine(t).Load(ctx, "counter-v2", wasm, pluginConfig(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +301,7 @@ func TestE2EACL(t *testing.T) {
 
 func TestE2EACLBadConfigRefused(t *testing.T) {
 	_, err := getEngine(t).Load(context.Background(), "acl-bad", goPlugin(t, "acl"),
-		&host.PluginConfig{Config: []byte(`{"rules":[{"action":"allow","src":"10.0.0.0/40"}]}`)})
+		pluginConfig(`{"rules":[{"action":"allow","src":"10.0.0.0/40"}]}`))
 	var ge *host.GuestError
 	if !errors.As(err, &ge) || !errors.Is(err, abi.ErrInval) {
 		t.Fatalf("load with a bad config: %v", err)
@@ -436,7 +455,7 @@ func TestE2ERateLimitSurvivesReload(t *testing.T) {
 	wantVerdicts(t, b, want...)
 
 	ctx := context.Background()
-	m, err := getEngine(t).Load(ctx, "ratelimit-v2", wasm, &host.PluginConfig{Config: []byte(cfg)})
+	m, err := getEngine(t).Load(ctx, "ratelimit-v2", wasm, pluginConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,6 @@ func exportWindow(bytes uint32) uint32 {
 		return 0
 	}
 	g.window, g.windowAddr = buf, addr
-	settle()
 	return addr
 }
 

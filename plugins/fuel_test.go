@@ -1,0 +1,48 @@
+package plugins_test
+
+import (
+	"testing"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+)
+
+// TestE2EFuelPerPacket reports the fuel each plugin spends per packet on a
+// burst of 100 UDP packets, so budgets can be set from numbers. It checks that
+// the cost grows with the burst (fuel is charged) and stays within burstFuel
+// for a full burst.
+func TestE2EFuelPerPacket(t *testing.T) {
+	a := udp4(t, "10.0.0.1", "2.2.2.2", 1, 2)
+	for _, tc := range []struct {
+		name, cfg string
+		c         bool
+	}{
+		{"pass", "", false}, {"pass", "", true}, {"macswap", "", false}, {"counter", "", false},
+		{"acl", `{"rules":[{"action":"allow","dport":"2"}]}`, false},
+		{"acl", string(cACLConfig(1, 1, cRule{allow: 1, sport: anyPort, dport: [2]uint16{2, 2}})), true},
+		{"ratelimit", `{"rate":1000}`, false},
+	} {
+		wasm, lang := goPlugin, "go"
+		if tc.c {
+			wasm, lang = cPlugin, "c"
+		}
+		p := run(t, tc.name, wasm(t, tc.name), tc.cfg)
+		fuelOf := func(n int) uint64 {
+			fr := make([][]byte, n)
+			for i := range fr {
+				fr[i] = a
+			}
+			before := p.ReadStats(nil)[0].FuelUsed
+			p.Process(burst(fr...))
+			st := p.ReadStats(nil)[0]
+			if st.Faults != 0 {
+				t.Fatalf("%s-%s: fault on a burst of %d", tc.name, lang, n)
+			}
+			return st.FuelUsed - before
+		}
+		one, full := fuelOf(1), fuelOf(abi.MaxBurst)
+		if full <= one {
+			t.Fatalf("%s-%s: a full burst spent %d fuel, one packet %d", tc.name, lang, full, one)
+		}
+		t.Logf("%-10s %-2s fuel per burst of 1: %7d   per packet in a burst of 256: %6d", tc.name, lang, one, (full-one)/(abi.MaxBurst-1))
+	}
+}
