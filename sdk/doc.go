@@ -40,4 +40,23 @@
 // for every call, header views are byte slices over the packet, and Decode
 // fills a caller-owned [Headers]. A Packet's bytes are valid only during the
 // Process call that delivered it; keep a copy to retain them.
+//
+// # Writing fast, well-behaved Go plugins
+//
+// A Go guest's garbage collector only advances while the host is calling into
+// it. Keep per-packet state out of pointer-holding heap structures: declare
+// Headers as a local variable in Process (a stack value needs no write
+// barrier), and allocate only in Init and Control, after which the SDK
+// finishes any collection the allocation started. Go code also burns the
+// host's fuel much faster than C (see RATIONALE.md): header parsing costs
+// about 35,000 units per packet, so a Go plugin needs a per-burst budget
+// around 1e7 and a cold-path budget around 1e8.
+//
+// Do not import package net or other packages that link WASI socket or file
+// calls: the host refuses the module. Use [ParseMAC] and net/netip instead.
+//
+// # C plugins
+//
+// sdk/c/memif_wasm.h is the same ABI for C without libc; plugins/pass/c and
+// plugins/acl/c are examples, and plugins/Makefile has the clang command line.
 package sdk
