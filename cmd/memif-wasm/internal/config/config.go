@@ -115,7 +115,9 @@ type Interface struct {
 	RxMode string `yaml:"rx_mode"`
 	// Egress names the tenant interface that PASSed packets leave by; empty: PASS drops.
 	Egress string `yaml:"egress"`
-	// Redirect names the tenant interfaces this pipeline's plugins may REDIRECT to.
+	// Redirect names the tenant interfaces this pipeline's plugins may
+	// REDIRECT to; empty: any interface of the tenant. A REDIRECT to a port
+	// outside the list becomes ABORTED.
 	Redirect []string `yaml:"redirect"`
 	// PinWorkers locks each worker goroutine to an OS thread.
 	PinWorkers bool `yaml:"pin_workers"`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
@@ -471,4 +472,40 @@ func BenchmarkSnapshot(b *testing.B) {
 	for b.Loop() {
 		d.Snapshot()
 	}
+}
+
+// TestRedirect: a plugin on interface a REDIRECTs every packet to port 1
+// (interface b); with b off the allow-list the packets become ABORTED.
+func TestRedirect(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	redirect := testplugin.BuildRedirect(t, dir, "redirect", int(abi.Redirect), 0, 1)
+	mk := func(allow []string) *config.Config {
+		return &config.Config{Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{
+			{Name: "a", Socket: a, Role: "master", Redirect: allow, Plugins: []config.Plugin{{File: redirect}}},
+			{Name: "b", Socket: b, Role: "master"},
+		}}}}
+	}
+	d := startDaemon(t, mk([]string{"b"}), Options{})
+	pa := newPeer(t, a, 0, false)
+	pb := newPeer(t, b, 0, false)
+	waitUp(t, d)
+	tr := &traffic{tx: pa, rx: pb, count: 2000}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("a→b by REDIRECT: lost %d, duplicated %d", lost, dup)
+	}
+
+	// Allow only a itself: port 1 is now outside the list.
+	if _, err := d.Apply(context.Background(), mk([]string{"a"})); err != nil {
+		t.Fatal(err)
+	}
+	pa, pb = newPeer(t, a, 0, false), newPeer(t, b, 0, false)
+	waitUp(t, d)
+	txq, _ := pa.ifc.TxQueue(0)
+	txq.WritePackets([][]byte{frame(0), frame(1)})
+	waitFor(t, "2 aborted verdicts", func() bool {
+		pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0].Stats
+		return pl.Verdicts[abi.Aborted] == 2 && pl.Invalid[host.ReasonRedirect] == 2
+	})
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"runtime"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
@@ -54,8 +55,15 @@ func (w *worker) start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.hw, w.cancel, w.done = hw, cancel, make(chan struct{})
+	pin := p.cfg.PinWorkers
 	go func(done chan struct{}) {
 		defer close(done)
+		if pin {
+			// The worker keeps its OS thread (and so its CPU caches and,
+			// with an external affinity setting, its core).
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
 		err := hw.Run(ctx)
 		if err != nil && !errors.Is(err, memif.ErrClosed) {
 			p.d.log.Error("worker stopped", "tenant", p.t.name, "interface", p.cfg.Name, "queue", w.q, "err", err)

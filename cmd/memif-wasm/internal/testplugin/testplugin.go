@@ -32,6 +32,7 @@ const verdictWAT = `(module
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $d) (local.get $end)))
       (i32.store8 offset=8 (local.get $d) (i32.const VERDICT))
+      (i32.store offset=12 (local.get $d) (i32.const PORT))
       (local.set $d (i32.add (local.get $d) (i32.const 16)))
       (br $next)))
     i32.const 0))`
@@ -40,12 +41,20 @@ const verdictWAT = `(module
 // initResult is what mw_init returns (non-zero: the instance refuses to start).
 func Build(t testing.TB, dir, name string, verdict, initResult int) string {
 	t.Helper()
+	return BuildRedirect(t, dir, name, verdict, initResult, 0)
+}
+
+// BuildRedirect is Build for a plugin that also names port as every
+// packet's REDIRECT target (descriptor meta).
+func BuildRedirect(t testing.TB, dir, name string, verdict, initResult, port int) string {
+	t.Helper()
 	tool, err := exec.LookPath("wat2wasm")
 	if err != nil {
 		t.Skipf("wat2wasm not installed (make deps-plugins installs wabt): %v", err)
 	}
 	src := strings.ReplaceAll(verdictWAT, "VERDICT", strconv.Itoa(verdict))
 	src = strings.ReplaceAll(src, "INIT", "i32.const "+strconv.Itoa(initResult))
+	src = strings.ReplaceAll(src, "PORT", strconv.Itoa(port))
 	in := filepath.Join(t.TempDir(), name+".wat")
 	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
