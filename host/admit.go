@@ -33,6 +33,13 @@ var wasiAllowed = map[string]bool{
 
 var hostFuncs = map[string]bool{abi.HostLog: true}
 
+// meterCosts is the host's fuel cost model (see "Budgets" in the package
+// documentation): a byte of bulk memory work costs one unit, as memset and
+// memcpy move about as many bytes per µs as simple code runs instructions;
+// and each function entry and loop pass costs Region more, the price of the
+// check and the branch, so empty loops burn fuel as fast as real code.
+var meterCosts = fuel.Costs{BytesPerFuel: 1, Region: 8}
+
 type signature struct {
 	name            string
 	params, results []api.ValueType
@@ -86,6 +93,7 @@ type Module struct {
 	compiled wazero.CompiledModule
 	memPages uint32 // reservation per instance, in pages
 	live     atomic.Int32
+	burstSet bool // PluginConfig.MaxBurst was given, not defaulted
 	redirect [1024]uint64
 }
 
@@ -117,6 +125,7 @@ func (e *Engine) load(ctx context.Context, name string, wasm []byte, cfg *Plugin
 	if cfg != nil {
 		m.cfg = *cfg
 	}
+	m.burstSet = m.cfg.MaxBurst > 0
 	if err := m.cfg.normalize(e.cfg.MaxMemoryPages); err != nil {
 		code := AdmitConfig
 		if errors.Is(err, errMemoryCap) {
@@ -160,6 +169,9 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 	if rerr := m.checkImports(parsed); rerr != nil {
 		return rerr
 	}
+	if m.info.WASI && !m.burstSet {
+		m.cfg.MaxBurst = DefaultWASIMaxBurst
+	}
 	if rerr := m.checkMemory(parsed); rerr != nil {
 		return rerr
 	}
@@ -184,7 +196,7 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 	}
 
 	if !m.cfg.Unmetered {
-		metered, err := m.e.instrument(wasm, sum, fuel.Config{InitialFuel: m.cfg.ColdFuel})
+		metered, err := m.e.instrument(wasm, sum, fuel.Config{InitialFuel: m.cfg.ColdFuel, Costs: meterCosts})
 		if err != nil {
 			return m.refuse(AdmitFuel, err, "fuel metering cannot instrument the module")
 		}

@@ -68,8 +68,11 @@ func fuelGuests() []fuelGuest {
   (func $fibloop (loop $l (drop (call $fib (i32.const 20))) (br $l))))`
 			return wasmtest.WAT(b, replaceHostile(src, "", `(call $fibloop)`))
 		}, PluginConfig{}},
-		// memory.fill of 1 MiB again and again: bulk work charged by size.
-		{"wat-fill", wat(`(loop $l (memory.fill (i32.const 1048576) (i32.const 7) (i32.const 1048576)) (br $l))`), PluginConfig{}},
+		// memory.fill of 64 KiB again and again: bulk work charged by size.
+		{"wat-fill", wat(`(loop $l (memory.fill (i32.const 196608) (i32.const 7) (i32.const 65536)) (br $l))`), PluginConfig{}},
+		// memory.fill over 1 MiB of pages never touched before: the page
+		// faults (which fuel does not see) are most of the cost.
+		{"wat-fill-fresh", wat(`(loop $l (memory.fill (i32.const 1048576) (i32.const 7) (i32.const 1048576)) (br $l))`), PluginConfig{}},
 		// memory.grow to the cap, touching every new page: the page faults
 		// are the cost, charged through grow's size.
 		{"wat-grow-touch", wat(`(block $out (loop $l

@@ -41,8 +41,15 @@ func (l *linearMemory) Reallocate(size uint64) []byte {
 		l.atCap.Store(true)
 		return nil // memory.grow returns -1: the cap is reached
 	}
-	if size == uint64(len(l.mem)) && l.size != 0 && l.size < size {
-		l.atCap.Store(true)
+	if l.size != 0 && l.size < size {
+		if size == uint64(len(l.mem)) {
+			l.atCap.Store(true)
+		}
+		// Fault the grown pages in here, in Go: a page fault taken inside
+		// compiled wasm holds off a stop-the-world GC, and on a VM first
+		// touches cost microseconds per 4 KiB page that fuel does not see.
+		// Best effort: without MADV_POPULATE_WRITE pages fault lazily.
+		l.res.Populate(int(l.size), int(size-l.size))
 	}
 	l.size = size
 	return l.mem[:size]

@@ -178,7 +178,7 @@ func (r *rewriter) body(start, end int, params uint32) error {
 	}
 	codeStart := d.off
 
-	w.ins = append(w.ins, insertion{pos: codeStart, kind: insRegion})
+	w.ins = append(w.ins, insertion{pos: codeStart, kind: insRegion, cost: r.regionCost})
 	w.regions = append(w.regions, 0)
 	w.ctl = append(w.ctl, 0x02) // the function's own block
 	off := codeStart
@@ -215,7 +215,7 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			w.ctl = append(w.ctl, op)
 			if op == 0x03 {
 				w.regions = append(w.regions, len(w.ins))
-				w.ins = append(w.ins, insertion{pos: off + n, kind: insRegion})
+				w.ins = append(w.ins, insertion{pos: off + n, kind: insRegion, cost: r.regionCost})
 				r.stats.Loops++
 			}
 		case immU32:

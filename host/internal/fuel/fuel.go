@@ -47,6 +47,12 @@ type Costs struct {
 	// table.fill, table.init and table.grow charge one unit per element.
 	// It must be a power of two, at most 65536. 0 means DefaultBytesPerFuel.
 	BytesPerFuel int64
+	// Region is charged on top at every charge point: each function entry
+	// (so each call) and each pass through a loop header. It prices the
+	// check itself and the call or back edge that reaches it, so an empty
+	// loop or a bare recursion burns fuel at a rate closer to other code.
+	// 0 means none; at most 2^20.
+	Region int64
 }
 
 // Stats describes what Instrument did.

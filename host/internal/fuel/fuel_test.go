@@ -171,6 +171,9 @@ func TestFuelAccounting(t *testing.T) {
 		{"fill 1000 bytes", Config{}, "fill", 1000, 5 + 1000/DefaultBytesPerFuel},
 		{"fill 1000 bytes, 1 per fuel", Config{Costs: Costs{BytesPerFuel: 1}}, "fill", 1000, 5 + 1000},
 		{"fill 1000 bytes, 64 per fuel", Config{Costs: Costs{BytesPerFuel: 64}}, "fill", 1000, 5 + 1000/64},
+		// Region 7: the entry and each of the ten loop passes charge 7 more.
+		{"region cost 7", Config{Costs: Costs{Region: 7}}, "count", 10, 3 + 10*9 + 7*(1+10)},
+		{"region cost on a loop-free function", Config{Costs: Costs{Region: 7}}, "fill", 1000, 5 + 1000/DefaultBytesPerFuel + 7},
 	}
 	orig := wat(t, src)
 	rt := newRuntime(t)

@@ -59,6 +59,7 @@ type rewriter struct {
 	out []byte
 
 	instrCost  int64
+	regionCost int64
 	byteShift  uint8 // log2(BytesPerFuel)
 	initial    int64
 	section    string // for errors
@@ -89,6 +90,10 @@ func (r *rewriter) init(wasm []byte, cfg Config) error {
 	}
 	if r.instrCost < 0 || r.instrCost > maxInstructionCost {
 		return r.errorf(0, ErrConfig, "instruction cost %d outside 1..%d", c.Instruction, maxInstructionCost)
+	}
+	r.regionCost = c.Region
+	if r.regionCost < 0 || r.regionCost > maxInstructionCost {
+		return r.errorf(0, ErrConfig, "region cost %d outside 0..%d", c.Region, maxInstructionCost)
 	}
 	bpf := c.BytesPerFuel
 	if bpf == 0 {

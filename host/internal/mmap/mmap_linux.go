@@ -122,3 +122,21 @@ func Dup(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_C
 
 // Close closes fd.
 func Close(fd int) error { return unix.Close(fd) }
+
+// Populate faults in [off, off+n) of the reservation now, in this system
+// call, rather than one page fault at a time in whoever touches it first.
+// The range is rounded out to pages. Kernels without MADV_POPULATE_WRITE
+// (before 5.14) return an error and leave the pages to fault lazily.
+func (r *Reservation) Populate(off, n int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mem == nil {
+		return ErrFreed
+	}
+	lo := off &^ (PageSize - 1)
+	hi := RoundUp(off + n)
+	if n <= 0 || off < 0 || hi > len(r.mem) {
+		return ErrRange
+	}
+	return unix.Madvise(r.mem[lo:hi], unix.MADV_POPULATE_WRITE)
+}

@@ -34,3 +34,6 @@ func Dup(int) (int, error) { return -1, ErrNotSupported }
 
 // Close returns ErrNotSupported.
 func Close(int) error { return ErrNotSupported }
+
+// Populate returns ErrNotSupported.
+func (r *Reservation) Populate(int, int) error { return ErrNotSupported }

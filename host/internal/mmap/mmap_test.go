@@ -78,3 +78,27 @@ func TestRangeChecks(t *testing.T) {
 		t.Fatalf("Reserve(0): %v", err)
 	}
 }
+
+func TestPopulate(t *testing.T) {
+	r, err := Reserve(16 * PageSize)
+	if err != nil {
+		t.Skipf("no mmap: %v", err)
+	}
+	defer r.Free()
+	if err := r.Populate(PageSize+1, 2*PageSize); err != nil {
+		t.Skipf("kernel without MADV_POPULATE_WRITE: %v", err)
+	}
+	b := r.Bytes()
+	if b[PageSize] != 0 || b[3*PageSize] != 0 {
+		t.Fatal("populated pages are not zero")
+	}
+	for _, c := range []struct{ off, n int }{{-1, 1}, {0, 0}, {15 * PageSize, 2 * PageSize}} {
+		if err := r.Populate(c.off, c.n); err != ErrRange {
+			t.Errorf("Populate(%d, %d) = %v, want ErrRange", c.off, c.n, err)
+		}
+	}
+	r.Free()
+	if err := r.Populate(0, PageSize); err != ErrFreed {
+		t.Errorf("after Free: %v", err)
+	}
+}
