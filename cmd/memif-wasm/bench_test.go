@@ -43,7 +43,7 @@ func TestBenchTable(t *testing.T) {
 			}
 		}
 	}
-	code, stdout, _ = runArgs(t, "bench", "--time", "50ms", "--sizes", "64", "--queues", "2", "--handlers", "native")
+	code, stdout, _ = runArgs(t, "bench", "--time", "50ms", "--repeat", "3", "--sizes", "64", "--queues", "2", "--handlers", "native")
 	if code != exitOK || !strings.Contains(stdout, "CPU ns/frame") || !strings.Contains(stdout, "native") {
 		t.Fatalf("text table, exit %d:\n%s", code, stdout)
 	}
@@ -62,6 +62,7 @@ func TestBenchErrors(t *testing.T) {
 		{"bad handler", []string{"--handlers", "rust"}, exitUsage, `"rust" is not one of native, c, go`},
 		{"bad placement", []string{"--placements", "magic"}, exitUsage, "--placements"},
 		{"bad time", []string{"--time", "-1s"}, exitUsage, "--time"},
+		{"bad repeat", []string{"--repeat", "0"}, exitUsage, "--repeat 0"},
 		{"missing plugin", []string{"--handlers", "c", "--plugins-dir", "/nonexistent"}, exitFailure,
 			filepath.Join("/nonexistent", "pass-c.wasm")},
 		{"refused plugin", []string{"--handlers", "go", "--time", "50ms", "--sizes", "64", "--queues", "1", "--placements", "copy",

@@ -46,6 +46,11 @@ memif-wasm demo --duration 10s --rate 200000
 memif-wasm demo --plugin plugins/build/icmp-responder.wasm --proto icmp
 memif-wasm demo --plugin my-filter.wasm --plugin plugins/build/macswap.wasm`
 
+// goGuestFuel is the per-burst fuel the demo and bench give plugins: 16 times the host's
+// default, because a Go guest's first bursts (page faults, a GC cycle) spend more than
+// the default and the example Go plugins would be quarantined within a second.
+const goGuestFuel = 1 << 25
+
 // demoAclDeniedPort is the UDP source port the demo's acl denies: flow 7 of gen's 8.
 const demoAclDeniedPort = 1031
 
@@ -62,6 +67,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:0", `HOST:PORT to serve /metrics on while the demo runs ("" for none)`)
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache, so later runs start faster ("" for none)`)
 	interval := fs.Duration("interval", time.Second, "how often live rates are shown")
+	fuelBudget := fs.Int64("fuel", goGuestFuel, "fuel budget of one burst per plugin (0: the host's default)")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -95,7 +101,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	sock := filepath.Join(dir, "memif.sock")
 	cfg := &config.Config{
 		Engine: config.Engine{CacheDir: *cacheDir},
-		Tenants: []config.Tenant{{Name: "demo", Interfaces: []config.Interface{{
+		Tenants: []config.Tenant{{Name: "demo", Fuel: *fuelBudget, Interfaces: []config.Interface{{
 			Name: "demo0", Socket: sock, Role: "master", Queues: *queues, Plugins: pipeline,
 		}}}},
 	}
@@ -318,6 +324,12 @@ func writeDemoSummary(w io.Writer, s *daemon.Snapshot) {
 			st.Verdicts[abi.Redirect], st.Faults, st.PacketsPlaced[host.PlacementZeroCopy], copied)
 	}
 	tw.Flush()
+	for _, p := range demoPlugins(s) {
+		if p.Fault != "" {
+			fmt.Fprintf(w, "plugin %s: %d faults (%d packets got its fail policy), last: %s\n",
+				p.Name, p.Stats.Faults, p.Stats.FaultPackets, p.Fault)
+		}
+	}
 	if len(s.Tenants) > 0 && len(s.Tenants[0].Interfaces) > 0 {
 		in := s.Tenants[0].Interfaces[0]
 		var q daemon.QueueStats

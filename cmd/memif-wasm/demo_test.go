@@ -47,6 +47,21 @@ func TestDemoTwoPlugins(t *testing.T) {
 	}
 }
 
+// A plugin that traps: the demo still finishes, names the fault and accounts for every
+// frame as dropped by the fail policy.
+func TestDemoFaultingPlugin(t *testing.T) {
+	code, stdout, stderr := runArgs(t, "demo", "--plugin", watPlugin(t, "1", "trap"), "--duration", "200ms",
+		"--rate", "5000", "--metrics-addr", "", "--cache-dir", "")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, re := range []string{`plugin p: \d+ faults \(\d+ packets got its fail policy\), last: .*unreachable`, `unexplained: 0\n`} {
+		if !regexp.MustCompile(re).MatchString(stdout) {
+			t.Errorf("output lacks %s:\n%s", re, stdout)
+		}
+	}
+}
+
 // The default pipeline from plugins/build (Go and C guests, as `make demo` runs it).
 func TestDemoDefaultPipeline(t *testing.T) {
 	if testing.Short() {
