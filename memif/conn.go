@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -71,6 +72,11 @@ type conn struct {
 	abortMu  sync.Mutex
 	abortErr error
 	done     chan struct{}
+
+	// mapRefs counts who still needs the regions mapped after teardown:
+	// teardown itself, plus every queue that had buffers out (stale). The
+	// last one to let go unmaps.
+	mapRefs atomic.Int32
 
 	buf [2 * proto.Size]byte
 	oob []byte
@@ -181,9 +187,16 @@ func (c *conn) finish(err error, up bool) {
 	if violation {
 		c.s.refused.Add(1)
 	}
+	// Queues with buffers out keep the mappings (as placeholders) until
+	// the caller's next burst call proves it dropped their views.
+	c.mapRefs.Store(1)
 	c.forEachQueue(func(q *queue) {
 		q.mu.Lock()
 		q.dead = true
+		if up && !q.dropped && q.lent() {
+			q.stale = true
+			c.mapRefs.Add(1)
+		}
 		q.mu.Unlock()
 	})
 	i := c.ifc
@@ -255,9 +268,32 @@ func (c *conn) release() {
 			shm.Close(sp.fd)
 		}
 	}
+	if c.mapRefs.Load() > 1 {
+		// Views may still be read or written: swap the shared pages for
+		// private zero pages at the same addresses, so the peer's memory
+		// is let go and a stale view neither faults nor reaches the peer.
+		for _, r := range c.regions {
+			if err := shm.Placeholder(r.data); err != nil {
+				// The shared mapping then stays until it is unmapped: safe,
+				// it only holds the memory longer.
+				c.log.Warn("memif: cannot replace a region mapping with a placeholder", "err", err)
+			}
+		}
+	}
+	for _, r := range c.regions {
+		shm.Close(r.fd)
+	}
+	c.unrefMappings()
+}
+
+// unrefMappings drops one reference on the regions' mappings (see
+// mapRefs) and unmaps them with the last one.
+func (c *conn) unrefMappings() {
+	if c.mapRefs.Add(-1) != 0 {
+		return
+	}
 	for _, r := range c.regions {
 		shm.Unmap(r.data)
-		shm.Close(r.fd)
 	}
 }
 

@@ -45,6 +45,26 @@
 // takes before unmapping, so a disconnect never pulls memory from under a
 // running burst.
 //
+// # View lifetime
+//
+// A Buffer's Data is a view into shared memory. While the link is up it is
+// valid until the buffer is given back: Release for a received buffer,
+// TxBurst (or Rewind) for an allocated one. The link may drop at any
+// moment, also while the caller is still working on a burst; the views it
+// holds then stay addressable: the connection's regions are replaced in
+// place by private zero pages, so reads see zeros (or, briefly, the last
+// bytes) and writes go nowhere, and nothing reaches the peer. That
+// memory is released once every queue that had buffers out has been
+// called again with a burst method (RxBurst, Release, Alloc, TxBurst,
+// WritePackets, EnqueueRx or Rewind), which returns ErrDisconnected: from
+// that call on, no view from that queue may be touched. Wait, SetMode and
+// the accessors do not count, as they may run on another goroutine.
+// Interface.Close follows the same rule (a worker may still be in a
+// burst when another goroutine closes), so a worker should make one more
+// burst call, as a worker loop does anyway, or the placeholder pages stay
+// reserved (address space, plus any page a stale write touched) for the
+// life of the process.
+//
 // # Interrupts
 //
 // In interrupt mode (the default) the producer writes the ring's eventfd

@@ -24,7 +24,9 @@ const BufferNext BufferFlags = BufferFlags(ring.DescFlagNext)
 //
 // A received Buffer is valid until it is released (RxQueue.Release) or
 // handed to a TxQueue (TxQueue.EnqueueRx). An allocated Buffer is valid
-// until TxQueue.TxBurst publishes it. No Buffer outlives its connection.
+// until TxQueue.TxBurst publishes it. If the connection ends first, Data
+// stays addressable (reading zeros) until the queue's next burst method
+// call returns ErrDisconnected; see "View lifetime" in the package doc.
 type Buffer struct {
 	Data   []byte
 	Flags  BufferFlags
@@ -63,14 +65,21 @@ type queue struct {
 	mu     sync.Mutex
 	dead   bool
 	failed bool
-	c      *conn
-	r      ring.Ring
-	views  [][]byte // every mapped region, indexed by region number
-	rx     bool
-	slave  bool
-	index  int
-	size   uint32
-	mask   uint16
+	// dropped: a burst method reported ErrDisconnected, so by the view
+	// rule the caller holds no Buffer of this queue any more. stale: the
+	// queue had buffers out when the connection was torn down, and holds
+	// a reference on the connection's (placeholder) mappings until its
+	// next burst method call.
+	dropped bool
+	stale   bool
+	c       *conn
+	r       ring.Ring
+	views   [][]byte // every mapped region, indexed by region number
+	rx      bool
+	slave   bool
+	index   int
+	size    uint32
+	mask    uint16
 
 	// cur: rx = next descriptor to read; tx = next descriptor to allocate.
 	// own: the index this side publishes (slave: head, master: tail).
@@ -122,13 +131,48 @@ func (q *queue) fail(err error, reason string) error {
 	return err
 }
 
+// lock takes the queue for a burst method. On a dead queue the call
+// reports ErrDisconnected, which ends every view the queue handed out (see
+// "View lifetime" in doc.go), so the queue lets go of the mappings.
 func (q *queue) lock() error {
+	q.mu.Lock()
+	if q.dead || q.failed {
+		q.dropViews()
+		q.mu.Unlock()
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// lockCtl takes the queue for a control method (SetMode), which may run on
+// another goroutine than the bursts and so proves nothing about views.
+func (q *queue) lockCtl() error {
 	q.mu.Lock()
 	if q.dead || q.failed {
 		q.mu.Unlock()
 		return ErrDisconnected
 	}
 	return nil
+}
+
+// dropViews records that the caller holds no more views. Called with q.mu
+// held.
+func (q *queue) dropViews() {
+	q.dropped = true
+	if q.stale {
+		q.stale = false
+		q.c.unrefMappings()
+	}
+}
+
+// lent reports whether buffers of this queue are out with the caller:
+// received and not released, or allocated and not published. Called with
+// q.mu held.
+func (q *queue) lent() bool {
+	if q.rx && q.slave {
+		return q.cur+uint16(q.size) != q.own
+	}
+	return q.cur != q.own
 }
 
 // Index is the queue number.
@@ -331,7 +375,7 @@ func (q *RxQueue) SetMode(m RxMode) error {
 	if m > RxModePolling {
 		return fmt.Errorf("memif: rx mode %d: %w", m, ErrInvalArg)
 	}
-	if err := q.lock(); err != nil {
+	if err := q.lockCtl(); err != nil {
 		return err
 	}
 	defer q.mu.Unlock()
@@ -602,6 +646,7 @@ func (q *TxQueue) EnqueueRx(bufs []Buffer) (int, error) {
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	if rq.dead {
+		rq.dropViews()
 		return 0, ErrDisconnected
 	}
 	oldest := rq.own - uint16(rq.size) // first slot read but not re-posted
@@ -638,6 +683,10 @@ func (q *TxQueue) Pending() int {
 // Buffers swapped in by EnqueueRx stay with their slots.
 func (q *TxQueue) Rewind() {
 	q.mu.Lock()
-	q.cur = q.own
+	if q.dead || q.failed {
+		q.dropViews()
+	} else {
+		q.cur = q.own
+	}
 	q.mu.Unlock()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,6 +54,23 @@ func Unmap(b []byte) error {
 		return nil
 	}
 	return unix.Munmap(b)
+}
+
+// Placeholder replaces the mapping under b, in place, with private
+// anonymous zero pages of the same size that reserve no memory. Views into
+// b stay valid addresses (reads see zeros, writes stay private), while the
+// shared file behind the old mapping is released. Unmap(b) later removes
+// the placeholder.
+func Placeholder(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := unix.MmapPtr(-1, 0, unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b)),
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_FIXED|unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return fmt.Errorf("mmap placeholder of %d bytes: %w", len(b), err)
+	}
+	return nil
 }
 
 // Close closes fd, ignoring negative values.

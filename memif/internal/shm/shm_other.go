@@ -22,6 +22,7 @@ var RecvOOBSize = 64
 func Memfd(string, int) (int, error)    { return -1, ErrNotSupported }
 func Map(int, int) ([]byte, error)      { return nil, ErrNotSupported }
 func Unmap([]byte) error                { return nil }
+func Placeholder([]byte) error          { return nil }
 func Close(int) error                   { return nil }
 func FileSize(int) (int64, error)       { return 0, ErrNotSupported }
 func ShrinkSealed(int) bool             { return false }

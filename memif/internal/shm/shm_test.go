@@ -86,3 +86,40 @@ func TestSealShrinkOnForeignMemfd(t *testing.T) {
 		t.Error("SealShrink did not seal")
 	}
 }
+
+// TestPlaceholderKeepsAddressesDropsSharing: after Placeholder, the old
+// view still reads and writes (zeros, privately), the other mapping of the
+// file no longer sees its writes, and Unmap still removes it.
+func TestPlaceholderKeepsAddressesDropsSharing(t *testing.T) {
+	fd, err := Memfd("t", 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(fd)
+	a, err := Map(fd, 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Map(fd, 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Unmap(b)
+	a[100], b[7000] = 1, 2
+	if err := Placeholder(a); err != nil {
+		t.Fatal(err)
+	}
+	if a[100] != 0 || a[7000] != 0 {
+		t.Errorf("placeholder reads %d, %d; want zeros", a[100], a[7000])
+	}
+	a[200] = 3
+	if b[200] != 0 || b[100] != 1 {
+		t.Errorf("placeholder still shares the file: b[200]=%d b[100]=%d", b[200], b[100])
+	}
+	if err := Unmap(a); err != nil {
+		t.Errorf("unmap placeholder: %v", err)
+	}
+	if err := Placeholder(nil); err != nil {
+		t.Errorf("Placeholder(nil) = %v", err)
+	}
+}
