@@ -99,7 +99,8 @@ type SocketConfig struct {
 	// ReconnectInterval is how long a slave waits before it tries to
 	// connect again after a failure or disconnect. 0 means the default
 	// (2 s, as libmemif); a negative value turns reconnecting off, in which
-	// case a slave connects once when created.
+	// case a slave connects once when created and again only when asked
+	// with Interface.RequestConnection.
 	ReconnectInterval time.Duration
 	// HandshakeTimeout bounds each wait for a control message during the
 	// handshake. 0 means DefaultHandshakeTimeout.

@@ -149,6 +149,12 @@ func (c *conn) linkUp() (bool, error) {
 	i.claim = nil
 	i.c = c
 	i.lastErr = nil
+	// A connection request made before this connection is satisfied by it:
+	// it must not start another attempt after this one ends.
+	select {
+	case <-i.kick:
+	default:
+	}
 	i.st.connects.Add(1)
 	i.notify()
 	i.mu.Unlock()

@@ -11,7 +11,8 @@
 //     are matched to slaves by interface id;
 //   - a slave (RoleSlave, the zero value) connects at once and, unless
 //     SocketConfig.ReconnectInterval is negative, retries every interval
-//     (default 2 s) while not connected.
+//     (default 2 s) while not connected; Interface.RequestConnection
+//     starts an attempt at any time (libmemif memif_request_connection).
 //
 // The slave allocates all shared memory: rings in region 0 and packet
 // buffers in a separate page-aligned memfd, region 1, plus one eventfd per

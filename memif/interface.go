@@ -23,6 +23,7 @@ type Interface struct {
 	c       *conn // link up
 	claim   *conn // master: connection in handshake holding this id
 	changed chan struct{}
+	kick    chan struct{} // slave: RequestConnection asks for an attempt now
 	closed  bool
 	done    chan struct{}
 	lastErr error
@@ -47,6 +48,7 @@ func newInterface(s *Socket, cfg InterfaceConfig) *Interface {
 		cfg:     cfg,
 		log:     s.log.With("id", cfg.ID, "role", cfg.Role.String()),
 		changed: make(chan struct{}),
+		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 }
@@ -367,8 +369,40 @@ func (i *Interface) callback(f func()) {
 	f()
 }
 
+// RequestConnection makes a slave try to connect now, as libmemif's
+// memif_request_connection does; it is how a slave whose reconnect timer
+// is off (SocketConfig.ReconnectInterval < 0) connects again after a
+// failure or disconnect. With the timer on it just does not wait for the
+// timer. It does not wait for the attempt: the outcome arrives through
+// OnConnect, WaitConnected and LastError.
+//
+// It returns an error wrapping ErrInvalArg on a master (which waits for
+// its slave), ErrAlrConn when connected, ErrAlready while a handshake is
+// in progress, and ErrClosed after Close.
+func (i *Interface) RequestConnection() error {
+	if i.cfg.Role != RoleSlave {
+		return fmt.Errorf("memif: interface %d: RequestConnection needs the slave role; a master waits for its slave: %w", i.cfg.ID, ErrInvalArg)
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	switch {
+	case i.closed:
+		return ErrClosed
+	case i.c != nil:
+		return ErrAlrConn
+	case i.claim != nil:
+		return ErrAlready
+	}
+	select {
+	case i.kick <- struct{}{}:
+	default: // an attempt is already requested
+	}
+	return nil
+}
+
 // slaveLoop connects, runs the connection until it ends, and retries
-// after the reconnect interval until the interface is closed.
+// after the reconnect interval (or when RequestConnection asks) until the
+// interface is closed.
 func (i *Interface) slaveLoop() {
 	defer i.wg.Done()
 	t := time.NewTimer(0)
@@ -378,12 +412,12 @@ func (i *Interface) slaveLoop() {
 		case <-i.done:
 			return
 		case <-t.C:
+		case <-i.kick:
 		}
 		i.connectSlave()
-		if i.s.cfg.ReconnectInterval < 0 {
-			return
+		if i.s.cfg.ReconnectInterval >= 0 {
+			t.Reset(i.s.cfg.ReconnectInterval)
 		}
-		t.Reset(i.s.cfg.ReconnectInterval)
 	}
 }
 
