@@ -81,9 +81,9 @@ const coldFuel = 1 << 28
 
 // burstFuel is the budget of one mw_process call. The host's default
 // (host.DefaultFuel, 2e6) is calibrated on C and WAT guests; Go code burns
-// fuel an order of magnitude faster per unit of time: parsing headers with
-// sdk.Headers costs ~40k units per packet as a Go guest (TestE2EFuelPerPacket
-// prints it), so a 256-packet burst needs ~1e7.
+// fuel an order of magnitude faster per unit of time: the acl costs ~29k units
+// per packet as a Go guest (TestE2EFuelPerPacket prints it), so a 256-packet
+// burst needs ~8e6.
 const burstFuel = 1 << 26
 
 // pluginConfig is the host configuration the tests load plugins with.
