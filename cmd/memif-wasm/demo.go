@@ -46,11 +46,6 @@ memif-wasm demo --duration 10s --rate 200000
 memif-wasm demo --plugin plugins/build/icmp-responder.wasm --proto icmp
 memif-wasm demo --plugin my-filter.wasm --plugin plugins/build/macswap.wasm`
 
-// goGuestFuel is the per-burst fuel the demo and bench give plugins: 16 times the host's
-// default, because a Go guest's first bursts (page faults, a GC cycle) spend more than
-// the default and the example Go plugins would be quarantined within a second.
-const goGuestFuel = 1 << 25
-
 // demoAclDeniedPort is the UDP source port the demo's acl denies: flow 7 of gen's 8.
 const demoAclDeniedPort = 1031
 
@@ -67,7 +62,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:0", `HOST:PORT to serve /metrics on while the demo runs ("" for none)`)
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache, so later runs start faster ("" for none)`)
 	interval := fs.Duration("interval", time.Second, "how often live rates are shown")
-	fuelBudget := fs.Int64("fuel", goGuestFuel, "fuel budget of one burst per plugin (0: the host's default)")
+	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
