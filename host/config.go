@@ -18,8 +18,8 @@ const (
 	// DefaultFuel is the fuel of one mw_process call. On the measurement
 	// machine (see the package documentation, "Budgets") the slowest code per
 	// unit of fuel burns about DefaultFuelPerMicrosecond units per µs, so a
-	// call that spends all of it returns within about 1 ms; an acl burst of
-	// 256 packets spends well under a tenth of it.
+	// call that spends all of it returns within about 1 ms; the C acl spends
+	// 3.4e5 on a burst of 256 packets.
 	DefaultFuel int64 = 1000 * DefaultFuelPerMicrosecond
 	// DefaultColdFuel is the fuel of the start function, _initialize, mw_init,
 	// mw_control and the state hooks. It is larger than DefaultFuel because a

@@ -33,11 +33,63 @@
 //
 // # Faults and reloads
 //
-// A trap or a negative return from mw_process gives the burst the plugin's
-// fail policy (drop, or pass with FailOpen), closes the instance and
-// re-creates it on a later burst after a backoff. Replace swaps a plugin for
-// a new version between two bursts, handing state over through
-// mw_state_save/mw_state_load when both versions export them.
+// A plugin faults when mw_process traps (unreachable, out-of-bounds access,
+// stack overflow), runs out of fuel, calls proc_exit (Go's os.Exit),
+// fails after growing its memory to the cap, returns -errno, or writes
+// descriptors the host refuses (an ABI violation); re-creating its instance
+// fails on _initialize, mw_init, the layout calls or a budget. Each is counted
+// in PluginStats.FaultReasons under its FaultReason. The burst gets the
+// plugin's fail policy (drop, or pass with FailOpen), except after an ABI
+// violation, where the refused packets are ABORTED and the rest keep their
+// validated verdicts. The instance is always discarded (a trap unwinds the
+// guest without its cleanup) and re-created on a later burst after an
+// exponential backoff (50 ms doubling to 10 s); QuarantineFaults faults
+// within QuarantineWindow quarantine the plugin until Replace or
+// Pipeline.Unquarantine, its bursts getting the policy meanwhile. Replace
+// swaps a plugin for a new version between two bursts, handing state over
+// through mw_state_save/mw_state_load when both versions export them.
+//
+// # Budgets
+//
+// wazero cannot interrupt compiled wasm cheaply, and a guest call that never
+// returns also holds off every stop-the-world phase of Go's GC for the whole
+// process. So every module is metered unless PluginConfig.Unmetered says it
+// is trusted: host/internal/fuel rewrites it at load (cached by the input's
+// SHA-256, the rewriter's version and its config), the host sets the budget
+// before each call and reads back what was spent (PluginStats.FuelUsed), and
+// a call that runs out traps as a FaultFuel. The cost model: one unit per
+// instruction, per byte of memory.copy/fill/init and per byte memory.grow
+// adds, plus 8 per function entry and per loop pass. Guest log lines and
+// WASI writes are charged too (1000 per call plus one per byte).
+//
+// Budgets per plugin (PluginConfig, defaulting to its Tenant's): Fuel per
+// mw_process call (DefaultFuel, 5e6), ColdFuel for the start function,
+// _initialize, mw_init, mw_control and the state hooks (DefaultColdFuel, 2^28:
+// a Go guest that runs a garbage collection in mw_window or mw_init spends
+// 5e7–1e8; these calls are rare and off the packet path, and at the slowest
+// measured rate one takes at most about 54 ms), MaxMemoryPages,
+// and MaxInstances. A Tenant bounds the instances and pages of all its
+// plugins together.
+//
+// DefaultFuel is 1 ms of the slowest code per unit of fuel measured on the
+// 2-vCPU development VM (go test -run '^$' -bench FuelRate -benchtime 20x
+// ./host/; fuel per µs, best of runs): shallow calls (WAT fib) 5,200, C loop
+// 5,900, bulk fill 6,700, empty WAT loop 7,400, Go loop 15,000. Go guests
+// burn fuel about ten times faster than they run instructions (Go compiles
+// each function to a dispatch loop, charged in full on every pass: the Go acl
+// spends 13.5e6 on 256 packets in 240 µs), so a module that imports WASI gets
+// 64-packet calls unless MaxBurst says otherwise.
+//
+// What fuel does not see, and what bounds it instead:
+//   - First touches of a page: a page fault costs 3–10 µs per 4 KiB on the
+//     VM (memory.fill over fresh pages: 500 fuel per µs). Pages a guest grows
+//     are populated by the host in Go (MADV_POPULATE_WRITE), where the GC can
+//     stop it; pages of the initial memory fault in wasm, at most once per
+//     instance, and faults back off and quarantine.
+//   - The unwinding of a trap: wazero walks every live frame (about 0.35 µs
+//     each, in Go), so a recursion that runs out of fuel 500,000 frames deep
+//     stalls its own worker for about 12 ms, without holding off the GC.
+//   - WASI's poll_oneoff does not sleep (no nanosleep is configured).
 //
 // # Workers
 //
@@ -48,9 +100,13 @@
 // interface, PASS to the configured egress, REDIRECT to a numbered Port — with a
 // bounded retry on a full ring and counted drops. Cancel its context to stop it.
 //
-// Metering is opt-in per plugin (PluginConfig.Fuel): the module is rewritten
-// at load by host/internal/fuel, every mw_process call gets the budget, and
-// running out is a fault like a trap. An unmetered guest that loops forever
-// blocks its worker and, because compiled wasm cannot be preempted, the
-// garbage collector of the whole process.
+// # Tenants
+//
+// A Tenant owns plugins (PluginConfig.Tenant), the pipelines made of them,
+// and interfaces (Port.Tenant). A pipeline takes plugins of one tenant only,
+// maps only its own tenant's buffer regions for zero-copy (RegionFacts.Tenant,
+// else ErrForeignRegion), and its Worker accepts only the tenant's ports; a
+// plugin's REDIRECT allow-list must lie within the tenant's Ports. Budgets
+// and aggregate counters (Tenant.ReadStats) are kept per tenant. Workers of
+// different tenants share no lock on the packet path.
 package host
