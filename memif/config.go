@@ -138,7 +138,12 @@ type InterfaceConfig struct {
 	// 0 means 2048. Larger packets use chained buffers.
 	BufferSize uint16
 	// Headroom is reserved at the start of every receive buffer the slave
-	// posts (libmemif refill headroom); must be below BufferSize.
+	// posts (libmemif refill headroom); must be below BufferSize. The
+	// master is offered BufferSize-Headroom bytes per buffer, received
+	// Data starts Headroom bytes into the buffer (its Offset too), and
+	// the Headroom bytes before it are free for a zero-copy consumer to
+	// prepend headers. Only the slave's receive side uses it: transmit
+	// buffers start at the beginning of their memif buffer.
 	Headroom uint16
 	// RxMode is the initial mode of every receive queue.
 	RxMode RxMode

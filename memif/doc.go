@@ -66,6 +66,22 @@
 // reserved (address space, plus any page a stale write touched) for the
 // life of the process.
 //
+// # Headroom and capacity
+//
+// Buffer.Cap is how many bytes may be written from Data[0] to the end of
+// the memif buffer, and cap(Data) equals it: a packet may grow in place up
+// to Cap before TxBurst (or a zero-copy consumer may use Region, Offset
+// and Cap). For tx buffers it is the whole buffer: the slave's BufferSize,
+// or on a master the length the slave posted in the M2S descriptor. A
+// slave posts its rx buffers with InterfaceConfig.Headroom bytes reserved
+// in front (libmemif's refill headroom), so received Data starts Headroom
+// bytes into its buffer and its Cap is BufferSize-Headroom; the headroom
+// sits at [Offset-Headroom, Offset) of the buffer region, for consumers
+// that map the region (Interface.Regions) and prepend headers there. A
+// buffer forwarded with TxQueue.EnqueueRx keeps its headroom and Cap. A
+// master does not learn the slave's buffer size, so on a master a received
+// buffer's Cap is its length.
+//
 // # Interrupts
 //
 // In interrupt mode (the default) the producer writes the ring's eventfd

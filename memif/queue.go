@@ -38,6 +38,12 @@ type Buffer struct {
 	cap  uint32
 }
 
+// Cap is how many bytes may be written from Data[0] to the end of the
+// memif buffer; cap(Data) is the same. A packet may grow in place up to
+// it (b.Data = b.Data[:n]) before TxBurst publishes len(Data) bytes. See
+// "Headroom and capacity" in the package doc for what it is on each side.
+func (b Buffer) Cap() int { return int(b.cap) }
+
 // Data-path errors. They are values so bursts can return them without
 // allocating.
 var (
@@ -243,20 +249,23 @@ func (q *queue) rxBurst(bufs []Buffer) (int, error) {
 		b := &bufs[n+k]
 		if q.slave {
 			off := q.shadow[idx&q.mask] + q.headroom
-			if d.Length > q.bufSize-q.headroom {
+			room := q.bufSize - q.headroom
+			if d.Length > room {
 				return 0, q.fail(ErrBadDescriptor, "descriptor length above the posted buffer")
 			}
-			end := off + d.Length
-			b.Data = q.bufMem[off:end:end]
-			b.Region, b.Offset = q.bufRegion, off
+			// Our own buffer: its whole room is the capacity.
+			b.Data = q.bufMem[off : off+d.Length : off+room]
+			b.Region, b.Offset, b.cap = q.bufRegion, off, room
 		} else {
 			v, err := ring.View(q.views, &d)
 			if err != nil {
 				return 0, q.fail(ErrBadDescriptor, err.Error())
 			}
-			b.Data, b.Region, b.Offset = v, d.Region, d.Offset
+			// The slave's buffer size is unknown here: only the packet's
+			// bytes are known to be inside its buffer.
+			b.Data, b.Region, b.Offset, b.cap = v, d.Region, d.Offset, d.Length
 		}
-		b.q, b.slot, b.cap = q, idx, d.Length
+		b.q, b.slot = q, idx
 		b.Flags = BufferFlags(d.Flags) & BufferNext
 		pktBytes += uint64(d.Length)
 		k++
@@ -663,7 +672,8 @@ func (q *TxQueue) EnqueueRx(bufs []Buffer) (int, error) {
 		}
 		rs, ts := b.slot&rq.mask, q.cur&q.mask
 		rq.shadow[rs], q.shadow[ts] = q.shadow[ts], rq.shadow[rs]
-		b.q, b.slot, b.cap = &q.queue, q.cur, q.bufSize
+		// The buffer keeps its headroom: Data still starts past it.
+		b.q, b.slot, b.cap = &q.queue, q.cur, q.bufSize-(b.Offset-q.shadow[ts])
 		q.cur++
 		n++
 	}
