@@ -316,3 +316,18 @@ func TestParseMAC(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseMAC(f *testing.F) {
+	f.Add("02:00:5e:10:00:0a")
+	f.Add("ff-ff-ff-ff-ff-ff")
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := sdk.ParseMAC(s)
+		if err != nil {
+			return
+		}
+		// Whatever parses round-trips through String (lower case, colons).
+		if back, err := sdk.ParseMAC(m.String()); err != nil || back != m {
+			t.Fatalf("%q parsed to %v, which does not round-trip", s, m)
+		}
+	})
+}

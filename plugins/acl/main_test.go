@@ -405,3 +405,25 @@ func FuzzConfig(f *testing.F) {
 		a.Control([]byte(`{"op":"list"}`), nil)
 	})
 }
+
+// FuzzControl sends arbitrary control messages: a message either fails and
+// changes nothing, or leaves a rule set that still classifies.
+func FuzzControl(f *testing.F) {
+	f.Add([]byte(`{"op":"add","rule":{"action":"allow","proto":"tcp","dport":"80"},"index":0}`))
+	f.Add([]byte(`{"op":"delete","id":1}`))
+	f.Add([]byte(`{"op":"replace","rules":[{"action":"deny","src":"fd00::/8"}],"default":"allow"}`))
+	f.Add([]byte(`{"op":"list"}`))
+	frame := v4(f, "10.0.0.1", "10.0.0.2", tcp(1, 80))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		a := newACL(t, webConfig)
+		before, _ := a.Control([]byte(`{"op":"list"}`), nil)
+		if _, err := a.Control(msg, nil); err != nil {
+			after, _ := a.Control([]byte(`{"op":"list"}`), nil)
+			if string(before) != string(after) {
+				t.Fatalf("failed control %q changed the rules", msg)
+			}
+			return
+		}
+		a.Process(sdktest.Burst(1, frame))
+	})
+}

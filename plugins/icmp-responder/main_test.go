@@ -185,3 +185,17 @@ func TestProcessAllocations(t *testing.T) {
 		t.Fatalf("%v allocations", n)
 	}
 }
+
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte(config))
+	f.Add([]byte(`{"mac":"02-00-00-00-00-01","ips":["::ffff:10.0.0.1"],"others":"drop"}`))
+	f.Fuzz(func(t *testing.T, cfg []byte) {
+		r := new(responder)
+		if r.Init(cfg) != nil {
+			return
+		}
+		if len(r.v4)+len(r.v6) == 0 || r.mac.IsMulticast() {
+			t.Fatalf("accepted a config that answers for nothing or from a multicast MAC: %s", cfg)
+		}
+	})
+}

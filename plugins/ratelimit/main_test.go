@@ -251,3 +251,20 @@ func FuzzLoadState(f *testing.F) {
 		}
 	})
 }
+
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte(`{"rate":1000,"burst":100,"max_sources":16,"non_ip":"drop"}`))
+	f.Add([]byte(`{"rate":1000000000,"burst":1000000}`))
+	f.Fuzz(func(t *testing.T, cfg []byte) {
+		l := new(limiter)
+		if l.Init(cfg) != nil {
+			return
+		}
+		if l.rate == 0 || l.capacity == 0 || len(l.table) == 0 || len(l.table)&(len(l.table)-1) != 0 {
+			t.Fatalf("accepted %s into rate %d capacity %d table %d", cfg, l.rate, l.capacity, len(l.table))
+		}
+		if len(l.table) > 2*maxSources {
+			t.Fatalf("table of %d slots", len(l.table))
+		}
+	})
+}

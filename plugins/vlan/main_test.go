@@ -25,11 +25,11 @@ func ipUDP() []gopacket.SerializableLayer {
 	}
 }
 
-func untagged(t *testing.T) []byte {
+func untagged(t testing.TB) []byte {
 	return sdktest.Frame(t, append([]gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}}, ipUDP()...)...)
 }
 
-func tagged(t *testing.T, tpid layers.EthernetType, vid uint16, pcp uint8) []byte {
+func tagged(t testing.TB, tpid layers.EthernetType, vid uint16, pcp uint8) []byte {
 	return sdktest.Frame(t, append([]gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: tpid},
 		&layers.Dot1Q{VLANIdentifier: vid, Priority: pcp, Type: layers.EthernetTypeIPv4}}, ipUDP()...)...)
 }
@@ -154,4 +154,23 @@ func TestProcessAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { v.Process(b) }); n != 0 {
 		t.Fatalf("%v allocations", n)
 	}
+}
+
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte(`{"action":"push","vid":100,"pcp":3,"tpid":"0x88a8","verdict":"tx"}`))
+	f.Add([]byte(`{"action":"rewrite","match_vid":5,"vid":6}`))
+	frames := [][]byte{untagged(f), tagged(f, layers.EthernetTypeDot1Q, 5, 1), {1, 2, 3}}
+	f.Fuzz(func(t *testing.T, cfg []byte) {
+		v := new(vlan)
+		if v.Init(cfg) != nil {
+			return
+		}
+		b := sdktest.Burst(1, frames...)
+		v.Process(b)
+		for i, vd := range sdktest.Verdicts(b) {
+			if vd == sdk.Aborted {
+				t.Fatalf("packet %d left without a verdict", i)
+			}
+		}
+	})
 }
