@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/admin"
@@ -32,7 +34,7 @@ Commands:
   load TENANT/IFACE FILE            add a plugin (--name, --config or --plugin-config-file, --index)
   unload TENANT/IFACE/PLUGIN        remove a plugin
   reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
-  control TENANT/IFACE/PLUGIN MSG   send a control message, print the reply
+  control TENANT/IFACE/PLUGIN MSG   send a control message (@FILE: the file's bytes), print the reply
   reload-config                     re-read the daemon's config file (as SIGHUP)`
 
 const ctlExamples = `memif-wasm ctl list
@@ -159,13 +161,25 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if !ok {
 			return fs.usageError(stderr, "control %q: want TENANT/INTERFACE/PLUGIN", rest[0])
 		}
-		reply, err := c.Control(ctx, p[0], p[1], p[2], rest[1])
+		msg := []byte(rest[1])
+		if name, ok := strings.CutPrefix(rest[1], "@"); ok {
+			// Binary messages (such as the C acl's rule sets) come from a file.
+			if msg, err = os.ReadFile(name); err != nil {
+				fmt.Fprintf(stderr, "memif-wasm ctl: control message: %v\n", err)
+				return exitUsage
+			}
+		}
+		reply, err := c.Control(ctx, p[0], p[1], p[2], msg)
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = admin.ControlReply{Reply: reply}
+		out = admin.NewControlReply(reply)
 		if !*jsonOut {
-			fmt.Fprintln(stdout, reply)
+			if isText(reply) {
+				fmt.Fprintln(stdout, string(reply))
+			} else {
+				fmt.Fprintf(stdout, "%d bytes: %x\n", len(reply), reply)
+			}
 			return exitOK
 		}
 	case "reload-config":
@@ -314,4 +328,18 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// isText reports whether b prints as it is: UTF-8 without control
+// characters other than tab and newlines.
+func isText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }

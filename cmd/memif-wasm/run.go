@@ -65,6 +65,7 @@ type runFlags struct {
 	rxMode        string
 	secret        string
 	failOpen      bool
+	fuel          int64
 	metricsAddr   string
 	adminSocket   string
 	adminTCP      string
@@ -92,6 +93,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt (polling is refused until the host loop polls)")
 	fs.StringVar(&f.secret, "secret", "", "quick run: memif secret")
 	fs.BoolVar(&f.failOpen, "fail-open", false, "quick run: pass packets on when a plugin faults (default: drop)")
+	fs.Int64Var(&f.fuel, "fuel", 0, "quick run: fuel of one burst per plugin, about one unit per wasm instruction (default: the host's)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
 	fs.StringVar(&f.adminSocket, "admin-socket", defaultAdminSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
 	fs.StringVar(&f.adminTCP, "admin-tcp", "", "also serve the admin API on this loopback HOST:PORT (needs --admin-token-file)")
@@ -169,6 +171,7 @@ func (f *runFlags) quickConfig() (*config.Config, error) {
 		if f.failOpen {
 			pc.FailPolicy = "open"
 		}
+		pc.Fuel = f.fuel
 		in.Plugins = append(in.Plugins, pc)
 	}
 	c := &config.Config{Tenants: []config.Tenant{{Name: f.tenant, Interfaces: []config.Interface{in}}}}

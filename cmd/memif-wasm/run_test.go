@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,7 +82,8 @@ func (bg *background) stop(t *testing.T) int {
 // file appears at bind, a moment before listen), failing with the run's log.
 func (bg *background) waitAdmin(t *testing.T, path string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// Go plugins take seconds to compile, more under the race detector.
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		if c, err := net.Dial("unix", path); err == nil {
 			c.Close()
@@ -322,5 +324,67 @@ func TestCtlErrors(t *testing.T) {
 	}
 	if code, _, e := ctl(t, sock, "reload-config"); code != exitFailure || !strings.Contains(e, "without a config file") {
 		t.Errorf("reload-config without file: %d %q", code, e)
+	}
+}
+
+// aclC builds a configuration or control message of the C acl plugin
+// (plugins/acl/c/acl.c): default allow, and when denyUDP one rule denying UDP.
+func aclC(denyUDP bool) []byte {
+	b := []byte{'M', 'W', 'A', '1', 1, 1, 0, 0}
+	if denyUDP {
+		b[6] = 1
+		rule := make([]byte, 48)
+		rule[0], rule[2], rule[3] = 0, 17, 1 // deny, proto 17, match proto
+		binary.LittleEndian.PutUint16(rule[10:], 0xffff)
+		binary.LittleEndian.PutUint16(rule[14:], 0xffff)
+		b = append(b, rule...)
+	}
+	return b
+}
+
+// TestRunACLControl runs the C acl plugin in front of a reflector: gen's
+// frames come back until `ctl control` installs a deny-UDP rule set, after
+// which none does and the acl counts the drops.
+func TestRunACLControl(t *testing.T) {
+	acl := builtPlugin(t, "acl-c.wasm")
+	dir := t.TempDir()
+	tx := testplugin.Build(t, dir, "reflect", int(abi.TX), 0)
+	sock, adm := filepath.Join(dir, "memif.sock"), filepath.Join(dir, "admin.sock")
+	aclCfg, rules := filepath.Join(dir, "acl.bin"), filepath.Join(dir, "deny-udp.bin")
+	os.WriteFile(aclCfg, aclC(false), 0o644)
+	os.WriteFile(rules, aclC(true), 0o644)
+	bg := startRun(t, "run", "--socket", sock, "--role", "master", "--plugin", acl, "--plugin-config", aclCfg,
+		"--plugin", tx, "--admin-socket", adm, "--watch=false")
+	bg.waitAdmin(t, adm)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := gen.Run(ctx, gen.Config{Socket: sock, Count: 500, Rate: 20000})
+	if err != nil || rep.Unique == 0 {
+		t.Fatalf("before the rule: %+v, %v", rep, err)
+	}
+	code, out, e := ctl(t, adm, "control", "default/memif0/acl-c", "@"+rules)
+	if code != exitOK || out != "4 bytes: 01000000\n" {
+		t.Fatalf("ctl control: %d %q %s", code, out, e)
+	}
+	rep, err = gen.Run(ctx, gen.Config{Socket: sock, Count: 500, Rate: 20000, Drain: 300 * time.Millisecond})
+	if err != nil || rep.Sent != 500 || rep.Received != 0 {
+		t.Fatalf("after the deny rule: sent %d received %d, %v", rep.Sent, rep.Received, err)
+	}
+	code, out, _ = ctl(t, adm, "stats", "--json")
+	var s struct {
+		Tenants []struct {
+			Interfaces []struct {
+				Plugins []struct {
+					Name  string
+					Stats struct{ Verdicts []uint64 }
+				}
+			}
+		}
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &s) != nil {
+		t.Fatalf("ctl stats --json: %d %s", code, out)
+	}
+	if v := s.Tenants[0].Interfaces[0].Plugins[0].Stats.Verdicts; len(v) < 2 || v[abi.Drop] != 500 {
+		t.Errorf("acl verdicts %v, want 500 drops", v)
 	}
 }

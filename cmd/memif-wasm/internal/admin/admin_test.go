@@ -69,8 +69,12 @@ func TestRoundTrip(t *testing.T) {
 	if len(ts) != 1 || ts[0].Name != "t" || len(ts[0].Interfaces) != 1 || ts[0].Interfaces[0].Plugins[0].Name != "tx" {
 		t.Fatalf("tenants = %+v", ts)
 	}
-	if reply, err := c.Control(ctx, "t", "memif0", "tx", `{"op":"get"}`); err != nil || reply != `{"op":"get"}` {
+	if reply, err := c.Control(ctx, "t", "memif0", "tx", []byte(`{"op":"get"}`)); err != nil || string(reply) != `{"op":"get"}` {
 		t.Errorf("control: %q, %v", reply, err)
+	}
+	bin := []byte{'M', 'W', 0, 0xff, 0xfe, 1}
+	if reply, err := c.Control(ctx, "t", "memif0", "tx", bin); err != nil || string(reply) != string(bin) {
+		t.Errorf("binary control: %q, %v", reply, err)
 	}
 	if err := c.Reload(ctx, "t", "memif0", "tx"); err != nil {
 		t.Errorf("reload: %v", err)
@@ -120,6 +124,8 @@ func TestBadRequests(t *testing.T) {
 		want                     string
 	}{
 		{"bad JSON", "POST", "/v1/tenants/t/interfaces/memif0/plugins/tx/control", `{"message":`, 400, "bad JSON body"},
+		{"message and data", "POST", "/v1/tenants/t/interfaces/memif0/plugins/tx/control", `{"message":"x","data":"eA=="}`, 400, "not both"},
+		{"data not base64", "POST", "/v1/tenants/t/interfaces/memif0/plugins/tx/control", `{"data":"%%%"}`, 400, "bad JSON body"},
 		{"unknown field", "POST", "/v1/tenants/t/interfaces/memif0/plugins/tx/control", `{"msg":"x"}`, 400, "unknown field"},
 		{"trailing data", "POST", "/v1/tenants/t/interfaces/memif0/plugins/tx/control", `{"message":"x"} {}`, 400, "data after"},
 		{"load without file", "POST", "/v1/tenants/t/interfaces/memif0/plugins", `{"name":"x"}`, 400, "file: required"},

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
@@ -144,11 +145,21 @@ func (c *Client) Reload(ctx context.Context, tenant, iface, plugin string) error
 	return c.do(ctx, http.MethodPost, pluginPath(tenant, iface, plugin)+"/reload", nil, nil)
 }
 
-// Control sends a control message and returns the plugin's reply.
-func (c *Client) Control(ctx context.Context, tenant, iface, plugin, msg string) (string, error) {
+// Control sends a control message and returns the plugin's reply. Binary
+// messages and replies travel base64-encoded, text ones as they are.
+func (c *Client) Control(ctx context.Context, tenant, iface, plugin string, msg []byte) ([]byte, error) {
+	req := ControlRequest{Message: string(msg)}
+	if !utf8.Valid(msg) {
+		req = ControlRequest{Data: msg}
+	}
 	var out ControlReply
-	err := c.do(ctx, http.MethodPost, pluginPath(tenant, iface, plugin)+"/control", ControlRequest{Message: msg}, &out)
-	return out.Reply, err
+	if err := c.do(ctx, http.MethodPost, pluginPath(tenant, iface, plugin)+"/control", req, &out); err != nil {
+		return nil, err
+	}
+	if out.Data != nil {
+		return out.Data, nil
+	}
+	return []byte(out.Reply), nil
 }
 
 // ReloadConfig asks the daemon to re-read its config file and returns what changed.

@@ -11,7 +11,7 @@
 //	POST   /v1/tenants/{t}/interfaces/{i}/plugins       load a plugin   {"file":..., "name":..., "config":..., "index":...}
 //	DELETE /v1/tenants/{t}/interfaces/{i}/plugins/{p}   unload a plugin
 //	POST   /v1/tenants/{t}/interfaces/{i}/plugins/{p}/reload
-//	POST   /v1/tenants/{t}/interfaces/{i}/plugins/{p}/control   {"message": "..."} → {"reply": "..."}
+//	POST   /v1/tenants/{t}/interfaces/{i}/plugins/{p}/control   {"message": "..."} or {"data": BASE64} → {"reply": "..."} or {"data": BASE64}
 //	POST   /v1/config/reload                            re-read the config file (as SIGHUP)
 //
 // Client speaks the same API; memif-wasm ctl is built on it.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
@@ -245,14 +246,26 @@ type LoadRequest struct {
 	Index *int `json:"index,omitempty"`
 }
 
-// ControlRequest and ControlReply carry a plugin control message.
+// ControlRequest carries a plugin control message: text in Message, or
+// binary in Data (base64 in JSON), not both.
 type ControlRequest struct {
-	Message string `json:"message"`
+	Message string `json:"message,omitempty"`
+	Data    []byte `json:"data,omitempty"`
 }
 
-// ControlReply is the plugin's answer.
+// ControlReply is the plugin's answer: in Reply when it is UTF-8 text,
+// else in Data (base64 in JSON).
 type ControlReply struct {
 	Reply string `json:"reply"`
+	Data  []byte `json:"data,omitempty"`
+}
+
+// NewControlReply puts b where it survives JSON.
+func NewControlReply(b []byte) ControlReply {
+	if utf8.Valid(b) {
+		return ControlReply{Reply: string(b)}
+	}
+	return ControlReply{Data: b}
 }
 
 // ConfigReloadReply lists what a config reload changed.
@@ -341,12 +354,20 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	reply, err := s.b.Control(r.Context(), r.PathValue("t"), r.PathValue("i"), r.PathValue("p"), []byte(req.Message))
+	msg := []byte(req.Message)
+	if req.Data != nil {
+		if req.Message != "" {
+			writeError(w, http.StatusBadRequest, "set message (text) or data (base64), not both")
+			return
+		}
+		msg = req.Data
+	}
+	reply, err := s.b.Control(r.Context(), r.PathValue("t"), r.PathValue("i"), r.PathValue("p"), msg)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ControlReply{Reply: string(reply)})
+	writeJSON(w, http.StatusOK, NewControlReply(reply))
 }
 
 func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request) {
