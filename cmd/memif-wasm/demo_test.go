@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // The demo with the user's plugin: traffic flows, live lines, a summary table naming
@@ -130,5 +136,75 @@ func TestDemoErrors(t *testing.T) {
 				t.Fatalf("exit %d (want %d), stderr lacks %q:\n%s\nstdout:\n%s", code, tt.code, tt.want, stderr, stdout)
 			}
 		})
+	}
+}
+
+// lineWriter hands complete lines to a channel, for reading a command's output while
+// it runs.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   []byte
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		select {
+		case w.lines <- string(w.buf[:i]):
+		default: // nobody is listening any more
+		}
+		w.buf = w.buf[i+1:]
+	}
+}
+
+// While the demo runs, its /metrics address serves the daemon's metrics, with the
+// plugin's verdicts in them.
+func TestDemoServesMetrics(t *testing.T) {
+	out := &lineWriter{lines: make(chan string, 100)}
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		done <- run(context.Background(), []string{"demo", "--plugin", watPlugin(t, "1", "3"), "--duration", "1500ms",
+			"--rate", "5000", "--cache-dir", ""}, out, &errb)
+	}()
+	re := regexp.MustCompile(`^metrics: (http://\S+/metrics)`)
+	var url string
+	for url == "" {
+		select {
+		case l := <-out.lines:
+			if m := re.FindStringSubmatch(l); m != nil {
+				url = m[1]
+			}
+		case code := <-done:
+			t.Fatalf("demo ended (exit %d) without a metrics address; stderr:\n%s", code, errb.String())
+		case <-time.After(20 * time.Second):
+			t.Fatal("no metrics address within 20 s")
+		}
+	}
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if regexp.MustCompile(`memif_wasm_\w*verdict\w*\{[^}]*verdict="tx"[^}]*\} [1-9]`).MatchString(body) {
+			break
+		}
+	}
+	if !strings.Contains(body, "memif_wasm_") || !strings.Contains(body, `verdict="tx"`) {
+		t.Fatalf("metrics lack memif_wasm_* with tx verdicts:\n%.3000s", body)
+	}
+	if code := <-done; code != exitOK {
+		t.Fatalf("demo exit %d; stderr:\n%s", code, errb.String())
 	}
 }
