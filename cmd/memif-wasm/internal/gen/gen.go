@@ -390,7 +390,13 @@ func (r *run) receive(ctx context.Context, q int) {
 		}
 		rx, err := r.rxIf.RxQueue(q)
 		if err != nil {
-			continue // went down again, or fewer queues this time: wait for the next link
+			// Down again, or fewer queues on this connection: look again shortly
+			// rather than spin while the link stays up without this queue.
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
 		}
 		for ctx.Err() == nil {
 			n, err := r.sink.poll(rx, bufs)
