@@ -53,6 +53,9 @@ type Daemon struct {
 	started time.Time
 	watch   *watcher
 
+	faultsStop chan struct{}
+	faultsDone chan struct{}
+
 	counters counters
 }
 
@@ -127,6 +130,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		d.watch = w
 		d.watch.sync(d.watchList())
 	}
+	d.faultsStop, d.faultsDone = make(chan struct{}), make(chan struct{})
+	go d.watchFaults(d.faultsStop)
 	return d, nil
 }
 
@@ -340,6 +345,10 @@ func (d *Daemon) Close() error {
 	if w != nil {
 		// Outside d.mu: the watcher may be waiting for it to reload a file.
 		errs = append(errs, w.close())
+	}
+	if d.faultsStop != nil {
+		close(d.faultsStop) // the fault logger takes d.mu too
+		<-d.faultsDone
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

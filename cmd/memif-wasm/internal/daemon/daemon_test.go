@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -508,4 +509,45 @@ func TestRedirect(t *testing.T) {
 		pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0].Stats
 		return pl.Verdicts[abi.Aborted] == 2 && pl.Invalid[host.ReasonRedirect] == 2
 	})
+}
+
+// TestFaultIsLogged: a plugin that traps on every burst fails closed (its
+// packets are dropped and counted) and the fault reaches the log.
+func TestFaultIsLogged(t *testing.T) {
+	old := faultLogInterval
+	faultLogInterval = 20 * time.Millisecond
+	defer func() { faultLogInterval = old }()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	var logBuf syncBuffer
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "trap", testplugin.Trap, 0)),
+		Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	p := newPeer(t, sock, 0, false)
+	txq, _ := p.ifc.TxQueue(0)
+	txq.WritePackets([][]byte{frame(0), frame(1), frame(2)})
+	waitFor(t, "the fault in the log", func() bool { return strings.Contains(logBuf.String(), "plugin faulted") })
+	pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0]
+	if pl.Stats.Faults == 0 || pl.Stats.FaultReasons[host.FaultTrap] == 0 || pl.Fault == "" {
+		t.Errorf("fault not recorded: %+v", pl)
+	}
+	if !strings.Contains(logBuf.String(), "plugin=trap") || !strings.Contains(logBuf.String(), "unreachable") {
+		t.Errorf("log line lacks the plugin or the trap:\n%s", logBuf.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

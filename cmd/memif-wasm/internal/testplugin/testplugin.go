@@ -27,6 +27,7 @@ const verdictWAT = `(module
   (func (export "mw_process") (param $n i32) (result i32)
     (local $d i32) (local $end i32)
     (global.set $bursts (i32.add (global.get $bursts) (i32.const 1)))
+    TRAP
     (local.set $d (i32.const 65568))
     (local.set $end (i32.add (i32.const 65568) (i32.shl (local.get $n) (i32.const 4))))
     (block $done (loop $next
@@ -36,6 +37,9 @@ const verdictWAT = `(module
       (local.set $d (i32.add (local.get $d) (i32.const 16)))
       (br $next)))
     i32.const 0))`
+
+// Trap as the verdict builds a plugin whose mw_process traps on every burst.
+const Trap = -1
 
 // Build assembles a verdict plugin into dir/name.wasm and returns its path.
 // initResult is what mw_init returns (non-zero: the instance refuses to start).
@@ -55,6 +59,11 @@ func BuildRedirect(t testing.TB, dir, name string, verdict, initResult, port int
 	src := strings.ReplaceAll(verdictWAT, "VERDICT", strconv.Itoa(verdict))
 	src = strings.ReplaceAll(src, "INIT", "i32.const "+strconv.Itoa(initResult))
 	src = strings.ReplaceAll(src, "PORT", strconv.Itoa(port))
+	trap := ""
+	if verdict == Trap {
+		trap = "unreachable"
+	}
+	src = strings.ReplaceAll(src, "TRAP", trap)
 	in := filepath.Join(t.TempDir(), name+".wat")
 	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
