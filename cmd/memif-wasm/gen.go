@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"sync"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
@@ -54,7 +55,7 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	burst := fs.Int("burst", gen.DefaultBurst, "most frames handed to the ring at once")
 	proto := fs.String("proto", "udp", "frame type: udp, or icmp (echo requests, for icmp-responder)")
 	secret := fs.String("secret", "", "memif secret")
-	ringSize := fs.Uint8("ring-size", 0, "log2 of ring slots as slave, 1..14 (default 10)")
+	ringSize := fs.Int("ring-size", 1024, "ring slots as slave, a power of two 2..16384")
 	bufSize := fs.Uint16("buffer-size", 0, "buffer size in bytes as slave (default 2048)")
 	rxMode := fs.String("rx-mode", "interrupt", "how returning frames are noticed: interrupt or polling")
 	linkTimeout := fs.Duration("link-timeout", gen.DefaultLinkTimeout, "how long to wait for the peer")
@@ -83,10 +84,14 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := gen.Config{
 		Socket: *socket, ID: *id, SeparateRx: fs.Changed("rx-id"), RxID: *rxID,
-		Secret: *secret, Queues: *queues, Log2RingSize: *ringSize, BufferSize: *bufSize,
+		Secret: *secret, Queues: *queues, BufferSize: *bufSize,
 		Rate: *rate, Count: *count, Duration: *duration, Size: *size, Flows: *flows,
 		Burst: *burst, LinkTimeout: *linkTimeout, Settle: *settle, Drain: *drain, Stall: *stall,
 	}
+	if n := *ringSize; n < 2 || n > 1<<14 || n&(n-1) != 0 {
+		return fs.usageError(stderr, "--ring-size %d: want a power of two 2..16384", n)
+	}
+	cfg.Log2RingSize = uint8(bits.Len(uint(*ringSize)) - 1)
 	var err error
 	if cfg.Role, err = parseRole(*role); err != nil {
 		return fs.usageError(stderr, "%v", err)

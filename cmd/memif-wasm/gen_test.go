@@ -12,7 +12,7 @@ import (
 func TestGenText(t *testing.T) {
 	path := gentest.SocketPath(t)
 	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 4, -1, 1)
-	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--id", "4", "--count", "500", "--size", "200")
+	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--id", "4", "--count", "500", "--size", "200", "--ring-size", "256")
 	if code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 	}
@@ -73,6 +73,8 @@ func TestGenUsageErrors(t *testing.T) {
 		{"bad number", []string{"--socket", "x", "--rate", "fast"}, "fast"},
 		{"unknown flag", []string{"--socket", "x", "--colour"}, "colour"},
 		{"extra argument", []string{"--socket", "x", "now"}, `"now"`},
+		{"ring not a power of two", []string{"--socket", "x", "--ring-size", "1000"}, "--ring-size 1000"},
+		{"ring too large", []string{"--socket", "x", "--ring-size", "32768"}, "--ring-size 32768"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
