@@ -501,7 +501,7 @@ func TestRedirect(t *testing.T) {
 	if _, err := d.Apply(context.Background(), mk([]string{"a"})); err != nil {
 		t.Fatal(err)
 	}
-	pa, pb = newPeer(t, a, 0, false), newPeer(t, b, 0, false)
+	pa = newPeer(t, a, 0, false) // only a was reopened; b kept its peer
 	waitUp(t, d)
 	txq, _ := pa.ifc.TxQueue(0)
 	txq.WritePackets([][]byte{frame(0), frame(1)})
@@ -550,4 +550,44 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestApplyChangedInterface: changing one interface's memif settings
+// reopens only that interface; the other interface of the tenant keeps its
+// connection and the bridge works again afterwards.
+func TestApplyChangedInterface(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	pass := buildPlugin(t, dir, "pass", int(abi.Pass), 0)
+	mk := func(ringB int) *config.Config {
+		return &config.Config{Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{
+			{Name: "a", Socket: a, Role: "master", Egress: "b", Plugins: []config.Plugin{{File: pass}}},
+			{Name: "b", Socket: b, Role: "master", Egress: "a", RingSize: ringB},
+		}}}}
+	}
+	d := startDaemon(t, mk(512), Options{})
+	pa := newPeer(t, a, 0, false)
+	newPeer(t, b, 0, false)
+	waitUp(t, d)
+	changes, err := d.Apply(context.Background(), mk(256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].Action != "restart" || changes[0].Interface != "b" {
+		t.Fatalf("changes = %v, want a restart of interface b only", changes)
+	}
+	pb := newPeer(t, b, 0, false) // the old peer was disconnected
+	waitUp(t, d)
+	tr := &traffic{tx: pa, rx: pb, count: 1000}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("a→b after b was reopened: lost %d, duplicated %d", lost, dup)
+	}
+	s := d.Snapshot().Tenants[0]
+	if s.Interfaces[0].Memif.Connects != 1 {
+		t.Errorf("interface a reconnected (%d connects): it should not have been touched", s.Interfaces[0].Memif.Connects)
+	}
+	if s.Interfaces[1].Egress != "a" || s.Interfaces[0].Egress != "b" {
+		t.Errorf("egress lost: a→%q b→%q", s.Interfaces[0].Egress, s.Interfaces[1].Egress)
+	}
 }

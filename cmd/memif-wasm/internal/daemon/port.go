@@ -142,6 +142,9 @@ func (p *port) serves(q int) bool {
 
 // startWorkers starts a host.Worker on every slot that has a queue to serve.
 func (p *port) startWorkers() error {
+	if p.hp == nil {
+		return nil // the interface could not be opened
+	}
 	for _, w := range p.workers {
 		if !p.serves(w.q) {
 			continue

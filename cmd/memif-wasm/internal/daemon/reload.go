@@ -189,11 +189,13 @@ func (c Change) String() string {
 
 // Apply moves the daemon to cfg by difference: tenants and interfaces that
 // did not change keep running undisturbed; a changed plugin (config or file
-// content) is reloaded in place; a changed egress switches atomically; a
-// changed interface or interface list restarts only that tenant. Settings
+// content) is reloaded in place; a changed egress restarts only the
+// interface's workers; a changed interface (memif settings, redirect list)
+// reopens only that interface, pausing the tenant's workers meanwhile; a
+// changed interface list or tenant budget rebuilds the tenant. Settings
 // outside tenants (log, metrics, admin, engine) take effect on restart only.
 // It returns what it changed; on error the changes before it stay applied
-// and the failing part keeps its old state where it could.
+// and the error names what failed.
 func (d *Daemon) Apply(ctx context.Context, cfg *config.Config) ([]Change, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -260,29 +262,99 @@ func (d *Daemon) Apply(ctx context.Context, cfg *config.Config) ([]Change, error
 	return changes, errors.Join(errs...)
 }
 
-// needsRestart reports whether a tenant's interfaces changed in a way that
-// needs new memif interfaces (anything but plugins and egress).
+// needsRestart reports whether a tenant changed in a way that needs all of
+// it rebuilt: its budgets (every instance is accounted to them) or its list
+// of interfaces (port numbers are positions).
 func needsRestart(a, b *config.Tenant) bool {
 	if a.MaxMemoryPages != b.MaxMemoryPages || a.MaxInstances != b.MaxInstances || a.Fuel != b.Fuel || len(a.Interfaces) != len(b.Interfaces) {
 		return true
 	}
 	for i := range a.Interfaces {
-		x, y := a.Interfaces[i], b.Interfaces[i]
-		x.Plugins, y.Plugins = nil, nil
-		x.Egress, y.Egress = "", ""
-		if !reflect.DeepEqual(x, y) {
+		if a.Interfaces[i].Name != b.Interfaces[i].Name {
 			return true
 		}
 	}
 	return false
 }
 
+// portChanged reports whether an interface changed in a way that needs a
+// new memif interface: anything but its plugins and egress.
+func portChanged(a, b config.Interface) bool {
+	a.Plugins, b.Plugins = nil, nil
+	a.Egress, b.Egress = "", ""
+	return !reflect.DeepEqual(a, b)
+}
+
+// replacePort closes port i of t and opens it again as nc. The tenant's
+// other interfaces keep their connections; their workers pause while the
+// port is swapped (every worker can send to every port), and packets wait
+// in their rings meanwhile. On error the port stays closed (traffic to it
+// is dropped and counted) and the error says why. Call with d.mu held.
+func (d *Daemon) replacePort(ctx context.Context, t *tenant, i int, nc config.Interface) error {
+	for _, p := range t.ports {
+		p.stopWorkers()
+	}
+	defer func() {
+		for _, p := range t.ports {
+			if err := p.startWorkers(); err != nil {
+				d.log.Error("restart workers", "tenant", t.name, "interface", p.cfg.Name, "err", err)
+			}
+		}
+	}()
+	old := t.ports[i]
+	errClose := old.closeInterface(ctx)
+	for _, pl := range old.plugins {
+		pl.mod.Close(ctx)
+	}
+	np := &port{d: d, t: t, index: i, cfg: nc, retired: old.retired}
+	t.ports[i] = np
+	for _, p := range t.ports {
+		if p.egress == old {
+			p.egress = np
+		}
+		if nc.Egress != "" && p.cfg.Name == nc.Egress {
+			np.egress = p
+		}
+	}
+	for _, pc := range nc.Plugins {
+		pl, err := d.loadPlugin(ctx, t, np, pc)
+		if err != nil {
+			return errors.Join(errClose, err)
+		}
+		np.plugins = append(np.plugins, pl)
+	}
+	pipes, err := np.newPipelines(ctx, modules(np.plugins))
+	if err != nil {
+		return errors.Join(errClose, err)
+	}
+	for q, pipe := range pipes {
+		w := &worker{p: np, q: q, pipe: pipe}
+		if q < len(old.workers) {
+			w.base = old.workers[q].base // counters carry over
+		}
+		np.workers = append(np.workers, w)
+	}
+	ref, err := d.socket(nc.SocketPath())
+	if err != nil {
+		return errors.Join(errClose, fmt.Errorf("tenant %q interface %q: %w", t.name, nc.Name, err))
+	}
+	np.sock = ref
+	return errors.Join(errClose, np.open())
+}
+
 // applyTenant applies plugin and egress changes to a running tenant. Call with d.mu held.
 func (d *Daemon) applyTenant(ctx context.Context, t *tenant, tc config.Tenant) ([]Change, error) {
 	var changes []Change
 	var errs []error
-	for i, p := range t.ports {
+	for i := range t.ports {
 		nc := tc.Interfaces[i]
+		if portChanged(t.ports[i].cfg, nc) {
+			if err := d.replacePort(ctx, t, i, nc); err != nil {
+				errs = append(errs, err)
+			}
+			changes = append(changes, Change{Tenant: t.name, Interface: nc.Name, Action: "restart"})
+		}
+		p := t.ports[i]
 		if nc.Egress != p.cfg.Egress {
 			p.egress = nil
 			if nc.Egress != "" {
