@@ -72,23 +72,17 @@ func getEngine(t testing.TB) *host.Engine {
 	return engine
 }
 
-// coldFuel is the budget of each setup and control call. The host's default
-// (host.DefaultColdFuel, 2^25) is too small for a Go guest whose init
-// allocates: the SDK finishes the collection cycle an allocation starts before
-// returning (see RATIONALE.md), and one cycle of the Go runtime costs 3e7-1e8
-// units under metering (measured with these plugins).
-const coldFuel = 1 << 28
-
 // burstFuel is the budget of one mw_process call. The host's default
 // (host.DefaultFuel, 2e6) is calibrated on C and WAT guests; Go code burns
 // fuel an order of magnitude faster per unit of time: the acl costs ~29k units
 // per packet as a Go guest (TestE2EFuelPerPacket prints it), so a 256-packet
-// burst needs ~8e6.
+// burst needs ~8e6. Cold calls (setup, mw_init, mw_control, state) run on the
+// host's default budget.
 const burstFuel = 1 << 26
 
 // pluginConfig is the host configuration the tests load plugins with.
 func pluginConfig(config string) *host.PluginConfig {
-	return &host.PluginConfig{Config: []byte(config), ColdFuel: coldFuel, Fuel: burstFuel}
+	return &host.PluginConfig{Config: []byte(config), Fuel: burstFuel}
 }
 
 // run loads wasm with config into a one-plugin pipeline.

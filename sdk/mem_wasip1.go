@@ -4,6 +4,7 @@ package sdk
 
 import (
 	"runtime"
+	"runtime/debug"
 	"unsafe"
 )
 
@@ -48,10 +49,36 @@ func alignIn(raw []byte, size, align int) ([]byte, uint32) {
 	return raw[skip : skip+size : skip+size], uint32(base) + uint32(skip)
 }
 
-// settle finishes any garbage collection cycle in progress. A Go guest's
-// collector only advances inside calls into the guest (its workers run when
-// the calling goroutine is preempted or blocks), so a cycle started by an
-// allocation on a cold path (configuration, a control message) would
-// otherwise be finished piecemeal during later bursts, on their fuel. The cold
-// paths call settle before returning, on their own, larger budget.
-func settle() { runtime.GC() }
+// A Go guest's collector advances only inside calls into the guest (its mark
+// workers run when the calling goroutine is preempted or blocks), so a cycle
+// that an allocation starts would be finished piecemeal during later bursts,
+// on their small fuel budget, and would keep write barriers on meanwhile. And
+// one collection costs a Go guest tens of millions of fuel units under the
+// host's metering. So the SDK turns automatic collection off and collects
+// itself, on a cold path and only when the heap has grown by gcEvery since the
+// last collection. Plugins that allocate only in Init and Control (the
+// documented practice) never collect during a burst; the memory limit is the
+// safety net for one that allocates per packet.
+const (
+	gcEvery     = 16 << 20
+	memoryLimit = 48 << 20
+)
+
+var lastHeap uint64
+
+func init() {
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(memoryLimit)
+}
+
+// settle collects when the heap grew by gcEvery since the last collection.
+func settle() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapAlloc < lastHeap+gcEvery {
+		return
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	lastHeap = ms.HeapAlloc
+}
