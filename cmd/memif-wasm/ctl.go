@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
@@ -33,6 +34,7 @@ Commands:
   show TENANT/IFACE                 memif details of one interface (regions, rings, peer)
   load TENANT/IFACE FILE            add a plugin (--name, --config or --plugin-config-file, --index)
   unload TENANT/IFACE/PLUGIN        remove a plugin
+                                    (load and unload last until the config file is re-read)
   reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
   control TENANT/IFACE/PLUGIN MSG   send a control message (@FILE: the file's bytes), print the reply
   reload-config                     re-read the daemon's config file (as SIGHUP)`
@@ -134,7 +136,8 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if !ok {
 			return fs.usageError(stderr, "load %q: want TENANT/INTERFACE", rest[0])
 		}
-		pc := config.Plugin{File: rest[1], Name: *name, Config: *pcfg, ConfigFile: *pcfgFile}
+		// The daemon resolves paths from its own directory: send absolute ones.
+		pc := config.Plugin{File: absPath(rest[1]), Name: *name, Config: *pcfg, ConfigFile: absPath(*pcfgFile)}
 		if *failOpen {
 			pc.FailPolicy = "open"
 		}
@@ -342,4 +345,15 @@ func isText(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// absPath makes p absolute against ctl's working directory; empty stays empty.
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

@@ -79,8 +79,9 @@ type socketRef struct {
 	refs int
 }
 
-// New validates cfg, compiles every plugin, instantiates every pipeline and
-// opens every interface; workers start as interfaces connect. Nothing is
+// New validates cfg, compiles every plugin, instantiates every pipeline,
+// opens every interface and starts one worker per queue (each waits for its
+// interface's link). Nothing is
 // left running when it fails, and the error names the tenant, interface,
 // plugin or file at fault.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
@@ -108,6 +109,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	}
 	d.engine = eng
 	d.cfg = cfg
+	// Held while building: a peer may connect at once, and the connect
+	// callback fits the workers under d.mu.
+	d.mu.Lock()
 	var tenants []*tenant
 	for i := range cfg.Tenants {
 		t, err := d.buildTenant(ctx, cfg.Tenants[i])
@@ -115,12 +119,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 			for _, t := range tenants {
 				d.closeTenant(ctx, t)
 			}
+			d.closed = true
+			d.mu.Unlock()
 			eng.Close(ctx)
 			return nil, err
 		}
 		tenants = append(tenants, t)
 	}
 	d.tenants = tenants
+	d.mu.Unlock()
 	if opts.Watch {
 		w, err := newWatcher(d)
 		if err != nil {
