@@ -38,7 +38,7 @@ var hostFuncs = map[string]bool{abi.HostLog: true}
 // memcpy move about as many bytes per µs as simple code runs instructions;
 // and each function entry and loop pass costs Region more, the price of the
 // check and the branch, so empty loops burn fuel as fast as real code.
-var meterCosts = fuel.Costs{BytesPerFuel: 1, Region: 8}
+var meterCosts = fuel.Costs{BytesPerFuel: 1, Region: 8, Call: 128}
 
 type signature struct {
 	name            string

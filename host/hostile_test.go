@@ -604,14 +604,29 @@ func TestNeighbourUnderAttack(t *testing.T) {
 	}
 }
 
+// The attackers underAttack runs, by name.
+var (
+	hostileKinds = []string{"spin", "recursion", "grow", "flood"}
+	hostileCode  = map[string]string{
+		"spin":      `(call $spin)`,
+		"recursion": `(drop (call $recurse (i32.const 0)))`,
+		"grow":      `(call $growbomb)`,
+		"flood":     `(call $flood)`,
+		"trap":      `unreachable`,
+	}
+)
+
 // underAttack runs blue for at least bursts bursts while red's hostile
 // plugins fault on their own goroutines; it returns blue's lost packets,
 // red's faults, and how many bursts blue ran in how long.
-func underAttack(t testing.TB, e *Engine, blue *neighbour, bursts int) (lost int, redFaults uint64, blueBursts int, blueTime time.Duration) {
+func underAttack(t testing.TB, e *Engine, blue *neighbour, bursts int, kinds ...string) (lost int, redFaults uint64, blueBursts int, blueTime time.Duration) {
 	red, _ := NewTenant(TenantConfig{Name: "red"})
 	var pipes []*Pipeline
-	for _, bad := range []string{`(call $spin)`, `(drop (call $recurse (i32.const 0)))`, `(call $growbomb)`, `(call $flood)`} {
-		m, err := e.Load(context.Background(), "red", hostileWAT(t, "", bad), &PluginConfig{Tenant: red})
+	if len(kinds) == 0 {
+		kinds = hostileKinds
+	}
+	for _, kind := range kinds {
+		m, err := e.Load(context.Background(), "red", hostileWAT(t, "", hostileCode[kind]), &PluginConfig{Tenant: red})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -178,7 +178,7 @@ func (r *rewriter) body(start, end int, params uint32) error {
 	}
 	codeStart := d.off
 
-	w.ins = append(w.ins, insertion{pos: codeStart, kind: insRegion, cost: r.regionCost})
+	w.ins = append(w.ins, insertion{pos: codeStart, kind: insRegion, cost: r.regionCost + r.callCost})
 	w.regions = append(w.regions, 0)
 	w.ctl = append(w.ctl, 0x02) // the function's own block
 	off := codeStart

@@ -53,6 +53,11 @@ type Costs struct {
 	// loop or a bare recursion burns fuel at a rate closer to other code.
 	// 0 means none; at most 2^20.
 	Region int64
+	// Call is charged on top at every function entry, so each call. Deep
+	// recursion costs the host more than its instructions: the runtime grows
+	// the call stack on the host's heap, and a trap unwinds every frame. It
+	// bounds the call depth a budget can reach. 0 means none; at most 2^20.
+	Call int64
 }
 
 // Stats describes what Instrument did.

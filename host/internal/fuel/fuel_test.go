@@ -174,6 +174,9 @@ func TestFuelAccounting(t *testing.T) {
 		// Region 7: the entry and each of the ten loop passes charge 7 more.
 		{"region cost 7", Config{Costs: Costs{Region: 7}}, "count", 10, 3 + 10*9 + 7*(1+10)},
 		{"region cost on a loop-free function", Config{Costs: Costs{Region: 7}}, "fill", 1000, 5 + 1000/DefaultBytesPerFuel + 7},
+		// Call 100: only the entry charges it, not the loop passes.
+		{"call cost 100", Config{Costs: Costs{Call: 100}}, "count", 10, 3 + 10*9 + 100},
+		{"call and region", Config{Costs: Costs{Call: 100, Region: 7}}, "count", 10, 3 + 10*9 + 100 + 7*(1+10)},
 	}
 	orig := wat(t, src)
 	rt := newRuntime(t)

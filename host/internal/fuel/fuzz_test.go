@@ -49,21 +49,25 @@ func FuzzInstrument(f *testing.F) {
 		}
 		return err
 	}
+	// The default model, and the host's (region and call surcharges, a unit per byte).
+	configs := []Config{{}, {Costs: Costs{BytesPerFuel: 1, Region: 8, Call: 128}}}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out, err := Instrument(in, Config{})
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Err == nil {
-				t.Fatalf("error %v (%T) is not an *Error with a sentinel", err, err)
+		for _, cfg := range configs {
+			out, err := Instrument(in, cfg)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Err == nil {
+					t.Fatalf("error %v (%T) is not an *Error with a sentinel", err, err)
+				}
+				return
 			}
-			return
-		}
-		inErr, outErr := valid(in), valid(out)
-		if inErr == nil && outErr != nil {
-			t.Fatalf("valid input, invalid output: %v", outErr)
-		}
-		if inErr != nil && outErr == nil {
-			t.Fatalf("invalid input (%v) became valid", inErr)
+			inErr, outErr := valid(in), valid(out)
+			if inErr == nil && outErr != nil {
+				t.Fatalf("%+v: valid input, invalid output: %v", cfg.Costs, outErr)
+			}
+			if inErr != nil && outErr == nil {
+				t.Fatalf("%+v: invalid input (%v) became valid", cfg.Costs, inErr)
+			}
 		}
 	})
 }

@@ -60,6 +60,7 @@ type rewriter struct {
 
 	instrCost  int64
 	regionCost int64
+	callCost   int64
 	byteShift  uint8 // log2(BytesPerFuel)
 	initial    int64
 	section    string // for errors
@@ -94,6 +95,10 @@ func (r *rewriter) init(wasm []byte, cfg Config) error {
 	r.regionCost = c.Region
 	if r.regionCost < 0 || r.regionCost > maxInstructionCost {
 		return r.errorf(0, ErrConfig, "region cost %d outside 0..%d", c.Region, maxInstructionCost)
+	}
+	r.callCost = c.Call
+	if r.callCost < 0 || r.callCost > maxInstructionCost {
+		return r.errorf(0, ErrConfig, "call cost %d outside 0..%d", c.Call, maxInstructionCost)
 	}
 	bpf := c.BytesPerFuel
 	if bpf == 0 {

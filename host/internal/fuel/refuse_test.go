@@ -121,6 +121,7 @@ func TestRefusals(t *testing.T) {
 		{"bytes per fuel not a power of two", withBody(0x0B), Config{Costs: Costs{BytesPerFuel: 3}}, ErrConfig, "", -1, 0, "power of two"},
 		{"negative initial fuel", withBody(0x0B), Config{InitialFuel: -5}, ErrConfig, "", -1, 0, "initial fuel"},
 		{"negative region cost", withBody(0x0B), Config{Costs: Costs{Region: -1}}, ErrConfig, "", -1, 0, "region cost"},
+		{"call cost too large", withBody(0x0B), Config{Costs: Costs{Call: 1 << 21}}, ErrConfig, "", -1, 0, "call cost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
