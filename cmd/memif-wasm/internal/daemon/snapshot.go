@@ -37,9 +37,6 @@ type QueueStats struct {
 	TxPackets uint64
 	// Drops are the WorkerStats.Dropped of the sending verdicts, by reason.
 	Drops [NumDropReasons]uint64
-	// BusyNanos is time spent on bursts. host.Worker does not measure it
-	// yet, so it is 0; kept so the field's users compile unchanged.
-	BusyNanos uint64
 }
 
 func newQueueStats(ws host.WorkerStats) QueueStats {
@@ -56,7 +53,6 @@ func (q *QueueStats) Add(o *QueueStats) {
 	for i := range q.Drops {
 		q.Drops[i] += o.Drops[i]
 	}
-	q.BusyNanos += o.BusyNanos
 }
 
 // Snapshot is a consistent-enough copy of every counter and state the daemon
