@@ -72,17 +72,12 @@ func getEngine(t testing.TB) *host.Engine {
 	return engine
 }
 
-// burstFuel is the budget of one mw_process call. The host's default
-// (host.DefaultFuel, 2e6) is calibrated on C and WAT guests; Go code burns
-// fuel an order of magnitude faster per unit of time: the acl costs ~29k units
-// per packet as a Go guest (TestE2EFuelPerPacket prints it), so a 256-packet
-// burst needs ~8e6. Cold calls (setup, mw_init, mw_control, state) run on the
-// host's default budget.
-const burstFuel = 1 << 26
-
-// pluginConfig is the host configuration the tests load plugins with.
+// pluginConfig is the host configuration the tests load plugins with: the
+// host's defaults (fuel included: a Go plugin's cost per packet, printed by
+// TestE2EFuelPerPacket, fits the default budget of a Go guest's call), plus
+// the plugin's config.
 func pluginConfig(config string) *host.PluginConfig {
-	return &host.PluginConfig{Config: []byte(config), Fuel: burstFuel}
+	return &host.PluginConfig{Config: []byte(config)}
 }
 
 // run loads wasm with config into a one-plugin pipeline.
