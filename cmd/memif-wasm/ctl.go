@@ -293,7 +293,11 @@ func printDetails(w io.Writer, d *admin.InterfaceDetails) {
 	fmt.Fprintf(tw, "interface\t%s (id %d, %s, %s)\n", m.Name, m.ID, m.Role, m.Mode)
 	fmt.Fprintf(tw, "socket\t%s\n", m.Socket)
 	fmt.Fprintf(tw, "connected\t%s\n", yesNo(m.Connected))
-	fmt.Fprintf(tw, "peer\t%s (%s)\n", m.PeerName, m.PeerApp)
+	if m.PeerName != "" || m.PeerApp != "" {
+		fmt.Fprintf(tw, "peer\t%s (%s)\n", m.PeerName, m.PeerApp)
+	} else {
+		fmt.Fprintf(tw, "peer\t-\n")
+	}
 	fmt.Fprintf(tw, "secret\t%s\n", yesNo(m.HasSecret))
 	fmt.Fprintf(tw, "placement\t%s\n", d.Stats.Placement)
 	if d.Stats.LastError != "" {

@@ -317,7 +317,7 @@ func (d *Daemon) socket(path string) (*socketRef, error) {
 	s, err := memif.NewSocket(memif.SocketConfig{
 		Path:              path,
 		ReconnectInterval: d.opts.ReconnectInterval,
-		Logger:            d.log.With("socket", path),
+		Logger:            d.log, // memif names the socket in its own lines
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socket %s: %w", path, err)
