@@ -49,8 +49,9 @@
 // barrier), and allocate only in Init and Control, after which the SDK
 // finishes any collection the allocation started. Go code also burns the
 // host's fuel much faster than C (see RATIONALE.md): header parsing costs
-// about 13,000 units per packet and the example acl about 29,000, so a Go
-// plugin needs a per-burst budget near 1e7 and a cold-path budget near 1e8.
+// about 13,000 units per packet and the example acl about 30,000, which the
+// host's default budget for a Go guest's call (64 packets) covers; heavy
+// cold-path work, such as parsing 1000 JSON rules, needs a larger ColdFuel.
 //
 // Do not import package net or other packages that link WASI socket or file
 // calls: the host refuses the module. Use [ParseMAC] and net/netip instead.
