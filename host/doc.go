@@ -59,36 +59,48 @@
 // before each call and reads back what was spent (PluginStats.FuelUsed), and
 // a call that runs out traps as a FaultFuel. The cost model: one unit per
 // instruction, per byte of memory.copy/fill/init and per byte memory.grow
-// adds, plus 8 per function entry and per loop pass. Guest log lines and
-// WASI writes are charged too (1000 per call plus one per byte).
+// adds, plus 8 per function entry and loop pass (the check and the branch)
+// and 128 more per function entry (a call grows the host-allocated call
+// stack, and a trap unwinds every frame, so this bounds the depth a budget
+// reaches). Guest log lines and WASI writes are charged too (1000 per call
+// plus one per byte).
 //
 // Budgets per plugin (PluginConfig, defaulting to its Tenant's): Fuel per
 // mw_process call (DefaultFuel, 5e6), ColdFuel for the start function,
 // _initialize, mw_init, mw_control and the state hooks (DefaultColdFuel, 2^28:
 // a Go guest that runs a garbage collection in mw_window or mw_init spends
 // 5e7–1e8; these calls are rare and off the packet path, and at the slowest
-// measured rate one takes at most about 54 ms), MaxMemoryPages,
-// and MaxInstances. A Tenant bounds the instances and pages of all its
-// plugins together.
+// measured rate one takes at most about 54 ms), MaxMemoryPages, and
+// MaxInstances. A Tenant bounds the instances and pages of all its plugins
+// together.
 //
-// DefaultFuel is 1 ms of the slowest code per unit of fuel measured on the
-// 2-vCPU development VM (go test -run '^$' -bench FuelRate -benchtime 20x
-// ./host/; fuel per µs, best of runs): shallow calls (WAT fib) 5,200, C loop
-// 5,900, bulk fill 6,700, empty WAT loop 7,400, Go loop 15,000. Go guests
-// burn fuel about ten times faster than they run instructions (Go compiles
-// each function to a dispatch loop, charged in full on every pass: the Go acl
-// spends 13.5e6 on 256 packets in 240 µs), so a module that imports WASI gets
-// 64-packet calls unless MaxBurst says otherwise.
+// DefaultFuel is 1 ms at 5,000 fuel per µs, below the slowest code per unit
+// of fuel measured on the 2-vCPU development VM (go test -run '^$' -bench
+// FuelRate -benchtime 20x ./host/; best of three runs, fuel per µs): C
+// xorshift loop 7,000–9,600, empty WAT loop 7,800–9,600, WAT fib 9,100–11,000,
+// memory.fill 16,800, Go loop 12,000–116,000. A guest burning the whole
+// default budget took 0.5–1 ms per call, and the GC's time to stop the world
+// while one ran was at most 0.66 ms (BenchmarkGCPauseUnderHostileLoop; a
+// guest that returns at once: 0.26 ms; a 2.5e7 budget: 6.3 ms). Go guests
+// burn fuel faster than they run instructions (Go compiles each function to a
+// dispatch loop, charged in full on every pass: the Go acl spends 2.1e6 on 256
+// packets where the C acl spends 3.4e5), so a module that imports WASI gets
+// 64-packet calls unless MaxBurst says otherwise. Metering costs, per
+// BenchmarkFuelOverhead (bursts of 256, metered and unmetered interleaved):
+// C pass 0%, C acl 9%, Go pass 5%, Go acl 74% (every taken branch in Go code
+// passes the dispatch loop's check).
 //
 // What fuel does not see, and what bounds it instead:
-//   - First touches of a page: a page fault costs 3–10 µs per 4 KiB on the
-//     VM (memory.fill over fresh pages: 500 fuel per µs). Pages a guest grows
+//   - First touches of a page: a page fault costs 3–12 µs per 4 KiB on the
+//     VM (a 5e6 budget of memory.fill that starts on 1 MiB of fresh pages
+//     takes 3.5 ms, 1,500 fuel per µs). Pages a guest grows
 //     are populated by the host in Go (MADV_POPULATE_WRITE), where the GC can
 //     stop it; pages of the initial memory fault in wasm, at most once per
 //     instance, and faults back off and quarantine.
-//   - The unwinding of a trap: wazero walks every live frame (about 0.35 µs
-//     each, in Go), so a recursion that runs out of fuel 500,000 frames deep
-//     stalls its own worker for about 12 ms, without holding off the GC.
+//   - The unwinding of a trap: wazero walks every live frame (0.1–0.35 µs
+//     each, in Go, where the GC can stop it). With the call surcharge a
+//     default budget reaches about 35,000 frames, and a recursion that runs
+//     out of fuel stalls its own worker for about 5 ms.
 //   - WASI's poll_oneoff does not sleep (no nanosleep is configured).
 //
 // # Workers
