@@ -283,6 +283,24 @@ func TestHostileInitLoop(t *testing.T) {
 	}
 }
 
+// TestHostileInitializeAndStartLoops: a runaway _initialize is cut off by
+// the cold budget, set before the call, and the refusal names fuel; a
+// runaway start function runs on the budget baked into the module at
+// instrumentation and is refused as a failed instantiation.
+func TestHostileInitializeAndStartLoops(t *testing.T) {
+	e, _ := newEngine(t)
+	src := replaceHostile(readTestdata(t, "hostile.wat"), "", "unreachable")
+	i := strings.LastIndex(src, ")")
+	initialize := wasmtest.WAT(t, src[:i]+`(func (export "_initialize") (call $spin)))`)
+	_, err := e.Load(context.Background(), "test", initialize, &PluginConfig{ColdFuel: 1 << 22})
+	if ae := wantRefusal(t, err, AdmitInstantiate, "_initialize"); !errors.Is(ae, ErrFuelExhausted) {
+		t.Fatalf("refusal %v does not name fuel", ae)
+	}
+	start := wasmtest.WAT(t, src[:i]+`(start $spin))`)
+	_, err = e.Load(context.Background(), "test", start, &PluginConfig{ColdFuel: 1 << 22})
+	wantRefusal(t, err, AdmitInstantiate, "instantiate")
+}
+
 // TestHostileInitLoopOnRestart: a plugin whose mw_init starts looping after
 // a deadline (read from the WASI clock, so only restarts see it) fails its
 // restart on fuel; the failure is counted as an init fault, backs off
@@ -522,6 +540,10 @@ func TestTenantIsolation(t *testing.T) {
 	m := load(t, e, wasm, &PluginConfig{Tenant: red})
 	if m.cfg.Redirect[0] != 2 {
 		t.Fatalf("redirect list %v, want the tenant's", m.cfg.Redirect)
+	}
+	green, _ := NewTenant(TenantConfig{Name: "green", Fuel: 12345, ColdFuel: 1 << 24})
+	if mg := load(t, e, wasm, &PluginConfig{Tenant: green}); mg.cfg.Fuel != 12345 || mg.cfg.ColdFuel != 1<<24 {
+		t.Fatalf("tenant budgets not applied: fuel %d cold %d", mg.cfg.Fuel, mg.cfg.ColdFuel)
 	}
 	mb := load(t, e, wasm, &PluginConfig{Tenant: blue})
 	if _, err := NewPipeline(context.Background(), m, mb); err == nil {
