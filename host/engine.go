@@ -55,7 +55,8 @@ type Engine struct {
 	closed bool
 	// metered caches instrumented modules: a Go guest takes tens of ms to
 	// rewrite, and reloads and several tenants load the same bytes.
-	metered map[meterKey][]byte
+	metered      map[meterKey][]byte
+	meteredBytes int
 }
 
 // meterKey identifies an instrumented module: the rewrite is deterministic in
@@ -66,7 +67,9 @@ type meterKey struct {
 	cfg     fuel.Config
 }
 
-const maxMeteredCache = 32
+// maxMeteredBytes bounds the cache of instrumented modules (a Go guest is
+// 2–4 MB); a miss costs a rewrite, never correctness.
+const maxMeteredBytes = 64 << 20
 
 // instrument returns wasm (whose SHA-256 is sum) rewritten for fuel, from the
 // cache when it was rewritten before.
@@ -82,17 +85,24 @@ func (e *Engine) instrument(wasm []byte, sum [32]byte, cfg fuel.Config) ([]byte,
 	if err != nil {
 		return nil, err
 	}
+	if len(out) > maxMeteredBytes {
+		return out, nil
+	}
 	e.mu.Lock()
 	if e.metered == nil {
 		e.metered = map[meterKey][]byte{}
 	}
-	if len(e.metered) >= maxMeteredCache {
-		for old := range e.metered { // evict any one: a cache miss costs a rewrite, not correctness
-			delete(e.metered, old)
+	for old, b := range e.metered { // evict arbitrary entries until it fits
+		if e.meteredBytes+len(out) <= maxMeteredBytes {
 			break
 		}
+		delete(e.metered, old)
+		e.meteredBytes -= len(b)
 	}
-	e.metered[k] = out
+	if _, ok := e.metered[k]; !ok {
+		e.metered[k] = out
+		e.meteredBytes += len(out)
+	}
 	e.mu.Unlock()
 	return out, nil
 }

@@ -696,3 +696,26 @@ func underAttack(t testing.TB, e *Engine, blue *neighbour, bursts int, kinds ...
 	}
 	return lost, redFaults, blueBursts, blueTime
 }
+
+// TestMeteredCacheKey: instrumented bytes are reused for the same input and
+// config, and kept apart when the config (here the init budget baked into
+// the module) differs.
+func TestMeteredCacheKey(t *testing.T) {
+	e, _ := newEngine(t)
+	wasm := hostileWAT(t, "", "unreachable")
+	load(t, e, wasm, nil)
+	load(t, e, wasm, &PluginConfig{Fuel: 777}) // Fuel is set per call, not baked in
+	e.mu.Lock()
+	n := len(e.metered)
+	e.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d cache entries after loading one module twice, want 1", n)
+	}
+	load(t, e, wasm, &PluginConfig{ColdFuel: 1 << 24})
+	e.mu.Lock()
+	n = len(e.metered)
+	e.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d cache entries after a second init budget, want 2", n)
+	}
+}
