@@ -66,6 +66,7 @@ type runFlags struct {
 	secret        string
 	failOpen      bool
 	fuel          int64
+	txRetries     int
 	metricsAddr   string
 	adminSocket   string
 	adminTCP      string
@@ -93,6 +94,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt (polling is refused until the host loop polls)")
 	fs.StringVar(&f.secret, "secret", "", "quick run: memif secret")
 	fs.BoolVar(&f.failOpen, "fail-open", false, "quick run: pass packets on when a plugin faults (default: drop)")
+	fs.IntVar(&f.txRetries, "tx-retries", config.DefaultTxRetries, "quick run: retries of a full tx ring before packets are dropped")
 	fs.Int64Var(&f.fuel, "fuel", 0, "quick run: fuel of one burst per plugin, about one unit per wasm instruction (default: the host's)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
 	fs.StringVar(&f.adminSocket, "admin-socket", defaultAdminSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
@@ -156,6 +158,7 @@ func (f *runFlags) quickConfig() (*config.Config, error) {
 		RingSize:   f.ringSize,
 		BufferSize: f.bufferSize,
 		RxMode:     f.rxMode,
+		TxRetries:  f.txRetries,
 	}
 	switch f.role {
 	case "server":

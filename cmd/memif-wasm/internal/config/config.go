@@ -26,6 +26,11 @@ const (
 	MaxSecretLen      = 24
 	MaxPluginsPerPipe = 16
 	MaxFuel           = 1 << 40 // far above any sane burst budget, far below overflow
+	// DefaultTxRetries gives a peer that is briefly slower than the host
+	// (a GC pause, a busy core) time to drain its ring before packets are
+	// dropped: each retry yields the processor once.
+	DefaultTxRetries = 256
+	MaxTxRetries     = 1 << 20
 )
 
 // Config is the whole daemon configuration. The zero value is a daemon with
@@ -119,6 +124,10 @@ type Interface struct {
 	// REDIRECT to; empty: any interface of the tenant. A REDIRECT to a port
 	// outside the list becomes ABORTED.
 	Redirect []string `yaml:"redirect"`
+	// TxRetries bounds how often a worker retries a full tx ring (yielding
+	// in between) before it drops the rest and counts them; 0 means
+	// DefaultTxRetries.
+	TxRetries int `yaml:"tx_retries"`
 	// PinWorkers locks each worker goroutine to an OS thread.
 	PinWorkers bool `yaml:"pin_workers"`
 	// Plugins run in order on every burst; empty: every packet is PASSed.

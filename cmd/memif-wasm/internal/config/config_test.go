@@ -22,7 +22,7 @@ func TestLoadFull(t *testing.T) {
 	tn := c.Tenants[0]
 	n := tn.Interfaces[0]
 	if !n.IsMaster() || n.ID != 1 || n.Secret != "s3cret" || n.NumQueues() != 2 || n.RingLog2() != 11 ||
-		n.BufferSize != 4096 || n.RxMode != "polling" || n.Egress != "south" || !n.PinWorkers {
+		n.BufferSize != 4096 || n.RxMode != "polling" || n.Egress != "south" || !n.PinWorkers || n.TxRetries != 1000 {
 		t.Errorf("north: %+v", n)
 	}
 	if tn.Port("south") != 1 || tn.Port("nowhere") != -1 {
@@ -133,6 +133,7 @@ func TestBadConfigs(t *testing.T) {
 		{"admin tcp without token", "admin:\n  tcp: 127.0.0.1:9000\n", []string{"admin.token_file", "required"}},
 		{"bad log level", "log:\n  level: loud\n", []string{"log.level", `"loud"`}},
 		{"memory over wasm32", "engine:\n  max_memory_pages: 70000\n", []string{"engine.max_memory_pages", "70000"}},
+		{"bad tx retries", strings.Replace(good, "role: master", "role: master\n        tx_retries: -1", 1), []string{"interfaces[0].tx_retries", "-1"}},
 		{"negative fuel", strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n            fuel: -1", 1), []string{"plugins[0].fuel", "-1"}},
 		{"negative instances", strings.Replace(good, "name: t\n", "name: t\n    max_instances: -2\n", 1), []string{"tenants[0].max_instances", "-2"}},
 	}

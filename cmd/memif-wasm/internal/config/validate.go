@@ -116,6 +116,9 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	if n := in.BufferSize; n != 0 && (n < MinBufferSize || n > MaxBufferSize) {
 		v.add(ip+".buffer_size", fmt.Sprintf("%d is outside %d..%d", n, MinBufferSize, MaxBufferSize))
 	}
+	if in.TxRetries < 0 || in.TxRetries > MaxTxRetries {
+		v.add(ip+".tx_retries", fmt.Sprintf("%d is outside 0..%d", in.TxRetries, MaxTxRetries))
+	}
 	v.oneOf(ip+".mode", in.Mode, "ethernet", "ip", "punt-inject")
 	v.oneOf(ip+".rx_mode", in.RxMode, "interrupt", "polling")
 }

@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"runtime"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
@@ -36,12 +38,13 @@ type worker struct {
 func (w *worker) start() error {
 	p := w.p
 	cfg := host.WorkerConfig{
-		Pipeline: w.pipe,
-		In:       p.hp,
-		Queue:    w.q,
-		IfIndex:  uint32(p.index),
-		Burst:    min(p.ringSize(), abi.MaxBurst),
-		Ports:    make([]*host.Port, len(p.t.ports)),
+		Pipeline:  w.pipe,
+		In:        p.hp,
+		Queue:     w.q,
+		IfIndex:   uint32(p.index),
+		Burst:     min(p.ringSize(), abi.MaxBurst),
+		TxRetries: cmp.Or(p.cfg.TxRetries, config.DefaultTxRetries),
+		Ports:     make([]*host.Port, len(p.t.ports)),
 	}
 	if e := p.egress; e != nil {
 		cfg.Egress = e.hp
