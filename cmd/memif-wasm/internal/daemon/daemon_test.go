@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -590,4 +591,36 @@ func TestApplyChangedInterface(t *testing.T) {
 	if s.Interfaces[1].Egress != "a" || s.Interfaces[0].Egress != "b" {
 		t.Errorf("egress lost: a→%q b→%q", s.Interfaces[0].Egress, s.Interfaces[1].Egress)
 	}
+}
+
+// TestCloseLeavesNothing: after Close (and the peer's), every goroutine the
+// daemon started has ended and every descriptor it opened is closed.
+func TestCloseLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	plugin := buildPlugin(t, dir, "tx", int(abi.TX), 0)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd to count descriptors: %v", err)
+		}
+		return len(ents)
+	}
+	goroutines, files := runtime.NumGoroutine(), fds()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := New(ctx, oneInterface(sock, plugin), Options{Logger: quietLogger(), Watch: true, ReconnectInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPeer(t, sock, 0, false)
+	tr := &traffic{tx: p, rx: p, count: 300}
+	tr.run(t, 5*time.Second)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p.close()
+	waitFor(t, "goroutines and descriptors to go", func() bool {
+		return runtime.NumGoroutine() <= goroutines && fds() <= files
+	})
 }
