@@ -34,7 +34,7 @@ const (
 	// that imports WASI (a Go guest). Go's wasm code runs each function as a
 	// dispatch loop, which region metering charges in full on every pass, and
 	// a Go guest's fuel grows faster than its burst: the Go acl spends 1.35e7
-	// on one 256-packet call, over DefaultFuel, but 5.3e5 on a 64-packet
+	// on one 256-packet call, over DefaultFuel, but 2.1e6 on a 64-packet
 	// call. Smaller calls keep Go plugins within DefaultFuel without raising
 	// the time bound for everyone.
 	DefaultWASIMaxBurst = 64

@@ -84,12 +84,12 @@
 // guest that returns at once: 0.26 ms; a 2.5e7 budget: 6.3 ms). Go guests
 // are charged more per packet (Go compiles each function to a dispatch loop,
 // charged in full on every pass) and superlinearly in the burst: the Go acl
-// spends 1.35e7 on one 256-packet call but 5.3e5 on a 64-packet call (the C
+// spends 1.35e7 on one 256-packet call but 2.1e6 on a 64-packet call (the C
 // acl 3.4e5 on 256), so a module that imports WASI gets 64-packet calls
 // unless MaxBurst says otherwise. Metering costs, per
 // BenchmarkFuelOverhead (bursts of 256, metered and unmetered interleaved):
-// C pass 0%, C acl 9%, Go pass 5%, Go acl 74% (every taken branch in Go code
-// passes the dispatch loop's check).
+// C pass 0–1%, C acl 9%, Go pass 5%, Go acl 17–74% over three runs (every
+// taken branch in Go code passes the dispatch loop's check).
 //
 // What fuel does not see, and what bounds it instead:
 //   - First touches of a page: a page fault costs 3–12 µs per 4 KiB on the
