@@ -652,8 +652,12 @@ func (c *conn) buildQueues() error {
 		if c.slave == sp.s2m { // this side produces: slave on S2M, master on M2S
 			if c.slave {
 				q.own = sp.r.Head()
+				// No room until the peer's index has been loaded and
+				// validated (txFree): the ring is shared memory.
+				q.peerSeen = q.own - uint16(q.size)
 			} else {
 				q.own = sp.r.Tail()
+				q.peerSeen = q.own
 			}
 			q.cur = q.own
 			continue

@@ -89,7 +89,8 @@ type queue struct {
 
 	// cur: rx = next descriptor to read; tx = next descriptor to allocate.
 	// own: the index this side publishes (slave: head, master: tail).
-	cur, own uint16
+	// peerSeen (tx): the peer's index as last loaded and validated.
+	cur, own, peerSeen uint16
 
 	// Slave only: the buffer each slot owns (offset in bufMem), kept in
 	// private memory so a master cannot redirect our reads and writes.
@@ -231,54 +232,81 @@ func (q *queue) rxBurst(bufs []Buffer) (int, error) {
 		}
 		limit = q.own + uint16(q.size)
 	}
-	avail := uint32(uint16(peer - q.cur))
+	avail := int(uint16(peer - q.cur))
 	// Each descriptor is copied out of shared memory once, validated, and
 	// turned into a Buffer; a packet counts only once its last descriptor
-	// (no NEXT) is in, so a chain is never split across calls.
+	// (no NEXT) is in, so a chain is never split across calls. The loops
+	// work on locals: stores into bufs could alias q's fields, so the
+	// compiler would reload every field of q per descriptor.
+	end := min(avail, len(bufs))
+	r, cur := &q.r, q.cur
 	n, pkts, bytes := 0, uint64(0), uint64(0)
-	k, pktBytes := 0, uint64(0) // descriptors and bytes of the packet being assembled
-	for uint32(n+k) < avail {
-		if n+k >= len(bufs) {
-			if n == 0 {
-				return 0, ErrNoBuf
-			}
-			break
-		}
-		idx := q.cur + uint16(n+k)
-		d := *q.r.Desc(idx)
-		b := &bufs[n+k]
-		if q.slave {
-			off := q.shadow[idx&q.mask] + q.headroom
-			room := q.bufSize - q.headroom
-			if d.Length > room {
+	pktBytes := uint64(0) // bytes of the packet being assembled at bufs[n:i]
+	i := 0
+	if q.slave {
+		mem, shadow, mask := q.bufMem, q.shadow, q.mask
+		region, headroom, room := q.bufRegion, q.headroom, q.bufSize-q.headroom
+		for ; i < end; i++ {
+			idx := cur + uint16(i)
+			// Each shared field is loaded once: what is checked is used.
+			d := r.Desc(idx)
+			length, flags := d.Length, BufferFlags(d.Flags)&BufferNext
+			if length > room {
 				return 0, q.fail(ErrBadDescriptor, "descriptor length above the posted buffer")
 			}
-			// Our own buffer: its whole room is the capacity.
-			b.Data = q.bufMem[off : off+d.Length : off+room]
-			b.Region, b.Offset, b.cap = q.bufRegion, off, room
-		} else {
-			v, err := ring.View(q.views, &d)
+			off := shadow[idx&mask] + headroom
+			b := &bufs[i]
+			// Our own buffer: its whole room is the capacity. Field by
+			// field: a composite literal is built on the stack and
+			// copied, which cost more than the rest of the loop.
+			b.Data = mem[off : off+length : off+room]
+			b.Flags = flags
+			b.Region, b.Offset, b.cap = region, off, room
+			b.q, b.slot = q, idx
+			pktBytes += uint64(length)
+			if b.Flags == 0 {
+				n = i + 1
+				pkts++
+				bytes += pktBytes
+				pktBytes = 0
+			}
+		}
+	} else {
+		views := q.views
+		for ; i < end; i++ {
+			idx := cur + uint16(i)
+			// Each shared field is loaded once: what is checked is used.
+			d := r.Desc(idx)
+			region, off, length, flags := d.Region, d.Offset, d.Length, BufferFlags(d.Flags)&BufferNext
+			v, err := ring.Span(views, region, off, length)
 			if err != nil {
 				return 0, q.fail(ErrBadDescriptor, err.Error())
 			}
+			b := &bufs[i]
 			// The slave's buffer size is unknown here: only the packet's
 			// bytes are known to be inside its buffer.
-			b.Data, b.Region, b.Offset, b.cap = v, d.Region, d.Offset, d.Length
-		}
-		b.q, b.slot = q, idx
-		b.Flags = BufferFlags(d.Flags) & BufferNext
-		pktBytes += uint64(d.Length)
-		k++
-		if b.Flags == 0 {
-			n += k
-			pkts++
-			bytes += pktBytes
-			k, pktBytes = 0, 0
+			b.Data = v
+			b.Flags = flags
+			b.Region, b.Offset, b.cap = region, off, length
+			b.q, b.slot = q, idx
+			pktBytes += uint64(length)
+			if b.Flags == 0 {
+				n = i + 1
+				pkts++
+				bytes += pktBytes
+				pktBytes = 0
+			}
 		}
 	}
-	if k > 0 && uint32(n+k) == avail && peer == limit {
-		// The producer cannot publish more: this chain never ends.
-		return 0, q.fail(ErrBadDescriptor, "descriptor chain does not end")
+	if n < end || end == 0 {
+		// An unfinished chain at the end, or nothing read.
+		switch {
+		case end < avail && n == 0:
+			return 0, ErrNoBuf // the next chain is longer than bufs
+		case end == avail && n < end && peer == limit:
+			// The producer cannot publish more: this chain never ends.
+			return 0, q.fail(ErrBadDescriptor, "descriptor chain does not end")
+		}
 	}
 	q.cur += uint16(n)
 	if pkts > 0 {
@@ -326,11 +354,12 @@ func (q *queue) post(n int) {
 	if n == 0 {
 		return
 	}
-	room := q.bufSize - q.headroom
+	r, shadow, mask, own := &q.r, q.shadow, q.mask, q.own
+	region, headroom, room := q.bufRegion, q.headroom, q.bufSize-q.headroom
 	for i := 0; i < n; i++ {
-		slot := q.own + uint16(i)
-		d := q.r.Desc(slot)
-		*d = ring.Desc{Region: q.bufRegion, Length: room, Offset: q.shadow[slot&q.mask] + q.headroom}
+		slot := own + uint16(i)
+		d := r.Desc(slot)
+		d.Flags, d.Region, d.Length, d.Offset = 0, region, room, shadow[slot&mask]+headroom
 	}
 	q.own += uint16(n)
 	q.r.SetHead(q.own)
@@ -408,20 +437,32 @@ func (q *RxQueue) Mode() RxMode {
 	return q.mode
 }
 
-// txFree validates the peer's index and returns the number of descriptors
-// that may still be allocated.
-func (q *queue) txFree() (uint32, error) {
+// txFree returns the number of descriptors that may still be allocated,
+// at least want if there are that many. It counts from the peer's index
+// as last loaded and validated (peerSeen), and loads the index again only
+// when that leaves fewer than want: the peer's index only moves forward,
+// so an old value can only understate the room, and a per-packet Alloc
+// does not pull the cache line the consumer writes on every release.
+func (q *queue) txFree(want uint32) (uint32, error) {
 	if q.slave {
+		if free := q.size - uint32(uint16(q.cur-q.peerSeen)); free >= want {
+			return free, nil
+		}
 		tail := q.r.Tail()
 		if uint32(uint16(q.own-tail)) > q.size || uint16(q.cur-tail) < uint16(q.cur-q.own) {
 			return 0, q.fail(ErrBadRingIndex, "tail moved further than the ring size")
 		}
+		q.peerSeen = tail
 		return q.size - uint32(uint16(q.cur-tail)), nil
+	}
+	if free := uint32(uint16(q.peerSeen - q.cur)); free >= want {
+		return free, nil
 	}
 	head := q.r.Head()
 	if uint32(uint16(head-q.own)) > q.size || uint16(head-q.cur) > uint16(head-q.own) {
 		return 0, q.fail(ErrBadRingIndex, "head moved further than the ring size")
 	}
+	q.peerSeen = head
 	return uint32(uint16(head - q.cur)), nil
 }
 
@@ -458,13 +499,21 @@ func (q *TxQueue) Alloc(bufs []Buffer, size int) (int, error) {
 		return 0, err
 	}
 	defer q.mu.Unlock()
-	free, err := q.txFree()
+	free, err := q.txFree(1)
 	if err != nil {
 		return 0, err
 	}
 	idx, n, rem := q.cur, 0, size
+	fresh := false // free counts from an index loaded in this call
 	for {
 		if uint32(n) >= free {
+			if !fresh {
+				fresh = true
+				if free, err = q.txFree(uint32(n) + 1); err != nil {
+					return 0, err
+				}
+				continue
+			}
 			add(&q.st.ringFull, 1)
 			return 0, ErrNoBufRing
 		}
@@ -476,7 +525,12 @@ func (q *TxQueue) Alloc(bufs []Buffer, size int) (int, error) {
 			return 0, err
 		}
 		chunk := min(rem, len(v))
-		bufs[n] = Buffer{Data: v[:chunk], Flags: BufferNext, Region: region, Offset: off, q: &q.queue, slot: idx, cap: uint32(len(v))}
+		// Field by field: a composite literal is built on the stack and
+		// copied, which cost more than the rest of Alloc.
+		b := &bufs[n]
+		b.Data, b.Flags = v[:chunk], BufferNext
+		b.Region, b.Offset, b.cap = region, off, uint32(len(v))
+		b.q, b.slot = &q.queue, idx
 		rem -= chunk
 		n++
 		idx++
@@ -507,27 +561,30 @@ func (q *TxQueue) TxBurst(bufs []Buffer) (int, error) {
 		return 0, errOpenChain
 	}
 	var pkts, bytes uint64
+	// Locals: stores into shared descriptors could alias q's fields, so
+	// the compiler would reload each of them per buffer.
+	r, own, self, slave := &q.r, q.own, &q.queue, q.slave
+	shadow, mask, size, region := q.shadow, q.mask, q.bufSize, q.bufRegion
 	for i := range bufs {
 		b := &bufs[i]
-		slot := q.own + uint16(i)
-		if b.q != &q.queue || b.slot != slot {
+		slot := own + uint16(i)
+		if b.q != self || b.slot != slot {
 			return 0, errNotAllocated
 		}
-		l := uint32(len(b.Data))
-		d := q.r.Desc(slot)
-		if q.slave {
-			base := q.shadow[slot&q.mask]
-			if b.Offset < base || uint64(b.Offset-base)+uint64(l) > uint64(q.bufSize) {
+		l, next := uint32(len(b.Data)), b.Flags&BufferNext
+		d := r.Desc(slot)
+		if slave {
+			base, off := shadow[slot&mask], b.Offset
+			if off < base || uint64(off-base)+uint64(l) > uint64(size) {
 				return 0, errLength
 			}
-			d.Region, d.Offset = q.bufRegion, b.Offset
+			d.Region, d.Offset = region, off
 		} else if l > b.cap {
 			return 0, errLength
 		}
-		d.Length = l
 		// '=' not '|=': stale flags from an earlier use must not survive.
-		d.Flags = uint16(b.Flags & BufferNext)
-		if b.Flags&BufferNext == 0 {
+		d.Length, d.Flags = l, uint16(next)
+		if next == 0 {
 			pkts++
 		}
 		bytes += uint64(l)
@@ -540,12 +597,14 @@ func (q *TxQueue) TxBurst(bufs []Buffer) (int, error) {
 
 func (q *queue) publish(n uint16) {
 	q.own += n
+	var flags uint16
 	if q.slave {
-		q.r.SetHead(q.own)
+		flags = q.r.SetHead(q.own)
 	} else {
 		q.r.SetTail(q.own)
+		flags = q.r.Flags()
 	}
-	if q.r.Flags()&ring.FlagMaskInt == 0 {
+	if flags&ring.FlagMaskInt == 0 {
 		if shm.Signal(q.efd) != nil {
 			add(&q.st.intErrors, 1)
 		}
@@ -564,63 +623,110 @@ func (q *TxQueue) WritePackets(pkts [][]byte) (int, error) {
 	if q.cur != q.own {
 		return 0, errPending
 	}
-	free, err := q.txFree()
+	free, err := q.txFree(q.size)
 	if err != nil {
 		return 0, err
 	}
-	var used uint32
+	var sent int
 	var bytes uint64
-	sent := 0
-	var err2 error
-pkts:
-	for _, p := range pkts {
-		start := q.cur
-		rem := p
-		for {
-			if used >= free {
-				q.cur = start
-				err2 = ErrNoBufRing
-				break pkts
-			}
-			v, region, off, err := q.slotView(q.cur)
-			if err != nil {
-				q.cur = start
-				err2 = err
-				break pkts
-			}
-			// A chain rolled back above only ever wrote full buffers here,
-			// so on a master the slave's posted capacity (Length) survives.
-			n := copy(v, rem)
-			rem = rem[n:]
-			d := q.r.Desc(q.cur)
-			if q.slave {
-				d.Region, d.Offset = region, off
-			}
-			d.Length = uint32(n)
-			d.Flags = 0
-			if len(rem) > 0 {
-				d.Flags = ring.DescFlagNext
-			}
-			q.cur++
-			used++
-			if len(rem) == 0 {
-				break
-			}
-		}
-		// A chain that hit the full ring was rolled back above; count the
-		// packet only once all of it is in.
-		bytes += uint64(len(p))
-		sent++
+	if q.slave {
+		sent, bytes, err = q.writeSlave(pkts, q.cur+uint16(free))
+	} else {
+		sent, bytes, err = q.writeMaster(pkts, q.cur+uint16(free))
 	}
 	if sent > 0 {
 		q.publish(uint16(q.cur - q.own))
 		add(&q.st.packets, uint64(sent))
 		add(&q.st.bytes, bytes)
 	}
-	if err2 == ErrNoBufRing {
+	if err == ErrNoBufRing {
 		add(&q.st.ringFull, uint64(len(pkts)-sent))
 	}
-	return sent, err2
+	return sent, err
+}
+
+// writeSlave copies packets into the slots [q.cur, end) for WritePackets
+// on a slave, whose buffers are its own: region and offset come from the
+// private slot table, so no descriptor is read. A packet that does not
+// fit in the slots left is rolled back whole.
+func (q *queue) writeSlave(pkts [][]byte, end uint16) (sent int, bytes uint64, err error) {
+	r, mem, shadow, mask := &q.r, q.bufMem, q.shadow, q.mask
+	region, size := q.bufRegion, q.bufSize
+	cur := q.cur
+	for _, p := range pkts {
+		start := cur
+		for {
+			if cur == end {
+				q.cur = start
+				return sent, bytes, ErrNoBufRing
+			}
+			base := shadow[cur&mask]
+			n := copy(mem[base:base+size], p)
+			p = p[n:]
+			var flags uint16
+			if len(p) > 0 {
+				flags = ring.DescFlagNext
+			}
+			d := r.Desc(cur)
+			d.Flags, d.Region, d.Length, d.Offset = flags, region, uint32(n), base
+			cur++
+			bytes += uint64(n)
+			if len(p) == 0 {
+				break
+			}
+		}
+		sent++
+	}
+	q.cur = cur
+	return sent, bytes, nil
+}
+
+// writeMaster copies packets into the buffers the slave posted in slots
+// [q.cur, end), validating each descriptor first; its length is the
+// buffer's capacity. A packet that does not fit is rolled back whole: it
+// only ever wrote full buffers, so the slave's posted lengths survive.
+func (q *queue) writeMaster(pkts [][]byte, end uint16) (sent int, bytes uint64, err error) {
+	r, views := &q.r, q.views
+	cur := q.cur
+	for _, p := range pkts {
+		start, total := cur, uint64(len(p))
+		for {
+			if cur == end {
+				err = ErrNoBufRing
+				break
+			}
+			d := r.Desc(cur)
+			dc := *d
+			v, verr := ring.View(views, &dc)
+			if verr != nil {
+				err = q.fail(ErrBadDescriptor, verr.Error())
+				break
+			}
+			if len(v) == 0 {
+				err = q.fail(ErrBadDescriptor, "posted buffer has zero length")
+				break
+			}
+			n := copy(v, p)
+			p = p[n:]
+			d.Length = uint32(n)
+			d.Flags = 0
+			if len(p) > 0 {
+				d.Flags = ring.DescFlagNext
+			}
+			cur++
+			if len(p) == 0 {
+				break
+			}
+		}
+		if err != nil {
+			q.cur = start
+			return sent, bytes, err
+		}
+		bytes += total
+		sent++
+	}
+	q.cur = cur
+	return sent, bytes, nil
 }
 
 // EnqueueRx is the slave's zero-copy forward (libmemif memif_buffer_enq_tx):
@@ -648,7 +754,7 @@ func (q *TxQueue) EnqueueRx(bufs []Buffer) (int, error) {
 	if rq.c != q.c {
 		return 0, errForeignBuffer
 	}
-	free, err := q.txFree()
+	free, err := q.txFree(q.size)
 	if err != nil {
 		return 0, err
 	}

@@ -111,3 +111,15 @@ func CheckFDLeaks(t testing.TB) {
 		}
 	})
 }
+
+// CPUTime returns the process's CPU time so far (user plus system, all
+// threads). Benchmarks report the difference per packet next to wall
+// time: on a machine shared with other work it varies far less.
+func CPUTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	d, err := shm.CPUTime()
+	if err != nil {
+		tb.Skipf("memiftest: no process CPU clock: %v", err)
+	}
+	return d
+}

@@ -14,15 +14,22 @@ var (
 // exists and that offset+length lies inside it. The result has cap == len
 // so a caller cannot reslice past the descriptor.
 func View(regions [][]byte, d *Desc) ([]byte, error) {
-	if int(d.Region) >= len(regions) {
+	return Span(regions, d.Region, d.Offset, d.Length)
+}
+
+// Span is View for descriptor fields already loaded into variables: a hot
+// loop reads each field of a shared descriptor once, into registers,
+// instead of copying the descriptor through the stack.
+func Span(regions [][]byte, region uint16, offset, length uint32) ([]byte, error) {
+	if int(region) >= len(regions) {
 		return nil, ErrDescRegion
 	}
-	mem := regions[d.Region]
-	end := uint64(d.Offset) + uint64(d.Length)
+	mem := regions[region]
+	end := uint64(offset) + uint64(length)
 	if end > uint64(len(mem)) {
 		return nil, ErrDescBounds
 	}
-	return mem[d.Offset:end:end], nil
+	return mem[offset:end:end], nil
 }
 
 // ChainLen returns how many descriptors starting at index start make up one

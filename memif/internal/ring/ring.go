@@ -51,7 +51,7 @@ type Ring struct {
 	cookie    *uint32
 	flagsHead *uint32
 	tail      *uint32
-	descs     []Desc
+	descs     unsafe.Pointer // descriptor 0; Desc indexes with & mask, so no bounds check is needed
 	mask      uint16
 	size      uint32
 }
@@ -77,7 +77,7 @@ func New(mem []byte, cacheLine int, log2 uint8) (Ring, error) {
 		cookie:    (*uint32)(unsafe.Add(base, cookieOff)),
 		flagsHead: (*uint32)(unsafe.Add(base, flagsHeadOff)),
 		tail:      (*uint32)(unsafe.Add(base, cacheLine)),
-		descs:     unsafe.Slice((*Desc)(unsafe.Add(base, HeaderSize(cacheLine))), size),
+		descs:     unsafe.Add(base, HeaderSize(cacheLine)),
 		mask:      uint16(size - 1),
 		size:      size,
 	}, nil
@@ -110,11 +110,14 @@ func (r *Ring) Head() uint16 { return uint16(atomic.LoadUint32(r.flagsHead) >> 1
 // plain 32-bit store could erase a concurrent flags update: a CAS loop
 // replaces only the upper half. See RATIONALE.md "Why CAS-loop ring-index
 // atomics?".
-func (r *Ring) SetHead(h uint16) {
+//
+// It returns the flags the update left in place, so a producer learns
+// whether to signal without loading the word again.
+func (r *Ring) SetHead(h uint16) (flags uint16) {
 	for {
 		old := atomic.LoadUint32(r.flagsHead)
 		if atomic.CompareAndSwapUint32(r.flagsHead, old, old&0xffff|uint32(h)<<16) {
-			return
+			return uint16(old)
 		}
 	}
 }
@@ -144,4 +147,6 @@ func (r *Ring) SetTail(t uint16) { atomic.StoreUint32(r.tail, uint32(t)) }
 // Desc returns the descriptor for free-running index i. Its fields are
 // shared memory: copy it once (d := *r.Desc(i)) before validating, so the
 // peer cannot change it between the check and the use.
-func (r *Ring) Desc(i uint16) *Desc { return &r.descs[i&r.mask] }
+func (r *Ring) Desc(i uint16) *Desc {
+	return (*Desc)(unsafe.Add(r.descs, uintptr(i&r.mask)*DescSize))
+}

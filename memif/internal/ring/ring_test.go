@@ -32,7 +32,9 @@ func TestGoldenLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Init(FlagMaskInt)
-		r.SetHead(0xBEEF)
+		if f := r.SetHead(0xBEEF); f != FlagMaskInt {
+			t.Errorf("cl %d: SetHead reports flags %#x, want MASK_INT", cl, f)
+		}
 		r.SetTail(0xCAFE)
 		*r.Desc(5) = Desc{Flags: DescFlagNext, Region: 0x0102, Length: 0x03040506, Offset: 0x0708090A, Metadata: 0x0B0C0D0E}
 		le := binary.LittleEndian
@@ -238,4 +240,18 @@ func FuzzChainLen(f *testing.F) {
 			t.Fatalf("ChainLen = %d, %v for avail %d", n, complete, avail)
 		}
 	})
+}
+
+// TestDescStaysInRing: Desc indexes without a bounds check, so every
+// free-running index must land on one of the ring's own slots.
+func TestDescStaysInRing(t *testing.T) {
+	b := mem(Bytes(64, 3))
+	r, _ := New(b, 64, 3)
+	first := uintptr(unsafe.Pointer(&b[HeaderSize(64)]))
+	for i := range 1 << 16 {
+		off := uintptr(unsafe.Pointer(r.Desc(uint16(i)))) - first
+		if off != uintptr(i&7)*DescSize {
+			t.Fatalf("Desc(%d) at descriptor offset %d, want %d", i, off, (i&7)*DescSize)
+		}
+	}
 }

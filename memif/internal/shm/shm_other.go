@@ -2,7 +2,10 @@
 
 package shm
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // ErrNotSupported is returned by every function on systems without memfd
 // and eventfd: memif needs Linux.
@@ -35,3 +38,4 @@ func Rights(int) []byte                 { return nil }
 func ParseRights([]byte) ([]int, error) { return nil, ErrNotSupported }
 func SeqpacketPair() (int, int, error)  { return -1, -1, ErrNotSupported }
 func OpenFDs() (int, error)             { return 0, ErrNotSupported }
+func CPUTime() (time.Duration, error)   { return 0, ErrNotSupported }
