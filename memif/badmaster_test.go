@@ -222,6 +222,36 @@ func TestBadMaster(t *testing.T) {
 		})
 	}
 
+	// Alloc counts from the tail it last validated and reloads it only when
+	// that room runs out: a bad tail is still caught, within a ring's worth.
+	t.Run("S2MTailTooFarAfterCachedRoom", func(t *testing.T) {
+		m, slave := startSlave(t, memif.SocketConfig{}, slaveCfg)
+		m.send(goodHello)
+		m.handshake()
+		if err := slave.WaitConnected(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		tx := txq(t, slave, 0)
+		bufs := make([]memif.Buffer, 1)
+		if _, err := tx.Alloc(bufs, 64); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.TxBurst(bufs); err != nil {
+			t.Fatal(err)
+		}
+		m.s2m[0].SetTail(50)
+		var err error
+		for i := 0; i < 17 && err == nil; i++ {
+			if _, err = tx.Alloc(bufs, 64); err == nil {
+				_, err = tx.TxBurst(bufs)
+			}
+		}
+		if !errors.Is(err, memif.ErrBadRingIndex) {
+			t.Fatalf("allocating a ring's worth after the tail jumped: %v, want ErrBadRingIndex", err)
+		}
+		m.expectDisconnect("tail moved further than the ring size", nil)
+	})
+
 	t.Run("MasterCannotRedirectSlaveBuffers", func(t *testing.T) {
 		m, slave := startSlave(t, memif.SocketConfig{}, memif.InterfaceConfig{Log2RingSize: 4, BufferSize: 256, Headroom: 16})
 		m.send(goodHello)

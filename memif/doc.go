@@ -22,8 +22,9 @@
 // connection, with a DISCONNECT that names the reason, a counter in Stats
 // and a *DisconnectError for OnDisconnect and LastError.
 //
-// Closing an Interface sends DISCONNECT, unmaps every region, closes every
-// descriptor and unblocks WaitConnected and RxQueue.Wait. Closing a Socket
+// Closing an Interface sends DISCONNECT, unmaps every region (see View
+// lifetime below for buffers still out), closes every descriptor and
+// unblocks WaitConnected and RxQueue.Wait. Closing a Socket
 // closes its interfaces. Close is idempotent.
 //
 // # Data path

@@ -325,8 +325,10 @@ func (i *Interface) fold(q *queue, rx bool) {
 	i.st.badDesc.Add(s.BadDescriptors)
 }
 
-// Close disconnects (sending DISCONNECT to the peer), unmaps every region,
-// closes every descriptor, stops reconnecting and unblocks WaitConnected
+// Close disconnects (sending DISCONNECT to the peer), unmaps every region
+// (a queue with buffers still out keeps zero pages in their place until
+// its next burst call; see "View lifetime" in the package doc), closes
+// every descriptor, stops reconnecting and unblocks WaitConnected
 // and RxQueue.Wait, and returns when all of that is done. It is
 // idempotent. Called while an OnConnect or OnDisconnect callback runs, it
 // cannot wait for the goroutine running the callback: it then returns at
