@@ -169,6 +169,13 @@ func (w *Worker) serve(ctx context.Context) error {
 	}
 	w.mu.Unlock()
 	for {
+		// Stop between bursts even when traffic never lets the ring run dry
+		// (Wait, which also watches ctx, is then never reached).
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
 		n, err := rx.RxBurst(w.bufs)
 		if err != nil && !errors.Is(err, memif.ErrNoBuf) {
 			return err
