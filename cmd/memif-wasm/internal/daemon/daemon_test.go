@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -623,4 +624,51 @@ func TestCloseLeavesNothing(t *testing.T) {
 	waitFor(t, "goroutines and descriptors to go", func() bool {
 		return runtime.NumGoroutine() <= goroutines && fds() <= files
 	})
+}
+
+// TestLoadUnderTraffic: adding and removing a plugin while the peer keeps
+// the ring busy stops each worker between bursts (promptly, not after a
+// timeout) and loses nothing.
+func TestLoadUnderTraffic(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0)), Options{})
+	p := newPeer(t, sock, 0, false)
+	pass := buildPlugin(t, dir, "pass", int(abi.Pass), 0)
+	tr := &traffic{tx: p, rx: p, count: 100000, window: 1000}
+	errc := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			tr.mu.Lock()
+			flowing := tr.received > 1000
+			tr.mu.Unlock()
+			if flowing {
+				break
+			}
+		}
+		for i := 0; i < 5; i++ {
+			start := time.Now()
+			if err := d.LoadPlugin(ctx, "t", "memif0", config.Plugin{File: pass}, 0); err != nil {
+				errc <- err
+				return
+			}
+			if err := d.UnloadPlugin(ctx, "t", "memif0", "pass"); err != nil {
+				errc <- err
+				return
+			}
+			if dt := time.Since(start); dt > 2*time.Second {
+				errc <- fmt.Errorf("load and unload took %v: a worker did not stop between bursts", dt)
+				return
+			}
+		}
+		errc <- nil
+	}()
+	tr.run(t, 30*time.Second)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("lost %d, duplicated %d of %d", lost, dup, tr.count)
+	}
 }
