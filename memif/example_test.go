@@ -108,3 +108,73 @@ func ExampleTxQueue_EnqueueRx() {
 	// ping 1
 	// ping 2
 }
+
+// A slave with its reconnect timer off connects only when asked, as a
+// libmemif application would with memif_request_connection.
+func ExampleInterface_RequestConnection() {
+	dir, _ := os.MkdirTemp("", "memif-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "memif.sock")
+	ss, _ := memif.NewSocket(memif.SocketConfig{Path: path, ReconnectInterval: -1})
+	defer ss.Close()
+	slave, _ := ss.NewInterface(memif.InterfaceConfig{}) // no master yet: one failed attempt
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for slave.LastError() == nil && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+
+	ms, _ := memif.NewSocket(memif.SocketConfig{Path: path})
+	defer ms.Close()
+	ms.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster})
+	if err := slave.RequestConnection(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := slave.WaitConnected(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("connected:", slave.Connected())
+	// Output: connected: true
+}
+
+// A buffer grows in place up to its capacity: here a slave forwards a
+// received packet with a trailer appended, without copying it.
+func ExampleBuffer_Cap() {
+	dir, _ := os.MkdirTemp("", "memif-example")
+	defer os.RemoveAll(dir)
+	sock, _ := memif.NewSocket(memif.SocketConfig{Path: filepath.Join(dir, "memif.sock")})
+	defer sock.Close()
+	master, _ := sock.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster})
+	slave, _ := sock.NewInterface(memif.InterfaceConfig{BufferSize: 2048, Headroom: 128})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	master.WaitConnected(ctx)
+	slave.WaitConnected(ctx)
+
+	mtx, _ := master.TxQueue(0)
+	mtx.WritePackets([][]byte{[]byte("payload")})
+	srx, _ := slave.RxQueue(0)
+	bufs := make([]memif.Buffer, 1)
+	for n := 0; n == 0 && ctx.Err() == nil; {
+		n, _ = srx.RxBurst(bufs)
+	}
+	fmt.Println("len", len(bufs[0].Data), "cap", bufs[0].Cap())
+	bufs[0].Data = append(bufs[0].Data, "+trailer"...) // within Cap: stays in the memif buffer
+
+	stx, _ := slave.TxQueue(0)
+	stx.EnqueueRx(bufs)
+	srx.Release(1)
+	stx.TxBurst(bufs)
+
+	mrx, _ := master.RxQueue(0)
+	for n := 0; n == 0 && ctx.Err() == nil; {
+		n, _ = mrx.RxBurst(bufs)
+	}
+	fmt.Printf("%s\n", bufs[0].Data)
+	mrx.Release(1)
+	// Output:
+	// len 7 cap 1920
+	// payload+trailer
+}
