@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,4 +220,101 @@ func TestStaleViewsUnmappedAtTeardownWhenNoneHeld(t *testing.T) {
 		waitDown(t, master)
 		master.Close()
 	})
+}
+
+// TestStaleViewsUnderTraffic is the worker pattern the view rule serves:
+// workers on every queue of both sides read and write their views between
+// burst calls (outside any memif call, yielding in between), while one
+// side goes away. No access may fault, every worker ends on
+// ErrDisconnected, and no mapping is left behind.
+func TestStaleViewsUnderTraffic(t *testing.T) {
+	memiftest.CheckFDLeaks(t)
+	round := func(closer string) {
+		master, slave := memiftest.Pair(t, &memiftest.Options{
+			Master: memif.InterfaceConfig{RxQueues: 2, TxQueues: 2},
+			Slave:  memif.InterfaceConfig{RxQueues: 2, TxQueues: 2, BufferSize: 512},
+		})
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		worker := func(f func() error) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				deadline := time.Now().Add(5 * time.Second)
+				for time.Now().Before(deadline) {
+					if err := f(); err != nil {
+						if !errors.Is(err, memif.ErrDisconnected) {
+							errs <- err
+						}
+						return
+					}
+				}
+				errs <- errors.New("worker still running 5 s after the disconnect")
+			}()
+		}
+		var sink atomic.Uint64
+		touch := func(bufs []memif.Buffer) {
+			var sum uint64
+			for _, b := range bufs {
+				for i := range b.Data {
+					sum += uint64(b.Data[i])
+					b.Data[i] = byte(i)
+				}
+			}
+			sink.Add(sum)
+		}
+		for _, side := range []*memif.Interface{master, slave} {
+			for q := range 2 {
+				tx, rx := txq(t, side, q), rxq(t, side, q)
+				txbufs := make([]memif.Buffer, 8)
+				worker(func() error {
+					n, err := tx.Alloc(txbufs, 1500)
+					if errors.Is(err, memif.ErrNoBufRing) {
+						runtime.Gosched()
+						return nil
+					}
+					if err != nil {
+						return err
+					}
+					touch(txbufs[:n])
+					runtime.Gosched() // the link may drop here
+					touch(txbufs[:n])
+					_, err = tx.TxBurst(txbufs[:n])
+					return err
+				})
+				bufs := make([]memif.Buffer, 32)
+				worker(func() error {
+					n, err := rx.RxBurst(bufs)
+					if err != nil {
+						return err
+					}
+					touch(bufs[:n])
+					runtime.Gosched() // the link may drop here
+					touch(bufs[:n])
+					return rx.Release(n)
+				})
+			}
+		}
+		waitFor(t, func() bool { return master.Stats().RxPackets > 0 && slave.Stats().RxPackets > 0 })
+		if closer == "master" {
+			master.Close()
+		} else {
+			slave.Close()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("%s closes: %v", closer, err)
+		}
+		master.Close()
+		slave.Close()
+	}
+	round("slave") // settle
+	n0 := mappings(t)
+	for i := range 8 {
+		round([]string{"master", "slave"}[i%2])
+	}
+	if n1 := mappings(t); n1 > n0+24 {
+		t.Errorf("mappings grew from %d to %d over 8 rounds under traffic", n0, n1)
+	}
 }
