@@ -119,6 +119,7 @@ func (tr *traffic) run(t testing.TB, timeout time.Duration) {
 	go func() {
 		defer close(done)
 		bufs := make([]memif.Buffer, 512)
+		seqs := make([]uint64, 0, len(bufs))
 		for {
 			n, err := rxq.RxBurst(bufs)
 			if err != nil {
@@ -136,20 +137,28 @@ func (tr *traffic) run(t testing.TB, timeout time.Duration) {
 				wcancel()
 				continue
 			}
-			tr.mu.Lock()
+			// Read the sequence numbers, give the buffers back, then count:
+			// a frame counted as received no longer holds a ring slot, so
+			// the in-flight window bounds ring use exactly.
+			seqs = seqs[:0]
 			for _, b := range bufs[:n] {
+				seq := uint64(1<<64 - 1)
 				if len(b.Data) >= 22 && binary.BigEndian.Uint16(b.Data[12:]) == 0x88b5 {
-					seq := binary.LittleEndian.Uint64(b.Data[14:])
-					if seq < uint64(tr.count) {
-						tr.seen[seq]++
-						tr.received++
-						continue
-					}
+					seq = binary.LittleEndian.Uint64(b.Data[14:])
 				}
-				tr.other++
+				seqs = append(seqs, seq)
+			}
+			rxq.Release(n)
+			tr.mu.Lock()
+			for _, seq := range seqs {
+				if seq < uint64(tr.count) {
+					tr.seen[seq]++
+					tr.received++
+				} else {
+					tr.other++
+				}
 			}
 			tr.mu.Unlock()
-			rxq.Release(n)
 		}
 	}()
 	pkts := make([][]byte, 0, 32)
