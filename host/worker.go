@@ -186,6 +186,11 @@ func (w *Worker) serve(ctx context.Context) error {
 			return fmt.Errorf("%w: a chained packet needs more than %d buffers (raise WorkerConfig.Burst)", errStuck, len(w.bufs))
 		}
 		if n == 0 {
+			if rx.Mode() == memif.RxModePolling {
+				// A polled queue is never signalled: look again.
+				runtime.Gosched()
+				continue
+			}
 			if err := rx.Wait(ctx); err != nil {
 				return err
 			}
