@@ -91,7 +91,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.queues, "queues", 1, "quick run: queues each way, one worker per rx queue")
 	fs.IntVar(&f.ringSize, "ring-size", config.DefaultRingSize, "quick run: descriptors per ring, a power of two")
 	fs.IntVar(&f.bufferSize, "buffer-size", config.DefaultBufferSize, "quick run: bytes per buffer")
-	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt (polling is refused until the host loop polls)")
+	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt, or polling (a worker spins on its queue: lowest latency, one busy core per queue)")
 	fs.StringVar(&f.secret, "secret", "", "quick run: memif secret")
 	fs.BoolVar(&f.failOpen, "fail-open", false, "quick run: pass packets on when a plugin faults (default: drop)")
 	fs.IntVar(&f.txRetries, "tx-retries", config.DefaultTxRetries, "quick run: retries of a full tx ring before packets are dropped")

@@ -20,9 +20,6 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists: a plugin by that name is already in the pipeline.
 	ErrExists = errors.New("already exists")
-	// ErrPollingUnsupported: rx_mode polling needs a packet loop that polls;
-	// host.Worker waits for interrupts.
-	ErrPollingUnsupported = errors.New("not supported by the host packet loop yet (it waits for interrupts); use interrupt")
 	// ErrClosed: the daemon was closed.
 	ErrClosed = errors.New("daemon closed")
 )

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"context"
-	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,21 +8,21 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 )
 
-// TestPollingModeRefused: host.Worker only waits for interrupts, so a
-// polling interface would never be served; the daemon refuses it up front
-// with an error naming the interface, instead of starting a dead queue.
-func TestPollingModeRefused(t *testing.T) {
+// TestPollingMode: an interface in polling mode (the peer never signals)
+// forwards like one in interrupt mode, and stops cleanly.
+func TestPollingMode(t *testing.T) {
 	dir := t.TempDir()
-	cfg := oneInterface(filepath.Join(dir, "memif.sock"), buildPlugin(t, dir, "tx", int(abi.TX), 0))
+	sock := filepath.Join(dir, "memif.sock")
+	cfg := oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0))
 	cfg.Tenants[0].Interfaces[0].RxMode = "polling"
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := New(ctx, cfg, Options{Logger: quietLogger()})
-	if err == nil {
-		d.Close()
-		t.Fatal("a polling interface was accepted")
+	d := startDaemon(t, cfg, Options{})
+	p := newPeer(t, sock, 0, false)
+	tr := &traffic{tx: p, rx: p, count: 3000}
+	tr.run(t, 10*time.Second)
+	if lost, dup := tr.check(); lost != 0 || dup != 0 {
+		t.Fatalf("polling: lost %d, duplicated %d", lost, dup)
 	}
-	if !errors.Is(err, ErrPollingUnsupported) {
-		t.Fatalf("err = %v, want ErrPollingUnsupported", err)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -94,13 +94,10 @@ func (p *port) open() error {
 	case "punt-inject":
 		mode = memif.ModePuntInject
 	}
-	if c.RxMode == "polling" {
-		// host.Worker sleeps in RxQueue.Wait when a burst comes back
-		// empty, and in polling mode the peer never signals: the queue
-		// would never be served. Refuse until the host's loop can poll.
-		return fmt.Errorf("tenant %q interface %q: rx_mode polling: %w", p.t.name, c.Name, ErrPollingUnsupported)
-	}
 	rxMode := memif.RxModeInterrupt
+	if c.RxMode == "polling" {
+		rxMode = memif.RxModePolling
+	}
 	ifc, err := p.sock.s.NewInterface(memif.InterfaceConfig{
 		ID:           c.ID,
 		Role:         role,
