@@ -249,34 +249,59 @@ func pluginConfig(t *tenant, p *port, pc config.Plugin) (host.PluginConfig, erro
 	return hc, nil
 }
 
-// loadPlugin reads, admits and compiles one plugin, counting the result.
-func (d *Daemon) loadPlugin(ctx context.Context, t *tenant, p *port, pc config.Plugin) (*plugin, error) {
-	name := pc.PluginName()
-	where := fmt.Sprintf("tenant %q interface %q plugin %q", t.name, p.cfg.Name, name)
-	hc, err := pluginConfig(t, p, pc)
-	if err != nil {
-		d.countLoad(t.name, "io_error")
-		return nil, fmt.Errorf("%s: %w", where, err)
+// loadSpec is what compiling a plugin needs, captured under d.mu so that
+// the compilation itself (seconds for a Go guest) can run without it and
+// never holds up a scrape, an admin request or a connecting peer.
+type loadSpec struct {
+	tenant string
+	label  string // module name: tenant/interface/plugin
+	where  string // for errors
+	name   string
+	pc     config.Plugin
+	hc     host.PluginConfig
+	err    error
+}
+
+// prepareLoad captures a plugin's settings. Call with d.mu held.
+func (d *Daemon) prepareLoad(t *tenant, p *port, pc config.Plugin) loadSpec {
+	s := loadSpec{tenant: t.name, name: pc.PluginName(), pc: pc}
+	s.where = fmt.Sprintf("tenant %q interface %q plugin %q", t.name, p.cfg.Name, s.name)
+	s.label = t.name + "/" + p.cfg.Name + "/" + s.name
+	s.hc, s.err = pluginConfig(t, p, pc)
+	return s
+}
+
+// compile reads, admits and compiles a prepared plugin, counting the
+// result. It needs no lock.
+func (d *Daemon) compile(ctx context.Context, s loadSpec) (*plugin, error) {
+	if s.err != nil {
+		d.countLoad(s.tenant, "io_error")
+		return nil, fmt.Errorf("%s: %w", s.where, s.err)
 	}
-	wasm, err := os.ReadFile(pc.File)
+	wasm, err := os.ReadFile(s.pc.File)
 	if err != nil {
-		d.countLoad(t.name, "io_error")
-		return nil, fmt.Errorf("%s: %w", where, err)
+		d.countLoad(s.tenant, "io_error")
+		return nil, fmt.Errorf("%s: %w", s.where, err)
 	}
 	start := time.Now()
-	mod, err := d.engine.Load(ctx, t.name+"/"+p.cfg.Name+"/"+name, wasm, &hc)
+	mod, err := d.engine.Load(ctx, s.label, wasm, &s.hc)
 	d.observeCompile(time.Since(start))
 	if err != nil {
 		var ae *host.AdmissionError
 		if errors.As(err, &ae) {
-			d.countLoad(t.name, ae.Code.String())
+			d.countLoad(s.tenant, ae.Code.String())
 		} else {
-			d.countLoad(t.name, "error")
+			d.countLoad(s.tenant, "error")
 		}
-		return nil, fmt.Errorf("%s (%s): %w", where, pc.File, err)
+		return nil, fmt.Errorf("%s (%s): %w", s.where, s.pc.File, err)
 	}
-	d.countLoad(t.name, "ok")
-	return &plugin{cfg: pc, name: name, mod: mod, pcfg: hc, loadedAt: time.Now()}, nil
+	d.countLoad(s.tenant, "ok")
+	return &plugin{cfg: s.pc, name: s.name, mod: mod, pcfg: s.hc, loadedAt: time.Now()}, nil
+}
+
+// loadPlugin prepares and compiles one plugin in one go. Call with d.mu held.
+func (d *Daemon) loadPlugin(ctx context.Context, t *tenant, p *port, pc config.Plugin) (*plugin, error) {
+	return d.compile(ctx, d.prepareLoad(t, p, pc))
 }
 
 func (d *Daemon) countLoad(tenant, result string) { d.counters.add(d.counters.loads, tenant, result) }

@@ -16,30 +16,44 @@ import (
 
 // Reload compiles the plugin's file again and swaps the new version in on
 // every worker between two bursts. A version that fails admission or init
-// leaves the old one running on every worker, and the error says why.
+// leaves the old one running on every worker, and the error says why. The
+// compilation runs without the daemon's lock.
 func (d *Daemon) Reload(ctx context.Context, tenantName, ifaceName, pluginName string) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	p, err := d.find(tenantName, ifaceName)
 	if err != nil {
+		d.mu.Unlock()
 		return err
 	}
 	i, err := p.stage(pluginName)
 	if err != nil {
+		d.mu.Unlock()
 		return err
 	}
-	return d.reloadStage(ctx, p, i, p.plugins[i].cfg)
+	old := p.plugins[i]
+	spec := d.prepareLoad(p.t, p, old.cfg)
+	d.mu.Unlock()
+
+	np, err := d.compile(ctx, spec)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.swapIn(ctx, p, old, np, err)
 }
 
-// reloadStage replaces stage i of p with a fresh load of pc. Every worker's
-// new instance is made before any is swapped in, so a failing version
-// leaves the old one running on every worker. Call with d.mu held.
-func (d *Daemon) reloadStage(ctx context.Context, p *port, i int, pc config.Plugin) error {
-	old := p.plugins[i]
-	np, err := d.loadPlugin(ctx, p.t, p, pc)
-	if err != nil {
+// swapIn installs np (compiled from old's stage, or failed with loadErr) in
+// place of old, if old is still running. Call with d.mu held.
+func (d *Daemon) swapIn(ctx context.Context, p *port, old, np *plugin, loadErr error) error {
+	if loadErr != nil {
 		d.countReload(p.t.name, "load_failed")
-		return fmt.Errorf("reload: %w (the old version keeps running)", err)
+		return fmt.Errorf("reload: %w (the old version keeps running)", loadErr)
+	}
+	i := slices.Index(p.plugins, old)
+	if d.closed || i < 0 {
+		np.mod.Close(ctx)
+		if d.closed {
+			return ErrClosed
+		}
+		return fmt.Errorf("reload %s/%s: %w: the plugin was replaced or removed meanwhile", p.label(), old.name, ErrNotFound)
 	}
 	if err := host.ReplaceAll(ctx, p.pipelines(), i, np.mod); err != nil {
 		np.mod.Close(ctx)
@@ -51,6 +65,14 @@ func (d *Daemon) reloadStage(ctx context.Context, p *port, i int, pc config.Plug
 	d.countReload(p.t.name, "ok")
 	d.log.Info("plugin reloaded", "tenant", p.t.name, "interface", p.cfg.Name, "plugin", np.name, "sha256", np.mod.Info().SHA256)
 	return nil
+}
+
+// reloadStage replaces stage i of p with a fresh load of pc, compiling under
+// the lock (Apply's path, which holds it throughout). Call with d.mu held.
+func (d *Daemon) reloadStage(ctx context.Context, p *port, i int, pc config.Plugin) error {
+	old := p.plugins[i]
+	np, err := d.loadPlugin(ctx, p.t, p, pc)
+	return d.swapIn(ctx, p, old, np, err)
 }
 
 // Control sends msg to the plugin's mw_control on every worker (each has its
@@ -90,33 +112,52 @@ func (d *Daemon) Control(ctx context.Context, tenantName, ifaceName, pluginName 
 // afresh in the new pipelines, which replace the old ones between bursts.
 func (d *Daemon) LoadPlugin(ctx context.Context, tenantName, ifaceName string, pc config.Plugin, index int) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	p, err := d.find(tenantName, ifaceName)
 	if err != nil {
+		d.mu.Unlock()
 		return err
 	}
 	name := pc.PluginName()
 	if _, err := p.stage(name); err == nil {
+		d.mu.Unlock()
 		return fmt.Errorf("load plugin: %w: %q is already in the pipeline of %s", ErrExists, name, p.label())
 	}
 	probe := config.Config{Tenants: []config.Tenant{{Name: p.t.name, Interfaces: []config.Interface{{Name: p.cfg.Name, Plugins: []config.Plugin{pc}}}}}}
 	if err := probe.Validate(); err != nil {
+		d.mu.Unlock()
 		return err
 	}
-	if len(p.plugins) >= config.MaxPluginsPerPipe {
-		return fmt.Errorf("load plugin: %s already has %d plugins", p.label(), len(p.plugins))
-	}
-	np, err := d.loadPlugin(ctx, p.t, p, pc)
+	spec := d.prepareLoad(p.t, p, pc)
+	d.mu.Unlock()
+
+	np, err := d.compile(ctx, spec) // without the lock: seconds for a Go guest
 	if err != nil {
 		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fail := func(err error) error {
+		np.mod.Close(ctx)
+		return err
+	}
+	if d.closed {
+		return fail(ErrClosed)
+	}
+	if p.iface == nil || !slices.Contains(p.t.ports, p) {
+		return fail(fmt.Errorf("load plugin: %w: interface %s was reopened or removed meanwhile", ErrNotFound, p.label()))
+	}
+	if _, err := p.stage(name); err == nil {
+		return fail(fmt.Errorf("load plugin: %w: %q is already in the pipeline of %s", ErrExists, name, p.label()))
+	}
+	if len(p.plugins) >= config.MaxPluginsPerPipe {
+		return fail(fmt.Errorf("load plugin: %s already has %d plugins", p.label(), len(p.plugins)))
 	}
 	if index < 0 || index > len(p.plugins) {
 		index = len(p.plugins)
 	}
 	plugins := slices.Insert(slices.Clone(p.plugins), index, np)
 	if err := p.rebuild(ctx, plugins); err != nil {
-		np.mod.Close(ctx)
-		return err
+		return fail(err)
 	}
 	d.syncConfig(p)
 	return nil

@@ -130,25 +130,40 @@ func (w *watcher) close() error {
 }
 
 // reloadFile reloads every watched plugin loaded from file whose content
-// changed. Failures are logged and counted; the old versions keep running.
+// changed, compiling without the daemon's lock. Failures are logged and
+// counted; the old versions keep running.
 func (d *Daemon) reloadFile(file string) {
+	type job struct {
+		p    *port
+		old  *plugin
+		spec loadSpec
+	}
+	var jobs []job
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.closed {
+		d.mu.Unlock()
 		return
 	}
-	ctx := context.Background()
 	for _, t := range d.tenants {
 		for _, p := range t.ports {
-			for i, pl := range p.plugins {
+			for _, pl := range p.plugins {
 				abs, _ := filepath.Abs(pl.cfg.File)
 				if abs != file || !pl.cfg.Watched() || !pluginChanged(pl, pl.cfg) {
 					continue
 				}
-				if err := d.reloadStage(ctx, p, i, pl.cfg); err != nil {
-					d.log.Error("plugin reload on file change failed", "err", err)
-				}
+				jobs = append(jobs, job{p, pl, d.prepareLoad(t, p, pl.cfg)})
 			}
+		}
+	}
+	d.mu.Unlock()
+	ctx := context.Background()
+	for _, j := range jobs {
+		np, err := d.compile(ctx, j.spec)
+		d.mu.Lock()
+		err = d.swapIn(ctx, j.p, j.old, np, err)
+		d.mu.Unlock()
+		if err != nil {
+			d.log.Error("plugin reload on file change failed", "err", err)
 		}
 	}
 }
