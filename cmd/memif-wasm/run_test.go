@@ -259,6 +259,8 @@ func TestRunBadInput(t *testing.T) {
 	}
 	defer taken.Close()
 	adm := []string{"--admin-socket", ""}
+	emptyToken := filepath.Join(dir, "empty-token")
+	os.WriteFile(emptyToken, []byte("\n"), 0o600)
 	quick := func(extra ...string) []string {
 		return append(append([]string{"run", "--socket", filepath.Join(dir, "q.sock"), "--role", "master"}, adm...), extra...)
 	}
@@ -280,6 +282,10 @@ func TestRunBadInput(t *testing.T) {
 		{"bad queues", quick("--queues", "300"), exitUsage, []string{"interfaces[0].queues"}},
 		{"extra plugin config", quick("--plugin-config", "x"), exitUsage, []string{"1 --plugin-config for 0 --plugin"}},
 		{"admin tcp without token", quick("--admin-tcp", "127.0.0.1:0"), exitUsage, []string{"admin.token_file"}},
+		{"missing token file", quick("--admin-tcp", "127.0.0.1:0", "--admin-token-file", filepath.Join(dir, "no-token")), exitFailure, []string{"token file", "no-token"}},
+		{"empty token file", quick("--admin-tcp", "127.0.0.1:0", "--admin-token-file", emptyToken), exitFailure, []string{"token file", "empty"}},
+		{"admin tcp not loopback", quick("--admin-tcp", "0.0.0.0:0", "--admin-token-file", emptyToken), exitUsage, []string{"admin.tcp", "not a loopback"}},
+		{"extra argument", quick("extra"), exitUsage, []string{`unexpected argument "extra"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
