@@ -719,3 +719,57 @@ func TestConcurrentControl(t *testing.T) {
 		t.Fatalf("lost %d, duplicated %d", lost, dup)
 	}
 }
+
+// TestPeerVanishesMidTraffic: peers that close while frames are in flight,
+// again and again, leave the daemon running in either role, and the next
+// peer is served.
+func TestPeerVanishesMidTraffic(t *testing.T) {
+	for _, role := range []string{"master", "slave"} {
+		t.Run(role, func(t *testing.T) {
+			dir := t.TempDir()
+			sock := filepath.Join(dir, "memif.sock")
+			cfg := oneInterface(sock, buildPlugin(t, dir, "tx", int(abi.TX), 0))
+			cfg.Tenants[0].Interfaces[0].Role = role
+			d := startDaemon(t, cfg, Options{})
+			rounds := 10
+			if testing.Short() {
+				rounds = 5
+			}
+			peerMaster := role == "slave"
+			for r := 0; r < rounds; r++ {
+				p := newPeer(t, sock, 0, peerMaster)
+				txq, _ := p.ifc.TxQueue(0)
+				stop := make(chan struct{})
+				sent := make(chan struct{})
+				go func() {
+					defer close(sent)
+					pkts := [][]byte{frame(0), frame(1), frame(2), frame(3)}
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if _, err := txq.WritePackets(pkts); err != nil && !errors.Is(err, memif.ErrNoBufRing) {
+							return
+						}
+					}
+				}()
+				time.Sleep(time.Duration(5+r%10) * time.Millisecond)
+				p.close() // vanish with frames in both rings
+				close(stop)
+				<-sent
+			}
+			p := newPeer(t, sock, 0, peerMaster)
+			waitUp(t, d)
+			tr := &traffic{tx: p, rx: p, count: 1000}
+			tr.run(t, 10*time.Second)
+			if lost, dup := tr.check(); lost != 0 || dup != 0 {
+				t.Fatalf("after %d vanished peers: lost %d, duplicated %d", rounds, lost, dup)
+			}
+			if c := d.Snapshot().Tenants[0].Interfaces[0].Memif.Connects; c != uint64(rounds+1) {
+				t.Errorf("connects = %d, want %d", c, rounds+1)
+			}
+		})
+	}
+}
