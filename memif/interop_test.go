@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/testpmd"
+	"github.com/memif-wasm/memif-wasm/memif/testpmd"
 )
 
 const (

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/memif/internal/testpmd"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/testpmd"
 )
 
 const pmdMAC = "02:dd:00:00:00:01"

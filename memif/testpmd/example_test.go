@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/memif-wasm/memif-wasm/memif/internal/testpmd"
+	"github.com/memif-wasm/memif-wasm/memif/testpmd"
 )
 
 // testpmd's own memif loopback: a server and a client vdev on one socket,

@@ -1,7 +1,19 @@
 // Package testpmd runs DPDK's dpdk-testpmd with the memif PMD as a real
-// peer for memif-wasm's interop tests and benchmarks.
+// memif peer, for tests and benchmarks of code that speaks memif: start a
+// testpmd whose ports are memif server or client vdevs on your sockets, let
+// it forward what your side sends, and read its counters to check that what
+// you counted is what the other side counted. memif-wasm's own interop tests
+// and benchmarks use it, and so can programs built on package memif.
 //
-// It is test infrastructure: it is imported only by _test.go files.
+// # Requirements
+//
+// It needs Linux, dpdk-testpmd from DPDK 22.11 with the memif PMD (Debian
+// 12: apt-get install dpdk-dev librte-net-memif23) and stdbuf from
+// coreutils. testpmd runs without hugepages and without PCI devices, as an
+// ordinary user; each forwarding lcore busy-polls a CPU. Set $TESTPMD or
+// [Config.Binary] to use another executable. Without these, [Start] fails
+// with an error wrapping [ErrNotInstalled]; in tests, [Require] and
+// [StartT] turn that into a skip or a failure (see Gating).
 //
 // # Lifecycle
 //

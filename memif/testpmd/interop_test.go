@@ -108,7 +108,7 @@ func TestInteropTestpmdLoopback(t *testing.T) {
 // port 0, i.e. moved through the rings in one direction; Mpps is per
 // direction, Mpps-both counts both directions. Run with
 //
-//	MEMIF_INTEROP=1 go test -run '^$' -bench TestpmdLoopback -count 5 ./memif/internal/testpmd/
+//	MEMIF_INTEROP=1 go test -run '^$' -bench TestpmdLoopback -count 5 ./memif/testpmd/
 func BenchmarkTestpmdLoopback(b *testing.B) {
 	Require(b)
 	for _, queues := range []int{1, 2} {
