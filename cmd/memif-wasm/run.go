@@ -143,7 +143,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "memif-wasm run: %v\n", err)
 		return exitUsage
 	}
-	return runDaemon(ctx, cfg, f.configFile, f.watch, stderr)
+	override := func(c *config.Config) { f.override(c, fs.Changed) }
+	return runDaemon(ctx, cfg, f.configFile, f.watch, override, stderr)
 }
 
 // quickConfig builds a one-interface config from the flags.
@@ -256,7 +257,8 @@ func readToken(path string) (string, error) {
 // runDaemon starts everything cfg describes and serves until ctx is done.
 // Listeners are opened before the data plane starts, so an address in use
 // fails before any interface comes up.
-func runDaemon(ctx context.Context, cfg *config.Config, configFile string, watch bool, stderr io.Writer) int {
+// override applies the command line's precedence to a config re-read from the file.
+func runDaemon(ctx context.Context, cfg *config.Config, configFile string, watch bool, override func(*config.Config), stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	fail := func(what string, err error) int {
 		log.Error("memif-wasm run: "+what, "err", err)
@@ -293,8 +295,12 @@ func runDaemon(ctx context.Context, cfg *config.Config, configFile string, watch
 		if err != nil {
 			return nil, err
 		}
+		override(next)
 		// Settings outside tenants need a restart; keep the running ones.
 		cur := d.Config()
+		if next.Log != cur.Log || next.Metrics != cur.Metrics || next.Admin != cur.Admin || next.Engine != cur.Engine {
+			log.Warn("config reload: log, metrics, admin and engine settings take effect at the next start", "file", configFile)
+		}
 		next.Log, next.Metrics, next.Admin, next.Engine = cur.Log, cur.Metrics, cur.Admin, cur.Engine
 		return d.Apply(ctx, next)
 	}

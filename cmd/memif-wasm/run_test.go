@@ -233,6 +233,9 @@ tenants:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if strings.Contains(bg.stderr.String(), "take effect at the next start") {
+		t.Errorf("a reload of an unchanged file warned about settings outside tenants:\n%s", bg.stderr.String())
+	}
 	if code := bg.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
