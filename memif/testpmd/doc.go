@@ -9,8 +9,8 @@
 //
 // It needs Linux, dpdk-testpmd from DPDK 22.11 with the memif PMD (Debian
 // 12: apt-get install dpdk-dev librte-net-memif23) and stdbuf from
-// coreutils. testpmd runs without hugepages and without PCI devices, as an
-// ordinary user; each forwarding lcore busy-polls a CPU. Set $TESTPMD or
+// coreutils. testpmd runs without hugepages and without PCI devices;
+// each forwarding lcore busy-polls a CPU. Set $TESTPMD or
 // [Config.Binary] to use another executable. Without these, [Start] fails
 // with an error wrapping [ErrNotInstalled]; in tests, [Require] and
 // [StartT] turn that into a skip or a failure (see Gating).
