@@ -17,18 +17,8 @@ import (
 // host (copy placement) and reports the cost per packet: the host's
 // hand-off plus the guest's work.
 func BenchmarkE2E(b *testing.B) {
-	var rules strings.Builder
-	rules.WriteString(`{"default":"deny","rules":[`)
-	var cRules []cRule
-	for i := range 1000 {
-		if i > 0 {
-			rules.WriteByte(',')
-		}
-		fmt.Fprintf(&rules, `{"action":"allow","proto":"udp","src":"10.%d.%d.0/24","dport":"%d"}`, i/256, i%256, 1000+i)
-		cRules = append(cRules, cRule{allow: 1, family: 4, proto: 17, matchProto: 1, srcLen: 24, src: []byte{10, byte(i / 256), byte(i % 256)},
-			sport: anyPort, dport: [2]uint16{uint16(1000 + i), uint16(1000 + i)}})
-	}
-	rules.WriteString(`]}`)
+	goACL10, cACL10 := aclRules(990, 1000)
+	goACL1000, cACL1000 := aclRules(0, 1000)
 	cases := []struct {
 		name, plugin, config string
 		c                    bool
@@ -37,10 +27,12 @@ func BenchmarkE2E(b *testing.B) {
 		{"pass-go", "pass", "", false, 0},
 		{"pass-c", "pass", "", true, 0},
 		{"macswap-go", "macswap", "", false, 0},
-		{"acl1000-go", "acl", rules.String(), false, 0},
+		{"acl10-go", "acl", goACL10, false, 0},
+		{"acl10-c", "acl", string(cACLConfig(0, 1, cACL10...)), true, 0},
+		{"acl1000-go", "acl", goACL1000, false, 0},
 		// A scan of 1000 rules for 256 packets spends more than the host's
 		// default budget of one call (the point of the classifier).
-		{"acl1000-c", "acl", string(cACLConfig(0, 1, cRules...)), true, 1 << 32},
+		{"acl1000-c", "acl", string(cACLConfig(0, 1, cACL1000...)), true, 1 << 32},
 		{"ratelimit-go", "ratelimit", `{"rate":1000000000,"burst":1000000}`, false, 0},
 	}
 	// The last rule matches: the worst case for a scan.
@@ -90,4 +82,23 @@ func BenchmarkE2E(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*abi.MaxBurst), "ns/pkt")
 		})
 	}
+}
+
+// aclRules returns rules from..to-1 of the benchmark's rule set, as the Go
+// acl's JSON and as the C acl's rules: rule i allows UDP from 10.i/24 to port
+// 1000+i, so the benchmark's frame matches only rule 999, the last one.
+func aclRules(from, to int) (string, []cRule) {
+	var js strings.Builder
+	js.WriteString(`{"default":"deny","rules":[`)
+	var c []cRule
+	for i := from; i < to; i++ {
+		if i > from {
+			js.WriteByte(',')
+		}
+		fmt.Fprintf(&js, `{"action":"allow","proto":"udp","src":"10.%d.%d.0/24","dport":"%d"}`, i/256, i%256, 1000+i)
+		c = append(c, cRule{allow: 1, family: 4, proto: 17, matchProto: 1, srcLen: 24, src: []byte{10, byte(i / 256), byte(i % 256)},
+			sport: anyPort, dport: [2]uint16{uint16(1000 + i), uint16(1000 + i)}})
+	}
+	js.WriteString(`]}`)
+	return js.String(), c
 }
