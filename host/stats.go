@@ -1,6 +1,12 @@
 package host
 
-import "github.com/memif-wasm/memif-wasm/abi"
+import (
+	"math"
+	"math/bits"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+)
 
 // Reason is why the host turned a guest's verdict into ABORTED.
 type Reason uint8
@@ -80,6 +86,47 @@ type PluginStats struct {
 	// mapped region.
 	PacketsPlaced [numPlacements]uint64
 	BytesCopied   [numPlacements]uint64
+	// CallTime sums the wall time of every mw_process call, faulted ones
+	// included, with the host's hand-over around it (copying packets in and
+	// out, validating verdicts); CallDurations is their histogram: bucket i
+	// counts calls that took at most CallDurationBound(i) and more than the
+	// bound below. The buckets add up to Bursts.
+	CallTime      time.Duration
+	CallDurations [NumCallDurationBuckets]uint64
+	// MemoryBytes is a gauge, not a counter: the linear memory of the
+	// plugin's live instance when the stats were read (0 while it is down or
+	// the pipeline is closed). Add sums it, giving the memory over pipelines.
+	MemoryBytes uint64
+}
+
+// NumCallDurationBuckets is the size of PluginStats.CallDurations: bounds of
+// 1.024 µs doubling up to about 33.6 ms, and one bucket for longer calls.
+const NumCallDurationBuckets = 17
+
+// callBucketShift makes the smallest bound 1<<10 ns, so a bucket index is a
+// bit length rather than a search over bounds.
+const callBucketShift = 10
+
+// CallDurationBound returns the upper bound of CallDurations bucket i; the
+// last bucket's is math.MaxInt64 (no bound).
+func CallDurationBound(i int) time.Duration {
+	if i < 0 || i >= NumCallDurationBuckets-1 {
+		return math.MaxInt64
+	}
+	return time.Duration(1) << (callBucketShift + i)
+}
+
+// recordCall counts one mw_process call that took d.
+func (s *PluginStats) recordCall(d time.Duration) {
+	s.CallTime += d
+	s.CallDurations[callBucket(d)]++
+}
+
+func callBucket(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return min(bits.Len64(uint64(d-1)>>callBucketShift), NumCallDurationBuckets-1)
 }
 
 // Add adds o's counters to s.
@@ -108,4 +155,73 @@ func (s *PluginStats) Add(o *PluginStats) {
 		s.PacketsPlaced[i] += o.PacketsPlaced[i]
 		s.BytesCopied[i] += o.BytesCopied[i]
 	}
+	s.CallTime += o.CallTime
+	for i := range s.CallDurations {
+		s.CallDurations[i] += o.CallDurations[i]
+	}
+	s.MemoryBytes += o.MemoryBytes
+}
+
+// TxDropReason is why a worker did not send a packet whose verdict sends it
+// (PASS, TX, REDIRECT).
+type TxDropReason uint8
+
+const (
+	TxDropNoEgress TxDropReason = iota // PASS without an egress port, REDIRECT to a port the worker does not have
+	TxDropLinkDown                     // the port's interface is not connected (no tx queue, or it went away)
+	TxDropRingFull                     // the tx ring stayed full for WorkerConfig.TxRetryTime
+	TxDropTooBig                       // the packet needs more tx buffers than a worker holds for a burst
+	NumTxDropReasons
+)
+
+var txDropNames = [NumTxDropReasons]string{"no_egress", "link_down", "ring_full", "too_big"}
+
+// String returns the drop reason's metric label value.
+func (r TxDropReason) String() string {
+	if r < NumTxDropReasons {
+		return txDropNames[r]
+	}
+	return "unknown"
+}
+
+// NumBurstSizeBuckets is the size of WorkerStats.BurstSizes: bucket i counts
+// bursts of at most BurstSizeBound(i) = 1<<i packets, up to abi.MaxBurst.
+const NumBurstSizeBuckets = 9
+
+// BurstSizeBound returns the largest packet count of BurstSizes bucket i.
+func BurstSizeBound(i int) int {
+	if i < 0 || i >= NumBurstSizeBuckets {
+		return abi.MaxBurst
+	}
+	return 1 << i
+}
+
+func burstSizeBucket(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return min(bits.Len(uint(n-1)), NumBurstSizeBuckets-1)
+}
+
+// Add adds o's counters to s.
+func (s *WorkerStats) Add(o *WorkerStats) {
+	s.RxPackets += o.RxPackets
+	s.RxBursts += o.RxBursts
+	s.RxBytes += o.RxBytes
+	for i := range s.Tx {
+		s.Tx[i] += o.Tx[i]
+		s.TxBytes[i] += o.TxBytes[i]
+		s.Dropped[i] += o.Dropped[i]
+	}
+	for i := range s.TxDrops {
+		s.TxDrops[i] += o.TxDrops[i]
+	}
+	for i := range s.BurstSizes {
+		s.BurstSizes[i] += o.BurstSizes[i]
+	}
+	s.TxRingFull += o.TxRingFull
+	s.Connections += o.Connections
+	s.ZeroCopyConns += o.ZeroCopyConns
+	s.Busy += o.Busy
+	s.EmptyPolls += o.EmptyPolls
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/memif"
@@ -14,7 +15,14 @@ import (
 // Defaults of WorkerConfig.
 const (
 	DefaultWorkerBurst = 64
-	DefaultTxRetries   = 4
+	// DefaultTxRetryTime lets a peer that is briefly descheduled (a GC
+	// pause, a busy core) drain its ring before packets are dropped, while a
+	// peer that stopped reading holds a worker up for at most a millisecond
+	// per burst and port.
+	DefaultTxRetryTime = time.Millisecond
+	// DefaultTxRetries was the count bound before the retry was bounded in
+	// time; a zero WorkerConfig.TxRetries no longer applies it.
+	DefaultTxRetries = 4
 )
 
 var errStuck = errors.New("host: worker stuck")
@@ -50,12 +58,17 @@ type WorkerConfig struct {
 	// Burst is the most packets taken per rx burst. 0: DefaultWorkerBurst;
 	// at most abi.MaxBurst.
 	Burst int
-	// TxRetries bounds the retries on a full tx ring before the rest is
-	// dropped and counted. 0: DefaultTxRetries.
+	// TxRetryTime bounds how long one burst's packets for one port wait,
+	// yielding, for room on a full tx ring; past it the packets that do not
+	// fit are dropped (counted as TxDropRingFull). 0: DefaultTxRetryTime.
+	TxRetryTime time.Duration
+	// TxRetries, when positive, also caps the retries per packet on a full
+	// ring. 0: no count cap (TxRetryTime alone bounds the wait).
 	TxRetries int
 }
 
-// WorkerStats are a worker's counters (read with Worker.ReadStats).
+// WorkerStats are a worker's counters (read with Worker.ReadStats; sum
+// workers with Add).
 type WorkerStats struct {
 	RxPackets, RxBursts uint64
 	// Tx counts packets sent, by verdict that sent them: Pass, TX, Redirect.
@@ -66,6 +79,22 @@ type WorkerStats struct {
 	TxRingFull    uint64 // retries that found the ring full
 	Connections   uint64 // connections served
 	ZeroCopyConns uint64 // of which with zero-copy placement
+
+	// RxBytes counts the bytes received, chained buffers included; TxBytes
+	// the bytes sent, by verdict as Tx.
+	RxBytes uint64
+	TxBytes [abi.NumVerdicts]uint64
+	// TxDrops splits the sending verdicts' Dropped by why the packet was not
+	// sent; the two add up to the same total.
+	TxDrops [NumTxDropReasons]uint64
+	// BurstSizes is a histogram of packets per rx burst (see BurstSizeBound);
+	// its buckets add up to RxBursts, its sum is RxPackets.
+	BurstSizes [NumBurstSizeBuckets]uint64
+	// Busy is the time spent on bursts: the pipeline and the transmits.
+	Busy time.Duration
+	// EmptyPolls counts rx bursts that found the ring empty: in polling
+	// mode each idle spin, in interrupt mode each wake-up with nothing new.
+	EmptyPolls uint64
 }
 
 // Worker moves packets from one memif rx queue through a Pipeline and out by
@@ -107,8 +136,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.Burst = DefaultWorkerBurst
 	}
 	cfg.Burst = min(cfg.Burst, abi.MaxBurst)
-	if cfg.TxRetries <= 0 {
-		cfg.TxRetries = DefaultTxRetries
+	if cfg.TxRetryTime <= 0 {
+		cfg.TxRetryTime = DefaultTxRetryTime
 	}
 	return &Worker{
 		cfg:    cfg,
@@ -186,6 +215,9 @@ func (w *Worker) serve(ctx context.Context) error {
 			return fmt.Errorf("%w: a chained packet needs more than %d buffers (raise WorkerConfig.Burst)", errStuck, len(w.bufs))
 		}
 		if n == 0 {
+			w.mu.Lock()
+			w.stats.EmptyPolls++
+			w.mu.Unlock()
 			if rx.Mode() == memif.RxModePolling {
 				// A polled queue is never signalled: look again.
 				runtime.Gosched()
@@ -206,7 +238,12 @@ func (w *Worker) serve(ctx context.Context) error {
 // burst runs n received buffers through the pipeline and transmits them. It
 // does not allocate.
 func (w *Worker) burst(n int) {
+	start := time.Now()
 	np, nc := 0, 0
+	var rxBytes uint64
+	for i := 0; i < n; i++ {
+		rxBytes += uint64(len(w.bufs[i].Data))
+	}
 	for i := 0; i < n; i++ {
 		b := &w.bufs[i]
 		p := &w.pkts[np]
@@ -229,7 +266,7 @@ func (w *Worker) burst(n int) {
 	w.cfg.Pipeline.Process(&burst)
 
 	var st WorkerStats
-	st.RxPackets, st.RxBursts = uint64(np), 1
+	st.RxPackets, st.RxBursts, st.RxBytes = uint64(np), 1, rxBytes
 	w.np = np
 	w.transmit(abi.TX, -1, w.cfg.In, &st)
 	w.transmit(abi.Pass, -1, w.cfg.Egress, &st)
@@ -245,25 +282,24 @@ func (w *Worker) burst(n int) {
 		case abi.Redirect:
 			if int(w.pkts[i].Port) >= len(w.cfg.Ports) || w.cfg.Ports[w.pkts[i].Port] == nil {
 				st.Dropped[v]++
+				st.TxDrops[TxDropNoEgress]++
 			}
 		}
 	}
+	st.BurstSizes[burstSizeBucket(np)]++
+	st.Busy = time.Since(start)
 	w.mu.Lock()
-	w.stats.RxPackets += st.RxPackets
-	w.stats.RxBursts += st.RxBursts
-	for i := range st.Tx {
-		w.stats.Tx[i] += st.Tx[i]
-		w.stats.Dropped[i] += st.Dropped[i]
-	}
-	w.stats.TxRingFull += st.TxRingFull
+	w.stats.Add(&st)
 	w.mu.Unlock()
 }
 
 // transmit sends the packets with verdict v (and, for REDIRECT, port
 // number rport) out of dst: each is allocated whole on the tx ring (a chain
 // when larger than a buffer), copied, and published in one TxBurst. A full
-// ring is retried a bounded number of times after publishing what is pending;
-// then the packet is dropped and counted.
+// ring is retried, yielding, after publishing what is pending, until
+// TxRetryTime has passed since the call first found it full; from then on
+// a packet that does not fit is dropped and counted. The clock is read only
+// on a full ring.
 func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) {
 	match := 0
 	for i := range w.pkts[:w.np] {
@@ -276,6 +312,7 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 	}
 	if dst == nil || dst.If == nil {
 		st.Dropped[v] += uint64(match)
+		st.TxDrops[TxDropNoEgress] += uint64(match)
 		return
 	}
 	dst.mu.Lock()
@@ -286,16 +323,20 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 	}
 	if tx == nil {
 		st.Dropped[v] += uint64(match)
+		st.TxDrops[TxDropLinkDown] += uint64(match)
 		return
 	}
-	k, queued := 0, 0
+	k, queued, queuedBytes := 0, 0, 0
 	flush := func() {
 		if k > 0 {
 			tx.TxBurst(w.txbufs[:k])
 			st.Tx[v] += uint64(queued)
-			k, queued = 0, 0
+			st.TxBytes[v] += uint64(queuedBytes)
+			k, queued, queuedBytes = 0, 0, 0
 		}
 	}
+	var retryUntil time.Time // set when the ring is first found full
+	expired := false
 	for i := range w.pkts[:w.np] {
 		p := &w.pkts[i]
 		if p.Verdict != v || (rport >= 0 && int(p.Port) != rport) {
@@ -311,19 +352,34 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 				fill(w.txbufs[k:k+m], p)
 				k += m
 				queued++
+				queuedBytes += total
 				break
 			}
 			if errors.Is(err, memif.ErrNoBuf) && k > 0 {
 				flush() // our buffer list is full, not the ring
 				continue
 			}
-			if errors.Is(err, memif.ErrNoBufRing) && try < w.cfg.TxRetries {
-				flush()
-				st.TxRingFull++
-				runtime.Gosched()
-				continue
+			reason := TxDropLinkDown
+			switch {
+			case errors.Is(err, memif.ErrNoBuf):
+				reason = TxDropTooBig
+			case errors.Is(err, memif.ErrNoBufRing):
+				reason = TxDropRingFull
+				flush() // the peer can drain only what is published
+				if !expired && (w.cfg.TxRetries <= 0 || try < w.cfg.TxRetries) {
+					now := time.Now()
+					if retryUntil.IsZero() {
+						retryUntil = now.Add(w.cfg.TxRetryTime)
+					}
+					if expired = !now.Before(retryUntil); !expired {
+						st.TxRingFull++
+						runtime.Gosched()
+						continue
+					}
+				}
 			}
 			st.Dropped[v]++
+			st.TxDrops[reason]++
 			break
 		}
 	}

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,13 @@ import (
 // hosting plugins) on a temporary socket.
 func memifPair(t *testing.T) (master, slave *memif.Interface) {
 	t.Helper()
+	return memifPairWith(t, nil)
+}
+
+// memifPairWith is memifPair with both sides' configs adjusted by adjust
+// (nil: defaults).
+func memifPairWith(t *testing.T, adjust func(*memif.InterfaceConfig)) (master, slave *memif.Interface) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "mw") // short: sun_path is 107 bytes
 	if err != nil {
 		t.Fatal(err)
@@ -25,10 +33,16 @@ func memifPair(t *testing.T) (master, slave *memif.Interface) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sock.Close() })
-	if master, err = sock.NewInterface(memif.InterfaceConfig{ID: 1, Role: memif.RoleMaster, Name: "peer"}); err != nil {
+	mcfg := memif.InterfaceConfig{ID: 1, Role: memif.RoleMaster, Name: "peer"}
+	scfg := memif.InterfaceConfig{ID: 1, Name: "host"}
+	if adjust != nil {
+		adjust(&mcfg)
+		adjust(&scfg)
+	}
+	if master, err = sock.NewInterface(mcfg); err != nil {
 		t.Fatal(err)
 	}
-	if slave, err = sock.NewInterface(memif.InterfaceConfig{ID: 1, Name: "host"}); err != nil {
+	if slave, err = sock.NewInterface(scfg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -107,6 +121,17 @@ func TestWorkerZeroCopyOverMemif(t *testing.T) {
 	}
 	if ws.Tx[abi.TX] != n-n/4 || ws.Dropped[abi.Drop] != n/4 || ws.RxPackets != n {
 		t.Fatalf("worker stats %+v", ws)
+	}
+	if ws.RxBytes != n*64 || ws.TxBytes[abi.TX] != (n-n/4)*64 || ws.TxDrops != [NumTxDropReasons]uint64{} {
+		t.Fatalf("bytes: rx %d tx %v, tx drops %v", ws.RxBytes, ws.TxBytes, ws.TxDrops)
+	}
+	checkBurstSizes(t, ws)
+	if ws.Busy <= 0 {
+		t.Fatalf("busy %v after %d bursts", ws.Busy, ws.RxBursts)
+	}
+	checkCalls(t, st, ws.RxBursts)
+	if st.MemoryBytes == 0 || st.MemoryBytes%65536 != 0 {
+		t.Fatalf("guest memory %d bytes, want whole pages > 0", st.MemoryBytes)
 	}
 	cancel()
 	select {
@@ -241,4 +266,225 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// checkBurstSizes checks the burst-size histogram against the worker's
+// packet and burst counts: the buckets add up to the bursts, and the packets
+// lie between what the buckets' lower and upper bounds allow.
+func checkBurstSizes(t *testing.T, ws WorkerStats) {
+	t.Helper()
+	var bursts, lo, hi uint64
+	for i, c := range ws.BurstSizes {
+		bursts += c
+		hi += c * uint64(BurstSizeBound(i))
+		if i > 0 {
+			lo += c * uint64(BurstSizeBound(i-1)+1)
+		} else {
+			lo += c
+		}
+	}
+	if bursts != ws.RxBursts || ws.RxPackets < lo || ws.RxPackets > hi {
+		t.Fatalf("burst sizes %v: %d bursts holding %d..%d packets; counted %d bursts of %d packets",
+			ws.BurstSizes, bursts, lo, hi, ws.RxBursts, ws.RxPackets)
+	}
+}
+
+// checkCalls checks the guest-call duration histogram: one entry per
+// mw_process call, one call per burst with a single plugin stage.
+func checkCalls(t *testing.T, st PluginStats, bursts uint64) {
+	t.Helper()
+	var calls uint64
+	var hi time.Duration
+	for i, c := range st.CallDurations {
+		calls += c
+		if c > 0 && i < NumCallDurationBuckets-1 {
+			hi += time.Duration(c) * CallDurationBound(i)
+		}
+	}
+	if calls != st.Bursts || calls != bursts || st.CallTime <= 0 {
+		t.Fatalf("guest calls: histogram %v (%d) vs %d mw_process calls vs %d bursts; total %v", st.CallDurations, calls, st.Bursts, bursts, st.CallTime)
+	}
+	if st.CallDurations[NumCallDurationBuckets-1] == 0 && st.CallTime > hi {
+		t.Fatalf("call time %v exceeds the buckets' bounds (%v)", st.CallTime, hi)
+	}
+}
+
+func TestBucketBounds(t *testing.T) {
+	if got := BurstSizeBound(NumBurstSizeBuckets - 1); got != abi.MaxBurst {
+		t.Fatalf("largest burst bucket %d, want abi.MaxBurst %d", got, abi.MaxBurst)
+	}
+	for _, n := range []int{1, 2, 3, 4, 5, 63, 64, 65, 255, 256} {
+		i := burstSizeBucket(n)
+		if n > BurstSizeBound(i) || (i > 0 && n <= BurstSizeBound(i-1)) {
+			t.Errorf("burst of %d in bucket %d (bound %d)", n, i, BurstSizeBound(i))
+		}
+	}
+	for _, d := range []time.Duration{0, 1, 1023, 1024, 1025, 2048, 2049, time.Millisecond, 30 * time.Millisecond, time.Second} {
+		i := callBucket(d)
+		if d > CallDurationBound(i) || (i > 0 && d <= CallDurationBound(i-1)) {
+			t.Errorf("call of %v in bucket %d (bound %v)", d, i, CallDurationBound(i))
+		}
+	}
+	if CallDurationBound(NumCallDurationBuckets-1) != math.MaxInt64 || CallDurationBound(0) != 1024 {
+		t.Errorf("bounds %v .. %v", CallDurationBound(0), CallDurationBound(NumCallDurationBuckets-1))
+	}
+	for r := range NumTxDropReasons + 1 {
+		if r.String() == "" {
+			t.Errorf("reason %d has no name", r)
+		}
+	}
+}
+
+// runWorker starts w and stops it at cleanup, failing on a Run error.
+func runWorker(t *testing.T, w *Worker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+// waitStats polls the worker's counters until ok holds or 5 s pass.
+func waitStats(t *testing.T, w *Worker, ok func(WorkerStats) bool) WorkerStats {
+	t.Helper()
+	ws := w.ReadStats()
+	for deadline := time.Now().Add(5 * time.Second); !ok(ws) && time.Now().Before(deadline); ws = w.ReadStats() {
+		time.Sleep(time.Millisecond)
+	}
+	if !ok(ws) {
+		t.Fatalf("worker stats never got there: %+v", ws)
+	}
+	return ws
+}
+
+// sendVerdicts has the peer send one 64-byte packet per verdict byte.
+func sendVerdicts(t *testing.T, master *memif.Interface, verdicts ...abi.Verdict) {
+	t.Helper()
+	pkts := make([][]byte, len(verdicts))
+	for i, v := range verdicts {
+		pkts[i] = append([]byte{byte(v), 0, 0, byte(i)}, make([]byte, 60)...)
+		if v == abi.Redirect {
+			// To port 3 (little-endian u16 at data[2:4]).
+			pkts[i][1], pkts[i][2], pkts[i][3] = actRedirect, 3, 0
+		}
+	}
+	mtx, err := master.TxQueue(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := mtx.WritePackets(pkts); err != nil || n != len(pkts) {
+		t.Fatalf("peer wrote %d of %d: %v", n, len(pkts), err)
+	}
+}
+
+func repeat(v abi.Verdict, n int) []abi.Verdict {
+	out := make([]abi.Verdict, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// TestWorkerTxDropReasons sends packets the worker cannot send and checks
+// each lands under its reason: PASS without egress and REDIRECT to a
+// missing port are no_egress, PASS to an egress whose link is down is
+// link_down.
+func TestWorkerTxDropReasons(t *testing.T) {
+	master, slave := memifPair(t)
+	// A second interface on its own socket that no peer ever connects to.
+	dir := t.TempDir()
+	sock, err := memif.NewSocket(memif.SocketConfig{Path: filepath.Join(dir, "d")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Close() })
+	down, err := sock.NewInterface(memif.InterfaceConfig{ID: 7, Name: "down"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := newEngine(t)
+	for _, tc := range []struct {
+		name   string
+		egress *Port
+		v      abi.Verdict
+		reason TxDropReason
+	}{
+		{"pass without egress", nil, abi.Pass, TxDropNoEgress},
+		{"redirect to no port", nil, abi.Redirect, TxDropNoEgress},
+		{"pass to a link that is down", &Port{If: down}, abi.Pass, TxDropLinkDown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The plugin may name port 3; the worker has ports 0 and 1 only.
+			p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), &PluginConfig{Redirect: []uint16{3}}))
+			w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Egress: tc.egress, Ports: []*Port{nil, {If: down}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runWorker(t, w)
+			const n = 20
+			sendVerdicts(t, master, repeat(tc.v, n)...)
+			ws := waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == n })
+			var want [NumTxDropReasons]uint64
+			want[tc.reason] = n
+			if ws.TxDrops != want || ws.Dropped[tc.v] != n || ws.Tx[tc.v] != 0 {
+				t.Fatalf("%v: tx drops %v (want %v), dropped %v, sent %v", tc.v, ws.TxDrops, want, ws.Dropped, ws.Tx)
+			}
+		})
+	}
+}
+
+// TestWorkerRingFull: the peer never drains what the worker sends back, so
+// after the ring fills every further TX is dropped as ring_full once the
+// retry time has passed; each packet is either sent or dropped.
+func TestWorkerRingFull(t *testing.T) {
+	const log2Ring = 4 // 16 slots
+	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
+	e, _ := newEngine(t)
+	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, TxRetryTime: 200 * time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	const n = 3 << log2Ring
+	for sent := 0; sent < n; sent += 1 << (log2Ring - 1) {
+		sendVerdicts(t, master, repeat(abi.TX, 1<<(log2Ring-1))...)
+		waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == uint64(sent+1<<(log2Ring-1)) })
+	}
+	ws := w.ReadStats()
+	full := ws.TxDrops[TxDropRingFull]
+	if ws.Tx[abi.TX] != 1<<log2Ring || full != n-1<<log2Ring || ws.Dropped[abi.TX] != full || ws.TxRingFull == 0 {
+		t.Fatalf("sent %d (ring %d), ring_full drops %d, dropped %v, full-ring retries %d",
+			ws.Tx[abi.TX], 1<<log2Ring, full, ws.Dropped, ws.TxRingFull)
+	}
+	if other := ws.TxDrops[TxDropNoEgress] + ws.TxDrops[TxDropLinkDown] + ws.TxDrops[TxDropTooBig]; other != 0 {
+		t.Fatalf("drops under other reasons: %v", ws.TxDrops)
+	}
+}
+
+// TestWorkerEmptyPolls: an idle queue in polling mode is polled again and
+// again, each poll counted; interrupt mode counts only wake-ups.
+func TestWorkerEmptyPolls(t *testing.T) {
+	_, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.RxMode = memif.RxModePolling })
+	e, _ := newEngine(t)
+	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	ws := waitStats(t, w, func(ws WorkerStats) bool { return ws.EmptyPolls > 100 })
+	if ws.RxBursts != 0 || ws.Busy != 0 {
+		t.Fatalf("idle worker counted bursts %d, busy %v", ws.RxBursts, ws.Busy)
+	}
 }
