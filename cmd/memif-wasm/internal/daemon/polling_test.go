@@ -22,6 +22,11 @@ func TestPollingMode(t *testing.T) {
 	if lost, dup := tr.check(); lost != 0 || dup != 0 {
 		t.Fatalf("polling: lost %d, duplicated %d", lost, dup)
 	}
+	// The worker kept polling while the ring was empty, and says so.
+	qs := d.Snapshot().Tenants[0].Interfaces[0].Queues[0]
+	if qs.EmptyPolls == 0 || qs.Busy <= 0 || qs.RxBytes == 0 {
+		t.Fatalf("polling: %d empty polls, busy %v, %d bytes received", qs.EmptyPolls, qs.Busy, qs.RxBytes)
+	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -218,6 +218,8 @@ func (p *port) rebuild(ctx context.Context, plugins []*plugin) error {
 		for i := range min(len(buf), len(p.plugins)) {
 			r := p.retired[p.plugins[i].name]
 			r.Add(&buf[i])
+			// Gauges describe live instances; the retired ones have none.
+			r.MemoryBytes, r.Quarantined = 0, 0
 			p.retired[p.plugins[i].name] = r
 		}
 		w.pipe = pipes[q]

@@ -100,14 +100,4 @@ func (w *worker) stats() host.WorkerStats {
 	return s
 }
 
-func addWorkerStats(s *host.WorkerStats, o host.WorkerStats) {
-	s.RxPackets += o.RxPackets
-	s.RxBursts += o.RxBursts
-	for i := range s.Tx {
-		s.Tx[i] += o.Tx[i]
-		s.Dropped[i] += o.Dropped[i]
-	}
-	s.TxRingFull += o.TxRingFull
-	s.Connections += o.Connections
-	s.ZeroCopyConns += o.ZeroCopyConns
-}
+func addWorkerStats(s *host.WorkerStats, o host.WorkerStats) { s.Add(&o) }

@@ -39,6 +39,12 @@ var (
 	dDisconnects = desc("interface_disconnects_total", "Connections ended.", ifLabels...)
 	dProtoErrs   = desc("interface_protocol_errors_total", "Connections ended for a peer's protocol violation.", ifLabels...)
 	dTxRingFull  = desc("interface_transmit_ring_full_total", "Transmit allocations memif refused for a full ring.", ifLabels...)
+	dTxDropWhy   = desc("interface_transmit_drops_total", "Packets with a sending verdict the queue's workers dropped, by reason: no_egress (no egress or redirect port), link_down, ring_full (the ring stayed full for the retry time), too_big.", append(qLabels, "reason")...)
+	dRxQBytes    = desc("worker_receive_bytes_total", "Bytes the queue's workers received (chained buffers included).", qLabels...)
+	dTxQBytes    = desc("worker_transmit_bytes_total", "Bytes the queue's workers sent, by the verdict that sent them.", append(qLabels, "verdict")...)
+	dBurstSize   = desc("rx_burst_packets", "Packets per rx burst.", qLabels...)
+	dBusy        = desc("worker_busy_seconds_total", "Time the queue's workers spent on bursts (plugins and transmit).", qLabels...)
+	dEmptyPolls  = desc("worker_empty_polls_total", "Rx bursts that found the ring empty (in polling mode, idle spins).", qLabels...)
 
 	dVerdicts     = desc("verdicts_total", "Packet verdicts after validation.", append(modLabel, "verdict")...)
 	dInvalid      = desc("invalid_verdicts_total", "Guest verdicts the host turned into aborted, by reason.", append(modLabel, "reason")...)
@@ -51,6 +57,8 @@ var (
 	dCopied       = desc("guest_copied_bytes_total", "Bytes copied into and out of guests, by placement.", append(modLabel, "placement")...)
 	dPlaced       = desc("guest_placed_packets_total", "Packets shown to guests, by placement.", append(modLabel, "placement")...)
 	dMemLimit     = desc("guest_memory_limit_bytes", "Linear memory limit of each instance.", modLabel...)
+	dMemory       = desc("guest_memory_bytes", "Linear memory of the plugin's live instances, summed over workers.", modLabel...)
+	dCallDuration = desc("guest_call_duration_seconds", "Duration of mw_process calls, with the host's hand-over of packets and verdicts.", modLabel...)
 	dInstances    = desc("module_instances", "Running instances (one per worker).", modLabel...)
 	dInfo         = desc("module_info", "The loaded module version (always 1).", append(modLabel, "sha256", "abi_version")...)
 	dReloadsPipe  = desc("module_swaps_total", "Successful in-place version swaps, summed over the pipelines holding the plugin.", modLabel...)
@@ -77,11 +85,36 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent, dTxDrops,
 	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
+	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls,
 	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
-	dMemLimit, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile}
+	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile}
 
 // sendingVerdicts are the verdicts that make a worker transmit.
 var sendingVerdicts = []abi.Verdict{abi.Pass, abi.TX, abi.Redirect}
+
+// Histogram upper bounds: burst sizes in packets, call durations in seconds
+// (host's last bucket is unbounded, and Prometheus adds +Inf itself).
+var burstBounds, callBounds = func() ([]float64, []float64) {
+	b := make([]float64, host.NumBurstSizeBuckets)
+	for i := range b {
+		b[i] = float64(host.BurstSizeBound(i))
+	}
+	c := make([]float64, host.NumCallDurationBuckets-1)
+	for i := range c {
+		c[i] = host.CallDurationBound(i).Seconds()
+	}
+	return b, c
+}()
+
+// histogram sends a histogram from per-bucket counts (any beyond bounds
+// fall in +Inf); its count is the buckets' total.
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, bounds []float64, counts []uint64, sum float64, labels ...string) {
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	ch <- prometheus.MustNewConstHistogram(d, total, sum, cumulative(bounds, counts), labels...)
+}
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
@@ -132,6 +165,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 					counter(dTxDrops, qs.Dropped[v], t.Name, in.Name, qn, v.String())
 				}
 				counter(dTxRetries, qs.TxRingFull, t.Name, in.Name, qn)
+				for r, n := range qs.TxDrops {
+					counter(dTxDropWhy, n, t.Name, in.Name, qn, host.TxDropReason(r).String())
+				}
+				counter(dRxQBytes, qs.RxBytes, t.Name, in.Name, qn)
+				for _, v := range sendingVerdicts {
+					counter(dTxQBytes, qs.TxBytes[v], t.Name, in.Name, qn, v.String())
+				}
+				histogram(ch, dBurstSize, burstBounds, qs.BurstSizes[:], float64(qs.RxPackets), t.Name, in.Name, qn)
+				ch <- prometheus.MustNewConstMetric(dBusy, prometheus.CounterValue, qs.Busy.Seconds(), t.Name, in.Name, qn)
+				counter(dEmptyPolls, qs.EmptyPolls, t.Name, in.Name, qn)
 				counter(dWorkerConns, qs.ZeroCopyConns, t.Name, in.Name, qn, host.PlacementZeroCopy.String())
 				counter(dWorkerConns, qs.Connections-min(qs.ZeroCopyConns, qs.Connections), t.Name, in.Name, qn, host.PlacementCopy.String())
 			}
@@ -163,6 +206,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				}
 				counter(dReloadsPipe, st.Reloads, ml...)
 				gauge(dMemLimit, float64(p.MemoryMax), ml...)
+				gauge(dMemory, float64(st.MemoryBytes), ml...)
+				histogram(ch, dCallDuration, callBounds, st.CallDurations[:], st.CallTime.Seconds(), ml...)
 				gauge(dInstances, float64(p.Instances), ml...)
 				gauge(dInfo, 1, t.Name, in.Name, p.Name, p.SHA256, strconv.FormatUint(uint64(p.ABIVersion), 10))
 			}

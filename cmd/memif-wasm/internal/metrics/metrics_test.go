@@ -32,7 +32,14 @@ func synthetic() *daemon.Snapshot {
 	q.RxPackets, q.RxBursts, q.TxRingFull, q.Connections, q.ZeroCopyConns = 10, 2, 4, 2, 1
 	q.Tx[abi.TX] = 7
 	q.Dropped[abi.TX] = 3
+	q.TxDrops[host.TxDropRingFull], q.TxDrops[host.TxDropLinkDown] = 2, 1
+	q.RxBytes, q.TxBytes[abi.TX] = 640, 448
+	q.BurstSizes[2], q.BurstSizes[3] = 1, 1 // a burst of 3..4 and one of 5..8: 10 packets
+	q.Busy, q.EmptyPolls = 1500*time.Microsecond, 42
 	ps := host.PluginStats{Bursts: 4, Packets: 10, Faults: 1, FaultPackets: 2, FuelUsed: 1234}
+	ps.CallDurations[0], ps.CallDurations[3], ps.CallDurations[host.NumCallDurationBuckets-1] = 2, 1, 1
+	ps.CallTime = 50 * time.Millisecond
+	ps.MemoryBytes = 3 << 16
 	ps.Verdicts[abi.TX] = 7
 	ps.Verdicts[abi.Drop] = 3
 	ps.Invalid[host.ReasonLen] = 1
@@ -81,6 +88,43 @@ memif_wasm_module_loads_total{result="ok",tenant="blue"} 1
 memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="pass"} 0
 memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="redirect"} 0
 memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="tx"} 3
+# HELP memif_wasm_interface_transmit_drops_total Packets with a sending verdict the queue's workers dropped, by reason: no_egress (no egress or redirect port), link_down, ring_full (the ring stayed full for the retry time), too_big.
+# TYPE memif_wasm_interface_transmit_drops_total counter
+memif_wasm_interface_transmit_drops_total{interface="eth0",queue="0",reason="link_down",tenant="blue"} 1
+memif_wasm_interface_transmit_drops_total{interface="eth0",queue="0",reason="no_egress",tenant="blue"} 0
+memif_wasm_interface_transmit_drops_total{interface="eth0",queue="0",reason="ring_full",tenant="blue"} 2
+memif_wasm_interface_transmit_drops_total{interface="eth0",queue="0",reason="too_big",tenant="blue"} 0
+# HELP memif_wasm_worker_receive_bytes_total Bytes the queue's workers received (chained buffers included).
+# TYPE memif_wasm_worker_receive_bytes_total counter
+memif_wasm_worker_receive_bytes_total{interface="eth0",queue="0",tenant="blue"} 640
+# HELP memif_wasm_worker_transmit_bytes_total Bytes the queue's workers sent, by the verdict that sent them.
+# TYPE memif_wasm_worker_transmit_bytes_total counter
+memif_wasm_worker_transmit_bytes_total{interface="eth0",queue="0",tenant="blue",verdict="pass"} 0
+memif_wasm_worker_transmit_bytes_total{interface="eth0",queue="0",tenant="blue",verdict="redirect"} 0
+memif_wasm_worker_transmit_bytes_total{interface="eth0",queue="0",tenant="blue",verdict="tx"} 448
+# HELP memif_wasm_rx_burst_packets Packets per rx burst.
+# TYPE memif_wasm_rx_burst_packets histogram
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="1"} 0
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="2"} 0
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="4"} 1
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="8"} 2
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="16"} 2
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="32"} 2
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="64"} 2
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="128"} 2
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="256"} 2
+memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="+Inf"} 2
+memif_wasm_rx_burst_packets_sum{interface="eth0",queue="0",tenant="blue"} 10
+memif_wasm_rx_burst_packets_count{interface="eth0",queue="0",tenant="blue"} 2
+# HELP memif_wasm_worker_busy_seconds_total Time the queue's workers spent on bursts (plugins and transmit).
+# TYPE memif_wasm_worker_busy_seconds_total counter
+memif_wasm_worker_busy_seconds_total{interface="eth0",queue="0",tenant="blue"} 0.0015
+# HELP memif_wasm_worker_empty_polls_total Rx bursts that found the ring empty (in polling mode, idle spins).
+# TYPE memif_wasm_worker_empty_polls_total counter
+memif_wasm_worker_empty_polls_total{interface="eth0",queue="0",tenant="blue"} 42
+# HELP memif_wasm_guest_memory_bytes Linear memory of the plugin's live instances, summed over workers.
+# TYPE memif_wasm_guest_memory_bytes gauge
+memif_wasm_guest_memory_bytes{interface="eth0",module="acl",tenant="blue"} 196608
 # HELP memif_wasm_interface_receive_bytes_total Bytes received (memif totals over every connection).
 # TYPE memif_wasm_interface_receive_bytes_total counter
 memif_wasm_interface_receive_bytes_total{interface="eth0",tenant="blue"} 640
@@ -97,9 +141,28 @@ memif_wasm_module_info{abi_version="1",interface="eth0",module="acl",sha256="ab1
 	err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"memif_wasm_interface_receive_packets_total", "memif_wasm_verdicts_total", "memif_wasm_guest_calls_total",
 		"memif_wasm_module_loads_total", "memif_wasm_worker_transmit_drops_total", "memif_wasm_interface_receive_bytes_total",
-		"memif_wasm_tenant_memory_bytes", "memif_wasm_interface_up", "memif_wasm_module_info")
+		"memif_wasm_tenant_memory_bytes", "memif_wasm_interface_up", "memif_wasm_module_info",
+		"memif_wasm_interface_transmit_drops_total", "memif_wasm_worker_receive_bytes_total", "memif_wasm_worker_transmit_bytes_total",
+		"memif_wasm_rx_burst_packets", "memif_wasm_worker_busy_seconds_total", "memif_wasm_worker_empty_polls_total",
+		"memif_wasm_guest_memory_bytes")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The call-duration histogram's bounds are host's, in seconds: check
+	// the buckets by their counts rather than by 17 printed floats.
+	fams := gather(t, c)
+	h := fams["memif_wasm_guest_call_duration_seconds"].GetMetric()[0].GetHistogram()
+	if h.GetSampleCount() != 4 || h.GetSampleSum() != 0.05 || len(h.Bucket) != host.NumCallDurationBuckets-1 {
+		t.Fatalf("call durations: count %d sum %v, %d buckets", h.GetSampleCount(), h.GetSampleSum(), len(h.Bucket))
+	}
+	for i, b := range h.Bucket {
+		want := uint64(2)
+		if i >= 3 {
+			want = 3 // the fourth call is past every bound
+		}
+		if b.GetCumulativeCount() != want || b.GetUpperBound() != host.CallDurationBound(i).Seconds() {
+			t.Fatalf("bucket %d: le %v count %d, want le %v count %d", i, b.GetUpperBound(), b.GetCumulativeCount(), host.CallDurationBound(i).Seconds(), want)
+		}
 	}
 	// Every descriptor is valid and every metric is consistent with its descriptor.
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
@@ -176,6 +239,8 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		{"memif_wasm_worker_connections_total", with(q, "placement", "zero-copy"), 1},
 		{"memif_wasm_guest_copied_bytes_total", with(m, "placement", "zero-copy"), 0},
 		{"memif_wasm_guest_placed_packets_total", with(m, "placement", "zero-copy"), count},
+		{"memif_wasm_worker_receive_bytes_total", q, float64(rep.SentBytes)},
+		{"memif_wasm_worker_transmit_bytes_total", with(q, "verdict", "tx"), float64(rep.ReceivedBytes)},
 	}
 	for _, c := range checks {
 		got, ok := value(fams, c.name, c.labels)
@@ -190,6 +255,35 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	if calls, _ := value(fams, "memif_wasm_guest_calls_total", with(m, "result", "ok")); calls < 1 {
 		t.Errorf("guest calls ok = %v", calls)
 	}
+	// The numbers host/ measures, against the same traffic.
+	bursts, _ := value(fams, "memif_wasm_interface_receive_bursts_total", q)
+	if bursts < 1 {
+		t.Errorf("rx bursts = %v", bursts)
+	}
+	if h := histo(fams, "memif_wasm_rx_burst_packets", q); h == nil || float64(h.GetSampleCount()) != bursts || h.GetSampleSum() != float64(rep.Sent) {
+		t.Errorf("burst-size histogram %v, want %v bursts of %d packets in all", h, bursts, rep.Sent)
+	}
+	// One plugin, bursts within its MaxBurst: one guest call per rx burst.
+	if h := histo(fams, "memif_wasm_guest_call_duration_seconds", m); h == nil || float64(h.GetSampleCount()) != bursts || h.GetSampleSum() <= 0 {
+		t.Errorf("guest call durations %v, want %v calls taking > 0 s", h, bursts)
+	}
+	if busy, _ := value(fams, "memif_wasm_worker_busy_seconds_total", q); busy <= 0 {
+		t.Errorf("worker busy = %v s after %d packets", busy, rep.Sent)
+	}
+	if mem, _ := value(fams, "memif_wasm_guest_memory_bytes", m); mem <= 0 || int(mem)%65536 != 0 {
+		t.Errorf("guest memory = %v bytes, want whole pages", mem)
+	}
+	var whyLost float64
+	for _, r := range []string{"no_egress", "link_down", "ring_full", "too_big"} {
+		n, ok := value(fams, "memif_wasm_interface_transmit_drops_total", with(q, "reason", r))
+		if !ok {
+			t.Errorf("tx drops reason %s missing", r)
+		}
+		whyLost += n
+	}
+	if whyLost != float64(rep.Lost) {
+		t.Errorf("tx drops by reason add up to %v, gen lost %d", whyLost, rep.Lost)
+	}
 	if fuel, _ := value(fams, "memif_wasm_guest_fuel_consumed_total", m); fuel <= 0 {
 		t.Errorf("fuel consumed = %v, want > 0 (plugins are metered)", fuel)
 	}
@@ -198,6 +292,44 @@ func TestScrapeAfterTraffic(t *testing.T) {
 			t.Errorf("%s not exported", name)
 		}
 	}
+}
+
+// gather collects c into metric families by name.
+func gather(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
+	t.Helper()
+	r := prometheus.NewPedanticRegistry()
+	r.MustRegister(c)
+	got, err := r.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := map[string]*dto.MetricFamily{}
+	for _, f := range got {
+		fams[f.GetName()] = f
+	}
+	return fams
+}
+
+// histo finds the histogram of family name whose labels include labels.
+func histo(fams map[string]*dto.MetricFamily, name string, labels map[string]string) *dto.Histogram {
+	f := fams[name]
+	if f == nil {
+		return nil
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if have[k] != v {
+				continue next
+			}
+		}
+		return m.Histogram
+	}
+	return nil
 }
 
 func with(m map[string]string, k, v string) map[string]string {
