@@ -1,5 +1,7 @@
 package fuel
 
+import "slices"
+
 // maxLocals bounds a function's parameters plus locals, as wasmtime and V8
 // do: wazero allocates a byte per local before checking anything else.
 const maxLocals = 50000
@@ -77,10 +79,14 @@ var simdKnown = func() (t [256]bool) {
 	return t
 }()
 
-// Kinds of size-dependent charges, inserted before the operation so that its
-// size operand, on top of the stack, can be read.
+// Kinds of charges. A static charge pays for the code that can run from its
+// place to the next charge; the others are inserted before an operation so
+// that its size operand, on top of the stack, can be read.
 const (
-	insRegion  = iota // static charge at function entry or loop header
+	insRegion  = iota // static charge: function entry, loop header, or join
+	insTable          // before a br_table: a charge that depends on its target
+	insEntry          // before a dispatch loop: its br_table's charge, by the local it reads
+	insSource         // before a br back to a dispatch loop: the charge of the target it set
 	insBytes          // memory.copy/fill/init: size in bytes
 	insPages          // memory.grow: size in 64 KiB pages
 	insElems          // table.copy/fill/init/grow: size in elements
@@ -91,15 +97,199 @@ const (
 type insertion struct {
 	pos  int
 	kind uint8
-	cost int64 // insRegion: the region's fuel
+	join bool // insRegion placed after the end of a block that branches reach
+	loop bool // insRegion at a loop header
+	// ended is set once a path from this charge has stopped; folded when
+	// a loop header's charge moved to the br_table its path ends in;
+	// virtual when the charge is paid where control comes from instead
+	// (by the br_table that jumps here, or by the path that falls in).
+	ended, folded, virtual bool
+	depth                  int   // loop: index of its frame in ctl
+	base                   int64 // fixed part (Costs.Region, Costs.Call; insTable: a folded loop header's charge)
+	cost                   int64 // insRegion: the most fuel any path from here to the next charge spends
+	labels, nlabels        int   // insTable: its targets' frame ids are tabs[labels:labels+nlabels]
+
+	// A loop header's path may be a dispatch: blocks, local.get local,
+	// br_table (table, the index of its insTable). mixed is set when a
+	// branch back to it does not first set local to a constant.
+	shape uint8 // 0: only blocks so far, 1: then local.get, 2: neither
+	local uint32
+	table int
+	entry int // index of the loop's insEntry
+	mixed bool
+
+	loopCP int    // insEntry, insSource: the loop header's charge
+	target uint32 // insSource: the index the dispatch will read
+}
+
+// fallIn records that the path from charge from, at cost, falls into the
+// virtual charge to: from must also pay for the code after to.
+type fallIn struct {
+	from, to int
+	cost     int64
+}
+
+// path is the straight-line code run since the last static charge: the
+// index in ins of that charge and the fuel of the instructions since. cp < 0
+// marks code no path reaches (after br, return, unreachable and the like).
+type path struct {
+	cp   int
+	cost int64
+}
+
+var deadPath = path{cp: -1}
+
+// frame is an open block, loop, if or else.
+type frame struct {
+	op byte // 0x02 block, 0x03 loop, 0x04 if, 0x05 else
+	id int  // index in codeWalker.joinOf
+	cp int  // loop: its header's charge
+	// tabled is set when a br_table that runs jumps to this block's end,
+	// other when another branch does (never set for loops).
+	tabled, other bool
+	outer         path // if: the path at the if (a false condition skips the arm); loop: the path that continues after its end
+	then          path // else: the path at the end of the then-arm
 }
 
 // codeWalker is the per-body state, reused across bodies.
 type codeWalker struct {
-	ctl     []byte // open blocks: the opcode that opened them (0x02, 0x03, 0x04) or 0x05 for else
-	regions []int  // indexes in ins of the charges that enclosing loops (and the entry) pay into
+	ctl    []frame
+	labels []uint32 // scratch: the targets of one br_table
+	// sourced is set while branch handles a br right after
+	// "i32.const setVal; local.set setLocal".
+	sourced bool
+	cur     path
 	ins     []insertion
-	body    []byte // scratch output of one body
+	tabs    []int    // insTable targets: frame ids, -1 for a loop or the function
+	joinOf  []int    // by frame id: the charge after the block's end, -1 if none
+	falls   []fallIn // paths that fall into virtual charges
+	costs   []int64  // scratch: one br_table's charge per target
+	body    []byte   // scratch output of one body
+
+	// Whether the previous instruction was i32.const constVal, or was
+	// local.set setLocal right after i32.const setVal: the way Go's
+	// compiler jumps, "i32.const k; local.set x; br dispatch".
+	afterConst, afterSet       bool
+	constVal, setLocal, setVal uint32
+}
+
+// charge starts a static charge at pos and returns the path that begins there.
+func (w *codeWalker) charge(pos int, base int64, join bool) path {
+	w.ins = append(w.ins, insertion{pos: pos, kind: insRegion, base: base, join: join, loop: !join && len(w.ctl) > 0, depth: len(w.ctl)})
+	return path{cp: len(w.ins) - 1}
+}
+
+// end records that a path stops here: control leaves it through a branch, a
+// return or a trap, or falls into the next charge. Its charge must cover it.
+func (w *codeWalker) end(p path) {
+	if p.cp < 0 {
+		return
+	}
+	in := &w.ins[p.cp]
+	in.ended = true
+	in.cost = max(in.cost, p.cost)
+}
+
+// merge joins two paths that meet at the end of an if. Paths from the same
+// charge continue as the longer one, so a short arm is charged the longer
+// arm's difference; paths from different charges need a new charge at the
+// join, which merge reports by returning ok false.
+func (w *codeWalker) merge(a, b path) (p path, ok bool) {
+	switch {
+	case a.cp < 0:
+		return b, true
+	case b.cp < 0, a.cp == b.cp && a.cost >= b.cost:
+		return a, true
+	case a.cp == b.cp:
+		return b, true
+	}
+	w.end(a)
+	w.end(b)
+	return deadPath, false
+}
+
+// branch checks the labels of a branch, marks their targets and ends the
+// path taken: a loop's header charges, and so does a block's end, or the
+// br_table that jumps to it.
+func (r *rewriter) branch(at int, labels []uint32, table bool) error {
+	w := &r.code
+	for _, x := range labels {
+		if uint64(x) >= uint64(len(w.ctl)) {
+			return r.errorf(at, ErrMalformed, "branch to label %d with %d blocks open", x, len(w.ctl))
+		}
+	}
+	if w.cur.cp < 0 { // never runs
+		return nil
+	}
+	if table {
+		t := insertion{pos: at, kind: insTable, labels: len(w.tabs), nlabels: len(labels), loopCP: -1}
+		if w.foldable() {
+			lp := &w.ins[w.cur.cp]
+			lp.folded, t.base = true, lp.base+w.cur.cost
+			if lp.shape == 1 {
+				lp.table, t.loopCP = len(w.ins), w.cur.cp
+			}
+		}
+		w.ins = append(w.ins, t)
+	}
+	for _, x := range labels {
+		f := &w.ctl[len(w.ctl)-1-int(x)]
+		if table {
+			id := -1
+			if f.op == 0x02 && len(w.ctl)-1-int(x) > 0 {
+				id = f.id
+			}
+			w.tabs = append(w.tabs, id)
+		}
+		if f.op == 0x03 {
+			// A br back to a dispatch loop that first sets the local the
+			// dispatch reads to a constant knows where it lands: it pays
+			// for that target (insSource). Other branches back make the
+			// dispatch charge at its br_table.
+			lp := &w.ins[f.cp]
+			if w.sourced && lp.table >= 0 && w.setLocal == lp.local {
+				w.ins = append(w.ins, insertion{pos: at, kind: insSource, loopCP: f.cp, target: w.setVal})
+			} else {
+				lp.mixed = true
+			}
+			continue
+		}
+		if table {
+			f.tabled = true
+			continue
+		}
+		f.other = true
+	}
+	w.end(w.cur)
+	return nil
+}
+
+// foldable reports whether the current path, which ends in a br_table, is
+// the only path from a loop header: the dispatch that Go's compiler puts at
+// the top of every function (a loop around a br_table on the resume
+// address). The header's charge then moves to the br_table, which charges
+// anyway, so a taken branch in such code pays one charge instead of two.
+func (w *codeWalker) foldable() bool {
+	in := &w.ins[w.cur.cp]
+	if !in.loop || in.ended {
+		return false
+	}
+	for _, f := range w.ctl[in.depth+1:] {
+		if f.op != 0x02 { // an if's other arm is still a path from the header
+			return false
+		}
+	}
+	return true
+}
+
+// weight is the fuel of one instruction: block, loop, end and nop compile
+// to no code of their own and are free; anything else costs instrCost.
+func (r *rewriter) weight(op byte) int64 {
+	switch op {
+	case 0x01, 0x02, 0x03, 0x0B:
+		return 0
+	}
+	return r.instrCost
 }
 
 func (r *rewriter) codeSection(off, end int) error {
@@ -151,9 +341,17 @@ func (r *rewriter) codeSection(off, end int) error {
 
 // body walks one function body in[start:end], decides where to charge, and
 // appends the instrumented body (with its size) to r.out.
+//
+// Static charges sit at the function entry, at each loop header, and after
+// the end of each block or if that a branch targets (or whose arms were
+// charged separately). Every edge into the middle of straight-line code is
+// one of those, so a path from a charge runs forward, and the charge is the
+// fuel of its longest path to the next charge. The code after a loop belongs
+// to the path that entered the loop: the loop is left by falling out of its
+// end at most once per entry.
 func (r *rewriter) body(start, end int, params uint32) error {
 	w := &r.code
-	w.ctl, w.regions, w.ins = w.ctl[:0], w.regions[:0], w.ins[:0]
+	w.ctl, w.ins, w.tabs, w.joinOf, w.falls = w.ctl[:0], w.ins[:0], w.tabs[:0], w.joinOf[:0], w.falls[:0]
 	in := r.in[:end]
 
 	// Locals: copied verbatim, counted so local indexes can be checked.
@@ -178,9 +376,9 @@ func (r *rewriter) body(start, end int, params uint32) error {
 	}
 	codeStart := d.off
 
-	w.ins = append(w.ins, insertion{pos: codeStart, kind: insRegion, cost: r.regionCost + r.callCost})
-	w.regions = append(w.regions, 0)
-	w.ctl = append(w.ctl, 0x02) // the function's own block
+	w.cur = w.charge(codeStart, r.regionCost+r.callCost, false)
+	w.ctl = append(w.ctl, frame{op: 0x02, id: len(w.joinOf)}) // the function's own block
+	w.joinOf = append(w.joinOf, -1)
 	off := codeStart
 	for len(w.ctl) > 0 {
 		if off >= end {
@@ -189,7 +387,22 @@ func (r *rewriter) body(start, end int, params uint32) error {
 		at := off
 		op := in[off]
 		off++
-		w.ins[w.regions[len(w.regions)-1]].cost += r.instrCost
+		if w.cur.cp >= 0 {
+			w.cur.cost += r.weight(op)
+			if lp := &w.ins[w.cur.cp]; lp.loop && lp.shape < 2 && !lp.ended {
+				switch {
+				case op == 0x02 && lp.shape == 0:
+				case op == 0x20 && lp.shape == 0:
+					lp.shape = 1
+					lp.local, _, _ = readU32(in, off)
+				case op == 0x0E && lp.shape == 1:
+				default:
+					lp.shape = 2
+				}
+			}
+		}
+		afterConst, afterSet := w.afterConst, w.afterSet
+		w.afterConst, w.afterSet = false, false
 		kind := opImm[op]
 		var n int
 		switch kind {
@@ -197,30 +410,56 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			return r.errorf(at, ErrUnsupported, "opcode %#x", op)
 		case immNone:
 			switch op {
+			case 0x00, 0x0F: // unreachable, return
+				w.end(w.cur)
+				w.cur = deadPath
 			case 0x05: // else
-				if w.ctl[len(w.ctl)-1] != 0x04 {
+				f := &w.ctl[len(w.ctl)-1]
+				if f.op != 0x04 {
 					return r.errorf(at, ErrMalformed, "else outside if")
 				}
-				w.ctl[len(w.ctl)-1] = 0x05
+				f.op, f.then, w.cur = 0x05, w.cur, f.outer
 			case 0x0B: // end
-				if w.ctl[len(w.ctl)-1] == 0x03 {
-					w.regions = w.regions[:len(w.regions)-1]
-				}
-				w.ctl = w.ctl[:len(w.ctl)-1]
+				r.endBlock(off)
 			}
 		case immBlock:
 			if n, err = r.blockType(in, off); err != nil {
 				return err
 			}
-			w.ctl = append(w.ctl, op)
-			if op == 0x03 {
-				w.regions = append(w.regions, len(w.ins))
-				w.ins = append(w.ins, insertion{pos: off + n, kind: insRegion, cost: r.regionCost})
+			f := frame{op: op, id: len(w.joinOf)}
+			w.joinOf = append(w.joinOf, -1)
+			switch op {
+			case 0x03: // loop: its header charges
+				f.outer = w.cur
+				w.end(w.cur)
+				entry := len(w.ins)
+				w.ins = append(w.ins, insertion{pos: at, kind: insEntry})
+				w.cur = w.charge(off+n, r.regionCost, false)
+				f.cp = w.cur.cp
+				w.ins[entry].loopCP = f.cp
+				w.ins[f.cp].entry, w.ins[f.cp].table = entry, -1
 				r.stats.Loops++
+			case 0x04: // if
+				f.outer = w.cur
 			}
+			w.ctl = append(w.ctl, f)
 		case immU32:
-			_, n, err = readU32(in, off)
-			if op == 0x40 { // memory.grow
+			var x uint32
+			x, n, err = readU32(in, off)
+			switch {
+			case err != nil:
+			case op == 0x0C || op == 0x0D: // br, br_if
+				w.labels = append(w.labels[:0], x)
+				w.sourced = op == 0x0C && afterSet
+				err = r.branch(at, w.labels, false)
+				w.sourced = false
+				if err == nil && op == 0x0C {
+					w.cur = deadPath
+				}
+			case op == 0x12: // return_call
+				w.end(w.cur)
+				w.cur = deadPath
+			case op == 0x40: // memory.grow
 				w.ins = append(w.ins, insertion{pos: at, kind: insPages})
 				r.stats.BulkOps++
 			}
@@ -230,10 +469,17 @@ func (r *rewriter) body(start, end int, params uint32) error {
 				_, m, err = readU32(in, off+n)
 				n += m
 			}
+			if op == 0x13 { // return_call_indirect
+				w.end(w.cur)
+				w.cur = deadPath
+			}
 		case immLocal:
 			var x uint32
 			if x, n, err = readU32(in, off); err == nil && uint64(x) >= locals {
 				return r.errorf(at, ErrIndex, "local %d of %d", x, locals)
+			}
+			if op == 0x21 && afterConst {
+				w.afterSet, w.setLocal, w.setVal = true, x, w.constVal
 			}
 		case immGlobal:
 			var x uint32
@@ -241,7 +487,16 @@ func (r *rewriter) body(start, end int, params uint32) error {
 				return r.errorf(at, ErrIndex, "global %d of %d", x, r.fuelGlobal)
 			}
 		case immBrTable:
-			n, err = r.vector(in, off, 1, func(p int) (int, error) { _, m, err := readU32(in, p); return m, err })
+			w.labels = w.labels[:0]
+			n, err = r.vector(in, off, 1, func(p int) (int, error) {
+				x, m, err := readU32(in, p)
+				w.labels = append(w.labels, x)
+				return m, err
+			})
+			if err == nil {
+				err = r.branch(at, w.labels, true)
+			}
+			w.cur = deadPath
 		case immSelectT:
 			n, err = r.vector(in, off, 0, func(p int) (int, error) {
 				if p < len(in) && isValType(in[p]) {
@@ -252,7 +507,9 @@ func (r *rewriter) body(start, end int, params uint32) error {
 		case immMemarg:
 			n, err = r.memarg(in, off)
 		case immI32:
-			_, n, err = readSigned(in, off, 32)
+			var v int64
+			v, n, err = readSigned(in, off, 32)
+			w.afterConst, w.constVal = true, uint32(v)
 		case immI64:
 			_, n, err = readSigned(in, off, 64)
 		case immFixed4:
@@ -284,6 +541,53 @@ func (r *rewriter) body(start, end int, params uint32) error {
 	r.emitBody(start, codeStart, end, uint32(locals))
 	r.stats.Functions++
 	return nil
+}
+
+// endBlock closes the innermost block at an end opcode; next is the offset
+// after it, where a join charge goes.
+func (r *rewriter) endBlock(next int) {
+	w := &r.code
+	f := w.ctl[len(w.ctl)-1]
+	w.ctl = w.ctl[:len(w.ctl)-1]
+	if len(w.ctl) == 0 { // the function's end returns
+		w.end(w.cur)
+		return
+	}
+	ok := true
+	switch f.op {
+	case 0x03: // loop: the path that entered it goes on after it
+		w.end(w.cur)
+		if w.cur.cp >= 0 {
+			w.cur = f.outer
+		}
+		return
+	case 0x04: // if without else: a false condition skips the arm
+		w.cur, ok = w.merge(w.cur, f.outer)
+	case 0x05:
+		w.cur, ok = w.merge(f.then, w.cur)
+	}
+	switch {
+	case !ok: // the arms come from different charges
+	case f.op == 0x02 && f.tabled && !f.other:
+		// Only br_tables and the path that falls in arrive here, so they
+		// can pay for what follows instead: each br_table charges by its
+		// target, and the falling path adds it to its own charge. Go's
+		// functions reach every resume point this way, most of them by
+		// falling in after a call.
+		p := w.charge(next, 0, true)
+		w.ins[p.cp].virtual = true
+		if w.cur.cp >= 0 {
+			w.ins[w.cur.cp].ended = true
+			w.falls = append(w.falls, fallIn{from: w.cur.cp, to: p.cp, cost: w.cur.cost})
+		}
+		w.joinOf[f.id], w.cur = p.cp, p
+		return
+	case !f.tabled && !f.other: // no branch that runs lands here
+		return
+	}
+	w.end(w.cur)
+	w.cur = w.charge(next, 0, true)
+	w.joinOf[f.id] = w.cur.cp
 }
 
 // vector walks a vector of count+extra elements read by elem and returns its
@@ -428,11 +732,24 @@ func (r *rewriter) prefixed(in []byte, at int, prefix byte) (int, error) {
 // charges inserted.
 func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	w := &r.code
+	// A path that falls into a virtual charge pays for the code after it.
+	// Such paths only fall forward, into charges made later: settle the
+	// last ones first.
+	slices.SortFunc(w.falls, func(a, b fallIn) int { return b.from - a.from })
+	for _, f := range w.falls {
+		w.ins[f.from].cost = max(w.ins[f.from].cost, f.cost+w.ins[f.to].cost)
+	}
 	b := w.body[:0]
 	groups, n, _ := readU32(r.in, start) // already validated by body
 	scratch := false
-	for _, ins := range w.ins {
-		scratch = scratch || ins.kind != insRegion
+	for i := range w.ins {
+		switch ins := &w.ins[i]; ins.kind {
+		case insRegion, insEntry, insSource:
+		case insTable:
+			scratch = scratch || (!w.paidAtSource(ins) && len(r.tableCosts(ins)) > 1)
+		default:
+			scratch = true
+		}
 	}
 	if scratch {
 		b = appendU32(b, groups+1)
@@ -443,20 +760,56 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	}
 	g := r.fuelGlobal
 	prev := codeStart
-	for _, ins := range w.ins {
+	for i := range w.ins {
+		ins := &w.ins[i]
 		b = append(b, r.in[prev:ins.pos]...)
 		prev = ins.pos
+		cost := int64(-1) // a static charge; -1 when the code below computes it
 		switch ins.kind {
 		case insRegion:
-			if ins.cost == 0 {
+			if ins.folded || ins.virtual {
 				continue
 			}
-			// fuel -= cost
-			b = append(b, 0x23)
-			b = appendU32(b, g)
-			b = append(b, 0x42)
-			b = appendS64(b, ins.cost)
-			b = append(b, 0x7D)
+			cost = ins.base + ins.cost
+			if ins.join && cost > 0 {
+				r.stats.Joins++
+			}
+		case insTable:
+			if w.paidAtSource(ins) {
+				continue
+			}
+			costs := r.tableCosts(ins)
+			if len(costs) == 1 {
+				cost = costs[0]
+				break
+			}
+			// The target index is on top of the stack: keep it there.
+			b = append(b, 0x22)
+			b = appendU32(b, locals)
+			b = r.appendLookup(b, costs, locals)
+		case insEntry:
+			lp := &w.ins[ins.loopCP]
+			if lp.table < 0 || lp.mixed {
+				continue
+			}
+			costs := r.tableCosts(&w.ins[lp.table])
+			if len(costs) == 1 {
+				cost = costs[0]
+				break
+			}
+			b = r.appendLookup(b, costs, lp.local)
+		case insSource:
+			lp := &w.ins[ins.loopCP]
+			if lp.mixed {
+				continue
+			}
+			t := &w.ins[lp.table]
+			costs := r.tableCosts(t)
+			k := t.nlabels - 1 // the default
+			if uint64(ins.target) < uint64(k) {
+				k = int(ins.target)
+			}
+			cost = costs[w.labels[k]]
 		default:
 			// The size is on top of the stack: keep it there and
 			// fuel -= size (scaled).
@@ -475,6 +828,17 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 			}
 			b = append(b, 0x7D)
 		}
+		if cost == 0 {
+			continue
+		}
+		if cost > 0 {
+			// fuel -= cost
+			b = append(b, 0x23)
+			b = appendU32(b, g)
+			b = append(b, 0x42)
+			b = appendS64(b, cost)
+			b = append(b, 0x7D)
+		}
 		// global.set; trap if fuel < 0. Subtracting before the check
 		// leaves the global negative, which is how the host tells a
 		// fuel trap from the guest's own unreachable.
@@ -488,4 +852,70 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	r.out = appendU32(r.out, uint32(len(b)))
 	r.out = append(r.out, b...)
 	w.body = b
+}
+
+// paidAtSource reports whether the br_table t is a dispatch whose charge is paid
+// by the branches that reach it instead (insEntry, insSource).
+func (w *codeWalker) paidAtSource(t *insertion) bool {
+	return t.loopCP >= 0 && !w.ins[t.loopCP].mixed
+}
+
+// appendLookup appends "fuel - costs[i]" where i is the index, in the
+// costs, of the target that a br_table with w.labels would take for the
+// value of local: a br_table of our own picks the constant.
+//
+//	global.get fuel
+//	block (result i64)
+//	  block ... block  ;; one per cost
+//	    br_table w.labels (local.get local)
+//	  end i64.const costs[0] br n-1 ... end i64.const costs[n-1] br 0
+//	end
+//	i64.sub
+func (r *rewriter) appendLookup(b []byte, costs []int64, local uint32) []byte {
+	w := &r.code
+	r.stats.Dispatches++
+	b = append(b, 0x23)
+	b = appendU32(b, r.fuelGlobal)
+	b = append(b, 0x02, valI64)
+	for range costs {
+		b = append(b, 0x02, 0x40)
+	}
+	b = append(b, 0x20)
+	b = appendU32(b, local)
+	b = append(b, 0x0E)
+	b = appendU32(b, uint32(len(w.labels)-1))
+	for _, k := range w.labels {
+		b = appendU32(b, k)
+	}
+	for j, c := range costs {
+		b = append(b, 0x0B, 0x42)
+		b = appendS64(b, c)
+		b = append(b, 0x0C)
+		b = appendU32(b, uint32(len(costs)-1-j))
+	}
+	return append(b, 0x0B, 0x7D)
+}
+
+// tableCosts returns the distinct charges of a br_table's targets, and
+// leaves in w.labels the index in them of each target's charge. A target
+// pays its folded loop header and, when its charge is virtual, the code
+// after it.
+func (r *rewriter) tableCosts(t *insertion) []int64 {
+	w := &r.code
+	w.costs, w.labels = w.costs[:0], w.labels[:0]
+	for _, id := range w.tabs[t.labels : t.labels+t.nlabels] {
+		c := t.base
+		if id >= 0 {
+			if cp := w.joinOf[id]; cp >= 0 && w.ins[cp].virtual {
+				c += w.ins[cp].cost
+			}
+		}
+		k := slices.Index(w.costs, c)
+		if k < 0 {
+			k = len(w.costs)
+			w.costs = append(w.costs, c)
+		}
+		w.labels = append(w.labels, uint32(k))
+	}
+	return w.costs
 }

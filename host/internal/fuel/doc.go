@@ -10,15 +10,34 @@
 // no existing function, global, table, memory or type index moves, and calls,
 // element segments, the start function and the name section stay valid.
 //
-// Fuel is charged at two kinds of points ("region" metering):
-//   - at every function entry and at the top of every loop body, the weight
-//     of all instructions that can run before control next reaches such a
-//     point. Between two passes through one of these points control only
-//     moves forward, so each instruction runs at most once per charge, and
-//     fuel spent is at least the weight of the instructions executed.
+// Fuel is charged where control flow can arrive other than by running
+// straight on, each charge paying for the code that can run before the next
+// one (the longest such path, so fuel spent is at least the weight of the
+// instructions executed):
+//   - at every function entry, and at the top of every loop body. The code
+//     after a loop is paid by the charge that entered the loop, since it
+//     runs at most once per entry, not once per pass.
+//   - after the end of a block or if that a branch jumps to (a join), and
+//     after an if whose arms come from different charges.
+//   - in a dispatch loop, the shape Go's compiler gives every function (a
+//     loop whose body opens blocks and ends in local.get; br_table), each
+//     jump pays for the dispatch and the block it lands in: a jump of the
+//     form "i32.const k; local.set; br loop" pays a constant for target k,
+//     the entry into the loop looks the target's charge up by the local's
+//     value, and if any other branch goes back to the loop, the br_table
+//     looks it up instead. The blocks it lands in charge nothing when only
+//     br_tables and straight-line code arrive there: code that falls into
+//     one pays for what follows as part of its own charge. So a Go guest
+//     pays per block it runs, not per function.
 //   - before memory.copy, memory.fill, memory.init, memory.grow and the table
 //     bulk operations, a charge proportional to their size operand, read
 //     through one added i32 local in the functions that use them.
+//
+// Every instruction weighs Costs.Instruction except block, loop, end and
+// nop, which compile to no code of their own. Between two charges control
+// only moves forward, so nothing runs twice on one charge; a path pays
+// more than it ran only when it takes the shorter arm of an if or a branch
+// that skips code its charge covered.
 //
 // Each charge subtracts first and then traps with unreachable if the global
 // is negative. Code of the original module is checked to reference only

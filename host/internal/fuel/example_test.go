@@ -51,6 +51,6 @@ func Example() {
 	fmt.Println("spin failed:", err != nil, "out of fuel:", int64(g.Get()) < 0)
 	// Output:
 	// instrumented 2 functions, 1 loops
-	// add: 5 <nil> fuel used: 4
+	// add: 5 <nil> fuel used: 3
 	// spin failed: true out of fuel: true
 }

@@ -8,14 +8,14 @@ const ExportName = "mw_fuel"
 // Version identifies the rewrite: it changes whenever the output for the same
 // input and Config may change. Key caches of instrumented modules by the
 // input's hash, Version and the Config.
-const Version = 1
+const Version = 2
 
 // DefaultInitialFuel is the fuel global's value at instantiation when
 // Config.InitialFuel is 0. It is the budget of the start function, which runs
 // inside instantiation before the host can set anything, and of _initialize
 // unless the host sets a budget before calling it. A Go guest's _initialize
-// needs about 1.2e7 (region metering, measured), so the default leaves room
-// for that and still bounds a runaway start function to milliseconds.
+// needs about 1.1e6 (measured with Version 2), so the default leaves ample
+// room for that and still bounds a runaway start function to milliseconds.
 const DefaultInitialFuel int64 = 1 << 26
 
 // DefaultBytesPerFuel is Costs.BytesPerFuel when it is 0.
@@ -37,8 +37,8 @@ type Config struct {
 
 // Costs is the cost model. Each field's zero value means its default.
 type Costs struct {
-	// Instruction is the fuel charged for each instruction (every opcode,
-	// including block, end and the like). 0 means 1; at most 2^20.
+	// Instruction is the fuel charged for each instruction other than
+	// block, loop, end and nop, which are free. 0 means 1; at most 2^20.
 	Instruction int64
 	// BytesPerFuel makes memory.copy, memory.fill and memory.init charge
 	// one more unit of fuel per BytesPerFuel bytes they touch, and
@@ -47,11 +47,11 @@ type Costs struct {
 	// table.fill, table.init and table.grow charge one unit per element.
 	// It must be a power of two, at most 65536. 0 means DefaultBytesPerFuel.
 	BytesPerFuel int64
-	// Region is charged on top at every charge point: each function entry
-	// (so each call) and each pass through a loop header. It prices the
-	// check itself and the call or back edge that reaches it, so an empty
-	// loop or a bare recursion burns fuel at a rate closer to other code.
-	// 0 means none; at most 2^20.
+	// Region is charged on top at each function entry (so each call) and
+	// each pass through a loop header (for a dispatch loop: each jump
+	// through it). It prices the check and the call or back edge that
+	// reaches it, so an empty loop or a bare recursion burns fuel at a rate
+	// closer to other code. Joins do not pay it. 0 means none; at most 2^20.
 	Region int64
 	// Call is charged on top at every function entry, so each call. Deep
 	// recursion costs the host more than its instructions: the runtime grows
@@ -63,17 +63,19 @@ type Costs struct {
 // Stats describes what Instrument did.
 type Stats struct {
 	Functions        int    // function bodies instrumented (each charges at entry)
-	Loops            int    // loop headers that charge
+	Loops            int    // loop headers (each charges, or its dispatch's jumps do)
+	Joins            int    // charges after the end of a block or if that branches reach
+	Dispatches       int    // charges looked up by the target of a br_table
 	BulkOps          int    // bulk memory and table operations that charge by size
 	StrippedSections int    // debug custom sections removed
 	FuelGlobal       uint32 // index of the fuel global in the global index space
 }
 
 // Instrument returns a copy of the wasm binary with fuel metering added: a
-// mutable i64 global, exported as ExportName, that every function entry and
-// every loop header decrements by the fuel of the code that can run before
-// the next such point, and that bulk memory and table operations decrement by
-// their size. When the global drops below zero the module traps with
+// mutable i64 global, exported as ExportName, that function entries, loop
+// headers and the places branches join decrement by the fuel of the code
+// that can run before the next charge (see the package documentation), and
+// that bulk memory and table operations decrement by their size. When the global drops below zero the module traps with
 // "unreachable"; a negative global after a failed call tells this apart from
 // the guest's own unreachable.
 //

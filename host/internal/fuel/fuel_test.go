@@ -146,8 +146,11 @@ func TestInstrumentedBehavesLikeOriginal(t *testing.T) {
 	}
 }
 
-// TestFuelAccounting pins the cost model: one unit per instruction, charged
-// per region (function entry, loop body).
+// TestFuelAccounting pins the cost model: one unit per instruction except
+// block, loop, end and nop (free), charged at function entry and loop
+// headers for the code that runs up to the next charge. The code after a
+// loop belongs to the function entry's charge and is paid once, not on
+// every pass of the loop.
 func TestFuelAccounting(t *testing.T) {
 	const src = `(module (func (export "count") (param $n i32) (result i32) (local $i i32)
 	  (loop $l
@@ -156,8 +159,8 @@ func TestFuelAccounting(t *testing.T) {
 	  (local.get $i))
 	  (func (export "fill") (param $n i32) (memory.fill (i32.const 0) (i32.const 0) (local.get $n)))
 	  (memory 1))`
-	// entry: loop, local.get, end = 3; loop body: 8 instructions + its end = 9.
-	// fill: 5 instructions (incl. end) + size/BytesPerFuel.
+	// entry: local.get after the loop = 1; loop body: 8 instructions.
+	// fill: 4 instructions + size/BytesPerFuel.
 	tests := []struct {
 		name string
 		cfg  Config
@@ -165,18 +168,18 @@ func TestFuelAccounting(t *testing.T) {
 		arg  uint64
 		want int64
 	}{
-		{"one iteration", Config{}, "count", 0, 3 + 9},
-		{"ten iterations", Config{}, "count", 10, 3 + 10*9},
-		{"instruction cost 5", Config{Costs: Costs{Instruction: 5}}, "count", 10, 5 * (3 + 10*9)},
-		{"fill 1000 bytes", Config{}, "fill", 1000, 5 + 1000/DefaultBytesPerFuel},
-		{"fill 1000 bytes, 1 per fuel", Config{Costs: Costs{BytesPerFuel: 1}}, "fill", 1000, 5 + 1000},
-		{"fill 1000 bytes, 64 per fuel", Config{Costs: Costs{BytesPerFuel: 64}}, "fill", 1000, 5 + 1000/64},
+		{"one iteration", Config{}, "count", 0, 1 + 8},
+		{"ten iterations", Config{}, "count", 10, 1 + 10*8},
+		{"instruction cost 5", Config{Costs: Costs{Instruction: 5}}, "count", 10, 5 * (1 + 10*8)},
+		{"fill 1000 bytes", Config{}, "fill", 1000, 4 + 1000/DefaultBytesPerFuel},
+		{"fill 1000 bytes, 1 per fuel", Config{Costs: Costs{BytesPerFuel: 1}}, "fill", 1000, 4 + 1000},
+		{"fill 1000 bytes, 64 per fuel", Config{Costs: Costs{BytesPerFuel: 64}}, "fill", 1000, 4 + 1000/64},
 		// Region 7: the entry and each of the ten loop passes charge 7 more.
-		{"region cost 7", Config{Costs: Costs{Region: 7}}, "count", 10, 3 + 10*9 + 7*(1+10)},
-		{"region cost on a loop-free function", Config{Costs: Costs{Region: 7}}, "fill", 1000, 5 + 1000/DefaultBytesPerFuel + 7},
+		{"region cost 7", Config{Costs: Costs{Region: 7}}, "count", 10, 1 + 10*8 + 7*(1+10)},
+		{"region cost on a loop-free function", Config{Costs: Costs{Region: 7}}, "fill", 1000, 4 + 1000/DefaultBytesPerFuel + 7},
 		// Call 100: only the entry charges it, not the loop passes.
-		{"call cost 100", Config{Costs: Costs{Call: 100}}, "count", 10, 3 + 10*9 + 100},
-		{"call and region", Config{Costs: Costs{Call: 100, Region: 7}}, "count", 10, 3 + 10*9 + 100 + 7*(1+10)},
+		{"call cost 100", Config{Costs: Costs{Call: 100}}, "count", 10, 1 + 10*8 + 100},
+		{"call and region", Config{Costs: Costs{Call: 100, Region: 7}}, "count", 10, 1 + 10*8 + 100 + 7*(1+10)},
 	}
 	orig := wat(t, src)
 	rt := newRuntime(t)
@@ -259,8 +262,8 @@ func TestInitialFuelBudgetsStart(t *testing.T) {
 	orig := wat(t, src)
 	rt := newRuntime(t)
 	ctx := context.Background()
-	// entry: loop and the final end; loop body: 8 instructions and its end.
-	const need = 2 + 1000*9
+	// entry: nothing but the (free) loop and end; loop body: 8 instructions.
+	const need = 1000 * 8
 	cm, err := rt.CompileModule(ctx, mustInstrument(t, orig, Config{InitialFuel: need - 1}))
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -89,6 +90,10 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		    (br_if $l (i32.lt_u (global.get $i) (i32.const 1000)))))
 		  (start $start))`),
 		"c-simd-bulk": clangWasm(t, cSource, "-msimd128", "-mbulk-memory"),
+		// Go's dispatch loop, with jumps that pay for their target and
+		// with one that makes the br_table pay.
+		"wat-dispatch":       wat(t, strings.Replace(dispatchModule, "{{NOP}}", "", 1)),
+		"wat-dispatch-mixed": wat(t, strings.Replace(dispatchModule, "{{NOP}}", "nop", 1)),
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzInstrument")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

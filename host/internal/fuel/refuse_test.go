@@ -106,6 +106,8 @@ func TestRefusals(t *testing.T) {
 		{"bytes after the final end", withBody(0x0B, 0x01), Config{}, ErrMalformed, "code", 0, 24, "after the function's final end"},
 		{"truncated immediate", withBody(0x41, 0x80), Config{}, ErrMalformed, "code", 0, 23, "opcode 0x41"},
 		{"overlong LEB", withBody(0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x1A, 0x0B), Config{}, ErrMalformed, "code", 0, 23, "too long"},
+		{"br to a label that is not open", withBody(0x0C, 0x01, 0x0B), Config{}, ErrMalformed, "code", 0, 23, "branch to label 1 with 1 blocks open"},
+		{"br_table to a label that is not open", withBody(0x41, 0, 0x0E, 0x01, 0x00, 0x02, 0x0B), Config{}, ErrMalformed, "code", 0, 25, "branch to label 2"},
 		{"br_table count overruns", withBody(0x41, 0, 0x0E, 0xFF, 0xFF, 0x03, 0, 0x0B), Config{}, ErrMalformed, "code", 0, 26, "vector"},
 		{"data count exceeds section", module(sec(secData, 0xE0, 0xEC, 0xEC, 0x30)), Config{}, ErrMalformed, "data", -1, 10, "exceeds"},
 		{"data segment size exceeds section", module(sec(secData, 1, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F)), Config{}, ErrMalformed, "data", -1, 17, "overruns"},
