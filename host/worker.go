@@ -238,12 +238,8 @@ func (w *Worker) serve(ctx context.Context) error {
 // burst runs n received buffers through the pipeline and transmits them. It
 // does not allocate.
 func (w *Worker) burst(n int) {
-	start := time.Now()
 	np, nc := 0, 0
-	var rxBytes uint64
-	for i := 0; i < n; i++ {
-		rxBytes += uint64(len(w.bufs[i].Data))
-	}
+	rxBytes := 0
 	for i := 0; i < n; i++ {
 		b := &w.bufs[i]
 		p := &w.pkts[np]
@@ -251,22 +247,26 @@ func (w *Worker) burst(n int) {
 		// Only the packet's own bytes: memif does not say where a received
 		// buffer ends, so plugins get no headroom or tailroom here.
 		*p = Packet{Buf: b.Data[:len(b.Data):len(b.Data)], Len: uint32(len(b.Data)), Region: b.Region, BufOffset: b.Offset}
+		rxBytes += len(b.Data)
 		first := nc
 		for b.Flags&memif.BufferNext != 0 && i+1 < n {
 			i++
 			b = &w.bufs[i]
 			w.chain[nc] = b.Data
 			nc++
+			rxBytes += len(b.Data)
 		}
 		if nc > first {
 			p.Chain = w.chain[first:nc:nc]
 		}
 	}
 	burst := Burst{Packets: w.pkts[:np], IfIndex: w.cfg.IfIndex, Queue: uint16(w.cfg.Queue)}
-	w.cfg.Pipeline.Process(&burst)
+	// Busy time runs from the pipeline's first clock read (its guests'
+	// clock) to one read here after the transmits: one read per burst.
+	start := w.cfg.Pipeline.processTimed(&burst)
 
 	var st WorkerStats
-	st.RxPackets, st.RxBursts, st.RxBytes = uint64(np), 1, rxBytes
+	st.RxPackets, st.RxBursts, st.RxBytes = uint64(np), 1, uint64(rxBytes)
 	w.np = np
 	w.transmit(abi.TX, -1, w.cfg.In, &st)
 	w.transmit(abi.Pass, -1, w.cfg.Egress, &st)
@@ -287,7 +287,7 @@ func (w *Worker) burst(n int) {
 		}
 	}
 	st.BurstSizes[burstSizeBucket(np)]++
-	st.Busy = time.Since(start)
+	st.Busy = w.cfg.Pipeline.clock() - start
 	w.mu.Lock()
 	w.stats.Add(&st)
 	w.mu.Unlock()
