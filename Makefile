@@ -12,8 +12,11 @@ all: test
 demo: plugins
 	$(GO) run ./cmd/memif-wasm demo
 
+# -race everywhere, then the demo's default pipeline once without -race: under the race
+# detector compiling its three Go guests takes minutes, so that one test skips there.
 test: plugins vet
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run '^TestDemoDefaultPipeline$$' ./cmd/memif-wasm/
 
 vet:
 	$(GO) vet ./...
