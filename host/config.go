@@ -19,24 +19,25 @@ const (
 	// machine (see the package documentation, "Budgets") the slowest code per
 	// unit of fuel burns about DefaultFuelPerMicrosecond units per µs, so a
 	// call that spends all of it returns within about 1 ms; the C acl spends
-	// 3.4e5 on a burst of 256 packets.
+	// 1.0e5 on a burst of 256 packets, the Go acl 1.8e6.
 	DefaultFuel int64 = 1000 * DefaultFuelPerMicrosecond
 	// DefaultColdFuel is the fuel of the start function, _initialize, mw_init,
 	// mw_control and the state hooks. It is larger than DefaultFuel because a
-	// Go guest's runtime initialisation alone spends about 1.2e7, and a GC cycle
-	// in mw_window (the 16 MiB default window) runs past 1<<25; these calls are
-	// off the packet path.
+	// Go guest's runtime initialisation alone spends about 1.1e6, and a GC cycle
+	// in mw_window (the 16 MiB default window) ran past 1<<25 when Go code was
+	// charged per function rather than per block; these calls are off the
+	// packet path.
 	DefaultColdFuel int64 = 1 << 28
 	// DefaultFuelPerMicrosecond is the measured worst-case rate (fuel per µs)
 	// the defaults are derived from.
 	DefaultFuelPerMicrosecond = 5000
 	// DefaultWASIMaxBurst is PluginConfig.MaxBurst's default for a module
-	// that imports WASI (a Go guest). Go's wasm code runs each function as a
-	// dispatch loop, which region metering charges in full on every pass, and
-	// a Go guest's fuel grows faster than its burst: the Go acl spends 1.35e7
-	// on one 256-packet call, over DefaultFuel, but 2.1e6 on a 64-packet
-	// call. Smaller calls keep Go plugins within DefaultFuel without raising
-	// the time bound for everyone.
+	// that imports WASI (a Go guest). It was chosen when the rewriter charged
+	// each pass through a Go function's dispatch loop for the whole function
+	// (the Go acl then spent 1.35e7 on one 256-packet call, over DefaultFuel).
+	// Charged per block, the Go acl spends 1.8e6 on a 256-packet call and the
+	// same on four 64-packet calls, so 64 is now a conservative choice rather
+	// than a need.
 	DefaultWASIMaxBurst = 64
 	// DefaultMaxInstances bounds the live instances of one module (one per
 	// worker, plus one during a reload).

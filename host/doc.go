@@ -58,7 +58,9 @@
 // SHA-256, the rewriter's version and its config), the host sets the budget
 // before each call and reads back what was spent (PluginStats.FuelUsed), and
 // a call that runs out traps as a FaultFuel. The cost model: one unit per
-// instruction, per byte of memory.copy/fill/init and per byte memory.grow
+// instruction run (block, loop, end and nop are free; each charge pays for
+// the block of code it starts, so Go's dispatch loops pay per block run, not
+// per function), per byte of memory.copy/fill/init and per byte memory.grow
 // adds, plus 8 per function entry and loop pass (the check and the branch)
 // and 128 more per function entry (a call grows the host-allocated call
 // stack, and a trap unwinds every frame, so this bounds the depth a budget
@@ -69,27 +71,30 @@
 // mw_process call (DefaultFuel, 5e6), ColdFuel for the start function,
 // _initialize, mw_init, mw_control and the state hooks (DefaultColdFuel, 2^28:
 // a Go guest that runs a garbage collection in mw_window or mw_init spends
-// 5e7–1e8; these calls are rare and off the packet path, and at the slowest
-// measured rate one takes at most about 54 ms), MaxMemoryPages, and
+// 5e7–1e8 as measured under the previous, per-function charging of Go code,
+// which over-charged it several times; these calls are rare and off the
+// packet path, and at the slowest measured rate one takes at most about
+// 54 ms), MaxMemoryPages, and
 // MaxInstances. A Tenant bounds the instances and pages of all its plugins
 // together.
 //
 // DefaultFuel is 1 ms at 5,000 fuel per µs, below the slowest code per unit
 // of fuel measured on the 2-vCPU development VM (go test -run '^$' -bench
-// FuelRate -benchtime 20x ./host/; best of three runs, fuel per µs): C
-// xorshift loop 7,000–9,600, empty WAT loop 7,800–9,600, WAT fib 9,100–11,000,
-// memory.fill 16,800, Go loop 12,000–116,000. A guest burning the whole
-// default budget took 0.5–1 ms per call, and the GC's time to stop the world
-// while one ran was at most 0.66 ms (BenchmarkGCPauseUnderHostileLoop; a
-// guest that returns at once: 0.26 ms; a 2.5e7 budget: 6.3 ms). Go guests
-// are charged more per packet (Go compiles each function to a dispatch loop,
-// charged in full on every pass) and superlinearly in the burst: the Go acl
-// spends 1.35e7 on one 256-packet call but 2.1e6 on a 64-packet call (the C
-// acl 3.4e5 on 256), so a module that imports WASI gets 64-packet calls
-// unless MaxBurst says otherwise. Metering costs, per
-// BenchmarkFuelOverhead (bursts of 256, metered and unmetered interleaved):
-// C pass 0–1%, C acl 9%, Go pass 5%, Go acl 17–74% over three runs (every
-// taken branch in Go code passes the dispatch loop's check).
+// FuelRate -benchtime 20x ./host/; two runs, fuel per µs): Go loop
+// 6,800–6,900, C xorshift loop 8,300–9,700, empty WAT loop 8,200–9,700, WAT
+// fib 21,900–31,100, memory.fill 14,400–17,000. A guest burning the whole
+// default budget took 0.5–0.74 ms per call, and the GC's time to stop the
+// world while one ran was at most 0.66 ms (BenchmarkGCPauseUnderHostileLoop;
+// a guest that returns at once: 0.26 ms; a 2.5e7 budget: 6.3 ms). Go guests
+// pay per block of code they run; per packet in a burst of 256
+// (TestE2EFuelPerPacket): pass 360 in Go and 7 in C, acl 6,800 in Go and 400
+// in C, counter 3,500, ratelimit 5,000. The Go acl spends 1.8e6 on one
+// 256-packet call, the same as on four 64-packet calls; a module that imports
+// WASI still gets 64-packet calls unless MaxBurst says otherwise. Metering
+// costs, per BenchmarkFuelOverhead (bursts of 256, metered and unmetered
+// interleaved, three runs): C pass 0%, C acl 12–13%, Go pass 4%, Go acl
+// −1…+6% (17% in an earlier run; the Go acl's numbers swing with the
+// machine's load, the previous model's from −3% to 74%).
 //
 // What fuel does not see, and what bounds it instead:
 //   - First touches of a page: a page fault costs 3–12 µs per 4 KiB on the

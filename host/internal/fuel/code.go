@@ -115,7 +115,6 @@ type insertion struct {
 	shape uint8 // 0: only blocks so far, 1: then local.get, 2: neither
 	local uint32
 	table int
-	entry int // index of the loop's insEntry
 	mixed bool
 
 	loopCP int    // insEntry, insSource: the loop header's charge
@@ -437,7 +436,7 @@ func (r *rewriter) body(start, end int, params uint32) error {
 				w.cur = w.charge(off+n, r.regionCost, false)
 				f.cp = w.cur.cp
 				w.ins[entry].loopCP = f.cp
-				w.ins[f.cp].entry, w.ins[f.cp].table = entry, -1
+				w.ins[f.cp].table = -1
 				r.stats.Loops++
 			case 0x04: // if
 				f.outer = w.cur
