@@ -236,12 +236,7 @@ func benchCell(ctx context.Context, dir, cacheDir string, fuel int64, logger *sl
 	if rep.Sent > 0 {
 		row.LossPercent = 100 * float64(rep.Lost) / float64(rep.Sent)
 	}
-	snap := dm.Snapshot()
-	ifs := snap.Tenants[0].Interfaces[0]
-	var qs daemon.QueueStats
-	for i := range ifs.Queues {
-		qs.Add(&ifs.Queues[i])
-	}
+	ifs, qs := settledStats(ctx, dm, rep.Sent)
 	row.HostRxPackets = qs.RxPackets
 	for _, n := range qs.Drops {
 		row.HostDrops += n
@@ -267,6 +262,65 @@ func benchCell(ctx context.Context, dir, cacheDir string, fuel int64, logger *sl
 		}
 	}
 	return row, nil
+}
+
+// How long benchCell waits for the host to count the generator's last frames.
+const (
+	settleLimit = 2 * time.Second        // the whole wait
+	settleQuiet = 200 * time.Millisecond // no progress for this long: nothing more is coming
+	settlePoll  = time.Millisecond
+)
+
+// settledStats returns the bench interface's snapshot and its queues' summed
+// counters once the host has counted every frame the generator sent. A worker
+// folds a burst's counters in after transmitting it, and the generator stops
+// draining as soon as its last frame is back, so a snapshot taken right after
+// gen.Run can miss the last burst.
+func settledStats(ctx context.Context, dm *daemon.Daemon, sent uint64) (daemon.InterfaceSnapshot, daemon.QueueStats) {
+	var ifs daemon.InterfaceSnapshot
+	var qs daemon.QueueStats
+	waitCount(ctx, sent, settleQuiet, settleLimit, func() uint64 {
+		ifs, qs = dm.Snapshot().Tenants[0].Interfaces[0], daemon.QueueStats{}
+		for i := range ifs.Queues {
+			qs.Add(&ifs.Queues[i])
+		}
+		return qs.RxPackets
+	})
+	return ifs, qs
+}
+
+// waitCount calls read until it returns at least want. Frames lost with the
+// link never arrive, so it also gives up when the count has not moved for
+// quiet, after limit, or when ctx is done. The caller keeps what the last
+// read saw.
+func waitCount(ctx context.Context, want uint64, quiet, limit time.Duration, read func() uint64) {
+	n := read()
+	if n >= want {
+		return
+	}
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(settlePoll)
+	defer tick.Stop()
+	moved := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+		m := read()
+		if m >= want {
+			return
+		}
+		if m != n {
+			n, moved = m, time.Now()
+		} else if time.Since(moved) >= quiet {
+			return
+		}
+	}
 }
 
 func writeBenchTable(w io.Writer, rows []benchRow) {
