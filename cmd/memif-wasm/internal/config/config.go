@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -31,6 +32,11 @@ const (
 	// dropped: each retry yields the processor once.
 	DefaultTxRetries = 256
 	MaxTxRetries     = 1 << 20
+	// MaxTxRetryTime bounds Interface.TxRetryTime. A worker does not watch
+	// its queue or a stop request while it waits for a tx ring, so a reload
+	// or shutdown can wait this long per port a burst goes to; longer than
+	// a second is a peer that is gone, not one that is late.
+	MaxTxRetryTime = time.Second
 )
 
 // Config is the whole daemon configuration. The zero value is a daemon with
@@ -124,10 +130,17 @@ type Interface struct {
 	// REDIRECT to; empty: any interface of the tenant. A REDIRECT to a port
 	// outside the list becomes ABORTED.
 	Redirect []string `yaml:"redirect"`
-	// TxRetries bounds how often a worker retries a full tx ring (yielding
-	// in between) before it drops the rest and counts them; 0 means
-	// DefaultTxRetries.
+	// TxRetries caps how often a worker retries one packet on a full tx
+	// ring (yielding in between) before it drops the packet and counts it;
+	// TxRetryTime bounds the same wait in time, and whichever runs out
+	// first ends it. 0 means DefaultTxRetries.
 	TxRetries int `yaml:"tx_retries"`
+	// TxRetryTime bounds how long one burst's packets for one port wait for
+	// room on a full tx ring before those that do not fit are dropped and
+	// counted (ring_full). A duration with its unit ("500us", "2ms"),
+	// 0..MaxTxRetryTime; 0 means the host's default, 1 ms
+	// (host.DefaultTxRetryTime).
+	TxRetryTime time.Duration `yaml:"tx_retry_time"`
 	// PinWorkers locks each worker goroutine to an OS thread.
 	PinWorkers bool `yaml:"pin_workers"`
 	// Plugins run in order on every burst; empty: every packet is PASSed.

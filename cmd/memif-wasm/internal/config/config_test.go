@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadFull(t *testing.T) {
@@ -22,7 +23,8 @@ func TestLoadFull(t *testing.T) {
 	tn := c.Tenants[0]
 	n := tn.Interfaces[0]
 	if !n.IsMaster() || n.ID != 1 || n.Secret != "s3cret" || n.NumQueues() != 2 || n.RingLog2() != 11 ||
-		n.BufferSize != 4096 || n.RxMode != "polling" || n.Egress != "south" || !n.PinWorkers || n.TxRetries != 1000 {
+		n.BufferSize != 4096 || n.RxMode != "polling" || n.Egress != "south" || !n.PinWorkers || n.TxRetries != 1000 ||
+		n.TxRetryTime != 250*time.Microsecond {
 		t.Errorf("north: %+v", n)
 	}
 	if tn.Port("south") != 1 || tn.Port("nowhere") != -1 {
@@ -46,7 +48,7 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("count plugin: %+v", got)
 	}
 	s := tn.Interfaces[1]
-	if s.IsMaster() || s.SocketPath() != "@memif-south" || s.RingLog2() != 10 || s.NumQueues() != 1 {
+	if s.IsMaster() || s.SocketPath() != "@memif-south" || s.RingLog2() != 10 || s.NumQueues() != 1 || s.TxRetryTime != 0 {
 		t.Errorf("south defaults: %+v", s)
 	}
 }
@@ -134,6 +136,10 @@ func TestBadConfigs(t *testing.T) {
 		{"bad log level", "log:\n  level: loud\n", []string{"log.level", `"loud"`}},
 		{"memory over wasm32", "engine:\n  max_memory_pages: 70000\n", []string{"engine.max_memory_pages", "70000"}},
 		{"bad tx retries", strings.Replace(good, "role: master", "role: master\n        tx_retries: -1", 1), []string{"interfaces[0].tx_retries", "-1"}},
+		{"negative tx retry time", withMaster("tx_retry_time: -1ms"), []string{"tenants[0].interfaces[0].tx_retry_time", "-1ms is outside 0s..1s"}},
+		{"tx retry time over 1s", withMaster("tx_retry_time: 1.5s"), []string{"tenants[0].interfaces[0].tx_retry_time", "1.5s is outside 0s..1s"}},
+		{"tx retry time without unit", withMaster("tx_retry_time: 5"), []string{"cannot unmarshal", "`5` into time.Duration"}},
+		{"tx retry time not a duration", withMaster("tx_retry_time: soon"), []string{"cannot unmarshal", "`soon` into time.Duration"}},
 		{"negative fuel", strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n            fuel: -1", 1), []string{"plugins[0].fuel", "-1"}},
 		{"negative instances", strings.Replace(good, "name: t\n", "name: t\n    max_instances: -2\n", 1), []string{"tenants[0].max_instances", "-2"}},
 	}
@@ -156,6 +162,38 @@ func TestBadConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// withMaster adds lines (indented as interface keys) after the first
+// interface's role in good.
+func withMaster(lines string) string {
+	return strings.Replace(good, "role: master", "role: master\n        "+lines, 1)
+}
+
+// TestTxRetryTime reads tx_retry_time's accepted forms, bounds included.
+func TestTxRetryTime(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"", 0},
+		{"tx_retry_time: 0s", 0},
+		{"tx_retry_time: 1s", time.Second},
+		{"tx_retry_time: 1ns", time.Nanosecond},
+		{"tx_retry_time: 1.5ms", 1500 * time.Microsecond},
+		{"tx_retry_time: 100us", 100 * time.Microsecond},
+		{`tx_retry_time: "2ms"`, 2 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(withMaster(tt.yaml)), "")
+		if err != nil {
+			t.Errorf("%q: %v", tt.yaml, err)
+			continue
+		}
+		if got := c.Tenants[0].Interfaces[0].TxRetryTime; got != tt.want {
+			t.Errorf("%q: %v, want %v", tt.yaml, got, tt.want)
+		}
 	}
 }
 
@@ -204,6 +242,9 @@ func FuzzParse(f *testing.F) {
 				}
 				if in.Egress != "" && tn.Port(in.Egress) < 0 {
 					t.Fatalf("accepted unknown egress %q", in.Egress)
+				}
+				if in.TxRetryTime < 0 || in.TxRetryTime > MaxTxRetryTime {
+					t.Fatalf("accepted tx_retry_time %v", in.TxRetryTime)
 				}
 			}
 		}

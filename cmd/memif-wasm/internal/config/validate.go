@@ -119,6 +119,9 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	if in.TxRetries < 0 || in.TxRetries > MaxTxRetries {
 		v.add(ip+".tx_retries", fmt.Sprintf("%d is outside 0..%d", in.TxRetries, MaxTxRetries))
 	}
+	if in.TxRetryTime < 0 || in.TxRetryTime > MaxTxRetryTime {
+		v.add(ip+".tx_retry_time", fmt.Sprintf("%v is outside 0s..%v", in.TxRetryTime, MaxTxRetryTime))
+	}
 	v.oneOf(ip+".mode", in.Mode, "ethernet", "ip", "punt-inject")
 	v.oneOf(ip+".rx_mode", in.RxMode, "interrupt", "polling")
 }

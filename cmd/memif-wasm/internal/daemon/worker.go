@@ -38,13 +38,14 @@ type worker struct {
 func (w *worker) start() error {
 	p := w.p
 	cfg := host.WorkerConfig{
-		Pipeline:  w.pipe,
-		In:        p.hp,
-		Queue:     w.q,
-		IfIndex:   uint32(p.index),
-		Burst:     min(p.ringSize(), abi.MaxBurst),
-		TxRetries: cmp.Or(p.cfg.TxRetries, config.DefaultTxRetries),
-		Ports:     make([]*host.Port, len(p.t.ports)),
+		Pipeline:    w.pipe,
+		In:          p.hp,
+		Queue:       w.q,
+		IfIndex:     uint32(p.index),
+		Burst:       min(p.ringSize(), abi.MaxBurst),
+		TxRetries:   cmp.Or(p.cfg.TxRetries, config.DefaultTxRetries),
+		TxRetryTime: p.cfg.TxRetryTime, // 0: host.DefaultTxRetryTime
+		Ports:       make([]*host.Port, len(p.t.ports)),
 	}
 	if e := p.egress; e != nil {
 		cfg.Egress = e.hp
