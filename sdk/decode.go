@@ -45,11 +45,9 @@ const (
 // leaving the later views nil: callers check the views they need. It reports
 // whether at least an Ethernet header was present.
 //
-// Decode is split into small functions on purpose. Go's wasm code routes every
-// taken branch through its function's dispatch loop, and the host's fuel
-// metering charges the function's whole weight there, so one large function
-// with many branches costs several times the fuel of the same work in small
-// ones (see RATIONALE.md).
+// Decode is split into small functions so that each stays cheap to compile
+// and easy to read; Go's wasm code routes every taken branch through its
+// function's dispatch loop, and small functions keep those loops short.
 func (h *Headers) Decode(pkt []byte) bool {
 	*h = Headers{}
 	if !h.decodeL2(pkt) {

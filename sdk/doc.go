@@ -47,11 +47,12 @@
 // it. Keep per-packet state out of pointer-holding heap structures: declare
 // Headers as a local variable in Process (a stack value needs no write
 // barrier), and allocate only in Init and Control, after which the SDK
-// finishes any collection the allocation started. Go code also burns the
-// host's fuel much faster than C (see RATIONALE.md): header parsing costs
-// about 13,000 units per packet and the example acl about 30,000, which the
-// host's default budget for a Go guest's call (64 packets) covers; heavy
-// cold-path work, such as parsing 1000 JSON rules, needs a larger ColdFuel.
+// finishes any collection the allocation started. Go code burns more of the
+// host's fuel per packet than C (see RATIONALE.md and `go test -v -run
+// FuelPerPacket ./plugins/`): the example pass costs a few hundred units per
+// packet and the acl several thousand, well inside the host's default budget
+// per call; heavy cold-path work, such as parsing 1000 JSON rules, needs a
+// larger ColdFuel.
 //
 // Do not import package net or other packages that link WASI socket or file
 // calls: the host refuses the module. Use [ParseMAC] and net/netip instead.
