@@ -7,9 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,81 +58,6 @@ func aclConfig() []byte {
 	return append(c, r...)
 }
 
-// neighbour is a tenant running acl on its own interface: its bursts must
-// come through untouched whatever another tenant's plugin does.
-type neighbour struct {
-	p      *Pipeline
-	burst  Burst
-	frames [][]byte
-	want   []abi.Verdict
-}
-
-func newNeighbour(t testing.TB, e *Engine) *neighbour {
-	t.Helper()
-	blue, err := NewTenant(TenantConfig{Name: "blue", Ports: []uint16{1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := e.Load(context.Background(), "blue/acl", aclWasm(t), &PluginConfig{Config: aclConfig(), Tenant: blue})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &neighbour{p: pipeline(t, m)}
-	const size = 256
-	n.burst.Packets = make([]Packet, size)
-	for i := 0; i < size; i++ {
-		dport := uint16(80)
-		want := abi.Pass
-		if i%4 == 0 {
-			dport, want = 53, abi.Drop
-		}
-		n.frames = append(n.frames, udpFrame(dport))
-		n.want = append(n.want, want)
-	}
-	if lost := n.run(1); lost != 0 {
-		t.Fatalf("neighbour baseline: %d packets with the wrong verdict", lost)
-	}
-	return n
-}
-
-// run processes bursts bursts and returns how many packets did not get the
-// verdict the acl gives them.
-func (n *neighbour) run(bursts int) (lost int) {
-	for b := 0; b < bursts; b++ {
-		for i := range n.burst.Packets {
-			n.burst.Packets[i] = Packet{Buf: n.frames[i], Len: uint32(len(n.frames[i]))}
-		}
-		n.p.Process(&n.burst)
-		for i := range n.burst.Packets {
-			if n.burst.Packets[i].Verdict != n.want[i] {
-				lost++
-			}
-		}
-	}
-	return lost
-}
-
-// background runs the neighbour until stop is called, which returns the
-// bursts it processed and the packets it lost.
-func (n *neighbour) background() (stop func() (bursts, lost int)) {
-	var done atomic.Bool
-	var wg sync.WaitGroup
-	var bursts, lost int
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !done.Load() {
-			lost += n.run(1)
-			bursts++
-		}
-	}()
-	return func() (int, int) {
-		done.Store(true)
-		wg.Wait()
-		return bursts, lost
-	}
-}
-
 func evilBurst(k int, first byte, act byte) *Burst {
 	pkts := make([]Packet, k)
 	for i := range pkts {
@@ -157,7 +81,9 @@ type hostileCase struct {
 // TestHostileSuite runs each hostile plugin in tenant red while tenant blue
 // runs acl at the same time. For each it asserts that the host stays up, the
 // fault is counted under its reason, the burst gets the policy, a fresh
-// instance handles the next burst, and blue loses no packet.
+// instance handles the next burst, blue loses no packet, and blue keeps
+// minNeighbourRatio of its throughput while the plugin faults again and
+// again.
 func TestHostileSuite(t *testing.T) {
 	e, _ := newEngine(t)
 	blue := newNeighbour(t, e)
@@ -201,7 +127,8 @@ func TestHostileSuite(t *testing.T) {
 			}
 			cfg := c.cfg
 			cfg.Tenant = red
-			m, err := e.Load(context.Background(), "red/"+c.name, c.wasm(t), &cfg)
+			wasm := c.wasm(t)
+			m, err := e.Load(context.Background(), "red/"+c.name, wasm, &cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,6 +195,11 @@ func TestHostileSuite(t *testing.T) {
 			if ts := red.ReadStats(); ts.Plugins.Faults != 1 || ts.Instances != 1 {
 				t.Errorf("tenant stats %+v", ts)
 			}
+			// The same plugin faulting as often as the host lets it (never
+			// quarantined): blue keeps its throughput.
+			a := startAttack([]*Pipeline{pipeline(t, loadAttacker(t, e, red, c.name, wasm, c.cfg))})
+			defer a.stop()
+			assertNeighbourKeepsUp(t, blue, a)
 		})
 	}
 }
@@ -604,97 +536,47 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-// TestNeighbourUnderAttack: tenant blue's acl loses no packet while four of
-// tenant red's plugins (spin to the fuel limit, deep recursion, memory.grow
-// bomb, stdout flood) fault at the same time on their own goroutines. Blue's
-// throughput ratio is measured by BenchmarkNeighbourUnderAttack: on this
-// 2-core machine shared with other jobs (load average about 10) a timed
-// ratio in a test was not robust.
+// TestNeighbourUnderAttack: tenant blue's acl keeps minNeighbourRatio of
+// its throughput and loses no packet while one of tenant red's plugins
+// faults over and over on a thread of its own, for each kind; with all
+// four at once it loses no packet, and its ratio is logged, not asserted.
+//
+// Why not asserted with four: five busy threads share two cores, and the
+// faulting instances leave garbage (wazero grows each fresh instance's
+// guest stack by doubling on the Go heap: about 2.6 MB per deep-recursion
+// fault), so the GC runs every few tens of ms. Each of its stop-the-world
+// phases waits for every guest call in flight, which cannot be preempted
+// (fuel bounds one to about a ms of CPU, but an attacker thread the OS has
+// descheduled mid-call stretches that to several), and its mark phase
+// slows blue's pointer writes. Measured here: blue keeps 0.85–0.97 with
+// GOGC=100 and 0.98–1.01 with GOGC=off, so the loss is the GC, not a lock;
+// each attacker alone keeps ≥ 0.95. BenchmarkNeighbourUnderAttack/all
+// reports it.
 func TestNeighbourUnderAttack(t *testing.T) {
 	e, _ := newEngine(t)
 	blue := newNeighbour(t, e)
-	bursts := 300
-	if testing.Short() || raceEnabled {
-		bursts = 50
-	}
-	lost, redFaults, _, _ := underAttack(t, e, blue, bursts)
-	if lost != 0 {
-		t.Fatalf("neighbour lost %d packets under attack", lost)
-	}
-	if redFaults == 0 {
-		t.Fatal("red never faulted")
-	}
-}
-
-// The attackers underAttack runs, by name.
-var (
-	hostileKinds = []string{"spin", "recursion", "grow", "flood"}
-	hostileCode  = map[string]string{
-		"spin":      `(call $spin)`,
-		"recursion": `(drop (call $recurse (i32.const 0)))`,
-		"grow":      `(call $growbomb)`,
-		"flood":     `(call $flood)`,
-		"trap":      `unreachable`,
-	}
-)
-
-// underAttack runs blue for at least bursts bursts while red's hostile
-// plugins fault on their own goroutines; it returns blue's lost packets,
-// red's faults, and how many bursts blue ran in how long.
-func underAttack(t testing.TB, e *Engine, blue *neighbour, bursts int, kinds ...string) (lost int, redFaults uint64, blueBursts int, blueTime time.Duration) {
-	red, _ := NewTenant(TenantConfig{Name: "red"})
-	var pipes []*Pipeline
-	if len(kinds) == 0 {
-		kinds = hostileKinds
-	}
-	for _, kind := range kinds {
-		m, err := e.Load(context.Background(), "red", hostileWAT(t, "", hostileCode[kind]), &PluginConfig{Tenant: red})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := NewPipeline(context.Background(), m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pipes = append(pipes, p)
-	}
-	var done atomic.Bool
-	var wg sync.WaitGroup
-	var attacked atomic.Int32 // red goroutines past their first (faulting) burst
-	for _, p := range pipes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := evilBurst(4, evilByte, 0)
-			for first := true; !done.Load(); first = false {
-				for i := range b.Packets { // reused: allocating here would add GC cycles
-					b.Packets[i].Off, b.Packets[i].Len = 64, 6
-					b.Packets[i].Buf[64] = evilByte
-				}
-				p.Process(b)
-				if first {
-					attacked.Add(1)
-				}
-				// Red's traffic arrives at a rate, not in a busy loop.
-				time.Sleep(200 * time.Microsecond)
+	for _, kind := range append(slices.Clone(hostileKinds), "all") {
+		t.Run(kind, func(t *testing.T) {
+			red, _ := NewTenant(TenantConfig{Name: "red"})
+			kinds := []string{kind}
+			if kind == "all" {
+				kinds = hostileKinds
 			}
-		}()
+			var groups [][]*Pipeline
+			for _, k := range kinds {
+				m := loadAttacker(t, e, red, k, hostileWAT(t, "", hostileCode[k]), PluginConfig{})
+				groups = append(groups, []*Pipeline{pipeline(t, m)})
+			}
+			a := startAttack(groups...)
+			defer a.stop()
+			if kind != "all" {
+				assertNeighbourKeepsUp(t, blue, a)
+				return
+			}
+			r := neighbourUnderAttack(t, blue, a)
+			t.Logf("all four at once: blue keeps %.3f (not asserted: GC stop-the-world waits for guest calls on oversubscribed cores, see the doc comment)", r.ratio)
+		})
 	}
-	// Blue runs at least bursts bursts and until every red plugin has
-	// faulted once (bounded: red's first bursts end within fuel).
-	start := time.Now()
-	deadline := start.Add(10 * time.Second)
-	for ; blueBursts < bursts || (attacked.Load() < int32(len(pipes)) && time.Now().Before(deadline)); blueBursts++ {
-		lost += blue.run(1)
-	}
-	blueTime = time.Since(start)
-	done.Store(true)
-	wg.Wait()
-	for _, p := range pipes {
-		redFaults += p.ReadStats(nil)[0].Faults
-		p.Close(context.Background())
-	}
-	return lost, redFaults, blueBursts, blueTime
 }
 
 // TestMeteredCacheKey: instrumented bytes are reused for the same input and
