@@ -175,6 +175,23 @@ func (a *attack) switchOn(on bool) {
 	}
 }
 
+// awaitRestart returns once every attacking plugin is due for a restart
+// (or running), so each faults again in the next attacked segment, however
+// long its last fault took. Bounded: the backoff never exceeds
+// restartBackoffMin while the plugin is never quarantined.
+func (a *attack) awaitRestart() {
+	for _, p := range a.pipes {
+		p.mu.Lock()
+		s := p.stages[0]
+		due := s.retryAt
+		if s.inst != nil || s.quarantined {
+			due = time.Time{}
+		}
+		p.mu.Unlock()
+		time.Sleep(min(time.Until(due), time.Second))
+	}
+}
+
 // faults sums the faults of every attacking pipeline.
 func (a *attack) faults() (n uint64) {
 	for _, p := range a.pipes {
@@ -311,14 +328,10 @@ func neighbourRatio(blue *neighbour, a *attack, rounds, bursts int) ratioResult 
 	var r ratioResult
 	r.attackedOK = true
 	blue.run(bursts / 10) // warm caches and the thread
-	var lastOn time.Time
 	for i := 0; i < rounds; i++ {
 		a.switchOn(false)
 		s, lost := blue.measure(bursts)
-		// Every attacked segment starts with the hostile plugins out of
-		// their restart backoff, so each faults in it again.
-		time.Sleep(time.Until(lastOn.Add(restartBackoffMin + 5*time.Millisecond)))
-		lastOn = time.Now()
+		a.awaitRestart()
 		r.base, r.lost = append(r.base, s), r.lost+lost
 		f0 := a.faults()
 		a.switchOn(true)
@@ -361,8 +374,8 @@ func neighbourBursts(blue *neighbour, segment time.Duration) int {
 
 // neighbourUnderAttack measures blue's throughput ratio with
 // neighbourRatio, up to three attempts, and returns the best. It fails the
-// test if blue loses a packet or an attacked segment saw no fault of red's
-// (the attack did not happen), and skips it where the machine cannot run
+// test if blue loses a packet or no attempt saw a fault of red's in every
+// attacked segment (the attack did not happen), and skips it where the machine cannot run
 // the attacker and blue at the same time. It takes the best attempt because
 // a real isolation failure (a shared lock, a stop-the-world held by a guest
 // call) slows every attempt, while load from other processes on the
@@ -384,6 +397,7 @@ func neighbourUnderAttack(t *testing.T, blue *neighbour, a *attack) ratioResult 
 	}
 	bursts := neighbourBursts(blue, segment)
 	var best ratioResult
+	valid := 0
 	for attempt := 1; attempt <= 3; attempt++ {
 		r := neighbourRatio(blue, a, rounds, bursts)
 		t.Logf("attempt %d: %v", attempt, r)
@@ -391,14 +405,20 @@ func neighbourUnderAttack(t *testing.T, blue *neighbour, a *attack) ratioResult 
 			t.Fatalf("neighbour lost %d packets under attack", r.lost)
 		}
 		if !r.attackedOK {
-			t.Fatalf("an attacked segment saw no fault of red's: %v", r)
+			// The attacker's thread got no CPU in time (the machine
+			// stalled): this attempt measured no attack.
+			t.Logf("attempt %d: an attacked segment saw no fault of red's; not counted", attempt)
+			continue
 		}
-		if attempt == 1 || r.ratio > best.ratio {
+		if valid++; valid == 1 || r.ratio > best.ratio {
 			best = r
 		}
 		if best.ratio >= minNeighbourRatio {
 			break
 		}
+	}
+	if valid == 0 {
+		t.Fatal("no attempt saw red fault in every attacked segment")
 	}
 	return best
 }
