@@ -319,13 +319,17 @@ func TestQuarantine(t *testing.T) {
 
 // TestHostileGoGuest: a Go guest that blocks on a channel (the Go runtime
 // detects the deadlock and exits), spins, allocates without bound, exits or
-// panics: each is the right fault, and a fresh instance follows.
+// panics: each is the right fault, a fresh instance follows, and tenant
+// blue's acl keeps minNeighbourRatio of its throughput while it faults again
+// and again.
 func TestHostileGoGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("building and compiling a Go guest takes seconds")
 	}
 	e, _ := newCachedEngine(t)
-	m := load(t, e, wasmtest.Go(t, readTestdata(t, "gohostile.go.txt")), &PluginConfig{MaxMemoryPages: 512, Fuel: 1 << 27})
+	wasm := wasmtest.Go(t, readTestdata(t, "gohostile.go.txt"))
+	cfg := PluginConfig{MaxMemoryPages: 512, Fuel: 1 << 27}
+	m := load(t, e, wasm, &cfg)
 	blue := newNeighbour(t, e)
 	cases := []struct {
 		name   string
@@ -357,6 +361,10 @@ func TestHostileGoGuest(t *testing.T) {
 			if bursts, lost := stop(); lost != 0 || bursts == 0 {
 				t.Errorf("neighbour: %d bursts, %d packets lost", bursts, lost)
 			}
+			red, _ := NewTenant(TenantConfig{Name: "red"})
+			a := startAttackWith(0, c.act, []*Pipeline{pipeline(t, loadAttacker(t, e, red, c.name, wasm, cfg))})
+			defer a.stop()
+			assertNeighbourKeepsUp(t, blue, a)
 		})
 	}
 }

@@ -134,9 +134,13 @@ type attack struct {
 	pipes    []*Pipeline
 }
 
-// startAttack starts one goroutine per group of pipelines, switched off.
-// Stop it with stop.
-func startAttack(groups ...[]*Pipeline) *attack {
+// startAttack starts one goroutine per group of pipelines, switched off,
+// feeding bursts of packet(evilByte, 0): the misdeed of a hostile.wat
+// guest. Stop it with stop.
+func startAttack(groups ...[]*Pipeline) *attack { return startAttackWith(evilByte, 0, groups...) }
+
+// startAttackWith is startAttack with bursts of packet(first, act).
+func startAttackWith(first, act byte, groups ...[]*Pipeline) *attack {
 	a := &attack{}
 	for _, g := range groups {
 		a.pipes = append(a.pipes, g...)
@@ -145,14 +149,14 @@ func startAttack(groups ...[]*Pipeline) *attack {
 			defer a.wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			b := evilBurst(4, evilByte, 0)
+			b := evilBurst(4, first, act)
 			for !a.done.Load() {
 				a.active.Add(1)
 				if a.on.Load() {
 					for _, p := range g {
 						for i := range b.Packets { // reused: allocating here would add GC cycles
 							b.Packets[i].Off, b.Packets[i].Len = 64, 6
-							b.Packets[i].Buf[64] = evilByte
+							b.Packets[i].Buf[64], b.Packets[i].Buf[65] = first, act
 						}
 						p.Process(b)
 					}
