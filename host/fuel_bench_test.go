@@ -339,8 +339,8 @@ func histQuantile(counts []uint64, buckets []float64, q float64) float64 {
 
 // BenchmarkNeighbourUnderAttack reports tenant blue's acl throughput while
 // tenant red's hostile plugins fault, as a ratio of its baseline: each
-// iteration is one round of a baseline and an attacked segment of about
-// 20 ms (see neighbourRatio); reported are the median and minimum over the
+// iteration is one round of a baseline and an attacked segment of one
+// restart backoff each (see neighbourRatio); reported are the median and minimum over the
 // rounds, on blue's own time and on wall time alone, for each kind of
 // attacker alone and all together.
 //
@@ -363,7 +363,7 @@ func BenchmarkNeighbourUnderAttack(b *testing.B) {
 			}
 			a := startAttack(groups...)
 			defer a.stop()
-			bursts := neighbourBursts(blue, 20*time.Millisecond)
+			bursts := neighbourBursts(blue, restartBackoffMin)
 			var own, wall []float64
 			for b.Loop() {
 				r := neighbourRatio(blue, a, 1, bursts)

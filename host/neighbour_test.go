@@ -393,9 +393,10 @@ func neighbourUnderAttack(t *testing.T, blue *neighbour, a *attack) ratioResult 
 		prev := runtime.GOMAXPROCS(2)
 		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	}
-	// A segment pair outlasts restartBackoffMin, so a hostile plugin that
-	// faulted in one attacked segment is restarted, and faults, in the next.
-	rounds, segment := 5, 30*time.Millisecond
+	// An attacked segment is one restart backoff long: it holds the one
+	// fault the host's policy lets the plugin commit in that time, so the
+	// attack is as dense as it can be, and no denser.
+	rounds, segment := 5, restartBackoffMin
 	if testing.Short() || raceEnabled {
 		rounds = 3
 	}
