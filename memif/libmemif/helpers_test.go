@@ -7,6 +7,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
 )
 
 // testWait bounds every wait in this package's tests.
@@ -28,17 +29,7 @@ func initLib(t testing.TB) {
 
 // peer is a native memif endpoint on its own socket object.
 func peer(t testing.TB, path string, cfg memif.InterfaceConfig) *memif.Interface {
-	t.Helper()
-	s, err := memif.NewSocket(memif.SocketConfig{Path: path, AppName: "native-peer", ReconnectInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("peer socket: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ifc, err := s.NewInterface(cfg)
-	if err != nil {
-		t.Fatalf("peer interface: %v", err)
-	}
-	return ifc
+	return exampletest.Peer(t, path, cfg)
 }
 
 // pair connects a Memif made from cfg with a native memif peer of the
@@ -95,60 +86,13 @@ func pair(t testing.TB, cfg MemifConfig, peerCfg memif.InterfaceConfig, cb *Memi
 // peerRecv receives n packets on the peer's rx queue q, joining chains.
 func peerRecv(t testing.TB, p *memif.Interface, q, n int) [][]byte {
 	t.Helper()
-	rx, err := p.RxQueue(q)
-	if err != nil {
-		t.Fatalf("peer rx queue %d: %v", q, err)
-	}
-	bufs := make([]memif.Buffer, rx.RingSize())
-	var out [][]byte
-	var cur []byte
-	deadline := time.Now().Add(testWait)
-	for len(out) < n {
-		k, err := rx.RxBurst(bufs)
-		if err != nil {
-			t.Fatalf("peer RxBurst: %v", err)
-		}
-		for _, b := range bufs[:k] {
-			cur = append(cur, b.Data...)
-			if b.Flags&memif.BufferNext == 0 {
-				out = append(out, cur)
-				cur = nil
-			}
-		}
-		if err := rx.Release(k); err != nil {
-			t.Fatalf("peer Release: %v", err)
-		}
-		if k == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("peer received %d of %d packets", len(out), n)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	return out
+	return exampletest.Recv(t, p, q, n)
 }
 
 // peerSend sends every packet from the peer's tx queue q.
 func peerSend(t testing.TB, p *memif.Interface, q int, pkts [][]byte) {
 	t.Helper()
-	tx, err := p.TxQueue(q)
-	if err != nil {
-		t.Fatalf("peer tx queue %d: %v", q, err)
-	}
-	deadline := time.Now().Add(testWait)
-	for len(pkts) > 0 {
-		n, err := tx.WritePackets(pkts)
-		if err != nil && err != memif.ErrNoBufRing {
-			t.Fatalf("peer WritePackets: %v", err)
-		}
-		pkts = pkts[n:]
-		if n == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("peer could not send %d packets", len(pkts))
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
+	exampletest.Send(t, p, q, pkts...)
 }
 
 // recvN calls RxBurst on m until n packets arrived.

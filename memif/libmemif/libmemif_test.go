@@ -158,7 +158,7 @@ func TestDefaultsAndDetails(t *testing.T) {
 	if d.IfName != "lm0" || d.InstanceName != "libmemif-test" || d.ConnID != 4 || d.IsMaster || d.Mode != IfModeEthernet {
 		t.Errorf("meta = %+v", d.MemifMeta)
 	}
-	if d.RemoteIfName != "peer0" || d.RemoteInstanceName != "native-peer" || !d.HasLink {
+	if d.RemoteIfName != "peer0" || d.RemoteInstanceName != "example-peer" || !d.HasLink {
 		t.Errorf("conn = %+v", d.MemifConnDetails)
 	}
 	want := []MemifQueueDetails{{QueueID: 0, RingSize: 1024, BufferSize: 2048}}
