@@ -348,7 +348,30 @@ func (p *Pipeline) Control(i int, msg, reply []byte) (int, error) {
 	if s.inst == nil {
 		return 0, fmt.Errorf("host: plugin %q is down: %w", s.mod.name, s.fault)
 	}
-	return s.inst.Control(msg, reply)
+	n, err := s.inst.Control(msg, reply)
+	if err != nil && controlFaulted(err) {
+		// As after a faulted burst: a trap, fuel exhaustion or broken reply
+		// leaves the instance untrusted, so it goes and is restarted later.
+		s.stats.Faults++
+		s.inst.Close(context.Background())
+		s.inst = nil
+		p.fault(s, err, faultReason(err))
+	}
+	return n, err
+}
+
+// controlFaulted tells a failed mw_control call that faults the instance from
+// a refusal the plugin returned itself or a request the host refused before
+// calling it.
+func controlFaulted(err error) bool {
+	var ge *GuestError
+	switch {
+	case errors.Is(err, ErrNotSupported), errors.Is(err, ErrTooLarge), errors.Is(err, ErrClosed):
+		return false
+	case errors.As(err, &ge) && ge.Errno != 0:
+		return false
+	}
+	return true
 }
 
 func (p *Pipeline) stage(i int) (*stage, error) {

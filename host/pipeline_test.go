@@ -558,3 +558,45 @@ func TestReplaceAll(t *testing.T) {
 		}
 	}
 }
+
+// TestControlFaults: a plugin's own refusal of a control message leaves its
+// instance running; a trap in mw_control faults it like a trap in a burst, and
+// the next burst after the backoff runs on a fresh instance.
+func TestControlFaults(t *testing.T) {
+	e, _ := newEngine(t)
+	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	reply := make([]byte, 64)
+
+	_, err := p.Control(0, []byte{0xff}, reply)
+	var ge *GuestError
+	if !errors.As(err, &ge) || ge.Errno != -1 {
+		t.Fatalf("refused control = %v, want a *GuestError with errno -1", err)
+	}
+	if st := p.ReadStats(nil)[0]; st.Faults != 0 {
+		t.Fatalf("a refusal counted as a fault: %+v", st.FaultReasons)
+	}
+	control(t, p, 0) // still up
+
+	if _, err := p.Control(0, []byte{0xfe}, reply); err == nil {
+		t.Fatal("trapping control returned no error")
+	}
+	st := p.ReadStats(nil)[0]
+	if st.Faults != 1 || st.FaultReasons[FaultTrap] != 1 {
+		t.Fatalf("after a trap in mw_control: faults %d, reasons %v", st.Faults, st.FaultReasons)
+	}
+	if _, err := p.Control(0, []byte("x"), reply); err == nil || !strings.Contains(err.Error(), "is down") {
+		t.Fatalf("control on a faulted plugin = %v, want 'is down'", err)
+	}
+	time.Sleep(2 * restartBackoffMin)
+	pkts := []Packet{packet(2, 0)}
+	p.Process(&Burst{Packets: pkts})
+	if pkts[0].Verdict != abi.Pass {
+		t.Fatalf("verdict after restart = %v, want pass", pkts[0].Verdict)
+	}
+	if st := p.ReadStats(nil)[0]; st.Restarts != 1 {
+		t.Fatalf("restarts = %d, want 1", st.Restarts)
+	}
+	if _, count := control(t, p, 0); count != 1 {
+		t.Fatalf("fresh instance counted %d packets, want 1", count)
+	}
+}

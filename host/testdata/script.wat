@@ -1,7 +1,8 @@
 ;; script.wat: the host's scripted test guest. Each packet's first byte is the
 ;; verdict it gets; its second byte picks an action (see host_test.go). The
 ;; batch header of the last burst and a packet counter are returned by
-;; mw_control; the counter is the state handed over on reload.
+;; mw_control; the counter is the state handed over on reload. A control
+;; message starting 0xff is refused (-1), one starting 0xfe traps.
 ;; Layout: batch at 64 KiB, message buffer at 128 KiB, header copy at 192 KiB,
 ;; window at 1 MiB (16 MiB long).
 (module
@@ -52,6 +53,9 @@
       (br $next)))
     i32.const 0)
   (func (export "mw_control") (param i32 i32) (result i32)
+    (if (i32.ne (local.get 1) (i32.const 0)) (then
+      (if (i32.eq (i32.load8_u (local.get 0)) (i32.const 0xff)) (then (return (i32.const -1))))
+      (if (i32.eq (i32.load8_u (local.get 0)) (i32.const 0xfe)) (then unreachable))))
     (memory.copy (i32.const 131072) (i32.const 196608) (i32.const 32))
     (i64.store (i32.const 131104) (global.get $count))
     i32.const 40)
