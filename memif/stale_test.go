@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -229,81 +228,48 @@ func TestStaleViewsUnmappedAtTeardownWhenNoneHeld(t *testing.T) {
 // ErrDisconnected, and no mapping is left behind.
 func TestStaleViewsUnderTraffic(t *testing.T) {
 	memiftest.CheckFDLeaks(t)
+	var sink atomic.Uint64
+	touch := func(bufs []memif.Buffer) {
+		var sum uint64
+		for _, b := range bufs {
+			for i := range b.Data {
+				sum += uint64(b.Data[i])
+				b.Data[i] = byte(i)
+			}
+		}
+		sink.Add(sum)
+	}
 	round := func(closer string) {
-		master, slave := memiftest.Pair(t, &memiftest.Options{
-			Master: memif.InterfaceConfig{RxQueues: 2, TxQueues: 2},
-			Slave:  memif.InterfaceConfig{RxQueues: 2, TxQueues: 2, BufferSize: 512},
-		})
-		var wg sync.WaitGroup
-		errs := make(chan error, 16)
-		worker := func(f func() error) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				deadline := time.Now().Add(5 * time.Second)
-				for time.Now().Before(deadline) {
-					if err := f(); err != nil {
-						if !errors.Is(err, memif.ErrDisconnected) {
-							errs <- err
-						}
-						return
-					}
+		master, slave, errs := burstsUntilDisconnect(t, closer, func(worker func(func() error), side *memif.Interface, q int) {
+			tx, rx := txq(t, side, q), rxq(t, side, q)
+			txbufs := make([]memif.Buffer, 8)
+			worker(func() error {
+				n, err := tx.Alloc(txbufs, 1500)
+				if errors.Is(err, memif.ErrNoBufRing) {
+					return nil
 				}
-				errs <- errors.New("worker still running 5 s after the disconnect")
-			}()
-		}
-		var sink atomic.Uint64
-		touch := func(bufs []memif.Buffer) {
-			var sum uint64
-			for _, b := range bufs {
-				for i := range b.Data {
-					sum += uint64(b.Data[i])
-					b.Data[i] = byte(i)
-				}
-			}
-			sink.Add(sum)
-		}
-		for _, side := range []*memif.Interface{master, slave} {
-			for q := range 2 {
-				tx, rx := txq(t, side, q), rxq(t, side, q)
-				txbufs := make([]memif.Buffer, 8)
-				worker(func() error {
-					n, err := tx.Alloc(txbufs, 1500)
-					if errors.Is(err, memif.ErrNoBufRing) {
-						runtime.Gosched()
-						return nil
-					}
-					if err != nil {
-						return err
-					}
-					touch(txbufs[:n])
-					runtime.Gosched() // the link may drop here
-					touch(txbufs[:n])
-					_, err = tx.TxBurst(txbufs[:n])
+				if err != nil {
 					return err
-				})
-				bufs := make([]memif.Buffer, 32)
-				worker(func() error {
-					n, err := rx.RxBurst(bufs)
-					if err != nil {
-						return err
-					}
-					touch(bufs[:n])
-					runtime.Gosched() // the link may drop here
-					touch(bufs[:n])
-					return rx.Release(n)
-				})
-			}
-		}
-		waitFor(t, func() bool { return master.Stats().RxPackets > 0 && slave.Stats().RxPackets > 0 })
-		if closer == "master" {
-			master.Close()
-		} else {
-			slave.Close()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
+				}
+				touch(txbufs[:n])
+				runtime.Gosched() // the link may drop here
+				touch(txbufs[:n])
+				_, err = tx.TxBurst(txbufs[:n])
+				return err
+			})
+			bufs := make([]memif.Buffer, 32)
+			worker(func() error {
+				n, err := rx.RxBurst(bufs)
+				if err != nil {
+					return err
+				}
+				touch(bufs[:n])
+				runtime.Gosched() // the link may drop here
+				touch(bufs[:n])
+				return rx.Release(n)
+			})
+		})
+		for _, err := range errs {
 			t.Errorf("%s closes: %v", closer, err)
 		}
 		master.Close()

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -310,23 +311,34 @@ func gather(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
 	return fams
 }
 
-// histo finds the histogram of family name whose labels include labels.
-func histo(fams map[string]*dto.MetricFamily, name string, labels map[string]string) *dto.Histogram {
-	f := fams[name]
-	if f == nil {
-		return nil
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
+// matching yields the samples of family name whose labels include labels.
+func matching(fams map[string]*dto.MetricFamily, name string, labels map[string]string) iter.Seq[*dto.Metric] {
+	return func(yield func(*dto.Metric) bool) {
+		f := fams[name]
+		if f == nil {
+			return
 		}
-		for k, v := range labels {
-			if have[k] != v {
-				continue next
+	next:
+		for _, m := range f.Metric {
+			have := map[string]string{}
+			for _, l := range m.Label {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue next
+				}
+			}
+			if !yield(m) {
+				return
 			}
 		}
+	}
+}
+
+// histo finds the histogram of family name whose labels include labels.
+func histo(fams map[string]*dto.MetricFamily, name string, labels map[string]string) *dto.Histogram {
+	for m := range matching(fams, name, labels) {
 		return m.Histogram
 	}
 	return nil
@@ -360,21 +372,7 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 
 // value finds the sample of family name whose labels include labels.
 func value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range labels {
-			if have[k] != v {
-				continue next
-			}
-		}
+	for m := range matching(fams, name, labels) {
 		switch {
 		case m.Counter != nil:
 			return m.Counter.GetValue(), true
