@@ -51,6 +51,8 @@ const (
 	// maxOutput bounds the retained output; interactive testpmd prints only
 	// what is asked for, so this is reached only by a runaway log.
 	maxOutput = 8 << 20
+	// stopTimeout bounds the "stop" that Close sends before "quit".
+	stopTimeout = 5 * time.Second
 	// pollInterval paces polls such as WaitLinkUp.
 	pollInterval = 20 * time.Millisecond
 )
@@ -323,10 +325,12 @@ func (p *Process) close() error {
 	default:
 		p.execMu.Lock()
 		// Errors here are ignored: the process may be dying anyway, and
-		// what matters is how it ends.
-		if _, err := p.exec(ctx, "stop"); err == nil {
-			io.WriteString(p.stdin, "quit\n")
-		}
+		// what matters is how it ends. A "stop" left unanswered must not
+		// use up the time quit has to finish: quit goes out regardless.
+		stopCtx, cancelStop := context.WithTimeout(ctx, min(stopTimeout, p.cfg.Timeout))
+		p.exec(stopCtx, "stop")
+		cancelStop()
+		io.WriteString(p.stdin, "quit\n")
 		p.execMu.Unlock()
 		p.stdin.Close() // EOF also ends testpmd's command loop
 		select {
@@ -450,29 +454,22 @@ func removeStaleSocket(port *Port) error {
 type output struct {
 	mu       sync.Mutex
 	buf      []byte
-	base     int64   // logical offset of buf[0]; grows when old output is dropped
-	scanFrom int64   // logical offset where the next prompt search starts
-	promptAt []int64 // logical offset of every prompt seen
+	base     int64        // logical offset of buf[0]; grows when old output is dropped
+	scanFrom int64        // logical offset where the next prompt search starts
+	prompts  []promptSpan // every prompt seen
 	eof      bool
 	changed  chan struct{} // closed and replaced on every append
 }
+
+// promptSpan is where a prompt starts and ends, in logical offsets. It
+// may hold log lines that were written while the prompt was.
+type promptSpan struct{ at, end int64 }
 
 func (o *output) append(b []byte, eof bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.buf = append(o.buf, b...)
-	end := o.base + int64(len(o.buf))
-	for {
-		i := bytes.Index(o.buf[o.scanFrom-o.base:], []byte(prompt))
-		if i < 0 {
-			break
-		}
-		at := o.scanFrom + int64(i)
-		o.promptAt = append(o.promptAt, at)
-		o.scanFrom = at + int64(len(prompt))
-	}
-	// A prompt may be cut at the end of this read.
-	o.scanFrom = max(o.scanFrom, end-int64(len(prompt)-1))
+	o.scan()
 	if len(o.buf) > maxOutput {
 		drop := len(o.buf) - maxOutput/2
 		o.buf = append(o.buf[:0], o.buf[drop:]...)
@@ -484,11 +481,148 @@ func (o *output) append(b []byte, eof bool) {
 	o.changed = make(chan struct{})
 }
 
+// scan records the prompts in the output after scanFrom. It stops at a
+// prompt that may still be completing, which the next append finishes.
+func (o *output) scan() {
+	i := int(o.scanFrom - o.base)
+	for {
+		k := bytes.IndexByte(o.buf[i:], prompt[0])
+		if k < 0 {
+			o.scanFrom = o.base + int64(len(o.buf))
+			return
+		}
+		i += k
+		end, m := matchPrompt(o.buf, i)
+		switch m {
+		case matched:
+			o.prompts = append(o.prompts, promptSpan{o.base + int64(i), o.base + int64(end)})
+			i = end
+		case noMatch:
+			i++
+		case needMore:
+			o.scanFrom = o.base + int64(i)
+			return
+		}
+	}
+}
+
+type match uint8
+
+const (
+	noMatch match = iota
+	matched
+	needMore // a prefix matches: decide when more output has come
+)
+
+// matchPrompt matches the prompt at b[i:] and returns the offset after it.
+// DPDK's cmdline writes its prompt one byte at a time, while its interrupt
+// thread logs whole lines (a memif peer's DISCONNECT, a link event) to the
+// same stdout, so such a line can land between any two bytes of a prompt.
+// Lines that look like log lines are stepped over.
+func matchPrompt(b []byte, i int) (end int, m match) {
+	if i == len(b) {
+		return 0, needMore
+	}
+	if b[i] != prompt[0] {
+		return 0, noMatch
+	}
+	return matchPromptRest(b, i+1, 1)
+}
+
+// matchPromptRest matches prompt[j:] at b[i:]. A byte that could be either
+// the prompt's next byte or the start of a log line ("testp" + "memif_...")
+// is tried both ways.
+func matchPromptRest(b []byte, i, j int) (end int, m match) {
+	if j == len(prompt) {
+		return i, matched
+	}
+	if i == len(b) {
+		return 0, needMore
+	}
+	m = noMatch
+	if b[i] == prompt[j] {
+		if end, m = matchPromptRest(b, i+1, j+1); m == matched {
+			return end, m
+		}
+	}
+	switch n, line := logLine(b[i:]); line {
+	case matched:
+		if end, rest := matchPromptRest(b, i+n, j); rest != noMatch {
+			return end, rest
+		}
+	case needMore:
+		return 0, needMore
+	}
+	return 0, m
+}
+
+// logLine returns the length of the log line at the start of b, with its
+// newline: an empty line, or a line that starts "name(): ", "NAME: " or
+// "Port 0: ", the shapes of DPDK's log lines and testpmd's event reports.
+func logLine(b []byte) (int, match) {
+	if len(b) == 0 {
+		return 0, needMore
+	}
+	i := 0
+	if b[0] != '\n' {
+		for i < len(b) && isWordByte(b[i]) {
+			i++
+		}
+		switch {
+		case i == 0:
+			return 0, noMatch
+		case i == len(b):
+			return 0, needMore
+		case b[i] == ' ': // "Port 0: "
+			i++
+			digits := i
+			for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+				i++
+			}
+			if i == digits && i < len(b) {
+				return 0, noMatch
+			}
+		case b[i] == '(':
+			n, m := literal(b[i:], "()")
+			if m != matched {
+				return 0, m
+			}
+			i += n
+		}
+		n, m := literal(b[i:], ": ")
+		if m != matched {
+			return 0, m
+		}
+		i += n
+	}
+	n := bytes.IndexByte(b[i:], '\n')
+	if n < 0 {
+		return 0, needMore
+	}
+	return i + n + 1, matched
+}
+
+// literal matches s at the start of b.
+func literal(b []byte, s string) (int, match) {
+	n := min(len(b), len(s))
+	if string(b[:n]) != s[:n] {
+		return 0, noMatch
+	}
+	if n < len(s) {
+		return 0, needMore
+	}
+	return n, matched
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
 // waitPrompt waits until at least n prompts have been seen.
 func (o *output) waitPrompt(ctx context.Context, n int, exited <-chan struct{}) error {
 	for {
 		o.mu.Lock()
-		prompts, eof, changed := len(o.promptAt), o.eof, o.changed
+		prompts, eof, changed := len(o.prompts), o.eof, o.changed
 		o.mu.Unlock()
 		if prompts >= n {
 			return nil
@@ -515,7 +649,7 @@ func (o *output) waitPrompt(ctx context.Context, n int, exited <-chan struct{}) 
 // echoed command and what it printed.
 func (o *output) answer(n int) string {
 	o.mu.Lock()
-	from, to := o.promptAt[n-2]+int64(len(prompt)), o.promptAt[n-1]
+	from, to := o.prompts[n-2].end, o.prompts[n-1].at
 	o.mu.Unlock()
 	return o.text(from, to)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,12 +226,80 @@ func TestOutputCountsPromptsSplitAcrossReads(t *testing.T) {
 	for i := 0; i < len(input); i++ { // one byte per read: the worst split
 		o.append([]byte{input[i]}, false)
 	}
-	if len(o.promptAt) != 2 {
-		t.Fatalf("prompts = %d, want 2", len(o.promptAt))
+	if len(o.prompts) != 2 {
+		t.Fatalf("prompts = %d, want 2", len(o.prompts))
 	}
 	if got, want := o.answer(2), "show port stats 0\nanswer\n"; got != want {
 		t.Errorf("answer = %q, want %q", got, want)
 	}
+}
+
+// TestOutputPromptInterleavedWithLogLines is the output of a testpmd whose
+// memif peer disconnected while it printed the prompt after "stop": the
+// interrupt thread's log line landed inside the prompt. Once, such a prompt
+// went unseen and the next command waited out its timeout.
+func TestOutputPromptInterleavedWithLogLines(t *testing.T) {
+	const logged = "memif_msg_receive_disconnect(): Disconnect received: interface closed\n"
+	for _, async := range []string{logged, "\n", "\nPort 0: link state change event\n", "EAL: message\n", logged + logged} {
+		for cut := 1; cut < len(prompt); cut++ {
+			input := "testpmd> stop\nPacket forwarding not started\n" + prompt[:cut] + async + prompt[cut:] + "quit\n"
+			for _, read := range []int{1, 7, len(input)} {
+				var o output
+				o.changed = make(chan struct{})
+				for i := 0; i < len(input); i += read {
+					o.append([]byte(input[i:min(i+read, len(input))]), false)
+				}
+				if len(o.prompts) != 2 {
+					t.Fatalf("%q in reads of %d: %d prompts, want 2", input, read, len(o.prompts))
+				}
+				if got, want := o.answer(2), "stop\nPacket forwarding not started\n"; got != want {
+					t.Errorf("%q in reads of %d: answer %q, want %q", input, read, got, want)
+				}
+				if got := o.text(o.prompts[1].end, o.prompts[1].end+5); got != "quit\n" {
+					t.Errorf("%q in reads of %d: the second prompt ends before %q, want before \"quit\\n\"", input, read, got)
+				}
+			}
+		}
+	}
+}
+
+// TestOutputNoFalsePrompts feeds text that holds a prompt's first bytes
+// followed by lines that are not log lines: no prompt may be found there,
+// and the real prompt after them must be.
+func TestOutputNoFalsePrompts(t *testing.T) {
+	for _, text := range []string{
+		"test\nresult\n", "tes\nPort x\n", "testpmd\nok\n", "testpmd>\n", "at testpmd>x\n", "t\n\nestpmd>x\n", "test(\n",
+	} {
+		var o output
+		o.changed = make(chan struct{})
+		o.append([]byte(text), false)
+		if len(o.prompts) != 0 {
+			t.Errorf("%q: found %d prompts, want 0", text, len(o.prompts))
+		}
+		o.append([]byte(prompt), false)
+		if len(o.prompts) != 1 || o.text(o.prompts[0].at, o.prompts[0].end) != prompt {
+			t.Errorf("%q then a prompt: prompts %v, want the one at %d", text, o.prompts, len(text))
+		}
+	}
+}
+
+// FuzzOutputPrompts checks that the prompts found do not depend on how the
+// output is cut into reads, and that scanning never panics.
+func FuzzOutputPrompts(f *testing.F) {
+	f.Add("testpmd> stop\ntestmemif(): x\npmd> ", uint8(3))
+	f.Add("EAL: a\ntestpmd> show\n\nanswer\ntes\ntpmd> ", uint8(1))
+	f.Fuzz(func(t *testing.T, text string, read uint8) {
+		whole := output{changed: make(chan struct{})}
+		whole.append([]byte(text), false)
+		cut := output{changed: make(chan struct{})}
+		step := int(read%16) + 1
+		for i := 0; i < len(text); i += step {
+			cut.append([]byte(text[i:min(i+step, len(text))]), false)
+		}
+		if !slices.Equal(whole.prompts, cut.prompts) {
+			t.Fatalf("prompts %v in one read, %v in reads of %d", whole.prompts, cut.prompts, step)
+		}
+	})
 }
 
 func TestOutputDropsOldOutput(t *testing.T) {
@@ -244,8 +313,8 @@ func TestOutputDropsOldOutput(t *testing.T) {
 	if len(o.buf) > maxOutput {
 		t.Errorf("retained %d bytes, more than %d", len(o.buf), maxOutput)
 	}
-	if len(o.promptAt) != 1 || o.text(o.promptAt[0], o.promptAt[0]+9) != prompt {
-		t.Errorf("prompt lost after trimming: %v", o.promptAt)
+	if len(o.prompts) != 1 || o.text(o.prompts[0].at, o.prompts[0].end) != prompt {
+		t.Errorf("prompt lost after trimming: %v", o.prompts)
 	}
 	if got := o.text(0, o.base+5); got != "xxxxx" {
 		t.Errorf("text from a dropped offset = %q, want the oldest retained bytes", got)
