@@ -28,8 +28,10 @@ vet:
 interop: plugins deps-interop
 	@bash -o pipefail -c 'MEMIF_INTEROP=1 $(GO) test -race -count=1 -p 1 -timeout 8m -run Interop -v ./... 2>&1 | \
 		tee /tmp/memif-wasm-interop.log | \
-		{ grep -E "^\s*(--- |FAIL|ok|panic)|^\s+\S+_test\.go:[0-9]+:" | grep -v "no tests to run" || true; }' || \
-		{ echo "make interop failed; full log (with testpmd output tails): /tmp/memif-wasm-interop.log"; exit 1; }
+		{ grep -E "^\s*(--- |FAIL|ok|panic)|^\s+\S+\.go:[0-9]+:" | grep -v "no tests to run" || true; }' || \
+		{ echo "make interop failed; the failing packages' whole output follows (full log: /tmp/memif-wasm-interop.log)"; \
+		  awk '/^(ok  |FAIL)\t/ { if ($$1 == "FAIL") printf "%s%s\n", out, $$0; out = ""; next } { out = out $$0 "\n" }' \
+		    /tmp/memif-wasm-interop.log; exit 1; }
 
 # Every native fuzz target, FUZZTIME each.
 fuzz:
