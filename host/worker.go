@@ -25,6 +25,21 @@ const (
 	DefaultTxRetries = 4
 )
 
+// How a worker waits for room on a full tx ring (see transmit). The first
+// txRetryYields retries only yield the processor: a peer on another core
+// that is about to catch up is met within microseconds. Later retries sleep
+// txRetryPause, which parks the worker: a goroutine that only yields stays
+// runnable, so the Go scheduler never finds its run queues empty and never
+// polls the network, and a peer in this process waiting for its eventfd
+// (the one that would empty the ring) is not woken until another processor
+// goes idle. A sleep may last up to about a millisecond when the process is
+// otherwise idle (Go timers then wait in the netpoller's millisecond
+// timeout); TxRetryTime still bounds the wait.
+const (
+	txRetryYields = 8
+	txRetryPause  = 5 * time.Microsecond
+)
+
 var errStuck = errors.New("host: worker stuck")
 
 // Port is a memif interface packets can leave by. Workers that share a Port
@@ -59,8 +74,9 @@ type WorkerConfig struct {
 	// at most abi.MaxBurst.
 	Burst int
 	// TxRetryTime bounds how long one burst's packets for one port wait,
-	// yielding, for room on a full tx ring; past it the packets that do not
-	// fit are dropped (counted as TxDropRingFull). 0: DefaultTxRetryTime.
+	// yielding and then sleeping, for room on a full tx ring; past it the
+	// packets that do not fit are dropped (counted as TxDropRingFull).
+	// 0: DefaultTxRetryTime.
 	TxRetryTime time.Duration
 	// TxRetries, when positive, also caps the retries per packet on a full
 	// ring. 0: no count cap (TxRetryTime alone bounds the wait).
@@ -296,10 +312,10 @@ func (w *Worker) burst(n int) {
 // transmit sends the packets with verdict v (and, for REDIRECT, port
 // number rport) out of dst: each is allocated whole on the tx ring (a chain
 // when larger than a buffer), copied, and published in one TxBurst. A full
-// ring is retried, yielding, after publishing what is pending, until
-// TxRetryTime has passed since the call first found it full; from then on
-// a packet that does not fit is dropped and counted. The clock is read only
-// on a full ring.
+// ring is retried after publishing what is pending, yielding and then
+// sleeping (txRetryYields), until TxRetryTime has passed since the call
+// first found it full; from then on a packet that does not fit is dropped
+// and counted. The clock is read only on a full ring.
 func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) {
 	match := 0
 	for i := range w.pkts[:w.np] {
@@ -373,7 +389,11 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 					}
 					if expired = !now.Before(retryUntil); !expired {
 						st.TxRingFull++
-						runtime.Gosched()
+						if try < txRetryYields {
+							runtime.Gosched()
+						} else {
+							time.Sleep(txRetryPause)
+						}
 						continue
 					}
 				}

@@ -543,3 +543,44 @@ func BenchmarkWorkerBurst(b *testing.B) {
 	}
 	rx.Release(n)
 }
+
+// TestWorkerRingFullSleeps: a worker waiting for room on a full ring yields
+// only for its first retries and then sleeps, so it does not spin through
+// TxRetryTime (a spinning goroutine keeps the Go scheduler from polling the
+// network, which delays the wake-up of a peer in the same process: see
+// RATIONALE "Why does a worker sleep on a full tx ring?"). Spinning would
+// retry hundreds of thousands of times in 30 ms; sleeping at most
+// txRetryYields + 30 ms / txRetryPause.
+func TestWorkerRingFullSleeps(t *testing.T) {
+	const log2Ring = 4 // 16 slots
+	const retryTime = 30 * time.Millisecond
+	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
+	e, _ := newEngine(t)
+	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, TxRetryTime: retryTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	// One burst fills the ring (the peer never drains it); the next finds it
+	// full and waits out the retry time before dropping.
+	const half = 1 << (log2Ring - 1)
+	for sent := 0; sent < 3*half; sent += half {
+		sendVerdicts(t, master, repeat(abi.TX, half)...)
+		waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == uint64(sent+half) })
+	}
+	ws := w.ReadStats()
+	if ws.Tx[abi.TX] != 1<<log2Ring || ws.TxDrops[TxDropRingFull] != half {
+		t.Fatalf("sent %d, ring_full drops %d: want %d and %d", ws.Tx[abi.TX], ws.TxDrops[TxDropRingFull], 1<<log2Ring, half)
+	}
+	// The waiting burst must have slept: its retries are bounded by the
+	// pauses that fit in the retry time, plus the first yields.
+	limit := uint64(txRetryYields) + uint64(retryTime/txRetryPause) + 1
+	if ws.TxRingFull <= txRetryYields || ws.TxRingFull > limit {
+		t.Fatalf("%d full-ring retries in %v: want more than %d (it waited) and at most %d (it slept)",
+			ws.TxRingFull, retryTime, txRetryYields, limit)
+	}
+	if ws.Busy < retryTime {
+		t.Fatalf("busy %v: the full ring was not waited on for %v", ws.Busy, retryTime)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,6 +68,18 @@ type benchRow struct {
 	HostRxPackets  uint64  `json:"host_rx_packets"`
 	HostDrops      uint64  `json:"host_tx_drops"`
 	LatencyP50Nano int64   `json:"latency_p50_ns"`
+
+	// Where the per-burst costs went: bursts, empty polls and full rings on
+	// each side (see host.WorkerStats and gen.Report). Frames per burst
+	// explain rows whose per-frame work alone does not.
+	HostRxBursts   uint64 `json:"host_rx_bursts"`
+	HostEmptyPolls uint64 `json:"host_empty_polls"`
+	HostTxRingFull uint64 `json:"host_tx_ring_full"`
+	HostBusyNanos  int64  `json:"host_busy_ns"`
+	GenTxBursts    uint64 `json:"gen_tx_bursts"`
+	GenTxRingFull  uint64 `json:"gen_tx_ring_full"`
+	GenRxBursts    uint64 `json:"gen_rx_bursts"`
+	GenRxEmpty     uint64 `json:"gen_rx_empty_polls"`
 }
 
 type benchHandler struct {
@@ -88,6 +101,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache ("" for none)`)
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
 	repeat := fs.Int("repeat", 1, "runs per cell; the row is the run with the median round-trip rate")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (every cell) to this file")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -138,6 +152,19 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		handlers = append(handlers, benchHandler{name: h, file: f})
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "memif-wasm bench: --cpuprofile: %v\n", err)
+			return exitFailure
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "memif-wasm bench: --cpuprofile: %v\n", err)
+			return exitFailure
+		}
+		defer pprof.StopCPUProfile()
+	}
 	dir, err := os.MkdirTemp("", "memif-wasm-bench")
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
@@ -238,6 +265,9 @@ func benchCell(ctx context.Context, dir, cacheDir string, fuel int64, logger *sl
 	}
 	ifs, qs := settledStats(ctx, dm, rep.Sent)
 	row.HostRxPackets = qs.RxPackets
+	row.HostRxBursts, row.HostEmptyPolls, row.HostTxRingFull = qs.RxBursts, qs.EmptyPolls, qs.TxRingFull
+	row.HostBusyNanos = int64(qs.Busy)
+	row.GenTxBursts, row.GenTxRingFull, row.GenRxBursts, row.GenRxEmpty = rep.TxBursts, rep.TxRingFull, rep.RxBursts, rep.RxEmpty
 	for _, n := range qs.Drops {
 		row.HostDrops += n
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,6 +35,11 @@ func TestBenchTable(t *testing.T) {
 		}
 		if r.HostRxPackets != r.Sent {
 			t.Errorf("%s/%dB: host received %d of %d", name, r.Size, r.HostRxPackets, r.Sent)
+		}
+		// The per-burst counters: every burst moved at least one frame.
+		if r.HostRxBursts == 0 || r.HostRxBursts > r.HostRxPackets || r.GenTxBursts == 0 || r.GenTxBursts > r.Sent ||
+			r.GenRxBursts == 0 || r.GenRxBursts > r.Received || r.HostBusyNanos <= 0 {
+			t.Errorf("%s/%dB: burst counters %+v", name, r.Size, r)
 		}
 		switch r.Placement {
 		case "copy": // in and back out
@@ -67,6 +74,7 @@ func TestBenchErrors(t *testing.T) {
 		{"bad repeat", []string{"--repeat", "0"}, exitUsage, "--repeat 0"},
 		{"missing plugin", []string{"--handlers", "c", "--plugins-dir", "/nonexistent"}, exitFailure,
 			filepath.Join("/nonexistent", "pass-c.wasm")},
+		{"profile path", []string{"--handlers", "native", "--cpuprofile", "/nonexistent/cpu.prof"}, exitFailure, "--cpuprofile"},
 		{"refused plugin", []string{"--handlers", "go", "--time", "50ms", "--sizes", "64", "--queues", "1", "--placements", "copy",
 			"--go-plugin", "WAT7", "--cache-dir", ""}, exitFailure, "version"},
 	}
@@ -136,5 +144,25 @@ func TestWaitCount(t *testing.T) {
 				t.Errorf("%d reads, want %d (at least %d)", reads, tt.reads, tt.minReads)
 			}
 		})
+	}
+}
+
+// --cpuprofile writes a profile of the run that pprof can read.
+func TestBenchCPUProfile(t *testing.T) {
+	if f := flag.Lookup("test.cpuprofile"); f != nil && f.Value.String() != "" {
+		t.Skip("go test is profiling the process already; only one CPU profile can run at a time")
+	}
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	code, stdout, stderr := runArgs(t, "bench", "--time", "100ms", "--sizes", "64", "--queues", "1", "--handlers", "native", "--cpuprofile", path)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A CPU profile is a gzip-compressed protocol buffer.
+	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatalf("%s: %d bytes, not a gzip-compressed profile", path, len(data))
 	}
 }

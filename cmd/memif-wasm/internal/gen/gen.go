@@ -410,6 +410,7 @@ func (r *run) receive(ctx context.Context, q int) {
 			if n > 0 {
 				continue
 			}
+			r.sink.countWait()
 			if polling {
 				runtime.Gosched()
 			} else if rx.Wait(ctx) != nil && ctx.Err() == nil {
@@ -432,6 +433,7 @@ type sender struct {
 	sent    atomic.Uint64
 	bytes   atomic.Uint64
 	full    atomic.Uint64 // times the ring was found full
+	bursts  atomic.Uint64 // TxBurst calls that published frames
 	timer   *time.Timer   // reused by wait, so pacing does not allocate
 }
 
@@ -567,6 +569,7 @@ func (s *sender) burst(tx *memif.TxQueue, want int) (int, error) {
 	}
 	s.seq += uint64(frames)
 	s.sent.Store(s.seq)
+	s.bursts.Add(1)
 	s.bytes.Add(uint64(frames * len(t.frame)))
 	return frames, nil
 }

@@ -51,6 +51,11 @@ func TestRunSlaveReflector(t *testing.T) {
 	if rep.Reordered != 0 {
 		t.Fatalf("reordered %d on an in-order peer", rep.Reordered)
 	}
+	// Bursts of at most DefaultBurst frames each way; a receive burst holds
+	// at least one frame.
+	if rep.TxBursts < 5000/DefaultBurst || rep.TxBursts > 5000 || rep.RxBursts == 0 || rep.RxBursts > rep.Received {
+		t.Fatalf("%d transmit bursts, %d receive bursts for 5000 frames", rep.TxBursts, rep.RxBursts)
+	}
 	l := rep.Latency
 	if !(l.Min > 0 && l.Min <= l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.P999 && l.P999 <= l.Max) {
 		t.Fatalf("latency not ordered: %+v", l)

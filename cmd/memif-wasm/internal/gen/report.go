@@ -31,6 +31,14 @@ type Report struct {
 	// TxRingFull counts the times gen found the transmit ring full (the peer had not
 	// emptied it) and had to wait.
 	TxRingFull uint64 `json:"tx_ring_full"`
+	// TxBursts counts the bursts published (each one index update and, unless the
+	// peer polls, one signal); RxBursts the non-empty receive bursts; RxEmpty the
+	// receive polls that found nothing (in interrupt mode each is followed by a
+	// wait for the peer's signal). Frames per burst on each side tell how well
+	// the run amortised its per-burst costs.
+	TxBursts uint64 `json:"tx_bursts"`
+	RxBursts uint64 `json:"rx_bursts"`
+	RxEmpty  uint64 `json:"rx_empty_polls"`
 	// SendTime is how long sending took; Elapsed includes the drain.
 	SendTime time.Duration `json:"send_time_ns"`
 	Elapsed  time.Duration `json:"elapsed_ns"`
@@ -62,12 +70,14 @@ func (r *run) report(sendTime, elapsed time.Duration) Report {
 		rep.Sent += s.sent.Load()
 		rep.SentBytes += s.bytes.Load()
 		rep.TxRingFull += s.full.Load()
+		rep.TxBursts += s.bursts.Load()
 	}
 	k := r.sink
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	rep.Received, rep.ReceivedBytes = k.frames, k.bytes
 	rep.Foreign = k.foreign + k.badQueue
+	rep.RxBursts, rep.RxEmpty = k.bursts, k.waits
 	for _, t := range k.trackers {
 		rep.Unique += t.unique
 		rep.Duplicates += t.dups

@@ -22,6 +22,8 @@ type sink struct {
 	ours     uint64 // frames with this run's header, duplicates included
 	foreign  uint64 // frames without it (another generator, a plugin's own frames, ...)
 	badQueue uint64 // this run's stream id but a queue it does not have
+	bursts   uint64 // non-empty receive bursts
+	waits    uint64 // receive polls that found the ring empty
 }
 
 func newSink(stream uint16, queues int, epoch time.Time) *sink {
@@ -48,6 +50,7 @@ func (s *sink) observe(bufs []memif.Buffer, now uint64) {
 	var scratch [MinSize + 64]byte // room for the headers of a chain whose first buffer is tiny
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.bursts++
 	for i := 0; i < len(bufs); {
 		first := bufs[i].Data
 		size := 0
@@ -87,6 +90,14 @@ func (s *sink) observe(bufs []memif.Buffer, now uint64) {
 			}
 		}
 	}
+}
+
+// countWait counts a receive poll that found the ring empty (in interrupt
+// mode, one wait for the peer's signal follows).
+func (s *sink) countWait() {
+	s.mu.Lock()
+	s.waits++
+	s.mu.Unlock()
 }
 
 func (s *sink) progress() Progress {
