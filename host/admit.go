@@ -196,7 +196,7 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 	}
 
 	if !m.cfg.Unmetered {
-		metered, err := m.e.instrument(wasm, sum, fuel.Config{InitialFuel: m.cfg.ColdFuel, Costs: meterCosts})
+		metered, err := m.e.instrument(wasm, sum, fuel.Config{InitialFuel: m.cfg.ColdFuel, Stack: m.cfg.Stack, Costs: meterCosts})
 		if err != nil {
 			return m.refuse(AdmitFuel, err, "fuel metering cannot instrument the module")
 		}

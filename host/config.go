@@ -3,9 +3,11 @@ package host
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 )
 
 // Defaults of PluginConfig.
@@ -39,6 +41,13 @@ const (
 	// same on four 64-packet calls, so 64 is now a conservative choice rather
 	// than a need.
 	DefaultWASIMaxBurst = 64
+	// DefaultStack is the call stack one guest call may take, in the
+	// rewriter's per-frame estimate (64 bytes plus 8 per parameter and
+	// local): 256 KiB, 3,640 nested calls of a function with one parameter;
+	// every example plugin runs within 16 KiB. Before the stack budget only
+	// fuel bounded recursion, and wazero grew the guest's stack on the Go
+	// heap by doubling, up to 161 MB per fault.
+	DefaultStack = fuel.DefaultStack
 	// DefaultMaxInstances bounds the live instances of one module (one per
 	// worker, plus one during a reload).
 	DefaultMaxInstances = 64
@@ -88,6 +97,11 @@ type PluginConfig struct {
 	// ColdFuel is the budget of the start function, _initialize, mw_init,
 	// mw_control and the state hooks. 0: the tenant's, else DefaultColdFuel.
 	ColdFuel int64
+	// Stack is the call stack one guest call may take, in bytes as the
+	// rewriter estimates frames (see DefaultStack): deeper recursion traps
+	// as a fault (FaultStack). It applies to every call, the start function
+	// included. 0: the tenant's, else DefaultStack; at most 2^31-1.
+	Stack int64
 	// Unmetered loads the module as it is, without fuel. Only for trusted
 	// code and benchmarks: a guest that never returns then blocks its worker
 	// and, since compiled wasm cannot be preempted, the garbage collector of
@@ -146,12 +160,18 @@ func (c *PluginConfig) normalize(engineMax uint32) error {
 	if c.Fuel < 0 || c.ColdFuel < 0 {
 		return fmt.Errorf("fuel budgets must not be negative")
 	}
+	if c.Stack < 0 || c.Stack > math.MaxInt32 {
+		return fmt.Errorf("stack budget %d outside 0..%d", c.Stack, math.MaxInt32)
+	}
 	if t := c.Tenant; t != nil {
 		if c.Fuel == 0 {
 			c.Fuel = t.cfg.Fuel
 		}
 		if c.ColdFuel == 0 {
 			c.ColdFuel = t.cfg.ColdFuel
+		}
+		if c.Stack == 0 {
+			c.Stack = t.cfg.Stack
 		}
 		if c.Redirect == nil {
 			c.Redirect = t.cfg.Ports
@@ -167,6 +187,9 @@ func (c *PluginConfig) normalize(engineMax uint32) error {
 	}
 	if c.ColdFuel == 0 {
 		c.ColdFuel = DefaultColdFuel
+	}
+	if c.Stack == 0 {
+		c.Stack = DefaultStack
 	}
 	if c.Fuel > maxFuel || c.ColdFuel > maxFuel {
 		return fmt.Errorf("fuel budgets above %d risk overflowing the fuel counter", int64(maxFuel))

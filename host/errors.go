@@ -86,6 +86,10 @@ func (e *GuestError) Trapped() bool { return e.Errno == 0 }
 // ErrFuelExhausted is wrapped by a *GuestError when a metered call ran out of fuel.
 var ErrFuelExhausted = errors.New("host: plugin ran out of fuel")
 
+// ErrStackExhausted is wrapped by a *GuestError when a metered call nested
+// deeper than its stack budget (PluginConfig.Stack).
+var ErrStackExhausted = errors.New("host: plugin exceeded its call stack budget")
+
 // ErrMemoryCap is wrapped by a *GuestError when a call failed after the guest
 // had grown its memory to its cap (so its next memory.grow failed).
 var ErrMemoryCap = errors.New("host: plugin tried to grow its memory past its cap")

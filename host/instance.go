@@ -90,6 +90,7 @@ type Instance struct {
 	process, control, stateSave, stateLoad api.Function
 	stack                                  []uint64
 	fuel                                   api.MutableGlobal // nil when not metered
+	stackLeft                              api.Global        // the stack budget left; nil when not metered
 
 	batch, window, msgbuf uint32 // guest addresses
 	slots                 uint32 // guest address of slot 0
@@ -166,6 +167,10 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 		}
 		in.fuel = g
 		in.log.fuel = g
+		if in.stackLeft, ok = am.ExportedGlobal(fuel.StackExportName).(api.Global); !ok {
+			in.Close(ctx)
+			return nil, fmt.Errorf("plugin %q: metered module lacks its stack global", m.name)
+		}
 	}
 	if f := am.ExportedFunction(abi.ExportInitialize); f != nil {
 		if in.fuel != nil {
@@ -212,6 +217,9 @@ func (in *Instance) call0(name string) (int32, error) { return in.call(name) }
 func (in *Instance) fuelErr(err error) error {
 	if in.fuel != nil && int64(in.fuel.Get()) < 0 {
 		return errors.Join(ErrFuelExhausted, err)
+	}
+	if in.stackLeft != nil && int32(in.stackLeft.Get()) < 0 {
+		return errors.Join(ErrStackExhausted, err)
 	}
 	return in.memErr(err)
 }

@@ -195,6 +195,8 @@ func faultReason(err error) FaultReason {
 	switch {
 	case errors.Is(err, ErrFuelExhausted):
 		return FaultFuel
+	case errors.Is(err, ErrStackExhausted):
+		return FaultStack
 	case errors.Is(err, ErrMemoryCap):
 		return FaultMemory
 	case errors.Is(err, ErrABIViolation):

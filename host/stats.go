@@ -41,10 +41,11 @@ const (
 	FaultExit                      // the guest called proc_exit (a Go guest's panic or deadlock ends so)
 	FaultMemory                    // the call failed after memory.grow hit the cap
 	FaultErrno                     // mw_process returned -errno
+	FaultStack                     // the call nested deeper than its stack budget
 	NumFaultReasons
 )
 
-var faultNames = [NumFaultReasons]string{"trap", "fuel", "abi", "init", "exit", "memory", "errno"}
+var faultNames = [NumFaultReasons]string{"trap", "fuel", "abi", "init", "exit", "memory", "errno", "stack"}
 
 // String returns the fault reason's metric label value.
 func (r FaultReason) String() string {

@@ -29,9 +29,11 @@ type TenantConfig struct {
 	// the tenant's live instances together; a plugin whose own cap exceeds it
 	// is refused at load. 0: no tenant-wide bound.
 	MaxMemoryPages uint64
-	// Fuel and ColdFuel are the budgets of the tenant's plugins that set none
-	// (see PluginConfig). 0: DefaultFuel, DefaultColdFuel.
+	// Fuel, ColdFuel and Stack are the budgets of the tenant's plugins that
+	// set none (see PluginConfig). 0: DefaultFuel, DefaultColdFuel,
+	// DefaultStack.
 	Fuel, ColdFuel int64
+	Stack          int64
 }
 
 // Tenant owns plugins (PluginConfig.Tenant), the pipelines made of them and

@@ -90,6 +90,8 @@ const (
 	insBytes          // memory.copy/fill/init: size in bytes
 	insPages          // memory.grow: size in 64 KiB pages
 	insElems          // table.copy/fill/init/grow: size in elements
+	insReturn         // replaces a return: a br to the block that wraps the body
+	insTail           // before return_call(_indirect): give the frame's stack back
 	insNothing        // placeholder kind never emitted
 )
 
@@ -118,7 +120,7 @@ type insertion struct {
 	mixed bool
 
 	loopCP int    // insEntry, insSource: the loop header's charge
-	target uint32 // insSource: the index the dispatch will read
+	target uint32 // insSource: the index the dispatch will read; insReturn: the label of the wrapping block
 }
 
 // fallIn records that the path from charge from, at cost, falls into the
@@ -412,6 +414,9 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			case 0x00, 0x0F: // unreachable, return
 				w.end(w.cur)
 				w.cur = deadPath
+				if op == 0x0F {
+					w.ins = append(w.ins, insertion{pos: at, kind: insReturn, target: uint32(len(w.ctl) - 1)})
+				}
 			case 0x05: // else
 				f := &w.ctl[len(w.ctl)-1]
 				if f.op != 0x04 {
@@ -458,19 +463,25 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			case op == 0x12: // return_call
 				w.end(w.cur)
 				w.cur = deadPath
+				w.ins = append(w.ins, insertion{pos: at, kind: insTail})
 			case op == 0x40: // memory.grow
 				w.ins = append(w.ins, insertion{pos: at, kind: insPages})
 				r.stats.BulkOps++
 			}
 		case immU32x2:
-			if _, n, err = readU32(in, off); err == nil {
+			var x uint32
+			if x, n, err = readU32(in, off); err == nil {
 				var m int
 				_, m, err = readU32(in, off+n)
 				n += m
 			}
+			if err == nil && (op == 0x11 || op == 0x13) && uint64(x) >= uint64(len(r.wrapperType)) {
+				return r.errorf(at, ErrIndex, "call_indirect type %d of %d", x, len(r.wrapperType))
+			}
 			if op == 0x13 { // return_call_indirect
 				w.end(w.cur)
 				w.cur = deadPath
+				w.ins = append(w.ins, insertion{pos: at, kind: insTail})
 			}
 		case immLocal:
 			var x uint32
@@ -623,8 +634,8 @@ func (r *rewriter) blockType(in []byte, off int) (int, error) {
 	if v < 0 {
 		return 0, r.errorf(off, ErrUnsupported, "block type %#x", in[off])
 	}
-	if v >= int64(len(r.typeParams)) {
-		return 0, r.errorf(off, ErrIndex, "block type %d of %d", v, len(r.typeParams))
+	if v >= int64(len(r.wrapperType)) { // the module's own types, not the ones added
+		return 0, r.errorf(off, ErrIndex, "block type %d of %d", v, len(r.wrapperType))
 	}
 	return n, nil
 }
@@ -726,9 +737,10 @@ func (r *rewriter) prefixed(in []byte, at int, prefix byte) (int, error) {
 	}
 }
 
-// emitBody appends the instrumented body: its size, its locals (plus one i32
-// scratch local when a size-dependent charge needs it) and its code with the
-// charges inserted.
+// emitBody appends the instrumented body: its size, its locals (plus an i32
+// that holds the stack global at entry, and an i32 scratch local when a
+// size-dependent charge needs it) and its code with the charges inserted,
+// wrapped in the stack accounting (see frameBytes).
 func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	w := &r.code
 	// A path that falls into a virtual charge pays for the code after it.
@@ -743,20 +755,53 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	scratch := false
 	for i := range w.ins {
 		switch ins := &w.ins[i]; ins.kind {
-		case insRegion, insEntry, insSource:
+		case insRegion, insEntry, insSource, insReturn, insTail:
 		case insTable:
 			scratch = scratch || (!w.paidAtSource(ins) && len(r.tableCosts(ins)) > 1)
 		default:
 			scratch = true
 		}
 	}
+	saved, scratchLocal := locals, locals+1
+	added := byte(1)
 	if scratch {
-		b = appendU32(b, groups+1)
-		b = append(b, r.in[start+n:codeStart]...)
-		b = append(b, 1, valI32)
-	} else {
-		b = append(b, r.in[start:codeStart]...)
+		added = 2
 	}
+	b = appendU32(b, groups+1)
+	b = append(b, r.in[start+n:codeStart]...)
+	b = append(b, added, valI32)
+
+	// stack -= frame; trap if it went negative. Then open the block that
+	// every way out of the body leaves through, so the frame is given
+	// back at one place: the body's own end, returns (made branches to
+	// it) and branches to the function's label alike.
+	stack := r.fuelGlobal + 1
+	typ := r.funcTypes[r.fn-int(r.importedFuncs)]
+	frame := frameBytes(uint64(locals))
+	b = append(b, 0x23)
+	b = appendU32(b, stack)
+	b = append(b, 0x22)
+	b = appendU32(b, saved)
+	b = append(b, 0x41)
+	b = appendS64(b, frame)
+	b = append(b, 0x6B, 0x24) // i32.sub, global.set
+	b = appendU32(b, stack)
+	b = append(b, 0x20)
+	b = appendU32(b, saved)
+	b = append(b, 0x41)
+	b = appendS64(b, frame)
+	b = append(b, 0x48, 0x04, 0x40, 0x00, 0x0B) // i32.lt_s if unreachable end
+	b = append(b, 0x02)
+	switch res := r.typeResults[typ]; {
+	case len(res) == 0:
+		b = append(b, 0x40)
+	case len(res) == 1:
+		b = append(b, res[0])
+	default:
+		b = appendS64(b, r.wrapperType[typ])
+	}
+	r.stats.StackBytes = max(r.stats.StackBytes, frame)
+
 	g := r.fuelGlobal
 	prev := codeStart
 	for i := range w.ins {
@@ -765,6 +810,17 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		prev = ins.pos
 		cost := int64(-1) // a static charge; -1 when the code below computes it
 		switch ins.kind {
+		case insReturn:
+			b = append(b, 0x0C)
+			b = appendU32(b, ins.target)
+			prev++ // drop the return itself
+			continue
+		case insTail:
+			b = append(b, 0x20)
+			b = appendU32(b, saved)
+			b = append(b, 0x24)
+			b = appendU32(b, stack)
+			continue
 		case insRegion:
 			if ins.folded || ins.virtual {
 				continue
@@ -784,8 +840,8 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 			}
 			// The target index is on top of the stack: keep it there.
 			b = append(b, 0x22)
-			b = appendU32(b, locals)
-			b = r.appendLookup(b, costs, locals)
+			b = appendU32(b, scratchLocal)
+			b = r.appendLookup(b, costs, scratchLocal)
 		case insEntry:
 			lp := &w.ins[ins.loopCP]
 			if lp.table < 0 || lp.mixed {
@@ -813,11 +869,11 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 			// The size is on top of the stack: keep it there and
 			// fuel -= size (scaled).
 			b = append(b, 0x22)
-			b = appendU32(b, locals)
+			b = appendU32(b, scratchLocal)
 			b = append(b, 0x23)
 			b = appendU32(b, g)
 			b = append(b, 0x20)
-			b = appendU32(b, locals)
+			b = appendU32(b, scratchLocal)
 			b = append(b, 0xAD) // i64.extend_i32_u
 			switch {
 			case ins.kind == insBytes && r.byteShift > 0:
@@ -847,7 +903,14 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		b = appendU32(b, g)
 		b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40, 0x00, 0x0B)
 	}
+	// The body's final end closes the wrapping block; the frame is given
+	// back after it, and a new end closes the function.
 	b = append(b, r.in[prev:end]...)
+	b = append(b, 0x20)
+	b = appendU32(b, saved)
+	b = append(b, 0x24)
+	b = appendU32(b, stack)
+	b = append(b, 0x0B)
 	r.out = appendU32(r.out, uint32(len(b)))
 	r.out = append(r.out, b...)
 	w.body = b

@@ -5,10 +5,20 @@ package fuel
 // back afterwards. A module that already exports this name is refused.
 const ExportName = "mw_fuel"
 
+// StackExportName is the name under which an instrumented module exports its
+// stack global: a mutable i32 holding how many bytes of call stack, as
+// estimated by frameBytes, the guest may still take. Every function takes its
+// frame's estimate at entry and gives it back on the way out, and traps when
+// the global would drop below zero, so the call depth is bounded whatever the
+// fuel. Calls end with it back where they started; after a trap it is
+// negative when the stack ran out. A module that already exports this name is
+// refused.
+const StackExportName = "mw_stack"
+
 // Version identifies the rewrite: it changes whenever the output for the same
 // input and Config may change. Key caches of instrumented modules by the
 // input's hash, Version and the Config.
-const Version = 2
+const Version = 3
 
 // DefaultInitialFuel is the fuel global's value at instantiation when
 // Config.InitialFuel is 0. It is the budget of the start function, which runs
@@ -17,6 +27,23 @@ const Version = 2
 // needs about 1.1e6 (measured with Version 2), so the default leaves ample
 // room for that and still bounds a runaway start function to milliseconds.
 const DefaultInitialFuel int64 = 1 << 26
+
+// DefaultStack is Config.Stack when it is 0: 256 KiB of estimated frames,
+// 3,640 nested calls of a function with one parameter. Every example plugin,
+// Go and C, runs within 16 KiB (4 KiB is too little for the Go counter's
+// JSON encoding), so this leaves 16 times that for deeper code while keeping
+// what a runaway recursion makes wazero allocate small.
+const DefaultStack = 1 << 18
+
+// A frame is estimated at frameBase bytes plus frameLocal per parameter and
+// local: the return address, saved registers and spill slots that wazero's
+// compiler gives every call, and the locals it may spill.
+const (
+	frameBase  = 64
+	frameLocal = 8
+)
+
+func frameBytes(locals uint64) int64 { return int64(frameBase + frameLocal*locals) }
 
 // DefaultBytesPerFuel is Costs.BytesPerFuel when it is 0.
 const DefaultBytesPerFuel = 4
@@ -31,6 +58,11 @@ type Config struct {
 	// instantiated (see DefaultInitialFuel). 0 means DefaultInitialFuel;
 	// negative values are invalid.
 	InitialFuel int64
+	// Stack is the stack global's value when the module is instantiated:
+	// the bytes of call stack, as estimated per frame, the guest may take
+	// (see StackExportName). The host may set the global to another budget
+	// between calls. 0 means DefaultStack; at most 2^31-1.
+	Stack int64
 	// Costs is the cost model; its zero value is the default model.
 	Costs Costs
 }
@@ -69,6 +101,8 @@ type Stats struct {
 	BulkOps          int    // bulk memory and table operations that charge by size
 	StrippedSections int    // debug custom sections removed
 	FuelGlobal       uint32 // index of the fuel global in the global index space
+	StackGlobal      uint32 // index of the stack global (FuelGlobal+1)
+	StackBytes       int64  // the largest frame estimate of any function
 }
 
 // Instrument returns a copy of the wasm binary with fuel metering added: a

@@ -106,4 +106,13 @@ func fuelOf(t testing.TB, mod api.Module) api.MutableGlobal {
 	return g
 }
 
+func stackOf(t testing.TB, mod api.Module) api.MutableGlobal {
+	t.Helper()
+	g, ok := mod.ExportedGlobal(StackExportName).(api.MutableGlobal)
+	if !ok {
+		t.Fatalf("no mutable global exported as %q", StackExportName)
+	}
+	return g
+}
+
 func wazeroConfig() wazero.ModuleConfig { return wazero.NewModuleConfig().WithName("") }

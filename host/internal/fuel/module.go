@@ -1,7 +1,9 @@
 package fuel
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"math/bits"
 	"strings"
 )
@@ -67,10 +69,18 @@ type rewriter struct {
 	fn         int    // for errors; -1 outside code
 	typeParams []uint32
 	funcTypes  []uint32
+	// typeResults are the result types of each type, as in the binary;
+	// wrapperType is, for types with several results, the index of a type
+	// with no parameters and the same results, the block type that wraps
+	// such a function's body (-1 where none is needed).
+	typeResults  [][]byte
+	wrapperType  []int64
+	typesWritten bool
+	stackInit    int64
 
 	importedFuncs   uint32
 	importedGlobals uint32
-	fuelGlobal      uint32
+	fuelGlobal      uint32 // the stack global follows it
 	globalDone      bool
 	exportDone      bool
 	stats           Stats
@@ -114,6 +124,13 @@ func (r *rewriter) init(wasm []byte, cfg Config) error {
 	}
 	if r.initial < 0 {
 		return r.errorf(0, ErrConfig, "initial fuel %d is negative", cfg.InitialFuel)
+	}
+	r.stackInit = cfg.Stack
+	if r.stackInit == 0 {
+		r.stackInit = DefaultStack
+	}
+	if r.stackInit < 0 || r.stackInit > math.MaxInt32 {
+		return r.errorf(0, ErrConfig, "stack budget %d outside 1..%d", cfg.Stack, math.MaxInt32)
 	}
 	// Instrumented code is only inserted, never removed: a little headroom
 	// avoids growing the output while appending.
@@ -197,7 +214,7 @@ func (r *rewriter) module() error {
 		if err != nil {
 			return err
 		}
-		if id != secGlobal && id != secExport && id != secCode {
+		if id != secGlobal && id != secExport && id != secCode && !(id == secType && r.typesWritten) {
 			r.out = append(r.out, in[start:end]...)
 		}
 		off = end
@@ -315,7 +332,9 @@ func (r *rewriter) typeSection(off, end int) error {
 	if err != nil {
 		return err
 	}
+	entries := d.off
 	r.typeParams = make([]uint32, 0, n)
+	r.typeResults = make([][]byte, 0, n)
 	for i := uint32(0); i < n; i++ {
 		at := d.off
 		form, err := d.byte("type form")
@@ -331,6 +350,7 @@ func (r *rewriter) typeSection(off, end int) error {
 			if err != nil {
 				return err
 			}
+			from := d.off
 			for j := uint32(0); j < c; j++ {
 				if _, err := d.valType("parameter or result"); err != nil {
 					return err
@@ -338,11 +358,51 @@ func (r *rewriter) typeSection(off, end int) error {
 			}
 			if k == 0 {
 				params = c
+			} else {
+				r.typeResults = append(r.typeResults, r.in[from:d.off])
 			}
 		}
 		r.typeParams = append(r.typeParams, params)
 	}
-	return d.done()
+	if err := d.done(); err != nil {
+		return err
+	}
+	// A body is wrapped in a block of its function's results; with several
+	// results that block needs a type index with no parameters. Types added
+	// for it go after the existing ones, so no index moves.
+	var extra []byte
+	added := uint32(0)
+	r.wrapperType = make([]int64, n)
+	for t := range r.wrapperType {
+		r.wrapperType[t] = -1
+		if len(r.typeResults[t]) < 2 {
+			continue
+		}
+		for u := range r.typeResults {
+			if r.typeParams[u] == 0 && bytes.Equal(r.typeResults[u], r.typeResults[t]) {
+				r.wrapperType[t] = int64(u)
+				break
+			}
+		}
+		if r.wrapperType[t] < 0 {
+			r.wrapperType[t] = int64(n + added)
+			r.typeParams = append(r.typeParams, 0)
+			r.typeResults = append(r.typeResults, r.typeResults[t])
+			extra = append(extra, 0x60, 0)
+			extra = appendU32(extra, uint32(len(r.typeResults[t])))
+			extra = append(extra, r.typeResults[t]...)
+			added++
+		}
+	}
+	if added > 0 {
+		r.out = append(r.out, secType)
+		r.out = appendU32(r.out, uint32(sizeU32(n+added)+end-entries+len(extra)))
+		r.out = appendU32(r.out, n+added)
+		r.out = append(r.out, r.in[entries:end]...)
+		r.out = append(r.out, extra...)
+		r.typesWritten = true
+	}
+	return nil
 }
 
 func (r *rewriter) limits(d *reader) error {
@@ -430,8 +490,8 @@ func (r *rewriter) functionSection(off, end int) error {
 		if err != nil {
 			return err
 		}
-		if t >= uint32(len(r.typeParams)) {
-			return r.errorf(at, ErrIndex, "function %d has type %d of %d", r.importedFuncs+i, t, len(r.typeParams))
+		if t >= uint32(len(r.wrapperType)) {
+			return r.errorf(at, ErrIndex, "function %d has type %d of %d", r.importedFuncs+i, t, len(r.wrapperType))
 		}
 		r.funcTypes = append(r.funcTypes, t)
 	}
@@ -467,19 +527,22 @@ func (r *rewriter) globalSection(off, end int) error {
 }
 
 // appendGlobalSection writes a global section holding the given entries
-// followed by the fuel global, whose index is therefore the number of
-// globals before it: no existing index moves.
+// followed by the fuel global and the stack global, whose indexes are
+// therefore the number of globals before them: no existing index moves.
 func (r *rewriter) appendGlobalSection(entries []byte, n uint32) {
 	r.fuelGlobal = r.importedGlobals + n
 	r.stats.FuelGlobal = r.fuelGlobal
-	var fuel [16]byte
-	g := append(fuel[:0], valI64, 1, 0x42)
+	r.stats.StackGlobal = r.fuelGlobal + 1
+	var added [32]byte
+	g := append(added[:0], valI64, 1, 0x42)
 	g = appendS64(g, r.initial)
+	g = append(g, 0x0B, valI32, 1, 0x41)
+	g = appendS64(g, r.stackInit)
 	g = append(g, 0x0B)
-	size := sizeU32(n+1) + len(entries) + len(g)
+	size := sizeU32(n+2) + len(entries) + len(g)
 	r.out = append(r.out, secGlobal)
 	r.out = appendU32(r.out, uint32(size))
-	r.out = appendU32(r.out, n+1)
+	r.out = appendU32(r.out, n+2)
 	r.out = append(r.out, entries...)
 	r.out = append(r.out, g...)
 	r.globalDone = true
@@ -498,7 +561,7 @@ func (r *rewriter) exportSection(off, end int) error {
 		if err != nil {
 			return err
 		}
-		if string(name) == ExportName {
+		if string(name) == ExportName || string(name) == StackExportName {
 			return r.errorf(at, ErrExportClash, "export %q", name)
 		}
 		at = d.off
@@ -527,15 +590,20 @@ func (r *rewriter) exportSection(off, end int) error {
 }
 
 func (r *rewriter) appendExportSection(entries []byte, n uint32) {
-	size := sizeU32(n+1) + len(entries) + sizeU32(uint32(len(ExportName))) + len(ExportName) + 1 + sizeU32(r.fuelGlobal)
+	var added [32]byte
+	e := appendU32(added[:0], uint32(len(ExportName)))
+	e = append(e, ExportName...)
+	e = append(e, 3)
+	e = appendU32(e, r.fuelGlobal)
+	e = appendU32(e, uint32(len(StackExportName)))
+	e = append(e, StackExportName...)
+	e = append(e, 3)
+	e = appendU32(e, r.fuelGlobal+1)
 	r.out = append(r.out, secExport)
-	r.out = appendU32(r.out, uint32(size))
-	r.out = appendU32(r.out, n+1)
+	r.out = appendU32(r.out, uint32(sizeU32(n+2)+len(entries)+len(e)))
+	r.out = appendU32(r.out, n+2)
 	r.out = append(r.out, entries...)
-	r.out = appendU32(r.out, uint32(len(ExportName)))
-	r.out = append(r.out, ExportName...)
-	r.out = append(r.out, 3)
-	r.out = appendU32(r.out, r.fuelGlobal)
+	r.out = append(r.out, e...)
 	r.exportDone = true
 }
 
