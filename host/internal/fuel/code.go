@@ -90,8 +90,11 @@ const (
 	insBytes          // memory.copy/fill/init: size in bytes
 	insPages          // memory.grow: size in 64 KiB pages
 	insElems          // table.copy/fill/init/grow: size in elements
-	insReturn         // replaces a return: a br to the block that wraps the body
+	insReturn         // at a return: give the frame's stack back (or branch to the wrapping block)
 	insTail           // before return_call(_indirect): give the frame's stack back
+	insExit           // before a br to the function's label: give the frame's stack back
+	insExitIf         // before a br_if to the function's label: give it back...
+	insRetake         // ...and after it, take it again (the branch was not taken)
 	insNothing        // placeholder kind never emitted
 )
 
@@ -170,7 +173,13 @@ type codeWalker struct {
 	// Whether the previous instruction was i32.const constVal, or was
 	// local.set setLocal right after i32.const setVal: the way Go's
 	// compiler jumps, "i32.const k; local.set x; br dispatch".
-	afterConst, afterSet       bool
+	afterConst, afterSet bool
+
+	// calls is set when the body calls: only then can its frame be under
+	// another, so only then does it take from the stack budget. tableToFn
+	// is set when a br_table can jump to the function's label, an exit
+	// that only a block around the body can catch.
+	calls, tableToFn           bool
 	constVal, setLocal, setVal uint32
 }
 
@@ -353,6 +362,7 @@ func (r *rewriter) codeSection(off, end int) error {
 func (r *rewriter) body(start, end int, params uint32) error {
 	w := &r.code
 	w.ctl, w.ins, w.tabs, w.joinOf, w.falls = w.ctl[:0], w.ins[:0], w.tabs[:0], w.joinOf[:0], w.falls[:0]
+	w.calls, w.tableToFn = false, false
 	in := r.in[:end]
 
 	// Locals: copied verbatim, counted so local indexes can be checked.
@@ -453,6 +463,13 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			switch {
 			case err != nil:
 			case op == 0x0C || op == 0x0D: // br, br_if
+				if int(x) == len(w.ctl)-1 { // to the function's label: an exit
+					if op == 0x0C {
+						w.ins = append(w.ins, insertion{pos: at, kind: insExit})
+					} else {
+						w.ins = append(w.ins, insertion{pos: at, kind: insExitIf}, insertion{pos: off + n, kind: insRetake})
+					}
+				}
 				w.labels = append(w.labels[:0], x)
 				w.sourced = op == 0x0C && afterSet
 				err = r.branch(at, w.labels, false)
@@ -460,7 +477,10 @@ func (r *rewriter) body(start, end int, params uint32) error {
 				if err == nil && op == 0x0C {
 					w.cur = deadPath
 				}
+			case op == 0x10: // call
+				w.calls = true
 			case op == 0x12: // return_call
+				w.calls = true
 				w.end(w.cur)
 				w.cur = deadPath
 				w.ins = append(w.ins, insertion{pos: at, kind: insTail})
@@ -475,7 +495,8 @@ func (r *rewriter) body(start, end int, params uint32) error {
 				_, m, err = readU32(in, off+n)
 				n += m
 			}
-			if err == nil && (op == 0x11 || op == 0x13) && uint64(x) >= uint64(len(r.wrapperType)) {
+			w.calls = true
+			if err == nil && uint64(x) >= uint64(len(r.wrapperType)) {
 				return r.errorf(at, ErrIndex, "call_indirect type %d of %d", x, len(r.wrapperType))
 			}
 			if op == 0x13 { // return_call_indirect
@@ -506,6 +527,7 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			if err == nil {
 				err = r.branch(at, w.labels, true)
 			}
+			w.tableToFn = w.tableToFn || slices.Contains(w.labels, uint32(len(w.ctl)-1))
 			w.cur = deadPath
 		case immSelectT:
 			n, err = r.vector(in, off, 0, func(p int) (int, error) {
@@ -737,10 +759,22 @@ func (r *rewriter) prefixed(in []byte, at int, prefix byte) (int, error) {
 	}
 }
 
-// emitBody appends the instrumented body: its size, its locals (plus an i32
-// that holds the stack global at entry, and an i32 scratch local when a
-// size-dependent charge needs it) and its code with the charges inserted,
-// wrapped in the stack accounting (see frameBytes).
+// emitBody appends the instrumented body: its size, its locals (plus, in a
+// function that calls, an i32 that holds the stack global at entry, and an
+// i32 scratch local when a size-dependent charge needs it) and its code with
+// the charges and the stack accounting inserted.
+//
+// A function that calls takes its frame's estimate (frameBytes) from the
+// stack global at entry and gives it back on every way out: before a
+// return, a tail call, a br to the function's label and the body's end, and
+// around a br_if to that label (given back before, taken again after, for
+// when the branch is not taken). A br_table that can jump to the
+// function's label cannot be caught so; such a body is wrapped in a block
+// of the function's results that every way out goes through, returns
+// becoming branches to it. (The wrapper is not the general case because it
+// slows Go guests, whose every return leaves a dispatch loop: 10% on the Go
+// acl.) A function that does not call is always the innermost frame, so its
+// frame cannot pile up: it skips the accounting.
 func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	w := &r.code
 	// A path that falls into a virtual charge pays for the code after it.
@@ -755,52 +789,69 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	scratch := false
 	for i := range w.ins {
 		switch ins := &w.ins[i]; ins.kind {
-		case insRegion, insEntry, insSource, insReturn, insTail:
+		case insRegion, insEntry, insSource, insReturn, insTail, insExit, insExitIf, insRetake:
 		case insTable:
 			scratch = scratch || (!w.paidAtSource(ins) && len(r.tableCosts(ins)) > 1)
 		default:
 			scratch = true
 		}
 	}
-	saved, scratchLocal := locals, locals+1
-	added := byte(1)
+	account, wrap := w.calls, w.calls && w.tableToFn
+	saved, scratchLocal := locals, locals
+	var added byte
+	if account {
+		scratchLocal++
+		added++
+	}
 	if scratch {
-		added = 2
+		added++
 	}
-	b = appendU32(b, groups+1)
-	b = append(b, r.in[start+n:codeStart]...)
-	b = append(b, added, valI32)
+	if added > 0 {
+		b = appendU32(b, groups+1)
+		b = append(b, r.in[start+n:codeStart]...)
+		b = append(b, added, valI32)
+	} else {
+		b = append(b, r.in[start:codeStart]...)
+	}
 
-	// stack -= frame; trap if it went negative. Then open the block that
-	// every way out of the body leaves through, so the frame is given
-	// back at one place: the body's own end, returns (made branches to
-	// it) and branches to the function's label alike.
 	stack := r.fuelGlobal + 1
-	typ := r.funcTypes[r.fn-int(r.importedFuncs)]
 	frame := frameBytes(uint64(locals))
-	b = append(b, 0x23)
-	b = appendU32(b, stack)
-	b = append(b, 0x22)
-	b = appendU32(b, saved)
-	b = append(b, 0x41)
-	b = appendS64(b, frame)
-	b = append(b, 0x6B, 0x24) // i32.sub, global.set
-	b = appendU32(b, stack)
-	b = append(b, 0x20)
-	b = appendU32(b, saved)
-	b = append(b, 0x41)
-	b = appendS64(b, frame)
-	b = append(b, 0x48, 0x04, 0x40, 0x00, 0x0B) // i32.lt_s if unreachable end
-	b = append(b, 0x02)
-	switch res := r.typeResults[typ]; {
-	case len(res) == 0:
-		b = append(b, 0x40)
-	case len(res) == 1:
-		b = append(b, res[0])
-	default:
-		b = appendS64(b, r.wrapperType[typ])
+	giveBack := func(b []byte) []byte {
+		b = append(b, 0x20)
+		b = appendU32(b, saved)
+		b = append(b, 0x24)
+		return appendU32(b, stack)
 	}
-	r.stats.StackBytes = max(r.stats.StackBytes, frame)
+	if account {
+		r.stats.Accounted++
+		r.stats.StackBytes = max(r.stats.StackBytes, frame)
+		// stack -= frame; trap if it went negative.
+		b = append(b, 0x23)
+		b = appendU32(b, stack)
+		b = append(b, 0x22)
+		b = appendU32(b, saved)
+		b = append(b, 0x41)
+		b = appendS64(b, frame)
+		b = append(b, 0x6B, 0x24) // i32.sub, global.set
+		b = appendU32(b, stack)
+		b = append(b, 0x20)
+		b = appendU32(b, saved)
+		b = append(b, 0x41)
+		b = appendS64(b, frame)
+		b = append(b, 0x48, 0x04, 0x40, 0x00, 0x0B) // i32.lt_s if unreachable end
+	}
+	if wrap {
+		r.stats.Wrapped++
+		b = append(b, 0x02)
+		switch res := r.typeResults[r.funcTypes[r.fn-int(r.importedFuncs)]]; {
+		case len(res) == 0:
+			b = append(b, 0x40)
+		case len(res) == 1:
+			b = append(b, res[0])
+		default:
+			b = appendS64(b, r.wrapperType[r.funcTypes[r.fn-int(r.importedFuncs)]])
+		}
+	}
 
 	g := r.fuelGlobal
 	prev := codeStart
@@ -811,15 +862,36 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		cost := int64(-1) // a static charge; -1 when the code below computes it
 		switch ins.kind {
 		case insReturn:
-			b = append(b, 0x0C)
-			b = appendU32(b, ins.target)
-			prev++ // drop the return itself
+			switch {
+			case wrap:
+				b = append(b, 0x0C)
+				b = appendU32(b, ins.target)
+				prev++ // drop the return itself
+			case account:
+				b = giveBack(b)
+			}
 			continue
 		case insTail:
-			b = append(b, 0x20)
-			b = appendU32(b, saved)
-			b = append(b, 0x24)
-			b = appendU32(b, stack)
+			if account {
+				b = giveBack(b)
+			}
+			continue
+		case insExit, insExitIf:
+			if account && !wrap {
+				b = giveBack(b)
+			}
+			continue
+		case insRetake:
+			if account && !wrap {
+				// The frame was taken at entry without trapping, so
+				// taking it again cannot go negative: no check.
+				b = append(b, 0x20)
+				b = appendU32(b, saved)
+				b = append(b, 0x41)
+				b = appendS64(b, frame)
+				b = append(b, 0x6B, 0x24) // i32.sub, global.set
+				b = appendU32(b, stack)
+			}
 			continue
 		case insRegion:
 			if ins.folded || ins.virtual {
@@ -903,14 +975,21 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		b = appendU32(b, g)
 		b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40, 0x00, 0x0B)
 	}
-	// The body's final end closes the wrapping block; the frame is given
-	// back after it, and a new end closes the function.
-	b = append(b, r.in[prev:end]...)
-	b = append(b, 0x20)
-	b = appendU32(b, saved)
-	b = append(b, 0x24)
-	b = appendU32(b, stack)
-	b = append(b, 0x0B)
+	// The frame is given back before the body's final end; when wrapped,
+	// that end closes the wrapping block, the frame is given back after
+	// it and a new end closes the function.
+	switch {
+	case wrap:
+		b = append(b, r.in[prev:end]...)
+		b = giveBack(b)
+		b = append(b, 0x0B)
+	case account:
+		b = append(b, r.in[prev:end-1]...)
+		b = giveBack(b)
+		b = append(b, 0x0B)
+	default:
+		b = append(b, r.in[prev:end]...)
+	}
 	r.out = appendU32(r.out, uint32(len(b)))
 	r.out = append(r.out, b...)
 	w.body = b

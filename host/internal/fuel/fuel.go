@@ -102,7 +102,9 @@ type Stats struct {
 	StrippedSections int    // debug custom sections removed
 	FuelGlobal       uint32 // index of the fuel global in the global index space
 	StackGlobal      uint32 // index of the stack global (FuelGlobal+1)
-	StackBytes       int64  // the largest frame estimate of any function
+	StackBytes       int64  // the largest frame estimate of any function that calls
+	Accounted        int    // functions that take from the stack budget (those that call)
+	Wrapped          int    // of those, bodies wrapped in a block (a br_table reaches the function's label)
 }
 
 // Instrument returns a copy of the wasm binary with fuel metering added: a

@@ -12,25 +12,28 @@ import (
 
 // exitsModule leaves its functions every way wasm has: falling off the end,
 // return from nested blocks, br, br_if and br_table to the function's label,
-// tail calls, and several results; "$two" needs a type added for its body's
-// block, "$pair" finds one that exists.
+// tail calls, and several results. Each function calls, so each takes from
+// the stack budget. "br_table" and "$two" have a br_table that reaches the
+// function's label, so their bodies are wrapped; "$two"'s wrapper needs a
+// block type with no parameters and its results, which $pairT is.
 const exitsModule = `(module
   (type $ii (func (param i32) (result i32)))
   (type $pairT (func (result i32 i64)))
   (table 1 funcref)
   (elem (i32.const 0) $id)
   (func $id (type $ii) (local.get 0))
-  (func (export "end") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
-  (func (export "ret") (param i32) (result i32)
+  (func (export "end") (param i32) (result i32) (drop (call $id (i32.const 0)))
+    (i32.add (local.get 0) (i32.const 1)))
+  (func (export "ret") (param i32) (result i32) (drop (call $id (i32.const 0)))
     (block (block (if (local.get 0) (then (return (i32.const 7))))))
     (i32.const 8))
-  (func (export "br") (param i32) (result i32)
+  (func (export "br") (param i32) (result i32) (drop (call $id (i32.const 0)))
     (block (loop (if (local.get 0) (then (br 3 (i32.const 9))))))
     (i32.const 10))
-  (func (export "br_if") (param i32) (result i32)
+  (func (export "br_if") (param i32) (result i32) (drop (call $id (i32.const 0)))
     (block (br_if 1 (i32.const 11) (local.get 0)) (drop))
     (i32.const 12))
-  (func (export "br_table") (param i32) (result i32)
+  (func (export "br_table") (param i32) (result i32) (drop (call $id (i32.const 0)))
     (block $a (result i32)
       (block $b (result i32) (br_table $b $a 2 (i32.const 13) (local.get 0)))
       (i32.const 1) (i32.add) (return))
@@ -41,9 +44,10 @@ const exitsModule = `(module
   (func (export "tail") (param i32) (result i32) (return_call $down (local.get 0)))
   (func (export "tail_indirect") (param i32) (result i32)
     (return_call_indirect (type $ii) (local.get 0) (i32.const 0)))
-  (func $two (export "two") (param i32) (result i32 i64)
-    (if (local.get 0) (then (return (i32.const 17) (i64.const 18))))
-    (i32.const 19) (i64.const 20))
+  (func $two (export "two") (param i32) (result i32 i64) (drop (call $id (i32.const 0)))
+    (if (i32.eq (local.get 0) (i32.const 1)) (then (return (i32.const 17) (i64.const 18))))
+    (i32.const 19) (i64.const 20)
+    (block (param i32 i64) (result i32 i64) (br_table 0 1 (local.get 0))))
   (func $pair (export "pair") (type $pairT) (i32.const 21) (i64.const 22))
   (func (export "calls") (param i32) (result i32)
     (call $two (local.get 0)) (drop)
@@ -60,6 +64,10 @@ func TestStackGivenBackOnEveryExit(t *testing.T) {
 	inst, st := instrument(t, orig, Config{})
 	if st.StackGlobal != st.FuelGlobal+1 {
 		t.Errorf("stack global %d, want the one after the fuel global %d", st.StackGlobal, st.FuelGlobal)
+	}
+	// All but $id and $pair call; "br_table" and "$two" are wrapped.
+	if st.Accounted != 10 || st.Wrapped != 2 {
+		t.Errorf("%d functions accounted, %d wrapped; want 10 and 2", st.Accounted, st.Wrapped)
 	}
 	rt := newRuntime(t)
 	a, b := instantiate(t, rt, orig), instantiate(t, rt, inst)
@@ -97,7 +105,7 @@ func TestWrapperTypes(t *testing.T) {
 		t.Fatalf("first section %d, want the type section", outIDs[0])
 	}
 	// $two is (i32) -> (i32 i64); $pairT is () -> (i32 i64), the block
-	// type $two's body needs, so nothing is added.
+	// type $two's wrapped body needs, so nothing is added.
 	if !bytes.Equal(outRaw[0], inRaw[0]) {
 		t.Errorf("type section changed although a matching type exists:\n% x\n% x", inRaw[0], outRaw[0])
 	}
@@ -119,8 +127,10 @@ func TestWrapperTypes(t *testing.T) {
 	}
 	b := instantiate(t, newRuntime(t), out2)
 	fuelOf(t, b).Set(1 << 40)
-	if got, err := call(t, b, "two", 0); err != nil || !slices.Equal(got, []uint64{19, 20}) {
-		t.Errorf("two(0) = %v, %v", got, err)
+	for arg, want := range [][]uint64{{19, 20}, {17, 18}, {19, 20}} {
+		if got, err := call(t, b, "two", uint64(arg)); err != nil || !slices.Equal(got, want) {
+			t.Errorf("two(%d) = %v, %v; want %v", arg, got, err, want)
+		}
 	}
 }
 
@@ -160,6 +170,27 @@ func TestStackExhaustion(t *testing.T) {
 	stack := stackOf(t, mod)
 	if _, err := call(t, mod, "own"); err == nil || int32(stack.Get()) < 0 {
 		t.Errorf("the guest's own trap: err %v, stack global %d; want the trap with the global non-negative", err, int32(stack.Get()))
+	}
+}
+
+// TestStackRecursionThroughEveryExit: recursion stays bounded however the
+// recursing function could leave: a br_if to its label that is not taken
+// (the frame, given back before it, must be taken again after it), a
+// return that is not taken, and a br_table to its label (a wrapped body).
+func TestStackRecursionThroughEveryExit(t *testing.T) {
+	const src = `(module
+	  (func $brif (export "brif") (param i32) (br_if 0 (i32.const 0)) (call $brif (local.get 0)))
+	  (func $ret (export "ret") (param i32) (if (i32.const 0) (then return)) (call $ret (local.get 0)))
+	  (func $table (export "table") (param i32) (block (br_table 0 1 (i32.const 0))) (call $table (local.get 0))))`
+	mod := instantiate(t, newRuntime(t), mustInstrument(t, wat(t, src), Config{}))
+	fuel, stack := fuelOf(t, mod), stackOf(t, mod)
+	for _, name := range []string{"brif", "ret", "table"} {
+		fuel.Set(1 << 40)
+		stack.Set(DefaultStack)
+		_, err := call(t, mod, name, 0)
+		if err == nil || !strings.Contains(err.Error(), "unreachable") || int32(stack.Get()) >= 0 {
+			t.Errorf("%s: err %q, stack global %d; want the stack budget's trap", name, firstLine(err), int32(stack.Get()))
+		}
 	}
 }
 
