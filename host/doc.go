@@ -74,8 +74,11 @@
 // 5e7–1e8 as measured under the previous, per-function charging of Go code,
 // which over-charged it several times; these calls are rare and off the
 // packet path, and at the slowest measured rate one takes at most about
-// 54 ms), MaxMemoryPages, and
-// MaxInstances. A Tenant bounds the instances and pages of all its plugins
+// 54 ms), Stack for the call depth of every call (DefaultStack, 256 KiB of
+// frames as the rewriter estimates them, 64 bytes plus 8 per parameter and
+// local, taken by each function that calls and given back on its way out;
+// deeper nesting traps as a FaultStack; every example plugin runs within
+// 16 KiB), MaxMemoryPages, and MaxInstances. A Tenant bounds the instances and pages of all its plugins
 // together.
 //
 // DefaultFuel is 1 ms at 5,000 fuel per µs, below the slowest code per unit
@@ -103,10 +106,14 @@
 //     are populated by the host in Go (MADV_POPULATE_WRITE), where the GC can
 //     stop it; pages of the initial memory fault in wasm, at most once per
 //     instance, and faults back off and quarantine.
+//   - The guest's call stack: wazero allocates it on the Go heap, outside
+//     the linear memory, and grows it by doubling up to 400 MB. The stack
+//     budget bounds it whatever the fuel: a runaway recursion allocates
+//     about 420 KB under the default (161 MB with only fuel to stop it and
+//     a large fuel budget).
 //   - The unwinding of a trap: wazero walks every live frame (0.1–0.35 µs
-//     each, in Go, where the GC can stop it). With the call surcharge a
-//     default budget reaches about 35,000 frames, and a recursion that runs
-//     out of fuel stalls its own worker for about 5 ms.
+//     each, in Go, where the GC can stop it); the default stack budget
+//     bounds that to about 3,600 frames.
 //   - WASI's poll_oneoff does not sleep (no nanosleep is configured).
 //
 // # Workers

@@ -5,10 +5,13 @@
 //
 // # What the rewrite adds
 //
-// Instrument appends one mutable i64 global, initialised to
-// Config.InitialFuel, and exports it as ExportName. Nothing is prepended, so
-// no existing function, global, table, memory or type index moves, and calls,
+// Instrument appends two mutable globals: an i64 initialised to
+// Config.InitialFuel, exported as ExportName, and an i32 initialised to
+// Config.Stack, exported as StackExportName. Nothing is prepended, so no
+// existing function, global, table, memory or type index moves, and calls,
 // element segments, the start function and the name section stay valid.
+// (A function type with no parameters may be appended for the block that
+// wraps a body with several results, below.)
 //
 // Fuel is charged where control flow can arrive other than by running
 // straight on, each charge paying for the code that can run before the next
@@ -43,6 +46,24 @@
 // is negative. Code of the original module is checked to reference only
 // globals and locals that existed before the rewrite, so it can neither read
 // nor refill its fuel.
+//
+// # The stack budget
+//
+// Fuel bounds time, and the call depth only as far as the fuel allows;
+// wazero keeps the guest's call stack on the host's heap and grows it by
+// doubling, up to hundreds of MB. So each function that calls takes an
+// estimate of its frame (64 bytes plus 8 per parameter and local) from the
+// stack global at entry, trapping when the global would drop below zero, and
+// gives it back on every way out: before each return, tail call and br to
+// the function's label, before the body's end, and around a br_if to the
+// function's label (given back before it and taken again after it, for when
+// it is not taken). The global's value at entry is kept in an added local
+// for that. A body that a br_table can leave through the function's label is
+// wrapped in a block of its results, returns becoming branches to it, so
+// that its end is the one way out. A function that makes no call is always
+// the innermost frame: it takes nothing. A call that returns leaves the
+// global where it found it; after a trap it is negative if the stack budget
+// ran out.
 //
 // # Host protocol
 //

@@ -87,8 +87,9 @@ type Costs struct {
 	Region int64
 	// Call is charged on top at every function entry, so each call. Deep
 	// recursion costs the host more than its instructions: the runtime grows
-	// the call stack on the host's heap, and a trap unwinds every frame. It
-	// bounds the call depth a budget can reach. 0 means none; at most 2^20.
+	// the call stack on the host's heap, and a trap unwinds every frame.
+	// (The stack budget bounds the depth itself; this prices it.) 0 means
+	// none; at most 2^20.
 	Call int64
 }
 
