@@ -816,26 +816,25 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 
 	stack := r.fuelGlobal + 1
 	frame := frameBytes(uint64(locals))
-	giveBack := func(b []byte) []byte {
-		b = append(b, 0x20)
-		b = appendU32(b, saved)
-		b = append(b, 0x24)
-		return appendU32(b, stack)
+	giveBack := func(b []byte) []byte { // stack = saved
+		b = appendOp(b, 0x20, saved)
+		return appendOp(b, 0x24, stack)
+	}
+	take := func(b []byte) []byte { // stack = saved - frame
+		b = appendOp(b, 0x20, saved)
+		b = append(b, 0x41)
+		b = appendS64(b, frame)
+		b = append(b, 0x6B) // i32.sub
+		return appendOp(b, 0x24, stack)
 	}
 	if account {
 		r.stats.Accounted++
 		r.stats.StackBytes = max(r.stats.StackBytes, frame)
-		// stack -= frame; trap if it went negative.
-		b = append(b, 0x23)
-		b = appendU32(b, stack)
-		b = append(b, 0x22)
-		b = appendU32(b, saved)
-		b = append(b, 0x41)
-		b = appendS64(b, frame)
-		b = append(b, 0x6B, 0x24) // i32.sub, global.set
-		b = appendU32(b, stack)
-		b = append(b, 0x20)
-		b = appendU32(b, saved)
+		// saved = stack; take the frame; trap if that went negative.
+		b = appendOp(b, 0x23, stack)
+		b = appendOp(b, 0x21, saved)
+		b = take(b)
+		b = appendOp(b, 0x20, saved)
 		b = append(b, 0x41)
 		b = appendS64(b, frame)
 		b = append(b, 0x48, 0x04, 0x40, 0x00, 0x0B) // i32.lt_s if unreachable end
@@ -885,12 +884,7 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 			if account && !wrap {
 				// The frame was taken at entry without trapping, so
 				// taking it again cannot go negative: no check.
-				b = append(b, 0x20)
-				b = appendU32(b, saved)
-				b = append(b, 0x41)
-				b = appendS64(b, frame)
-				b = append(b, 0x6B, 0x24) // i32.sub, global.set
-				b = appendU32(b, stack)
+				b = take(b)
 			}
 			continue
 		case insRegion:
@@ -993,6 +987,11 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	r.out = appendU32(r.out, uint32(len(b)))
 	r.out = append(r.out, b...)
 	w.body = b
+}
+
+// appendOp appends an instruction with one index immediate.
+func appendOp(b []byte, op byte, index uint32) []byte {
+	return appendU32(append(b, op), index)
 }
 
 // paidAtSource reports whether the br_table t is a dispatch whose charge is paid

@@ -99,18 +99,19 @@ func instantiate(t testing.TB, rt wazero.Runtime, wasm []byte) api.Module {
 
 func fuelOf(t testing.TB, mod api.Module) api.MutableGlobal {
 	t.Helper()
-	g, ok := mod.ExportedGlobal(ExportName).(api.MutableGlobal)
-	if !ok {
-		t.Fatalf("no mutable global exported as %q", ExportName)
-	}
-	return g
+	return exportedMutable(t, mod, ExportName)
 }
 
 func stackOf(t testing.TB, mod api.Module) api.MutableGlobal {
 	t.Helper()
-	g, ok := mod.ExportedGlobal(StackExportName).(api.MutableGlobal)
+	return exportedMutable(t, mod, StackExportName)
+}
+
+func exportedMutable(t testing.TB, mod api.Module, name string) api.MutableGlobal {
+	t.Helper()
+	g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
 	if !ok {
-		t.Fatalf("no mutable global exported as %q", StackExportName)
+		t.Fatalf("no mutable global exported as %q", name)
 	}
 	return g
 }
