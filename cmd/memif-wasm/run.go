@@ -66,6 +66,7 @@ type runFlags struct {
 	secret        string
 	failOpen      bool
 	fuel          int64
+	stack         int64
 	txRetries     int
 	metricsAddr   string
 	adminSocket   string
@@ -96,6 +97,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.failOpen, "fail-open", false, "quick run: pass packets on when a plugin faults (default: drop)")
 	fs.IntVar(&f.txRetries, "tx-retries", config.DefaultTxRetries, "quick run: retries of a full tx ring before packets are dropped")
 	fs.Int64Var(&f.fuel, "fuel", 0, "quick run: fuel of one burst per plugin, about one unit per wasm instruction (default: the host's)")
+	fs.Int64Var(&f.stack, "stack", 0, "quick run: bytes of call stack one plugin call may take; deeper recursion is a fault (default: the host's, 256 KiB)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
 	fs.StringVar(&f.adminSocket, "admin-socket", defaultAdminSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
 	fs.StringVar(&f.adminTCP, "admin-tcp", "", "also serve the admin API on this loopback HOST:PORT (needs --admin-token-file)")
@@ -176,6 +178,7 @@ func (f *runFlags) quickConfig() (*config.Config, error) {
 			pc.FailPolicy = "open"
 		}
 		pc.Fuel = f.fuel
+		pc.Stack = f.stack
 		in.Plugins = append(in.Plugins, pc)
 	}
 	c := &config.Config{Tenants: []config.Tenant{{Name: f.tenant, Interfaces: []config.Interface{in}}}}

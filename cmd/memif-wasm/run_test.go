@@ -288,6 +288,8 @@ func TestRunBadInput(t *testing.T) {
 		{"missing token file", quick("--admin-tcp", "127.0.0.1:0", "--admin-token-file", filepath.Join(dir, "no-token")), exitFailure, []string{"token file", "no-token"}},
 		{"empty token file", quick("--admin-tcp", "127.0.0.1:0", "--admin-token-file", emptyToken), exitFailure, []string{"token file", "empty"}},
 		{"admin tcp not loopback", quick("--admin-tcp", "0.0.0.0:0", "--admin-token-file", emptyToken), exitUsage, []string{"admin.tcp", "not a loopback"}},
+		{"negative stack", quick("--plugin", plugin, "--stack", "-1"), exitUsage, []string{"plugins[0].stack", "-1 is outside", "the i-th --plugin"}},
+		{"stack over 2^31-1", quick("--plugin", plugin, "--stack", "2147483648"), exitUsage, []string{"plugins[0].stack", "2147483648 is outside"}},
 		{"extra argument", quick("extra"), exitUsage, []string{`unexpected argument "extra"`}},
 	}
 	for _, tt := range tests {

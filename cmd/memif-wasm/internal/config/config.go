@@ -27,6 +27,9 @@ const (
 	MaxSecretLen      = 24
 	MaxPluginsPerPipe = 16
 	MaxFuel           = 1 << 40 // far above any sane burst budget, far below overflow
+	// MaxStack is the host's bound on a stack budget: the rewritten module
+	// keeps the budget in an i32 global.
+	MaxStack = 1<<31 - 1
 	// DefaultTxRetries gives a peer that is briefly slower than the host
 	// (a GC pause, a busy core) time to drain its ring before packets are
 	// dropped: each retry yields the processor once.
@@ -98,6 +101,11 @@ type Tenant struct {
 	// Fuel is the per-burst fuel budget of the tenant's plugins that set
 	// none (about one unit per wasm instruction). 0: the host's default.
 	Fuel int64 `yaml:"fuel"`
+	// Stack is the call stack, in bytes as the host estimates guest frames,
+	// that one call of the tenant's plugins that set none may take; deeper
+	// recursion is a fault (reason "stack"). 0: the host's default (256 KiB,
+	// host.DefaultStack); at most MaxStack.
+	Stack int64 `yaml:"stack"`
 	// Interfaces are the tenant's ports, numbered by position from 0.
 	Interfaces []Interface `yaml:"interfaces"`
 }
@@ -165,6 +173,10 @@ type Plugin struct {
 	// Fuel is the fuel budget of one burst (about one unit per wasm
 	// instruction); a burst that runs out is a fault. 0: the tenant's.
 	Fuel int64 `yaml:"fuel" json:"fuel,omitempty"`
+	// Stack is the call stack, in bytes as the host estimates guest frames,
+	// one call may take; deeper recursion is a fault (reason "stack"),
+	// however much fuel is left. 0: the tenant's; at most MaxStack.
+	Stack int64 `yaml:"stack" json:"stack,omitempty"`
 	// WindowSize is the bytes of the plugin's packet window; 0: host default (16 MiB).
 	WindowSize int `yaml:"window_size" json:"window_size,omitempty"`
 	// MaxFrame is the largest packet copied whole; 0: host default (9216).

@@ -31,10 +31,10 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("ports: south=%d nowhere=%d", tn.Port("south"), tn.Port("nowhere"))
 	}
 	acl := n.Plugins[0]
-	if tn.MaxMemoryPages != 8192 || tn.MaxInstances != 32 || tn.Fuel != 4000000 {
+	if tn.MaxMemoryPages != 8192 || tn.MaxInstances != 32 || tn.Fuel != 4000000 || tn.Stack != 131072 {
 		t.Errorf("tenant budgets: %+v", tn)
 	}
-	if acl.PluginName() != "acl" || acl.Watched() || acl.FailPolicy != "open" || acl.MaxBurst != 64 || acl.Fuel != 1000000 {
+	if acl.PluginName() != "acl" || acl.Watched() || acl.FailPolicy != "open" || acl.MaxBurst != 64 || acl.Fuel != 1000000 || acl.Stack != 16384 {
 		t.Errorf("acl plugin: %+v", acl)
 	}
 	// Relative paths are relative to the config file.
@@ -141,6 +141,11 @@ func TestBadConfigs(t *testing.T) {
 		{"tx retry time without unit", withMaster("tx_retry_time: 5"), []string{"cannot unmarshal", "`5` into time.Duration"}},
 		{"tx retry time not a duration", withMaster("tx_retry_time: soon"), []string{"cannot unmarshal", "`soon` into time.Duration"}},
 		{"negative fuel", strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n            fuel: -1", 1), []string{"plugins[0].fuel", "-1"}},
+		{"negative plugin stack", withPlugin("stack: -1"), []string{"tenants[0].interfaces[0].plugins[0].stack", "-1 is outside 0..2147483647"}},
+		{"plugin stack over 2^31-1", withPlugin("stack: 2147483648"), []string{"plugins[0].stack", "2147483648 is outside 0..2147483647"}},
+		{"negative tenant stack", withTenant("stack: -4096"), []string{"tenants[0].stack", "-4096 is outside 0..2147483647"}},
+		{"tenant stack over 2^31-1", withTenant("stack: 4294967296"), []string{"tenants[0].stack", "4294967296 is outside"}},
+		{"stack not a number", withPlugin("stack: 64k"), []string{"cannot unmarshal", "`64k` into int64"}},
 		{"negative instances", strings.Replace(good, "name: t\n", "name: t\n    max_instances: -2\n", 1), []string{"tenants[0].max_instances", "-2"}},
 	}
 	for _, tt := range tests {
@@ -169,6 +174,50 @@ func TestBadConfigs(t *testing.T) {
 // interface's role in good.
 func withMaster(lines string) string {
 	return strings.Replace(good, "role: master", "role: master\n        "+lines, 1)
+}
+
+// withPlugin adds lines (indented as plugin keys) to the first plugin in good.
+func withPlugin(lines string) string {
+	return strings.Replace(good, "- file: p.wasm", "- file: p.wasm\n            "+lines, 1)
+}
+
+// withTenant adds lines (indented as tenant keys) to the tenant in good.
+func withTenant(lines string) string {
+	return strings.Replace(good, "name: t\n", "name: t\n    "+lines+"\n", 1)
+}
+
+// TestStack reads the stack budgets' accepted values, bounds included, and
+// that a plugin's and its tenant's are read apart.
+func TestStack(t *testing.T) {
+	tests := []struct {
+		tenant, plugin string
+		wantT, wantP   int64
+	}{
+		{"", "", 0, 0},
+		{"stack: 0", "stack: 0", 0, 0},
+		{"stack: 1", "", 1, 0},
+		{"", "stack: 2147483647", 0, MaxStack},
+		{"stack: 65536", "stack: 4096", 65536, 4096},
+		{"stack: 0x10000", "", 65536, 0},
+	}
+	for _, tt := range tests {
+		y := good
+		if tt.tenant != "" {
+			y = strings.Replace(y, "name: t\n", "name: t\n    "+tt.tenant+"\n", 1)
+		}
+		if tt.plugin != "" {
+			y = strings.Replace(y, "- file: p.wasm", "- file: p.wasm\n            "+tt.plugin, 1)
+		}
+		c, err := Parse([]byte(y), "")
+		if err != nil {
+			t.Errorf("%q/%q: %v", tt.tenant, tt.plugin, err)
+			continue
+		}
+		tn := c.Tenants[0]
+		if tn.Stack != tt.wantT || tn.Interfaces[0].Plugins[0].Stack != tt.wantP {
+			t.Errorf("%q/%q: tenant %d plugin %d, want %d and %d", tt.tenant, tt.plugin, tn.Stack, tn.Interfaces[0].Plugins[0].Stack, tt.wantT, tt.wantP)
+		}
+	}
 }
 
 // TestTxRetryTime reads tx_retry_time's accepted forms, bounds included.
@@ -236,6 +285,9 @@ func FuzzParse(f *testing.F) {
 		}
 		// Whatever parses must be self-consistent.
 		for _, tn := range c.Tenants {
+			if tn.Stack < 0 || tn.Stack > MaxStack {
+				t.Fatalf("accepted tenant stack %d", tn.Stack)
+			}
 			for _, in := range tn.Interfaces {
 				if l := in.RingLog2(); l < 1 || l > 14 {
 					t.Fatalf("accepted ring log2 %d", l)
@@ -245,6 +297,11 @@ func FuzzParse(f *testing.F) {
 				}
 				if in.TxRetryTime < 0 || in.TxRetryTime > MaxTxRetryTime {
 					t.Fatalf("accepted tx_retry_time %v", in.TxRetryTime)
+				}
+				for _, p := range in.Plugins {
+					if p.Stack < 0 || p.Stack > MaxStack {
+						t.Fatalf("accepted plugin stack %d", p.Stack)
+					}
 				}
 			}
 		}

@@ -45,6 +45,7 @@ func (c *Config) Validate() error {
 		if t.Fuel < 0 || t.Fuel > MaxFuel {
 			v.add(tp+".fuel", fmt.Sprintf("%d is outside 0..%d", t.Fuel, int64(MaxFuel)))
 		}
+		v.stack(tp+".stack", t.Stack)
 		if len(t.Interfaces) == 0 {
 			v.add(tp+".interfaces", "a tenant needs at least one interface")
 		}
@@ -143,6 +144,7 @@ func (v *validator) plugin(pp string, p *Plugin) {
 	if p.Fuel < 0 || p.Fuel > MaxFuel {
 		v.add(pp+".fuel", fmt.Sprintf("%d is outside 0..%d", p.Fuel, int64(MaxFuel)))
 	}
+	v.stack(pp+".stack", p.Stack)
 	if p.WindowSize < 0 || p.WindowSize > 1<<30 {
 		v.add(pp+".window_size", fmt.Sprintf("%d is outside 0..%d", p.WindowSize, 1<<30))
 	}
@@ -154,6 +156,13 @@ func (v *validator) plugin(pp string, p *Plugin) {
 	}
 	if p.MaxBurst < 0 || p.MaxBurst > 256 {
 		v.add(pp+".max_burst", fmt.Sprintf("%d is outside 1..256", p.MaxBurst))
+	}
+}
+
+// stack checks a stack budget in bytes; 0 is the default.
+func (v *validator) stack(field string, n int64) {
+	if n < 0 || n > MaxStack {
+		v.add(field, fmt.Sprintf("%d is outside 0..%d (bytes of guest call stack; 0: default)", n, int64(MaxStack)))
 	}
 }
 

@@ -152,6 +152,7 @@ func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, er
 		MaxInstances:   tc.MaxInstances,
 		MaxMemoryPages: tc.MaxMemoryPages,
 		Fuel:           tc.Fuel,
+		Stack:          tc.Stack,
 	})
 	if err != nil {
 		return nil, err
@@ -231,6 +232,7 @@ func pluginConfig(t *tenant, p *port, pc config.Plugin) (host.PluginConfig, erro
 		MaxBurst:       pc.MaxBurst,
 		FailOpen:       pc.FailPolicy == "open",
 		Fuel:           pc.Fuel,
+		Stack:          pc.Stack,
 		Tenant:         t.host,
 	}
 	for _, r := range p.cfg.Redirect {

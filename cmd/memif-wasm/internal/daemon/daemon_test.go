@@ -773,3 +773,50 @@ func TestPeerVanishesMidTraffic(t *testing.T) {
 		})
 	}
 }
+
+// TestStackBudgets: a plugin's stack budget and its tenant's reach the host.
+// The same plugin, nesting 200 calls (about 14 KiB of estimated frames) per
+// burst, faults with reason "stack" under a 4 KiB budget, set on the plugin
+// or inherited from the tenant, and runs under the default 256 KiB.
+func TestStackBudgets(t *testing.T) {
+	dir := t.TempDir()
+	const depth, small = 200, 4096
+	small1 := testplugin.BuildDeep(t, dir, "small", int(abi.Pass), depth)
+	deflt := testplugin.BuildDeep(t, dir, "default", int(abi.TX), depth)
+	inherit := testplugin.BuildDeep(t, dir, "inherit", int(abi.TX), depth)
+	sockA, sockB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	cfg := &config.Config{Tenants: []config.Tenant{
+		{Name: "a", Interfaces: []config.Interface{{Name: "memif0", Socket: sockA, Role: "master", Plugins: []config.Plugin{
+			// Fail open, so that the packets the small budget faults on still
+			// reach the stage with the default budget.
+			{File: small1, Stack: small, FailPolicy: "open"},
+			{File: deflt},
+		}}}},
+		{Name: "b", Stack: small, Interfaces: []config.Interface{{Name: "memif0", Socket: sockB, Role: "master", Plugins: []config.Plugin{
+			{File: inherit},
+		}}}},
+	}}
+	d := startDaemon(t, cfg, Options{})
+	for _, sock := range []string{sockA, sockB} {
+		p := newPeer(t, sock, 0, false)
+		txq, _ := p.ifc.TxQueue(0)
+		if n, err := txq.WritePackets([][]byte{frame(0), frame(1), frame(2)}); n != 3 {
+			t.Fatalf("%s: sent %d: %v", sock, n, err)
+		}
+	}
+	waitFor(t, "three packets through each pipeline", func() bool {
+		s := d.Snapshot()
+		return s.Tenants[0].Interfaces[0].Plugins[1].Stats.Packets == 3 && s.Tenants[1].Interfaces[0].Plugins[0].Stats.FaultPackets == 3
+	})
+	s := d.Snapshot()
+	a, b := s.Tenants[0].Interfaces[0].Plugins, s.Tenants[1].Interfaces[0].Plugins
+	if st := a[0].Stats; st.FaultReasons[host.FaultStack] == 0 || st.Faults != st.FaultReasons[host.FaultStack] {
+		t.Errorf("plugin with a %d-byte stack: faults %d, by reason %v; want every one %q", small, st.Faults, st.FaultReasons, host.FaultStack)
+	}
+	if st := a[1].Stats; st.Faults != 0 || st.Verdicts[abi.TX] != 3 {
+		t.Errorf("plugin with the default stack: faults %d (%v), TX verdicts %d of 3", st.Faults, st.FaultReasons, st.Verdicts[abi.TX])
+	}
+	if st := b[0].Stats; st.FaultReasons[host.FaultStack] == 0 || st.Faults != st.FaultReasons[host.FaultStack] {
+		t.Errorf("plugin of a tenant with a %d-byte stack: faults %d, by reason %v; want every one %q", small, st.Faults, st.FaultReasons, host.FaultStack)
+	}
+}

@@ -307,7 +307,7 @@ func (d *Daemon) Apply(ctx context.Context, cfg *config.Config) ([]Change, error
 // it rebuilt: its budgets (every instance is accounted to them) or its list
 // of interfaces (port numbers are positions).
 func needsRestart(a, b *config.Tenant) bool {
-	if a.MaxMemoryPages != b.MaxMemoryPages || a.MaxInstances != b.MaxInstances || a.Fuel != b.Fuel || len(a.Interfaces) != len(b.Interfaces) {
+	if a.MaxMemoryPages != b.MaxMemoryPages || a.MaxInstances != b.MaxInstances || a.Fuel != b.Fuel || a.Stack != b.Stack || len(a.Interfaces) != len(b.Interfaces) {
 		return true
 	}
 	for i := range a.Interfaces {

@@ -79,6 +79,7 @@ memif_wasm_guest_calls_total{interface="eth0",module="acl",result="exit",tenant=
 memif_wasm_guest_calls_total{interface="eth0",module="acl",result="fuel",tenant="blue"} 1
 memif_wasm_guest_calls_total{interface="eth0",module="acl",result="memory",tenant="blue"} 0
 memif_wasm_guest_calls_total{interface="eth0",module="acl",result="ok",tenant="blue"} 3
+memif_wasm_guest_calls_total{interface="eth0",module="acl",result="stack",tenant="blue"} 0
 memif_wasm_guest_calls_total{interface="eth0",module="acl",result="trap",tenant="blue"} 0
 # HELP memif_wasm_module_loads_total Module loads by result (ok or the admission code).
 # TYPE memif_wasm_module_loads_total counter

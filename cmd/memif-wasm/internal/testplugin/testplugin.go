@@ -1,6 +1,6 @@
 // Package testplugin builds tiny WAT plugins for the daemon's tests: each
 // gives every packet one verdict, echoes control messages, and can be told
-// to fail mw_init. It needs wat2wasm (wabt) and skips the test without it.
+// to fail mw_init or to recurse before it answers. It needs wat2wasm (wabt) and skips the test without it.
 package testplugin
 
 import (
@@ -24,10 +24,15 @@ const verdictWAT = `(module
   (func (export "mw_window") (param i32) (result i32) i32.const 1048576)
   (func (export "mw_init") (param i32 i32) (result i32) INIT)
   (func (export "mw_control") (param $p i32) (param $n i32) (result i32) local.get $n)
+  (func $recurse (param $depth i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $depth))
+      (then (i32.const 0))
+      (else (call $recurse (i32.sub (local.get $depth) (i32.const 1))))))
   (func (export "mw_process") (param $n i32) (result i32)
     (local $d i32) (local $end i32)
     (global.set $bursts (i32.add (global.get $bursts) (i32.const 1)))
     TRAP
+    RECURSE
     (local.set $d (i32.const 65568))
     (local.set $end (i32.add (i32.const 65568) (i32.shl (local.get $n) (i32.const 4))))
     (block $done (loop $next
@@ -52,6 +57,19 @@ func Build(t testing.TB, dir, name string, verdict, initResult int) string {
 // packet's REDIRECT target (descriptor meta).
 func BuildRedirect(t testing.TB, dir, name string, verdict, initResult, port int) string {
 	t.Helper()
+	return build(t, dir, name, verdict, initResult, port, 0)
+}
+
+// BuildDeep is Build for a plugin whose mw_process first nests depth calls
+// of a one-parameter function (about 72 bytes each as the host estimates
+// frames), to try stack budgets.
+func BuildDeep(t testing.TB, dir, name string, verdict, depth int) string {
+	t.Helper()
+	return build(t, dir, name, verdict, 0, 0, depth)
+}
+
+func build(t testing.TB, dir, name string, verdict, initResult, port, depth int) string {
+	t.Helper()
 	tool, err := exec.LookPath("wat2wasm")
 	if err != nil {
 		t.Skipf("wat2wasm not installed (make deps-plugins installs wabt): %v", err)
@@ -64,6 +82,11 @@ func BuildRedirect(t testing.TB, dir, name string, verdict, initResult, port int
 		trap = "unreachable"
 	}
 	src = strings.ReplaceAll(src, "TRAP", trap)
+	recurse := ""
+	if depth > 0 {
+		recurse = "(drop (call $recurse (i32.const " + strconv.Itoa(depth) + ")))"
+	}
+	src = strings.ReplaceAll(src, "RECURSE", recurse)
 	in := filepath.Join(t.TempDir(), name+".wat")
 	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
