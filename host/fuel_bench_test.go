@@ -81,7 +81,10 @@ func fuelGuests() []fuelGuest {
 			(memory.fill (i32.sub (i32.shl (memory.size) (i32.const 16)) (i32.const 65536)) (i32.const 1) (i32.const 65536))
 			(br $l))) unreachable`), PluginConfig{MaxMemoryPages: 2048, Fuel: 1 << 30}},
 		// Deep recursion: the trap unwinds every frame in Go (~0.35 µs each).
-		{"wat-recursion", wat(`(drop (call $recurse (i32.const 0)))`), PluginConfig{}},
+		// The stack budget would stop it after ~3,600 frames; with room to
+		// spare it runs to the end of its fuel, the slowest case fuel alone
+		// bounds.
+		{"wat-recursion", wat(`(drop (call $recurse (i32.const 0)))`), PluginConfig{Stack: 1 << 30}},
 		{"c-spin", func(b *testing.B) []byte { return wasmtest.C(b, spinC, "-Wl,--max-memory=67108864") }, PluginConfig{}},
 		{"go-spin", func(b *testing.B) []byte { return wasmtest.Go(b, readTestdata(b, "gohostile.go.txt")) }, PluginConfig{MaxMemoryPages: 512}},
 	}
