@@ -68,6 +68,7 @@ type runFlags struct {
 	fuel          int64
 	stack         int64
 	txRetries     int
+	txRetryTime   time.Duration
 	metricsAddr   string
 	adminSocket   string
 	adminTCP      string
@@ -79,33 +80,7 @@ type runFlags struct {
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("run", runUsage, runDescription, runExamples)
-	var f runFlags
-	fs.StringVar(&f.configFile, "config", "", "YAML config file (tenants, interfaces, pipelines)")
-	fs.StringVar(&f.socket, "socket", "", "quick run: memif control socket path (@name: abstract namespace)")
-	fs.StringVar(&f.role, "role", "slave", "quick run: master (listens) or slave (connects)")
-	fs.Uint32Var(&f.id, "id", 0, "quick run: memif interface id")
-	fs.StringVar(&f.name, "name", "memif0", "quick run: interface name")
-	fs.StringVar(&f.tenant, "tenant", "default", "quick run: tenant name")
-	fs.StringArrayVar(&f.plugins, "plugin", nil, "quick run: a .wasm plugin; repeat for a pipeline, in order")
-	fs.StringArrayVar(&f.pluginConfigs, "plugin-config", nil, "quick run: config file of the plugin at the same position (repeatable)")
-	fs.IntVar(&f.queues, "queues", 1, "quick run: queues each way, one worker per rx queue")
-	fs.IntVar(&f.ringSize, "ring-size", config.DefaultRingSize, "quick run: descriptors per ring, a power of two")
-	fs.IntVar(&f.bufferSize, "buffer-size", config.DefaultBufferSize, "quick run: bytes per buffer")
-	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt, or polling (a worker spins on its queue: lowest latency, one busy core per queue)")
-	fs.StringVar(&f.secret, "secret", "", "quick run: memif secret")
-	fs.BoolVar(&f.failOpen, "fail-open", false, "quick run: pass packets on when a plugin faults (default: drop)")
-	fs.IntVar(&f.txRetries, "tx-retries", config.DefaultTxRetries, "quick run: retries of a full tx ring before packets are dropped")
-	fs.Int64Var(&f.fuel, "fuel", 0, "quick run: fuel of one burst per plugin, about one unit per wasm instruction (default: the host's)")
-	fs.Int64Var(&f.stack, "stack", 0, "quick run: bytes of call stack one plugin call may take; deeper recursion is a fault (default: the host's, 256 KiB)")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
-	fs.StringVar(&f.adminSocket, "admin-socket", defaultAdminSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
-	fs.StringVar(&f.adminTCP, "admin-tcp", "", "also serve the admin API on this loopback HOST:PORT (needs --admin-token-file)")
-	fs.StringVar(&f.tokenFile, "admin-token-file", "", "file holding the admin API bearer token")
-	fs.StringVar(&f.logFormat, "log-format", "", "log format: text (default) or json (overrides log.format)")
-	fs.StringVar(&f.logLevel, "log-level", "", "debug, info (default), warn or error (overrides log.level)")
-	fs.BoolVar(&f.watch, "watch", true, "reload a plugin when its file changes")
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep compiled plugins here across restarts (overrides engine.cache_dir)")
+	fs, f := newRunFlags()
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -149,19 +124,53 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runDaemon(ctx, cfg, f.configFile, f.watch, override, stderr)
 }
 
+// newRunFlags defines run's command line.
+func newRunFlags() (*flagSet, *runFlags) {
+	fs := newFlagSet("run", runUsage, runDescription, runExamples)
+	var f runFlags
+	fs.StringVar(&f.configFile, "config", "", "YAML config file (tenants, interfaces, pipelines)")
+	fs.StringVar(&f.socket, "socket", "", "quick run: memif control socket path (@name: abstract namespace)")
+	fs.StringVar(&f.role, "role", "slave", "quick run: master (listens) or slave (connects)")
+	fs.Uint32Var(&f.id, "id", 0, "quick run: memif interface id")
+	fs.StringVar(&f.name, "name", "memif0", "quick run: interface name")
+	fs.StringVar(&f.tenant, "tenant", "default", "quick run: tenant name")
+	fs.StringArrayVar(&f.plugins, "plugin", nil, "quick run: a .wasm plugin; repeat for a pipeline, in order")
+	fs.StringArrayVar(&f.pluginConfigs, "plugin-config", nil, "quick run: config file of the plugin at the same position (repeatable)")
+	fs.IntVar(&f.queues, "queues", 1, "quick run: queues each way, one worker per rx queue")
+	fs.IntVar(&f.ringSize, "ring-size", config.DefaultRingSize, "quick run: descriptors per ring, a power of two")
+	fs.IntVar(&f.bufferSize, "buffer-size", config.DefaultBufferSize, "quick run: bytes per buffer")
+	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt, or polling (a worker spins on its queue: lowest latency, one busy core per queue)")
+	fs.StringVar(&f.secret, "secret", "", "quick run: memif secret")
+	fs.BoolVar(&f.failOpen, "fail-open", false, "quick run: pass packets on when a plugin faults (default: drop)")
+	fs.DurationVar(&f.txRetryTime, "tx-retry-time", 0, "quick run: how long a burst waits for room on a full tx ring before what does not fit is dropped, 0s..1s (default: the host's, 1ms)")
+	fs.IntVar(&f.txRetries, "tx-retries", 0, "quick run: also cap the retries per packet on a full tx ring (default: no cap, --tx-retry-time alone bounds the wait)")
+	fs.Int64Var(&f.fuel, "fuel", 0, "quick run: fuel of one burst per plugin, about one unit per wasm instruction (default: the host's)")
+	fs.Int64Var(&f.stack, "stack", 0, "quick run: bytes of call stack one plugin call may take; deeper recursion is a fault (default: the host's, 256 KiB)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
+	fs.StringVar(&f.adminSocket, "admin-socket", defaultAdminSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
+	fs.StringVar(&f.adminTCP, "admin-tcp", "", "also serve the admin API on this loopback HOST:PORT (needs --admin-token-file)")
+	fs.StringVar(&f.tokenFile, "admin-token-file", "", "file holding the admin API bearer token")
+	fs.StringVar(&f.logFormat, "log-format", "", "log format: text (default) or json (overrides log.format)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info (default), warn or error (overrides log.level)")
+	fs.BoolVar(&f.watch, "watch", true, "reload a plugin when its file changes")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep compiled plugins here across restarts (overrides engine.cache_dir)")
+	return fs, &f
+}
+
 // quickConfig builds a one-interface config from the flags.
 func (f *runFlags) quickConfig() (*config.Config, error) {
 	in := config.Interface{
-		Name:       f.name,
-		Socket:     f.socket,
-		Role:       f.role,
-		ID:         f.id,
-		Secret:     f.secret,
-		Queues:     f.queues,
-		RingSize:   f.ringSize,
-		BufferSize: f.bufferSize,
-		RxMode:     f.rxMode,
-		TxRetries:  f.txRetries,
+		Name:        f.name,
+		Socket:      f.socket,
+		Role:        f.role,
+		ID:          f.id,
+		Secret:      f.secret,
+		Queues:      f.queues,
+		RingSize:    f.ringSize,
+		BufferSize:  f.bufferSize,
+		RxMode:      f.rxMode,
+		TxRetries:   f.txRetries,
+		TxRetryTime: f.txRetryTime,
 	}
 	switch f.role {
 	case "server":

@@ -290,6 +290,9 @@ func TestRunBadInput(t *testing.T) {
 		{"admin tcp not loopback", quick("--admin-tcp", "0.0.0.0:0", "--admin-token-file", emptyToken), exitUsage, []string{"admin.tcp", "not a loopback"}},
 		{"negative stack", quick("--plugin", plugin, "--stack", "-1"), exitUsage, []string{"plugins[0].stack", "-1 is outside", "the i-th --plugin"}},
 		{"stack over 2^31-1", quick("--plugin", plugin, "--stack", "2147483648"), exitUsage, []string{"plugins[0].stack", "2147483648 is outside"}},
+		{"tx retry time over 1s", quick("--tx-retry-time", "2s"), exitUsage, []string{"interfaces[0].tx_retry_time", "2s is outside 0s..1s", "the --socket flags"}},
+		{"negative tx retry time", quick("--tx-retry-time", "-1ms"), exitUsage, []string{"interfaces[0].tx_retry_time", "-1ms is outside"}},
+		{"tx retry time without unit", quick("--tx-retry-time", "5"), exitUsage, []string{"tx-retry-time", "missing unit"}},
 		{"extra argument", quick("extra"), exitUsage, []string{`unexpected argument "extra"`}},
 	}
 	for _, tt := range tests {
@@ -445,4 +448,33 @@ func TestRunReload100UnderTraffic(t *testing.T) {
 		t.Fatalf("reloads counted: %d %s", code, out)
 	}
 	t.Logf("%d frames through 100 reloads, none lost or duplicated", r.rep.Sent)
+}
+
+// TestQuickConfigTxRetry: the quick run's tx retry flags reach the
+// interface, and their defaults defer to the host (0: no count cap, and
+// host.DefaultTxRetryTime).
+func TestQuickConfigTxRetry(t *testing.T) {
+	tests := []struct {
+		args        []string
+		wantRetries int
+		wantTime    time.Duration
+	}{
+		{nil, 0, 0},
+		{[]string{"--tx-retry-time", "300us"}, 0, 300 * time.Microsecond},
+		{[]string{"--tx-retry-time", "1s", "--tx-retries", "7"}, 7, time.Second},
+		{[]string{"--tx-retry-time", "0s"}, 0, 0},
+	}
+	for _, tt := range tests {
+		fs, f := newRunFlags()
+		if err := fs.Parse(append([]string{"--socket", "/tmp/x.sock"}, tt.args...)); err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		c, err := f.quickConfig()
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		if in := c.Tenants[0].Interfaces[0]; in.TxRetries != tt.wantRetries || in.TxRetryTime != tt.wantTime {
+			t.Errorf("%q: tx_retries %d, tx_retry_time %v; want %d and %v", tt.args, in.TxRetries, in.TxRetryTime, tt.wantRetries, tt.wantTime)
+		}
+	}
 }

@@ -29,12 +29,8 @@ const (
 	MaxFuel           = 1 << 40 // far above any sane burst budget, far below overflow
 	// MaxStack is the host's bound on a stack budget: the rewritten module
 	// keeps the budget in an i32 global.
-	MaxStack = 1<<31 - 1
-	// DefaultTxRetries gives a peer that is briefly slower than the host
-	// (a GC pause, a busy core) time to drain its ring before packets are
-	// dropped: each retry yields the processor once.
-	DefaultTxRetries = 256
-	MaxTxRetries     = 1 << 20
+	MaxStack     = 1<<31 - 1
+	MaxTxRetries = 1 << 20
 	// MaxTxRetryTime bounds Interface.TxRetryTime. A worker does not watch
 	// its queue or a stop request while it waits for a tx ring, so a reload
 	// or shutdown can wait this long per port a burst goes to; longer than
@@ -138,10 +134,12 @@ type Interface struct {
 	// REDIRECT to; empty: any interface of the tenant. A REDIRECT to a port
 	// outside the list becomes ABORTED.
 	Redirect []string `yaml:"redirect"`
-	// TxRetries caps how often a worker retries one packet on a full tx
-	// ring (yielding in between) before it drops the packet and counts it;
-	// TxRetryTime bounds the same wait in time, and whichever runs out
-	// first ends it. 0 means DefaultTxRetries.
+	// TxRetries, when positive, also caps how often a worker retries one
+	// packet on a full tx ring (the first few retries yield, later ones
+	// sleep a few µs) before it drops the packet and counts it; whichever of
+	// TxRetries and TxRetryTime runs out first ends the wait. 0, the
+	// default, sets no count cap: TxRetryTime alone bounds the wait, as in
+	// host.WorkerConfig.
 	TxRetries int `yaml:"tx_retries"`
 	// TxRetryTime bounds how long one burst's packets for one port wait for
 	// room on a full tx ring before those that do not fit are dropped and

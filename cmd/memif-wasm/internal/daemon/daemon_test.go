@@ -820,3 +820,63 @@ func TestStackBudgets(t *testing.T) {
 		t.Errorf("plugin of a tenant with a %d-byte stack: faults %d, by reason %v; want every one %q", small, st.Faults, st.FaultReasons, host.FaultStack)
 	}
 }
+
+// TestTxRetryBounds: an interface's tx_retries and tx_retry_time reach the
+// host's worker. Each peer sends 48 packets that a TX plugin reflects into
+// its 16-slot rx ring and never reads them. With tx_retries 2 (and a second
+// to spare) every packet that does not fit is retried exactly twice; with
+// tx_retry_time 1ns (and no count cap) a burst's wait ends at its first
+// retry or so, where the host's 1 ms default would retry dozens of times.
+func TestTxRetryBounds(t *testing.T) {
+	dir := t.TempDir()
+	plugin := buildPlugin(t, dir, "tx", int(abi.TX), 0)
+	iface := func(sock string, retries int, retryTime time.Duration) []config.Interface {
+		return []config.Interface{{Name: "memif0", Socket: sock, Role: "slave", RingSize: 16,
+			TxRetries: retries, TxRetryTime: retryTime, Plugins: []config.Plugin{{File: plugin}}}}
+	}
+	sockC, sockT := filepath.Join(dir, "count.sock"), filepath.Join(dir, "time.sock")
+	d := startDaemon(t, &config.Config{Tenants: []config.Tenant{
+		{Name: "count", Interfaces: iface(sockC, 2, time.Second)},
+		{Name: "time", Interfaces: iface(sockT, 0, time.Nanosecond)},
+	}}, Options{})
+	const total = 48
+	for ti, sock := range []string{sockC, sockT} {
+		p := newPeer(t, sock, 0, true)
+		txq, _ := p.ifc.TxQueue(0)
+		rx := func() uint64 { return d.Snapshot().Tenants[ti].Interfaces[0].Queues[0].RxPackets }
+		for sent := 0; sent < total; {
+			var n int
+			var err error
+			// As master, the peer sends into buffers the daemon hands it;
+			// it may not have handed them yet.
+			waitFor(t, fmt.Sprintf("%s: room for packet %d", sock, sent), func() bool {
+				n, err = txq.WritePackets([][]byte{frame(uint64(sent)), frame(uint64(sent + 1)), frame(uint64(sent + 2)), frame(uint64(sent + 3))})
+				return n > 0 || !errors.Is(err, memif.ErrNoBufRing)
+			})
+			if n == 0 {
+				t.Fatalf("%s: after %d packets: %v", sock, sent, err)
+			}
+			sent += n
+			// One small burst at a time, each after the worker took the last.
+			waitFor(t, fmt.Sprintf("%s: the worker to take %d packets", sock, sent), func() bool { return rx() == uint64(sent) })
+		}
+	}
+	waitFor(t, "every packet sent or dropped", func() bool {
+		for _, tn := range d.Snapshot().Tenants {
+			q := tn.Interfaces[0].Queues[0]
+			if q.Tx[abi.TX]+q.Dropped[abi.TX] != total {
+				return false
+			}
+		}
+		return true
+	})
+	s := d.Snapshot()
+	qc, qt := s.Tenants[0].Interfaces[0].Queues[0], s.Tenants[1].Interfaces[0].Queues[0]
+	if drops := qc.TxDrops[host.TxDropRingFull]; drops == 0 || qc.TxRingFull != 2*drops {
+		t.Errorf("tx_retries 2: %d ring_full drops, %d retries; want some drops, each after 2 retries", drops, qc.TxRingFull)
+	}
+	if drops := qt.TxDrops[host.TxDropRingFull]; drops == 0 || qt.TxRingFull == 0 || qt.TxRingFull > 2*qt.RxBursts {
+		t.Errorf("tx_retry_time 1ns: %d ring_full drops, %d retries in %d bursts; want some drops and at most about one retry per burst",
+			drops, qt.TxRingFull, qt.RxBursts)
+	}
+}

@@ -1,14 +1,12 @@
 package daemon
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"runtime"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
@@ -43,7 +41,7 @@ func (w *worker) start() error {
 		Queue:       w.q,
 		IfIndex:     uint32(p.index),
 		Burst:       min(p.ringSize(), abi.MaxBurst),
-		TxRetries:   cmp.Or(p.cfg.TxRetries, config.DefaultTxRetries),
+		TxRetries:   p.cfg.TxRetries,   // 0: no count cap
 		TxRetryTime: p.cfg.TxRetryTime, // 0: host.DefaultTxRetryTime
 		Ports:       make([]*host.Port, len(p.t.ports)),
 	}
