@@ -32,6 +32,9 @@ type Pipeline struct {
 	epoch  time.Time
 	closed bool
 	tenant *Tenant // owner of every module in the pipeline, or nil
+	// failClosed counts the packets a fail-closed policy dropped in the
+	// burst processTimed is running: their DROP is not a plugin's.
+	failClosed int
 
 	// The mapped region, remembered so restarts and reloads map it too. fd is
 	// our own duplicate.
@@ -96,10 +99,16 @@ func (p *Pipeline) Process(b *Burst) { p.processTimed(b) }
 
 // processTimed is Process returning when it started, as a time since
 // p.epoch (read once for the guests' clock anyway), so a worker timing its
-// bursts needs only one more clock read.
-func (p *Pipeline) processTimed(b *Burst) (start time.Duration) {
+// bursts needs only one more clock read. It also returns how many packets
+// got DROP from a fail-closed policy and how many because the pipeline was
+// closed, so the worker can tell them from plugins' DROP verdicts.
+func (p *Pipeline) processTimed(b *Burst) (start time.Duration, failClosed, closed int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.failClosed = 0
+	if p.closed {
+		closed = len(b.Packets)
+	}
 	for off := 0; off < len(b.Packets); off += abi.MaxBurst {
 		// Indices are u16 and relative to the chunk, so any burst length works.
 		chunk := Burst{Packets: b.Packets[off:min(len(b.Packets), off+abi.MaxBurst)], IfIndex: b.IfIndex, Queue: b.Queue}
@@ -108,7 +117,7 @@ func (p *Pipeline) processTimed(b *Burst) (start time.Duration) {
 			start = t
 		}
 	}
-	return start
+	return start, p.failClosed, closed
 }
 
 // clock reads the monotonic clock as a time since p.epoch: a single
@@ -237,6 +246,8 @@ func (p *Pipeline) failPolicy(s *stage, b *Burst, idx []uint16) {
 	v := abi.Drop
 	if s.mod.cfg.FailOpen {
 		v = abi.Pass
+	} else {
+		p.failClosed += len(idx)
 	}
 	for _, i := range idx {
 		b.Packets[i].Verdict = v

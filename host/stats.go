@@ -185,6 +185,28 @@ func (r TxDropReason) String() string {
 	return "unknown"
 }
 
+// RxDropReason is why a worker dropped a received packet that no verdict
+// sent: the verdicts Drop and Aborted, split by who decided.
+type RxDropReason uint8
+
+const (
+	RxDropVerdict        RxDropReason = iota // a plugin's DROP verdict
+	RxDropAborted                            // ABORTED: a plugin's own, or the host's for a descriptor it refused (see Reason)
+	RxDropFailClosed                         // a plugin faulted, awaited a restart or was quarantined, and fails closed
+	RxDropPipelineClosed                     // the pipeline was closed under the worker (it is being stopped or replaced)
+	NumRxDropReasons
+)
+
+var rxDropNames = [NumRxDropReasons]string{"drop", "aborted", "fail_closed", "pipeline_closed"}
+
+// String returns the drop reason's metric label value.
+func (r RxDropReason) String() string {
+	if r < NumRxDropReasons {
+		return rxDropNames[r]
+	}
+	return "unknown"
+}
+
 // NumBurstSizeBuckets is the size of WorkerStats.BurstSizes: bucket i counts
 // bursts of at most BurstSizeBound(i) = 1<<i packets, up to abi.MaxBurst.
 const NumBurstSizeBuckets = 9
@@ -216,6 +238,9 @@ func (s *WorkerStats) Add(o *WorkerStats) {
 	}
 	for i := range s.TxDrops {
 		s.TxDrops[i] += o.TxDrops[i]
+	}
+	for i := range s.RxDrops {
+		s.RxDrops[i] += o.RxDrops[i]
 	}
 	for i := range s.BurstSizes {
 		s.BurstSizes[i] += o.BurstSizes[i]

@@ -103,6 +103,9 @@ type WorkerStats struct {
 	// TxDrops splits the sending verdicts' Dropped by why the packet was not
 	// sent; the two add up to the same total.
 	TxDrops [NumTxDropReasons]uint64
+	// RxDrops splits Dropped[Drop] and Dropped[Aborted], the packets no
+	// verdict sent, by who dropped them; the two add up to the same total.
+	RxDrops [NumRxDropReasons]uint64
 	// BurstSizes is a histogram of packets per rx burst (see BurstSizeBound);
 	// its buckets add up to RxBursts, its sum is RxPackets.
 	BurstSizes [NumBurstSizeBuckets]uint64
@@ -279,7 +282,7 @@ func (w *Worker) burst(n int) {
 	burst := Burst{Packets: w.pkts[:np], IfIndex: w.cfg.IfIndex, Queue: uint16(w.cfg.Queue)}
 	// Busy time runs from the pipeline's first clock read (its guests'
 	// clock) to one read here after the transmits: one read per burst.
-	start := w.cfg.Pipeline.processTimed(&burst)
+	start, failClosed, closed := w.cfg.Pipeline.processTimed(&burst)
 
 	var st WorkerStats
 	st.RxPackets, st.RxBursts, st.RxBytes = uint64(np), 1, uint64(rxBytes)
@@ -302,6 +305,12 @@ func (w *Worker) burst(n int) {
 			}
 		}
 	}
+	// Every packet a fail-closed policy or a closed pipeline stopped carries
+	// DROP (see Pipeline.failPolicy); the rest of the DROPs are plugins'.
+	st.RxDrops[RxDropVerdict] = st.Dropped[abi.Drop] - uint64(failClosed+closed)
+	st.RxDrops[RxDropAborted] = st.Dropped[abi.Aborted]
+	st.RxDrops[RxDropFailClosed] = uint64(failClosed)
+	st.RxDrops[RxDropPipelineClosed] = uint64(closed)
 	st.BurstSizes[burstSizeBucket(np)]++
 	st.Busy = w.cfg.Pipeline.clock() - start
 	w.mu.Lock()

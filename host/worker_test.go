@@ -584,3 +584,92 @@ func TestWorkerRingFullSleeps(t *testing.T) {
 		t.Fatalf("busy %v: the full ring was not waited on for %v", ws.Busy, retryTime)
 	}
 }
+
+// TestWorkerRxDropReasons: the packets no verdict sends are counted by who
+// dropped them: a plugin's DROP, ABORTED (the plugin's own, or the host's
+// for a verdict code it does not know), a fail-closed plugin that traps,
+// and a pipeline closed under the worker. The reasons always add up to
+// Dropped[Drop] + Dropped[Aborted].
+func TestWorkerRxDropReasons(t *testing.T) {
+	master, slave := memifPair(t)
+	e, _ := newEngine(t)
+	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	mtx, err := master.TxQueue(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// send has the peer send packets of the given verdict byte and action.
+	sent := uint64(0)
+	send := func(v byte, act byte, n int) WorkerStats {
+		t.Helper()
+		pkts := make([][]byte, n)
+		for i := range pkts {
+			pkts[i] = append([]byte{v, act}, make([]byte, 62)...)
+		}
+		if k, err := mtx.WritePackets(pkts); err != nil || k != n {
+			t.Fatalf("peer wrote %d of %d: %v", k, n, err)
+		}
+		sent += uint64(n)
+		return waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == sent })
+	}
+	check := func(ws WorkerStats, want [NumRxDropReasons]uint64) {
+		t.Helper()
+		if ws.RxDrops != want {
+			t.Errorf("rx drops %v, want %v", ws.RxDrops, want)
+		}
+		var sum uint64
+		for _, n := range ws.RxDrops {
+			sum += n
+		}
+		if sum != ws.Dropped[abi.Drop]+ws.Dropped[abi.Aborted] {
+			t.Errorf("rx drops add up to %d, dropped drop+aborted %d", sum, ws.Dropped[abi.Drop]+ws.Dropped[abi.Aborted])
+		}
+	}
+	var want [NumRxDropReasons]uint64
+	send(byte(abi.Drop), actNone, 3)
+	want[RxDropVerdict] = 3
+	send(byte(abi.Aborted), actNone, 2)
+	want[RxDropAborted] = 2
+	ws := send(byte(abi.TX), actNone, 4)
+	check(ws, want)
+	// An unknown verdict code is the host's ABORTED (and an ABI fault).
+	ws = send(200, actNone, 1)
+	want[RxDropAborted]++
+	check(ws, want)
+	// Every packet traps: each is dropped by the fail-closed policy,
+	// whether its burst found the instance restarted (and trapped) or still
+	// waiting for its restart.
+	ws = send(byte(abi.TX), actTrap, 5)
+	want[RxDropFailClosed] = 5
+	check(ws, want)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ws = send(byte(abi.TX), actNone, 6)
+	want[RxDropPipelineClosed] = 6
+	check(ws, want)
+	if ws.Tx[abi.TX] != 4 {
+		t.Errorf("sent %d TX, want 4", ws.Tx[abi.TX])
+	}
+	double := ws
+	double.Add(&ws)
+	for r := range double.RxDrops {
+		if double.RxDrops[r] != 2*ws.RxDrops[r] {
+			t.Errorf("Add: %v is not twice %v", double.RxDrops, ws.RxDrops)
+			break
+		}
+	}
+	for r, name := range []string{"drop", "aborted", "fail_closed", "pipeline_closed"} {
+		if got := RxDropReason(r).String(); got != name {
+			t.Errorf("reason %d is %q, want %q", r, got, name)
+		}
+	}
+	if got := NumRxDropReasons.String(); got != "unknown" {
+		t.Errorf("reason out of range is %q", got)
+	}
+}

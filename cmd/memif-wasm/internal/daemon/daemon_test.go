@@ -528,6 +528,9 @@ func TestFaultIsLogged(t *testing.T) {
 	txq, _ := p.ifc.TxQueue(0)
 	txq.WritePackets([][]byte{frame(0), frame(1), frame(2)})
 	waitFor(t, "the fault in the log", func() bool { return strings.Contains(logBuf.String(), "plugin faulted") })
+	waitFor(t, "3 fail_closed rx drops", func() bool {
+		return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxDrops[host.RxDropFailClosed] == 3
+	})
 	pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0]
 	if pl.Stats.Faults == 0 || pl.Stats.FaultReasons[host.FaultTrap] == 0 || pl.Fault == "" {
 		t.Errorf("fault not recorded: %+v", pl)

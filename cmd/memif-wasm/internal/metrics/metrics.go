@@ -33,7 +33,7 @@ var (
 	dTxDrops     = desc("worker_transmit_drops_total", "Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.", append(qLabels, "verdict")...)
 	dTxRetries   = desc("worker_transmit_ring_full_total", "Times a worker found a tx ring full and retried.", qLabels...)
 	dWorkerConns = desc("worker_connections_total", "Connections a queue's workers served, by placement.", append(qLabels, "placement")...)
-	dRxDrops     = desc("interface_receive_drops_total", "Descriptors refused from the peer, by reason.", append(ifLabels, "reason")...)
+	dRxDrops     = desc("interface_receive_drops_total", "Packets received and dropped, by reason: bad_descriptor (refused from the peer before any worker saw it), and, summed over the queues' workers, drop (a plugin's DROP verdict), aborted (ABORTED, the plugin's or the host's for a refused descriptor), fail_closed (a faulting, restarting or quarantined plugin that fails closed), pipeline_closed (the pipeline was being replaced or stopped).", append(ifLabels, "reason")...)
 	dUp          = desc("interface_up", "1 when the interface is connected.", append(ifLabels, "role")...)
 	dConnects    = desc("interface_connects_total", "Connections established.", ifLabels...)
 	dDisconnects = desc("interface_disconnects_total", "Connections ended.", ifLabels...)
@@ -152,6 +152,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(dProtoErrs, m.ProtocolErrors, il...)
 			counter(dTxRingFull, m.TxRingFull, il...)
 			counter(dRxDrops, m.BadDescriptors, t.Name, in.Name, "bad_descriptor")
+			var rxDrops [host.NumRxDropReasons]uint64
+			for q := range in.Queues {
+				for r, n := range in.Queues[q].RxDrops {
+					rxDrops[r] += n
+				}
+			}
+			for r, n := range rxDrops {
+				counter(dRxDrops, n, t.Name, in.Name, host.RxDropReason(r).String())
+			}
 			counter(dRxBytes, m.RxBytes, il...)
 			counter(dTxPackets, m.TxPackets, il...)
 			counter(dTxBytes, m.TxBytes, il...)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,41 @@ memif_wasm_module_info{abi_version="1",interface="eth0",module="acl",sha256="ab1
 	}
 }
 
+// TestRxDropsByReason: the memif's refused descriptors and the workers'
+// drops by reason, summed over the interface's queues, under one metric.
+func TestRxDropsByReason(t *testing.T) {
+	s := synthetic()
+	in := &s.Tenants[0].Interfaces[0]
+	in.Memif.BadDescriptors = 5
+	q1 := in.Queues[0]
+	in.Queues[0].RxDrops = [host.NumRxDropReasons]uint64{host.RxDropVerdict: 3, host.RxDropAborted: 1}
+	q1.RxDrops = [host.NumRxDropReasons]uint64{host.RxDropVerdict: 4, host.RxDropFailClosed: 7, host.RxDropPipelineClosed: 2}
+	in.Queues = append(in.Queues, q1)
+	want := `
+# HELP memif_wasm_interface_receive_drops_total ` + helpOf(t, dRxDrops) + `
+# TYPE memif_wasm_interface_receive_drops_total counter
+memif_wasm_interface_receive_drops_total{interface="eth0",reason="aborted",tenant="blue"} 1
+memif_wasm_interface_receive_drops_total{interface="eth0",reason="bad_descriptor",tenant="blue"} 5
+memif_wasm_interface_receive_drops_total{interface="eth0",reason="drop",tenant="blue"} 7
+memif_wasm_interface_receive_drops_total{interface="eth0",reason="fail_closed",tenant="blue"} 7
+memif_wasm_interface_receive_drops_total{interface="eth0",reason="pipeline_closed",tenant="blue"} 2
+`
+	c := NewCollector(func() *daemon.Snapshot { return s })
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "memif_wasm_interface_receive_drops_total"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// helpOf is d's help text.
+func helpOf(t *testing.T, d *prometheus.Desc) string {
+	t.Helper()
+	m := regexp.MustCompile(`help: "((?:[^"\\]|\\.)*)"`).FindStringSubmatch(d.String())
+	if m == nil {
+		t.Fatalf("cannot read the help of %v", d)
+	}
+	return m[1]
+}
+
 func TestCollectorNilSnapshot(t *testing.T) {
 	c := NewCollector(func() *daemon.Snapshot { return nil })
 	if n := testutil.CollectAndCount(c); n != 0 {
@@ -243,6 +279,12 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		{"memif_wasm_guest_placed_packets_total", with(m, "placement", "zero-copy"), count},
 		{"memif_wasm_worker_receive_bytes_total", q, float64(rep.SentBytes)},
 		{"memif_wasm_worker_transmit_bytes_total", with(q, "verdict", "tx"), float64(rep.ReceivedBytes)},
+		// Every packet got TX: none was dropped on the receive side.
+		{"memif_wasm_interface_receive_drops_total", with(i, "reason", "bad_descriptor"), 0},
+		{"memif_wasm_interface_receive_drops_total", with(i, "reason", "drop"), 0},
+		{"memif_wasm_interface_receive_drops_total", with(i, "reason", "aborted"), 0},
+		{"memif_wasm_interface_receive_drops_total", with(i, "reason", "fail_closed"), 0},
+		{"memif_wasm_interface_receive_drops_total", with(i, "reason", "pipeline_closed"), 0},
 	}
 	for _, c := range checks {
 		got, ok := value(fams, c.name, c.labels)
