@@ -20,9 +20,6 @@ const (
 	// peer that stopped reading holds a worker up for at most a millisecond
 	// per burst and port.
 	DefaultTxRetryTime = time.Millisecond
-	// DefaultTxRetries was the count bound before the retry was bounded in
-	// time; a zero WorkerConfig.TxRetries no longer applies it.
-	DefaultTxRetries = 4
 )
 
 // How a worker waits for room on a full tx ring (see transmit). The first
