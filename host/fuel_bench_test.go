@@ -448,3 +448,36 @@ func BenchmarkNeighbourUnderAttack(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFaultGarbage reports what one fault of each hostile kind leaves
+// on the Go heap (B/op): a fresh instance, one burst that faults, and its
+// close, as a restart after a fault does. This garbage is what makes the GC
+// run while tenants' plugins fault, and what the stack budget keeps small
+// for a runaway recursion.
+//
+//	go test -run '^$' -bench FaultGarbage -benchmem ./host/
+func BenchmarkFaultGarbage(b *testing.B) {
+	for _, kind := range hostileKinds {
+		b.Run(kind, func(b *testing.B) {
+			e, _ := newEngine(b)
+			m := load(b, e, hostileWAT(b, "", hostileCode[kind]), nil)
+			burst := evilBurst(4, evilByte, 0)
+			idx := []uint16{0, 1, 2, 3}
+			var st PluginStats
+			b.ReportAllocs()
+			for b.Loop() {
+				in, err := m.Instantiate(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range burst.Packets {
+					burst.Packets[i].Off, burst.Packets[i].Len = 64, 6
+				}
+				if err := in.runBurst(burst, idx, 0, &st); err == nil {
+					b.Fatal("the hostile burst did not fault")
+				}
+				in.Close(context.Background())
+			}
+		})
+	}
+}
