@@ -108,9 +108,9 @@
 //     instance, and faults back off and quarantine.
 //   - The guest's call stack: wazero allocates it on the Go heap, outside
 //     the linear memory, and grows it by doubling up to 400 MB. The stack
-//     budget bounds it whatever the fuel: a runaway recursion allocates
-//     about 420 KB under the default (161 MB with only fuel to stop it and
-//     a large fuel budget).
+//     budget bounds it whatever the fuel: a runaway recursion leaves about
+//     414 KB per fault under the default (BenchmarkFaultGarbage), where
+//     with only fuel to stop it and a large fuel budget it took 161 MB.
 //   - The unwinding of a trap: wazero walks every live frame (0.1–0.35 µs
 //     each, in Go, where the GC can stop it); the default stack budget
 //     bounds that to about 3,600 frames.

@@ -558,10 +558,10 @@ func TestTenantIsolation(t *testing.T) {
 // once (five busy threads on two cores).
 //
 // What the attackers cost blue is mostly the GC: every fault discards an
-// instance, and a fresh one allocates on the Go heap (measured: 72 KB per
-// restart for a spin or memory.grow bomb, 400 KB for the stdout flood,
-// 422 KB for the recursion, most of it wazero growing the guest stack up
-// to the stack budget). Each stop-the-world phase waits for the guest
+// instance, and a fresh one allocates on the Go heap (BenchmarkFaultGarbage:
+// 77 KB per restart for a spin or memory.grow bomb, 393 KB for the stdout
+// flood, 414 KB for the recursion, most of it wazero growing the guest
+// stack up to the stack budget). Each stop-the-world phase waits for the guest
 // calls in flight, which cannot be preempted. Before the stack budget
 // (when only fuel bounded the recursion) the four together cost blue
 // 3-17% (0.83-0.97); with it, 0.95-0.97 here.
