@@ -1,0 +1,37 @@
+package host
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGuestLogRateLimit: a guest's stdout is cut into lines, at most
+// DefaultLogBurst of them are logged at once, the first line logged after a
+// refill says how many were dropped, and a dropped line costs no
+// allocation (a flood must not feed the GC).
+func TestGuestLogRateLimit(t *testing.T) {
+	var out bytes.Buffer
+	g := newGuestLog(slog.New(slog.NewTextHandler(&out, nil)), 1) // a line a second: none back during the burst
+	w := g.writer("stdout")
+	for i := 0; i < DefaultLogBurst+7; i++ {
+		w.Write([]byte("line\n"))
+	}
+	if n := strings.Count(out.String(), "msg=line"); n != DefaultLogBurst {
+		t.Fatalf("%d lines logged from a burst of %d, want %d:\n%s", n, DefaultLogBurst+7, DefaultLogBurst, out.String())
+	}
+	if a := testing.AllocsPerRun(100, func() { w.Write([]byte("dropped\n")) }); a != 0 {
+		t.Errorf("a dropped line allocates %.0f times, want 0", a)
+	}
+	g.mu.Lock()
+	g.rate = 1e5 // a line every 10 µs: tokens come back at once
+	g.mu.Unlock()
+	time.Sleep(time.Millisecond)
+	out.Reset()
+	w.Write([]byte("after\n"))
+	if got := out.String(); !strings.Contains(got, "msg=after") || !strings.Contains(got, "source=stdout") || !strings.Contains(got, "dropped_before=") {
+		t.Errorf("first line after the refill: %q, want it with source=stdout and dropped_before", got)
+	}
+}
