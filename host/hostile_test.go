@@ -559,7 +559,7 @@ func TestTenantIsolation(t *testing.T) {
 //
 // What the attackers cost blue is mostly the GC: every fault discards an
 // instance, and a fresh one allocates on the Go heap (BenchmarkFaultGarbage:
-// 77 KB per restart for a spin or memory.grow bomb, 393 KB for the stdout
+// 77 KB per restart for a spin or memory.grow bomb, 94 KB for the stdout
 // flood, 414 KB for the recursion, most of it wazero growing the guest
 // stack up to the stack budget). Each stop-the-world phase waits for the guest
 // calls in flight, which cannot be preempted. Before the stack budget
