@@ -95,7 +95,9 @@ func (e *DisconnectError) Error() string {
 	if e.Remote {
 		who = "peer"
 	}
-	if e.Err != nil {
+	// ErrClosed would only repeat the reason ("interface closed: file
+	// already closed"); it stays reachable through errors.Is.
+	if e.Err != nil && e.Err != ErrClosed {
 		return fmt.Sprintf("memif: disconnected (%s, code %d): %s: %v", who, e.Code, e.Reason, e.Err)
 	}
 	return fmt.Sprintf("memif: disconnected (%s, code %d): %s", who, e.Code, e.Reason)

@@ -3,6 +3,7 @@ package memif_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -54,5 +55,9 @@ func TestDisconnectErrorMatching(t *testing.T) {
 	}
 	if !strings.Contains(remote.Error(), "peer") || !strings.Contains(local.Error(), "local") {
 		t.Errorf("messages %q / %q", remote, local)
+	}
+	closed := &memif.DisconnectError{Code: 34, Reason: "interface closed", Err: memif.ErrClosed}
+	if got, want := closed.Error(), "memif: disconnected (local, code 34): interface closed"; got != want || !errors.Is(closed, os.ErrClosed) {
+		t.Errorf("Close's disconnect: %q (errors.Is os.ErrClosed: %v), want %q and true", got, errors.Is(closed, os.ErrClosed), want)
 	}
 }
