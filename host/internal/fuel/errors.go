@@ -17,8 +17,9 @@ var (
 	// exist. Such a reference could become valid once the fuel global or
 	// the bulk-cost local is added, letting a module refill its own fuel.
 	ErrIndex = errors.New("index out of range")
-	// ErrExportClash means the input already exports ExportName.
-	ErrExportClash = errors.New("fuel export name already used")
+	// ErrExportClash means the input already exports ExportName or
+	// StackExportName, the names the rewrite exports its globals under.
+	ErrExportClash = errors.New("export name reserved for metering already used")
 	// ErrConfig means the Config is invalid.
 	ErrConfig = errors.New("invalid fuel config")
 )

@@ -84,6 +84,7 @@ func TestRefusals(t *testing.T) {
 		{"function type out of range", module(sec(secType, 0), sec(secFunction, 1, 0)), Config{}, ErrIndex, "function", -1, 14, "type 0 of 0"},
 		{"bodies and functions disagree", module(sec(secType, 1, 0x60, 0, 0), sec(secFunction, 1, 0), sec(secCode, 0)), Config{}, ErrMalformed, "code", -1, 20, "0 function bodies for 1"},
 		{"export clash", module(sec(secExport, append(append([]byte{1, byte(len(ExportName))}, ExportName...), 0, 0)...)), Config{}, ErrExportClash, "export", -1, 11, ExportName},
+		{"stack export clash", module(sec(secExport, append(append([]byte{1, byte(len(StackExportName))}, StackExportName...), 0, 0)...)), Config{}, ErrExportClash, "export", -1, 11, StackExportName},
 		{"export of the fuel global's index", module(sec(secExport, 1, 1, 'g', 3, 0)), Config{}, ErrIndex, "export", -1, 13, "global 0 of 0"},
 		{"initialiser reads a later global", module(sec(secGlobal, 1, valI32, 0, 0x23, 0, 0x0B)), Config{}, ErrIndex, "global", -1, 13, "global 0 of 0"},
 		{"initialiser with a non-constant opcode", module(sec(secGlobal, 1, valI32, 0, 0x20, 0, 0x0B)), Config{}, ErrUnsupported, "global", -1, 13, "constant expression"},
