@@ -77,9 +77,9 @@
 // 54 ms), Stack for the call depth of every call (DefaultStack, 256 KiB of
 // frames as the rewriter estimates them, 64 bytes plus 8 per parameter and
 // local, taken by each function that calls and given back on its way out;
-// deeper nesting traps as a FaultStack; every example plugin runs within
-// 16 KiB), MaxMemoryPages, and MaxInstances. A Tenant bounds the instances and pages of all its plugins
-// together.
+// deeper nesting traps as a FaultStack; every example plugin passes its
+// end-to-end tests under 16 KiB), MaxMemoryPages, and MaxInstances. A Tenant
+// bounds the instances and pages of all its plugins together.
 //
 // DefaultFuel is 1 ms at 5,000 fuel per µs, below the slowest code per unit
 // of fuel measured on the 2-vCPU development VM (go test -run '^$' -bench

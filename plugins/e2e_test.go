@@ -75,10 +75,13 @@ func getEngine(t testing.TB) *host.Engine {
 // pluginConfig is the host configuration the tests load plugins with: the
 // host's defaults (fuel included: a Go plugin's cost per packet, printed by
 // TestE2EFuelPerPacket, fits the default budget of a Go guest's call), plus
-// the plugin's config.
+// the plugin's config, and a stack budget of e2eStack: every example plugin
+// does all its end-to-end work within a sixteenth of the default.
 func pluginConfig(config string) *host.PluginConfig {
-	return &host.PluginConfig{Config: []byte(config)}
+	return &host.PluginConfig{Config: []byte(config), Stack: e2eStack}
 }
+
+const e2eStack = 16 << 10
 
 // run loads wasm with config into a one-plugin pipeline.
 func run(t *testing.T, name string, wasm []byte, config string) *host.Pipeline {

@@ -30,9 +30,9 @@ const DefaultInitialFuel int64 = 1 << 26
 
 // DefaultStack is Config.Stack when it is 0: 256 KiB of estimated frames,
 // 3,640 nested calls of a function with one parameter. Every example plugin,
-// Go and C, runs within 16 KiB (4 KiB is too little for the Go counter's
-// JSON encoding), so this leaves 16 times that for deeper code while keeping
-// what a runaway recursion makes wazero allocate small.
+// Go and C, passes its end-to-end tests under 16 KiB (plugins/e2e_test.go),
+// so this leaves 16 times that for deeper code while keeping what a runaway
+// recursion makes wazero allocate small.
 const DefaultStack = 1 << 18
 
 // A frame is estimated at frameBase bytes plus frameLocal per parameter and
