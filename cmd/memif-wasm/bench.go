@@ -100,6 +100,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	goFile := fs.String("go-plugin", "", "the Go plugin (default PLUGINS-DIR/pass.wasm)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache ("" for none)`)
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
+	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
 	repeat := fs.Int("repeat", 1, "runs per cell; the row is the run with the median round-trip rate")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (every cell) to this file")
 	if code, done := fs.parse(args, stdout, stderr); done {
@@ -190,7 +191,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 					}
 					var runs []benchRow
 					for range *repeat {
-						row, err := benchCell(ctx, dir, *cacheDir, *fuelBudget, logger, h, pl, size, q, *cellTime)
+						row, err := benchCell(ctx, dir, *cacheDir, budgets{*fuelBudget, *stackBudget}, logger, h, pl, size, q, *cellTime)
 						if err != nil {
 							fmt.Fprintf(stderr, "memif-wasm bench: %s/%s/%dB/%dq: %v\n", h.name, pl, size, q, err)
 							return exitFailure
@@ -221,7 +222,10 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // benchCell runs one cell: a fresh daemon and a generator run.
-func benchCell(ctx context.Context, dir, cacheDir string, fuel int64, logger *slog.Logger, h benchHandler, placement string, size, queues int, d time.Duration) (benchRow, error) {
+// budgets are the per-plugin budgets a bench run sets for its tenant.
+type budgets struct{ fuel, stack int64 }
+
+func benchCell(ctx context.Context, dir, cacheDir string, b budgets, logger *slog.Logger, h benchHandler, placement string, size, queues int, d time.Duration) (benchRow, error) {
 	sock := filepath.Join(dir, fmt.Sprintf("%s-%s-%d-%d.sock", h.name, placement, size, queues))
 	in := config.Interface{Name: "bench0", Socket: sock, Role: "master", Queues: queues, Egress: "bench0"}
 	if h.file != "" {
@@ -234,7 +238,7 @@ func benchCell(ctx context.Context, dir, cacheDir string, fuel int64, logger *sl
 		in.Plugins = []config.Plugin{p}
 	}
 	cfg := &config.Config{Engine: config.Engine{CacheDir: cacheDir},
-		Tenants: []config.Tenant{{Name: "bench", Fuel: fuel, Interfaces: []config.Interface{in}}}}
+		Tenants: []config.Tenant{{Name: "bench", Fuel: b.fuel, Stack: b.stack, Interfaces: []config.Interface{in}}}}
 	if err := cfg.Validate(); err != nil {
 		return benchRow{}, err
 	}

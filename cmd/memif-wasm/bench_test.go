@@ -72,6 +72,7 @@ func TestBenchErrors(t *testing.T) {
 		{"bad placement", []string{"--placements", "magic"}, exitUsage, "--placements"},
 		{"bad time", []string{"--time", "-1s"}, exitUsage, "--time"},
 		{"bad repeat", []string{"--repeat", "0"}, exitUsage, "--repeat 0"},
+		{"negative stack", []string{"--handlers", "native", "--sizes", "64", "--queues", "1", "--stack", "-1"}, exitFailure, "stack: -1 is outside"},
 		{"missing plugin", []string{"--handlers", "c", "--plugins-dir", "/nonexistent"}, exitFailure,
 			filepath.Join("/nonexistent", "pass-c.wasm")},
 		{"profile path", []string{"--handlers", "native", "--cpuprofile", "/nonexistent/cpu.prof"}, exitFailure, "--cpuprofile"},

@@ -63,6 +63,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache, so later runs start faster ("" for none)`)
 	interval := fs.Duration("interval", time.Second, "how often live rates are shown")
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
+	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -96,7 +97,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	sock := filepath.Join(dir, "memif.sock")
 	cfg := &config.Config{
 		Engine: config.Engine{CacheDir: *cacheDir},
-		Tenants: []config.Tenant{{Name: "demo", Fuel: *fuelBudget, Interfaces: []config.Interface{{
+		Tenants: []config.Tenant{{Name: "demo", Fuel: *fuelBudget, Stack: *stackBudget, Interfaces: []config.Interface{{
 			Name: "demo0", Socket: sock, Role: "master", Queues: *queues, Plugins: pipeline,
 		}}}},
 	}

@@ -127,6 +127,10 @@ func TestDemoErrors(t *testing.T) {
 		}, exitFailure, "address already in use"},
 		{"zero duration", func(t *testing.T) []string { return []string{"--duration", "0s"} }, exitUsage, "--duration 0s"},
 		{"bad proto", func(t *testing.T) []string { return []string{"--proto", "sctp"} }, exitUsage, "sctp"},
+		{"negative stack", func(t *testing.T) []string {
+			return []string{"--plugin", watPlugin(t, "1", "3"), "--stack", "-1", "--cache-dir", ""}
+		},
+			exitFailure, "stack: -1 is outside"},
 		{"argument", func(t *testing.T) []string { return []string{"go"} }, exitUsage, `"go"`},
 	}
 	for _, tt := range tests {
