@@ -56,17 +56,26 @@ func memifPairWith(t testing.TB, adjust func(*memif.InterfaceConfig)) (master, s
 	return master, slave
 }
 
+// scriptWorker is a Worker running the scripted plugin on the slave side of
+// a memif pair; cfg's Pipeline and In are filled in.
+func scriptWorker(t *testing.T, cfg WorkerConfig) (master, slave *memif.Interface, p *Pipeline, w *Worker) {
+	t.Helper()
+	master, slave = memifPair(t)
+	e, _ := newEngine(t)
+	p = pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	cfg.Pipeline, cfg.In = p, &Port{If: slave}
+	w, err := NewWorker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return master, slave, p, w
+}
+
 // TestWorkerZeroCopyOverMemif runs the scripted plugin on the slave side of a
 // real memif connection: the guest sees the peer's bytes in place (0 bytes
 // copied by the host), rewrites them, and TX sends them back to the peer.
 func TestWorkerZeroCopyOverMemif(t *testing.T) {
-	master, slave := memifPair(t)
-	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
-	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	master, _, p, w := scriptWorker(t, WorkerConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -151,13 +160,7 @@ func TestWorkerConfig(t *testing.T) {
 }
 
 func TestWorkerBurstAllocs(t *testing.T) {
-	master, slave := memifPair(t)
-	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
-	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	master, slave, p, w := scriptWorker(t, WorkerConfig{Burst: 32})
 	for _, r := range slave.Regions() {
 		if !r.Rings {
 			if pl, err := p.AttachRegion(r.Index, r.FD, RegionFacts{Size: int(r.Size)}); err != nil || pl != PlacementZeroCopy {
@@ -208,13 +211,7 @@ func TestWorkerBurstAllocs(t *testing.T) {
 // TestWorkerChainedOverMemif: a jumbo frame arrives as a chain of memif
 // buffers, is linearised for the guest, rewritten, and leaves whole.
 func TestWorkerChainedOverMemif(t *testing.T) {
-	master, slave := memifPair(t)
-	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
-	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	master, _, p, w := scriptWorker(t, WorkerConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -591,13 +588,7 @@ func TestWorkerRingFullSleeps(t *testing.T) {
 // and a pipeline closed under the worker. The reasons always add up to
 // Dropped[Drop] + Dropped[Aborted].
 func TestWorkerRxDropReasons(t *testing.T) {
-	master, slave := memifPair(t)
-	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
-	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	master, _, p, w := scriptWorker(t, WorkerConfig{})
 	runWorker(t, w)
 	mtx, err := master.TxQueue(0)
 	if err != nil {
