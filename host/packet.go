@@ -72,17 +72,21 @@ type RegionFacts struct {
 	Size       int   // bytes of the region
 	FileOffset int64 // where the region starts in its file descriptor
 	HoldsRings bool  // rings share the region with buffers (a guest must never see rings)
+	// Unsealed: the peer can shrink the region's file (memif.Region.Sealed
+	// is false). A fault on it in a guest's compiled code could not be
+	// recovered, so such a region is never mapped into a guest.
+	Unsealed bool
 	// Tenant owns the interface the region belongs to. A pipeline of a
 	// tenant maps only its own tenant's regions.
 	Tenant *Tenant
 }
 
 // ChoosePlacement decides a connection's placement from its buffer region:
-// zero-copy only when the region holds no rings, starts page-aligned in its
-// file, and is non-empty. Whether it fits a plugin's window is checked when
+// zero-copy only when the region holds no rings, is sealed against
+// shrinking, starts page-aligned in its file, and is non-empty. Whether it fits a plugin's window is checked when
 // the region is mapped (MapWindow), which falls back to copy.
 func ChoosePlacement(r RegionFacts) Placement {
-	if r.HoldsRings || r.Size <= 0 || r.FileOffset < 0 || r.FileOffset%int64(mmap.PageSize) != 0 {
+	if r.HoldsRings || r.Unsealed || r.Size <= 0 || r.FileOffset < 0 || r.FileOffset%int64(mmap.PageSize) != 0 {
 		return PlacementCopy
 	}
 	return PlacementZeroCopy

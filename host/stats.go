@@ -171,7 +171,7 @@ const (
 	TxDropNoEgress TxDropReason = iota // PASS without an egress port, REDIRECT to a port the worker does not have
 	TxDropLinkDown                     // the port's interface is not connected (no tx queue, or it went away)
 	TxDropRingFull                     // the tx ring stayed full for WorkerConfig.TxRetryTime
-	TxDropTooBig                       // the packet needs more tx buffers than a worker holds for a burst
+	TxDropTooBig                       // the packet needs more buffers than the port's whole tx ring
 	NumTxDropReasons
 )
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -36,8 +37,6 @@ const (
 	txRetryYields = 8
 	txRetryPause  = 5 * time.Microsecond
 )
-
-var errStuck = errors.New("host: worker stuck")
 
 // Port is a memif interface packets can leave by. Workers that share a Port
 // serialise their transmits on it, since a memif queue takes one sender at a
@@ -121,11 +120,11 @@ type Worker struct {
 	mu    sync.Mutex
 	stats WorkerStats
 
-	bufs   []memif.Buffer // rx
+	bufs   []memif.Buffer // rx: a ring's worth once connected, so any chain fits
 	txbufs []memif.Buffer
 	pkts   []Packet
 	np     int
-	chain  [][]byte
+	chain  [][]byte // further segments of chained packets, as many as bufs
 }
 
 // NewWorker validates cfg.
@@ -172,8 +171,10 @@ func (w *Worker) ReadStats() WorkerStats {
 }
 
 // Run serves the queue across connections until ctx is done (it then
-// returns nil), the ingress interface is closed (memif.ErrClosed), or the
-// peer sends a chain longer than a burst can hold.
+// returns nil) or the ingress interface is closed (memif.ErrClosed). A
+// connection that ends for any other reason (the peer left, broke the
+// protocol, or faulted shared memory it could shrink) only makes it wait
+// for the next one.
 func (w *Worker) Run(ctx context.Context) error {
 	for {
 		if err := w.cfg.In.If.WaitConnected(ctx); err != nil {
@@ -187,32 +188,47 @@ func (w *Worker) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, memif.ErrClosed) || errors.Is(err, errStuck) {
+		if errors.Is(err, memif.ErrClosed) {
 			return err
 		}
 		// A disconnect: wait for the next connection.
 	}
 }
 
-func (w *Worker) serve(ctx context.Context) error {
+func (w *Worker) serve(ctx context.Context) (err error) {
 	rx, err := w.cfg.In.If.RxQueue(w.cfg.Queue)
 	if err != nil {
 		return err
+	}
+	// Room for a whole ring of buffers: a chained packet may span all of
+	// them, and one that does must still be received (bursts normally take
+	// Burst buffers; see below). Grown once, for the largest ring seen.
+	if ring := rx.RingSize(); len(w.bufs) < ring {
+		w.bufs = make([]memif.Buffer, ring)
+		w.chain = make([][]byte, ring)
 	}
 	placement := PlacementCopy
 	for _, r := range w.cfg.In.If.Regions() {
 		if r.Rings || r.Size == 0 {
 			continue
 		}
-		placement, _ = w.cfg.Pipeline.AttachRegion(r.Index, r.FD, RegionFacts{Size: int(r.Size), Tenant: w.cfg.In.Tenant})
+		placement, _ = w.cfg.Pipeline.AttachRegion(r.Index, r.FD, RegionFacts{Size: int(r.Size), Unsealed: !r.Sealed, Tenant: w.cfg.In.Tenant})
 		break
 	}
+	// A peer trusted with memory it can shrink (memif's
+	// AllowUnsealedRegions), on this port or one the packets leave by, may
+	// truncate it under a copy of a packet: the fault must end that
+	// connection, not the process. Set once per connection, it costs the
+	// bursts nothing.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer w.containFault(&err)
 	w.mu.Lock()
 	w.stats.Connections++
 	if placement == PlacementZeroCopy {
 		w.stats.ZeroCopyConns++
 	}
 	w.mu.Unlock()
+	burst := w.bufs[:min(w.cfg.Burst, len(w.bufs))]
 	for {
 		// Stop between bursts even when traffic never lets the ring run dry
 		// (Wait, which also watches ctx, is then never reached).
@@ -221,14 +237,14 @@ func (w *Worker) serve(ctx context.Context) error {
 			return ctx.Err()
 		default:
 		}
-		n, err := rx.RxBurst(w.bufs)
-		if err != nil && !errors.Is(err, memif.ErrNoBuf) {
-			return err
+		n, err := rx.RxBurst(burst)
+		if n == 0 && errors.Is(err, memif.ErrShortBuffer) {
+			// The next packet is a chain longer than a burst of buffers:
+			// take it (and what follows, up to a ring) with room for all.
+			n, err = rx.RxBurst(w.bufs)
 		}
-		if n == 0 && err != nil {
-			// The next chain needs more buffers than a burst holds: it can
-			// never be received, and waiting would spin.
-			return fmt.Errorf("%w: a chained packet needs more than %d buffers (raise WorkerConfig.Burst)", errStuck, len(w.bufs))
+		if err != nil {
+			return err
 		}
 		if n == 0 {
 			w.mu.Lock()
@@ -244,19 +260,41 @@ func (w *Worker) serve(ctx context.Context) error {
 			}
 			continue
 		}
-		w.burst(n)
+		for i := 0; i < n; {
+			i += w.burst(i, n)
+		}
 		if err := rx.Release(n); err != nil {
 			return err
 		}
 	}
 }
 
-// burst runs n received buffers through the pipeline and transmits them. It
-// does not allocate.
-func (w *Worker) burst(n int) {
+// containFault ends serve after a fault on shared memory that a port's peer
+// could shrink: the connection that owns the memory is ended (memif's
+// RecoverFault) and serve returns memif.ErrRegionFault, so Run waits for
+// the next connection. Any other panic goes on.
+func (w *Worker) containFault(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	for _, p := range append([]*Port{w.cfg.In, w.cfg.Egress}, w.cfg.Ports...) {
+		if p != nil && p.If != nil && p.If.RecoverFault(r) {
+			*err = fmt.Errorf("host: %v: %w", w, memif.ErrRegionFault)
+			return
+		}
+	}
+	panic(r)
+}
+
+// burst runs received buffers bufs[from:n] through the pipeline and
+// transmits them: as many whole packets as a burst holds (Burst), and
+// returns how many buffers those took. It does not allocate.
+func (w *Worker) burst(from, n int) (used int) {
 	np, nc := 0, 0
 	rxBytes := 0
-	for i := 0; i < n; i++ {
+	i := from
+	for ; i < n && np < len(w.pkts); i++ {
 		b := &w.bufs[i]
 		p := &w.pkts[np]
 		np++
@@ -313,6 +351,7 @@ func (w *Worker) burst(n int) {
 	w.mu.Lock()
 	w.stats.Add(&st)
 	w.mu.Unlock()
+	return i - from
 }
 
 // transmit sends the packets with verdict v (and, for REDIRECT, port
@@ -348,6 +387,10 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 		st.TxDrops[TxDropLinkDown] += uint64(match)
 		return
 	}
+	if n := tx.RingSize(); len(w.txbufs) < n {
+		// Room for a chain as long as the ring: grown once per larger ring.
+		w.txbufs = make([]memif.Buffer, n)
+	}
 	k, queued, queuedBytes := 0, 0, 0
 	flush := func() {
 		if k > 0 {
@@ -377,15 +420,15 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 				queuedBytes += total
 				break
 			}
-			if errors.Is(err, memif.ErrNoBuf) && k > 0 {
+			if errors.Is(err, memif.ErrShortBuffer) && k > 0 {
 				flush() // our buffer list is full, not the ring
 				continue
 			}
 			reason := TxDropLinkDown
 			switch {
-			case errors.Is(err, memif.ErrNoBuf):
+			case errors.Is(err, memif.ErrTooLarge), errors.Is(err, memif.ErrShortBuffer):
 				reason = TxDropTooBig
-			case errors.Is(err, memif.ErrNoBufRing):
+			case errors.Is(err, memif.ErrRingFull):
 				reason = TxDropRingFull
 				flush() // the peer can drain only what is published
 				if !expired && (w.cfg.TxRetries <= 0 || try < w.cfg.TxRetries) {

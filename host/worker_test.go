@@ -192,7 +192,7 @@ func TestWorkerBurstAllocs(t *testing.T) {
 	// Each run transmits the 32 packets back; the master drains them so the
 	// ring never fills.
 	allocs := testing.AllocsPerRun(50, func() {
-		w.burst(n)
+		w.burst(0, n)
 		for got, spins := 0, 0; got < n && spins < 1e6; spins++ {
 			k, _ := mrx.RxBurst(drain)
 			mrx.Release(k)
@@ -258,6 +258,78 @@ func TestWorkerChainedOverMemif(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWorkerChainLongerThanBurst (issue #9 case 2): a packet of more
+// buffers than the worker's burst once stopped the worker for good ("worker
+// stuck: a chained packet needs more than 4 buffers") while the connection
+// stayed up. It is received whole, with the packets around it, in order.
+func TestWorkerChainLongerThanBurst(t *testing.T) {
+	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.BufferSize = 256 })
+	e, _ := newEngine(t)
+	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+
+	// 64 B, 5000 B (20 buffers), 64 B, 9000 B (36 buffers), 64 B x 6.
+	sizes := []int{64, 5000, 64, 9000, 64, 64, 64, 64, 64, 64}
+	var pkts [][]byte
+	for i, n := range sizes {
+		b := make([]byte, n)
+		for k := range b {
+			b[k] = byte(k*7 + i)
+		}
+		b[0], b[1], b[3] = byte(abi.TX), 0, byte(i)
+		pkts = append(pkts, b)
+	}
+	mtx, _ := master.TxQueue(0)
+	if n, err := mtx.WritePackets(pkts); n != len(pkts) || err != nil {
+		t.Fatalf("peer wrote %d of %d: %v", n, len(pkts), err)
+	}
+	mrx, _ := master.RxQueue(0)
+	bufs := make([]memif.Buffer, 64)
+	var got [][]byte
+	var cur []byte
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for len(got) < len(pkts) {
+		k, err := mrx.RxBurst(bufs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			if err := mrx.Wait(ctx); err != nil {
+				t.Fatalf("after %d packets back: %v (worker stats %+v)", len(got), err, w.ReadStats())
+			}
+			continue
+		}
+		for _, b := range bufs[:k] {
+			cur = append(cur, b.Data...)
+			if b.Flags&memif.BufferNext == 0 {
+				got = append(got, cur)
+				cur = nil
+			}
+		}
+		mrx.Release(k)
+	}
+	for i := range pkts {
+		if string(got[i]) != string(pkts[i]) {
+			t.Fatalf("packet %d back: %d bytes, want %d (first diff at %d)", i, len(got[i]), len(pkts[i]), firstDiff(got[i], pkts[i]))
+		}
+	}
+	ws := waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == uint64(len(pkts)) })
+	if ws.Tx[abi.TX] != uint64(len(pkts)) || ws.RxBytes != 5000+9000+8*64 {
+		t.Errorf("stats %+v", ws)
+	}
+	// Bursts never hold more than Burst packets, also after a long chain.
+	for b := burstSizeBucket(5); b < NumBurstSizeBuckets; b++ {
+		if ws.BurstSizes[b] != 0 {
+			t.Errorf("bursts of more than 4 packets: %v", ws.BurstSizes)
+		}
 	}
 }
 
@@ -527,7 +599,7 @@ func BenchmarkWorkerBurst(b *testing.B) {
 	drain := make([]memif.Buffer, 64)
 	b.ReportAllocs()
 	for b.Loop() {
-		w.burst(n)
+		w.burst(0, n)
 		for back, spins := 0, 0; back < n && spins < 1e6; spins++ {
 			k, _ := mrx.RxBurst(drain)
 			mrx.Release(k)

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // TestBurstAllocations proves the burst API allocates nothing per burst,

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // BenchmarkLoopback moves packets from a slave to a master in one process:
@@ -62,7 +62,7 @@ func benchLoopback(b *testing.B, size, burst, queues int) {
 			defer wg.Done()
 			for sent := 0; sent < share; {
 				n, err := tx.WritePackets(pkts[:min(burst, share-sent)])
-				if err != nil && err != memif.ErrNoBufRing {
+				if err != nil && err != memif.ErrRingFull {
 					errs <- err
 					return
 				}
@@ -220,7 +220,7 @@ func BenchmarkLoopbackInterrupt(b *testing.B) {
 			}()
 			for sent := 0; sent < b.N; {
 				n, err := tx.WritePackets(pkts[:min(burst, b.N-sent)])
-				if err != nil && err != memif.ErrNoBufRing {
+				if err != nil && err != memif.ErrRingFull {
 					b.Fatal(err)
 				}
 				sent += n

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // recvOne polls q for one single-buffer packet and returns its buffer,

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // burstsUntilDisconnect connects a master and a slave with two queues each
@@ -74,7 +74,7 @@ func TestDisconnectDuringBursts(t *testing.T) {
 			tx, rx := txq(t, side, q), rxq(t, side, q)
 			worker(func() error {
 				_, err := tx.WritePackets(pkts)
-				if errors.Is(err, memif.ErrNoBufRing) {
+				if errors.Is(err, memif.ErrRingFull) {
 					return nil
 				}
 				return err

@@ -81,10 +81,19 @@ const (
 	DefaultAppName           = "memif-wasm"
 	DefaultReconnectInterval = 2 * time.Second
 	DefaultHandshakeTimeout  = 5 * time.Second
-	DefaultLog2RingSize      = 10
-	DefaultBufferSize        = 2048
-	MaxQueues                = 255
-	MaxLog2RingSize          = ring.MaxLog2
+	// DefaultMaxPendingConnections bounds the handshakes a master socket
+	// runs at once (see SocketConfig.MaxPendingConnections).
+	DefaultMaxPendingConnections = 16
+	// DefaultMaxRegionBytes bounds the shared memory one connection may
+	// ask a master to map: far above what VPP, DPDK or libmemif use with
+	// their default rings and buffers (a few MiB) or with their zero-copy
+	// buffer pools (hundreds of MiB), far below what would exhaust the
+	// address space with every pending handshake at its limit.
+	DefaultMaxRegionBytes = 16 << 30
+	DefaultLog2RingSize   = 10
+	DefaultBufferSize     = 2048
+	MaxQueues             = 255
+	MaxLog2RingSize       = ring.MaxLog2
 )
 
 // SocketConfig configures a Socket. The zero value is valid and means the
@@ -109,6 +118,11 @@ type SocketConfig struct {
 	// peer's build. 0 means 128 on arm64 (as VPP and libmemif build there)
 	// and 64 elsewhere.
 	CacheLine int
+	// MaxPendingConnections bounds the handshakes a master socket runs at
+	// once; each may hold descriptors and mappings until it completes or
+	// HandshakeTimeout passes. Connections beyond it are closed at once
+	// (SocketStats.Overflow). 0 means DefaultMaxPendingConnections.
+	MaxPendingConnections int
 	// Logger receives connection events. nil discards them.
 	Logger *slog.Logger
 }
@@ -147,6 +161,21 @@ type InterfaceConfig struct {
 	Headroom uint16
 	// RxMode is the initial mode of every receive queue.
 	RxMode RxMode
+	// MaxRegionBytes bounds the shared memory (all regions together) a
+	// master maps for one connection; a slave that announces more is
+	// refused with ErrLimit. 0 means DefaultMaxRegionBytes.
+	MaxRegionBytes uint64
+	// AllowUnsealedRegions makes a master accept regions whose memory file
+	// is not sealed against shrinking (F_SEAL_SHRINK). VPP, DPDK and
+	// libmemif seal theirs; DPDK's zero-copy client (zero-copy=yes) hands
+	// over its own memory, which with --no-huge is an unsealable memfd.
+	// Such a peer can truncate the file under the mapping, and the next
+	// access faults. memif contains the faults in its own calls and in
+	// code that uses Interface.RecoverFault (the connection ends with
+	// ErrRegionFault), but a fault anywhere else that reads a buffer view
+	// kills the process: set it only for a peer trusted not to do that.
+	// Without it such a region is refused with ErrUnsealedRegion.
+	AllowUnsealedRegions bool
 	// OnConnect runs on the control goroutine when the link comes up,
 	// before a master sends CONNECTED. It may fetch queues and start
 	// workers; while it runs, this connection's control messages wait.
@@ -168,13 +197,13 @@ func (c SocketConfig) normalize() (SocketConfig, error) {
 		c.Path = DefaultSocketPath
 	}
 	if len(c.Path) > 107 {
-		return c, fmt.Errorf("memif: socket path %q longer than 107 bytes: %w", c.Path, ErrInvalArg)
+		return c, fmt.Errorf("memif: socket path %q longer than 107 bytes: %w", c.Path, ErrInvalid)
 	}
 	if c.AppName == "" {
 		c.AppName = DefaultAppName
 	}
 	if len(c.AppName) >= proto.NameSize {
-		return c, fmt.Errorf("memif: app name %q longer than %d bytes: %w", c.AppName, proto.NameSize-1, ErrInvalArg)
+		return c, fmt.Errorf("memif: app name %q longer than %d bytes: %w", c.AppName, proto.NameSize-1, ErrInvalid)
 	}
 	if c.ReconnectInterval == 0 {
 		c.ReconnectInterval = DefaultReconnectInterval
@@ -182,11 +211,17 @@ func (c SocketConfig) normalize() (SocketConfig, error) {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
+	if c.MaxPendingConnections == 0 {
+		c.MaxPendingConnections = DefaultMaxPendingConnections
+	}
+	if c.MaxPendingConnections < 0 {
+		return c, fmt.Errorf("memif: max pending connections %d is negative: %w", c.MaxPendingConnections, ErrInvalid)
+	}
 	if c.CacheLine == 0 {
 		c.CacheLine = defaultCacheLine()
 	}
 	if c.CacheLine != 64 && c.CacheLine != 128 {
-		return c, fmt.Errorf("memif: cache line %d is neither 64 nor 128: %w", c.CacheLine, ErrInvalArg)
+		return c, fmt.Errorf("memif: cache line %d is neither 64 nor 128: %w", c.CacheLine, ErrInvalid)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -196,7 +231,7 @@ func (c SocketConfig) normalize() (SocketConfig, error) {
 
 func (c InterfaceConfig) normalize() (InterfaceConfig, error) {
 	bad := func(format string, args ...any) (InterfaceConfig, error) {
-		return c, fmt.Errorf("memif: interface %d: "+format+": %w", append(append([]any{c.ID}, args...), ErrInvalArg)...)
+		return c, fmt.Errorf("memif: interface %d: "+format+": %w", append(append([]any{c.ID}, args...), ErrInvalid)...)
 	}
 	if c.Role > RoleMaster {
 		return bad("unknown role %d", c.Role)
@@ -226,10 +261,13 @@ func (c InterfaceConfig) normalize() (InterfaceConfig, error) {
 		c.Log2RingSize = DefaultLog2RingSize
 	}
 	if c.Log2RingSize > MaxLog2RingSize {
-		return c, fmt.Errorf("memif: interface %d: log2 ring size %d above %d: %w", c.ID, c.Log2RingSize, MaxLog2RingSize, ErrMaxLog2Ring)
+		return bad("log2 ring size %d above %d", c.Log2RingSize, MaxLog2RingSize)
 	}
 	if c.BufferSize == 0 {
 		c.BufferSize = DefaultBufferSize
+	}
+	if c.MaxRegionBytes == 0 {
+		c.MaxRegionBytes = DefaultMaxRegionBytes
 	}
 	if c.Headroom >= c.BufferSize {
 		return bad("headroom %d not below buffer size %d", c.Headroom, c.BufferSize)

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -26,10 +27,11 @@ const (
 
 // region is one mapped shared-memory region of a connection.
 type region struct {
-	data  []byte
-	fd    int
-	size  uint64
-	rings bool
+	data   []byte
+	fd     int
+	size   uint64
+	rings  bool
+	sealed bool
 }
 
 // ringSpec is one ring as announced in ADD_RING (or created as slave).
@@ -62,6 +64,13 @@ type conn struct {
 	tx      []*TxQueue
 
 	peerName, peerApp string
+
+	// regionBytes is the size of every region mapped so far (bounded by
+	// InterfaceConfig.MaxRegionBytes). unsealed: some region could not be
+	// sealed against shrinking (only with AllowUnsealedRegions), so every
+	// access to shared memory runs with faults turned into panics.
+	regionBytes uint64
+	unsealed    bool
 
 	// slave buffer layout
 	bufRegion uint16
@@ -109,12 +118,6 @@ func (c *conn) aborted() error {
 	return c.abortErr
 }
 
-// refuse builds the local error that ends a connection: code and reason
-// go into the DISCONNECT sent to the peer.
-func refuse(code *Error, format string, args ...any) *DisconnectError {
-	return &DisconnectError{Code: uint32(code.Code), Reason: fmt.Sprintf(format, args...), Err: code}
-}
-
 func (c *conn) serveMaster() {
 	defer c.s.unpend(c)
 	c.run(c.masterHandshake)
@@ -144,7 +147,7 @@ func (c *conn) linkUp() (bool, error) {
 	i.mu.Lock()
 	if i.closed {
 		i.mu.Unlock()
-		return false, &DisconnectError{Code: uint32(ErrDisconnect.Code), Reason: "interface closed", Err: ErrClosed}
+		return false, errInterfaceClosed()
 	}
 	i.claim = nil
 	i.c = c
@@ -158,6 +161,7 @@ func (c *conn) linkUp() (bool, error) {
 	i.st.connects.Add(1)
 	i.notify()
 	i.mu.Unlock()
+	i.attempts.reset()
 	i.log.Info("memif connected", "peer", c.peerName, "peer_app", c.peerApp, "rx", len(c.rx), "tx", len(c.tx))
 	if cb := i.cfg.OnConnect; cb != nil {
 		i.callback(func() { cb(i) })
@@ -176,8 +180,32 @@ func (c *conn) session() error {
 		if d, ok := m.(proto.Disconnect); ok {
 			return &DisconnectError{Remote: true, Code: d.Code, Reason: d.Reason}
 		}
-		return refuse(ErrUnknownMsg, "unexpected %s after connect", m.Type())
+		return refuse(ErrProtocol, "unexpected %s after connect", m.Type())
 	}
+}
+
+// errPeerClosed ends a connection whose peer closed its control channel
+// without a DISCONNECT: an ordinary end, not a protocol violation.
+var errPeerClosed = &DisconnectError{Remote: true, Reason: "peer closed the control channel"}
+
+func errInterfaceClosed() *DisconnectError {
+	return &DisconnectError{Reason: "interface closed", Err: ErrClosed}
+}
+
+// violation reports whether err is a local end of the connection for
+// something the peer did wrong during the handshake (counted as a protocol
+// error; data-path violations are counted as bad descriptors).
+func violation(err error) bool {
+	var de *DisconnectError
+	if !errors.As(err, &de) || de.Remote {
+		return false
+	}
+	for _, kind := range [...]error{ErrProtocol, ErrVersion, ErrModeMismatch, ErrSecret, ErrLimit, ErrUnsealedRegion, ErrRegionFault, os.ErrDeadlineExceeded} {
+		if errors.Is(de.Err, kind) {
+			return true
+		}
+	}
+	return false
 }
 
 // finish ends the connection in an order that keeps every reader safe:
@@ -189,8 +217,8 @@ func (c *conn) session() error {
 func (c *conn) finish(err error, up bool) {
 	var de *DisconnectError
 	local := errors.As(err, &de) && !de.Remote
-	violation := local && !errors.Is(de.Err, ErrClosed) && !errors.Is(de.Err, ErrBadDescriptor) && !errors.Is(de.Err, ErrBadRingIndex)
-	if violation {
+	bad := violation(err)
+	if local && !errors.Is(err, ErrClosed) {
 		c.s.refused.Add(1)
 	}
 	// Queues with buffers out keep the mappings (as placeholders) until
@@ -209,7 +237,7 @@ func (c *conn) finish(err error, up bool) {
 	if i != nil {
 		i.mu.Lock()
 		c.forEachQueue(func(q *queue) { i.fold(q, q.rx) })
-		if violation {
+		if bad {
 			i.st.protoErrors.Add(1)
 		}
 		i.lastErr = err
@@ -225,23 +253,29 @@ func (c *conn) finish(err error, up bool) {
 	}
 	c.release()
 	if local {
+		// Code 0, as VPP and DPDK send: the reason says what happened.
 		var b [proto.Size]byte
-		proto.Encode(&b, proto.Disconnect{Code: de.Code, Reason: de.Reason})
+		proto.Encode(&b, proto.Disconnect{Reason: de.Reason})
 		c.uc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 		c.uc.WriteMsgUnix(b[:], nil, nil)
 	}
 	c.uc.Close()
-	if i == nil {
-		c.log.Info("memif handshake ended", "err", err)
-		return
-	}
-	if up {
+	switch {
+	case i == nil:
+		// Refused before it named an interface: anyone may connect, so
+		// these lines are rate-limited per socket.
+		level := slog.LevelDebug // a peer that hung up
+		if local && !errors.Is(err, ErrClosed) {
+			level = slog.LevelWarn
+		}
+		c.s.logs.log(c.log, level, "memif connection refused", "err", err)
+	case up:
 		i.log.Info("memif disconnected", "err", err)
 		if cb := i.cfg.OnDisconnect; cb != nil {
 			i.callback(func() { cb(i, err) })
 		}
-	} else {
-		i.log.Info("memif connection attempt ended", "err", err)
+	default:
+		i.attemptEnded(err, bad)
 	}
 }
 
@@ -316,7 +350,10 @@ func (c *conn) send(m proto.Message, fd int) error {
 		if a := c.aborted(); a != nil {
 			return a
 		}
-		return &DisconnectError{Code: uint32(ErrSyscall.Code), Reason: "send " + m.Type().String() + " failed", Err: mapSyscallErr(err)}
+		if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+			return errPeerClosed
+		}
+		return refuse(err, "send %s: %v", m.Type(), err)
 	}
 	return nil
 }
@@ -329,42 +366,50 @@ func closeAll(fds []int) {
 
 // recv reads one message and checks everything that does not depend on
 // the handshake state: size, type, and the descriptor count for the type.
-// It returns the single descriptor of ADD_REGION/ADD_RING (else -1).
+// It returns the single descriptor of ADD_REGION/ADD_RING (else -1); every
+// other descriptor that arrived is closed, on every path, so a peer cannot
+// make this process hold its files.
 func (c *conn) recv(deadline time.Time) (proto.Message, int, error) {
 	c.uc.SetReadDeadline(deadline)
 	if err := c.aborted(); err != nil {
 		return nil, -1, err
 	}
 	n, oobn, flags, _, err := c.uc.ReadMsgUnix(c.buf[:], c.oob)
+	// Descriptors first: they are ours as soon as the kernel installed them,
+	// also when the read reports EOF (a zero-length message) or an error.
+	fds, perr := shm.ParseRights(c.oob[:oobn])
 	if err != nil {
+		closeAll(fds)
 		if a := c.aborted(); a != nil {
 			return nil, -1, a
 		}
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, -1, &DisconnectError{Reason: "timed out waiting for a control message", Err: os.ErrDeadlineExceeded}
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil, -1, refuse(os.ErrDeadlineExceeded, "timed out after %v waiting for a control message", c.s.cfg.HandshakeTimeout)
+		case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+			// SOCK_SEQPACKET reports a zero-length message as EOF too; a
+			// peer that sends one has nothing more to say either.
+			return nil, -1, errPeerClosed
 		}
-		if errors.Is(err, syscall.ECONNRESET) {
-			return nil, -1, &DisconnectError{Remote: true, Reason: "peer closed the control channel", Err: ErrDisconnected}
-		}
-		return nil, -1, &DisconnectError{Code: uint32(ErrSyscall.Code), Reason: "control channel read failed", Err: mapSyscallErr(err)}
-	}
-	fds, perr := shm.ParseRights(c.oob[:oobn])
-	if n == 0 && oobn == 0 {
-		return nil, -1, &DisconnectError{Remote: true, Reason: "peer closed the control channel", Err: ErrDisconnected}
+		return nil, -1, refuse(err, "control channel read failed: %v", err)
 	}
 	if flags&shm.MsgCtrunc != 0 || perr != nil {
 		closeAll(fds)
-		return nil, -1, refuse(ErrMalformedMsg, "control message ancillary data truncated or malformed")
+		return nil, -1, refuse(ErrProtocol, "control message with truncated or malformed ancillary data")
 	}
-	if n != proto.Size || flags&shm.MsgTrunc != 0 {
+	if flags&shm.MsgTrunc != 0 {
 		closeAll(fds)
-		return nil, -1, refuse(ErrMalformedMsg, "control message of %d bytes, want %d", n, proto.Size)
+		return nil, -1, refuse(ErrProtocol, "control message longer than %d bytes, want %d", len(c.buf), proto.Size)
+	}
+	if n != proto.Size {
+		closeAll(fds)
+		return nil, -1, refuse(ErrProtocol, "control message of %d bytes, want %d", n, proto.Size)
 	}
 	m, err := proto.Decode(c.buf[:n])
 	if err != nil {
 		closeAll(fds)
-		return nil, -1, refuse(ErrUnknownMsg, "unknown message type %d", uint16(c.buf[0])|uint16(c.buf[1])<<8)
+		return nil, -1, refuse(ErrProtocol, "unknown message type %d", uint16(c.buf[0])|uint16(c.buf[1])<<8)
 	}
 	t := m.Type()
 	want := 0
@@ -373,14 +418,10 @@ func (c *conn) recv(deadline time.Time) (proto.Message, int, error) {
 	}
 	if len(fds) != want {
 		closeAll(fds)
-		switch {
-		case len(fds) > want:
-			return nil, -1, refuse(ErrMalformedMsg, "%s carries %d file descriptors, want %d", t, len(fds), want)
-		case t == proto.TypeAddRegion:
-			return nil, -1, refuse(ErrNoShmFD, "ADD_REGION without a memory file descriptor")
-		default:
-			return nil, -1, refuse(ErrNoIntFD, "ADD_RING without an interrupt file descriptor")
+		if len(fds) > want {
+			return nil, -1, refuse(ErrProtocol, "%s carries %d file descriptors, want %d", t, len(fds), want)
 		}
+		return nil, -1, refuse(ErrProtocol, "%s without its file descriptor", t)
 	}
 	fd := -1
 	if want == 1 {
@@ -415,7 +456,7 @@ func (c *conn) expectAck(after string) error {
 		return err
 	}
 	if m.Type() != proto.TypeAck {
-		return refuse(ErrUnknownMsg, "got %s, want ACK after %s", m.Type(), after)
+		return refuse(ErrProtocol, "got %s, want ACK after %s", m.Type(), after)
 	}
 	return nil
 }
@@ -437,7 +478,7 @@ func (c *conn) masterHandshake() error {
 	}
 	init, ok := m.(proto.Init)
 	if !ok {
-		return refuse(ErrUnknownMsg, "got %s, want INIT", m.Type())
+		return refuse(ErrProtocol, "got %s, want INIT", m.Type())
 	}
 	if err := c.checkInit(init); err != nil {
 		return err
@@ -469,7 +510,7 @@ func (c *conn) masterHandshake() error {
 			return nil // CONNECTED is sent once the link is up (run)
 		default:
 			shm.Close(fd)
-			return refuse(ErrUnknownMsg, "unexpected %s during handshake", m.Type())
+			return refuse(ErrProtocol, "unexpected %s during handshake", m.Type())
 		}
 		if err := c.send(proto.Ack{}, -1); err != nil {
 			return err
@@ -481,23 +522,23 @@ func (c *conn) masterHandshake() error {
 // interface for this connection.
 func (c *conn) checkInit(m proto.Init) error {
 	if m.Version != proto.Version {
-		return refuse(ErrProto, "unsupported version 0x%04x, want 0x%04x", m.Version, proto.Version)
+		return refuse(ErrVersion, "unsupported version 0x%04x, want 0x%04x", m.Version, proto.Version)
 	}
 	ifc, slave := c.s.lookup(m.ID)
 	if ifc == nil {
 		if slave {
-			return refuse(ErrAccSlave, "interface id %d is a slave: cannot connect to slave", m.ID)
+			return refuse(ErrUnknownInterface, "interface id %d on this socket is a slave, not a master", m.ID)
 		}
-		return refuse(ErrID, "unmatched interface id %d", m.ID)
+		return refuse(ErrUnknownInterface, "no master interface with id %d on this socket", m.ID)
 	}
 	ifc.mu.Lock()
 	switch {
 	case ifc.closed:
 		ifc.mu.Unlock()
-		return refuse(ErrID, "unmatched interface id %d", m.ID)
+		return refuse(ErrUnknownInterface, "no master interface with id %d on this socket", m.ID)
 	case ifc.c != nil || ifc.claim != nil:
 		ifc.mu.Unlock()
-		return refuse(ErrAlrConn, "interface id %d already connected", m.ID)
+		return refuse(ErrConnected, "interface id %d already has a peer", m.ID)
 	}
 	ifc.claim = c
 	ifc.mu.Unlock()
@@ -505,11 +546,11 @@ func (c *conn) checkInit(m proto.Init) error {
 	c.log = ifc.log
 	cfg := ifc.cfg
 	if Mode(m.Mode) != cfg.Mode {
-		return refuse(ErrMode, "mode mismatch: peer %s, this interface %s", Mode(m.Mode), cfg.Mode)
+		return refuse(ErrModeMismatch, "mode mismatch: peer %s, this interface %s", Mode(m.Mode), cfg.Mode)
 	}
 	if cfg.Secret != "" {
 		if m.Secret == "" {
-			return refuse(ErrNoSecret, "secret required")
+			return refuse(ErrSecret, "secret required")
 		}
 		// Constant time: the peer must not learn the secret byte by byte.
 		if subtle.ConstantTimeCompare([]byte(m.Secret), []byte(cfg.Secret)) != 1 {
@@ -520,36 +561,45 @@ func (c *conn) checkInit(m proto.Init) error {
 }
 
 func (c *conn) addRegion(m proto.AddRegion, fd int) error {
-	if len(c.regions) >= maxRegions {
+	fail := func(kind error, format string, args ...any) error {
 		shm.Close(fd)
-		return refuse(ErrMaxReg, "more than %d regions", maxRegions)
+		return refuse(kind, "region %d: "+format, append([]any{m.Index}, args...)...)
 	}
-	if int(m.Index) != len(c.regions) {
-		shm.Close(fd)
-		return refuse(ErrMaxReg, "region index %d, want %d", m.Index, len(c.regions))
+	cfg := &c.ifc.cfg
+	switch {
+	case int(m.Index) != len(c.regions):
+		return fail(ErrProtocol, "index out of order, want %d", len(c.regions))
+	case len(c.regions) >= maxRegions:
+		return fail(ErrLimit, "more than %d regions", maxRegions)
+	case m.Size == 0 || m.Size > maxRegionSize:
+		return fail(ErrLimit, "size %d outside 1..%d", m.Size, uint64(maxRegionSize))
+	case c.regionBytes+m.Size > cfg.MaxRegionBytes:
+		return fail(ErrLimit, "%d bytes bring the connection's shared memory above the interface's %d", m.Size, cfg.MaxRegionBytes)
 	}
-	if m.Size == 0 || m.Size > maxRegionSize {
-		shm.Close(fd)
-		return refuse(ErrInvalArg, "region %d size %d outside 1..%d", m.Index, m.Size, uint64(maxRegionSize))
-	}
-	// Mapping more than the file holds would turn reads past its end into
-	// SIGBUS, which no Go code can recover from. Seal the file against
-	// shrinking first (a no-op if the peer already did), then check its
-	// size, so the size cannot change after the check.
-	if !shm.ShrinkSealed(fd) && shm.SealShrink(fd) != nil {
-		c.log.Warn("memif region cannot be sealed against shrinking; a peer truncating it would crash this process", "region", m.Index)
+	// A file the owner can shrink while it is mapped turns the next access
+	// past its new end into SIGBUS, which kills a Go process unless the
+	// goroutine asked for a panic instead. Seal it against shrinking (a
+	// no-op if the peer already did; VPP, DPDK and libmemif create their
+	// memfds sealable) before checking its size, so the size cannot drop
+	// after the check.
+	sealed := shm.ShrinkSealed(fd) || shm.SealShrink(fd) == nil
+	if !sealed && !cfg.AllowUnsealedRegions {
+		return fail(ErrUnsealedRegion, "memory file cannot be sealed against shrinking (F_SEAL_SHRINK)")
 	}
 	fsize, err := shm.FileSize(fd)
 	if err != nil || uint64(fsize) < m.Size {
-		shm.Close(fd)
-		return refuse(ErrNoShmFD, "region %d: file holds %d bytes, fewer than the announced %d", m.Index, fsize, m.Size)
+		return fail(ErrProtocol, "file holds %d bytes, fewer than the announced %d", fsize, m.Size)
 	}
 	data, err := shm.Map(fd, int(m.Size))
 	if err != nil {
-		shm.Close(fd)
-		return refuse(ErrSyscall, "region %d: %v", m.Index, err)
+		return fail(err, "%v", err)
 	}
-	c.regions = append(c.regions, region{data: data, fd: fd, size: m.Size})
+	if !sealed {
+		c.unsealed = true
+		c.log.Warn("memif region is not sealed against shrinking; accepted because the interface trusts its peer (AllowUnsealedRegions)", "region", m.Index, "bytes", m.Size)
+	}
+	c.regionBytes += m.Size
+	c.regions = append(c.regions, region{data: data, fd: fd, size: m.Size, sealed: sealed})
 	c.views = append(c.views, data)
 	return nil
 }
@@ -560,35 +610,35 @@ func (c *conn) addRing(m proto.AddRing, fd int, cfg InterfaceConfig) error {
 	if s2m {
 		dir, count, limit = "s2m", c.nS2M, cfg.RxQueues
 	}
-	fail := func(code *Error, format string, args ...any) error {
+	fail := func(kind error, format string, args ...any) error {
 		shm.Close(fd)
-		return refuse(code, "%s ring %d: "+format, append([]any{dir, m.Index}, args...)...)
+		return refuse(kind, "%s ring %d: "+format, append([]any{dir, m.Index}, args...)...)
 	}
 	switch {
 	case m.PrivateHdrSize != 0:
-		return fail(ErrPrivHdr, "private headers not supported")
+		return fail(ErrProtocol, "private headers not supported")
 	case int(m.Index) != count:
-		return fail(ErrMaxRing, "index out of order, want %d", count)
+		return fail(ErrProtocol, "index out of order, want %d", count)
 	case count >= limit:
-		return fail(ErrMaxRing, "more than the %d configured queues", limit)
+		return fail(ErrLimit, "more than the %d queues this interface has", limit)
 	case m.Log2RingSize > MaxLog2RingSize:
-		return fail(ErrMaxLog2Ring, "log2 size %d above %d", m.Log2RingSize, MaxLog2RingSize)
+		return fail(ErrLimit, "log2 size %d above %d", m.Log2RingSize, MaxLog2RingSize)
 	case int(m.Region) >= len(c.regions):
-		return fail(ErrMaxReg, "region %d not announced", m.Region)
+		return fail(ErrProtocol, "region %d not announced", m.Region)
 	case m.Offset%4 != 0:
-		return fail(ErrInvalArg, "offset %d not 4-byte aligned", m.Offset)
+		return fail(ErrProtocol, "offset %d not 4-byte aligned", m.Offset)
 	}
 	reg := &c.regions[m.Region]
 	end := uint64(m.Offset) + uint64(ring.Bytes(c.s.cfg.CacheLine, m.Log2RingSize))
 	if end > reg.size {
-		return fail(ErrInvalArg, "ring at offset %d needs %d bytes, beyond region %d of %d bytes", m.Offset, end-uint64(m.Offset), m.Region, reg.size)
+		return fail(ErrProtocol, "ring at offset %d needs %d bytes, beyond region %d of %d bytes", m.Offset, end-uint64(m.Offset), m.Region, reg.size)
 	}
 	if !shm.IsEventfd(fd) {
-		return fail(ErrNoIntFD, "interrupt descriptor is not an eventfd")
+		return fail(ErrProtocol, "interrupt descriptor is not an eventfd")
 	}
 	r, err := ring.New(reg.data[m.Offset:end], c.s.cfg.CacheLine, m.Log2RingSize)
 	if err != nil {
-		return fail(ErrInvalArg, "%v", err)
+		return fail(ErrProtocol, "%v", err)
 	}
 	reg.rings = true
 	c.specs = append(c.specs, ringSpec{s2m: s2m, index: m.Index, region: m.Region, offset: m.Offset, log2: m.Log2RingSize, fd: fd, r: r})
@@ -602,12 +652,18 @@ func (c *conn) addRing(m proto.AddRing, fd int, cfg InterfaceConfig) error {
 
 func (c *conn) masterConnect(m proto.Connect) error {
 	if c.nS2M == 0 || c.nM2S == 0 {
-		return refuse(ErrMaxRing, "CONNECT with %d s2m and %d m2s rings; need at least one each way", c.nS2M, c.nM2S)
+		return refuse(ErrProtocol, "CONNECT with %d s2m and %d m2s rings; need at least one each way", c.nS2M, c.nM2S)
 	}
-	for i := range c.specs {
-		if got := c.specs[i].r.Cookie(); got != ring.Cookie {
-			return refuse(ErrCookie, "wrong cookie 0x%x on ring %d", got, c.specs[i].index)
+	err := c.touchShared(func() error {
+		for i := range c.specs {
+			if got := c.specs[i].r.Cookie(); got != ring.Cookie {
+				return refuse(ErrProtocol, "wrong cookie 0x%x on ring %d", got, c.specs[i].index)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return c.buildQueues()
 }
@@ -632,10 +688,10 @@ func (c *conn) buildQueues() error {
 			q = &tq.queue
 		}
 		q.c, q.r, q.views, q.rx, q.slave, q.index = c, sp.r, c.views, rx, c.slave, int(sp.index)
-		q.size, q.mask = sp.r.Size(), sp.r.Mask()
+		q.size, q.mask, q.unsealed = sp.r.Size(), sp.r.Mask(), c.unsealed
 		q.efd, q.ringFD = sp.fd, sp.fd
 		if err := shm.SetNonblock(sp.fd); err != nil {
-			return refuse(ErrBadFD, "ring %d: %v", sp.index, err)
+			return refuse(err, "ring %d eventfd: %v", sp.index, err)
 		}
 		if c.slave {
 			ordinal := uint32(sp.index)

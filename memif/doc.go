@@ -22,6 +22,37 @@
 // connection, with a DISCONNECT that names the reason, a counter in Stats
 // and a *DisconnectError for OnDisconnect and LastError.
 //
+// # What a peer cannot do
+//
+// No message, descriptor, file or memory a peer hands over can crash the
+// process, leak a descriptor or a mapping, or disturb another connection:
+//
+//   - Every descriptor received is closed on every path (a message that
+//     should carry none, an empty message, a refused one, the end of the
+//     connection).
+//   - A master maps a region only once its file is sealed against
+//     shrinking (F_SEAL_SHRINK; it seals it itself when the peer created it
+//     sealable, as VPP, DPDK and libmemif do). A file that cannot be sealed
+//     is refused with ErrUnsealedRegion: its owner could truncate it under
+//     the mapping, and the next access would raise SIGBUS, which kills a Go
+//     process. InterfaceConfig.AllowUnsealedRegions accepts such files from
+//     a trusted peer (DPDK's zero-copy client with --no-huge hands over one):
+//     memif's own accesses to them then turn a fault into ErrRegionFault
+//     for that connection only, and code outside memif that reads their
+//     views contains faults with Interface.RecoverFault.
+//   - Per connection: one descriptor per message, at most 256 regions of at
+//     most 4 GiB each and InterfaceConfig.MaxRegionBytes (16 GiB) in all,
+//     at most the interface's queue count of rings each way, rings of at
+//     most 2^14 slots, one message at a time during the handshake, each
+//     awaited at most SocketConfig.HandshakeTimeout (5 s); after the link
+//     is up any message but DISCONNECT ends it. Per master socket: at most
+//     SocketConfig.MaxPendingConnections (16) handshakes at once; more are
+//     closed on accept and counted (SocketStats.Overflow).
+//   - Log lines about connection attempts come once per change of outcome;
+//     refusals of peers that named no interface at most once a second per
+//     socket; a slave that cannot reach its master says so at WARN once,
+//     and again every 30 s while it lasts.
+//
 // Closing an Interface sends DISCONNECT, unmaps every region (see View
 // lifetime below for buffers still out), closes every descriptor and
 // unblocks WaitConnected and RxQueue.Wait. Closing a Socket
@@ -92,7 +123,12 @@
 //
 // # Errors
 //
-// Exported *Error values carry C libmemif's codes and strings (ErrNoBufRing
-// is 18 "Ring buffer full.", and so on); compare with errors.Is. A peer's
-// DISCONNECT arrives as *DisconnectError{Remote: true}.
+// Errors wrap the package's sentinel values (ErrRingFull, ErrSecret,
+// ErrProtocol, ...) with what happened and to which interface; compare
+// with errors.Is. A connection's end is a *DisconnectError: Remote when the
+// peer sent DISCONNECT or closed its control channel (errors.Is
+// ErrPeerDisconnected), otherwise this side's reason and its kind. The
+// DISCONNECT this side sends carries code 0, as VPP's and DPDK's do, and
+// the reason. C libmemif's codes and messages are in package
+// memif/libmemif, the drop-in for its Go adapter.
 package memif

@@ -1,117 +1,111 @@
 package memif
 
 import (
+	"errors"
 	"fmt"
-	"os"
 )
 
-// Error is a memif error carrying C libmemif's numeric code (memif_err_t)
-// and its message, so logs and tools can be compared one to one. The
-// exported values below are the only instances; compare with errors.Is.
-type Error struct {
-	Code int    // libmemif memif_err_t value, 1..39
-	Msg  string // libmemif memif_strerror text
-}
-
-func (e *Error) Error() string { return "memif: " + e.Msg }
-
-// Errors with libmemif's codes and strings (libmemif main.c memif_errlist;
-// the original spelling is kept so messages match the C library).
+// Errors of package memif. Returned errors wrap one of them with the
+// details (which interface, which limit, what the peer sent); compare with
+// errors.Is. C libmemif's numeric codes and messages are the business of
+// package memif/libmemif, which maps these errors onto them.
 var (
-	ErrSyscall      = &Error{1, "Unspecified syscall error (build with -DMEMIF_DBG or make debug)."}
-	ErrConnRefused  = &Error{2, "Connection refused"}
-	ErrAccess       = &Error{3, "Permission to resoure denied."}
-	ErrNoFile       = &Error{4, "Socket file does not exist"}
-	ErrFileLimit    = &Error{5, "System limit on total numer of open files reached."}
-	ErrProcFileLim  = &Error{6, "Per-process limit on total number of open files reached."}
-	ErrAlready      = &Error{7, "Connection already requested."}
-	ErrAgain        = &Error{8, "File descriptor refers to file other than socket, or operation would block."}
-	ErrBadFD        = &Error{9, "Bad file descriptor."}
-	ErrNoMem        = &Error{10, "Out of memory."}
-	ErrInvalArg     = &Error{11, "Invalid argument."}
-	ErrNoConn       = &Error{12, "Memif connection handle does not point to existing conenction"}
-	ErrConn         = &Error{13, "Memif connection handle points to existing connection"}
-	ErrCBFDUpdate   = &Error{14, "Callback memif_control_fd_update_t returned error"}
-	ErrFileNotSock  = &Error{15, "File specified by socket filename exists and is not socket."}
-	ErrNoShmFD      = &Error{16, "Missing shared memory file descriptor. (internal error)"}
-	ErrCookie       = &Error{17, "Invalid cookie on ring. (internal error)"}
-	ErrNoBufRing    = &Error{18, "Ring buffer full."}
-	ErrNoBuf        = &Error{19, "Not enough memif buffers. There are unreceived data in shared memory."}
-	ErrNoBufDet     = &Error{20, "Not enough space for memif details in suplied buffer. String data might be malformed."}
-	ErrIntWrite     = &Error{21, "Send interrupt error."}
-	ErrMalformedMsg = &Error{22, "Malformed message received on control channel."}
-	ErrQID          = &Error{23, "Invalid queue id"}
-	ErrProto        = &Error{24, "Incompatible memory interface protocol version."}
-	ErrID           = &Error{25, "Unmatched interface id."}
-	ErrAccSlave     = &Error{26, "Slave cannot accept connection reqest."}
-	ErrAlrConn      = &Error{27, "Interface is already connected."}
-	ErrMode         = &Error{28, "Mode mismatch."}
-	ErrSecret       = &Error{29, "Secret mismatch."}
-	ErrNoSecret     = &Error{30, "Secret required."}
-	ErrMaxReg       = &Error{31, "Limit on total number of regions reached."}
-	ErrMaxRing      = &Error{32, "Limit on total number of ring reached."}
-	ErrNoIntFD      = &Error{33, "Missing interrupt file descriptor. (internal error)"}
-	ErrDisconnect   = &Error{34, "Interface received disconnect request."}
-	ErrDisconnected = &Error{35, "Interface is disconnected."}
-	ErrUnknownMsg   = &Error{36, "Unknown message type received on control channel. (internal error)"}
-	ErrPollCancel   = &Error{37, "Memif event polling was canceled."}
-	ErrMaxLog2Ring  = &Error{38, "Maximum log2 ring size is 15"}
-	ErrPrivHdr      = &Error{39, "Private headers not supported."}
+	// ErrClosed: the Socket or Interface was closed.
+	ErrClosed = errors.New("memif: closed")
+	// ErrDisconnected: the link is down; a queue of an ended connection
+	// returns it from every burst call.
+	ErrDisconnected = errors.New("memif: link down")
+	// ErrInvalid: a bad configuration or a call's arguments are wrong.
+	ErrInvalid = errors.New("memif: invalid argument")
+	// ErrNoQueue: no queue with that index in the current connection.
+	ErrNoQueue = errors.New("memif: no such queue")
+	// ErrRingFull: the transmit ring has no free slots for the packet.
+	ErrRingFull = errors.New("memif: ring full")
+	// ErrTooLarge: the packet needs more buffers than the ring has, so it
+	// can never be sent on this connection.
+	ErrTooLarge = errors.New("memif: packet larger than the whole ring")
+	// ErrShortBuffer: the caller's buffer slice cannot hold the next
+	// packet's whole chain.
+	ErrShortBuffer = errors.New("memif: buffer slice too short for the packet's chain")
+	// ErrIDInUse: the socket already has an interface of that role and id.
+	ErrIDInUse = errors.New("memif: interface id in use")
+	// ErrSocketInUse: another process listens on the socket path.
+	ErrSocketInUse = errors.New("memif: socket in use by another process")
+	// ErrNotSocket: the socket path exists and is not a socket.
+	ErrNotSocket = errors.New("memif: path is not a socket")
+	// ErrConnected: the interface is already connected.
+	ErrConnected = errors.New("memif: already connected")
+	// ErrConnecting: a connection attempt is in progress.
+	ErrConnecting = errors.New("memif: connection attempt in progress")
+
+	// Why this side ended or refused a connection (the Err of a local
+	// *DisconnectError). The DISCONNECT sent to the peer says the same in
+	// its reason string.
+
+	// ErrProtocol: the peer sent a malformed or unexpected control
+	// message, descriptors where none belong (or none where one does), or
+	// a ring without the cookie.
+	ErrProtocol = errors.New("memif: protocol violation")
+	// ErrVersion: the peer speaks another protocol version.
+	ErrVersion = errors.New("memif: unsupported protocol version")
+	// ErrUnknownInterface: no master interface with the slave's id.
+	ErrUnknownInterface = errors.New("memif: no such interface")
+	// ErrModeMismatch: the peer's interface mode differs.
+	ErrModeMismatch = errors.New("memif: interface mode mismatch")
+	// ErrSecret: the secret is missing or wrong.
+	ErrSecret = errors.New("memif: secret mismatch")
+	// ErrLimit: the peer asked for more than this side allows (regions,
+	// rings, ring size, region bytes).
+	ErrLimit = errors.New("memif: over a limit")
+	// ErrUnsealedRegion: the peer's shared memory is not sealed against
+	// shrinking, so a truncation would fault this process (see
+	// InterfaceConfig.AllowUnsealedRegions).
+	ErrUnsealedRegion = errors.New("memif: region not sealed against shrinking")
+	// ErrRegionFault: touching the peer's shared memory faulted (an
+	// unsealed region was truncated); the connection was ended.
+	ErrRegionFault = errors.New("memif: shared memory fault")
+	// ErrBadDescriptor: the peer published a descriptor outside its
+	// region, a chain that never ends, or a length above the buffer.
+	ErrBadDescriptor = errors.New("memif: bad descriptor from peer")
+	// ErrBadRingIndex: the peer moved head or tail further than the ring
+	// allows.
+	ErrBadRingIndex = errors.New("memif: peer moved a ring index out of range")
+	// ErrPeerDisconnected matches (errors.Is) a *DisconnectError the peer
+	// caused: it sent DISCONNECT or closed its control channel.
+	ErrPeerDisconnected = errors.New("memif: peer ended the connection")
 )
 
-var errorsByCode = [...]*Error{
-	nil, ErrSyscall, ErrConnRefused, ErrAccess, ErrNoFile, ErrFileLimit, ErrProcFileLim, ErrAlready,
-	ErrAgain, ErrBadFD, ErrNoMem, ErrInvalArg, ErrNoConn, ErrConn, ErrCBFDUpdate, ErrFileNotSock,
-	ErrNoShmFD, ErrCookie, ErrNoBufRing, ErrNoBuf, ErrNoBufDet, ErrIntWrite, ErrMalformedMsg, ErrQID,
-	ErrProto, ErrID, ErrAccSlave, ErrAlrConn, ErrMode, ErrSecret, ErrNoSecret, ErrMaxReg, ErrMaxRing,
-	ErrNoIntFD, ErrDisconnect, ErrDisconnected, ErrUnknownMsg, ErrPollCancel, ErrMaxLog2Ring, ErrPrivHdr,
-}
-
-// ErrorByCode returns the exported Error with libmemif code c, or nil.
-func ErrorByCode(c int) *Error {
-	if c <= 0 || c >= len(errorsByCode) {
-		return nil
-	}
-	return errorsByCode[c]
-}
-
-// ErrClosed is returned by every method of a closed Socket or Interface.
-var ErrClosed = os.ErrClosed
-
-// DisconnectError describes why a connection ended. Remote is true when the
-// peer sent DISCONNECT (Code and Reason are the peer's words); otherwise this
-// side refused or ended the connection and sent Code and Reason to the peer.
-// errors.Is matches the libmemif Error with the same code, and ErrDisconnect
-// for any remote disconnect.
+// DisconnectError says why a connection ended. Remote is true when the
+// peer ended it: it sent DISCONNECT (Code and Reason are its words) or
+// closed the control channel. Otherwise this side ended it: Reason is what
+// the DISCONNECT sent to the peer said, and Err the kind (ErrProtocol,
+// ErrSecret, ErrClosed, ...) or cause, for errors.Is.
 type DisconnectError struct {
 	Remote bool
-	Code   uint32
+	Code   uint32 // the code in the peer's DISCONNECT; 0 otherwise
 	Reason string
-	Err    error // local cause, if any (nil for remote)
+	Err    error
 }
 
 func (e *DisconnectError) Error() string {
-	who := "local"
 	if e.Remote {
-		who = "peer"
+		if e.Code != 0 {
+			return fmt.Sprintf("memif: peer ended the connection: %s (code %d)", e.Reason, e.Code)
+		}
+		return "memif: peer ended the connection: " + e.Reason
 	}
-	// ErrClosed would only repeat the reason ("interface closed: file
-	// already closed"); it stays reachable through errors.Is.
-	if e.Err != nil && e.Err != ErrClosed {
-		return fmt.Sprintf("memif: disconnected (%s, code %d): %s: %v", who, e.Code, e.Reason, e.Err)
-	}
-	return fmt.Sprintf("memif: disconnected (%s, code %d): %s", who, e.Code, e.Reason)
+	return "memif: connection ended: " + e.Reason
 }
 
-// Is reports whether target is the libmemif Error with the same code, or
-// ErrDisconnect for a disconnect the peer initiated.
-func (e *DisconnectError) Is(target error) bool {
-	t, ok := target.(*Error)
-	if !ok {
-		return false
-	}
-	return (e.Remote && t == ErrDisconnect) || (t.Code == int(e.Code) && e.Code != 0)
-}
+// Is reports whether target is ErrPeerDisconnected for a connection the
+// peer ended.
+func (e *DisconnectError) Is(target error) bool { return e.Remote && target == ErrPeerDisconnected }
 
-// Unwrap returns the local cause.
+// Unwrap returns the kind or cause of a connection this side ended.
 func (e *DisconnectError) Unwrap() error { return e.Err }
+
+// refuse builds the error that ends a connection on this side: reason
+// goes to the peer in DISCONNECT, kind is for errors.Is.
+func refuse(kind error, format string, args ...any) *DisconnectError {
+	return &DisconnectError{Reason: fmt.Sprintf(format, args...), Err: kind}
+}

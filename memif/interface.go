@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,8 @@ type Interface struct {
 	// inCallback counts running OnConnect/OnDisconnect calls: a Close made
 	// from inside one must not wait for the goroutine that runs it.
 	inCallback atomic.Int32
+
+	attempts attemptLog // outcome of the last failed connection attempt
 
 	st ifaceCounters
 }
@@ -129,27 +132,27 @@ func (i *Interface) NumTxQueues() int {
 }
 
 // RxQueue returns receive queue q of the current connection. May return
-// ErrDisconnected, ErrClosed or an error wrapping ErrQID.
+// ErrDisconnected, ErrClosed or an error wrapping ErrNoQueue.
 func (i *Interface) RxQueue(q int) (*RxQueue, error) {
 	c, err := i.live()
 	if err != nil {
 		return nil, err
 	}
 	if q < 0 || q >= len(c.rx) {
-		return nil, fmt.Errorf("memif: rx queue %d of %d: %w", q, len(c.rx), ErrQID)
+		return nil, fmt.Errorf("memif: interface %d: rx queue %d of %d: %w", i.cfg.ID, q, len(c.rx), ErrNoQueue)
 	}
 	return c.rx[q], nil
 }
 
 // TxQueue returns transmit queue q of the current connection. May return
-// ErrDisconnected, ErrClosed or an error wrapping ErrQID.
+// ErrDisconnected, ErrClosed or an error wrapping ErrNoQueue.
 func (i *Interface) TxQueue(q int) (*TxQueue, error) {
 	c, err := i.live()
 	if err != nil {
 		return nil, err
 	}
 	if q < 0 || q >= len(c.tx) {
-		return nil, fmt.Errorf("memif: tx queue %d of %d: %w", q, len(c.tx), ErrQID)
+		return nil, fmt.Errorf("memif: interface %d: tx queue %d of %d: %w", i.cfg.ID, q, len(c.tx), ErrNoQueue)
 	}
 	return c.tx[q], nil
 }
@@ -161,6 +164,10 @@ type Region struct {
 	FD    int
 	Size  uint64
 	Rings bool // the region holds rings (not only packet buffers)
+	// Sealed: the file cannot shrink, so its memory cannot fault. Only an
+	// interface with AllowUnsealedRegions has unsealed regions; never map
+	// one where a fault cannot be recovered (see Interface.RecoverFault).
+	Sealed bool
 }
 
 // Regions lists the current connection's regions (nil when down).
@@ -171,7 +178,7 @@ func (i *Interface) Regions() []Region {
 	}
 	out := make([]Region, len(c.regions))
 	for k, r := range c.regions {
-		out[k] = Region{Index: uint16(k), FD: r.fd, Size: r.size, Rings: r.rings}
+		out[k] = Region{Index: uint16(k), FD: r.fd, Size: r.size, Rings: r.rings, Sealed: r.sealed}
 	}
 	return out
 }
@@ -227,10 +234,14 @@ func (i *Interface) Details() Details {
 	return d
 }
 
-func (q *queue) details() QueueDetails {
+func (q *queue) details() (qd QueueDetails) {
+	var err error // a fault on an unsealed region ends the connection
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	qd := QueueDetails{Index: q.index, RingSize: int(q.size), Mode: q.mode}
+	defer q.unlock(&err)
+	if q.unsealed {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	}
+	qd = QueueDetails{Index: q.index, RingSize: int(q.size), Mode: q.mode}
 	for s := q.size; s > 1; s >>= 1 {
 		qd.Log2RingSize++
 	}
@@ -350,7 +361,7 @@ func (i *Interface) Close() error {
 		i.s.remove(i)
 	}
 	if c != nil {
-		c.abort(&DisconnectError{Code: uint32(ErrDisconnect.Code), Reason: "interface closed", Err: ErrClosed})
+		c.abort(errInterfaceClosed())
 	}
 	if i.inCallback.Load() > 0 {
 		return nil
@@ -378,12 +389,12 @@ func (i *Interface) callback(f func()) {
 // timer. It does not wait for the attempt: the outcome arrives through
 // OnConnect, WaitConnected and LastError.
 //
-// It returns an error wrapping ErrInvalArg on a master (which waits for
-// its slave), ErrAlrConn when connected, ErrAlready while a handshake is
-// in progress, and ErrClosed after Close.
+// It returns an error wrapping ErrInvalid on a master (which waits for
+// its slave), ErrConnected when connected, ErrConnecting while a handshake
+// is in progress, and ErrClosed after Close.
 func (i *Interface) RequestConnection() error {
 	if i.cfg.Role != RoleSlave {
-		return fmt.Errorf("memif: interface %d: RequestConnection needs the slave role; a master waits for its slave: %w", i.cfg.ID, ErrInvalArg)
+		return fmt.Errorf("memif: interface %d: RequestConnection needs the slave role; a master waits for its slave: %w", i.cfg.ID, ErrInvalid)
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -391,9 +402,9 @@ func (i *Interface) RequestConnection() error {
 	case i.closed:
 		return ErrClosed
 	case i.c != nil:
-		return ErrAlrConn
+		return fmt.Errorf("memif: interface %d: %w", i.cfg.ID, ErrConnected)
 	case i.claim != nil:
-		return ErrAlready
+		return fmt.Errorf("memif: interface %d: %w", i.cfg.ID, ErrConnecting)
 	}
 	select {
 	case i.kick <- struct{}{}:
@@ -427,9 +438,11 @@ func (i *Interface) connectSlave() {
 	d := net.Dialer{Timeout: i.s.cfg.HandshakeTimeout}
 	nc, err := d.Dial("unixpacket", i.s.cfg.Path)
 	if err != nil {
+		err = dialError(i.s.cfg.Path, err)
 		i.mu.Lock()
-		i.lastErr = fmt.Errorf("memif: connect %s: %w", i.s.cfg.Path, mapSyscallErr(err))
+		i.lastErr = err
 		i.mu.Unlock()
+		i.unreachable(err)
 		return
 	}
 	c := newConn(i.s, nc.(*net.UnixConn), true)

@@ -244,7 +244,7 @@ func TestInteropRxOnly(t *testing.T) {
 				}
 				sent += n
 				switch {
-				case errors.Is(err, memif.ErrNoBufRing):
+				case errors.Is(err, memif.ErrRingFull):
 					if time.Now().After(deadline) {
 						t.Fatalf("ring stayed full: testpmd took %d of %d packets", sent, total)
 					}
@@ -440,7 +440,7 @@ func runEcho(t *testing.T, ifc *memif.Interface, pmd *testpmd.Process, c echoCas
 				}
 				p.sent += n
 				pkts = pkts[n:]
-				if err != nil && !errors.Is(err, memif.ErrNoBufRing) {
+				if err != nil && !errors.Is(err, memif.ErrRingFull) {
 					t.Fatalf("queue %d: WritePackets: %v", q, err)
 				}
 				if len(pkts) > 0 {

@@ -5,15 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -188,16 +191,16 @@ func TestAllocWholeChainOrNothing(t *testing.T) {
 	if n, err := tx.Alloc(bufs, 5*128); n != 5 || err != nil {
 		t.Fatalf("first Alloc = %d, %v", n, err)
 	}
-	if n, err := tx.Alloc(bufs[5:], 4*128); n != 0 || !errors.Is(err, memif.ErrNoBufRing) {
-		t.Fatalf("second Alloc = %d, %v; want 0, ErrNoBufRing", n, err)
+	if n, err := tx.Alloc(bufs[5:], 4*128); n != 0 || !errors.Is(err, memif.ErrRingFull) {
+		t.Fatalf("second Alloc = %d, %v; want 0, ErrRingFull", n, err)
 	}
 	if n, err := tx.Alloc(bufs[5:], 3*128); n != 3 || err != nil {
 		t.Fatalf("third Alloc = %d, %v; want the 3 slots left", n, err)
 	}
-	if n, err := tx.Alloc(bufs[8:], 1); n != 0 || !errors.Is(err, memif.ErrNoBufRing) {
+	if n, err := tx.Alloc(bufs[8:], 1); n != 0 || !errors.Is(err, memif.ErrRingFull) {
 		t.Fatalf("Alloc on full ring = %d, %v", n, err)
 	}
-	if n, err := tx.Alloc(bufs[:1], 0); n != 0 || !errors.Is(err, memif.ErrNoBufRing) {
+	if n, err := tx.Alloc(bufs[:1], 0); n != 0 || !errors.Is(err, memif.ErrRingFull) {
 		t.Fatalf("Alloc on full ring = %d, %v", n, err)
 	}
 	if _, err := tx.TxBurst(bufs[:8]); err != nil {
@@ -207,7 +210,7 @@ func TestAllocWholeChainOrNothing(t *testing.T) {
 		t.Errorf("stats: ring full %d, tx packets %d; want 3 and 2", st.TxRingFull, st.TxPackets)
 	}
 	// bufs too short for the chain.
-	if n, err := tx.Alloc(bufs[:1], 300); n != 0 || !errors.Is(err, memif.ErrNoBufRing) && !errors.Is(err, memif.ErrNoBuf) {
+	if n, err := tx.Alloc(bufs[:1], 300); n != 0 || !errors.Is(err, memif.ErrRingFull) && !errors.Is(err, memif.ErrShortBuffer) {
 		t.Fatalf("Alloc into short slice = %d, %v", n, err)
 	}
 }
@@ -216,19 +219,19 @@ func TestTxBurstRejectsMisuse(t *testing.T) {
 	_, slave := memiftest.Pair(t, nil)
 	tx := txq(t, slave, 0)
 	bufs := make([]memif.Buffer, 4)
-	if _, err := tx.TxBurst(bufs[:1]); !errors.Is(err, memif.ErrInvalArg) {
+	if _, err := tx.TxBurst(bufs[:1]); !errors.Is(err, memif.ErrInvalid) {
 		t.Errorf("TxBurst of unallocated buffer: %v", err)
 	}
 	n, _ := tx.Alloc(bufs, 3000) // 2 buffers
-	if _, err := tx.TxBurst(bufs[:1]); !errors.Is(err, memif.ErrInvalArg) {
+	if _, err := tx.TxBurst(bufs[:1]); !errors.Is(err, memif.ErrInvalid) {
 		t.Errorf("TxBurst ending inside a chain: %v", err)
 	}
 	bufs[1].Data = bufs[1].Data[:cap(bufs[1].Data)]
 	bufs[1].Offset += 100
-	if _, err := tx.TxBurst(bufs[:n]); !errors.Is(err, memif.ErrInvalArg) {
+	if _, err := tx.TxBurst(bufs[:n]); !errors.Is(err, memif.ErrInvalid) {
 		t.Errorf("TxBurst with length beyond the buffer: %v", err)
 	}
-	if _, err := tx.WritePackets([][]byte{{1}}); !errors.Is(err, memif.ErrInvalArg) {
+	if _, err := tx.WritePackets([][]byte{{1}}); !errors.Is(err, memif.ErrInvalid) {
 		t.Errorf("WritePackets with allocations pending: %v", err)
 	}
 	tx.Rewind()
@@ -257,8 +260,8 @@ func TestRxBurstNeverSplitsChain(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if n != 0 || !errors.Is(err, memif.ErrNoBuf) {
-		t.Fatalf("RxBurst with 2 slots for a 3-buffer chain = %d, %v; want 0, ErrNoBuf", n, err)
+	if n != 0 || !errors.Is(err, memif.ErrShortBuffer) {
+		t.Fatalf("RxBurst with 2 slots for a 3-buffer chain = %d, %v; want 0, ErrShortBuffer", n, err)
 	}
 	bufs = make([]memif.Buffer, 4)
 	if n, err = rx.RxBurst(bufs); n != 4 || err != nil {
@@ -267,7 +270,7 @@ func TestRxBurstNeverSplitsChain(t *testing.T) {
 	if bufs[0].Flags != memif.BufferNext || bufs[1].Flags != memif.BufferNext || bufs[2].Flags != 0 || len(bufs[3].Data) != 10 {
 		t.Errorf("chain flags %v %v %v", bufs[0].Flags, bufs[1].Flags, bufs[2].Flags)
 	}
-	if err := rx.Release(5); !errors.Is(err, memif.ErrInvalArg) {
+	if err := rx.Release(5); !errors.Is(err, memif.ErrInvalid) {
 		t.Errorf("Release more than held: %v", err)
 	}
 	if err := rx.Release(-1); err != nil {
@@ -300,8 +303,8 @@ func TestMultiQueue(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if _, err := master.RxQueue(4); !errors.Is(err, memif.ErrQID) {
-		t.Errorf("RxQueue(4) = %v, want ErrQID", err)
+	if _, err := master.RxQueue(4); !errors.Is(err, memif.ErrNoQueue) {
+		t.Errorf("RxQueue(4) = %v, want ErrNoQueue", err)
 	}
 }
 
@@ -315,7 +318,7 @@ func TestMasterLimitsSlaveQueues(t *testing.T) {
 	m, _ := sock.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster, RxQueues: 1})
 	s, _ := sock.NewInterface(memif.InterfaceConfig{TxQueues: 2})
 	waitFor(t, func() bool { return s.LastError() != nil })
-	if !errors.Is(s.LastError(), memif.ErrMaxRing) || m.Connected() {
+	if !errors.Is(s.LastError(), memif.ErrPeerDisconnected) || !strings.Contains(s.LastError().Error(), "more than the 1 queues") || m.Connected() {
 		t.Errorf("slave asking for 2 tx queues of a 1-queue master: %v", s.LastError())
 	}
 }
@@ -426,7 +429,7 @@ func TestSlaveZeroCopyForward(t *testing.T) {
 	if err := srx.Release(got); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stx.EnqueueRx(bufs[:1]); !errors.Is(err, memif.ErrInvalArg) {
+	if _, err := stx.EnqueueRx(bufs[:1]); !errors.Is(err, memif.ErrInvalid) {
 		t.Errorf("EnqueueRx of a tx buffer: %v", err)
 	}
 	if _, err := stx.TxBurst(bufs[:got]); err != nil {
@@ -446,7 +449,7 @@ func TestSlaveZeroCopyForward(t *testing.T) {
 	if n, err := txq(t, master, 0).WritePackets(many); n != 1024 || err != nil {
 		t.Errorf("master refill after zero-copy forward: %d, %v", n, err)
 	}
-	if _, err := txq(t, master, 0).EnqueueRx(bufs[:1]); !errors.Is(err, memif.ErrInvalArg) {
+	if _, err := txq(t, master, 0).EnqueueRx(bufs[:1]); !errors.Is(err, memif.ErrInvalid) {
 		t.Errorf("EnqueueRx on master: %v", err)
 	}
 }
@@ -478,7 +481,7 @@ func TestSeveralInterfacesOnOneSocket(t *testing.T) {
 		}
 		ms = append(ms, m)
 	}
-	if _, err := sock.NewInterface(memif.InterfaceConfig{ID: 1, Role: memif.RoleMaster}); !errors.Is(err, memif.ErrConn) {
+	if _, err := sock.NewInterface(memif.InterfaceConfig{ID: 1, Role: memif.RoleMaster}); !errors.Is(err, memif.ErrIDInUse) {
 		t.Errorf("duplicate master id: %v", err)
 	}
 	for id := range uint32(3) {
@@ -512,8 +515,8 @@ func TestMasterSocketDirMissing(t *testing.T) {
 	}
 	defer sock.Close()
 	_, err = sock.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster})
-	if !errors.Is(err, memif.ErrNoFile) {
-		t.Fatalf("err = %v, want ErrNoFile", err)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want fs.ErrNotExist", err)
 	}
 	if want := "does not exist"; !bytes.Contains([]byte(err.Error()), []byte(want)) {
 		t.Errorf("error %q does not say %q", err, want)
@@ -525,8 +528,8 @@ func TestListenOnNonSocketFile(t *testing.T) {
 	os.WriteFile(path, nil, 0o600)
 	sock, _ := memif.NewSocket(memif.SocketConfig{Path: path})
 	defer sock.Close()
-	if _, err := sock.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster}); !errors.Is(err, memif.ErrFileNotSock) {
-		t.Errorf("err = %v, want ErrFileNotSock", err)
+	if _, err := sock.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster}); !errors.Is(err, memif.ErrNotSocket) {
+		t.Errorf("err = %v, want ErrNotSocket", err)
 	}
 }
 
@@ -541,14 +544,14 @@ func TestConfigValidation(t *testing.T) {
 		cfg  memif.InterfaceConfig
 		want error
 	}{
-		{"too many queues", memif.InterfaceConfig{RxQueues: 256}, memif.ErrInvalArg},
-		{"negative queues", memif.InterfaceConfig{TxQueues: -1}, memif.ErrInvalArg},
-		{"log2 15", memif.InterfaceConfig{Log2RingSize: 15}, memif.ErrMaxLog2Ring},
-		{"long secret", memif.InterfaceConfig{Secret: "0123456789012345678901234"}, memif.ErrInvalArg},
-		{"long name", memif.InterfaceConfig{Name: "0123456789012345678901234567890123"}, memif.ErrInvalArg},
-		{"headroom", memif.InterfaceConfig{BufferSize: 128, Headroom: 128}, memif.ErrInvalArg},
-		{"mode", memif.InterfaceConfig{Mode: 3}, memif.ErrInvalArg},
-		{"role", memif.InterfaceConfig{Role: 2}, memif.ErrInvalArg},
+		{"too many queues", memif.InterfaceConfig{RxQueues: 256}, memif.ErrInvalid},
+		{"negative queues", memif.InterfaceConfig{TxQueues: -1}, memif.ErrInvalid},
+		{"log2 15", memif.InterfaceConfig{Log2RingSize: 15}, memif.ErrInvalid},
+		{"long secret", memif.InterfaceConfig{Secret: "0123456789012345678901234"}, memif.ErrInvalid},
+		{"long name", memif.InterfaceConfig{Name: "0123456789012345678901234567890123"}, memif.ErrInvalid},
+		{"headroom", memif.InterfaceConfig{BufferSize: 128, Headroom: 128}, memif.ErrInvalid},
+		{"mode", memif.InterfaceConfig{Mode: 3}, memif.ErrInvalid},
+		{"role", memif.InterfaceConfig{Role: 2}, memif.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -558,7 +561,7 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 	for _, c := range []memif.SocketConfig{{CacheLine: 32}, {AppName: "0123456789012345678901234567890123"}} {
-		if _, err := memif.NewSocket(c); !errors.Is(err, memif.ErrInvalArg) {
+		if _, err := memif.NewSocket(c); !errors.Is(err, memif.ErrInvalid) {
 			t.Errorf("NewSocket(%+v) = %v", c, err)
 		}
 	}
@@ -579,13 +582,15 @@ func TestHandshakeRefusals(t *testing.T) {
 	tests := []struct {
 		name          string
 		master, slave memif.InterfaceConfig
-		want          error
+		reason        string // what the slave hears
+		kind          error  // the master's LastError, once it knew the interface
+		onOwnSocket   bool   // the slave shares the master's Socket
 	}{
-		{"mode mismatch", memif.InterfaceConfig{Mode: memif.ModeIP}, memif.InterfaceConfig{}, memif.ErrMode},
-		{"secret required", memif.InterfaceConfig{Secret: "abc"}, memif.InterfaceConfig{}, memif.ErrNoSecret},
-		{"secret mismatch", memif.InterfaceConfig{Secret: "abc"}, memif.InterfaceConfig{Secret: "abd"}, memif.ErrSecret},
-		{"unmatched id", memif.InterfaceConfig{ID: 1}, memif.InterfaceConfig{ID: 2}, memif.ErrID},
-		{"id of a slave", memif.InterfaceConfig{ID: 1}, memif.InterfaceConfig{ID: 2}, memif.ErrAccSlave},
+		{"mode mismatch", memif.InterfaceConfig{Mode: memif.ModeIP}, memif.InterfaceConfig{}, "mode mismatch: peer ethernet, this interface ip", memif.ErrModeMismatch, false},
+		{"secret required", memif.InterfaceConfig{Secret: "abc"}, memif.InterfaceConfig{}, "secret required", memif.ErrSecret, false},
+		{"secret mismatch", memif.InterfaceConfig{Secret: "abc"}, memif.InterfaceConfig{Secret: "abd"}, "incorrect secret", memif.ErrSecret, false},
+		{"unmatched id", memif.InterfaceConfig{ID: 1}, memif.InterfaceConfig{ID: 2}, "no master interface with id 2 on this socket", nil, false},
+		{"id of a slave", memif.InterfaceConfig{ID: 1}, memif.InterfaceConfig{ID: 2}, "interface id 2 on this socket is a slave, not a master", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -603,7 +608,7 @@ func TestHandshakeRefusals(t *testing.T) {
 			// A separate Socket for the slave, unless the case is about a
 			// slave id on the master's own socket.
 			ssock := sock
-			if tt.want != memif.ErrAccSlave {
+			if !tt.onOwnSocket {
 				ssock, err = memif.NewSocket(memif.SocketConfig{Path: sock.Path(), ReconnectInterval: -1})
 				if err != nil {
 					t.Fatal(err)
@@ -616,11 +621,14 @@ func TestHandshakeRefusals(t *testing.T) {
 			}
 			waitFor(t, func() bool { return s.LastError() != nil })
 			var de *memif.DisconnectError
-			if err := s.LastError(); !errors.As(err, &de) || !de.Remote || !errors.Is(err, tt.want) || !errors.Is(err, memif.ErrDisconnect) {
-				t.Errorf("slave error %v, want a remote DisconnectError matching %v", err, tt.want)
+			if err := s.LastError(); !errors.As(err, &de) || !de.Remote || de.Reason != tt.reason || !errors.Is(err, memif.ErrPeerDisconnected) {
+				t.Errorf("slave error %v, want the peer's DISCONNECT %q", err, tt.reason)
 			}
-			if tt.want != memif.ErrID && tt.want != memif.ErrAccSlave {
+			if tt.kind != nil {
 				waitFor(t, func() bool { return m.Stats().ProtocolErrors == 1 })
+				if !errors.Is(m.LastError(), tt.kind) {
+					t.Errorf("master LastError %v, want %v", m.LastError(), tt.kind)
+				}
 			}
 			waitFor(t, func() bool { return sock.Stats().Refused == 1 })
 		})
@@ -721,7 +729,7 @@ func TestSlaveReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
-		return errors.Is(slave.LastError(), memif.ErrNoFile) || errors.Is(slave.LastError(), memif.ErrConnRefused)
+		return errors.Is(slave.LastError(), fs.ErrNotExist) || errors.Is(slave.LastError(), syscall.ECONNREFUSED)
 	})
 	for round := range 2 {
 		ms, err := memif.NewSocket(memif.SocketConfig{Path: path})
@@ -835,7 +843,7 @@ func TestLimits(t *testing.T) {
 	t.Run("packet longer than the ring", func(t *testing.T) {
 		_, slave := memiftest.Pair(t, &memiftest.Options{Slave: memif.InterfaceConfig{Log2RingSize: 1, BufferSize: 64}})
 		n, err := txq(t, slave, 0).WritePackets([][]byte{make([]byte, 129)})
-		if n != 0 || !errors.Is(err, memif.ErrNoBufRing) {
+		if n != 0 || !errors.Is(err, memif.ErrRingFull) {
 			t.Errorf("WritePackets of a 3-buffer packet into a 2-slot ring = %d, %v", n, err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -44,24 +45,16 @@ type Buffer struct {
 // "Headroom and capacity" in the package doc for what it is on each side.
 func (b Buffer) Cap() int { return int(b.cap) }
 
-// Data-path errors. They are values so bursts can return them without
-// allocating.
+// Misuse errors of the burst methods: values, so that bursts return them
+// without allocating.
 var (
-	// ErrBadDescriptor: the peer published a descriptor outside its
-	// region, a chain that never ends, or a length above the buffer. The
-	// connection is being torn down.
-	ErrBadDescriptor = errors.New("memif: bad descriptor from peer")
-	// ErrBadRingIndex: the peer moved head or tail further than the ring
-	// allows. The connection is being torn down.
-	ErrBadRingIndex = errors.New("memif: peer moved a ring index out of range")
-
-	errNotAllocated  = fmt.Errorf("memif: buffers are not the next allocated ones of this queue: %w", ErrInvalArg)
-	errLength        = fmt.Errorf("memif: buffer length above its capacity: %w", ErrInvalArg)
-	errOpenChain     = fmt.Errorf("memif: burst ends inside a chain: %w", ErrInvalArg)
-	errPending       = fmt.Errorf("memif: allocated buffers not yet sent: %w", ErrInvalArg)
-	errEnqueueMaster = fmt.Errorf("memif: EnqueueRx needs the slave role: %w", ErrInvalArg)
-	errForeignBuffer = fmt.Errorf("memif: buffer is not an unreleased rx buffer of this connection: %w", ErrInvalArg)
-	errReleaseCount  = fmt.Errorf("memif: release count above buffers held: %w", ErrInvalArg)
+	errNotAllocated  = fmt.Errorf("memif: buffers are not the next allocated ones of this queue: %w", ErrInvalid)
+	errLength        = fmt.Errorf("memif: buffer length above its capacity: %w", ErrInvalid)
+	errOpenChain     = fmt.Errorf("memif: burst ends inside a chain: %w", ErrInvalid)
+	errPending       = fmt.Errorf("memif: allocated buffers not yet sent: %w", ErrInvalid)
+	errEnqueueMaster = fmt.Errorf("memif: EnqueueRx needs the slave role: %w", ErrInvalid)
+	errForeignBuffer = fmt.Errorf("memif: buffer is not an unreleased rx buffer of this connection: %w", ErrInvalid)
+	errReleaseCount  = fmt.Errorf("memif: release count above buffers held: %w", ErrInvalid)
 )
 
 // queue is the state shared by RxQueue and TxQueue. mu is held by every
@@ -83,9 +76,12 @@ type queue struct {
 	views   [][]byte // every mapped region, indexed by region number
 	rx      bool
 	slave   bool
-	index   int
-	size    uint32
-	mask    uint16
+	// unsealed: the connection has a region the peer could shrink, so
+	// bursts turn faults on shared memory into errors (see fault.go).
+	unsealed bool
+	index    int
+	size     uint32
+	mask     uint16
 
 	// cur: rx = next descriptor to read; tx = next descriptor to allocate.
 	// own: the index this side publishes (slave: head, master: tail).
@@ -132,7 +128,9 @@ type TxQueue struct{ queue }
 func (q *queue) fail(err error, reason string) error {
 	if !q.failed {
 		q.failed = true
-		add(&q.st.badDesc, 1)
+		if err != ErrRegionFault { // counted with the protocol errors
+			add(&q.st.badDesc, 1)
+		}
 		q.c.abort(&DisconnectError{Reason: reason, Err: err})
 	}
 	return err
@@ -202,17 +200,19 @@ func (q *queue) EventFD() int {
 // RxBurst fills bufs with received buffers, oldest first, and returns how
 // many it filled. A packet spans consecutive buffers, all but the last
 // with BufferNext; a chain is never split across calls. It returns
-// (0, ErrNoBuf) if the next chain does not fit in bufs, ErrDisconnected
+// (0, ErrShortBuffer) if the next chain does not fit in bufs, ErrDisconnected
 // when the link is down, and ErrBadDescriptor/ErrBadRingIndex when the
 // peer broke the protocol. Every returned buffer must later be given back
 // with Release (or to TxQueue.EnqueueRx).
-func (q *RxQueue) RxBurst(bufs []Buffer) (int, error) {
+func (q *RxQueue) RxBurst(bufs []Buffer) (n int, err error) {
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	n, err := q.rxBurst(bufs)
-	q.mu.Unlock()
-	return n, err
+	defer q.unlock(&err)
+	if q.unsealed {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	}
+	return q.rxBurst(bufs)
 }
 
 func (q *queue) rxBurst(bufs []Buffer) (int, error) {
@@ -302,7 +302,7 @@ func (q *queue) rxBurst(bufs []Buffer) (int, error) {
 		// An unfinished chain at the end, or nothing read.
 		switch {
 		case end < avail && n == 0:
-			return 0, ErrNoBuf // the next chain is longer than bufs
+			return 0, ErrShortBuffer // the next chain is longer than bufs
 		case end == avail && n < end && peer == limit:
 			// The producer cannot publish more: this chain never ends.
 			return 0, q.fail(ErrBadDescriptor, "descriptor chain does not end")
@@ -319,11 +319,14 @@ func (q *queue) rxBurst(bufs []Buffer) (int, error) {
 // Release gives back the n oldest buffers returned by RxBurst (n < 0: all
 // of them). A master advances the ring tail; a slave re-posts the buffers
 // to the master with the configured headroom.
-func (q *RxQueue) Release(n int) error {
+func (q *RxQueue) Release(n int) (err error) {
 	if err := q.lock(); err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock(&err)
+	if q.unsealed {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	}
 	if q.slave {
 		// Slots read but not re-posted: [own-size, cur).
 		held := int(uint16(q.cur + uint16(q.size) - q.own))
@@ -409,14 +412,17 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 // or clearing MASK_INT on the ring, which this side (the receiver) owns.
 // Packets published before a switch to interrupt mode were not signalled:
 // run RxBurst once after the switch, before the first Wait.
-func (q *RxQueue) SetMode(m RxMode) error {
+func (q *RxQueue) SetMode(m RxMode) (err error) {
 	if m > RxModePolling {
-		return fmt.Errorf("memif: rx mode %d: %w", m, ErrInvalArg)
+		return fmt.Errorf("memif: rx mode %d: %w", m, ErrInvalid)
 	}
 	if err := q.lockCtl(); err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock(&err)
+	if q.unsealed {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	}
 	q.setMode(m)
 	return nil
 }
@@ -488,17 +494,25 @@ func (q *queue) slotView(idx uint16) (v []byte, region uint16, off uint32, err e
 // Alloc reserves buffers for one packet of size bytes: a chain of as many
 // buffers as it needs, all or nothing. It returns the number of buffers
 // filled in bufs, each with Data sized to its share of the packet (cap
-// is the buffer's capacity). It returns ErrNoBufRing when the ring has not
-// enough free slots and ErrNoBuf when bufs is too short for the chain.
+// is the buffer's capacity). It returns ErrRingFull when the ring has not
+// enough free slots, ErrShortBuffer when bufs is too short for the chain,
+// and ErrTooLarge when even the whole ring would not hold the packet (on a
+// master, once the slave has posted every buffer).
 // Write the packet into Data and publish with TxBurst.
-func (q *TxQueue) Alloc(bufs []Buffer, size int) (int, error) {
+func (q *TxQueue) Alloc(bufs []Buffer, size int) (_ int, err error) {
 	if size < 0 {
-		return 0, ErrInvalArg
+		return 0, ErrInvalid
 	}
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock(&err)
+	if q.unsealed {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	}
+	if q.slave && uint64(size) > uint64(q.size)*uint64(q.bufSize) {
+		return 0, ErrTooLarge
+	}
 	free, err := q.txFree(1)
 	if err != nil {
 		return 0, err
@@ -506,6 +520,10 @@ func (q *TxQueue) Alloc(bufs []Buffer, size int) (int, error) {
 	idx, n, rem := q.cur, 0, size
 	fresh := false // free counts from an index loaded in this call
 	for {
+		if uint32(n) == q.size {
+			// Every buffer the master posted, and the packet goes on.
+			return 0, ErrTooLarge
+		}
 		if uint32(n) >= free {
 			if !fresh {
 				fresh = true
@@ -515,10 +533,10 @@ func (q *TxQueue) Alloc(bufs []Buffer, size int) (int, error) {
 				continue
 			}
 			add(&q.st.ringFull, 1)
-			return 0, ErrNoBufRing
+			return 0, ErrRingFull
 		}
 		if n >= len(bufs) {
-			return 0, ErrNoBuf
+			return 0, ErrShortBuffer
 		}
 		v, region, off, err := q.slotView(idx)
 		if err != nil {
@@ -546,14 +564,17 @@ func (q *TxQueue) Alloc(bufs []Buffer, size int) (int, error) {
 // TxBurst publishes buffers obtained from Alloc or EnqueueRx, in the order
 // they were obtained, and signals the peer unless it polls. The length of
 // each buffer is len(Data). A burst must not end inside a chain.
-func (q *TxQueue) TxBurst(bufs []Buffer) (int, error) {
+func (q *TxQueue) TxBurst(bufs []Buffer) (_ int, err error) {
 	if len(bufs) == 0 {
 		return 0, nil
 	}
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock(&err)
+	if q.unsealed {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	}
 	if len(bufs) > int(uint16(q.cur-q.own)) {
 		return 0, errNotAllocated
 	}
@@ -614,12 +635,15 @@ func (q *queue) publish(n uint16) {
 // WritePackets copies each packet into newly allocated buffers (chained
 // when larger than one buffer) and publishes them with one index update
 // and at most one signal. It returns how many packets were queued; when
-// the ring fills up it returns the count so far and ErrNoBufRing.
-func (q *TxQueue) WritePackets(pkts [][]byte) (int, error) {
+// the ring fills up it returns the count so far and ErrRingFull.
+func (q *TxQueue) WritePackets(pkts [][]byte) (sent int, err error) {
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock(&err)
+	if q.unsealed {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	}
 	if q.cur != q.own {
 		return 0, errPending
 	}
@@ -627,7 +651,6 @@ func (q *TxQueue) WritePackets(pkts [][]byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var sent int
 	var bytes uint64
 	if q.slave {
 		sent, bytes, err = q.writeSlave(pkts, q.cur+uint16(free))
@@ -639,7 +662,7 @@ func (q *TxQueue) WritePackets(pkts [][]byte) (int, error) {
 		add(&q.st.packets, uint64(sent))
 		add(&q.st.bytes, bytes)
 	}
-	if err == ErrNoBufRing {
+	if err == ErrRingFull {
 		add(&q.st.ringFull, uint64(len(pkts)-sent))
 	}
 	return sent, err
@@ -658,7 +681,7 @@ func (q *queue) writeSlave(pkts [][]byte, end uint16) (sent int, bytes uint64, e
 		for {
 			if cur == end {
 				q.cur = start
-				return sent, bytes, ErrNoBufRing
+				return sent, bytes, ErrRingFull
 			}
 			base := shadow[cur&mask]
 			n := copy(mem[base:base+size], p)
@@ -692,7 +715,7 @@ func (q *queue) writeMaster(pkts [][]byte, end uint16) (sent int, bytes uint64, 
 		start, total := cur, uint64(len(p))
 		for {
 			if cur == end {
-				err = ErrNoBufRing
+				err = ErrRingFull
 				break
 			}
 			d := r.Desc(cur)
@@ -735,8 +758,8 @@ func (q *queue) writeMaster(pkts [][]byte, end uint16) (sent int, bytes uint64, 
 // the same interface) are rewritten in place to be tx buffers; publish them
 // with TxBurst and call Release on the rx queue for the same count, which
 // re-posts the tx slots' former buffers. It returns how many it moved
-// (fewer than len(bufs) when the tx ring is full, with ErrNoBufRing).
-func (q *TxQueue) EnqueueRx(bufs []Buffer) (int, error) {
+// (fewer than len(bufs) when the tx ring is full, with ErrRingFull).
+func (q *TxQueue) EnqueueRx(bufs []Buffer) (_ int, err error) {
 	if len(bufs) == 0 {
 		return 0, nil
 	}
@@ -750,7 +773,7 @@ func (q *TxQueue) EnqueueRx(bufs []Buffer) (int, error) {
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock(&err) // a slave's memory is its own: never unsealed
 	if rq.c != q.c {
 		return 0, errForeignBuffer
 	}
@@ -770,7 +793,7 @@ func (q *TxQueue) EnqueueRx(bufs []Buffer) (int, error) {
 	for n < len(bufs) {
 		if uint32(n) >= free {
 			add(&q.st.ringFull, 1)
-			return n, ErrNoBufRing
+			return n, ErrRingFull
 		}
 		b := &bufs[n]
 		if b.q != rq || uint16(b.slot-oldest) >= held {

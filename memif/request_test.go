@@ -2,11 +2,12 @@ package memif_test
 
 import (
 	"errors"
+	"io/fs"
 	"testing"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // TestRequestConnectionWithTimerOff: a slave with reconnecting off makes
@@ -24,7 +25,7 @@ func TestRequestConnectionWithTimerOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return errors.Is(slave.LastError(), memif.ErrNoFile) })
+	waitFor(t, func() bool { return errors.Is(slave.LastError(), fs.ErrNotExist) })
 	for round := range 2 {
 		ms, err := memif.NewSocket(memif.SocketConfig{Path: path})
 		if err != nil {
@@ -34,8 +35,8 @@ func TestRequestConnectionWithTimerOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := m.RequestConnection(); !errors.Is(err, memif.ErrInvalArg) {
-			t.Errorf("master RequestConnection: %v, want ErrInvalArg", err)
+		if err := m.RequestConnection(); !errors.Is(err, memif.ErrInvalid) {
+			t.Errorf("master RequestConnection: %v, want ErrInvalid", err)
 		}
 		// A slave that retried on its own would connect within a few
 		// milliseconds of the master appearing.
@@ -49,8 +50,8 @@ func TestRequestConnectionWithTimerOff(t *testing.T) {
 		if err := slave.WaitConnected(ctxT(t)); err != nil {
 			t.Fatalf("round %d: %v (last error %v)", round, err, slave.LastError())
 		}
-		if err := slave.RequestConnection(); !errors.Is(err, memif.ErrAlrConn) {
-			t.Errorf("RequestConnection while connected: %v, want ErrAlrConn", err)
+		if err := slave.RequestConnection(); !errors.Is(err, memif.ErrConnected) {
+			t.Errorf("RequestConnection while connected: %v, want ErrConnected", err)
 		}
 		if _, err := txq(t, slave, 0).WritePackets([][]byte{{byte(round)}}); err != nil {
 			t.Fatal(err)

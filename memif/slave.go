@@ -19,10 +19,10 @@ func (c *conn) slaveHandshake() error {
 	}
 	hello, ok := m.(proto.Hello)
 	if !ok {
-		return refuse(ErrUnknownMsg, "got %s, want HELLO", m.Type())
+		return refuse(ErrProtocol, "got %s, want HELLO", m.Type())
 	}
 	if hello.MinVersion > proto.Version || hello.MaxVersion < proto.Version {
-		return refuse(ErrProto, "peer speaks versions 0x%04x..0x%04x, want 0x%04x", hello.MinVersion, hello.MaxVersion, proto.Version)
+		return refuse(ErrVersion, "peer speaks versions 0x%04x..0x%04x, want 0x%04x", hello.MinVersion, hello.MaxVersion, proto.Version)
 	}
 	c.peerApp = hello.Name
 	if err := c.allocate(hello); err != nil {
@@ -66,7 +66,7 @@ func (c *conn) slaveHandshake() error {
 	}
 	connected, ok := m.(proto.Connected)
 	if !ok {
-		return refuse(ErrUnknownMsg, "got %s, want CONNECTED", m.Type())
+		return refuse(ErrProtocol, "got %s, want CONNECTED", m.Type())
 	}
 	c.peerName = connected.Name
 	if err := c.buildQueues(); err != nil {
@@ -110,19 +110,19 @@ func (c *conn) allocate(h proto.Hello) error {
 		c.bufRegion, c.bufBase = 0, uint32(ringsTotal)
 	}
 	if uint64(c.bufBase)+bufTotal > maxRegionSize {
-		return refuse(ErrNoMem, "buffers need %d bytes, above the 4 GiB a region can address", bufTotal)
+		return refuse(ErrInvalid, "buffers need %d bytes, above the 4 GiB a region can address", bufTotal)
 	}
 	for k, size := range sizes {
 		fd, err := shm.Memfd(fmt.Sprintf("memif region %d", k), int(size))
 		if err != nil {
-			return refuse(ErrNoMem, "region %d: %v", k, err)
+			return refuse(err, "region %d: %v", k, err)
 		}
 		data, err := shm.Map(fd, int(size))
 		if err != nil {
 			shm.Close(fd)
-			return refuse(ErrNoMem, "region %d: %v", k, err)
+			return refuse(err, "region %d: %v", k, err)
 		}
-		c.regions = append(c.regions, region{data: data, fd: fd, size: size, rings: k == 0})
+		c.regions = append(c.regions, region{data: data, fd: fd, size: size, rings: k == 0, sealed: true})
 		c.views = append(c.views, data)
 	}
 	for k := 0; k < c.nS2M+c.nM2S; k++ {
@@ -134,7 +134,7 @@ func (c *conn) allocate(h proto.Hello) error {
 		off := uint64(k) * ringBytes
 		r, err := ring.New(c.regions[0].data[off:off+ringBytes], cl, c.log2)
 		if err != nil {
-			return refuse(ErrSyscall, "ring %d: %v", k, err)
+			return refuse(err, "ring %d: %v", k, err)
 		}
 		var flags uint16
 		if !s2m && cfg.RxMode == RxModePolling {
@@ -149,7 +149,7 @@ func (c *conn) allocate(h proto.Hello) error {
 		}
 		fd, err := shm.Eventfd()
 		if err != nil {
-			return refuse(ErrSyscall, "ring %d: %v", k, err)
+			return refuse(err, "ring %d: %v", k, err)
 		}
 		c.specs = append(c.specs, ringSpec{s2m: s2m, index: uint16(idx), region: 0, offset: uint32(off), log2: c.log2, fd: fd, r: r})
 	}

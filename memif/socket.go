@@ -31,7 +31,9 @@ type Socket struct {
 	closing []*Interface       // the interfaces Close closes
 	wg      sync.WaitGroup
 
-	accepted, refused atomic.Uint64
+	accepted, refused, overflow atomic.Uint64
+
+	logs logLimiter // connections refused before naming an interface
 }
 
 // SocketStats counts master-side connection attempts on a Socket,
@@ -39,6 +41,9 @@ type Socket struct {
 type SocketStats struct {
 	Accepted uint64 // connections accepted by the listener
 	Refused  uint64 // handshakes this side ended with DISCONNECT
+	// Overflow counts connections closed at once because
+	// SocketConfig.MaxPendingConnections handshakes were already running.
+	Overflow uint64
 }
 
 // NewSocket validates cfg and returns a Socket. It does not touch the
@@ -54,6 +59,7 @@ func NewSocket(cfg SocketConfig) (*Socket, error) {
 		masters: make(map[uint32]*Interface),
 		slaves:  make(map[uint32]*Interface),
 		pending: make(map[*conn]struct{}),
+		logs:    logLimiter{interval: refusedLogInterval},
 	}, nil
 }
 
@@ -62,7 +68,7 @@ func (s *Socket) Path() string { return s.cfg.Path }
 
 // Stats returns the socket's connection counters.
 func (s *Socket) Stats() SocketStats {
-	return SocketStats{Accepted: s.accepted.Load(), Refused: s.refused.Load()}
+	return SocketStats{Accepted: s.accepted.Load(), Refused: s.refused.Load(), Overflow: s.overflow.Load()}
 }
 
 func (s *Socket) addr() *net.UnixAddr { return &net.UnixAddr{Name: s.cfg.Path, Net: "unixpacket"} }
@@ -74,9 +80,10 @@ func (s *Socket) abstract() bool { return strings.HasPrefix(s.cfg.Path, "@") }
 // starts connecting at once and, unless reconnecting is off, retries every
 // ReconnectInterval while it is not connected.
 //
-// May return an error wrapping ErrInvalArg (bad config), ErrConn (the id
-// is taken on this socket), ErrNoFile (the socket directory is missing),
-// ErrFileNotSock, ErrAlready (another process listens) or ErrClosed.
+// May return an error wrapping ErrInvalid (bad config), ErrIDInUse (the
+// id is taken on this socket), fs.ErrNotExist (the socket directory is
+// missing), ErrNotSocket, ErrSocketInUse (another process listens) or
+// ErrClosed.
 func (s *Socket) NewInterface(cfg InterfaceConfig) (*Interface, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
@@ -92,7 +99,7 @@ func (s *Socket) NewInterface(cfg InterfaceConfig) (*Interface, error) {
 		table = s.masters
 	}
 	if table[cfg.ID] != nil {
-		return nil, fmt.Errorf("memif: %s interface id %d already exists on %s: %w", cfg.Role, cfg.ID, s.cfg.Path, ErrConn)
+		return nil, fmt.Errorf("memif: %s interface id %d on %s: %w", cfg.Role, cfg.ID, s.cfg.Path, ErrIDInUse)
 	}
 	ifc := newInterface(s, cfg)
 	if cfg.Role == RoleMaster {
@@ -116,24 +123,27 @@ func (s *Socket) listen() error {
 	if !s.abstract() {
 		dir := filepath.Dir(path)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return fmt.Errorf("memif: cannot listen on %s: socket directory %s does not exist: %w", path, dir, ErrNoFile)
+			return fmt.Errorf("memif: cannot listen on %s: directory %s does not exist: %w", path, dir, fs.ErrNotExist)
 		}
 		if st, err := os.Lstat(path); err == nil {
 			if st.Mode().Type() != fs.ModeSocket {
-				return fmt.Errorf("memif: cannot listen on %s: %w", path, ErrFileNotSock)
+				return fmt.Errorf("memif: cannot listen on %s: %w", path, ErrNotSocket)
 			}
 			// A socket file nobody answers on is left over from a dead
 			// process: remove it, as VPP and libmemif do.
 			if c, err := net.DialTimeout("unixpacket", path, time.Second); err == nil {
 				c.Close()
-				return fmt.Errorf("memif: cannot listen on %s: another process listens there: %w", path, ErrAlready)
+				return fmt.Errorf("memif: cannot listen on %s: %w", path, ErrSocketInUse)
 			}
 			os.Remove(path)
 		}
 	}
 	ln, err := net.ListenUnix("unixpacket", s.addr())
 	if err != nil {
-		return fmt.Errorf("memif: listen on %s: %w", path, mapSyscallErr(err))
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("memif: cannot listen on %s: %w", path, ErrSocketInUse)
+		}
+		return fmt.Errorf("memif: cannot listen on %s: %w", path, unwrapOp(err))
 	}
 	s.ln = ln
 	s.wg.Add(1)
@@ -161,6 +171,16 @@ func (s *Socket) acceptLoop(ln *net.UnixListener) {
 			s.mu.Unlock()
 			uc.Close()
 			return
+		}
+		if len(s.pending) >= s.cfg.MaxPendingConnections {
+			// Each handshake may hold up to a few hundred descriptors and
+			// mappings until it times out: past the bound, new ones are
+			// turned away before they can claim anything.
+			s.mu.Unlock()
+			uc.Close()
+			s.overflow.Add(1)
+			s.logs.log(s.log, slog.LevelWarn, "memif connection refused: too many handshakes in progress", "limit", s.cfg.MaxPendingConnections)
+			continue
 		}
 		s.pending[c] = struct{}{}
 		s.wg.Add(1)
@@ -224,7 +244,7 @@ func (s *Socket) Close() error {
 		ln.Close()
 	}
 	for _, c := range pend {
-		c.abort(&DisconnectError{Code: uint32(ErrDisconnect.Code), Reason: "socket closed", Err: ErrClosed})
+		c.abort(&DisconnectError{Reason: "socket closed", Err: ErrClosed})
 	}
 	inCallback := false
 	for _, i := range ifcs {
@@ -240,31 +260,23 @@ func (s *Socket) Close() error {
 	return nil
 }
 
-// mapSyscallErr wraps err with the libmemif error for its errno, as
-// libmemif's memif_syscall_error_handler does.
-func mapSyscallErr(err error) error {
-	var e *Error
+// dialError describes a slave's failed connect to path in Go's words,
+// keeping the errno for errors.Is (fs.ErrNotExist, syscall.ECONNREFUSED).
+func dialError(path string, err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOENT):
-		e = ErrNoFile
+		return fmt.Errorf("memif: connect to %s: no socket there (is the master running?): %w", path, unwrapOp(err))
 	case errors.Is(err, syscall.ECONNREFUSED):
-		e = ErrConnRefused
-	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		e = ErrAccess
-	case errors.Is(err, syscall.ENFILE):
-		e = ErrFileLimit
-	case errors.Is(err, syscall.EMFILE):
-		e = ErrProcFileLim
-	case errors.Is(err, syscall.ENOMEM):
-		e = ErrNoMem
-	case errors.Is(err, syscall.EADDRINUSE), errors.Is(err, syscall.EALREADY):
-		e = ErrAlready
-	case errors.Is(err, syscall.EAGAIN):
-		e = ErrAgain
-	case errors.Is(err, syscall.EBADF):
-		e = ErrBadFD
-	default:
-		e = ErrSyscall
+		return fmt.Errorf("memif: connect to %s: nobody listens (the master is gone): %w", path, unwrapOp(err))
 	}
-	return fmt.Errorf("%w (%w)", err, e)
+	return fmt.Errorf("memif: connect to %s: %w", path, unwrapOp(err))
+}
+
+// unwrapOp drops the *net.OpError layer, whose text repeats the address.
+func unwrapOp(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // heldViews are buffers out with the caller on all four queues of a pair:
@@ -245,7 +245,7 @@ func TestStaleViewsUnderTraffic(t *testing.T) {
 			txbufs := make([]memif.Buffer, 8)
 			worker(func() error {
 				n, err := tx.Alloc(txbufs, 1500)
-				if errors.Is(err, memif.ErrNoBufRing) {
+				if errors.Is(err, memif.ErrRingFull) {
 					return nil
 				}
 				if err != nil {

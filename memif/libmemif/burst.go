@@ -71,7 +71,7 @@ func (m *Memif) RxBurst(queueID uint8, count uint16) (packets []RawPacketData, e
 	// packet alone is a longer chain is the whole array needed, and any
 	// surplus packets are carried to the next call.
 	n, err := rq.q.RxBurst(bufs[:min(int(count), len(bufs))])
-	if n == 0 && errors.Is(err, memif.ErrNoBuf) {
+	if n == 0 && errors.Is(err, memif.ErrShortBuffer) {
 		n, err = rq.q.RxBurst(bufs)
 	}
 	if err != nil {
@@ -190,7 +190,7 @@ func (m *Memif) TxBurst(queueID uint8, packets []RawPacketData) (count uint16, e
 	tq.mu.Lock()
 	defer tq.mu.Unlock()
 	sent, err := tq.q.WritePackets(byteslices.Of(packets))
-	if err != nil && !errors.Is(err, memif.ErrNoBufRing) {
+	if err != nil && !errors.Is(err, memif.ErrRingFull) {
 		return uint16(sent), m.logErr("tx burst", err)
 	}
 	return uint16(sent), nil

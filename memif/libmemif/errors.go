@@ -2,6 +2,8 @@ package libmemif
 
 import (
 	"errors"
+	"io/fs"
+	"syscall"
 
 	"github.com/memif-wasm/memif-wasm/memif"
 )
@@ -9,8 +11,7 @@ import (
 // MemifError implements and extends the error interface with the method
 // Code, which returns the integer error code as C-libmemif defines it. The
 // exported Err* values are the only instances: compare a returned error by
-// value (err == ErrQueueID), as with the cgo adapter. errors.Is also
-// matches the memif package's *memif.Error with the same code.
+// value (err == ErrQueueID), as with the cgo adapter.
 type MemifError struct {
 	code        int
 	description string
@@ -23,11 +24,46 @@ func (e *MemifError) Error() string { return e.description }
 // Code returns the integer error code as returned by C-libmemif.
 func (e *MemifError) Code() int { return e.code }
 
-// Is reports whether target is the memif package's error with the same
-// libmemif code, so both error families can be tested with errors.Is.
-func (e *MemifError) Is(target error) bool {
-	t, ok := target.(*memif.Error)
-	return ok && t.Code == e.code
+// cStrings are C libmemif's memif_strerror texts by code (main.c
+// memif_errlist), spelling included, so logs match the C library's.
+var cStrings = [...]string{
+	1:  "Unspecified syscall error (build with -DMEMIF_DBG or make debug).",
+	2:  "Connection refused",
+	3:  "Permission to resoure denied.",
+	4:  "Socket file does not exist",
+	5:  "System limit on total numer of open files reached.",
+	6:  "Per-process limit on total number of open files reached.",
+	7:  "Connection already requested.",
+	8:  "File descriptor refers to file other than socket, or operation would block.",
+	9:  "Bad file descriptor.",
+	10: "Out of memory.",
+	11: "Invalid argument.",
+	12: "Memif connection handle does not point to existing conenction",
+	13: "Memif connection handle points to existing connection",
+	14: "Callback memif_control_fd_update_t returned error",
+	15: "File specified by socket filename exists and is not socket.",
+	16: "Missing shared memory file descriptor. (internal error)",
+	17: "Invalid cookie on ring. (internal error)",
+	18: "Ring buffer full.",
+	19: "Not enough memif buffers. There are unreceived data in shared memory.",
+	20: "Not enough space for memif details in suplied buffer. String data might be malformed.",
+	21: "Send interrupt error.",
+	22: "Malformed message received on control channel.",
+	23: "Invalid queue id",
+	24: "Incompatible memory interface protocol version.",
+	25: "Unmatched interface id.",
+	26: "Slave cannot accept connection reqest.",
+	27: "Interface is already connected.",
+	28: "Mode mismatch.",
+	29: "Secret mismatch.",
+	30: "Secret required.",
+	31: "Limit on total number of regions reached.",
+	32: "Limit on total number of ring reached.",
+	33: "Missing interrupt file descriptor. (internal error)",
+	34: "Interface received disconnect request.",
+	35: "Interface is disconnected.",
+	36: "Unknown message type received on control channel. (internal error)",
+	37: "Memif event polling was canceled.",
 }
 
 // newMemifError builds an error with C-libmemif's text for code, or desc
@@ -36,7 +72,7 @@ func newMemifError(code int, desc ...string) *MemifError {
 	if len(desc) > 0 {
 		return &MemifError{code: code, description: "libmemif: " + desc[0]}
 	}
-	return &MemifError{code: code, description: "libmemif: " + memif.ErrorByCode(code).Msg}
+	return &MemifError{code: code, description: "libmemif: " + cStrings[code]}
 }
 
 // Errors returned by this package. Compare returned errors by value against
@@ -103,17 +139,53 @@ var errorsByCode = [...]*MemifError{
 	ErrMaxRing, ErrNotIntFD, ErrDisconnect, ErrDisconnected, ErrUnknownMsg, ErrPollCanceled,
 }
 
-// errorByCode returns the exported error for a libmemif code. Codes the
-// cgo adapter never knew get the nearest one it has: 38 (log2 ring size
-// above 14) is reported as ErrMaxRing, anything else as ErrUnknown.
+// errorByCode returns the exported error for a libmemif code, or
+// ErrUnknown for a code the cgo adapter never knew.
 func errorByCode(code int) *MemifError {
-	switch {
-	case code > 0 && code < len(errorsByCode):
+	if code > 0 && code < len(errorsByCode) {
 		return errorsByCode[code]
-	case code == memif.ErrMaxLog2Ring.Code:
-		return ErrMaxRing
 	}
 	return ErrUnknown
+}
+
+// byKind maps package memif's errors to the codes C libmemif returns for
+// the same condition. The first match wins, so a wrapped kind that is also
+// a syscall error takes the memif meaning.
+var byKind = [...]struct {
+	kind error
+	code *MemifError
+}{
+	{memif.ErrClosed, ErrNoConn},
+	{memif.ErrPeerDisconnected, ErrDisconnect},
+	{memif.ErrBadDescriptor, ErrDisconnected}, // the peer broke the protocol; memif is ending the link
+	{memif.ErrBadRingIndex, ErrDisconnected},
+	{memif.ErrRegionFault, ErrDisconnected},
+	{memif.ErrDisconnected, ErrDisconnected},
+	{memif.ErrInvalid, ErrInvalArgs},
+	{memif.ErrNoQueue, ErrQueueID},
+	{memif.ErrRingFull, ErrNoBufRing},
+	{memif.ErrShortBuffer, ErrNoBuf},
+	{memif.ErrTooLarge, ErrNoBufRing},
+	{memif.ErrIDInUse, ErrConn},
+	{memif.ErrSocketInUse, ErrAlready},
+	{memif.ErrNotSocket, ErrFileNotSock},
+	{memif.ErrConnected, ErrAlreadyConn},
+	{memif.ErrConnecting, ErrAlready},
+	{memif.ErrProtocol, ErrMalformedMsg},
+	{memif.ErrVersion, ErrProto},
+	{memif.ErrUnknownInterface, ErrIfID},
+	{memif.ErrModeMismatch, ErrMode},
+	{memif.ErrSecret, ErrSecret},
+	{memif.ErrLimit, ErrMaxRing},
+	{memif.ErrUnsealedRegion, ErrNoShmFD},
+	{fs.ErrNotExist, ErrNoFile},
+	{syscall.ECONNREFUSED, ErrConnRefused},
+	{fs.ErrPermission, ErrAccess},
+	{syscall.ENFILE, ErrFileLimit},
+	{syscall.EMFILE, ErrProcFileLimit},
+	{syscall.ENOMEM, ErrNoMem},
+	{syscall.EAGAIN, ErrAgain},
+	{syscall.EBADF, ErrBadFd},
 }
 
 // toMemifError turns an error of the memif package into this package's
@@ -127,28 +199,14 @@ func toMemifError(err error) error {
 	if errors.As(err, &me) {
 		return me
 	}
-	if errors.Is(err, memif.ErrClosed) {
-		return ErrNoConn
-	}
-	if errors.Is(err, memif.ErrBadDescriptor) || errors.Is(err, memif.ErrBadRingIndex) {
-		// The peer broke the protocol; memif is tearing the link down.
-		return ErrDisconnected
-	}
-	var de *memif.DisconnectError
-	if errors.As(err, &de) {
-		if de.Remote {
-			return ErrDisconnect
-		}
-		if de.Err == nil {
-			return errorByCode(int(de.Code))
+	for _, k := range byKind {
+		if errors.Is(err, k.kind) {
+			return k.code
 		}
 	}
-	var e *memif.Error
-	if errors.As(err, &e) {
-		return errorByCode(e.Code)
-	}
-	if de != nil {
-		return errorByCode(int(de.Code))
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return ErrSyscall
 	}
 	return ErrUnknown
 }

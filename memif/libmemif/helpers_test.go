@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
-	"github.com/memif-wasm/memif-wasm/memif/internal/memiftest"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // testWait bounds every wait in this package's tests.

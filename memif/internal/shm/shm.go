@@ -40,6 +40,24 @@ func Memfd(name string, size int) (int, error) {
 	return fd, nil
 }
 
+// UnsealableMemfd creates a memfd of size bytes without MFD_ALLOW_SEALING,
+// as a peer that does not care may: nobody can seal it, so its creator
+// can shrink it under every mapping. For tests of such peers.
+func UnsealableMemfd(name string, size int) (int, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("memfd_create: %w", err)
+	}
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("ftruncate memfd to %d: %w", size, err)
+	}
+	return fd, nil
+}
+
+// Truncate sets the size of the file behind fd.
+func Truncate(fd int, size int64) error { return unix.Ftruncate(fd, size) }
+
 // Map maps size bytes of fd shared, readable and writable.
 func Map(fd int, size int) ([]byte, error) {
 	b, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -170,6 +188,23 @@ func Drain(fd int) (uint64, error) {
 
 // Rights encodes fd as an SCM_RIGHTS control message.
 func Rights(fd int) []byte { return unix.UnixRights(fd) }
+
+// SendEmpty sends a message of no bytes carrying the ancillary data oob
+// on the socket sockfd. Go's own send paths add a dummy byte to such a
+// message on a stream or seqpacket socket; a hostile peer need not. For
+// tests that play such a peer.
+func SendEmpty(sockfd int, oob []byte) error {
+	var msg unix.Msghdr
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	_, _, errno := unix.Syscall(unix.SYS_SENDMSG, uintptr(sockfd), uintptr(unsafe.Pointer(&msg)), 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
 
 // ErrBadControl reports an ancillary message that could not be parsed.
 var ErrBadControl = errors.New("malformed ancillary data")

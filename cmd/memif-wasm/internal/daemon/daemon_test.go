@@ -753,7 +753,7 @@ func TestPeerVanishesMidTraffic(t *testing.T) {
 							return
 						default:
 						}
-						if _, err := txq.WritePackets(pkts); err != nil && !errors.Is(err, memif.ErrNoBufRing) {
+						if _, err := txq.WritePackets(pkts); err != nil && !errors.Is(err, memif.ErrRingFull) {
 							return
 						}
 					}
@@ -854,7 +854,7 @@ func TestTxRetryBounds(t *testing.T) {
 			// it may not have handed them yet.
 			waitFor(t, fmt.Sprintf("%s: room for packet %d", sock, sent), func() bool {
 				n, err = txq.WritePackets([][]byte{frame(uint64(sent)), frame(uint64(sent + 1)), frame(uint64(sent + 2)), frame(uint64(sent + 3))})
-				return n > 0 || !errors.Is(err, memif.ErrNoBufRing)
+				return n > 0 || !errors.Is(err, memif.ErrRingFull)
 			})
 			if n == 0 {
 				t.Fatalf("%s: after %d packets: %v", sock, sent, err)

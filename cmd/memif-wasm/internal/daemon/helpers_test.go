@@ -176,7 +176,7 @@ func (tr *traffic) run(t testing.TB, timeout time.Duration) {
 		}
 		n, err := txq.WritePackets(pkts)
 		sent += n
-		if err != nil && !errors.Is(err, memif.ErrNoBufRing) {
+		if err != nil && !errors.Is(err, memif.ErrRingFull) {
 			t.Errorf("send: %v", err)
 			break
 		}

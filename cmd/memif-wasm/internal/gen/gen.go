@@ -400,7 +400,7 @@ func (r *run) receive(ctx context.Context, q int) {
 		}
 		for ctx.Err() == nil {
 			n, err := r.sink.poll(rx, bufs)
-			if errors.Is(err, memif.ErrNoBuf) && len(bufs) < 1<<16 {
+			if errors.Is(err, memif.ErrShortBuffer) && len(bufs) < 1<<16 {
 				bufs = make([]memif.Buffer, 2*len(bufs)) // a chain longer than bufs: rare, grow once
 				continue
 			}
@@ -489,7 +489,7 @@ func (s *sender) run(ctx context.Context) error {
 			lastProgress = now
 		case errors.Is(err, memif.ErrDisconnected):
 			tx = nil
-		case err != nil && !errors.Is(err, memif.ErrNoBufRing):
+		case err != nil && !errors.Is(err, memif.ErrRingFull):
 			return fmt.Errorf("queue %d: %w", s.q, err)
 		default:
 			// The ring is full: the peer has not caught up. Yield, then retry.
@@ -523,7 +523,7 @@ func (s *sender) reconnect(ctx context.Context) (*memif.TxQueue, error) {
 }
 
 // burst queues up to want frames and publishes them; it returns how many were sent.
-// It does not allocate. A full ring ends the burst early with ErrNoBufRing.
+// It does not allocate. A full ring ends the burst early with ErrRingFull.
 func (s *sender) burst(tx *memif.TxQueue, want int) (int, error) {
 	t := s.r.tmpl
 	stamp := uint64(time.Since(s.r.epoch))
@@ -532,7 +532,7 @@ func (s *sender) burst(tx *memif.TxQueue, want int) (int, error) {
 	var allocErr error
 	for frames < want {
 		m, err := tx.Alloc(s.bufs[nb:], len(t.frame))
-		if errors.Is(err, memif.ErrNoBuf) && nb == 0 {
+		if errors.Is(err, memif.ErrShortBuffer) && nb == 0 {
 			s.bufs = make([]memif.Buffer, 2*len(s.bufs)) // tiny buffers, long chains: grow once
 			continue
 		}
@@ -556,7 +556,7 @@ func (s *sender) burst(tx *memif.TxQueue, want int) (int, error) {
 			s.flow = 0
 		}
 	}
-	if errors.Is(allocErr, memif.ErrNoBufRing) {
+	if errors.Is(allocErr, memif.ErrRingFull) {
 		s.full.Add(1)
 	}
 	if nb == 0 {

@@ -209,7 +209,7 @@ func Send(t testing.TB, p *memif.Interface, q int, pkts ...[]byte) {
 	deadline := time.Now().Add(Wait)
 	for len(pkts) > 0 {
 		n, err := tx.WritePackets(pkts)
-		if err != nil && err != memif.ErrNoBufRing {
+		if err != nil && err != memif.ErrRingFull {
 			t.Fatalf("peer send: %v", err)
 		}
 		pkts = pkts[n:]

@@ -127,7 +127,7 @@ func (p *Peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 			for len(pkts) > 0 && ctx.Err() == nil {
 				k, err := tx.WritePackets(pkts)
 				pkts = pkts[k:]
-				if err != nil && !errors.Is(err, memif.ErrNoBufRing) {
+				if err != nil && !errors.Is(err, memif.ErrRingFull) {
 					break
 				}
 				if len(pkts) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,39 @@ func CheckFDLeaks(t testing.TB) {
 			}
 			if time.Now().After(deadline) {
 				t.Errorf("memiftest: %d file descriptors leaked (%d open before, %d after); open now: %v", after-before, before, after, fdTargets())
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// MemfdMappings counts this process's mappings of memfd files (memif
+// regions, its own and its peers').
+func MemfdMappings(t testing.TB) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skipf("memiftest: cannot read /proc/self/maps: %v", err)
+	}
+	return strings.Count(string(b), "/memfd:")
+}
+
+// CheckMappingLeaks records the number of memfd mappings now and, when the
+// test ends (after cleanups registered later have run), fails if more are
+// mapped. Mappings released asynchronously get up to two seconds.
+func CheckMappingLeaks(t testing.TB) {
+	t.Helper()
+	before := MemfdMappings(t)
+	t.Cleanup(func() {
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			after := MemfdMappings(t)
+			if after <= before {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("memiftest: %d memfd mappings leaked (%d before, %d after)", after-before, before, after)
 				return
 			}
 			time.Sleep(10 * time.Millisecond)
