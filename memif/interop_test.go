@@ -56,6 +56,9 @@ type echoCase struct {
 	abstract bool
 	secret   string
 	log2Ring int
+	// zeroCopy: a testpmd client hands over its own (unsealable) memory;
+	// trustUnsealed: the Go master accepts it (AllowUnsealedRegions).
+	zeroCopy, trustUnsealed bool
 }
 
 func (c echoCase) String() string {
@@ -68,6 +71,9 @@ func (c echoCase) String() string {
 	}
 	if c.log2Ring != 0 {
 		s += fmt.Sprintf("-ring%d", 1<<c.log2Ring)
+	}
+	if c.zeroCopy {
+		s += "-zerocopy"
 	}
 	return s
 }
@@ -107,6 +113,45 @@ func TestInteropMasterToClient(t *testing.T) {
 			runEcho(t, ifc, pmd, c)
 		})
 	}
+}
+
+// TestInteropZeroCopyClient: DPDK's zero-copy client (zero-copy=yes, no
+// hugepages) hands over memory it created without MFD_ALLOW_SEALING. A
+// memif-wasm master refuses it by default, naming why; trusted with
+// AllowUnsealedRegions it forwards as with any client.
+func TestInteropZeroCopyClient(t *testing.T) {
+	testpmd.Require(t)
+	t.Run("refused", func(t *testing.T) {
+		c := echoCase{queues: 1, mode: "io", zeroCopy: true}
+		socket := c.socket(t)
+		ifc := newInterface(t, socket, memif.RoleMaster, c)
+		pmd := testpmd.StartT(t, pmdConfig(testpmd.RoleClient, socket, c))
+		deadline := time.Now().Add(interopWait)
+		for !errors.Is(ifc.LastError(), memif.ErrUnsealedRegion) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no refusal within %v; last error %v\n--- testpmd ---\n%s", interopWait, ifc.LastError(), pmd.Tail(3000))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if ifc.Connected() {
+			t.Error("connected with an unsealed region")
+		}
+		t.Logf("refused: %v", ifc.LastError())
+	})
+	t.Run("trusted", func(t *testing.T) {
+		c := echoCase{queues: 1, mode: "macswap", zeroCopy: true, trustUnsealed: true}
+		ifc, pmd := startPair(t, testpmd.RoleClient, c, nil)
+		sealed := 0
+		for _, r := range ifc.Regions() {
+			if r.Sealed {
+				sealed++
+			}
+		}
+		if sealed == len(ifc.Regions()) {
+			t.Fatalf("regions %+v: want DPDK's zero-copy memory unsealed", ifc.Regions())
+		}
+		runEcho(t, ifc, pmd, c)
+	})
 }
 
 // startPair starts testpmd in pmdRole and memif-wasm in the other role, in
@@ -282,6 +327,7 @@ func pmdConfig(role testpmd.Role, socket string, c echoCase) *testpmd.Config {
 	port := testpmd.Port{Role: role, Socket: socket, MAC: testpmdMAC, BufferSize: 2048, Secret: c.secret}
 	if role == testpmd.RoleClient {
 		port.LogRingSize = c.log2Ring
+		port.ZeroCopy = c.zeroCopy
 	}
 	return &testpmd.Config{
 		Ports:       []testpmd.Port{port},
@@ -300,6 +346,7 @@ func newInterface(t *testing.T, socket string, role memif.Role, c echoCase) *mem
 	t.Cleanup(func() { sock.Close() })
 	cfg := memif.InterfaceConfig{
 		Role: role, Name: "memif-wasm0", RxQueues: c.queues, TxQueues: c.queues, BufferSize: 2048, Secret: c.secret,
+		AllowUnsealedRegions: c.trustUnsealed,
 	}
 	if role == memif.RoleSlave {
 		cfg.Log2RingSize = uint8(c.log2Ring)

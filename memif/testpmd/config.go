@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,11 @@ type Port struct {
 	Secret string
 	// MAC is the port's Ethernet address as xx:xx:xx:xx:xx:xx (default random).
 	MAC string
+	// ZeroCopy (client only) makes the PMD hand its own memory segments to
+	// the server as buffer regions (devargs zero-copy=yes, with EAL's
+	// --single-file-segments). Without hugepages that memory is a memfd
+	// DPDK creates without MFD_ALLOW_SEALING: it cannot be sealed.
+	ZeroCopy bool
 }
 
 // Config describes a testpmd process. The zero value of every field but
@@ -206,6 +212,9 @@ func (p *Port) validate() error {
 	if len(p.Secret) > 24 {
 		return fmt.Errorf("secret is %d bytes, at most 24", len(p.Secret))
 	}
+	if p.ZeroCopy && p.Role != RoleClient {
+		return errors.New("zero-copy is a client's option: the client hands its memory to the server")
+	}
 	if strings.ContainsAny(p.Secret, ",= \t\n\x00") {
 		return errors.New("secret contains a character that devargs cannot carry (',', '=', white space or NUL)")
 	}
@@ -236,6 +245,9 @@ func (p *Port) devargs(i int) string {
 	if p.MAC != "" {
 		fmt.Fprintf(&b, ",mac=%s", p.MAC)
 	}
+	if p.ZeroCopy {
+		b.WriteString(",zero-copy=yes")
+	}
 	return b.String()
 }
 
@@ -251,6 +263,9 @@ func (c *Config) args(filePrefix string) []string {
 	}
 	for i := range c.Ports {
 		a = append(a, "--vdev", c.Ports[i].devargs(i))
+		if c.Ports[i].ZeroCopy && !slices.Contains(a, "--single-file-segments") {
+			a = append(a, "--single-file-segments")
+		}
 	}
 	topology := "paired"
 	if len(c.Ports)%2 == 1 {

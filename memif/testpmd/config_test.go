@@ -95,6 +95,7 @@ func TestConfigRejects(t *testing.T) {
 		{"devargs injection in socket", with(func(c *Config) { c.Ports[0].Socket = "/tmp/a,zero-copy=yes" }), "devargs cannot carry"},
 		{"devargs injection in secret", with(func(c *Config) { c.Ports[0].Secret = "a,role=client" }), "secret contains"},
 		{"secret too long", with(func(c *Config) { c.Ports[0].Secret = strings.Repeat("s", 25) }), "at most 24"},
+		{"zero-copy server", with(func(c *Config) { c.Ports[0].ZeroCopy = true }), "zero-copy is a client's option"},
 		{"buffer size", with(func(c *Config) { c.Ports[0].BufferSize = 65536 }), "buffer size 65536"},
 		{"negative buffer size", with(func(c *Config) { c.Ports[0].BufferSize = -1 }), "buffer size -1"},
 		{"ring size", with(func(c *Config) { c.Ports[0].LogRingSize = 15 }), "ring size 15"},
