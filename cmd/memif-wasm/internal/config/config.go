@@ -22,6 +22,11 @@ const (
 	DefaultBufferSize = 2048
 	MinBufferSize     = 128
 	MaxBufferSize     = 65535
+	// DefaultMTU is the largest frame an interface carries whole unless its
+	// mtu says otherwise: a jumbo frame, as the host's default max_frame.
+	DefaultMTU = 9216
+	MinMTU     = 64
+	MaxMTU     = 65535
 	MaxQueues         = 255
 	MaxNameLen        = 31 // memif interface names travel in 32-byte fields
 	MaxSecretLen      = 24
@@ -124,6 +129,10 @@ type Interface struct {
 	RingSize int `yaml:"ring_size"`
 	// BufferSize is bytes per packet buffer, 128..65535; 0 means 2048.
 	BufferSize int `yaml:"buffer_size"`
+	// MTU is the largest frame the interface must carry whole, 64..65535;
+	// 0 means DefaultMTU. A slave (which sizes the rings) whose ring cannot
+	// hold one such frame in its buffers is refused at load.
+	MTU int `yaml:"mtu"`
 	// Mode is "ethernet" (default), "ip" or "punt-inject".
 	Mode string `yaml:"mode"`
 	// RxMode is "interrupt" (default) or "polling".
@@ -310,6 +319,22 @@ func (i *Interface) RingLog2() uint8 {
 		l++
 	}
 	return l
+}
+
+// FrameMTU is MTU with the default applied.
+func (i *Interface) FrameMTU() int {
+	if i.MTU == 0 {
+		return DefaultMTU
+	}
+	return i.MTU
+}
+
+// BufferBytes is BufferSize with the default applied.
+func (i *Interface) BufferBytes() int {
+	if i.BufferSize == 0 {
+		return DefaultBufferSize
+	}
+	return i.BufferSize
 }
 
 // NumQueues is Queues with the default applied.

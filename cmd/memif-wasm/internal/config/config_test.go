@@ -61,6 +61,20 @@ func TestLoadExample(t *testing.T) {
 	}
 }
 
+// TestSmallRingCarriesItsMTU: a small ring is fine when its buffers hold a
+// frame of the interface's mtu, and a master's ring is the slave's to size.
+func TestSmallRingCarriesItsMTU(t *testing.T) {
+	for _, y := range []string{
+		strings.Replace(good, "id: 1", "id: 1\n        ring_size: 4\n        mtu: 1500", 1),
+		strings.Replace(good, "id: 1", "id: 1\n        ring_size: 8", 1),
+		strings.Replace(good, "role: master", "role: master\n        ring_size: 2", 1),
+	} {
+		if _, err := Parse([]byte(y), "small.yaml"); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+}
+
 func TestEmptyIsValid(t *testing.T) {
 	c, err := Parse(nil, "empty.yaml")
 	if err != nil {
@@ -110,6 +124,10 @@ func TestBadConfigs(t *testing.T) {
 		{"bad role", strings.Replace(good, "role: master", "role: server", 1), []string{"tenants[0].interfaces[0].role", `"server" is not one of slave, master`}},
 		{"bad ring size", strings.Replace(good, "role: master", "role: master\n        ring_size: 1000", 1), []string{"interfaces[0].ring_size", "1000 is not a power of two"}},
 		{"ring too big", strings.Replace(good, "role: master", "role: master\n        ring_size: 32768", 1), []string{"ring_size", "32768"}},
+		// Issue #9 case 2: a slave whose ring cannot hold one frame drops them all.
+		{"ring cannot hold a frame", strings.Replace(good, "id: 1", "id: 1\n        ring_size: 4", 1), []string{"interfaces[1].ring_size", "4 buffers of 2048 bytes cannot hold one 9216-byte frame (mtu): it needs 5"}},
+		{"ring cannot hold the mtu", strings.Replace(good, "id: 1", "id: 1\n        ring_size: 2\n        buffer_size: 1024\n        mtu: 2049", 1), []string{"interfaces[1].ring_size", "2 buffers of 1024 bytes cannot hold one 2049-byte frame (mtu): it needs 3"}},
+		{"bad mtu", strings.Replace(good, "id: 1", "id: 1\n        mtu: 63", 1), []string{"interfaces[1].mtu", "63 is outside 64..65535"}},
 		{"bad queues", strings.Replace(good, "role: master", "role: master\n        queues: 256", 1), []string{"interfaces[0].queues", "256 is outside 1..255"}},
 		{"negative queues", strings.Replace(good, "role: master", "role: master\n        queues: -1", 1), []string{"queues", "-1"}},
 		{"bad buffer size", strings.Replace(good, "role: master", "role: master\n        buffer_size: 70000", 1), []string{"buffer_size", "70000"}},

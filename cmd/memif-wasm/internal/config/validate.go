@@ -111,11 +111,27 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	if in.Queues < 0 || in.Queues > MaxQueues {
 		v.add(ip+".queues", fmt.Sprintf("%d is outside 1..%d", in.Queues, MaxQueues))
 	}
-	if n := in.RingSize; n != 0 && (n < MinRingSize || n > MaxRingSize || n&(n-1) != 0) {
-		v.add(ip+".ring_size", fmt.Sprintf("%d is not a power of two between %d and %d", n, MinRingSize, MaxRingSize))
+	ringOK := in.RingSize == 0 || in.RingSize >= MinRingSize && in.RingSize <= MaxRingSize && in.RingSize&(in.RingSize-1) == 0
+	if !ringOK {
+		v.add(ip+".ring_size", fmt.Sprintf("%d is not a power of two between %d and %d", in.RingSize, MinRingSize, MaxRingSize))
 	}
-	if n := in.BufferSize; n != 0 && (n < MinBufferSize || n > MaxBufferSize) {
-		v.add(ip+".buffer_size", fmt.Sprintf("%d is outside %d..%d", n, MinBufferSize, MaxBufferSize))
+	bufOK := in.BufferSize == 0 || in.BufferSize >= MinBufferSize && in.BufferSize <= MaxBufferSize
+	if !bufOK {
+		v.add(ip+".buffer_size", fmt.Sprintf("%d is outside %d..%d", in.BufferSize, MinBufferSize, MaxBufferSize))
+	}
+	mtuOK := in.MTU == 0 || in.MTU >= MinMTU && in.MTU <= MaxMTU
+	if !mtuOK {
+		v.add(ip+".mtu", fmt.Sprintf("%d is outside %d..%d", in.MTU, MinMTU, MaxMTU))
+	}
+	// A slave sizes the rings (a master learns them from its slave): one
+	// whose ring cannot hold a single frame of the MTU in its buffers could
+	// never send such a frame, nor receive it from the master, and would
+	// drop every one.
+	if !in.IsMaster() && ringOK && bufOK && mtuOK {
+		ring, buf, mtu := 1<<in.RingLog2(), in.BufferBytes(), in.FrameMTU()
+		if need := (mtu + buf - 1) / buf; need > ring {
+			v.add(ip+".ring_size", fmt.Sprintf("%d buffers of %d bytes cannot hold one %d-byte frame (mtu): it needs %d; raise ring_size or buffer_size, or lower mtu", ring, buf, mtu, need))
+		}
 	}
 	if in.TxRetries < 0 || in.TxRetries > MaxTxRetries {
 		v.add(ip+".tx_retries", fmt.Sprintf("%d is outside 0..%d", in.TxRetries, MaxTxRetries))
