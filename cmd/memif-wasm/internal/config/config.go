@@ -24,9 +24,9 @@ const (
 	MaxBufferSize     = 65535
 	// DefaultMTU is the largest frame an interface carries whole unless its
 	// mtu says otherwise: a jumbo frame, as the host's default max_frame.
-	DefaultMTU = 9216
-	MinMTU     = 64
-	MaxMTU     = 65535
+	DefaultMTU        = 9216
+	MinMTU            = 64
+	MaxMTU            = 65535
 	MaxQueues         = 255
 	MaxNameLen        = 31 // memif interface names travel in 32-byte fields
 	MaxSecretLen      = 24
