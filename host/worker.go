@@ -38,6 +38,10 @@ const (
 	txRetryPause  = 5 * time.Microsecond
 )
 
+// noQueueRetry is how often a worker whose queue the current connection
+// did not negotiate looks again.
+const noQueueRetry = 50 * time.Millisecond
+
 // Port is a memif interface packets can leave by. Workers that share a Port
 // serialise their transmits on it, since a memif queue takes one sender at a
 // time.
@@ -190,6 +194,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		if errors.Is(err, memif.ErrClosed) {
 			return err
+		}
+		if errors.Is(err, memif.ErrNoQueue) {
+			// This connection has fewer queues than our index; the link
+			// stays up, so WaitConnected would return at once. Look again
+			// later rather than spin.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(noQueueRetry):
+			}
 		}
 		// A disconnect: wait for the next connection.
 	}
