@@ -133,6 +133,12 @@ type Interface struct {
 	// 0 means DefaultMTU. A slave (which sizes the rings) whose ring cannot
 	// hold one such frame in its buffers is refused at load.
 	MTU int `yaml:"mtu"`
+	// AllowUnsealedRegions (master only) accepts shared memory the peer
+	// could shrink under this process (memif.InterfaceConfig's field of the
+	// same name): for a trusted peer such as DPDK's zero-copy client. A
+	// truncation then ends the connection, but such a region is never
+	// shown to plugins in place (copy placement).
+	AllowUnsealedRegions bool `yaml:"allow_unsealed_regions"`
 	// Mode is "ethernet" (default), "ip" or "punt-inject".
 	Mode string `yaml:"mode"`
 	// RxMode is "interrupt" (default) or "polling".

@@ -127,6 +127,7 @@ func TestBadConfigs(t *testing.T) {
 		// Issue #9 case 2: a slave whose ring cannot hold one frame drops them all.
 		{"ring cannot hold a frame", strings.Replace(good, "id: 1", "id: 1\n        ring_size: 4", 1), []string{"interfaces[1].ring_size", "4 buffers of 2048 bytes cannot hold one 9216-byte frame (mtu): it needs 5"}},
 		{"ring cannot hold the mtu", strings.Replace(good, "id: 1", "id: 1\n        ring_size: 2\n        buffer_size: 1024\n        mtu: 2049", 1), []string{"interfaces[1].ring_size", "2 buffers of 1024 bytes cannot hold one 2049-byte frame (mtu): it needs 3"}},
+		{"unsealed on a slave", strings.Replace(good, "id: 1", "id: 1\n        allow_unsealed_regions: true", 1), []string{"interfaces[1].allow_unsealed_regions", "only a master maps its peer's memory"}},
 		{"bad mtu", strings.Replace(good, "id: 1", "id: 1\n        mtu: 63", 1), []string{"interfaces[1].mtu", "63 is outside 64..65535"}},
 		{"bad queues", strings.Replace(good, "role: master", "role: master\n        queues: 256", 1), []string{"interfaces[0].queues", "256 is outside 1..255"}},
 		{"negative queues", strings.Replace(good, "role: master", "role: master\n        queues: -1", 1), []string{"queues", "-1"}},

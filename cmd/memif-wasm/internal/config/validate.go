@@ -139,6 +139,9 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	if in.TxRetryTime < 0 || in.TxRetryTime > MaxTxRetryTime {
 		v.add(ip+".tx_retry_time", fmt.Sprintf("%v is outside 0s..%v", in.TxRetryTime, MaxTxRetryTime))
 	}
+	if in.AllowUnsealedRegions && !in.IsMaster() {
+		v.add(ip+".allow_unsealed_regions", "only a master maps its peer's memory; a slave allocates its own")
+	}
 	v.oneOf(ip+".mode", in.Mode, "ethernet", "ip", "punt-inject")
 	v.oneOf(ip+".rx_mode", in.RxMode, "interrupt", "polling")
 }

@@ -99,16 +99,17 @@ func (p *port) open() error {
 		rxMode = memif.RxModePolling
 	}
 	ifc, err := p.sock.s.NewInterface(memif.InterfaceConfig{
-		ID:           c.ID,
-		Role:         role,
-		Mode:         mode,
-		Name:         c.Name,
-		Secret:       c.Secret,
-		RxQueues:     c.NumQueues(),
-		TxQueues:     c.NumQueues(),
-		Log2RingSize: c.RingLog2(),
-		BufferSize:   uint16(max(c.BufferSize, 0)),
-		RxMode:       rxMode,
+		ID:                   c.ID,
+		Role:                 role,
+		Mode:                 mode,
+		Name:                 c.Name,
+		Secret:               c.Secret,
+		RxQueues:             c.NumQueues(),
+		TxQueues:             c.NumQueues(),
+		Log2RingSize:         c.RingLog2(),
+		BufferSize:           uint16(max(c.BufferSize, 0)),
+		RxMode:               rxMode,
+		AllowUnsealedRegions: c.AllowUnsealedRegions,
 		OnConnect: func(ifc *memif.Interface) {
 			p.d.log.Info("interface up", "tenant", p.t.name, "interface", p.cfg.Name, "rx_queues", ifc.NumRxQueues(), "tx_queues", ifc.NumTxQueues())
 			// Not here: the callback must not block, and fitting takes d.mu.
