@@ -30,6 +30,28 @@ func (r Role) String() string {
 	return fmt.Sprintf("Role(%d)", uint8(r))
 }
 
+// MarshalText returns the role's name.
+func (r Role) MarshalText() ([]byte, error) {
+	if r > RoleMaster {
+		return nil, fmt.Errorf("memif: %v: %w", r, ErrInvalid)
+	}
+	return []byte(r.String()), nil
+}
+
+// UnmarshalText parses "slave" or "master", or DPDK's names for them,
+// "client" and "server".
+func (r *Role) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "slave", "client":
+		*r = RoleSlave
+	case "master", "server":
+		*r = RoleMaster
+	default:
+		return fmt.Errorf("memif: role %q is not one of slave, master (or client, server): %w", b, ErrInvalid)
+	}
+	return nil
+}
+
 // Mode is the interface mode carried in INIT; values are the wire values.
 type Mode uint8
 
@@ -50,6 +72,34 @@ func (m Mode) String() string {
 		return "punt/inject"
 	}
 	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// MarshalText returns the mode's name in configuration form: "ethernet",
+// "ip" or "punt-inject".
+func (m Mode) MarshalText() ([]byte, error) {
+	if m == ModePuntInject {
+		return []byte("punt-inject"), nil
+	}
+	if m > ModePuntInject {
+		return nil, fmt.Errorf("memif: %v: %w", m, ErrInvalid)
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText parses "ethernet", "ip" or "punt-inject" (also
+// "punt/inject", as VPP prints it).
+func (m *Mode) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "ethernet":
+		*m = ModeEthernet
+	case "ip":
+		*m = ModeIP
+	case "punt-inject", "punt/inject":
+		*m = ModePuntInject
+	default:
+		return fmt.Errorf("memif: mode %q is not one of ethernet, ip, punt-inject: %w", b, ErrInvalid)
+	}
+	return nil
 }
 
 // RxMode selects how a receive queue learns about new packets.
@@ -73,6 +123,27 @@ func (m RxMode) String() string {
 		return "interrupt"
 	}
 	return fmt.Sprintf("RxMode(%d)", uint8(m))
+}
+
+// MarshalText returns the rx mode's name.
+func (m RxMode) MarshalText() ([]byte, error) {
+	if m > RxModePolling {
+		return nil, fmt.Errorf("memif: %v: %w", m, ErrInvalid)
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText parses "interrupt" or "polling".
+func (m *RxMode) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "interrupt":
+		*m = RxModeInterrupt
+	case "polling":
+		*m = RxModePolling
+	default:
+		return fmt.Errorf("memif: rx mode %q is not one of interrupt, polling: %w", b, ErrInvalid)
+	}
+	return nil
 }
 
 // Defaults used for zero-valued configuration fields.
