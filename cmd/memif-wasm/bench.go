@@ -80,6 +80,11 @@ type benchRow struct {
 	GenTxRingFull  uint64 `json:"gen_tx_ring_full"`
 	GenRxBursts    uint64 `json:"gen_rx_bursts"`
 	GenRxEmpty     uint64 `json:"gen_rx_empty_polls"`
+
+	// The generator's link drops and the time its link was down during the cell;
+	// both 0 on a healthy run. The cell's rates include the time down.
+	GenLinkDrops  uint64 `json:"gen_link_drops"`
+	GenLinkDownNs int64  `json:"gen_link_down_ns"`
 }
 
 type benchHandler struct {
@@ -272,6 +277,7 @@ func benchCell(ctx context.Context, dir, cacheDir string, b budgets, logger *slo
 	row.HostRxBursts, row.HostEmptyPolls, row.HostTxRingFull = qs.RxBursts, qs.EmptyPolls, qs.TxRingFull
 	row.HostBusyNanos = int64(qs.Busy)
 	row.GenTxBursts, row.GenTxRingFull, row.GenRxBursts, row.GenRxEmpty = rep.TxBursts, rep.TxRingFull, rep.RxBursts, rep.RxEmpty
+	row.GenLinkDrops, row.GenLinkDownNs = rep.LinkDrops, int64(rep.LinkDown)
 	for _, n := range qs.Drops {
 		row.HostDrops += n
 	}
@@ -366,6 +372,12 @@ func writeBenchTable(w io.Writer, rows []benchRow) {
 			time.Duration(r.LatencyP50Nano).Round(100*time.Nanosecond), r.LossPercent)
 	}
 	tw.Flush()
+	for _, r := range rows {
+		if r.GenLinkDrops > 0 {
+			fmt.Fprintf(w, "%s/%s/%d B/%d queues: the link dropped %d times (down %v); that row's rates and loss include it\n",
+				r.Handler, r.Placement, r.Size, r.Queues, r.GenLinkDrops, time.Duration(r.GenLinkDownNs).Round(time.Millisecond))
+		}
+	}
 }
 
 func parseIntList(flag, s string, lo, hi int) ([]int, error) {

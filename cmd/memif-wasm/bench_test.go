@@ -33,6 +33,9 @@ func TestBenchTable(t *testing.T) {
 		if r.Sent == 0 || r.Received+r.HostDrops != r.Sent || r.RoundTripPPS <= 0 || r.CPUNsPerPkt <= 0 {
 			t.Errorf("%s/%dB: %+v", name, r.Size, r)
 		}
+		if r.GenLinkDrops != 0 || r.GenLinkDownNs != 0 {
+			t.Errorf("%s/%dB: the generator's link dropped %d times on an in-process host", name, r.Size, r.GenLinkDrops)
+		}
 		if r.HostRxPackets != r.Sent {
 			t.Errorf("%s/%dB: host received %d of %d", name, r.Size, r.HostRxPackets, r.Sent)
 		}
@@ -55,6 +58,19 @@ func TestBenchTable(t *testing.T) {
 	code, stdout, _ = runArgs(t, "bench", "--time", "50ms", "--repeat", "3", "--sizes", "64", "--queues", "2", "--handlers", "native")
 	if code != exitOK || !strings.Contains(stdout, "CPU ns/frame") || !strings.Contains(stdout, "native") {
 		t.Fatalf("text table, exit %d:\n%s", code, stdout)
+	}
+}
+
+// A cell whose generator link dropped says so under the table; healthy cells do not.
+func TestBenchTableLinkDrops(t *testing.T) {
+	var b strings.Builder
+	writeBenchTable(&b, []benchRow{
+		{Handler: "native", Placement: "-", Size: 64, Queues: 1},
+		{Handler: "c", Placement: "copy", Size: 1500, Queues: 2, GenLinkDrops: 2, GenLinkDownNs: int64(1500 * time.Millisecond)},
+	})
+	out := b.String()
+	if !strings.Contains(out, "c/copy/1500 B/2 queues: the link dropped 2 times (down 1.5s)") || strings.Contains(out, "native/-") {
+		t.Fatalf("table:\n%s", out)
 	}
 }
 

@@ -22,8 +22,11 @@ const genDescription = `Sends sequence-numbered, timestamped Ethernet/IPv4 frame
 what comes back: loss, duplicates, reordering and latency percentiles. By default it
 counts on the interface it sends on (for reflectors such as macswap or icmp-responder);
 with --rx-id it counts on a second interface of the same socket (for forwarders). It
-waits for the link before it sends, resumes after a reconnect, and fails if the peer
-stops taking frames. Ctrl-C ends an endless run with a report.`
+waits for the link before it sends and fails if the peer stops taking frames. A link
+that drops at any point is waited for (--link-timeout before the first frame, --stall
+after) and sending resumes where each queue stopped: frames the drop took down count as
+lost, and the report gives the drops and the time the link was down. Ctrl-C ends an
+endless run with a report.`
 
 const genExamples = `# 1000 frames against a memif-wasm host running macswap as master on /tmp/memif.sock
 memif-wasm gen --socket /tmp/memif.sock --role slave --id 0 --count 1000
@@ -58,10 +61,10 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ringSize := fs.Int("ring-size", 1024, "ring slots as slave, a power of two 2..16384")
 	bufSize := fs.Uint16("buffer-size", 0, "buffer size in bytes as slave (default 2048)")
 	rxMode := fs.String("rx-mode", "interrupt", "how returning frames are noticed: interrupt or polling")
-	linkTimeout := fs.Duration("link-timeout", gen.DefaultLinkTimeout, "how long to wait for the peer")
+	linkTimeout := fs.Duration("link-timeout", gen.DefaultLinkTimeout, "how long to wait for the peer (also after a drop before the first frame)")
 	settle := fs.Duration("settle", 0, "wait this long after link up before sending (1s for a DPDK client peer)")
 	drain := fs.Duration("drain", gen.DefaultDrain, "how long to wait for frames in flight after the last one was sent")
-	stall := fs.Duration("stall", gen.DefaultStall, "fail when the peer takes no frame for this long")
+	stall := fs.Duration("stall", gen.DefaultStall, "fail when the peer takes no frame, or the link stays down, for this long")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout (no progress line)")
 	quiet := fs.Bool("quiet", false, "no live progress line")
 	if code, done := fs.parse(args, stdout, stderr); done {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen/gentest"
 	"github.com/memif-wasm/memif-wasm/memif"
@@ -91,5 +92,57 @@ func TestGenBadSize(t *testing.T) {
 	code, _, stderr := runArgs(t, "gen", "--socket", gentest.SocketPath(t), "--size", "32")
 	if code != exitFailure || !strings.Contains(stderr, "size 32") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// The link drops once while gen sends: the run succeeds, and both outputs report the
+// drop, the time down and exact accounting (what the drop took down is lost, nothing
+// is duplicated).
+func TestGenLinkDrops(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			path := gentest.SocketPath(t)
+			peer := &gentest.Peer{}
+			link := peer.StartLink(t, path, memif.RoleSlave, 0, -1, 2)
+			args := []string{"gen", "--socket", path, "--role", "master", "--queues", "2", "--count", "6000", "--rate", "10000"}
+			if format == "json" {
+				args = append(args, "--json")
+			}
+			type result struct {
+				code           int
+				stdout, stderr string
+			}
+			res := make(chan result, 1)
+			go func() {
+				code, stdout, stderr := runArgs(t, args...)
+				res <- result{code, stdout, stderr}
+			}()
+			gentest.WaitFor(t, 20*time.Second, "the peer to take frames", func() bool { return peer.Received() >= 2000 })
+			link.Down()
+			link.Up(2)
+			r := <-res
+			if r.code != exitOK {
+				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+			}
+			if format == "text" {
+				if !strings.Contains(r.stdout, "link drops    1 (down ") {
+					t.Fatalf("report lacks the link drop:\n%s", r.stdout)
+				}
+				return
+			}
+			var rep struct {
+				Sent, Unique, Lost, Duplicates uint64
+				LinkDrops                      uint64 `json:"link_drops"`
+				LinkDown                       int64  `json:"link_down_ns"`
+				Error                          string
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+			}
+			if rep.Sent != 6000 || rep.Unique+rep.Lost != rep.Sent || rep.Duplicates != 0 ||
+				rep.LinkDrops != 1 || rep.LinkDown <= 0 || rep.Error != "" {
+				t.Fatalf("report %+v", rep)
+			}
+		})
 	}
 }

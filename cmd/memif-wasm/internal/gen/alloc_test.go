@@ -49,7 +49,7 @@ func newLoop(tb testing.TB, size int) *loop {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l := &loop{r: newRun(&c, tmpl, slave, master), bufs: make([]memif.Buffer, MaxBurst)}
+	l := &loop{r: newRun(&c, tmpl, slave, master, newLinkWatch(1, c.LinkTimeout, c.Stall)), bufs: make([]memif.Buffer, MaxBurst)}
 	if l.tx, err = slave.TxQueue(0); err != nil {
 		tb.Fatal(err)
 	}

@@ -7,11 +7,13 @@ import (
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
 )
 
-// A report as people see it (gen --json prints the same fields for scripts).
+// A report as people see it (gen --json prints the same fields for scripts): the
+// link dropped once, and the 10 frames in flight then are lost.
 func ExampleReport_WriteText() {
 	rep := gen.Report{
 		Sent: 1000, SentBytes: 64000, Received: 990, ReceivedBytes: 63360, Unique: 990, Lost: 10,
 		SendTime: time.Second, TxRate: 1000, RxRate: 990, TxBitRate: 512000,
+		LinkDrops: 1, LinkDown: 250 * time.Millisecond,
 		Latency: gen.Latency{Min: 8 * time.Microsecond, Mean: 20 * time.Microsecond, P50: 15 * time.Microsecond,
 			P90: 30 * time.Microsecond, P99: 80 * time.Microsecond, P999: 120 * time.Microsecond, Max: 130 * time.Microsecond},
 	}
@@ -24,5 +26,6 @@ func ExampleReport_WriteText() {
 	// reordered     0
 	// foreign       0
 	// tx ring full  0 times
+	// link drops    1 (down 250ms in total)
 	// latency       min 8µs  mean 20µs  p50 15µs  p90 30µs  p99 80µs  p99.9 120µs  max 130µs
 }

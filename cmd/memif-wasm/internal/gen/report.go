@@ -49,8 +49,13 @@ type Report struct {
 	TxBitRate float64 `json:"tx_bps"`
 	// Latency is from queueing a frame to receiving it, over the frames of this run.
 	Latency Latency `json:"latency_ns"`
-	// Queues is the number of transmit queues that sent.
+	// Queues is the number of transmit queues that sent at least one frame.
 	Queues int `json:"queues"`
+	// LinkDrops counts the times the link went down after it first came up (with
+	// SeparateRx, either interface's); LinkDown is the time it spent down. Both
+	// SendTime and Elapsed include that time, and so do the rates over SendTime.
+	LinkDrops uint64        `json:"link_drops"`
+	LinkDown  time.Duration `json:"link_down_ns"`
 }
 
 // Latency summarises round-trip times. Percentiles are upper bounds within 3%.
@@ -65,9 +70,13 @@ type Latency struct {
 }
 
 func (r *run) report(sendTime, elapsed time.Duration) Report {
-	rep := Report{SendTime: sendTime, Elapsed: elapsed, Queues: len(r.senders)}
+	rep := Report{SendTime: sendTime, Elapsed: elapsed}
+	rep.LinkDrops, rep.LinkDown = r.link.stats(time.Now())
 	for _, s := range r.senders {
-		rep.Sent += s.sent.Load()
+		if n := s.sent.Load(); n > 0 {
+			rep.Sent += n
+			rep.Queues++
+		}
 		rep.SentBytes += s.bytes.Load()
 		rep.TxRingFull += s.full.Load()
 		rep.TxBursts += s.bursts.Load()
@@ -119,6 +128,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	row("foreign", fmt.Sprint(r.Foreign))
 	row("tx ring full", fmt.Sprintf("%d times", r.TxRingFull))
+	if r.LinkDrops > 0 || r.LinkDown > 0 {
+		row("link drops", fmt.Sprintf("%d (down %v in total)", r.LinkDrops, r.LinkDown.Round(time.Millisecond)))
+	} else {
+		row("link drops", "0")
+	}
 	l := r.Latency
 	if r.Unique > 0 {
 		row("latency", fmt.Sprintf("min %v  mean %v  p50 %v  p90 %v  p99 %v  p99.9 %v  max %v",
@@ -140,6 +154,12 @@ func ProgressLine(p Progress) string {
 	}
 	if p.Foreign > 0 {
 		fmt.Fprintf(&b, "  foreign %d", p.Foreign)
+	}
+	if p.LinkDrops > 0 {
+		fmt.Fprintf(&b, "  link drops %d", p.LinkDrops)
+	}
+	if p.LinkDown {
+		b.WriteString("  LINK DOWN")
 	}
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -40,13 +41,42 @@ func (s *sink) poll(rx *memif.RxQueue, bufs []memif.Buffer) (int, error) {
 	if n == 0 {
 		return 0, err
 	}
-	s.observe(bufs[:n], uint64(time.Since(s.epoch)))
-	return n, rx.Release(n)
+	return n, s.count(rx, bufs[:n])
+}
+
+// count counts the burst bufs that rx returned and releases it.
+func (s *sink) count(rx *memif.RxQueue, bufs []memif.Buffer) error {
+	u := s.observe(bufs, uint64(time.Since(s.epoch)))
+	err := rx.Release(len(bufs))
+	if u != (unknown{}) && errors.Is(err, memif.ErrDisconnected) {
+		// The connection ended while the burst was read. memif marks a queue dead
+		// before it replaces its buffers with zero pages (memif's "View lifetime"), so
+		// a Release that succeeds proves the reads were intact; this one did not, and
+		// what did not parse as this run's may be zeros rather than a frame. The frames
+		// those buffers held are lost, not foreign.
+		s.forget(u)
+	}
+	return err
+}
+
+// unknown counts the frames of one burst that did not parse as this run's.
+type unknown struct {
+	foreign, badQueue, bytes uint64
+}
+
+// forget takes u back out of the counters.
+func (s *sink) forget(u unknown) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.frames -= u.foreign + u.badQueue
+	s.bytes -= u.bytes
+	s.foreign -= u.foreign
+	s.badQueue -= u.badQueue
 }
 
 // observe counts the packets in bufs (chains are consecutive buffers) received at now
-// nanoseconds after the epoch.
-func (s *sink) observe(bufs []memif.Buffer, now uint64) {
+// nanoseconds after the epoch, and returns what it counted as not this run's.
+func (s *sink) observe(bufs []memif.Buffer, now uint64) (u unknown) {
 	var scratch [MinSize + 64]byte // room for the headers of a chain whose first buffer is tiny
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -80,8 +110,12 @@ func (s *sink) observe(bufs []memif.Buffer, now uint64) {
 		switch {
 		case !ok || h.stream != s.stream:
 			s.foreign++
+			u.foreign++
+			u.bytes += uint64(size)
 		case int(h.queue) >= len(s.trackers):
 			s.badQueue++
+			u.badQueue++
+			u.bytes += uint64(size)
 		default:
 			s.ours++
 			s.trackers[h.queue].observe(h.seq)
@@ -90,6 +124,7 @@ func (s *sink) observe(bufs []memif.Buffer, now uint64) {
 			}
 		}
 	}
+	return u
 }
 
 // countWait counts a receive poll that found the ring empty (in interrupt

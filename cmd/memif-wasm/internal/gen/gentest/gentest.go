@@ -1,5 +1,6 @@
 // Package gentest holds test helpers for code that talks memif to a peer: a misbehaving
-// reflector/forwarder peer, socket paths and a descriptor-leak check. For tests only.
+// reflector/forwarder peer, a peer whose link the test drops and restores, socket
+// paths, a condition poller and a descriptor-leak check. For tests only.
 package gentest
 
 import (
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 // Peer is a test memif peer that sends back (on the same interface, or on another one)
 // what it receives with its MAC addresses swapped, optionally misbehaving, so that a
 // sink's numbers can be checked exactly. The zero value reflects everything in order.
+// A Peer must not be copied after its first Start.
 type Peer struct {
 	// DropEvery drops every n-th frame (counted per queue from 1); 0: none.
 	DropEvery int
@@ -27,13 +30,26 @@ type Peer struct {
 	SwapPairs bool
 	// NoRx never takes frames: the ring fills up and stays full.
 	NoRx bool
+
+	received atomic.Uint64
 }
+
+// Received is how many frames the peer has taken from its receive rings so far, over
+// every Start of p (and every Up of its Link).
+func (p *Peer) Received() uint64 { return p.received.Load() }
 
 // Start creates the peer's interfaces on path in role: id, and id out when out >= 0
 // (frames arriving on id then leave on out), each with queues queue pairs. It returns
 // once they exist, closes them when the test ends, and returns the socket so that the
 // test can close it early (a vanishing peer). A slave peer retries every 20 ms.
 func (p *Peer) Start(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) *memif.Socket {
+	t.Helper()
+	sock, _ := p.start(t, path, role, id, out, queues)
+	return sock
+}
+
+// start is Start; it also returns the interface the peer receives on.
+func (p *Peer) start(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) (*memif.Socket, *memif.Interface) {
 	t.Helper()
 	sock, err := memif.NewSocket(memif.SocketConfig{Path: path, AppName: "test-peer", ReconnectInterval: 20 * time.Millisecond})
 	if err != nil {
@@ -66,7 +82,7 @@ func (p *Peer) Start(t testing.TB, path string, role memif.Role, id uint32, out 
 		sock.Close()
 		wg.Wait()
 	})
-	return sock
+	return sock, in
 }
 
 func (p *Peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
@@ -106,6 +122,7 @@ func (p *Peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 					f = append(f, bufs[i].Data...)
 				}
 				seen++
+				p.received.Add(1)
 				if p.DropEvery > 0 && seen%p.DropEvery == 0 {
 					continue
 				}
@@ -135,6 +152,90 @@ func (p *Peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 				}
 			}
 		}
+	}
+}
+
+// Link is a Peer whose link a test takes down and brings back, as a peer process that
+// dies and restarts does, or DPDK testpmd while it sets up its ports. Each Up is a new
+// peer socket on the same path, with a queue count of its own.
+type Link struct {
+	t    testing.TB
+	p    *Peer
+	path string
+	role memif.Role
+	id   uint32
+	out  int64
+
+	mu   sync.Mutex
+	sock *memif.Socket
+	in   *memif.Interface
+}
+
+// StartLink starts p as Start does and returns its Link, which the test drives with
+// Down and Up.
+func (p *Peer) StartLink(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) *Link {
+	t.Helper()
+	l := &Link{t: t, p: p, path: path, role: role, id: id, out: out}
+	l.Up(queues)
+	return l
+}
+
+// Down closes the peer's socket: the link drops (the peer sends DISCONNECT) and stays
+// down until Up. It returns once the peer's side is torn down. Frames the peer held
+// are gone.
+func (l *Link) Down() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sock != nil {
+		l.sock.Close()
+		l.sock, l.in = nil, nil
+	}
+}
+
+// Up starts the peer again (a no-op while it runs) with queues queue pairs, which
+// may differ from the last connection's.
+func (l *Link) Up(queues int) {
+	l.t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sock == nil {
+		l.sock, l.in = l.p.start(l.t, l.path, l.role, l.id, l.out, queues)
+	}
+}
+
+// WaitUp fails the test unless the peer's interface is connected within timeout.
+func (l *Link) WaitUp(timeout time.Duration) {
+	l.t.Helper()
+	l.mu.Lock()
+	in := l.in
+	l.mu.Unlock()
+	if in == nil {
+		l.t.Fatal("WaitUp on a link that is down: call Up first")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := in.WaitConnected(ctx); err != nil {
+		l.t.Fatalf("peer link not up within %v: %v", timeout, err)
+	}
+}
+
+// Connected reports whether the peer's link is up.
+func (l *Link) Connected() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.in != nil && l.in.Connected()
+}
+
+// WaitFor polls cond every millisecond until it holds, and fails t naming what when it
+// does not within timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
