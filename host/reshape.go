@@ -8,10 +8,6 @@ import (
 	"sync"
 )
 
-// ErrReshapeStale is returned by a Commit whose pipelines changed (a
-// Replace, another reshape) or closed after PrepareReshape looked at them.
-var ErrReshapeStale = errors.New("host: the pipeline changed since the reshape was prepared")
-
 // reshapeMu serialises commits, which lock several pipelines at once: two of
 // them locking the same pipelines in different orders would deadlock.
 var reshapeMu sync.Mutex
