@@ -37,8 +37,9 @@ type port struct {
 	workers []*worker
 	egress  *port
 
-	// retired holds the counters of pipelines replaced by a rebuild, by
-	// plugin name, so a plugin's counters never go backwards.
+	// retired holds the counters of stages and worker slots that were
+	// dropped (an unload, fewer queues), by plugin name, so a plugin's
+	// counters never go backwards.
 	retired map[string]host.PluginStats
 }
 
