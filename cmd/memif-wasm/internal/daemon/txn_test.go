@@ -194,6 +194,31 @@ func TestApplyRollsBackInterface(t *testing.T) {
 	}
 }
 
+// TestReloadStateRefusedKeepsOld: a new version that refuses the old one's
+// state (mw_state_load fails) is swapped in on no worker: every worker's
+// pipeline keeps the old version, and the error says so.
+func TestReloadStateRefusedKeepsOld(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	st := testplugin.BuildStateful(t, dir, "st", int(abi.TX), 0)
+	cfg := oneInterface(sock, st)
+	cfg.Tenants[0].Interfaces[0].Queues = 3
+	d := startDaemon(t, cfg, Options{})
+	before := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0]
+	testplugin.BuildStateful(t, dir, "st", int(abi.TX), -22)
+	err := d.Reload(context.Background(), "t", "memif0", "st")
+	if err == nil || !strings.Contains(err.Error(), "old version keeps running") || !strings.Contains(err.Error(), "mw_state_load") {
+		t.Fatalf("reload with a refused state: %v", err)
+	}
+	after := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0]
+	if after.SHA256 != before.SHA256 || after.Instances != 3 || after.Stats.Reloads != 0 {
+		t.Errorf("after a refused reload: sha256 %s (was %s), %d instances, %d reloads; want the old version on all 3 workers",
+			after.SHA256, before.SHA256, after.Instances, after.Stats.Reloads)
+	}
+	p := newPeer(t, sock, 0, false)
+	sendThrough(t, p, 500)
+}
+
 // counterSetup runs the example counter plugin (a Go guest that counts
 // packets and hands its counts to its next version) in front of a TX
 // plugin, sends 1000 packets through, and returns the daemon, the peer and
