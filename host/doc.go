@@ -49,6 +49,24 @@
 // swaps a plugin for a new version between two bursts, handing state over
 // through mw_state_save/mw_state_load when both versions export them.
 //
+// # Changing a pipeline
+//
+// Reshape changes a pipeline's list of plugins between two bursts while
+// keeping the stages that stay: for each new position it is told which old
+// stage the position continues (or -1 for a new plugin). A continued stage
+// with the same module keeps its instance (and so the guest's state), its
+// counters, its fault and quarantine state and its mapped region; one with
+// another module is reloaded as Replace does it; old stages nobody continues
+// are closed and their final counters returned (and kept in their Tenant's
+// totals), so a caller summing counters by plugin never goes backwards.
+// ReshapeAll does the same to every pipeline of an interface's workers, all
+// or nothing: PrepareReshape creates every new instance first, off the
+// packet path, and CommitReshapes (for any number of prepared reshapings)
+// locks every pipeline concerned, hands the state of reloaded stages over and
+// only then switches them all; a failure anywhere leaves every pipeline as it
+// was. Until the commit the old and the new instances both count against the
+// budgets.
+//
 // # Budgets
 //
 // wazero cannot interrupt compiled wasm cheaply, and a guest call that never

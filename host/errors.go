@@ -17,6 +17,10 @@ var (
 	ErrNotSupported = errors.New("host: plugin does not export this hook")
 	// ErrTooLarge is returned when a message does not fit the plugin's message buffer.
 	ErrTooLarge = errors.New("host: message larger than the plugin's message buffer")
+	// ErrReshapeStale is returned by a reshape's commit when a pipeline
+	// changed (a Replace, another reshape) or closed after PrepareReshape
+	// looked at it.
+	ErrReshapeStale = errors.New("host: the pipeline changed since the reshape was prepared")
 )
 
 // AdmissionCode classifies why a module was refused.

@@ -44,6 +44,7 @@ type Pipeline struct {
 		fileOff int64
 		size    int
 		region  uint16
+		tenant  *Tenant // the region's, for an empty pipeline that adopts one
 	}
 }
 
@@ -316,6 +317,7 @@ func (p *Pipeline) AttachRegion(region uint16, fd int, r RegionFacts) (Placement
 		return PlacementCopy, fmt.Errorf("host: attach region %d: %w", region, err)
 	}
 	p.zc.on, p.zc.fd, p.zc.fileOff, p.zc.size, p.zc.region = true, dup, r.FileOffset, r.Size, region
+	p.zc.tenant = r.Tenant
 	for _, s := range p.stages {
 		if s.inst != nil {
 			p.mapInto(s.inst)

@@ -51,7 +51,7 @@ type Tenant struct {
 
 	listMu    sync.Mutex
 	pipelines map[*Pipeline]struct{}
-	closed    PluginStats // counters of pipelines already closed
+	closed    PluginStats // counters of pipelines and stages already closed
 }
 
 // TenantStats are a tenant's aggregate counters and budget use.
@@ -139,6 +139,14 @@ func (t *Tenant) removePipeline(p *Pipeline, final []PluginStats) {
 	for i := range final {
 		t.closed.Add(&final[i])
 	}
+}
+
+// retire folds the final counters of a stage a reshape dropped into the
+// tenant's.
+func (t *Tenant) retire(st *PluginStats) {
+	t.listMu.Lock()
+	t.closed.Add(st)
+	t.listMu.Unlock()
 }
 
 // ReadStats sums the counters of the tenant's pipelines and reports its

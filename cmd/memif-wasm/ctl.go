@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode/utf8"
 
 	"github.com/memif-wasm/memif-wasm/abi"
@@ -30,7 +31,7 @@ scripts. Names are TENANT/INTERFACE or TENANT/INTERFACE/PLUGIN.
 
 Commands:
   list                              tenants, interfaces and their pipelines
-  stats                             packet, verdict and drop counters
+  stats                             packet, verdict and drop counters, config reloads and the last failure
   show TENANT/IFACE                 memif details of one interface (regions, rings, peer)
   load TENANT/IFACE FILE            add a plugin (--name, --config or --plugin-config-file, --index)
   unload TENANT/IFACE/PLUGIN        remove a plugin
@@ -285,6 +286,10 @@ func printStats(w io.Writer, s *daemon.Snapshot) {
 		}
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "\nconfig reloads: %d ok, %d failed\n", s.ConfigReloads["ok"], s.ConfigReloads["failed"])
+	if s.LastReloadError != "" {
+		fmt.Fprintf(w, "last failed config reload (%s): %s\n", s.LastReloadErrorAt.Local().Format(time.RFC3339), s.LastReloadError)
+	}
 }
 
 func printDetails(w io.Writer, d *admin.InterfaceDetails) {

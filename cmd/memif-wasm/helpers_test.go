@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 )
 
 var watCache sync.Map // source text -> built .wasm path
@@ -48,21 +50,8 @@ func watPlugin(t testing.TB, abiVersion, verdict string) string {
 	return out
 }
 
-// builtPlugin returns plugins/build/name, building it with make when missing. It skips
-// the test, saying why, when the build is impossible here (no toolchain).
+// builtPlugin returns plugins/build/name (see testplugin.Built).
 func builtPlugin(t testing.TB, name string) string {
 	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(root, "plugins", "build", name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	cmd := exec.Command("make", "-C", filepath.Join(root, "plugins"), "build/"+name)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("plugins/build/%s is missing and `make -C plugins build/%s` failed (run make plugins): %v\n%s", name, name, err, b)
-	}
-	return p
+	return testplugin.Built(t, name)
 }

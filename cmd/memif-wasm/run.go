@@ -302,19 +302,24 @@ func runDaemon(ctx context.Context, cfg *config.Config, configFile string, watch
 			log.Warn("shutdown", "err", err)
 		}
 	}()
+	// reloadConfig re-reads the file and applies it, all or nothing. The
+	// daemon counts and logs the outcome (once, for SIGHUP and the admin
+	// API alike), so neither caller logs it again.
 	reloadConfig := func(ctx context.Context) ([]daemon.Change, error) {
-		next, err := config.Load(configFile)
-		if err != nil {
-			return nil, err
-		}
-		override(next)
-		// Settings outside tenants need a restart; keep the running ones.
-		cur := d.Config()
-		if next.Log != cur.Log || next.Metrics != cur.Metrics || next.Admin != cur.Admin || next.Engine != cur.Engine {
-			log.Warn("config reload: log, metrics, admin and engine settings take effect at the next start", "file", configFile)
-		}
-		next.Log, next.Metrics, next.Admin, next.Engine = cur.Log, cur.Metrics, cur.Admin, cur.Engine
-		return d.Apply(ctx, next)
+		return d.ReloadConfig(ctx, func() (*config.Config, error) {
+			next, err := config.Load(configFile)
+			if err != nil {
+				return nil, err
+			}
+			override(next)
+			// Settings outside tenants need a restart; keep the running ones.
+			cur := d.Config()
+			if next.Log != cur.Log || next.Metrics != cur.Metrics || next.Admin != cur.Admin || next.Engine != cur.Engine {
+				log.Warn("config reload: log, metrics, admin and engine settings take effect at the next start", "file", configFile)
+			}
+			next.Log, next.Metrics, next.Admin, next.Engine = cur.Log, cur.Metrics, cur.Admin, cur.Engine
+			return next, nil
+		})
 	}
 	var reload func(context.Context) ([]daemon.Change, error)
 	if configFile != "" {
@@ -345,12 +350,8 @@ func runDaemon(ctx context.Context, cfg *config.Config, configFile string, watch
 				log.Warn("SIGHUP ignored: started without --config")
 				continue
 			}
-			changes, err := reloadConfig(ctx)
-			if err != nil {
-				log.Error("config reload failed; the running config stays", "file", configFile, "err", err)
-				continue
-			}
-			log.Info("config reloaded", "file", configFile, "changes", len(changes))
+			log.Info("SIGHUP: reloading the config", "file", configFile)
+			reloadConfig(ctx) // logged and counted by the daemon
 		}
 	}
 }

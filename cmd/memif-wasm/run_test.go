@@ -241,6 +241,80 @@ tenants:
 	}
 }
 
+// TestRunFailedReloadLoggedOnce: a config reload that would reopen the
+// interface but names a missing plugin file fails as one error, printed
+// once by ctl and logged once by the daemon, whether it came from ctl or
+// SIGHUP; the interface and its socket stay, and ctl stats shows the count
+// and the last error.
+func TestRunFailedReloadLoggedOnce(t *testing.T) {
+	dir := t.TempDir()
+	testplugin.Build(t, dir, "tx", int(abi.TX), 0)
+	admin := filepath.Join(dir, "admin.sock")
+	sock := filepath.Join(dir, "memif.sock")
+	cfgFile := filepath.Join(dir, "memif-wasm.yaml")
+	writeCfg := func(extra string) {
+		y := fmt.Sprintf(`
+tenants:
+  - name: blue
+    interfaces:
+      - name: north
+        socket: %s
+        role: master
+%s        plugins:
+          - file: tx.wasm
+`, sock, extra)
+		if extra != "" {
+			y += "          - file: nope.wasm\n"
+		}
+		if err := os.WriteFile(cfgFile, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg("")
+	bg := startRun(t, "run", "--config", cfgFile, "--admin-socket", admin, "--watch=false")
+	bg.waitAdmin(t, admin)
+
+	writeCfg("        ring_size: 512\n")
+	code, out, e := ctl(t, admin, "reload-config")
+	if code != exitFailure || out != "" || strings.Count(e, "nope.wasm") != 1 {
+		t.Fatalf("ctl reload-config of a broken config: exit %d, stdout %q, stderr %q; want 1 and the error once", code, out, e)
+	}
+	if n := strings.Count(bg.stderr.String(), "nope.wasm"); n != 1 {
+		t.Errorf("the daemon logged the error %d times, want once:\n%s", n, bg.stderr.String())
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(bg.stderr.String(), "config reload failed") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not try to reload; stderr:\n%s", bg.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log := bg.stderr.String()
+	if n := strings.Count(log, "nope.wasm"); n != 2 || strings.Contains(log, "config change applied") {
+		t.Errorf("after a failed ctl reload-config and a failed SIGHUP: the error logged %d times (want 2), or a change logged as applied:\n%s", n, log)
+	}
+	if _, err := os.Stat(sock); err != nil {
+		t.Errorf("the memif socket is gone: %v", err)
+	}
+	if code, out, e := ctl(t, admin, "show", "blue/north"); code != exitOK || !strings.Contains(out, "north (id 0, master") {
+		t.Errorf("ctl show after failed reloads: %d %q %q", code, out, e)
+	}
+	code, out, _ = ctl(t, admin, "stats")
+	if code != exitOK || !strings.Contains(out, "config reloads: 0 ok, 2 failed") || !strings.Contains(out, "last failed config reload") || !strings.Contains(out, "nope.wasm") {
+		t.Errorf("ctl stats: %d\n%s", code, out)
+	}
+	writeCfg("")
+	if code, out, e := ctl(t, admin, "reload-config"); code != exitOK || out != "no changes\n" {
+		t.Errorf("ctl reload-config of the running config: %d %q %q", code, out, e)
+	}
+	if code, out, _ := ctl(t, admin, "stats", "--json"); code != exitOK || !strings.Contains(out, `"ok": 1`) || !strings.Contains(out, `"failed": 2`) {
+		t.Errorf("ctl stats --json: %d\n%s", code, out)
+	}
+}
+
 // TestRunBadInput: each mistake is refused with an exit code and an error
 // that names the field or file, and nothing keeps running.
 func TestRunBadInput(t *testing.T) {

@@ -46,7 +46,7 @@ type Options struct {
 	// always needs one).
 	Token string
 	// ReloadConfig re-reads the config file and applies it; nil: the route
-	// answers 501.
+	// answers 501. It logs its own failures: the server does not log them.
 	ReloadConfig func(ctx context.Context) ([]daemon.Change, error)
 	// Logger receives request errors. nil: slog.Default().
 	Logger *slog.Logger
@@ -377,7 +377,8 @@ func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	changes, err := s.opts.ReloadConfig(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
+		// The daemon logged it already: answer without logging it again.
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	out := ConfigReloadReply{Changes: []string{}}
@@ -407,28 +408,34 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// fail maps an error to a status: unknown names 404, bad config 400,
-// refused modules 422, anything else 500.
+// fail answers with err's status (see statusOf), logging the errors that
+// are the daemon's own (500).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *host.AdmissionError
-	var ge *host.GuestError
-	status := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, daemon.ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, config.ErrInvalid), errors.Is(err, os.ErrNotExist):
-		status = http.StatusBadRequest
-	case errors.As(err, &ae), errors.As(err, &ge), errors.Is(err, host.ErrNotSupported), errors.Is(err, host.ErrTooLarge):
-		status = http.StatusUnprocessableEntity
-	case errors.Is(err, daemon.ErrClosed):
-		status = http.StatusServiceUnavailable
-	case errors.Is(err, daemon.ErrExists):
-		status = http.StatusConflict
-	}
+	status := statusOf(err)
 	if status == http.StatusInternalServerError {
 		s.opts.Logger.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeError(w, status, err.Error())
+}
+
+// statusOf maps an error to a status: unknown names 404, bad config 400,
+// refused modules 422, anything else 500.
+func statusOf(err error) int {
+	var ae *host.AdmissionError
+	var ge *host.GuestError
+	switch {
+	case errors.Is(err, daemon.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, os.ErrNotExist):
+		return http.StatusBadRequest
+	case errors.As(err, &ae), errors.As(err, &ge), errors.Is(err, host.ErrNotSupported), errors.Is(err, host.ErrTooLarge):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, daemon.ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, daemon.ErrExists):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
 }
 
 // ErrorBody is the body of every error response.

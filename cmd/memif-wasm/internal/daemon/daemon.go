@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -65,6 +66,10 @@ type counters struct {
 	compileCount uint64
 	compileSum   float64
 	compileHist  [len(CompileBuckets) + 1]uint64
+	// Config changes (Apply, ReloadConfig) by result, and the last failure.
+	configReloads   map[string]uint64
+	lastReloadErr   string
+	lastReloadErrAt time.Time
 }
 
 // CompileBuckets are the upper bounds (seconds) of the compile duration histogram.
@@ -96,6 +101,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	}
 	d.counters.loads = map[string]map[string]uint64{}
 	d.counters.reloads = map[string]map[string]uint64{}
+	d.counters.configReloads = map[string]uint64{}
 	eng, err := host.NewEngine(ctx, &host.EngineConfig{
 		CacheDir:       cfg.Engine.CacheDir,
 		MaxMemoryPages: cfg.Engine.MaxMemoryPages,
@@ -142,6 +148,29 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 // buildTenant compiles, instantiates, opens and starts one tenant. On error
 // nothing of it stays open.
 func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, error) {
+	t, err := d.prepareTenant(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range t.ports {
+		if err := d.openPort(p); err != nil {
+			d.closeTenant(ctx, t)
+			return nil, err
+		}
+	}
+	for _, p := range t.ports {
+		if err := p.startWorkers(); err != nil {
+			d.closeTenant(ctx, t)
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// prepareTenant compiles and instantiates one tenant: every port with its
+// plugins and pipelines, no interface open and no worker running yet. On
+// error nothing of it stays.
+func (d *Daemon) prepareTenant(ctx context.Context, tc config.Tenant) (*tenant, error) {
 	ports := make([]uint16, len(tc.Interfaces))
 	for i := range ports {
 		ports[i] = uint16(i)
@@ -174,7 +203,7 @@ func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, er
 			}
 			p.plugins = append(p.plugins, pl)
 		}
-		pipes, err := p.newPipelines(ctx, modules(p.plugins))
+		pipes, err := p.newPipelines(ctx, modules(p.plugins), p.cfg.NumQueues())
 		if err != nil {
 			return fail(err)
 		}
@@ -185,22 +214,20 @@ func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, er
 			p.egress = t.ports[tc.Port(p.cfg.Egress)]
 		}
 	}
-	for _, p := range t.ports {
+	return t, nil
+}
+
+// openPort takes a reference on the port's socket and opens its interface.
+// On error the caller closes the tenant, which releases the reference.
+func (d *Daemon) openPort(p *port) error {
+	if p.sock == nil {
 		ref, err := d.socket(p.cfg.SocketPath())
 		if err != nil {
-			return fail(fmt.Errorf("tenant %q interface %q: %w", t.name, p.cfg.Name, err))
+			return fmt.Errorf("tenant %q interface %q: %w", p.t.name, p.cfg.Name, err)
 		}
 		p.sock = ref
-		if err := p.open(); err != nil {
-			return fail(err)
-		}
 	}
-	for _, p := range t.ports {
-		if err := p.startWorkers(); err != nil {
-			return fail(err)
-		}
-	}
-	return t, nil
+	return p.open()
 }
 
 // closeTenant stops every worker of the tenant (each finishes its burst in
@@ -222,8 +249,9 @@ func (d *Daemon) closeTenant(ctx context.Context, t *tenant) error {
 	return errors.Join(errs...)
 }
 
-// pluginConfig turns a plugin's config into the host's, reading config_file.
-func pluginConfig(t *tenant, p *port, pc config.Plugin) (host.PluginConfig, error) {
+// pluginConfig turns a plugin's config on interface ic into the host's,
+// reading config_file.
+func pluginConfig(t *tenant, ic config.Interface, pc config.Plugin) (host.PluginConfig, error) {
 	hc := host.PluginConfig{
 		MaxMemoryPages: pc.MemoryPages,
 		WindowSize:     pc.WindowSize,
@@ -235,9 +263,7 @@ func pluginConfig(t *tenant, p *port, pc config.Plugin) (host.PluginConfig, erro
 		Stack:          pc.Stack,
 		Tenant:         t.host,
 	}
-	for _, r := range p.cfg.Redirect {
-		hc.Redirect = append(hc.Redirect, uint16(t.cfg.Port(r)))
-	}
+	hc.Redirect = redirectPorts(t, ic)
 	switch {
 	case pc.ConfigFile != "":
 		b, err := os.ReadFile(pc.ConfigFile)
@@ -249,6 +275,15 @@ func pluginConfig(t *tenant, p *port, pc config.Plugin) (host.PluginConfig, erro
 		hc.Config = []byte(pc.Config)
 	}
 	return hc, nil
+}
+
+// redirectPorts lists the port numbers interface ic may REDIRECT to.
+func redirectPorts(t *tenant, ic config.Interface) []uint16 {
+	var ports []uint16
+	for _, r := range ic.Redirect {
+		ports = append(ports, uint16(t.cfg.Port(r)))
+	}
+	return ports
 }
 
 // loadSpec is what compiling a plugin needs, captured under d.mu so that
@@ -264,12 +299,13 @@ type loadSpec struct {
 	err    error
 }
 
-// prepareLoad captures a plugin's settings. Call with d.mu held.
-func (d *Daemon) prepareLoad(t *tenant, p *port, pc config.Plugin) loadSpec {
+// prepareLoad captures the settings of plugin pc on interface ic of t. Call
+// with d.mu held.
+func (d *Daemon) prepareLoad(t *tenant, ic config.Interface, pc config.Plugin) loadSpec {
 	s := loadSpec{tenant: t.name, name: pc.PluginName(), pc: pc}
-	s.where = fmt.Sprintf("tenant %q interface %q plugin %q", t.name, p.cfg.Name, s.name)
-	s.label = t.name + "/" + p.cfg.Name + "/" + s.name
-	s.hc, s.err = pluginConfig(t, p, pc)
+	s.where = fmt.Sprintf("tenant %q interface %q plugin %q", t.name, ic.Name, s.name)
+	s.label = t.name + "/" + ic.Name + "/" + s.name
+	s.hc, s.err = pluginConfig(t, ic, pc)
 	return s
 }
 
@@ -303,7 +339,7 @@ func (d *Daemon) compile(ctx context.Context, s loadSpec) (*plugin, error) {
 
 // loadPlugin prepares and compiles one plugin in one go. Call with d.mu held.
 func (d *Daemon) loadPlugin(ctx context.Context, t *tenant, p *port, pc config.Plugin) (*plugin, error) {
-	return d.compile(ctx, d.prepareLoad(t, p, pc))
+	return d.compile(ctx, d.prepareLoad(t, p.cfg, pc))
 }
 
 func (d *Daemon) countLoad(tenant, result string) { d.counters.add(d.counters.loads, tenant, result) }
@@ -496,7 +532,7 @@ func (d *Daemon) Snapshot() *Snapshot {
 				}
 				for _, r := range ifc.Regions() {
 					if !r.Rings && r.Size > 0 {
-						is.Placement = host.ChoosePlacement(host.RegionFacts{Size: int(r.Size)}).String()
+						is.Placement = host.ChoosePlacement(host.RegionFacts{Size: int(r.Size), Unsealed: !r.Sealed}).String()
 						break
 					}
 				}
@@ -540,6 +576,8 @@ func (d *Daemon) Snapshot() *Snapshot {
 	s.CompileCount = c.compileCount
 	s.CompileSum = c.compileSum
 	s.CompileHist = append([]uint64(nil), c.compileHist[:]...)
+	s.ConfigReloads = maps.Clone(c.configReloads)
+	s.LastReloadError, s.LastReloadErrorAt = c.lastReloadErr, c.lastReloadErrAt
 	c.mu.Unlock()
 	return s
 }

@@ -16,13 +16,28 @@
 //
 // # Changes while running
 //
-// Reload compiles a plugin again and swaps it in between two bursts on every
-// worker (host.ReplaceAll); a version that fails admission or init leaves the
-// old one running. Apply moves to a new config by difference (unchanged
-// interfaces and plugins keep running), LoadPlugin and UnloadPlugin change a
-// pipeline, Control sends a message to every instance of a plugin, and
-// Options.Watch reloads plugins whose file changes. Compilation runs
-// without the daemon's lock. All methods are safe to call from any goroutine.
+// Every change is all or nothing. Reload compiles a plugin again and swaps
+// it in on every worker between two bursts, handing its state over;
+// LoadPlugin and UnloadPlugin add or remove a plugin the same way; Apply
+// (and ReloadConfig, which reads the config first: SIGHUP, ctl
+// reload-config) moves to a new config by difference. In each, the plugins
+// that did not change keep their instance and state whatever changes beside
+// them in the pipeline (host.Pipeline.Reshape): only a changed plugin gets a
+// new instance, with the old one's state (a tenant whose budgets or list of
+// interfaces change is rebuilt from scratch). Everything new is prepared before
+// anything running is touched (files read, plugins compiled and
+// instantiated, new tenants built, sockets taken, new interfaces opened
+// where they do not need an old one's socket and id); a failure there
+// changes nothing. What can only happen in place comes last: interfaces
+// that go are closed and those that take their socket and id opened, then
+// every pipeline is switched at once with the state hand-overs; a failure
+// there reopens the old interfaces with their old settings, leaves the
+// pipelines as they were, and says the change was rolled back. Config
+// reloads are counted by result, the last failure kept (Snapshot), and
+// logged once, by the daemon. Control sends a message to every instance of
+// a plugin, and Options.Watch reloads plugins whose file changes.
+// Compilation for Reload, LoadPlugin and Watch runs without the daemon's
+// lock. All methods are safe to call from any goroutine.
 //
 // # Counters
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
@@ -36,8 +37,9 @@ type port struct {
 	workers []*worker
 	egress  *port
 
-	// retired holds the counters of pipelines replaced by a rebuild, by
-	// plugin name, so a plugin's counters never go backwards.
+	// retired holds the counters of stages and worker slots that were
+	// dropped (an unload, fewer queues), by plugin name, so a plugin's
+	// counters never go backwards.
 	retired map[string]host.PluginStats
 }
 
@@ -63,9 +65,10 @@ func modules(plugins []*plugin) []*host.Module {
 	return ms
 }
 
-// newPipelines instantiates one pipeline per worker; on error nothing is left open.
-func (p *port) newPipelines(ctx context.Context, mods []*host.Module) ([]*host.Pipeline, error) {
-	pipes := make([]*host.Pipeline, p.cfg.NumQueues())
+// newPipelines instantiates n pipelines (one per worker slot); on error
+// nothing is left open.
+func (p *port) newPipelines(ctx context.Context, mods []*host.Module, n int) ([]*host.Pipeline, error) {
+	pipes := make([]*host.Pipeline, n)
 	for q := range pipes {
 		pl, err := host.NewPipeline(ctx, mods...)
 		if err != nil {
@@ -79,10 +82,27 @@ func (p *port) newPipelines(ctx context.Context, mods []*host.Module) ([]*host.P
 	return pipes, nil
 }
 
-// open creates the memif interface. Workers are started separately, once
-// every port of the tenant is open (they name each other as egress).
+// open creates the memif interface of p.cfg on p.sock. Workers are started
+// separately, once every port of the tenant is open (they name each other
+// as egress).
 func (p *port) open() error {
-	c := &p.cfg
+	ifc, err := p.openIface(p.cfg, p.sock)
+	if err != nil {
+		return err
+	}
+	p.install(ifc)
+	return nil
+}
+
+// install makes ifc the port's interface.
+func (p *port) install(ifc *memif.Interface) {
+	p.iface = ifc
+	p.hp = &host.Port{If: ifc, Tenant: p.t.host}
+}
+
+// openIface creates a memif interface for the port with settings c on sock,
+// without installing it (a config change opens the new one beside the old).
+func (p *port) openIface(c config.Interface, sock *socketRef) (*memif.Interface, error) {
 	role := memif.RoleSlave
 	if c.IsMaster() {
 		role = memif.RoleMaster
@@ -98,7 +118,7 @@ func (p *port) open() error {
 	if c.RxMode == "polling" {
 		rxMode = memif.RxModePolling
 	}
-	ifc, err := p.sock.s.NewInterface(memif.InterfaceConfig{
+	ifc, err := sock.s.NewInterface(memif.InterfaceConfig{
 		ID:                   c.ID,
 		Role:                 role,
 		Mode:                 mode,
@@ -111,20 +131,18 @@ func (p *port) open() error {
 		RxMode:               rxMode,
 		AllowUnsealedRegions: c.AllowUnsealedRegions,
 		OnConnect: func(ifc *memif.Interface) {
-			p.d.log.Info("interface up", "tenant", p.t.name, "interface", p.cfg.Name, "rx_queues", ifc.NumRxQueues(), "tx_queues", ifc.NumTxQueues())
+			p.d.log.Info("interface up", "tenant", p.t.name, "interface", c.Name, "rx_queues", ifc.NumRxQueues(), "tx_queues", ifc.NumTxQueues())
 			// Not here: the callback must not block, and fitting takes d.mu.
 			go p.d.fitWorkers(p)
 		},
 		OnDisconnect: func(_ *memif.Interface, err error) {
-			p.d.log.Info("interface down", "tenant", p.t.name, "interface", p.cfg.Name, "err", err)
+			p.d.log.Info("interface down", "tenant", p.t.name, "interface", c.Name, "err", err)
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("tenant %q interface %q (socket %s, id %d): %w", p.t.name, c.Name, p.sock.path, c.ID, err)
+		return nil, fmt.Errorf("tenant %q interface %q (socket %s, id %d): %w", p.t.name, c.Name, sock.path, c.ID, err)
 	}
-	p.iface = ifc
-	p.hp = &host.Port{If: ifc, Tenant: p.t.host}
-	return nil
+	return ifc, nil
 }
 
 // serves reports whether slot q has a queue to serve: every slot while
@@ -144,7 +162,7 @@ func (p *port) startWorkers() error {
 		return nil // the interface could not be opened
 	}
 	for _, w := range p.workers {
-		if !p.serves(w.q) {
+		if !p.serves(w.q) || w.hw != nil {
 			continue
 		}
 		if err := w.start(); err != nil {
@@ -180,14 +198,22 @@ func (p *port) stopWorkers() {
 	}
 }
 
-// closeInterface sends DISCONNECT and releases the interface, then closes
-// the pipelines. The workers must be stopped.
-func (p *port) closeInterface(ctx context.Context) error {
-	var errs []error
-	if p.iface != nil {
-		errs = append(errs, p.iface.Close())
-		p.iface = nil
+// closeIface sends DISCONNECT and releases the memif interface, keeping the
+// pipelines and the socket reference (a config change may reopen it). The
+// workers must be stopped.
+func (p *port) closeIface() error {
+	if p.iface == nil {
+		return nil
 	}
+	err := p.iface.Close()
+	p.iface, p.hp = nil, nil
+	return err
+}
+
+// closeInterface closes the interface, the pipelines and the socket
+// reference. The workers must be stopped.
+func (p *port) closeInterface(ctx context.Context) error {
+	errs := []error{p.closeIface()}
 	for _, w := range p.workers {
 		if w.pipe != nil {
 			errs = append(errs, w.pipe.Close(ctx))
@@ -201,39 +227,81 @@ func (p *port) closeInterface(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// rebuild instantiates new pipelines for plugins and moves every worker
-// slot to them: the old host.Worker finishes its burst and stops, a new one
-// starts on the new pipeline (packets wait in the ring meanwhile, none is
-// lost), then the old pipelines are closed. On error the old pipelines keep
-// running.
-func (p *port) rebuild(ctx context.Context, plugins []*plugin) error {
-	pipes, err := p.newPipelines(ctx, modules(plugins))
+// retireSlot closes the pipeline of a worker slot that goes away (its
+// worker stopped), keeping its plugins' counters in retired.
+func (p *port) retireSlot(ctx context.Context, w *worker) {
+	if w.pipe == nil {
+		return
+	}
+	p.retire(w.pipe.ReadStats(nil))
+	w.pipe.Close(ctx)
+	w.pipe = nil
+}
+
+// retire adds the final counters of p.plugins' stages (in that order) to
+// retired, so a plugin's counters never go backwards.
+func (p *port) retire(stats []host.PluginStats) {
+	for i := range min(len(stats), len(p.plugins)) {
+		p.retireStage(p.plugins[i].name, &stats[i])
+	}
+}
+
+func (p *port) retireStage(name string, st *host.PluginStats) {
+	r := p.retired[name]
+	r.Add(st)
+	// Gauges describe live instances; the retired ones have none.
+	r.MemoryBytes, r.Quarantined = 0, 0
+	p.retired[name] = r
+}
+
+// prepareReshape prepares pipes (the port's, or those of the slots a new
+// interface config keeps) for the plugin list next: a plugin of next that
+// is in p.plugins keeps its stage as it runs; one with the name of a running
+// plugin but another module continues that stage as its new version (its
+// state handed over); any other is a new stage. Nothing changes until the
+// reshaping is committed.
+func (p *port) prepareReshape(ctx context.Context, pipes []*host.Pipeline, next []*plugin) (*host.Reshaping, error) {
+	from := make([]int, len(next))
+	for i, pl := range next {
+		from[i] = slices.IndexFunc(p.plugins, func(o *plugin) bool { return o.name == pl.name })
+	}
+	r, err := host.PrepareReshape(ctx, pipes, modules(next), from)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q interface %q: %w", p.t.name, p.cfg.Name, err)
+	}
+	return r, nil
+}
+
+// finishReshape records a committed reshaping to next: the counters of the
+// stages it dropped go to retired, and the modules no stage runs any more
+// are closed.
+func (p *port) finishReshape(ctx context.Context, r *host.Reshaping, next []*plugin) {
+	for j, st := range r.Dropped() {
+		name := p.plugins[j].name
+		if slices.ContainsFunc(next, func(pl *plugin) bool { return pl.name == name }) {
+			continue // continued under a new version: its counters went on
+		}
+		p.retireStage(name, &st)
+	}
+	for _, o := range p.plugins {
+		if !slices.Contains(next, o) {
+			o.mod.Close(ctx)
+		}
+	}
+	p.plugins = next
+}
+
+// reshape moves every worker's pipeline to the plugin list next between two
+// bursts, all or nothing (see prepareReshape); the workers keep running.
+func (p *port) reshape(ctx context.Context, next []*plugin) error {
+	r, err := p.prepareReshape(ctx, p.pipelines(), next)
 	if err != nil {
 		return err
 	}
-	var buf []host.PluginStats
-	for q, w := range p.workers {
-		w.stop()
-		old := w.pipe
-		buf = old.ReadStats(buf[:0])
-		for i := range min(len(buf), len(p.plugins)) {
-			r := p.retired[p.plugins[i].name]
-			r.Add(&buf[i])
-			// Gauges describe live instances; the retired ones have none.
-			r.MemoryBytes, r.Quarantined = 0, 0
-			p.retired[p.plugins[i].name] = r
-		}
-		w.pipe = pipes[q]
-		var err error
-		if p.serves(q) {
-			err = w.start()
-		}
-		old.Close(ctx)
-		if err != nil {
-			return fmt.Errorf("tenant %q interface %q queue %d: %w", p.t.name, p.cfg.Name, q, err)
-		}
+	if err := r.Commit(ctx); err != nil {
+		return fmt.Errorf("tenant %q interface %q: %w", p.t.name, p.cfg.Name, err)
 	}
-	p.plugins = plugins
+	p.finishReshape(ctx, r, next)
 	return nil
 }
 

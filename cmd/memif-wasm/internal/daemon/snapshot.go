@@ -68,6 +68,14 @@ type Snapshot struct {
 	CompileSum   float64   `json:"compile_seconds_sum"`
 	CompileHist  []uint64  `json:"-"`
 	Started      time.Time `json:"started"`
+	// ConfigReloads counts config changes (Apply: SIGHUP, ctl reload-config)
+	// by result, "ok" or "failed".
+	ConfigReloads map[string]uint64 `json:"config_reloads"`
+	// LastReloadError is the error of the last config change that failed
+	// (nothing of it was applied), LastReloadErrorAt when it failed; empty
+	// while none has.
+	LastReloadError   string    `json:"last_reload_error,omitempty"`
+	LastReloadErrorAt time.Time `json:"last_reload_error_at,omitzero"`
 }
 
 // TenantSnapshot is one tenant.

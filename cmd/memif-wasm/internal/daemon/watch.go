@@ -151,7 +151,7 @@ func (d *Daemon) reloadFile(file string) {
 				if abs != file || !pl.cfg.Watched() || !pluginChanged(pl, pl.cfg) {
 					continue
 				}
-				jobs = append(jobs, job{p, pl, d.prepareLoad(t, p, pl.cfg)})
+				jobs = append(jobs, job{p, pl, d.prepareLoad(t, p.cfg, pl.cfg)})
 			}
 		}
 	}

@@ -16,9 +16,10 @@ const stopTimeout = 5 * time.Second
 
 // worker is one rx queue of one interface: a host.Worker (the packet loop
 // lives in host/) with its own pipeline, started and stopped by the daemon.
-// The slot outlives the host.Worker: a pipeline or egress change starts a new
-// one on the same slot, and the counters of the old one are kept in base so
-// they never go backwards.
+// The slot outlives the host.Worker: an egress change or a reopened
+// interface starts a new one on the same slot (a pipeline change does not:
+// the pipeline is reshaped in place), and the counters of the old one are
+// kept in base so they never go backwards.
 type worker struct {
 	p    *port
 	q    int

@@ -70,6 +70,8 @@ var (
 	dLoads   = desc("module_loads_total", "Module loads by result (ok or the admission code).", "tenant", "result")
 	dReloads = desc("module_reloads_total", "Module reloads by result.", "tenant", "result")
 	dCompile = desc("module_compile_duration_seconds", "Time to admit and compile a module.")
+
+	dConfigReloads = desc("config_reloads_total", "Config reloads (SIGHUP, ctl reload-config) by result: ok, or failed (nothing of it applied).", "result")
 )
 
 // Source returns the current snapshot. It is called once per scrape.
@@ -87,7 +89,7 @@ var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, d
 	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
 	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls,
 	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
-	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile}
+	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile, dConfigReloads}
 
 // sendingVerdicts are the verdicts that make a worker transmit.
 var sendingVerdicts = []abi.Verdict{abi.Pass, abi.TX, abi.Redirect}
@@ -231,6 +233,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for r, n := range results {
 			counter(dReloads, n, tenant, r)
 		}
+	}
+	for _, r := range []string{"ok", "failed"} {
+		counter(dConfigReloads, s.ConfigReloads[r], r)
 	}
 	if len(s.CompileHist) == len(daemon.CompileBuckets)+1 {
 		ch <- prometheus.MustNewConstHistogram(dCompile, s.CompileCount, s.CompileSum,

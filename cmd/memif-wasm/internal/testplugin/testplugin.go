@@ -1,20 +1,25 @@
 // Package testplugin builds tiny WAT plugins for the daemon's tests: each
 // gives every packet one verdict, echoes control messages, and can be told
 // to fail mw_init or to recurse before it answers. It needs wat2wasm (wabt) and skips the test without it.
+// It also finds the example plugins `make plugins` builds (Built) and a
+// compilation cache that outlives a test run (CacheDir).
 package testplugin
 
 import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// verdictWAT is a plugin that gives every packet one verdict (%d below). It
-// also exports mw_control, which echoes the message back, and counts bursts
-// in a global that mw_state_save/mw_state_load hand to the next version.
+// verdictWAT is a plugin that gives every packet one verdict (VERDICT below).
+// It also exports mw_control, which echoes the message back, and counts
+// bursts in a global; BuildStateful adds the state hooks that hand the count
+// to the next version.
 const verdictWAT = `(module
   (memory (export "memory") 288 288)
   (global $bursts (mut i32) (i32.const 0))
@@ -41,7 +46,18 @@ const verdictWAT = `(module
       (i32.store offset=12 (local.get $d) (i32.const PORT))
       (local.set $d (i32.add (local.get $d) (i32.const 16)))
       (br $next)))
-    i32.const 0))`
+    i32.const 0)
+  STATE)`
+
+// stateWAT exports the state hooks: the burst count is the state, and
+// mw_state_load returns LOAD (0: it takes the state).
+const stateWAT = `(func (export "mw_state_save") (result i32)
+    (i32.store (i32.const 131072) (global.get $bursts))
+    i32.const 4)
+  (func (export "mw_state_load") (param $p i32) (param $n i32) (result i32)
+    (if (i32.ne (i32.const LOAD) (i32.const 0)) (then (return (i32.const LOAD))))
+    (global.set $bursts (i32.load (local.get $p)))
+    i32.const 0)`
 
 // Trap as the verdict builds a plugin whose mw_process traps on every burst.
 const Trap = -1
@@ -57,7 +73,15 @@ func Build(t testing.TB, dir, name string, verdict, initResult int) string {
 // packet's REDIRECT target (descriptor meta).
 func BuildRedirect(t testing.TB, dir, name string, verdict, initResult, port int) string {
 	t.Helper()
-	return build(t, dir, name, verdict, initResult, port, 0)
+	return build(t, dir, name, verdict, initResult, port, 0, "")
+}
+
+// BuildStateful is Build for a plugin that exports mw_state_save and
+// mw_state_load; its mw_state_load returns loadResult (non-zero: it refuses
+// the previous version's state, failing the hand-over of a reload).
+func BuildStateful(t testing.TB, dir, name string, verdict, loadResult int) string {
+	t.Helper()
+	return build(t, dir, name, verdict, 0, 0, 0, strings.ReplaceAll(stateWAT, "LOAD", strconv.Itoa(loadResult)))
 }
 
 // BuildDeep is Build for a plugin whose mw_process first nests depth calls
@@ -65,10 +89,10 @@ func BuildRedirect(t testing.TB, dir, name string, verdict, initResult, port int
 // frames), to try stack budgets.
 func BuildDeep(t testing.TB, dir, name string, verdict, depth int) string {
 	t.Helper()
-	return build(t, dir, name, verdict, 0, 0, depth)
+	return build(t, dir, name, verdict, 0, 0, depth, "")
 }
 
-func build(t testing.TB, dir, name string, verdict, initResult, port, depth int) string {
+func build(t testing.TB, dir, name string, verdict, initResult, port, depth int, state string) string {
 	t.Helper()
 	tool, err := exec.LookPath("wat2wasm")
 	if err != nil {
@@ -87,6 +111,7 @@ func build(t testing.TB, dir, name string, verdict, initResult, port, depth int)
 		recurse = "(drop (call $recurse (i32.const " + strconv.Itoa(depth) + ")))"
 	}
 	src = strings.ReplaceAll(src, "RECURSE", recurse)
+	src = strings.ReplaceAll(src, "STATE", state)
 	in := filepath.Join(t.TempDir(), name+".wat")
 	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -100,4 +125,47 @@ func build(t testing.TB, dir, name string, verdict, initResult, port, depth int)
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Built returns the path of plugins/build/name, an example plugin as `make
+// plugins` builds it, running that make target when the file is missing. It
+// skips the test, saying why, when the build is impossible here (no
+// toolchain).
+func Built(t testing.TB, name string) string {
+	t.Helper()
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testplugin: cannot locate the source tree")
+	}
+	root := filepath.Join(filepath.Dir(self), "..", "..", "..", "..")
+	p := filepath.Join(root, "plugins", "build", name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	cmd := exec.Command("make", "-C", filepath.Join(root, "plugins"), "build/"+name)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("plugins/build/%s is missing and `make -C plugins build/%s` failed (run make plugins): %v\n%s", name, name, err, b)
+	}
+	return p
+}
+
+// CacheDir returns a directory for compiled plugin code that outlives the
+// test run, keyed by the wazero version the test binary links (config
+// engine.cache_dir): compiling a Go guest takes 15-25 s under the race
+// detector, reading it back from the cache well under one.
+func CacheDir(t testing.TB) string {
+	t.Helper()
+	ver := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/tetratelabs/wazero" {
+				ver = d.Version
+			}
+		}
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return t.TempDir()
+	}
+	return filepath.Join(dir, "memif-wasm", "wazero-"+ver)
 }
