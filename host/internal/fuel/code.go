@@ -1,6 +1,10 @@
 package fuel
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/memif-wasm/memif-wasm/host/internal/leb128"
+)
 
 // maxLocals bounds a function's parameters plus locals, as wasmtime and V8
 // do: wazero allocates a byte per local before checking anything else.
@@ -405,7 +409,7 @@ func (r *rewriter) body(start, end int, params uint32) error {
 				case op == 0x02 && lp.shape == 0:
 				case op == 0x20 && lp.shape == 0:
 					lp.shape = 1
-					lp.local, _, _ = readU32(in, off)
+					lp.local, _, _ = leb128.U32(in, off)
 				case op == 0x0E && lp.shape == 1:
 				default:
 					lp.shape = 2
@@ -459,7 +463,7 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			w.ctl = append(w.ctl, f)
 		case immU32:
 			var x uint32
-			x, n, err = readU32(in, off)
+			x, n, err = leb128.U32(in, off)
 			switch {
 			case err != nil:
 			case op == 0x0C || op == 0x0D: // br, br_if
@@ -490,9 +494,9 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			}
 		case immU32x2:
 			var x uint32
-			if x, n, err = readU32(in, off); err == nil {
+			if x, n, err = leb128.U32(in, off); err == nil {
 				var m int
-				_, m, err = readU32(in, off+n)
+				_, m, err = leb128.U32(in, off+n)
 				n += m
 			}
 			w.calls = true
@@ -506,7 +510,7 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			}
 		case immLocal:
 			var x uint32
-			if x, n, err = readU32(in, off); err == nil && uint64(x) >= locals {
+			if x, n, err = leb128.U32(in, off); err == nil && uint64(x) >= locals {
 				return r.errorf(at, ErrIndex, "local %d of %d", x, locals)
 			}
 			if op == 0x21 && afterConst {
@@ -514,13 +518,13 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			}
 		case immGlobal:
 			var x uint32
-			if x, n, err = readU32(in, off); err == nil && x >= r.fuelGlobal {
+			if x, n, err = leb128.U32(in, off); err == nil && x >= r.fuelGlobal {
 				return r.errorf(at, ErrIndex, "global %d of %d", x, r.fuelGlobal)
 			}
 		case immBrTable:
 			w.labels = w.labels[:0]
 			n, err = r.vector(in, off, 1, func(p int) (int, error) {
-				x, m, err := readU32(in, p)
+				x, m, err := leb128.U32(in, p)
 				w.labels = append(w.labels, x)
 				return m, err
 			})
@@ -540,10 +544,10 @@ func (r *rewriter) body(start, end int, params uint32) error {
 			n, err = r.memarg(in, off)
 		case immI32:
 			var v int64
-			v, n, err = readSigned(in, off, 32)
+			v, n, err = leb128.Signed(in, off, 32)
 			w.afterConst, w.constVal = true, uint32(v)
 		case immI64:
-			_, n, err = readSigned(in, off, 64)
+			_, n, err = leb128.Signed(in, off, 64)
 		case immFixed4:
 			n = 4
 		case immFixed8:
@@ -625,7 +629,7 @@ func (r *rewriter) endBlock(next int) {
 // vector walks a vector of count+extra elements read by elem and returns its
 // length in bytes.
 func (r *rewriter) vector(in []byte, off int, extra uint32, elem func(int) (int, error)) (int, error) {
-	c, n, err := readU32(in, off)
+	c, n, err := leb128.U32(in, off)
 	if err != nil {
 		return 0, err
 	}
@@ -649,7 +653,7 @@ func (r *rewriter) blockType(in []byte, off int) (int, error) {
 	if off < len(in) && (in[off] == 0x40 || isValType(in[off])) {
 		return 1, nil
 	}
-	v, n, err := readSigned(in, off, 33)
+	v, n, err := leb128.Signed(in, off, 33)
 	if err != nil {
 		return 0, r.errorf(off, ErrMalformed, "block type: %v", err)
 	}
@@ -665,14 +669,14 @@ func (r *rewriter) blockType(in []byte, off int) (int, error) {
 // memarg returns the length of a memory argument. Multi-memory (bit 6 of the
 // alignment) is refused: wazero does not support it.
 func (r *rewriter) memarg(in []byte, off int) (int, error) {
-	align, n, err := readU32(in, off)
+	align, n, err := leb128.U32(in, off)
 	if err != nil {
 		return 0, err
 	}
 	if align >= 1<<6 {
 		return 0, r.errorf(off, ErrUnsupported, "memory argument flags %#x (multiple memories)", align)
 	}
-	_, m, err := readU32(in, off+n)
+	_, m, err := leb128.U32(in, off+n)
 	return n + m, err
 }
 
@@ -680,7 +684,7 @@ func (r *rewriter) memarg(in []byte, off int) (int, error) {
 // 0xFD or 0xFE instruction at at, and records size-dependent charges.
 func (r *rewriter) prefixed(in []byte, at int, prefix byte) (int, error) {
 	off := at + 1
-	sub, n, err := readU32(in, off)
+	sub, n, err := leb128.U32(in, off)
 	if err != nil {
 		return 0, err
 	}
@@ -688,7 +692,7 @@ func (r *rewriter) prefixed(in []byte, at int, prefix byte) (int, error) {
 	u32s := func(k int) (int, error) { // k index immediates
 		q := p
 		for ; k > 0; k-- {
-			_, m, err := readU32(in, q)
+			_, m, err := leb128.U32(in, q)
 			if err != nil {
 				return 0, err
 			}
@@ -785,7 +789,7 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		w.ins[f.from].cost = max(w.ins[f.from].cost, f.cost+w.ins[f.to].cost)
 	}
 	b := w.body[:0]
-	groups, n, _ := readU32(r.in, start) // already validated by body
+	groups, n, _ := leb128.U32(r.in, start) // already validated by body
 	scratch := false
 	for i := range w.ins {
 		switch ins := &w.ins[i]; ins.kind {
@@ -807,7 +811,7 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		added++
 	}
 	if added > 0 {
-		b = appendU32(b, groups+1)
+		b = leb128.AppendU32(b, groups+1)
 		b = append(b, r.in[start+n:codeStart]...)
 		b = append(b, added, valI32)
 	} else {
@@ -823,7 +827,7 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	take := func(b []byte) []byte { // stack = saved - frame
 		b = appendOp(b, 0x20, saved)
 		b = append(b, 0x41)
-		b = appendS64(b, frame)
+		b = leb128.AppendS64(b, frame)
 		b = append(b, 0x6B) // i32.sub
 		return appendOp(b, 0x24, stack)
 	}
@@ -836,7 +840,7 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		b = take(b)
 		b = appendOp(b, 0x20, saved)
 		b = append(b, 0x41)
-		b = appendS64(b, frame)
+		b = leb128.AppendS64(b, frame)
 		b = append(b, 0x48, 0x04, 0x40, 0x00, 0x0B) // i32.lt_s if unreachable end
 	}
 	if wrap {
@@ -848,7 +852,7 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		case len(res) == 1:
 			b = append(b, res[0])
 		default:
-			b = appendS64(b, r.wrapperType[r.funcTypes[r.fn-int(r.importedFuncs)]])
+			b = leb128.AppendS64(b, r.wrapperType[r.funcTypes[r.fn-int(r.importedFuncs)]])
 		}
 	}
 
@@ -864,7 +868,7 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 			switch {
 			case wrap:
 				b = append(b, 0x0C)
-				b = appendU32(b, ins.target)
+				b = leb128.AppendU32(b, ins.target)
 				prev++ // drop the return itself
 			case account:
 				b = giveBack(b)
@@ -906,7 +910,7 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 			}
 			// The target index is on top of the stack: keep it there.
 			b = append(b, 0x22)
-			b = appendU32(b, scratchLocal)
+			b = leb128.AppendU32(b, scratchLocal)
 			b = r.appendLookup(b, costs, scratchLocal)
 		case insEntry:
 			lp := &w.ins[ins.loopCP]
@@ -935,11 +939,11 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 			// The size is on top of the stack: keep it there and
 			// fuel -= size (scaled).
 			b = append(b, 0x22)
-			b = appendU32(b, scratchLocal)
+			b = leb128.AppendU32(b, scratchLocal)
 			b = append(b, 0x23)
-			b = appendU32(b, g)
+			b = leb128.AppendU32(b, g)
 			b = append(b, 0x20)
-			b = appendU32(b, scratchLocal)
+			b = leb128.AppendU32(b, scratchLocal)
 			b = append(b, 0xAD) // i64.extend_i32_u
 			switch {
 			case ins.kind == insBytes && r.byteShift > 0:
@@ -955,18 +959,18 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 		if cost > 0 {
 			// fuel -= cost
 			b = append(b, 0x23)
-			b = appendU32(b, g)
+			b = leb128.AppendU32(b, g)
 			b = append(b, 0x42)
-			b = appendS64(b, cost)
+			b = leb128.AppendS64(b, cost)
 			b = append(b, 0x7D)
 		}
 		// global.set; trap if fuel < 0. Subtracting before the check
 		// leaves the global negative, which is how the host tells a
 		// fuel trap from the guest's own unreachable.
 		b = append(b, 0x24)
-		b = appendU32(b, g)
+		b = leb128.AppendU32(b, g)
 		b = append(b, 0x23)
-		b = appendU32(b, g)
+		b = leb128.AppendU32(b, g)
 		b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40, 0x00, 0x0B)
 	}
 	// The frame is given back before the body's final end; when wrapped,
@@ -984,14 +988,14 @@ func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	default:
 		b = append(b, r.in[prev:end]...)
 	}
-	r.out = appendU32(r.out, uint32(len(b)))
+	r.out = leb128.AppendU32(r.out, uint32(len(b)))
 	r.out = append(r.out, b...)
 	w.body = b
 }
 
 // appendOp appends an instruction with one index immediate.
 func appendOp(b []byte, op byte, index uint32) []byte {
-	return appendU32(append(b, op), index)
+	return leb128.AppendU32(append(b, op), index)
 }
 
 // paidAtSource reports whether the br_table t is a dispatch whose charge is paid
@@ -1015,23 +1019,23 @@ func (r *rewriter) appendLookup(b []byte, costs []int64, local uint32) []byte {
 	w := &r.code
 	r.stats.Dispatches++
 	b = append(b, 0x23)
-	b = appendU32(b, r.fuelGlobal)
+	b = leb128.AppendU32(b, r.fuelGlobal)
 	b = append(b, 0x02, valI64)
 	for range costs {
 		b = append(b, 0x02, 0x40)
 	}
 	b = append(b, 0x20)
-	b = appendU32(b, local)
+	b = leb128.AppendU32(b, local)
 	b = append(b, 0x0E)
-	b = appendU32(b, uint32(len(w.labels)-1))
+	b = leb128.AppendU32(b, uint32(len(w.labels)-1))
 	for _, k := range w.labels {
-		b = appendU32(b, k)
+		b = leb128.AppendU32(b, k)
 	}
 	for j, c := range costs {
 		b = append(b, 0x0B, 0x42)
-		b = appendS64(b, c)
+		b = leb128.AppendS64(b, c)
 		b = append(b, 0x0C)
-		b = appendU32(b, uint32(len(costs)-1-j))
+		b = leb128.AppendU32(b, uint32(len(costs)-1-j))
 	}
 	return append(b, 0x0B, 0x7D)
 }

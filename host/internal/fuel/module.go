@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/bits"
 	"strings"
+
+	"github.com/memif-wasm/memif-wasm/host/internal/leb128"
 )
 
 // Section ids and their rank in the order the binary format requires. The
@@ -156,7 +158,7 @@ func (r *rewriter) module() error {
 		if int(id) < len(sectionNames) {
 			r.section = sectionNames[id]
 		}
-		size, n, err := readU32(in, off+1)
+		size, n, err := leb128.U32(in, off+1)
 		if err != nil {
 			return r.errorf(off+1, ErrMalformed, "section size: %v", err)
 		}
@@ -232,7 +234,7 @@ func (r *rewriter) module() error {
 // custom copies a custom section unless it is debug information, which
 // addresses code-section offsets that the inserted code shifts.
 func (r *rewriter) custom(start, off, end int) error {
-	nameLen, n, err := readU32(r.in[:end], off)
+	nameLen, n, err := leb128.U32(r.in[:end], off)
 	if err != nil || uint64(nameLen) > uint64(end-off-n) {
 		return r.errorf(off, ErrMalformed, "custom section name does not fit the section")
 	}
@@ -261,7 +263,7 @@ type reader struct {
 func (r *rewriter) reader(off, end int) reader { return reader{r: r, b: r.in, off: off, end: end} }
 
 func (d *reader) u32(what string) (uint32, error) {
-	v, n, err := readU32(d.b[:d.end], d.off)
+	v, n, err := leb128.U32(d.b[:d.end], d.off)
 	if err != nil {
 		return 0, d.r.errorf(d.off, ErrMalformed, "%s: %v", what, err)
 	}
@@ -389,15 +391,15 @@ func (r *rewriter) typeSection(off, end int) error {
 			r.typeParams = append(r.typeParams, 0)
 			r.typeResults = append(r.typeResults, r.typeResults[t])
 			extra = append(extra, 0x60, 0)
-			extra = appendU32(extra, uint32(len(r.typeResults[t])))
+			extra = leb128.AppendU32(extra, uint32(len(r.typeResults[t])))
 			extra = append(extra, r.typeResults[t]...)
 			added++
 		}
 	}
 	if added > 0 {
 		r.out = append(r.out, secType)
-		r.out = appendU32(r.out, uint32(sizeU32(n+added)+end-entries+len(extra)))
-		r.out = appendU32(r.out, n+added)
+		r.out = leb128.AppendU32(r.out, uint32(leb128.SizeU32(n+added)+end-entries+len(extra)))
+		r.out = leb128.AppendU32(r.out, n+added)
 		r.out = append(r.out, r.in[entries:end]...)
 		r.out = append(r.out, extra...)
 		r.typesWritten = true
@@ -535,14 +537,14 @@ func (r *rewriter) appendGlobalSection(entries []byte, n uint32) {
 	r.stats.StackGlobal = r.fuelGlobal + 1
 	var added [32]byte
 	g := append(added[:0], valI64, 1, 0x42)
-	g = appendS64(g, r.initial)
+	g = leb128.AppendS64(g, r.initial)
 	g = append(g, 0x0B, valI32, 1, 0x41)
-	g = appendS64(g, r.stackInit)
+	g = leb128.AppendS64(g, r.stackInit)
 	g = append(g, 0x0B)
-	size := sizeU32(n+2) + len(entries) + len(g)
+	size := leb128.SizeU32(n+2) + len(entries) + len(g)
 	r.out = append(r.out, secGlobal)
-	r.out = appendU32(r.out, uint32(size))
-	r.out = appendU32(r.out, n+2)
+	r.out = leb128.AppendU32(r.out, uint32(size))
+	r.out = leb128.AppendU32(r.out, n+2)
 	r.out = append(r.out, entries...)
 	r.out = append(r.out, g...)
 	r.globalDone = true
@@ -591,17 +593,17 @@ func (r *rewriter) exportSection(off, end int) error {
 
 func (r *rewriter) appendExportSection(entries []byte, n uint32) {
 	var added [32]byte
-	e := appendU32(added[:0], uint32(len(ExportName)))
+	e := leb128.AppendU32(added[:0], uint32(len(ExportName)))
 	e = append(e, ExportName...)
 	e = append(e, 3)
-	e = appendU32(e, r.fuelGlobal)
-	e = appendU32(e, uint32(len(StackExportName)))
+	e = leb128.AppendU32(e, r.fuelGlobal)
+	e = leb128.AppendU32(e, uint32(len(StackExportName)))
 	e = append(e, StackExportName...)
 	e = append(e, 3)
-	e = appendU32(e, r.fuelGlobal+1)
+	e = leb128.AppendU32(e, r.fuelGlobal+1)
 	r.out = append(r.out, secExport)
-	r.out = appendU32(r.out, uint32(sizeU32(n+2)+len(entries)+len(e)))
-	r.out = appendU32(r.out, n+2)
+	r.out = leb128.AppendU32(r.out, uint32(leb128.SizeU32(n+2)+len(entries)+len(e)))
+	r.out = leb128.AppendU32(r.out, n+2)
 	r.out = append(r.out, entries...)
 	r.out = append(r.out, e...)
 	r.exportDone = true
@@ -623,9 +625,9 @@ func (r *rewriter) constExpr(off, end int, maxGlobal uint32) (int, error) {
 		case 0x0B:
 			return off, nil
 		case 0x41:
-			_, n, err = readSigned(b, off, 32)
+			_, n, err = leb128.Signed(b, off, 32)
 		case 0x42:
-			_, n, err = readSigned(b, off, 64)
+			_, n, err = leb128.Signed(b, off, 64)
 		case 0x43:
 			n = 4
 		case 0x44:
@@ -637,17 +639,17 @@ func (r *rewriter) constExpr(off, end int, maxGlobal uint32) (int, error) {
 				return 0, r.errorf(off, ErrUnsupported, "ref.null heap type")
 			}
 		case 0xD2:
-			_, n, err = readU32(b, off)
+			_, n, err = leb128.U32(b, off)
 		case 0x23:
 			var g uint32
-			g, n, err = readU32(b, off)
+			g, n, err = leb128.U32(b, off)
 			if err == nil && g >= maxGlobal {
 				return 0, r.errorf(at, ErrIndex, "constant expression reads global %d of %d", g, maxGlobal)
 			}
 		case 0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E: // extended-const add/sub/mul
 		case 0xFD:
 			var sub uint32
-			sub, n, err = readU32(b, off)
+			sub, n, err = leb128.U32(b, off)
 			if err == nil && sub != 12 {
 				return 0, r.errorf(at, ErrUnsupported, "opcode 0xfd %d in a constant expression", sub)
 			}

@@ -3,15 +3,17 @@ package fuel
 import (
 	"errors"
 
-	"github.com/tetratelabs/wazero"
 	"strings"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/host/internal/leb128"
+	"github.com/tetratelabs/wazero"
 )
 
 // Hand-assembled modules for cases that wat2wasm refuses to write.
 
 func sec(id byte, payload ...byte) []byte {
-	return append(append([]byte{id}, appendU32(nil, uint32(len(payload)))...), payload...)
+	return append(append([]byte{id}, leb128.AppendU32(nil, uint32(len(payload)))...), payload...)
 }
 
 func module(sections ...[]byte) []byte {
@@ -29,17 +31,17 @@ func withBody(code ...byte) []byte {
 	return module(
 		sec(secType, 1, 0x60, 0, 0),
 		sec(secFunction, 1, 0),
-		sec(secCode, append([]byte{1}, append(appendU32(nil, uint32(len(body))), body...)...)...),
+		sec(secCode, append([]byte{1}, append(leb128.AppendU32(nil, uint32(len(body))), body...)...)...),
 	)
 }
 
 // withLocals is withBody with one group of n locals of type i32.
 func withLocals(groups byte, n uint32) []byte {
-	body := append(append([]byte{groups}, appendU32(nil, n)...), valI32, 0x0B)
+	body := append(append([]byte{groups}, leb128.AppendU32(nil, n)...), valI32, 0x0B)
 	return module(
 		sec(secType, 1, 0x60, 0, 0),
 		sec(secFunction, 1, 0),
-		sec(secCode, append([]byte{1}, append(appendU32(nil, uint32(len(body))), body...)...)...),
+		sec(secCode, append([]byte{1}, append(leb128.AppendU32(nil, uint32(len(body))), body...)...)...),
 	)
 }
 
@@ -50,7 +52,7 @@ func oneGlobal(code ...byte) []byte {
 		sec(secType, 1, 0x60, 0, 0),
 		sec(secFunction, 1, 0),
 		sec(secGlobal, 1, valI32, 1, 0x41, 0, 0x0B),
-		sec(secCode, append([]byte{1}, append(appendU32(nil, uint32(len(body))), body...)...)...),
+		sec(secCode, append([]byte{1}, append(leb128.AppendU32(nil, uint32(len(body))), body...)...)...),
 	)
 }
 

@@ -3,13 +3,15 @@ package fuel
 import (
 	"bytes"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/host/internal/leb128"
 )
 
 // sections splits a module into its raw sections (header included).
 func sections(t *testing.T, m []byte) (ids []byte, raw [][]byte) {
 	t.Helper()
 	for off := 8; off < len(m); {
-		size, n, err := readU32(m, off+1)
+		size, n, err := leb128.U32(m, off+1)
 		if err != nil {
 			t.Fatal(err)
 		}

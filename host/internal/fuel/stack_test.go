@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/host/internal/leb128"
 )
 
 // exitsModule leaves its functions every way wasm has: falling off the end,
@@ -116,8 +118,8 @@ func TestWrapperTypes(t *testing.T) {
 	out2, _ := instrument(t, orig2, Config{})
 	_, in2 := sections(t, orig2)
 	_, o2 := sections(t, out2)
-	inCount, n, _ := readU32(in2[0], 2)
-	outCount, m, _ := readU32(o2[0], 2)
+	inCount, n, _ := leb128.U32(in2[0], 2)
+	outCount, m, _ := leb128.U32(o2[0], 2)
 	if outCount != inCount+1 {
 		t.Fatalf("type count %d, want %d + 1", outCount, inCount)
 	}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/memif-wasm/memif-wasm/host/internal/leb128"
 )
 
 // Kinds of imports and exports.
@@ -231,22 +233,23 @@ func (r *reader) byte() (byte, error) {
 	return c, nil
 }
 
-// uleb reads an unsigned LEB128 of at most bits bits.
+// uleb reads an unsigned LEB128 of at most bits (32 or 64) bits.
 func (r *reader) uleb(bits uint) (uint64, error) {
 	var v uint64
-	for shift := uint(0); ; shift += 7 {
-		c, err := r.byte()
-		if err != nil {
-			return 0, err
-		}
-		if shift >= bits || (bits-shift < 7 && uint64(c&0x7f)>>(bits-shift) != 0) {
-			return 0, fmt.Errorf("%w: integer too long for %d bits", ErrMalformed, bits)
-		}
-		v |= uint64(c&0x7f) << shift
-		if c&0x80 == 0 {
-			return v, nil
-		}
+	var n int
+	var err error
+	if bits == 32 {
+		var v32 uint32
+		v32, n, err = leb128.U32(r.b, r.off)
+		v = uint64(v32)
+	} else {
+		v, n, err = leb128.U64(r.b, r.off)
 	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %d-bit integer: %w", ErrMalformed, bits, err)
+	}
+	r.off += n
+	return v, nil
 }
 
 func (r *reader) u32() (uint32, error) {
