@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +27,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif"
+	"github.com/memif-wasm/memif-wasm/sdk"
 )
 
 type config struct {
@@ -182,7 +182,7 @@ func (r *responder) answer(frame []byte) []byte {
 			ip, ic := r.ip4, &r.icmp
 			if !ip.DstIP.Equal(r.ip) || ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 ||
 				ic.TypeCode != layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0) ||
-				checksum(ip.Contents) != 0 || checksum(ic.Contents, ic.Payload) != 0 {
+				sdk.Checksum(ip.Contents, 0) != 0 || sdk.Checksum(ic.Payload, sdk.Sum(ic.Contents, 0)) != 0 {
 				return nil
 			}
 			// The request's header with the addresses swapped and a fresh
@@ -206,24 +206,6 @@ func (r *responder) serialize(l ...gopacket.SerializableLayer) []byte {
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
-
-// checksum is the Internet checksum over the concatenated parts, each of
-// even length but the last.
-func checksum(parts ...[]byte) uint16 {
-	var sum uint32
-	for _, b := range parts {
-		for ; len(b) >= 2; b = b[2:] {
-			sum += uint32(binary.BigEndian.Uint16(b))
-		}
-		if len(b) == 1 {
-			sum += uint32(b[0]) << 8
-		}
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
 
 // serve answers the requests of queue q through a packet handle.
 func serve(m *libmemif.Memif, q uint8, cfg config, stop <-chan struct{}, out io.Writer) {

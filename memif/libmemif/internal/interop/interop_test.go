@@ -17,6 +17,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/memif/libmemif"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
 	"github.com/memif-wasm/memif-wasm/memif/testpmd"
+	"github.com/memif-wasm/memif-wasm/sdk"
 )
 
 const pmdMAC = "02:dd:00:00:00:01"
@@ -158,20 +159,6 @@ func echoReply(req []byte) []byte {
 	icmp[0] = 0
 	icmp[2], icmp[3] = 0, 0
 	ipLen := int(binary.BigEndian.Uint16(r[16:18]))
-	binary.BigEndian.PutUint16(icmp[2:4], checksum(r[34:14+ipLen]))
+	binary.BigEndian.PutUint16(icmp[2:4], sdk.Checksum(r[34:14+ipLen], 0))
 	return r
-}
-
-func checksum(b []byte) uint16 {
-	var s uint32
-	for ; len(b) >= 2; b = b[2:] {
-		s += uint32(binary.BigEndian.Uint16(b))
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
 }

@@ -4,7 +4,11 @@
 // untrusted and is checked before a reply is built.
 package responder
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/memif-wasm/memif-wasm/sdk"
+)
 
 // Frame layout constants (Ethernet II, ARP for IPv4, IPv4, ICMPv4).
 const (
@@ -106,11 +110,11 @@ func (r *Responder) icmp(dst, frame []byte) int {
 	if binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 { // MF or a fragment offset
 		return 0
 	}
-	if ip[9] != protoICMP || [4]byte(ip[16:20]) != r.IP || Checksum(ip[:ihl]) != 0 {
+	if ip[9] != protoICMP || [4]byte(ip[16:20]) != r.IP || sdk.Checksum(ip[:ihl], 0) != 0 {
 		return 0
 	}
 	icmp := ip[ihl:total]
-	if icmp[0] != icmpEcho || icmp[1] != 0 || Checksum(icmp) != 0 {
+	if icmp[0] != icmpEcho || icmp[1] != 0 || sdk.Checksum(icmp, 0) != 0 {
 		return 0
 	}
 	n := ethLen + total
@@ -126,27 +130,10 @@ func (r *Responder) icmp(dst, frame []byte) int {
 	copy(oip[12:16], r.IP[:])
 	oip[8] = replyTTL
 	oip[10], oip[11] = 0, 0
-	binary.BigEndian.PutUint16(oip[10:12], Checksum(oip[:ihl]))
+	binary.BigEndian.PutUint16(oip[10:12], sdk.Checksum(oip[:ihl], 0))
 	oicmp := oip[ihl:total]
 	oicmp[0] = icmpEchoRepl
 	oicmp[2], oicmp[3] = 0, 0
-	binary.BigEndian.PutUint16(oicmp[2:4], Checksum(oicmp))
+	binary.BigEndian.PutUint16(oicmp[2:4], sdk.Checksum(oicmp, 0))
 	return pad(dst, n)
-}
-
-// Checksum is the Internet checksum (RFC 1071) of b. Over data that
-// includes a correct checksum field it is 0.
-func Checksum(b []byte) uint16 {
-	var sum uint32
-	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/sdk"
 )
 
 func testResponder() *Responder {
@@ -67,14 +68,14 @@ func TestReplyEchoWithOptions(t *testing.T) {
 	oip[0] = 0x46
 	binary.BigEndian.PutUint16(oip[2:4], binary.BigEndian.Uint16(oip[2:4])+4)
 	oip[10], oip[11] = 0, 0
-	binary.BigEndian.PutUint16(oip[10:12], Checksum(oip[:24]))
+	binary.BigEndian.PutUint16(oip[10:12], sdk.Checksum(oip[:24], 0))
 	dst := make([]byte, len(opt))
 	n := r.Reply(dst, opt)
 	if n != 60 || !bytes.Equal(dst[54:60], make([]byte, 6)) {
 		t.Fatalf("reply length %d, want 54 bytes padded to 60: % x", n, dst[:n])
 	}
 	rip := dst[14:54]
-	if !bytes.Equal(rip[20:24], []byte{1, 1, 1, 0}) || Checksum(rip[:24]) != 0 || Checksum(rip[24:]) != 0 || rip[24] != 0 {
+	if !bytes.Equal(rip[20:24], []byte{1, 1, 1, 0}) || sdk.Checksum(rip[:24], 0) != 0 || sdk.Checksum(rip[24:], 0) != 0 || rip[24] != 0 {
 		t.Fatalf("reply with options: % x", dst[:n])
 	}
 }
@@ -93,7 +94,7 @@ func TestNoReply(t *testing.T) {
 	}
 	fixIP := func(b []byte) {
 		b[24], b[25] = 0, 0
-		binary.BigEndian.PutUint16(b[24:26], Checksum(b[14:34]))
+		binary.BigEndian.PutUint16(b[24:26], sdk.Checksum(b[14:34], 0))
 	}
 	tests := []struct {
 		name  string
