@@ -16,7 +16,7 @@ func TestEnumText(t *testing.T) {
 	var mode memif.Mode
 	var rx memif.RxMode
 	for _, tc := range []struct {
-		v    interface {
+		v interface {
 			encoding.TextMarshaler
 			encoding.TextUnmarshaler
 		}
