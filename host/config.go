@@ -91,7 +91,7 @@ type PluginConfig struct {
 	FailOpen bool
 	// Fuel is the budget of one mw_process call: the module is rewritten at
 	// load (host/internal/fuel) and a call that spends more (about one unit
-	// per instruction, one per 4 bytes of bulk memory work) traps as a fault.
+	// per instruction, one per byte of bulk memory work) traps as a fault.
 	// 0: the tenant's budget, else DefaultFuel.
 	Fuel int64
 	// ColdFuel is the budget of the start function, _initialize, mw_init,

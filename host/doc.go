@@ -99,23 +99,16 @@
 // end-to-end tests under 16 KiB), MaxMemoryPages, and MaxInstances. A Tenant
 // bounds the instances and pages of all its plugins together.
 //
-// DefaultFuel is 1 ms at 5,000 fuel per µs, below the slowest code per unit
-// of fuel measured on the 2-vCPU development VM (go test -run '^$' -bench
-// FuelRate -benchtime 20x ./host/; two runs, fuel per µs): Go loop
-// 6,800–6,900, C xorshift loop 8,300–9,700, empty WAT loop 8,200–9,700, WAT
-// fib 21,900–31,100, memory.fill 14,400–17,000. A guest burning the whole
-// default budget took 0.5–0.74 ms per call, and the GC's time to stop the
-// world while one ran was at most 0.66 ms (BenchmarkGCPauseUnderHostileLoop;
-// a guest that returns at once: 0.26 ms; a 2.5e7 budget: 6.3 ms). Go guests
-// pay per block of code they run; per packet in a burst of 256
-// (TestE2EFuelPerPacket): pass 360 in Go and 7 in C, acl 6,800 in Go and 400
-// in C, counter 3,500, ratelimit 5,000. The Go acl spends 1.8e6 on one
-// 256-packet call, the same as on four 64-packet calls; a module that imports
-// WASI still gets 64-packet calls unless MaxBurst says otherwise. Metering
-// costs, per BenchmarkFuelOverhead (bursts of 256, metered and unmetered
-// interleaved, three runs): C pass 0%, C acl 12–13%, Go pass 4%, Go acl
-// −1…+6% (17% in an earlier run; the Go acl's numbers swing with the
-// machine's load, the previous model's from −3% to 74%).
+// DefaultFuel is 1 ms at DefaultFuelPerMicrosecond (5,000 fuel per µs),
+// below the slowest code per unit of fuel measured: the measured rates
+// (BenchmarkFuelRate), the GC pause while a guest burns its whole budget
+// (BenchmarkGCPauseUnderHostileLoop), the fuel per packet of each example
+// plugin (TestE2EFuelPerPacket) and the cost of metering
+// (BenchmarkFuelOverhead) are in README.md's "Sandbox" tables, with
+// the commands that print them; they are kept there only, so that this
+// documentation does not drift from them. Go guests pay per block of code
+// they run, far more per packet than C; a module that imports WASI gets
+// 64-packet calls unless MaxBurst says otherwise.
 //
 // What fuel does not see, and what bounds it instead:
 //   - First touches of a page: a page fault costs 3–12 µs per 4 KiB on the

@@ -52,7 +52,7 @@
 // FuelPerPacket ./plugins/`): the example pass costs a few hundred units per
 // packet and the acl several thousand, well inside the host's default budget
 // per call; heavy cold-path work, such as parsing 1000 JSON rules, needs a
-// larger ColdFuel.
+// larger cold-path budget (the daemon's cold_fuel, host.PluginConfig.ColdFuel).
 //
 // Do not import package net or other packages that link WASI socket or file
 // calls: the host refuses the module. Use [ParseMAC] and net/netip instead.

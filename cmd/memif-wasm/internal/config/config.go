@@ -102,6 +102,10 @@ type Tenant struct {
 	// Fuel is the per-burst fuel budget of the tenant's plugins that set
 	// none (about one unit per wasm instruction). 0: the host's default.
 	Fuel int64 `yaml:"fuel"`
+	// ColdFuel is the fuel budget of the rare calls off the packet path
+	// (start, _initialize, mw_init, mw_control, state hooks) of the
+	// tenant's plugins that set none. 0: the host's default (2^28).
+	ColdFuel int64 `yaml:"cold_fuel"`
 	// Stack is the call stack, in bytes as the host estimates guest frames,
 	// that one call of the tenant's plugins that set none may take; deeper
 	// recursion is a fault (reason "stack"). 0: the host's default (256 KiB,
@@ -186,6 +190,11 @@ type Plugin struct {
 	// Fuel is the fuel budget of one burst (about one unit per wasm
 	// instruction); a burst that runs out is a fault. 0: the tenant's.
 	Fuel int64 `yaml:"fuel" json:"fuel,omitempty"`
+	// ColdFuel is the fuel budget of each call off the packet path (start,
+	// _initialize, mw_init, mw_control, state hooks): a plugin that parses a
+	// large config in mw_init or a large table in mw_control may need more.
+	// 0: the tenant's.
+	ColdFuel int64 `yaml:"cold_fuel" json:"cold_fuel,omitempty"`
 	// Stack is the call stack, in bytes as the host estimates guest frames,
 	// one call may take; deeper recursion is a fault (reason "stack"),
 	// however much fuel is left. 0: the tenant's; at most MaxStack.

@@ -163,6 +163,8 @@ func TestBadConfigs(t *testing.T) {
 		{"negative plugin stack", withPlugin("stack: -1"), []string{"tenants[0].interfaces[0].plugins[0].stack", "-1 is outside 0..2147483647"}},
 		{"plugin stack over 2^31-1", withPlugin("stack: 2147483648"), []string{"plugins[0].stack", "2147483648 is outside 0..2147483647"}},
 		{"negative tenant stack", withTenant("stack: -4096"), []string{"tenants[0].stack", "-4096 is outside 0..2147483647"}},
+		{"negative plugin cold fuel", withPlugin("cold_fuel: -1"), []string{"tenants[0].interfaces[0].plugins[0].cold_fuel", "-1 is outside"}},
+		{"tenant cold fuel over max", withTenant("cold_fuel: 1099511627777"), []string{"tenants[0].cold_fuel", "1099511627777 is outside"}},
 		{"tenant stack over 2^31-1", withTenant("stack: 4294967296"), []string{"tenants[0].stack", "4294967296 is outside"}},
 		{"stack not a number", withPlugin("stack: 64k"), []string{"cannot unmarshal", "`64k` into int64"}},
 		{"negative instances", strings.Replace(good, "name: t\n", "name: t\n    max_instances: -2\n", 1), []string{"tenants[0].max_instances", "-2"}},

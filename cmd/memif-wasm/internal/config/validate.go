@@ -45,6 +45,9 @@ func (c *Config) Validate() error {
 		if t.Fuel < 0 || t.Fuel > MaxFuel {
 			v.add(tp+".fuel", fmt.Sprintf("%d is outside 0..%d", t.Fuel, int64(MaxFuel)))
 		}
+		if t.ColdFuel < 0 || t.ColdFuel > MaxFuel {
+			v.add(tp+".cold_fuel", fmt.Sprintf("%d is outside 0..%d", t.ColdFuel, int64(MaxFuel)))
+		}
 		v.stack(tp+".stack", t.Stack)
 		if len(t.Interfaces) == 0 {
 			v.add(tp+".interfaces", "a tenant needs at least one interface")
@@ -162,6 +165,9 @@ func (v *validator) plugin(pp string, p *Plugin) {
 	}
 	if p.Fuel < 0 || p.Fuel > MaxFuel {
 		v.add(pp+".fuel", fmt.Sprintf("%d is outside 0..%d", p.Fuel, int64(MaxFuel)))
+	}
+	if p.ColdFuel < 0 || p.ColdFuel > MaxFuel {
+		v.add(pp+".cold_fuel", fmt.Sprintf("%d is outside 0..%d", p.ColdFuel, int64(MaxFuel)))
 	}
 	v.stack(pp+".stack", p.Stack)
 	if p.WindowSize < 0 || p.WindowSize > 1<<30 {

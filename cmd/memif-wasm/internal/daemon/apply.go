@@ -586,7 +586,7 @@ func (tx *txn) finish(ctx context.Context, stopped []*tenant) {
 // it rebuilt: its budgets (every instance is accounted to them) or its list
 // of interfaces (port numbers are positions).
 func needsRestart(a, b *config.Tenant) bool {
-	if a.MaxMemoryPages != b.MaxMemoryPages || a.MaxInstances != b.MaxInstances || a.Fuel != b.Fuel || a.Stack != b.Stack || len(a.Interfaces) != len(b.Interfaces) {
+	if a.MaxMemoryPages != b.MaxMemoryPages || a.MaxInstances != b.MaxInstances || a.Fuel != b.Fuel || a.ColdFuel != b.ColdFuel || a.Stack != b.Stack || len(a.Interfaces) != len(b.Interfaces) {
 		return true
 	}
 	for i := range a.Interfaces {

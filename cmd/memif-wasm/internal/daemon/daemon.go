@@ -181,6 +181,7 @@ func (d *Daemon) prepareTenant(ctx context.Context, tc config.Tenant) (*tenant, 
 		MaxInstances:   tc.MaxInstances,
 		MaxMemoryPages: tc.MaxMemoryPages,
 		Fuel:           tc.Fuel,
+		ColdFuel:       tc.ColdFuel,
 		Stack:          tc.Stack,
 	})
 	if err != nil {
@@ -260,6 +261,7 @@ func pluginConfig(t *tenant, ic config.Interface, pc config.Plugin) (host.Plugin
 		MaxBurst:       pc.MaxBurst,
 		FailOpen:       pc.FailPolicy == "open",
 		Fuel:           pc.Fuel,
+		ColdFuel:       pc.ColdFuel,
 		Stack:          pc.Stack,
 		Tenant:         t.host,
 	}
