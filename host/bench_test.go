@@ -69,7 +69,7 @@ func BenchmarkBurst(b *testing.B) {
 			for _, g := range guests {
 				for _, placement := range []Placement{PlacementCopy, PlacementZeroCopy} {
 					b.Run(fmt.Sprintf("%s/%s/n=%d/%dB", g.name, placement, n, size), func(b *testing.B) {
-						e, _ := newCachedEngine(b)
+						e, _ := newCachedEngine(b, nil)
 						p := pipeline(b, load(b, e, g.wasm(b), g.cfg))
 						burst, fd, peer := benchBurst(b, n, size)
 						if placement == PlacementZeroCopy {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -40,7 +41,20 @@ type EngineConfig struct {
 	// LogRate is the number of guest log lines per second per instance before
 	// lines are dropped and counted. 0: DefaultLogRate.
 	LogRate int
+	// Clock tells the time for the host's policies: a faulting plugin's
+	// restart backoff and quarantine window, and the guest log rate limit.
+	// nil: the system clock. Tests pass one they move by hand, so those
+	// policies are tested without sleeping. (Bursts are timed with the
+	// monotonic clock regardless.)
+	Clock Clock
 }
+
+// Clock is a source of the current time (see EngineConfig.Clock).
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 // Engine is one wazero runtime (compiler engine) with the host module and the
 // WASI subset guests may import. Compile plugins with Load, once; instantiate
@@ -122,6 +136,9 @@ func NewEngine(ctx context.Context, cfg *EngineConfig) (*Engine, error) {
 	}
 	if e.cfg.LogRate <= 0 {
 		e.cfg.LogRate = DefaultLogRate
+	}
+	if e.cfg.Clock == nil {
+		e.cfg.Clock = systemClock{}
 	}
 	e.logger = e.cfg.Logger
 	if e.logger == nil {

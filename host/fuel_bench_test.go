@@ -107,7 +107,7 @@ func replaceHostile(src, init, bad string) string {
 func BenchmarkFuelRate(b *testing.B) {
 	for _, g := range fuelGuests() {
 		b.Run(g.name, func(b *testing.B) {
-			e, _ := newCachedEngine(b)
+			e, _ := newCachedEngine(b, nil)
 			cfg := g.cfg
 			m := load(b, e, g.wasm(b), &cfg)
 			act := byte(0)
@@ -197,7 +197,7 @@ func BenchmarkFuelOverhead(b *testing.B) {
 		// of a shared machine hits both alike; the overhead is the ratio of
 		// their medians over blocks of 16 bursts.
 		b.Run(g.name, func(b *testing.B) {
-			e, _ := newCachedEngine(b)
+			e, _ := newCachedEngine(b, nil)
 			var pipes [2]*Pipeline
 			for i, unmetered := range []bool{true, false} {
 				cfg := g.cfg

@@ -24,6 +24,7 @@ type guestLog struct {
 	rate    float64
 	tokens  float64
 	last    time.Time
+	clock   Clock
 	dropped uint64
 	// fuel, when the guest is metered, is charged for every log call: the
 	// inserted code meters only wasm instructions, and a guest looping over
@@ -47,8 +48,8 @@ func (g *guestLog) charge(n int) {
 	}
 }
 
-func newGuestLog(l *slog.Logger, rate int) *guestLog {
-	return &guestLog{l: l, rate: float64(rate), tokens: DefaultLogBurst}
+func newGuestLog(l *slog.Logger, rate int, clock Clock) *guestLog {
+	return &guestLog{l: l, rate: float64(rate), tokens: DefaultLogBurst, clock: clock}
 }
 
 // allow takes a token for one line and reports how many lines were dropped
@@ -58,7 +59,7 @@ func newGuestLog(l *slog.Logger, rate int) *guestLog {
 func (g *guestLog) allow() (dropped uint64, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := time.Now()
+	now := g.clock.Now()
 	if !g.last.IsZero() {
 		g.tokens = min(DefaultLogBurst, g.tokens+now.Sub(g.last).Seconds()*g.rate)
 	}

@@ -14,7 +14,8 @@ import (
 // allocation (a flood must not feed the GC).
 func TestGuestLogRateLimit(t *testing.T) {
 	var out bytes.Buffer
-	g := newGuestLog(slog.New(slog.NewTextHandler(&out, nil)), 1) // a line a second: none back during the burst
+	clock := newFakeClock()
+	g := newGuestLog(slog.New(slog.NewTextHandler(&out, nil)), 1, clock) // a line a second
 	w := g.writer("stdout")
 	for i := 0; i < DefaultLogBurst+7; i++ {
 		w.Write([]byte("line\n"))
@@ -25,13 +26,11 @@ func TestGuestLogRateLimit(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { w.Write([]byte("dropped\n")) }); a != 0 {
 		t.Errorf("a dropped line allocates %.0f times, want 0", a)
 	}
-	g.mu.Lock()
-	g.rate = 1e5 // a line every 10 µs: tokens come back at once
-	g.mu.Unlock()
-	time.Sleep(time.Millisecond)
+	clock.Advance(time.Second) // one token back
 	out.Reset()
 	w.Write([]byte("after\n"))
-	if got := out.String(); !strings.Contains(got, "msg=after") || !strings.Contains(got, "source=stdout") || !strings.Contains(got, "dropped_before=") {
-		t.Errorf("first line after the refill: %q, want it with source=stdout and dropped_before", got)
+	w.Write([]byte("dropped again\n"))
+	if got := out.String(); !strings.Contains(got, "msg=after") || !strings.Contains(got, "source=stdout") || !strings.Contains(got, "dropped_before=") || strings.Contains(got, "again") {
+		t.Errorf("after one second: %q, want one line, with source=stdout and dropped_before", got)
 	}
 }

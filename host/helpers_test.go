@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
 )
@@ -80,10 +81,53 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// fakeClock is a Clock the test moves by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1e9, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
 func newEngine(t testing.TB) (*Engine, *syncBuffer) {
 	t.Helper()
+	return startEngine(t, EngineConfig{})
+}
+
+// newEngineWith is newEngine with the policies' clock set (nil: the
+// system clock).
+func newEngineWith(t testing.TB, clock Clock) (*Engine, *syncBuffer) {
+	t.Helper()
+	return startEngine(t, EngineConfig{Clock: clock})
+}
+
+// newCachedEngine keeps compiled code on disk between test runs: compiling
+// the 2 MB Go guest takes a minute under the race detector. clock may be nil.
+func newCachedEngine(t testing.TB, clock Clock) (*Engine, *syncBuffer) {
+	t.Helper()
+	return startEngine(t, EngineConfig{CacheDir: wasmtest.CacheDir(t), Clock: clock})
+}
+
+// startEngine starts an engine with cfg, its logs into the returned buffer,
+// closed when the test ends.
+func startEngine(t testing.TB, cfg EngineConfig) (*Engine, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
-	e, err := NewEngine(context.Background(), &EngineConfig{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	e, err := NewEngine(context.Background(), &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -246,7 +246,8 @@ func TestHostileInitializeAndStartLoops(t *testing.T) {
 // restart on fuel; the failure is counted as an init fault, backs off
 // exponentially, and quarantines the plugin after QuarantineFaults.
 func TestHostileInitLoopOnRestart(t *testing.T) {
-	e, _ := newEngine(t)
+	clock := newFakeClock()
+	e, _ := newEngineWith(t, clock)
 	wasm := hostileWAT(t, `(if (i64.gt_u (call $now) (i64.load (local.get $p))) (then (call $spin))) (i32.const 0)`, "unreachable")
 	deadline := time.Now().Add(300 * time.Millisecond)
 	cfg := make([]byte, 8)
@@ -258,7 +259,7 @@ func TestHostileInitLoopOnRestart(t *testing.T) {
 	}
 	time.Sleep(time.Until(deadline) + 10*time.Millisecond)
 	p.Process(evilBurst(2, evilByte, 0)) // fault 1: trap
-	time.Sleep(restartBackoffMin + 20*time.Millisecond)
+	clock.Advance(restartBackoffMin)
 	b := evilBurst(2, 9, 0)
 	p.Process(b) // restart fails: fault 2, init
 	st := p.ReadStats(nil)[0]
@@ -270,12 +271,12 @@ func TestHostileInitLoopOnRestart(t *testing.T) {
 	}
 	// The second backoff is twice the first: a retry after one minimum
 	// backoff finds the plugin still waiting.
-	time.Sleep(restartBackoffMin + 10*time.Millisecond)
+	clock.Advance(restartBackoffMin)
 	p.Process(b)
 	if st := p.ReadStats(nil)[0]; st.RestartFailures != 1 {
 		t.Fatalf("retried before the doubled backoff: %+v", st)
 	}
-	time.Sleep(restartBackoffMin + 20*time.Millisecond)
+	clock.Advance(restartBackoffMin)
 	p.Process(b) // fault 3 within the window: quarantined
 	st = p.ReadStats(nil)[0]
 	if !p.Quarantined(0) || st.Quarantines != 1 || st.Quarantined != 1 || !errors.Is(p.Fault(0), ErrQuarantined) {
@@ -286,16 +287,17 @@ func TestHostileInitLoopOnRestart(t *testing.T) {
 // TestQuarantine: repeated faults quarantine a plugin, its bursts get the
 // policy without restarts, and Unquarantine or Replace brings it back.
 func TestQuarantine(t *testing.T) {
-	e, _ := newEngine(t)
+	clock := newFakeClock()
+	e, _ := newEngineWith(t, clock)
 	m := load(t, e, hostileWAT(t, "", "unreachable"), &PluginConfig{QuarantineFaults: 2, FailOpen: true})
 	p := pipeline(t, m)
 	p.Process(evilBurst(1, evilByte, 0))
-	time.Sleep(restartBackoffMin + 20*time.Millisecond)
+	clock.Advance(restartBackoffMin)
 	p.Process(evilBurst(1, evilByte, 0))
 	if !p.Quarantined(0) {
 		t.Fatalf("not quarantined after 2 faults: %+v", p.ReadStats(nil)[0])
 	}
-	time.Sleep(restartBackoffMin + 20*time.Millisecond)
+	clock.Advance(restartBackoffMin)
 	b := evilBurst(2, 9, 0)
 	p.Process(b)
 	st := p.ReadStats(nil)[0]
@@ -312,7 +314,7 @@ func TestQuarantine(t *testing.T) {
 	}
 	// Quarantine again, then a reload lifts it.
 	p.Process(evilBurst(1, evilByte, 0))
-	time.Sleep(restartBackoffMin + 20*time.Millisecond)
+	clock.Advance(restartBackoffMin)
 	p.Process(evilBurst(1, evilByte, 0))
 	if !p.Quarantined(0) {
 		t.Fatal("not quarantined again")
@@ -334,7 +336,7 @@ func TestHostileGoGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("building and compiling a Go guest takes seconds")
 	}
-	e, _ := newCachedEngine(t)
+	e, _ := newCachedEngine(t, nil)
 	wasm := wasmtest.Go(t, readTestdata(t, "gohostile.go.txt"))
 	cfg := PluginConfig{MaxMemoryPages: 512, Fuel: 1 << 27}
 	m := load(t, e, wasm, &cfg)

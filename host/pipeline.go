@@ -222,7 +222,7 @@ func faultReason(err error) FaultReason {
 // fault records a fault of s (its instance already gone) and schedules the
 // restart with exponential backoff, or quarantines the stage.
 func (p *Pipeline) fault(s *stage, err error, reason FaultReason) {
-	now := time.Now()
+	now := s.mod.e.cfg.Clock.Now()
 	s.fault = err
 	s.stats.FaultReasons[reason]++
 	cfg := &s.mod.cfg
@@ -258,7 +258,7 @@ func (p *Pipeline) failPolicy(s *stage, b *Burst, idx []uint16) {
 
 // restart re-instantiates a faulted plugin once its backoff has passed.
 func (p *Pipeline) restart(s *stage) bool {
-	if time.Now().Before(s.retryAt) {
+	if s.mod.e.cfg.Clock.Now().Before(s.retryAt) {
 		return false
 	}
 	in, err := p.newInstance(context.Background(), s.mod)

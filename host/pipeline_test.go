@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +130,8 @@ func TestChainedAndTruncated(t *testing.T) {
 }
 
 func TestFaultsAndRestart(t *testing.T) {
-	e, _ := newEngine(t)
+	clock := newFakeClock()
+	e, _ := newEngineWith(t, clock)
 	wasm := scriptWAT(t, scriptOpts{})
 	for _, failOpen := range []bool{false, true} {
 		for _, act := range []byte{actTrap, actErrno} {
@@ -159,10 +156,15 @@ func TestFaultsAndRestart(t *testing.T) {
 			if pkts[0].Verdict != want {
 				t.Fatalf("during backoff: %v", pkts[0].Verdict)
 			}
-			time.Sleep(restartBackoffMin + 10*time.Millisecond)
+			clock.Advance(restartBackoffMin - time.Millisecond)
+			p.Process(&Burst{Packets: pkts})
+			if pkts[0].Verdict != want {
+				t.Fatalf("a millisecond before the backoff ends: %v", pkts[0].Verdict)
+			}
+			clock.Advance(time.Millisecond)
 			p.Process(&Burst{Packets: pkts})
 			st := p.ReadStats(nil)[0]
-			if pkts[0].Verdict != abi.TX || st.Faults != 1 || st.FaultPackets != 4 || st.Restarts != 1 || p.Fault(0) != nil {
+			if pkts[0].Verdict != abi.TX || st.Faults != 1 || st.FaultPackets != 5 || st.Restarts != 1 || p.Fault(0) != nil {
 				t.Fatalf("after restart: verdict %v, stats %+v", pkts[0].Verdict, st)
 			}
 		}
@@ -364,7 +366,7 @@ func TestGoGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("building and compiling a Go guest takes seconds")
 	}
-	e, logs := newCachedEngine(t)
+	e, logs := newCachedEngine(t, nil)
 	m := load(t, e, wasmtest.Go(t, readTestdata(t, "goguest.go.txt")), nil)
 	if info := m.Info(); !info.WASI || info.MaxDeclared || info.MemoryMax != DefaultPluginPages {
 		t.Fatalf("info %+v", info)
@@ -416,35 +418,6 @@ func udpFrame(dport uint16) []byte {
 	return f
 }
 
-// newCachedEngine keeps compiled code on disk between test runs: compiling
-// the 2 MB Go guest takes a minute under the race detector. The directory is
-// keyed by the wazero version this test binary links.
-func newCachedEngine(t testing.TB) (*Engine, *syncBuffer) {
-	t.Helper()
-	ver := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/tetratelabs/wazero" {
-				ver = d.Version
-			}
-		}
-	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = t.TempDir()
-	}
-	logs := &syncBuffer{}
-	e, err := NewEngine(context.Background(), &EngineConfig{
-		CacheDir: filepath.Join(dir, "memif-wasm", "wazero-"+ver),
-		Logger:   slog.New(slog.NewTextHandler(logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(context.Background()) })
-	return e, logs
-}
-
 // TestDescriptorWords pins the 8-byte words runBurst uses to the abi offsets.
 func TestDescriptorWords(t *testing.T) {
 	if abi.DescData != 0 || abi.DescLen != 4 || abi.DescCap != 6 || abi.DescVerdict != 8 ||
@@ -457,7 +430,8 @@ func TestDescriptorWords(t *testing.T) {
 // off by its fuel budget; the burst gets the fail policy, the fault says fuel,
 // and the plugin comes back.
 func TestFuelStopsRunawayGuest(t *testing.T) {
-	e, _ := newEngine(t)
+	clock := newFakeClock()
+	e, _ := newEngineWith(t, clock)
 	m := load(t, e, scriptWAT(t, scriptOpts{}), &PluginConfig{Fuel: 1_000_000})
 	p := pipeline(t, m)
 	pkts := []Packet{packet(2, 0), packet(2, actSpin)}
@@ -472,7 +446,7 @@ func TestFuelStopsRunawayGuest(t *testing.T) {
 	if st.FuelExhausted != 1 || st.Faults != 1 || st.FuelUsed < 1_000_000 {
 		t.Fatalf("stats %+v", st)
 	}
-	time.Sleep(restartBackoffMin + 10*time.Millisecond)
+	clock.Advance(restartBackoffMin)
 	pkts = []Packet{packet(3, actWrite, 1, 2, 3)}
 	p.Process(&Burst{Packets: pkts})
 	if pkts[0].Verdict != abi.TX || pkts[0].Buf[66] != 0xee {
@@ -563,7 +537,8 @@ func TestReplaceAll(t *testing.T) {
 // instance running; a trap in mw_control faults it like a trap in a burst, and
 // the next burst after the backoff runs on a fresh instance.
 func TestControlFaults(t *testing.T) {
-	e, _ := newEngine(t)
+	clock := newFakeClock()
+	e, _ := newEngineWith(t, clock)
 	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
 	reply := make([]byte, 64)
 
@@ -587,7 +562,7 @@ func TestControlFaults(t *testing.T) {
 	if _, err := p.Control(0, []byte("x"), reply); err == nil || !strings.Contains(err.Error(), "is down") {
 		t.Fatalf("control on a faulted plugin = %v, want 'is down'", err)
 	}
-	time.Sleep(2 * restartBackoffMin)
+	clock.Advance(restartBackoffMin)
 	pkts := []Packet{packet(2, 0)}
 	p.Process(&Burst{Packets: pkts})
 	if pkts[0].Verdict != abi.Pass {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,26 @@ func cacheDir(t testing.TB) string {
 		t.Fatalf("wasmtest: cache dir: %v", err)
 	}
 	return dir
+}
+
+// CacheDir returns a directory for the host's compiled machine code
+// (EngineConfig.CacheDir) that outlives the test run, keyed by the wazero
+// version the test binary links: compiling a Go guest takes 15-60 s under
+// the race detector, reading it back well under one.
+func CacheDir(t testing.TB) string {
+	ver := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/tetratelabs/wazero" {
+				ver = d.Version
+			}
+		}
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return t.TempDir()
+	}
+	return filepath.Join(dir, "memif-wasm", "wazero-"+ver)
 }
 
 // build runs argv (with "$IN" and "$OUT" replaced) on src written to a file
