@@ -1,58 +1,15 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
 )
-
-// Actions of script.wat, chosen by a packet's second byte.
-const (
-	actNone     = 0
-	actWrite    = 1 // write 0xee at data[2]
-	actPush4    = 2 // prepend 4 bytes 0xab (data -= 4, len += 4)
-	actLenOver  = 3 // len = cap + 1
-	actDataZero = 4 // data = 0
-	actRedirect = 5 // meta = u16 at data[2:4]
-	actTrap     = 6 // unreachable
-	actShrink   = 7 // len -= 1
-	actErrno    = 8 // return -4 from mw_process
-	actSpin     = 9 // loop forever (only with fuel metering)
-)
-
-type scriptOpts struct {
-	imports, max, version, batch, window, process string
-}
-
-func scriptWAT(t testing.TB, o scriptOpts) []byte {
-	t.Helper()
-	src, err := os.ReadFile("testdata/script.wat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	def := func(s, d string) string {
-		if s == "" {
-			return d
-		}
-		return s
-	}
-	r := strings.NewReplacer(
-		"{{IMPORTS}}", o.imports,
-		"{{MAX}}", def(o.max, "1024"),
-		"{{VERSION}}", def(o.version, "1"),
-		"{{BATCH}}", def(o.batch, "65536"),
-		"{{WINDOW}}", def(o.window, "1048576"),
-		"{{PROCESS}}", def(o.process, "mw_process"),
-	)
-	return wasmtest.WAT(t, r.Replace(string(src)))
-}
 
 func readTestdata(t testing.TB, name string) string {
 	t.Helper()
@@ -61,24 +18,6 @@ func readTestdata(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// syncBuffer is a log sink safe for the engine's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // fakeClock is a Clock the test moves by hand.
@@ -102,30 +41,30 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newEngine(t testing.TB) (*Engine, *syncBuffer) {
+func newEngine(t testing.TB) (*Engine, *wasmtest.SyncBuffer) {
 	t.Helper()
 	return startEngine(t, EngineConfig{})
 }
 
 // newEngineWith is newEngine with the policies' clock set (nil: the
 // system clock).
-func newEngineWith(t testing.TB, clock Clock) (*Engine, *syncBuffer) {
+func newEngineWith(t testing.TB, clock Clock) (*Engine, *wasmtest.SyncBuffer) {
 	t.Helper()
 	return startEngine(t, EngineConfig{Clock: clock})
 }
 
 // newCachedEngine keeps compiled code on disk between test runs: compiling
 // the 2 MB Go guest takes a minute under the race detector. clock may be nil.
-func newCachedEngine(t testing.TB, clock Clock) (*Engine, *syncBuffer) {
+func newCachedEngine(t testing.TB, clock Clock) (*Engine, *wasmtest.SyncBuffer) {
 	t.Helper()
 	return startEngine(t, EngineConfig{CacheDir: wasmtest.CacheDir(t), Clock: clock})
 }
 
 // startEngine starts an engine with cfg, its logs into the returned buffer,
 // closed when the test ends.
-func startEngine(t testing.TB, cfg EngineConfig) (*Engine, *syncBuffer) {
+func startEngine(t testing.TB, cfg EngineConfig) (*Engine, *wasmtest.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &wasmtest.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	e, err := NewEngine(context.Background(), &cfg)
 	if err != nil {

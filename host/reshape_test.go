@@ -17,7 +17,7 @@ func passBurst(t *testing.T, p *Pipeline, n int) {
 	t.Helper()
 	pkts := make([]Packet, n)
 	for i := range pkts {
-		pkts[i] = packet(byte(abi.Pass), actNone)
+		pkts[i] = packet(byte(abi.Pass), wasmtest.ActNone)
 	}
 	p.Process(&Burst{Packets: pkts})
 }
@@ -32,7 +32,7 @@ func TestReshapeKeepsStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wasm := scriptWAT(t, scriptOpts{})
+	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
 	a, b, c := load(t, e, wasm, &PluginConfig{Tenant: ten}), load(t, e, wasm, &PluginConfig{Tenant: ten}), load(t, e, wasm, &PluginConfig{Tenant: ten})
 	p := pipeline(t, a, b)
 	passBurst(t, p, 5)
@@ -81,7 +81,7 @@ func TestReshapeKeepsStages(t *testing.T) {
 // carried, one reload counted.
 func TestReshapeReloadsChangedModule(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := scriptWAT(t, scriptOpts{})
+	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
 	a, b := load(t, e, wasm, nil), load(t, e, wasm, nil)
 	p := pipeline(t, a, b)
 	passBurst(t, p, 4)
@@ -104,8 +104,7 @@ func TestReshapeReloadsChangedModule(t *testing.T) {
 // count above 2.
 func refusingWAT(t *testing.T) []byte {
 	t.Helper()
-	src := strings.NewReplacer("{{IMPORTS}}", "", "{{MAX}}", "1024", "{{VERSION}}", "1", "{{BATCH}}", "65536",
-		"{{WINDOW}}", "1048576", "{{PROCESS}}", "mw_process").Replace(readTestdata(t, "script.wat"))
+	src := wasmtest.ScriptSource(wasmtest.ScriptOpts{})
 	const check = `(if (i32.ne (local.get 1) (i32.const 8)) (then (return (i32.const -1))))`
 	if !strings.Contains(src, check) {
 		t.Fatal("script.wat changed: no state length check to extend")
@@ -120,7 +119,7 @@ func refusingWAT(t *testing.T) []byte {
 // changes none of them.
 func TestReshapeAllOrNothing(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := scriptWAT(t, scriptOpts{})
+	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
 	a, b := load(t, e, wasm, nil), load(t, e, wasm, nil)
 	ps := []*Pipeline{pipeline(t, a, b), pipeline(t, a, b), pipeline(t, a, b)}
 	for k, p := range ps {
@@ -172,7 +171,7 @@ func TestReshapeAllOrNothing(t *testing.T) {
 // lost, and the stage that stays counts them all.
 func TestReshapeUnderTraffic(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := scriptWAT(t, scriptOpts{})
+	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
 	keep := load(t, e, wasm, nil)
 	p := pipeline(t, keep)
 	stop := make(chan struct{})
@@ -189,7 +188,7 @@ func TestReshapeUnderTraffic(t *testing.T) {
 			default:
 			}
 			for i := range pk {
-				pk[i] = packet(byte(abi.Pass), actNone)
+				pk[i] = packet(byte(abi.Pass), wasmtest.ActNone)
 			}
 			p.Process(&Burst{Packets: pk})
 			sent += uint64(len(pk))
@@ -203,7 +202,7 @@ func TestReshapeUnderTraffic(t *testing.T) {
 	ctx := context.Background()
 	for range 20 {
 		// A new pass-through stage in front, reloaded once, then dropped.
-		if _, err := p.Reshape(ctx, []*Module{load(t, e, scriptWAT(t, scriptOpts{}), nil), nil}, []int{-1, 0}); err != nil {
+		if _, err := p.Reshape(ctx, []*Module{load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil), nil}, []int{-1, 0}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := p.Reshape(ctx, []*Module{load(t, e, wasm, nil), nil}, []int{0, 1}); err != nil {
@@ -230,7 +229,7 @@ func TestReshapeUnderTraffic(t *testing.T) {
 // and change nothing.
 func TestReshapeErrors(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := scriptWAT(t, scriptOpts{})
+	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
 	a, b := load(t, e, wasm, nil), load(t, e, wasm, nil)
 	p := pipeline(t, a, b)
 	other := pipeline(t, a)
@@ -300,7 +299,7 @@ func TestReshapeErrors(t *testing.T) {
 func TestReshapeEmptyPipeline(t *testing.T) {
 	e, _ := newEngine(t)
 	ten, _ := NewTenant(TenantConfig{Name: "t"})
-	m := load(t, e, scriptWAT(t, scriptOpts{}), &PluginConfig{Tenant: ten})
+	m := load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{Tenant: ten})
 	p := pipeline(t)
 	if _, err := p.Reshape(context.Background(), []*Module{m}, []int{-1}); err != nil {
 		t.Fatal(err)
@@ -318,7 +317,7 @@ func TestReshapeEmptyPipeline(t *testing.T) {
 // region attached gets the region mapped too.
 func TestReshapeMapsRegion(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := scriptWAT(t, scriptOpts{})
+	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
 	p := pipeline(t, load(t, e, wasm, nil))
 	const region = 1 << 20
 	fd, err := mmap.Memfd("buffers", region)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -62,7 +63,7 @@ func scriptWorker(t *testing.T, cfg WorkerConfig) (master, slave *memif.Interfac
 	t.Helper()
 	master, slave = memifPair(t)
 	e, _ := newEngine(t)
-	p = pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	p = pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
 	cfg.Pipeline, cfg.In = p, &Port{If: slave}
 	w, err := NewWorker(cfg)
 	if err != nil {
@@ -88,7 +89,7 @@ func TestWorkerZeroCopyOverMemif(t *testing.T) {
 		if i%4 == 3 {
 			v = byte(abi.Drop)
 		}
-		pkts[i] = append([]byte{v, actWrite, 0, byte(i)}, make([]byte, 60)...)
+		pkts[i] = append([]byte{v, wasmtest.ActWrite, 0, byte(i)}, make([]byte, 60)...)
 	}
 	mtx, err := master.TxQueue(0)
 	if err != nil {
@@ -170,7 +171,7 @@ func TestWorkerBurstAllocs(t *testing.T) {
 	}
 	pkts := make([][]byte, 32)
 	for i := range pkts {
-		pkts[i] = append([]byte{byte(abi.TX), actWrite}, make([]byte, 62)...)
+		pkts[i] = append([]byte{byte(abi.TX), wasmtest.ActWrite}, make([]byte, 62)...)
 	}
 	mtx, _ := master.TxQueue(0)
 	if _, err := mtx.WritePackets(pkts); err != nil {
@@ -221,7 +222,7 @@ func TestWorkerChainedOverMemif(t *testing.T) {
 	for i := range jumbo {
 		jumbo[i] = byte(i * 7)
 	}
-	jumbo[0], jumbo[1] = byte(abi.TX), actWrite
+	jumbo[0], jumbo[1] = byte(abi.TX), wasmtest.ActWrite
 	mtx, _ := master.TxQueue(0)
 	if _, err := mtx.WritePackets([][]byte{jumbo}); err != nil {
 		t.Fatal(err)
@@ -268,7 +269,7 @@ func TestWorkerChainedOverMemif(t *testing.T) {
 func TestWorkerChainLongerThanBurst(t *testing.T) {
 	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.BufferSize = 256 })
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -449,7 +450,7 @@ func sendVerdicts(t *testing.T, master *memif.Interface, verdicts ...abi.Verdict
 		pkts[i] = append([]byte{byte(v), 0, 0, byte(i)}, make([]byte, 60)...)
 		if v == abi.Redirect {
 			// To port 3 (little-endian u16 at data[2:4]).
-			pkts[i][1], pkts[i][2], pkts[i][3] = actRedirect, 3, 0
+			pkts[i][1], pkts[i][2], pkts[i][3] = wasmtest.ActRedirect, 3, 0
 		}
 	}
 	mtx, err := master.TxQueue(0)
@@ -499,7 +500,7 @@ func TestWorkerTxDropReasons(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The plugin may name port 3; the worker has ports 0 and 1 only.
-			p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), &PluginConfig{Redirect: []uint16{3}}))
+			p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{Redirect: []uint16{3}}))
 			w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Egress: tc.egress, Ports: []*Port{nil, {If: down}}})
 			if err != nil {
 				t.Fatal(err)
@@ -524,7 +525,7 @@ func TestWorkerRingFull(t *testing.T) {
 	const log2Ring = 4 // 16 slots
 	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, TxRetryTime: 200 * time.Microsecond})
 	if err != nil {
 		t.Fatal(err)
@@ -551,7 +552,7 @@ func TestWorkerRingFull(t *testing.T) {
 func TestWorkerEmptyPolls(t *testing.T) {
 	_, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.RxMode = memif.RxModePolling })
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}})
 	if err != nil {
 		t.Fatal(err)
@@ -570,7 +571,7 @@ func TestWorkerEmptyPolls(t *testing.T) {
 func BenchmarkWorkerBurst(b *testing.B) {
 	master, slave := memifPair(b)
 	e, _ := newEngine(b)
-	p := pipeline(b, load(b, e, scriptWAT(b, scriptOpts{}), nil))
+	p := pipeline(b, load(b, e, wasmtest.Script(b, wasmtest.ScriptOpts{}), nil))
 	const n = 32
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: n})
 	if err != nil {
@@ -625,7 +626,7 @@ func TestWorkerRingFullSleeps(t *testing.T) {
 	const retryTime = 30 * time.Millisecond
 	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, scriptWAT(t, scriptOpts{}), nil))
+	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, TxRetryTime: retryTime})
 	if err != nil {
 		t.Fatal(err)
@@ -694,26 +695,26 @@ func TestWorkerRxDropReasons(t *testing.T) {
 		}
 	}
 	var want [NumRxDropReasons]uint64
-	send(byte(abi.Drop), actNone, 3)
+	send(byte(abi.Drop), wasmtest.ActNone, 3)
 	want[RxDropVerdict] = 3
-	send(byte(abi.Aborted), actNone, 2)
+	send(byte(abi.Aborted), wasmtest.ActNone, 2)
 	want[RxDropAborted] = 2
-	ws := send(byte(abi.TX), actNone, 4)
+	ws := send(byte(abi.TX), wasmtest.ActNone, 4)
 	check(ws, want)
 	// An unknown verdict code is the host's ABORTED (and an ABI fault).
-	ws = send(200, actNone, 1)
+	ws = send(200, wasmtest.ActNone, 1)
 	want[RxDropAborted]++
 	check(ws, want)
 	// Every packet traps: each is dropped by the fail-closed policy,
 	// whether its burst found the instance restarted (and trapped) or still
 	// waiting for its restart.
-	ws = send(byte(abi.TX), actTrap, 5)
+	ws = send(byte(abi.TX), wasmtest.ActTrap, 5)
 	want[RxDropFailClosed] = 5
 	check(ws, want)
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ws = send(byte(abi.TX), actNone, 6)
+	ws = send(byte(abi.TX), wasmtest.ActNone, 6)
 	want[RxDropPipelineClosed] = 6
 	check(ws, want)
 	if ws.Tx[abi.TX] != 4 {
