@@ -127,21 +127,13 @@
 //     bounds that to about 3,600 frames.
 //   - WASI's poll_oneoff does not sleep (no nanosleep is configured).
 //
-// # Workers
-//
-// A Worker is the packet loop for one memif rx queue: it waits for the
-// connection, attaches the connection's buffer region (zero-copy when it holds
-// no rings, which is always so when this side is the memif slave), takes rx
-// bursts, runs its Pipeline, and transmits by verdict — TX out of the ingress
-// interface, PASS to the configured egress, REDIRECT to a numbered Port — with a
-// bounded retry on a full ring and counted drops. Cancel its context to stop it.
-//
 // # Tenants
 //
 // A Tenant owns plugins (PluginConfig.Tenant), the pipelines made of them,
-// and interfaces (Port.Tenant). A pipeline takes plugins of one tenant only,
+// and interfaces (dataplane.Port.Tenant). A pipeline takes plugins of one tenant only,
 // maps only its own tenant's buffer regions for zero-copy (RegionFacts.Tenant,
-// else ErrForeignRegion), and its Worker accepts only the tenant's ports; a
+// else ErrForeignRegion), and its worker (package host/dataplane) accepts
+// only the tenant's ports; a
 // plugin's REDIRECT allow-list must lie within the tenant's Ports. Budgets
 // and aggregate counters (Tenant.ReadStats) are kept per tenant. Workers of
 // different tenants share no lock on the packet path.

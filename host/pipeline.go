@@ -96,13 +96,27 @@ func NewPipeline(ctx context.Context, mods ...*Module) (*Pipeline, error) {
 // processed in further calls of each plugin. It does not allocate. A plugin
 // fault is not returned: its packets get the plugin's fail policy, the fault
 // is counted, and the plugin is restarted on a later burst.
-func (p *Pipeline) Process(b *Burst) { p.processTimed(b) }
+func (p *Pipeline) Process(b *Burst) { p.ProcessBurst(b) }
 
-// processTimed is Process returning when it started, as a time since
-// p.epoch (read once for the guests' clock anyway), so a worker timing its
-// bursts needs only one more clock read. It also returns how many packets
-// got DROP from a fail-closed policy and how many because the pipeline was
-// closed, so the worker can tell them from plugins' DROP verdicts.
+// BurstResult is what ProcessBurst reports besides the verdicts.
+type BurstResult struct {
+	// Start is when processing began on the pipeline's clock (Elapsed),
+	// read once for the guests' clock anyway: a caller that times its
+	// bursts needs only one more reading.
+	Start time.Duration
+	// FailClosed counts the packets that got DROP from a fail-closed
+	// policy, Closed those that got it because the pipeline was closed:
+	// the rest of the DROPs are plugins' verdicts.
+	FailClosed, Closed int
+}
+
+// ProcessBurst is Process reporting when it started and who dropped what.
+// It does not allocate.
+func (p *Pipeline) ProcessBurst(b *Burst) BurstResult {
+	start, failClosed, closed := p.processTimed(b)
+	return BurstResult{Start: start, FailClosed: failClosed, Closed: closed}
+}
+
 func (p *Pipeline) processTimed(b *Burst) (start time.Duration, failClosed, closed int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -121,9 +135,12 @@ func (p *Pipeline) processTimed(b *Burst) (start time.Duration, failClosed, clos
 	return start, p.failClosed, closed
 }
 
-// clock reads the monotonic clock as a time since p.epoch: a single
-// monotonic read, about half the cost of time.Now on a VM's kvm-clock.
-func (p *Pipeline) clock() time.Duration { return time.Since(p.epoch) }
+// Elapsed is the pipeline's clock for timing bursts and guest calls: the
+// monotonic time since the pipeline was created, a single monotonic read
+// (about half the cost of time.Now on a VM's kvm-clock).
+func (p *Pipeline) Elapsed() time.Duration { return time.Since(p.epoch) }
+
+func (p *Pipeline) clock() time.Duration { return p.Elapsed() }
 
 func (p *Pipeline) process(b *Burst) (start time.Duration) {
 	start = p.clock()

@@ -70,7 +70,7 @@ type benchRow struct {
 	LatencyP50Nano int64   `json:"latency_p50_ns"`
 
 	// Where the per-burst costs went: bursts, empty polls and full rings on
-	// each side (see host.WorkerStats and gen.Report). Frames per burst
+	// each side (see dataplane.WorkerStats and gen.Report). Frames per burst
 	// explain rows whose per-frame work alone does not.
 	HostRxBursts   uint64 `json:"host_rx_bursts"`
 	HostEmptyPolls uint64 `json:"host_empty_polls"`

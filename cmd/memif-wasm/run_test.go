@@ -526,7 +526,7 @@ func TestRunReload100UnderTraffic(t *testing.T) {
 
 // TestQuickConfigTxRetry: the quick run's tx retry flags reach the
 // interface, and their defaults defer to the host (0: no count cap, and
-// host.DefaultTxRetryTime).
+// dataplane.DefaultTxRetryTime).
 func TestQuickConfigTxRetry(t *testing.T) {
 	tests := []struct {
 		args        []string

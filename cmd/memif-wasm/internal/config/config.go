@@ -158,13 +158,13 @@ type Interface struct {
 	// sleep a few µs) before it drops the packet and counts it; whichever of
 	// TxRetries and TxRetryTime runs out first ends the wait. 0, the
 	// default, sets no count cap: TxRetryTime alone bounds the wait, as in
-	// host.WorkerConfig.
+	// dataplane.WorkerConfig.
 	TxRetries int `yaml:"tx_retries"`
 	// TxRetryTime bounds how long one burst's packets for one port wait for
 	// room on a full tx ring before those that do not fit are dropped and
 	// counted (ring_full). A duration with its unit ("500us", "2ms"),
 	// 0..MaxTxRetryTime; 0 means the host's default, 1 ms
-	// (host.DefaultTxRetryTime).
+	// (dataplane.DefaultTxRetryTime).
 	TxRetryTime time.Duration `yaml:"tx_retry_time"`
 	// PinWorkers locks each worker goroutine to an OS thread.
 	PinWorkers bool `yaml:"pin_workers"`

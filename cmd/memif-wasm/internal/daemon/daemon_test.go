@@ -18,6 +18,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -529,7 +530,7 @@ func TestFaultIsLogged(t *testing.T) {
 	txq.WritePackets([][]byte{frame(0), frame(1), frame(2)})
 	waitFor(t, "the fault in the log", func() bool { return strings.Contains(logBuf.String(), "plugin faulted") })
 	waitFor(t, "3 fail_closed rx drops", func() bool {
-		return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxDrops[host.RxDropFailClosed] == 3
+		return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxDrops[dataplane.RxDropFailClosed] == 3
 	})
 	pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0]
 	if pl.Stats.Faults == 0 || pl.Stats.FaultReasons[host.FaultTrap] == 0 || pl.Fault == "" {
@@ -875,10 +876,10 @@ func TestTxRetryBounds(t *testing.T) {
 	})
 	s := d.Snapshot()
 	qc, qt := s.Tenants[0].Interfaces[0].Queues[0], s.Tenants[1].Interfaces[0].Queues[0]
-	if drops := qc.TxDrops[host.TxDropRingFull]; drops == 0 || qc.TxRingFull != 2*drops {
+	if drops := qc.TxDrops[dataplane.TxDropRingFull]; drops == 0 || qc.TxRingFull != 2*drops {
 		t.Errorf("tx_retries 2: %d ring_full drops, %d retries; want some drops, each after 2 retries", drops, qc.TxRingFull)
 	}
-	if drops := qt.TxDrops[host.TxDropRingFull]; drops == 0 || qt.TxRingFull == 0 || qt.TxRingFull > 2*qt.RxBursts {
+	if drops := qt.TxDrops[dataplane.TxDropRingFull]; drops == 0 || qt.TxRingFull == 0 || qt.TxRingFull > 2*qt.RxBursts {
 		t.Errorf("tx_retry_time 1ns: %d ring_full drops, %d retries in %d bursts; want some drops and at most about one retry per burst",
 			drops, qt.TxRingFull, qt.RxBursts)
 	}

@@ -1,6 +1,6 @@
 // Package daemon runs what a memif-wasm configuration describes: per tenant,
 // memif interfaces, a pipeline of wasm plugins per interface, and one
-// host.Worker per rx queue (the packet loop lives in host/) that takes a
+// dataplane.Worker per rx queue (the packet loop lives in host/) that takes a
 // burst, runs the pipeline and transmits per verdict: TX back out the
 // ingress interface, PASS to the interface's egress (or dropped), REDIRECT
 // to the named port of the tenant.
@@ -41,7 +41,7 @@
 //
 // # Counters
 //
-// The data plane counts in plain per-worker fields (host.WorkerStats,
+// The data plane counts in plain per-worker fields (dataplane.WorkerStats,
 // host.PluginStats, memif.Stats); Snapshot copies them, folding in the
 // counters of workers and pipelines that were replaced so nothing goes
 // backwards, for metrics and the admin API. Plugin faults are also logged,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -32,7 +33,7 @@ type port struct {
 
 	sock    *socketRef
 	iface   *memif.Interface
-	hp      *host.Port
+	hp      *dataplane.Port
 	plugins []*plugin
 	workers []*worker
 	egress  *port
@@ -97,7 +98,7 @@ func (p *port) open() error {
 // install makes ifc the port's interface.
 func (p *port) install(ifc *memif.Interface) {
 	p.iface = ifc
-	p.hp = &host.Port{If: ifc, Tenant: p.t.host}
+	p.hp = &dataplane.Port{If: ifc, Tenant: p.t.host}
 }
 
 // openIface creates a memif interface for the port with settings c on sock,
@@ -147,7 +148,7 @@ func (p *port) openIface(c config.Interface, sock *socketRef) (*memif.Interface,
 
 // serves reports whether slot q has a queue to serve: every slot while
 // the link is down (its worker waits for the link), only the negotiated
-// queues while it is up. A host.Worker on a queue the peer did not
+// queues while it is up. A dataplane.Worker on a queue the peer did not
 // negotiate would find no queue and retry at once, spinning.
 func (p *port) serves(q int) bool {
 	if p.iface == nil || !p.iface.Connected() {
@@ -156,7 +157,7 @@ func (p *port) serves(q int) bool {
 	return q < p.iface.NumRxQueues()
 }
 
-// startWorkers starts a host.Worker on every slot that has a queue to serve.
+// startWorkers starts a dataplane.Worker on every slot that has a queue to serve.
 func (p *port) startWorkers() error {
 	if p.hp == nil {
 		return nil // the interface could not be opened

@@ -5,6 +5,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -29,17 +30,17 @@ func DropName(r int) string {
 }
 
 // QueueStats are one rx queue's worker counters, summed over every
-// host.Worker that served it, so they survive reconnects, plugin loads and
+// dataplane.Worker that served it, so they survive reconnects, plugin loads and
 // egress changes.
 type QueueStats struct {
-	host.WorkerStats
+	dataplane.WorkerStats
 	// TxPackets is the sum of WorkerStats.Tx over the verdicts that send.
 	TxPackets uint64
 	// Drops are the WorkerStats.Dropped of the sending verdicts, by reason.
 	Drops [NumDropReasons]uint64
 }
 
-func newQueueStats(ws host.WorkerStats) QueueStats {
+func newQueueStats(ws dataplane.WorkerStats) QueueStats {
 	q := QueueStats{WorkerStats: ws}
 	q.TxPackets = ws.Tx[abi.Pass] + ws.Tx[abi.TX] + ws.Tx[abi.Redirect]
 	q.Drops = [NumDropReasons]uint64{ws.Dropped[abi.Pass], ws.Dropped[abi.TX], ws.Dropped[abi.Redirect]}

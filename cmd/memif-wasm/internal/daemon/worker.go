@@ -8,15 +8,16 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
 // stopTimeout bounds how long stopping a worker waits for its burst in flight.
 const stopTimeout = 5 * time.Second
 
-// worker is one rx queue of one interface: a host.Worker (the packet loop
+// worker is one rx queue of one interface: a dataplane.Worker (the packet loop
 // lives in host/) with its own pipeline, started and stopped by the daemon.
-// The slot outlives the host.Worker: an egress change or a reopened
+// The slot outlives the dataplane.Worker: an egress change or a reopened
 // interface starts a new one on the same slot (a pipeline change does not:
 // the pipeline is reshaped in place), and the counters of the old one are
 // kept in base so they never go backwards.
@@ -25,26 +26,26 @@ type worker struct {
 	q    int
 	pipe *host.Pipeline // guarded by p.d.mu
 
-	hw     *host.Worker
+	hw     *dataplane.Worker
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	base host.WorkerStats // counters of host workers that ran on this slot before
+	base dataplane.WorkerStats // counters of host workers that ran on this slot before
 }
 
-// start runs a host.Worker for the slot with its current pipeline and the
+// start runs a dataplane.Worker for the slot with its current pipeline and the
 // port's current egress. Call with p.d.mu held.
 func (w *worker) start() error {
 	p := w.p
-	cfg := host.WorkerConfig{
+	cfg := dataplane.WorkerConfig{
 		Pipeline:    w.pipe,
 		In:          p.hp,
 		Queue:       w.q,
 		IfIndex:     uint32(p.index),
 		Burst:       min(p.ringSize(), abi.MaxBurst),
 		TxRetries:   p.cfg.TxRetries,   // 0: no count cap
-		TxRetryTime: p.cfg.TxRetryTime, // 0: host.DefaultTxRetryTime
-		Ports:       make([]*host.Port, len(p.t.ports)),
+		TxRetryTime: p.cfg.TxRetryTime, // 0: dataplane.DefaultTxRetryTime
+		Ports:       make([]*dataplane.Port, len(p.t.ports)),
 	}
 	if e := p.egress; e != nil {
 		cfg.Egress = e.hp
@@ -52,7 +53,7 @@ func (w *worker) start() error {
 	for i, o := range p.t.ports {
 		cfg.Ports[i] = o.hp
 	}
-	hw, err := host.NewWorker(cfg)
+	hw, err := dataplane.NewWorker(cfg)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func (w *worker) start() error {
 	return nil
 }
 
-// stop ends the host.Worker after the burst in flight and folds its
+// stop ends the dataplane.Worker after the burst in flight and folds its
 // counters into base. Call with p.d.mu held.
 func (w *worker) stop() {
 	if w.hw == nil {
@@ -91,8 +92,8 @@ func (w *worker) stop() {
 	w.hw = nil
 }
 
-// stats returns the slot's counters over every host.Worker it ran.
-func (w *worker) stats() host.WorkerStats {
+// stats returns the slot's counters over every dataplane.Worker it ran.
+func (w *worker) stats() dataplane.WorkerStats {
 	s := w.base
 	if w.hw != nil {
 		addWorkerStats(&s, w.hw.ReadStats())
@@ -100,4 +101,4 @@ func (w *worker) stats() host.WorkerStats {
 	return s
 }
 
-func addWorkerStats(s *host.WorkerStats, o host.WorkerStats) { s.Add(&o) }
+func addWorkerStats(s *dataplane.WorkerStats, o dataplane.WorkerStats) { s.Add(&o) }

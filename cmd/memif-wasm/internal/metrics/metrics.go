@@ -11,6 +11,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane"
 )
 
 const ns = "memif_wasm"
@@ -97,9 +98,9 @@ var sendingVerdicts = []abi.Verdict{abi.Pass, abi.TX, abi.Redirect}
 // Histogram upper bounds: burst sizes in packets, call durations in seconds
 // (host's last bucket is unbounded, and Prometheus adds +Inf itself).
 var burstBounds, callBounds = func() ([]float64, []float64) {
-	b := make([]float64, host.NumBurstSizeBuckets)
+	b := make([]float64, dataplane.NumBurstSizeBuckets)
 	for i := range b {
-		b[i] = float64(host.BurstSizeBound(i))
+		b[i] = float64(dataplane.BurstSizeBound(i))
 	}
 	c := make([]float64, host.NumCallDurationBuckets-1)
 	for i := range c {
@@ -154,14 +155,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(dProtoErrs, m.ProtocolErrors, il...)
 			counter(dTxRingFull, m.TxRingFull, il...)
 			counter(dRxDrops, m.BadDescriptors, t.Name, in.Name, "bad_descriptor")
-			var rxDrops [host.NumRxDropReasons]uint64
+			var rxDrops [dataplane.NumRxDropReasons]uint64
 			for q := range in.Queues {
 				for r, n := range in.Queues[q].RxDrops {
 					rxDrops[r] += n
 				}
 			}
 			for r, n := range rxDrops {
-				counter(dRxDrops, n, t.Name, in.Name, host.RxDropReason(r).String())
+				counter(dRxDrops, n, t.Name, in.Name, dataplane.RxDropReason(r).String())
 			}
 			counter(dRxBytes, m.RxBytes, il...)
 			counter(dTxPackets, m.TxPackets, il...)
@@ -177,7 +178,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				}
 				counter(dTxRetries, qs.TxRingFull, t.Name, in.Name, qn)
 				for r, n := range qs.TxDrops {
-					counter(dTxDropWhy, n, t.Name, in.Name, qn, host.TxDropReason(r).String())
+					counter(dTxDropWhy, n, t.Name, in.Name, qn, dataplane.TxDropReason(r).String())
 				}
 				counter(dRxQBytes, qs.RxBytes, t.Name, in.Name, qn)
 				for _, v := range sendingVerdicts {

@@ -25,6 +25,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -34,7 +35,7 @@ func synthetic() *daemon.Snapshot {
 	q.RxPackets, q.RxBursts, q.TxRingFull, q.Connections, q.ZeroCopyConns = 10, 2, 4, 2, 1
 	q.Tx[abi.TX] = 7
 	q.Dropped[abi.TX] = 3
-	q.TxDrops[host.TxDropRingFull], q.TxDrops[host.TxDropLinkDown] = 2, 1
+	q.TxDrops[dataplane.TxDropRingFull], q.TxDrops[dataplane.TxDropLinkDown] = 2, 1
 	q.RxBytes, q.TxBytes[abi.TX] = 640, 448
 	q.BurstSizes[2], q.BurstSizes[3] = 1, 1 // a burst of 3..4 and one of 5..8: 10 packets
 	q.Busy, q.EmptyPolls = 1500*time.Microsecond, 42
@@ -185,8 +186,8 @@ func TestRxDropsByReason(t *testing.T) {
 	in := &s.Tenants[0].Interfaces[0]
 	in.Memif.BadDescriptors = 5
 	q1 := in.Queues[0]
-	in.Queues[0].RxDrops = [host.NumRxDropReasons]uint64{host.RxDropVerdict: 3, host.RxDropAborted: 1}
-	q1.RxDrops = [host.NumRxDropReasons]uint64{host.RxDropVerdict: 4, host.RxDropFailClosed: 7, host.RxDropPipelineClosed: 2}
+	in.Queues[0].RxDrops = [dataplane.NumRxDropReasons]uint64{dataplane.RxDropVerdict: 3, dataplane.RxDropAborted: 1}
+	q1.RxDrops = [dataplane.NumRxDropReasons]uint64{dataplane.RxDropVerdict: 4, dataplane.RxDropFailClosed: 7, dataplane.RxDropPipelineClosed: 2}
 	in.Queues = append(in.Queues, q1)
 	want := `
 # HELP memif_wasm_interface_receive_drops_total ` + helpOf(t, dRxDrops) + `

@@ -1,69 +1,24 @@
-package host
+package dataplane
 
 import (
 	"context"
-	"math"
-	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
-// memifPair connects a master (the test's peer) and a slave (the side
-// hosting plugins) on a temporary socket.
-func memifPair(t testing.TB) (master, slave *memif.Interface) {
-	t.Helper()
-	return memifPairWith(t, nil)
-}
-
-// memifPairWith is memifPair with both sides' configs adjusted by adjust
-// (nil: defaults).
-func memifPairWith(t testing.TB, adjust func(*memif.InterfaceConfig)) (master, slave *memif.Interface) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "mw") // short: sun_path is 107 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock, err := memif.NewSocket(memif.SocketConfig{Path: filepath.Join(dir, "s")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sock.Close() })
-	mcfg := memif.InterfaceConfig{ID: 1, Role: memif.RoleMaster, Name: "peer"}
-	scfg := memif.InterfaceConfig{ID: 1, Name: "host"}
-	if adjust != nil {
-		adjust(&mcfg)
-		adjust(&scfg)
-	}
-	if master, err = sock.NewInterface(mcfg); err != nil {
-		t.Fatal(err)
-	}
-	if slave, err = sock.NewInterface(scfg); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := master.WaitConnected(ctx); err != nil {
-		t.Fatalf("master: %v (%v)", err, master.LastError())
-	}
-	if err := slave.WaitConnected(ctx); err != nil {
-		t.Fatalf("slave: %v (%v)", err, slave.LastError())
-	}
-	return master, slave
-}
-
 // scriptWorker is a Worker running the scripted plugin on the slave side of
-// a memif pair; cfg's Pipeline and In are filled in.
-func scriptWorker(t *testing.T, cfg WorkerConfig) (master, slave *memif.Interface, p *Pipeline, w *Worker) {
+// a memif pair; cfg's host.Pipeline and In are filled in.
+func scriptWorker(t *testing.T, cfg WorkerConfig) (master, slave *memif.Interface, p *host.Pipeline, w *Worker) {
 	t.Helper()
-	master, slave = memifPair(t)
-	e, _ := newEngine(t)
-	p = pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	master, slave = memifPair(t, nil)
+	p = scriptPipeline(t, nil)
 	cfg.Pipeline, cfg.In = p, &Port{If: slave}
 	w, err := NewWorker(cfg)
 	if err != nil {
@@ -126,7 +81,7 @@ func TestWorkerZeroCopyOverMemif(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	st := p.ReadStats(nil)[0]
-	if ws.ZeroCopyConns != 1 || st.PacketsPlaced[PlacementZeroCopy] != n || st.BytesCopied[PlacementZeroCopy] != 0 {
+	if ws.ZeroCopyConns != 1 || st.PacketsPlaced[host.PlacementZeroCopy] != n || st.BytesCopied[host.PlacementZeroCopy] != 0 {
 		t.Fatalf("placement: worker %+v, plugin placed %v copied %v", ws, st.PacketsPlaced, st.BytesCopied)
 	}
 	if ws.Tx[abi.TX] != n-n/4 || ws.Dropped[abi.Drop] != n/4 || ws.RxPackets != n {
@@ -164,7 +119,7 @@ func TestWorkerBurstAllocs(t *testing.T) {
 	master, slave, p, w := scriptWorker(t, WorkerConfig{Burst: 32})
 	for _, r := range slave.Regions() {
 		if !r.Rings {
-			if pl, err := p.AttachRegion(r.Index, r.FD, RegionFacts{Size: int(r.Size)}); err != nil || pl != PlacementZeroCopy {
+			if pl, err := p.AttachRegion(r.Index, r.FD, host.RegionFacts{Size: int(r.Size)}); err != nil || pl != host.PlacementZeroCopy {
 				t.Fatalf("attach: %v %v", pl, err)
 			}
 		}
@@ -248,8 +203,8 @@ func TestWorkerChainedOverMemif(t *testing.T) {
 	if string(got) != string(want) {
 		t.Fatalf("jumbo back: %d bytes, first diff at %d", len(got), firstDiff(got, want))
 	}
-	if st := p.ReadStats(nil)[0]; st.BytesCopied[PlacementZeroCopy] != 2*5000 {
-		t.Fatalf("chain copied %d bytes, want 10000 (in and back)", st.BytesCopied[PlacementZeroCopy])
+	if st := p.ReadStats(nil)[0]; st.BytesCopied[host.PlacementZeroCopy] != 2*5000 {
+		t.Fatalf("chain copied %d bytes, want 10000 (in and back)", st.BytesCopied[host.PlacementZeroCopy])
 	}
 	// Byte counts cover the whole chain; a chain is one packet in one burst.
 	ws := waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == 1 })
@@ -267,9 +222,8 @@ func TestWorkerChainedOverMemif(t *testing.T) {
 // stuck: a chained packet needs more than 4 buffers") while the connection
 // stayed up. It is received whole, with the packets around it, in order.
 func TestWorkerChainLongerThanBurst(t *testing.T) {
-	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.BufferSize = 256 })
-	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	master, slave := memifPair(t, func(c *memif.InterfaceConfig) { c.BufferSize = 256 })
+	p := scriptPipeline(t, nil)
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +280,7 @@ func TestWorkerChainLongerThanBurst(t *testing.T) {
 	if ws.Tx[abi.TX] != uint64(len(pkts)) || ws.RxBytes != 5000+9000+8*64 {
 		t.Errorf("stats %+v", ws)
 	}
-	// Bursts never hold more than Burst packets, also after a long chain.
+	// Bursts never hold more than host.Burst packets, also after a long chain.
 	for b := burstSizeBucket(5); b < NumBurstSizeBuckets; b++ {
 		if ws.BurstSizes[b] != 0 {
 			t.Errorf("bursts of more than 4 packets: %v", ws.BurstSizes)
@@ -366,20 +320,20 @@ func checkBurstSizes(t *testing.T, ws WorkerStats) {
 
 // checkCalls checks the guest-call duration histogram: one entry per
 // mw_process call, one call per burst with a single plugin stage.
-func checkCalls(t *testing.T, st PluginStats, bursts uint64) {
+func checkCalls(t *testing.T, st host.PluginStats, bursts uint64) {
 	t.Helper()
 	var calls uint64
 	var hi time.Duration
 	for i, c := range st.CallDurations {
 		calls += c
-		if c > 0 && i < NumCallDurationBuckets-1 {
-			hi += time.Duration(c) * CallDurationBound(i)
+		if c > 0 && i < host.NumCallDurationBuckets-1 {
+			hi += time.Duration(c) * host.CallDurationBound(i)
 		}
 	}
 	if calls != st.Bursts || calls != bursts || st.CallTime <= 0 {
 		t.Fatalf("guest calls: histogram %v (%d) vs %d mw_process calls vs %d bursts; total %v", st.CallDurations, calls, st.Bursts, bursts, st.CallTime)
 	}
-	if st.CallDurations[NumCallDurationBuckets-1] == 0 && st.CallTime > hi {
+	if st.CallDurations[host.NumCallDurationBuckets-1] == 0 && st.CallTime > hi {
 		t.Fatalf("call time %v exceeds the buckets' bounds (%v)", st.CallTime, hi)
 	}
 }
@@ -393,15 +347,6 @@ func TestBucketBounds(t *testing.T) {
 		if n > BurstSizeBound(i) || (i > 0 && n <= BurstSizeBound(i-1)) {
 			t.Errorf("burst of %d in bucket %d (bound %d)", n, i, BurstSizeBound(i))
 		}
-	}
-	for _, d := range []time.Duration{0, 1, 1023, 1024, 1025, 2048, 2049, time.Millisecond, 30 * time.Millisecond, time.Second} {
-		i := callBucket(d)
-		if d > CallDurationBound(i) || (i > 0 && d <= CallDurationBound(i-1)) {
-			t.Errorf("call of %v in bucket %d (bound %v)", d, i, CallDurationBound(i))
-		}
-	}
-	if CallDurationBound(NumCallDurationBuckets-1) != math.MaxInt64 || CallDurationBound(0) != 1024 {
-		t.Errorf("bounds %v .. %v", CallDurationBound(0), CallDurationBound(NumCallDurationBuckets-1))
 	}
 	for r := range NumTxDropReasons + 1 {
 		if r.String() == "" {
@@ -475,7 +420,7 @@ func repeat(v abi.Verdict, n int) []abi.Verdict {
 // missing port are no_egress, PASS to an egress whose link is down is
 // link_down.
 func TestWorkerTxDropReasons(t *testing.T) {
-	master, slave := memifPair(t)
+	master, slave := memifPair(t, nil)
 	// A second interface on its own socket that no peer ever connects to.
 	dir := t.TempDir()
 	sock, err := memif.NewSocket(memif.SocketConfig{Path: filepath.Join(dir, "d")})
@@ -487,7 +432,6 @@ func TestWorkerTxDropReasons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, _ := newEngine(t)
 	for _, tc := range []struct {
 		name   string
 		egress *Port
@@ -500,7 +444,7 @@ func TestWorkerTxDropReasons(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The plugin may name port 3; the worker has ports 0 and 1 only.
-			p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{Redirect: []uint16{3}}))
+			p := scriptPipeline(t, &host.PluginConfig{Redirect: []uint16{3}})
 			w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Egress: tc.egress, Ports: []*Port{nil, {If: down}}})
 			if err != nil {
 				t.Fatal(err)
@@ -523,9 +467,8 @@ func TestWorkerTxDropReasons(t *testing.T) {
 // retry time has passed; each packet is either sent or dropped.
 func TestWorkerRingFull(t *testing.T) {
 	const log2Ring = 4 // 16 slots
-	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
-	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	master, slave := memifPair(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
+	p := scriptPipeline(t, nil)
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, TxRetryTime: 200 * time.Microsecond})
 	if err != nil {
 		t.Fatal(err)
@@ -550,9 +493,8 @@ func TestWorkerRingFull(t *testing.T) {
 // TestWorkerEmptyPolls: an idle queue in polling mode is polled again and
 // again, each poll counted; interrupt mode counts only wake-ups.
 func TestWorkerEmptyPolls(t *testing.T) {
-	_, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.RxMode = memif.RxModePolling })
-	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	_, slave := memifPair(t, func(c *memif.InterfaceConfig) { c.RxMode = memif.RxModePolling })
+	p := scriptPipeline(t, nil)
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}})
 	if err != nil {
 		t.Fatal(err)
@@ -569,9 +511,8 @@ func TestWorkerEmptyPolls(t *testing.T) {
 // clock reads for busy time and guest-call duration). The peer's draining
 // is timed too, so compare runs, not absolute numbers.
 func BenchmarkWorkerBurst(b *testing.B) {
-	master, slave := memifPair(b)
-	e, _ := newEngine(b)
-	p := pipeline(b, load(b, e, wasmtest.Script(b, wasmtest.ScriptOpts{}), nil))
+	master, slave := memifPair(b, nil)
+	p := scriptPipeline(b, nil)
 	const n = 32
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: n})
 	if err != nil {
@@ -607,7 +548,8 @@ func BenchmarkWorkerBurst(b *testing.B) {
 			back += k
 		}
 	}
-	reportPerPacket(b, n)
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / n
+	b.ReportMetric(ns, "ns/pkt")
 	if ws := w.ReadStats(); ws.TxDrops != [NumTxDropReasons]uint64{} {
 		b.Fatalf("drops %v", ws.TxDrops)
 	}
@@ -624,9 +566,8 @@ func BenchmarkWorkerBurst(b *testing.B) {
 func TestWorkerRingFullSleeps(t *testing.T) {
 	const log2Ring = 4 // 16 slots
 	const retryTime = 30 * time.Millisecond
-	master, slave := memifPairWith(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
-	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	master, slave := memifPair(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
+	p := scriptPipeline(t, nil)
 	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, TxRetryTime: retryTime})
 	if err != nil {
 		t.Fatal(err)
@@ -735,5 +676,32 @@ func TestWorkerRxDropReasons(t *testing.T) {
 	}
 	if got := NumRxDropReasons.String(); got != "unknown" {
 		t.Errorf("reason out of range is %q", got)
+	}
+}
+
+// TestWorkerTenantPorts: a worker of a tenant's pipeline takes only that
+// tenant's ports, so its plugins' packets (and, zero-copy, their buffer
+// regions) never reach another tenant.
+func TestWorkerTenantPorts(t *testing.T) {
+	red, err := host.NewTenant(host.TenantConfig{Name: "red", Ports: []uint16{0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blue, err := host.NewTenant(host.TenantConfig{Name: "blue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := scriptPipeline(t, &host.PluginConfig{Tenant: red})
+	master, slave := memifPair(t, nil)
+	_, err = NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave, Tenant: red}, Egress: &Port{If: master, Tenant: blue}})
+	if err == nil || !strings.Contains(err.Error(), `egress port belongs to tenant blue`) {
+		t.Fatalf("worker with another tenant's egress: %v", err)
+	}
+	_, err = NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave, Tenant: red}, Ports: []*Port{nil, {If: master}}})
+	if err == nil || !strings.Contains(err.Error(), "port 1 belongs to tenant none") {
+		t.Fatalf("worker with a port of no tenant: %v", err)
+	}
+	if _, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave, Tenant: red}, Egress: &Port{If: master, Tenant: red}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package host
+package dataplane
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -50,7 +51,7 @@ type Port struct {
 	// Tenant owns the interface. A worker whose pipeline belongs to a tenant
 	// accepts only that tenant's ports, so its plugins' packets (and, with
 	// zero-copy, their buffer regions) never reach another tenant.
-	Tenant *Tenant
+	Tenant *host.Tenant
 	mu     sync.Mutex
 }
 
@@ -58,7 +59,7 @@ type Port struct {
 // has defaults.
 type WorkerConfig struct {
 	// Pipeline is this worker's own pipeline (one per worker).
-	Pipeline *Pipeline
+	Pipeline *host.Pipeline
 	// In is the ingress interface; Queue its rx queue this worker serves.
 	// TX verdicts leave by In's tx queue of the same index (modulo the count).
 	In    *Port
@@ -116,7 +117,7 @@ type WorkerStats struct {
 	EmptyPolls uint64
 }
 
-// Worker moves packets from one memif rx queue through a Pipeline and out by
+// Worker moves packets from one memif rx queue through a host.Pipeline and out by
 // verdict. Run it on its own goroutine.
 type Worker struct {
 	cfg WorkerConfig
@@ -126,7 +127,7 @@ type Worker struct {
 
 	bufs   []memif.Buffer // rx: a ring's worth once connected, so any chain fits
 	txbufs []memif.Buffer
-	pkts   []Packet
+	pkts   []host.Packet
 	np     int
 	chain  [][]byte // further segments of chained packets, as many as bufs
 }
@@ -161,7 +162,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	return &Worker{
 		cfg:    cfg,
 		bufs:   make([]memif.Buffer, cfg.Burst),
-		pkts:   make([]Packet, cfg.Burst),
+		pkts:   make([]host.Packet, cfg.Burst),
 		chain:  make([][]byte, cfg.Burst),
 		txbufs: make([]memif.Buffer, 4*cfg.Burst),
 	}, nil
@@ -221,12 +222,12 @@ func (w *Worker) serve(ctx context.Context) (err error) {
 		w.bufs = make([]memif.Buffer, ring)
 		w.chain = make([][]byte, ring)
 	}
-	placement := PlacementCopy
+	placement := host.PlacementCopy
 	for _, r := range w.cfg.In.If.Regions() {
 		if r.Rings || r.Size == 0 {
 			continue
 		}
-		placement, _ = w.cfg.Pipeline.AttachRegion(r.Index, r.FD, RegionFacts{Size: int(r.Size), Unsealed: !r.Sealed, Tenant: w.cfg.In.Tenant})
+		placement, _ = w.cfg.Pipeline.AttachRegion(r.Index, r.FD, host.RegionFacts{Size: int(r.Size), Unsealed: !r.Sealed, Tenant: w.cfg.In.Tenant})
 		break
 	}
 	// A peer trusted with memory it can shrink (memif's
@@ -238,7 +239,7 @@ func (w *Worker) serve(ctx context.Context) (err error) {
 	defer w.containFault(&err)
 	w.mu.Lock()
 	w.stats.Connections++
-	if placement == PlacementZeroCopy {
+	if placement == host.PlacementZeroCopy {
 		w.stats.ZeroCopyConns++
 	}
 	w.mu.Unlock()
@@ -314,7 +315,7 @@ func (w *Worker) burst(from, n int) (used int) {
 		np++
 		// Only the packet's own bytes: memif does not say where a received
 		// buffer ends, so plugins get no headroom or tailroom here.
-		*p = Packet{Buf: b.Data[:len(b.Data):len(b.Data)], Len: uint32(len(b.Data)), Region: b.Region, BufOffset: b.Offset}
+		*p = host.Packet{Buf: b.Data[:len(b.Data):len(b.Data)], Len: uint32(len(b.Data)), Region: b.Region, BufOffset: b.Offset}
 		rxBytes += len(b.Data)
 		first := nc
 		for b.Flags&memif.BufferNext != 0 && i+1 < n {
@@ -328,10 +329,11 @@ func (w *Worker) burst(from, n int) (used int) {
 			p.Chain = w.chain[first:nc:nc]
 		}
 	}
-	burst := Burst{Packets: w.pkts[:np], IfIndex: w.cfg.IfIndex, Queue: uint16(w.cfg.Queue)}
+	burst := host.Burst{Packets: w.pkts[:np], IfIndex: w.cfg.IfIndex, Queue: uint16(w.cfg.Queue)}
 	// Busy time runs from the pipeline's first clock read (its guests'
 	// clock) to one read here after the transmits: one read per burst.
-	start, failClosed, closed := w.cfg.Pipeline.processTimed(&burst)
+	res := w.cfg.Pipeline.ProcessBurst(&burst)
+	start, failClosed, closed := res.Start, res.FailClosed, res.Closed
 
 	var st WorkerStats
 	st.RxPackets, st.RxBursts, st.RxBytes = uint64(np), 1, uint64(rxBytes)
@@ -355,13 +357,13 @@ func (w *Worker) burst(from, n int) (used int) {
 		}
 	}
 	// Every packet a fail-closed policy or a closed pipeline stopped carries
-	// DROP (see Pipeline.failPolicy); the rest of the DROPs are plugins'.
+	// DROP (see the pipeline's fail policy); the rest of the DROPs are plugins'.
 	st.RxDrops[RxDropVerdict] = st.Dropped[abi.Drop] - uint64(failClosed+closed)
 	st.RxDrops[RxDropAborted] = st.Dropped[abi.Aborted]
 	st.RxDrops[RxDropFailClosed] = uint64(failClosed)
 	st.RxDrops[RxDropPipelineClosed] = uint64(closed)
 	st.BurstSizes[burstSizeBucket(np)]++
-	st.Busy = w.cfg.Pipeline.clock() - start
+	st.Busy = w.cfg.Pipeline.Elapsed() - start
 	w.mu.Lock()
 	w.stats.Add(&st)
 	w.mu.Unlock()
@@ -470,7 +472,7 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 }
 
 // fill copies a packet (and its chain) into allocated tx buffers.
-func fill(bufs []memif.Buffer, p *Packet) {
+func fill(bufs []memif.Buffer, p *host.Packet) {
 	bi, off := 0, 0
 	put := func(src []byte) {
 		for len(src) > 0 && bi < len(bufs) {
