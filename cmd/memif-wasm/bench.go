@@ -21,7 +21,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cputime"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 	"github.com/memif-wasm/memif-wasm/host"
 )
 

@@ -9,7 +9,7 @@ import (
 	"math/bits"
 	"sync"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 func init() {

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen/gentest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
 func TestGenText(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 4, -1, 1)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 4, -1, 1)
 	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--id", "4", "--count", "500", "--size", "200", "--ring-size", "256")
 	if code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
@@ -25,8 +25,8 @@ func TestGenText(t *testing.T) {
 }
 
 func TestGenJSON(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleSlave, 0, -1, 2)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleSlave, 0, -1, 2)
 	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--role", "master", "--queues", "2",
 		"--count", "300", "--proto", "icmp", "--json")
 	if code != exitOK {
@@ -48,7 +48,7 @@ func TestGenJSON(t *testing.T) {
 
 // A peer that never comes: exit 1, an error naming the socket, and JSON still valid.
 func TestGenNoPeer(t *testing.T) {
-	path := gentest.SocketPath(t)
+	path := memiftest.SocketPath(t)
 	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--link-timeout", "100ms", "--count", "1", "--json")
 	if code != exitFailure || !strings.Contains(stderr, path) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
@@ -89,7 +89,7 @@ func TestGenUsageErrors(t *testing.T) {
 
 // A value the library refuses: exit 1 with the field named.
 func TestGenBadSize(t *testing.T) {
-	code, _, stderr := runArgs(t, "gen", "--socket", gentest.SocketPath(t), "--size", "32")
+	code, _, stderr := runArgs(t, "gen", "--socket", memiftest.SocketPath(t), "--size", "32")
 	if code != exitFailure || !strings.Contains(stderr, "size 32") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
@@ -101,8 +101,8 @@ func TestGenBadSize(t *testing.T) {
 func TestGenLinkDrops(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
 		t.Run(format, func(t *testing.T) {
-			path := gentest.SocketPath(t)
-			peer := &gentest.Peer{}
+			path := memiftest.SocketPath(t)
+			peer := &memiftest.Reflector{}
 			link := peer.StartLink(t, path, memif.RoleSlave, 0, -1, 2)
 			args := []string{"gen", "--socket", path, "--role", "master", "--queues", "2", "--count", "6000", "--rate", "10000"}
 			if format == "json" {
@@ -117,7 +117,7 @@ func TestGenLinkDrops(t *testing.T) {
 				code, stdout, stderr := runArgs(t, args...)
 				res <- result{code, stdout, stderr}
 			}()
-			gentest.WaitFor(t, 20*time.Second, "the peer to take frames", func() bool { return peer.Received() >= 2000 })
+			memiftest.WaitFor(t, 20*time.Second, "the peer to take frames", func() bool { return peer.Received() >= 2000 })
 			link.Down()
 			link.Up(2)
 			r := <-res

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 // TestJumboOverSmallMasterRing (issue #9 case 2): a master with ring_size 4

@@ -4,7 +4,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 // A report as people see it (gen --json prints the same fields for scripts): the

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen/gentest"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // loop is a sender on a slave's queue 0 and a sink on its master's queue 0, in one
@@ -20,7 +20,7 @@ type loop struct {
 
 func newLoop(tb testing.TB, size int) *loop {
 	tb.Helper()
-	sock, err := memif.NewSocket(memif.SocketConfig{Path: gentest.SocketPath(tb)})
+	sock, err := memif.NewSocket(memif.SocketConfig{Path: memiftest.SocketPath(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,14 +1,8 @@
-// Package gentest holds test helpers for code that talks memif to a peer: a misbehaving
-// reflector/forwarder peer, a peer whose link the test drops and restores, socket
-// paths, a condition poller and a descriptor-leak check. For tests only.
-package gentest
+package memiftest
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,11 +11,11 @@ import (
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
-// Peer is a test memif peer that sends back (on the same interface, or on another one)
+// Reflector is a test memif peer that sends back (on the same interface, or on another one)
 // what it receives with its MAC addresses swapped, optionally misbehaving, so that a
 // sink's numbers can be checked exactly. The zero value reflects everything in order.
-// A Peer must not be copied after its first Start.
-type Peer struct {
+// A Reflector must not be copied after its first Start.
+type Reflector struct {
 	// DropEvery drops every n-th frame (counted per queue from 1); 0: none.
 	DropEvery int
 	// DupEvery sends every n-th frame twice; 0: none.
@@ -36,20 +30,20 @@ type Peer struct {
 
 // Received is how many frames the peer has taken from its receive rings so far, over
 // every Start of p (and every Up of its Link).
-func (p *Peer) Received() uint64 { return p.received.Load() }
+func (p *Reflector) Received() uint64 { return p.received.Load() }
 
 // Start creates the peer's interfaces on path in role: id, and id out when out >= 0
 // (frames arriving on id then leave on out), each with queues queue pairs. It returns
 // once they exist, closes them when the test ends, and returns the socket so that the
 // test can close it early (a vanishing peer). A slave peer retries every 20 ms.
-func (p *Peer) Start(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) *memif.Socket {
+func (p *Reflector) Start(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) *memif.Socket {
 	t.Helper()
 	sock, _ := p.start(t, path, role, id, out, queues)
 	return sock
 }
 
 // start is Start; it also returns the interface the peer receives on.
-func (p *Peer) start(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) (*memif.Socket, *memif.Interface) {
+func (p *Reflector) start(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) (*memif.Socket, *memif.Interface) {
 	t.Helper()
 	sock, err := memif.NewSocket(memif.SocketConfig{Path: path, AppName: "test-peer", ReconnectInterval: 20 * time.Millisecond})
 	if err != nil {
@@ -85,7 +79,7 @@ func (p *Peer) start(t testing.TB, path string, role memif.Role, id uint32, out 
 	return sock, in
 }
 
-func (p *Peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
+func (p *Reflector) loop(ctx context.Context, in, out *memif.Interface, q int) {
 	bufs := make([]memif.Buffer, 256)
 	pkts := make([][]byte, 0, 512)
 	seen := 0
@@ -155,12 +149,12 @@ func (p *Peer) loop(ctx context.Context, in, out *memif.Interface, q int) {
 	}
 }
 
-// Link is a Peer whose link a test takes down and brings back, as a peer process that
+// Link is a Reflector whose link a test takes down and brings back, as a peer process that
 // dies and restarts does, or DPDK testpmd while it sets up its ports. Each Up is a new
 // peer socket on the same path, with a queue count of its own.
 type Link struct {
 	t    testing.TB
-	p    *Peer
+	p    *Reflector
 	path string
 	role memif.Role
 	id   uint32
@@ -173,7 +167,7 @@ type Link struct {
 
 // StartLink starts p as Start does and returns its Link, which the test drives with
 // Down and Up.
-func (p *Peer) StartLink(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) *Link {
+func (p *Reflector) StartLink(t testing.TB, path string, role memif.Role, id uint32, out int64, queues int) *Link {
 	t.Helper()
 	l := &Link{t: t, p: p, path: path, role: role, id: id, out: out}
 	l.Up(queues)
@@ -237,38 +231,4 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// SocketPath is a fresh socket path in a temporary directory.
-func SocketPath(t testing.TB) string {
-	return filepath.Join(t.TempDir(), "memif.sock")
-}
-
-// CheckFDLeaks fails t if, after its cleanups, more descriptors are open than now
-// (allowing two seconds for asynchronous closes).
-func CheckFDLeaks(t testing.TB) {
-	before := OpenFDs(t)
-	t.Cleanup(func() {
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			n := OpenFDs(t)
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d descriptors leaked", n-before)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
-// OpenFDs counts the process's open descriptors; it skips tb where /proc is missing.
-func OpenFDs(tb testing.TB) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", os.Getpid()))
-	if err != nil {
-		tb.Skipf("cannot count descriptors: %v", err)
-	}
-	return len(ents)
 }

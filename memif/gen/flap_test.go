@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen/gentest"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
-// The tests of a link that flaps (issue #9 item 6). Every peer here is a gentest.Link
+// The tests of a link that flaps (issue #9 item 6). Every peer here is a memiftest.Link
 // that the test takes down (its socket closes, as when a peer process dies) and brings
 // back; each test says in which phase of the run.
 
@@ -82,7 +82,7 @@ func (h *msgWatch) happened() bool {
 // count by it; on a link already down again that number is 0 (integer divide by zero).
 // newRun must not depend on the link at all.
 func TestNewRunLinkDown(t *testing.T) {
-	sock, err := memif.NewSocket(memif.SocketConfig{Path: gentest.SocketPath(t)})
+	sock, err := memif.NewSocket(memif.SocketConfig{Path: memiftest.SocketPath(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +112,9 @@ func TestNewRunLinkDown(t *testing.T) {
 // the first frame. gen waits for it, sends everything on the next connection and
 // reports the drop.
 func TestRunLinkDropBeforeSending(t *testing.T) {
-	gentest.CheckFDLeaks(t)
-	path := gentest.SocketPath(t)
-	peer := &gentest.Peer{}
+	memiftest.CheckFDLeaks(t)
+	path := memiftest.SocketPath(t)
+	peer := &memiftest.Reflector{}
 	disconnected := newMsgWatch("memif disconnected")
 	started := make(chan bool, 1)
 	link := peer.StartLink(t, path, memif.RoleSlave, 0, -1, 2)
@@ -151,18 +151,18 @@ func TestRunLinkDropBeforeSending(t *testing.T) {
 func TestRunLinkFlapsWhileSending(t *testing.T) {
 	for _, genRole := range []memif.Role{memif.RoleMaster, memif.RoleSlave} {
 		t.Run("gen "+genRole.String(), func(t *testing.T) {
-			gentest.CheckFDLeaks(t)
-			path := gentest.SocketPath(t)
+			memiftest.CheckFDLeaks(t)
+			path := memiftest.SocketPath(t)
 			peerRole := memif.RoleMaster
 			if genRole == memif.RoleMaster {
 				peerRole = memif.RoleSlave
 			}
 			const count, flaps = 24000, 3
-			peer := &gentest.Peer{}
+			peer := &memiftest.Reflector{}
 			link := peer.StartLink(t, path, peerRole, 0, -1, 2)
 			res := runAsync(t, Config{Socket: path, Role: genRole, Queues: 2, Count: count, Rate: 20000})
 			for i := 1; i <= flaps; i++ {
-				gentest.WaitFor(t, 20*time.Second, "the peer to take more frames", func() bool {
+				memiftest.WaitFor(t, 20*time.Second, "the peer to take more frames", func() bool {
 					return peer.Received() >= uint64(i*count/(flaps+1))
 				})
 				link.Down()
@@ -195,13 +195,13 @@ func TestRunLinkFlapsWhileSending(t *testing.T) {
 // DPDK client may). gen, as master offering 2, sends on min(2, negotiated) queues per
 // connection, each queue continuing its own sequence, and still sends exactly Count.
 func TestRunPeerRenegotiatesQueues(t *testing.T) {
-	path := gentest.SocketPath(t)
+	path := memiftest.SocketPath(t)
 	const count = 20000
-	peer := &gentest.Peer{}
+	peer := &memiftest.Reflector{}
 	link := peer.StartLink(t, path, memif.RoleSlave, 0, -1, 1)
 	res := runAsync(t, Config{Socket: path, Role: memif.RoleMaster, Queues: 2, Count: count, Rate: 20000})
 	for i, queues := range []int{2, 1} {
-		gentest.WaitFor(t, 20*time.Second, "the peer to take more frames", func() bool {
+		memiftest.WaitFor(t, 20*time.Second, "the peer to take more frames", func() bool {
 			return peer.Received() >= uint64((i+1)*count/3)
 		})
 		link.Down()
@@ -222,9 +222,9 @@ func TestRunPeerRenegotiatesQueues(t *testing.T) {
 // waits for it (a forwarder may still deliver), gives the peer a full Drain once it is
 // back, calls BeforeDisconnect with the link up, and counts what the peer held as lost.
 func TestRunLinkDropDuringDrain(t *testing.T) {
-	path := gentest.SocketPath(t)
+	path := memiftest.SocketPath(t)
 	const count, drain = 2000, 100 * time.Millisecond
-	peer := &gentest.Peer{DropEvery: 1} // takes every frame, returns none: all in flight
+	peer := &memiftest.Reflector{DropEvery: 1} // takes every frame, returns none: all in flight
 	var upBeforeDisconnect atomic.Bool
 	link := peer.StartLink(t, path, memif.RoleSlave, 0, -1, 1) // a slave: it dials until gen listens
 	var mu sync.Mutex
@@ -237,12 +237,12 @@ func TestRunLinkDropDuringDrain(t *testing.T) {
 			mu.Unlock()
 		},
 		BeforeDisconnect: func() { upBeforeDisconnect.Store(link.Connected()) }})
-	gentest.WaitFor(t, 20*time.Second, "the peer to take every frame", func() bool { return peer.Received() == count })
+	memiftest.WaitFor(t, 20*time.Second, "the peer to take every frame", func() bool { return peer.Received() == count })
 	link.Down()
 	// gen's own progress reports say when it has been waiting with the link down for
 	// several times Drain: a gen that ended the drain regardless would have returned.
 	var downAt time.Duration
-	gentest.WaitFor(t, 10*time.Second, "gen to report the link down for 3 x Drain", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "gen to report the link down for 3 x Drain", func() bool {
 		mu.Lock()
 		p := last
 		mu.Unlock()
@@ -285,23 +285,23 @@ func TestRunLinkNeverReturns(t *testing.T) {
 		cfg       Config
 		phase     string
 		// drop waits until the run is in the phase.
-		drop func(t *testing.T, p *gentest.Peer, l *gentest.Link)
+		drop func(t *testing.T, p *memiftest.Reflector, l *memiftest.Link)
 	}{
 		{"before sending", 0, Config{Count: 100, Settle: time.Minute, LinkTimeout: bound}, "before sending",
-			func(t *testing.T, p *gentest.Peer, l *gentest.Link) { l.WaitUp(10 * time.Second) }},
+			func(t *testing.T, p *memiftest.Reflector, l *memiftest.Link) { l.WaitUp(10 * time.Second) }},
 		{"while sending", 0, Config{Rate: 10000, Duration: time.Minute, Stall: bound}, "while sending",
-			func(t *testing.T, p *gentest.Peer, l *gentest.Link) {
-				gentest.WaitFor(t, 20*time.Second, "frames", func() bool { return p.Received() >= 1000 })
+			func(t *testing.T, p *memiftest.Reflector, l *memiftest.Link) {
+				memiftest.WaitFor(t, 20*time.Second, "frames", func() bool { return p.Received() >= 1000 })
 			}},
 		{"during the drain", 1, Config{Count: 1000, Drain: time.Minute, Stall: bound}, "during the drain",
-			func(t *testing.T, p *gentest.Peer, l *gentest.Link) {
-				gentest.WaitFor(t, 20*time.Second, "every frame", func() bool { return p.Received() == 1000 })
+			func(t *testing.T, p *memiftest.Reflector, l *memiftest.Link) {
+				memiftest.WaitFor(t, 20*time.Second, "every frame", func() bool { return p.Received() == 1000 })
 			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := gentest.SocketPath(t)
-			peer := &gentest.Peer{DropEvery: tt.dropEvery}
+			path := memiftest.SocketPath(t)
+			peer := &memiftest.Reflector{DropEvery: tt.dropEvery}
 			link := peer.StartLink(t, path, memif.RoleSlave, 0, -1, 1)
 			cfg := tt.cfg
 			cfg.Socket, cfg.Role = path, memif.RoleMaster
@@ -493,7 +493,7 @@ func TestSinkTornBurst(t *testing.T) {
 			name = "link drops"
 		}
 		t.Run(name, func(t *testing.T) {
-			sock, err := memif.NewSocket(memif.SocketConfig{Path: gentest.SocketPath(t)})
+			sock, err := memif.NewSocket(memif.SocketConfig{Path: memiftest.SocketPath(t)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen/gentest"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func runGen(t *testing.T, cfg Config) Report {
@@ -35,9 +35,9 @@ func wantCounts(t *testing.T, rep Report, sent, unique, lost, dups uint64) {
 
 // gen as slave against a reflecting master: every frame comes back once, in order.
 func TestRunSlaveReflector(t *testing.T) {
-	gentest.CheckFDLeaks(t)
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 3, -1, 1)
+	memiftest.CheckFDLeaks(t)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 3, -1, 1)
 	var started, before int
 	rep := runGen(t, Config{Socket: path, ID: 3, Count: 5000, Size: 128, Flows: 7,
 		Started: func() { started++ }, BeforeDisconnect: func() { before++ }})
@@ -64,8 +64,8 @@ func TestRunSlaveReflector(t *testing.T) {
 
 // gen as master with two queue pairs: each queue is its own sequence.
 func TestRunMasterTwoQueues(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleSlave, 0, -1, 2)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleSlave, 0, -1, 2)
 	rep := runGen(t, Config{Socket: path, Role: memif.RoleMaster, Queues: 2, Count: 4001})
 	wantCounts(t, rep, 4001, 4001, 0, 0)
 	if rep.Queues != 2 {
@@ -76,8 +76,8 @@ func TestRunMasterTwoQueues(t *testing.T) {
 // With SeparateRx, frames are counted on the second interface (a forwarding peer);
 // here gen polls its receive queue instead of waiting for interrupts.
 func TestRunSeparateRx(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 1, 2, 1)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 1, 2, 1)
 	rep := runGen(t, Config{Socket: path, ID: 1, SeparateRx: true, RxID: 2, Count: 3000, Proto: ProtoICMP,
 		RxMode: memif.RxModePolling})
 	wantCounts(t, rep, 3000, 3000, 0, 0)
@@ -85,8 +85,8 @@ func TestRunSeparateRx(t *testing.T) {
 
 // A lossy, duplicating, reordering peer: the sink's counts match what the peer did.
 func TestRunMisbehavingPeer(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{DropEvery: 10, DupEvery: 7, SwapPairs: true}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{DropEvery: 10, DupEvery: 7, SwapPairs: true}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	const n = 7000
 	rep := runGen(t, Config{Socket: path, Count: n, Drain: 300 * time.Millisecond})
 	lost := uint64(n / 10)
@@ -100,8 +100,8 @@ func TestRunMisbehavingPeer(t *testing.T) {
 
 // Rate and Duration: about rate*duration frames are sent, never more than the schedule.
 func TestRunRateDuration(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	rep := runGen(t, Config{Socket: path, Rate: 2000, Duration: 300 * time.Millisecond})
 	// The schedule allows at most rate*elapsed+1 frames; a loaded machine may send fewer.
 	if limit := uint64(2000*rep.SendTime.Seconds()) + 1; rep.Sent > limit || rep.Sent < 100 {
@@ -112,8 +112,8 @@ func TestRunRateDuration(t *testing.T) {
 
 // Frames larger than the buffers go out as chains and are counted whole.
 func TestRunChainedFrames(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	rep := runGen(t, Config{Socket: path, Count: 500, Size: 1500, BufferSize: 512})
 	wantCounts(t, rep, 500, 500, 0, 0)
 	if rep.SentBytes != 500*1500 || rep.ReceivedBytes != 500*1500 {
@@ -123,8 +123,8 @@ func TestRunChainedFrames(t *testing.T) {
 
 // Cancelling ctx ends an endless run with a report and no error.
 func TestRunCancel(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	var progress []Progress
@@ -143,7 +143,7 @@ func TestRunCancel(t *testing.T) {
 
 // No peer: the link wait ends with an error that names the interface and the socket.
 func TestRunNoPeer(t *testing.T) {
-	path := gentest.SocketPath(t)
+	path := memiftest.SocketPath(t)
 	_, err := Run(context.Background(), Config{Socket: path, ID: 9, LinkTimeout: 100 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "interface 9") || !strings.Contains(err.Error(), path) {
 		t.Fatalf("err = %v; want one naming interface 9 and %s", err, path)
@@ -152,7 +152,7 @@ func TestRunNoPeer(t *testing.T) {
 
 // A socket path that another process listens on: gen as master refuses it.
 func TestRunSocketInUse(t *testing.T) {
-	path := gentest.SocketPath(t)
+	path := memiftest.SocketPath(t)
 	l, err := net.Listen("unixpacket", path)
 	if err != nil {
 		t.Fatal(err)
@@ -178,8 +178,8 @@ func TestRunMissingDirectory(t *testing.T) {
 
 // A peer that never takes frames: the run fails with ErrStalled instead of hanging.
 func TestRunStalledPeer(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{NoRx: true}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{NoRx: true}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	rep, err := Run(context.Background(), Config{Socket: path, Count: 100000, Log2RingSize: 6,
 		Stall: 200 * time.Millisecond, Drain: 50 * time.Millisecond})
 	if !errors.Is(err, ErrStalled) {
@@ -193,8 +193,8 @@ func TestRunStalledPeer(t *testing.T) {
 // The peer vanishes mid-run and comes back: gen (slave) reconnects and keeps sending;
 // frames lost with the old connection show up as lost, nothing else is miscounted.
 func TestRunPeerVanishes(t *testing.T) {
-	path := gentest.SocketPath(t)
-	first := (&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := memiftest.SocketPath(t)
+	first := (&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	done := make(chan struct{})
@@ -206,7 +206,7 @@ func TestRunPeerVanishes(t *testing.T) {
 	}()
 	time.Sleep(400 * time.Millisecond)
 	first.Close()
-	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	<-done
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -251,8 +251,8 @@ func TestConfigErrors(t *testing.T) {
 
 // Settle delays sending after link up, and a cancel while settling ends the run.
 func TestRunSettle(t *testing.T) {
-	path := gentest.SocketPath(t)
-	(&gentest.Peer{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
+	path := memiftest.SocketPath(t)
+	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 0, -1, 1)
 	rep := runGen(t, Config{Socket: path, Count: 10, Settle: 50 * time.Millisecond})
 	wantCounts(t, rep, 10, 10, 0, 0)
 	ctx, cancel := context.WithCancel(context.Background())
