@@ -19,10 +19,9 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cputime"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
-	"github.com/memif-wasm/memif-wasm/memif/gen"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 func init() {
@@ -252,17 +251,8 @@ func benchCell(ctx context.Context, dir, cacheDir string, b budgets, logger *slo
 		return benchRow{}, err
 	}
 	defer dm.Close()
-	var cpuStart, cpuEnd time.Duration
-	cpuErr := errors.New("not measured")
 	rep, err := gen.Run(ctx, gen.Config{Socket: sock, Queues: queues, Size: size, Flows: 8,
-		Duration: d, Drain: 200 * time.Millisecond, Logger: logger,
-		// Measure from the first frame to the end of the drain, not the setup.
-		Started: func() { cpuStart, cpuErr = cputime.Process() },
-		BeforeDisconnect: func() {
-			if cpuErr == nil {
-				cpuEnd, cpuErr = cputime.Process()
-			}
-		}})
+		Duration: d, Drain: 200 * time.Millisecond, Logger: logger})
 	if err != nil {
 		return benchRow{}, fmt.Errorf("generator: %w", err)
 	}
@@ -281,8 +271,9 @@ func benchCell(ctx context.Context, dir, cacheDir string, b budgets, logger *slo
 	for _, n := range qs.Drops {
 		row.HostDrops += n
 	}
-	if cpuErr == nil && rep.Sent > 0 {
-		row.CPUNsPerPkt = float64(cpuEnd-cpuStart) / float64(rep.Sent)
+	if rep.Sent > 0 {
+		// From the first frame to the end of the drain, not the setup.
+		row.CPUNsPerPkt = float64(rep.ProcessCPU) / float64(rep.Sent)
 	}
 	if len(ifs.Plugins) > 0 {
 		st := ifs.Plugins[0].Stats

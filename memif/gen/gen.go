@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/internal/shm"
 )
 
 // Defaults of Config.
@@ -364,6 +365,7 @@ func (r *run) run(ctx context.Context) (Report, error) {
 	if r.cfg.Started != nil {
 		r.cfg.Started()
 	}
+	cpu0, cpuErr := shm.CPUTime()
 	r.link.setPhase(phaseSending)
 	start := time.Now()
 	errs := make([]error, len(r.senders))
@@ -384,6 +386,7 @@ func (r *run) run(ctx context.Context) (Report, error) {
 	r.drain(ctx)
 	stopRx()
 	rxWG.Wait()
+	cpu1, cpuErr1 := shm.CPUTime()
 	if r.cfg.BeforeDisconnect != nil {
 		r.cfg.BeforeDisconnect()
 	}
@@ -392,6 +395,9 @@ func (r *run) run(ctx context.Context) (Report, error) {
 
 	r.link.stop()
 	rep := r.report(sendTime, time.Since(start))
+	if cpuErr == nil && cpuErr1 == nil {
+		rep.ProcessCPU = cpu1 - cpu0
+	}
 	if err := context.Cause(r.aborted); err != nil {
 		errs = append([]error{err}, errs...)
 	}

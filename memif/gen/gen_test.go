@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,11 @@ func TestRunSlaveReflector(t *testing.T) {
 	}
 	if rep.Reordered != 0 {
 		t.Fatalf("reordered %d on an in-order peer", rep.Reordered)
+	}
+	// The process (gen and the reflector) worked, on every thread at most
+	// for the run's whole wall time.
+	if runtime.GOOS == "linux" && (rep.ProcessCPU <= 0 || rep.ProcessCPU > time.Duration(runtime.NumCPU())*rep.Elapsed) {
+		t.Fatalf("process CPU %v over a run of %v", rep.ProcessCPU, rep.Elapsed)
 	}
 	// Bursts of at most DefaultBurst frames each way; a receive burst holds
 	// at least one frame.

@@ -39,6 +39,12 @@ type Report struct {
 	TxBursts uint64 `json:"tx_bursts"`
 	RxBursts uint64 `json:"rx_bursts"`
 	RxEmpty  uint64 `json:"rx_empty_polls"`
+	// ProcessCPU is the CPU time the whole process (every thread: gen's, and
+	// those of anything else running in it, such as an in-process host) used
+	// from the first frame to the end of the drain; 0 where the platform
+	// cannot tell. Divided by Sent, it is a cost per frame that depends
+	// little on how busy other processes keep the machine.
+	ProcessCPU time.Duration `json:"process_cpu_ns"`
 	// SendTime is how long sending took; Elapsed includes the drain.
 	SendTime time.Duration `json:"send_time_ns"`
 	Elapsed  time.Duration `json:"elapsed_ns"`
