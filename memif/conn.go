@@ -131,6 +131,10 @@ func (c *conn) run(handshake func() error) {
 	if err == nil {
 		up, err = c.linkUp()
 		if err == nil && !c.slave {
+			// The handshake is over: the link no longer counts against
+			// SocketConfig.MaxPendingConnections (the interface, which
+			// now holds the connection, ends it on Socket.Close).
+			c.s.unpend(c)
 			// Link up before CONNECTED: when the slave sees it, this side
 			// already accepts traffic.
 			err = c.send(proto.Connected{Name: c.ifc.cfg.Name}, -1)

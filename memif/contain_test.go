@@ -377,6 +377,38 @@ func TestConnectionBounds(t *testing.T) {
 		s.Handshake(1, "")
 		waitFor(t, master.Connected)
 	})
+	t.Run("ConnectedDoNotCount", func(t *testing.T) {
+		// The bound is on handshakes in progress: links that are up do
+		// not count, so a socket serves more interfaces than the bound.
+		path := memiftest.SocketPath(t)
+		sock, err := memif.NewSocket(memif.SocketConfig{Path: path, MaxPendingConnections: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sock.Close()
+		ssock, err := memif.NewSocket(memif.SocketConfig{Path: path, ReconnectInterval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ssock.Close()
+		const n = 5
+		var masters []*memif.Interface
+		for id := range uint32(n) {
+			m, err := sock.NewInterface(memif.InterfaceConfig{ID: id, Role: memif.RoleMaster})
+			if err != nil {
+				t.Fatal(err)
+			}
+			masters = append(masters, m)
+			if _, err := ssock.NewInterface(memif.InterfaceConfig{ID: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for id, m := range masters {
+			if err := m.WaitConnected(ctxT(t)); err != nil {
+				t.Fatalf("master %d of %d not connected with a bound of 2 handshakes: %v (overflow %d)", id, n, err, sock.Stats().Overflow)
+			}
+		}
+	})
 	t.Run("RegionBytes", func(t *testing.T) {
 		h := newHostileSetup(t, memif.InterfaceConfig{MaxRegionBytes: 8192})
 		s := memiftest.NewRawSlave(t, h.path, nil) // 2 KiB of rings, 8 KiB of buffers

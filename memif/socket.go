@@ -27,7 +27,7 @@ type Socket struct {
 	masters map[uint32]*Interface
 	slaves  map[uint32]*Interface
 	ln      *net.UnixListener
-	pending map[*conn]struct{} // accepted, not yet bound to an interface
+	pending map[*conn]struct{} // accepted, handshake not over (link not up)
 	closing []*Interface       // the interfaces Close closes
 	wg      sync.WaitGroup
 
