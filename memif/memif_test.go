@@ -363,6 +363,29 @@ func TestInterruptWait(t *testing.T) {
 	}
 }
 
+// TestWaitNotWokenByAnEarlierContext: a Wait whose context ended wakes
+// its read by setting a deadline in the past from a context.AfterFunc; that
+// function must not still be running when the Wait returns, or it cuts the
+// next Wait short (which then reported context.DeadlineExceeded for a
+// context that was not done, and TestInterruptWait failed now and then).
+func TestWaitNotWokenByAnEarlierContext(t *testing.T) {
+	master, _ := memiftest.Pair(t, nil)
+	rx := rxq(t, master, 0)
+	for i := range 100 {
+		short, cancel := context.WithTimeout(context.Background(), 100*time.Microsecond)
+		rx.Wait(short)
+		cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		dl, _ := ctx.Deadline()
+		err := rx.Wait(ctx)
+		early := time.Now().Before(dl)
+		cancel()
+		if err != nil && early {
+			t.Fatalf("wait %d returned %v before its deadline", i, err)
+		}
+	}
+}
+
 func TestPollingModeMasksInterrupts(t *testing.T) {
 	master, slave := memiftest.Pair(t, &memiftest.Options{Slave: memif.InterfaceConfig{RxMode: memif.RxModePolling}})
 	if d := slave.Details(); d.RxQueues[0].Flags&1 == 0 || d.RxQueues[0].Mode != memif.RxModePolling {

@@ -390,8 +390,19 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 		return ErrDisconnected
 	}
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
-		defer stop()
+		woken := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			f.SetReadDeadline(time.Unix(1, 0))
+			close(woken)
+		})
+		defer func() {
+			// Once started, the wake-up must be over before Wait returns:
+			// run later, its deadline in the past would cut the next
+			// Wait short.
+			if !stop() {
+				<-woken
+			}
+		}()
 	}
 	var b [8]byte
 	_, err := f.Read(b[:])
