@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
@@ -45,26 +43,6 @@ func macswapPlugin(t testing.TB) string {
 		t.Skipf("plugins/build/macswap.wasm is missing and `make -C plugins build/macswap.wasm` failed (run make plugins): %v\n%s", err, b)
 	}
 	return p
-}
-
-// engineCacheDir is the compilation cache the host's tests use (keyed by
-// the wazero version this binary links): compiling the 2.5 MB macswap Go
-// guest takes half a minute under the race detector, loading it from the
-// cache a second.
-func engineCacheDir() string {
-	ver := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/tetratelabs/wazero" {
-				ver = d.Version
-			}
-		}
-	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "" // memory only
-	}
-	return filepath.Join(dir, "memif-wasm", "wazero-"+ver)
 }
 
 // macswapInterface is a master or slave interface running macswap: every
@@ -96,41 +74,6 @@ func socketStats(t testing.TB, d *Daemon, path string) memif.SocketStats {
 		t.Fatalf("no daemon socket on %s", path)
 	}
 	return r.s.Stats()
-}
-
-// trustUnsealed reopens the daemon's interface name with
-// memif.InterfaceConfig.AllowUnsealedRegions, which the config file does
-// not offer (and port.go is not ours to change here): every worker of the
-// tenant stops (they all name the port as a REDIRECT target), the
-// interface is replaced on the same socket with the same settings and
-// callbacks, and the workers start again.
-func trustUnsealed(t testing.TB, d *Daemon, name string) {
-	t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	p, err := d.find("t", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range p.t.ports {
-		o.stopWorkers()
-	}
-	cfg := p.iface.Config()
-	cfg.AllowUnsealedRegions = true
-	if err := p.iface.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ifc, err := p.sock.s.NewInterface(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.iface = ifc
-	p.hp = &host.Port{If: ifc, Tenant: p.t.host}
-	for _, o := range p.t.ports {
-		if err := o.startWorkers(); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // poll waits for cond, checking every millisecond, and fails the test

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
@@ -50,16 +51,20 @@ const attackedID = 7
 // newHostile starts a daemon whose tenant "t" has the attacked interface
 // (role "master" or "slave", id attackedID, on a socket of its own) and the
 // neighbour (a master, id 0, on another socket, with traffic flowing),
-// both running macswap.
-func newHostile(t *testing.T, role string, opts Options) *hostile {
+// both running macswap. adjust, if given, changes the attacked
+// interface's config.
+func newHostile(t *testing.T, role string, opts Options, adjust ...func(*config.Interface)) *hostile {
 	t.Helper()
 	plugin := macswapPlugin(t)
 	h := &hostile{path: memiftest.SocketPath(t), id: attackedID, name: "attacked"}
 	nbPath := memiftest.SocketPath(t)
 	attacked := macswapInterface(h.name, h.path, role, plugin)
 	attacked.ID = h.id
+	for _, f := range adjust {
+		f(&attacked)
+	}
 	cfg := &config.Config{
-		Engine: config.Engine{CacheDir: engineCacheDir()},
+		Engine: config.Engine{CacheDir: testplugin.CacheDir(t)},
 		Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{
 			attacked,
 			macswapInterface("neighbour", nbPath, "master", plugin),
@@ -998,14 +1003,12 @@ func (c *churner) handshake(t *testing.T, p *memiftest.RawPeer) {
 }
 
 // TestHostileTrustedPeer: an interface that trusts its peer with memory
-// the peer can shrink (memif.InterfaceConfig.AllowUnsealedRegions), and a
+// the peer can shrink (allow_unsealed_regions), and a
 // peer that truncates it under traffic: the fault ends that connection
 // only, whether memif (reading a ring) or the host worker (copying a frame
 // in or out) touches the memory first.
 func TestHostileTrustedPeer(t *testing.T) {
-	h := newHostile(t, "master", Options{})
-	trustUnsealed(t, h.d, h.name)
-	h.settled(t) // the neighbour's worker was restarted too
+	h := newHostile(t, "master", Options{}, func(in *config.Interface) { in.AllowUnsealedRegions = true })
 	fresh := h.freshSlave
 
 	// traffic transmits and receives frames from a goroutine until stop;

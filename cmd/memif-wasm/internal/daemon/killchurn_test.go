@@ -16,8 +16,9 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/gen"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
@@ -136,7 +137,7 @@ func TestKillChurn(t *testing.T) {
 	plugin := macswapPlugin(t)
 	mPath, sPath := memiftest.SocketPath(t), memiftest.SocketPath(t)
 	cfg := &config.Config{
-		Engine: config.Engine{CacheDir: engineCacheDir()},
+		Engine: config.Engine{CacheDir: testplugin.CacheDir(t)},
 		Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{
 			macswapInterface("m", mPath, "master", plugin),
 			macswapInterface("s", sPath, "slave", plugin),
