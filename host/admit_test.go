@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 func wantRefusal(t *testing.T, err error, code AdmissionCode, inReason string) *AdmissionError {
@@ -24,7 +24,7 @@ func wantRefusal(t *testing.T, err error, code AdmissionCode, inReason string) *
 
 func TestAdmitScript(t *testing.T) {
 	e, _ := newEngine(t)
-	m := load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil)
+	m := load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), nil)
 	info := m.Info()
 	if !info.Admissible || info.ABIVersion != 1 || !info.MaxDeclared || info.MemoryMax != 1024 || info.MemoryMin != 288 ||
 		!info.Control || !info.State || info.WASI || len(info.SHA256) != 64 {
@@ -44,24 +44,24 @@ func TestAdmitRefusals(t *testing.T) {
 	}{
 		{"malformed", func(*testing.T) []byte { return []byte("\x00asm\x01\x00\x00\x00\x05\xff") }, nil, AdmitMalformed, "not a valid wasm module"},
 		{"not wasm", func(*testing.T) []byte { return []byte("#!/bin/sh\nrm -rf /\n") }, nil, AdmitMalformed, "magic"},
-		{"missing export", func(t *testing.T) []byte { return wasmtest.Script(t, wasmtest.ScriptOpts{Process: "mw_proc"}) }, nil, AdmitExport, "mw_process is missing"},
-		{"wrong abi version", func(t *testing.T) []byte { return wasmtest.Script(t, wasmtest.ScriptOpts{Version: "2"}) }, nil, AdmitABIVersion, "returned 2"},
+		{"missing export", func(t *testing.T) []byte { return hosttest.Script(t, hosttest.ScriptOpts{Process: "mw_proc"}) }, nil, AdmitExport, "mw_process is missing"},
+		{"wrong abi version", func(t *testing.T) []byte { return hosttest.Script(t, hosttest.ScriptOpts{Version: "2"}) }, nil, AdmitABIVersion, "returned 2"},
 		{"forbidden import module", func(t *testing.T) []byte {
-			return wasmtest.Script(t, wasmtest.ScriptOpts{Imports: `(import "env" "system" (func (param i32)))`})
+			return hosttest.Script(t, hosttest.ScriptOpts{Imports: `(import "env" "system" (func (param i32)))`})
 		}, nil, AdmitImport, "env.system"},
 		{"forbidden wasi function", func(t *testing.T) []byte {
-			return wasmtest.Script(t, wasmtest.ScriptOpts{Imports: `(import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))`})
+			return hosttest.Script(t, hosttest.ScriptOpts{Imports: `(import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))`})
 		}, nil, AdmitImport, "sock_accept"},
 		{"unknown host function", func(t *testing.T) []byte {
-			return wasmtest.Script(t, wasmtest.ScriptOpts{Imports: `(import "memif_wasm" "exec" (func))`})
+			return hosttest.Script(t, hosttest.ScriptOpts{Imports: `(import "memif_wasm" "exec" (func))`})
 		}, nil, AdmitImport, "memif_wasm.exec"},
 		{"imported global", func(t *testing.T) []byte {
-			return wasmtest.Script(t, wasmtest.ScriptOpts{Imports: `(import "memif_wasm" "log" (global i32))`})
+			return hosttest.Script(t, hosttest.ScriptOpts{Imports: `(import "memif_wasm" "log" (global i32))`})
 		}, nil, AdmitImport, "only functions"},
-		{"memory max over cap", func(t *testing.T) []byte { return wasmtest.Script(t, wasmtest.ScriptOpts{Max: "2048"}) }, nil, AdmitMemory, "over the plugin's cap of 1024"},
-		{"memory min over cap", func(t *testing.T) []byte { return wasmtest.Script(t, wasmtest.ScriptOpts{Max: " "}) }, &PluginConfig{MaxMemoryPages: 280, WindowSize: 4 << 20}, AdmitMemory, "needs 288 pages at start, over the plugin's cap of 280"},
+		{"memory max over cap", func(t *testing.T) []byte { return hosttest.Script(t, hosttest.ScriptOpts{Max: "2048"}) }, nil, AdmitMemory, "over the plugin's cap of 1024"},
+		{"memory min over cap", func(t *testing.T) []byte { return hosttest.Script(t, hosttest.ScriptOpts{Max: " "}) }, &PluginConfig{MaxMemoryPages: 280, WindowSize: 4 << 20}, AdmitMemory, "needs 288 pages at start, over the plugin's cap of 280"},
 		{"wrong signature", func(t *testing.T) []byte {
-			return wasmtest.WAT(t, `(module (memory (export "memory") 288 1024)
+			return hosttest.WAT(t, `(module (memory (export "memory") 288 1024)
 			  (func (export "mw_abi_version") (result i32) i32.const 1)
 			  (func (export "mw_batch") (param i32) (result i32) i32.const 0)
 			  (func (export "mw_window") (param i32) (result i32) i32.const 0)
@@ -70,10 +70,10 @@ func TestAdmitRefusals(t *testing.T) {
 			  (func (export "mw_process") (param i64) (result i32) i32.const 0))`)
 		}, nil, AdmitSignature, "mw_process has type (i64)->(i32), want (i32)->(i32)"},
 		{"export is not a function", func(t *testing.T) []byte {
-			return wasmtest.WAT(t, `(module (memory (export "memory") 288 1024) (global (export "mw_abi_version") i32 (i32.const 1)))`)
+			return hosttest.WAT(t, `(module (memory (export "memory") 288 1024) (global (export "mw_abi_version") i32 (i32.const 1)))`)
 		}, nil, AdmitExport, "mw_abi_version is a global"},
 		{"trap in start", func(t *testing.T) []byte {
-			return wasmtest.WAT(t, `(module (memory (export "memory") 288 1024) (func $s unreachable) (start $s)
+			return hosttest.WAT(t, `(module (memory (export "memory") 288 1024) (func $s unreachable) (start $s)
 			  (func (export "mw_abi_version") (result i32) i32.const 1)
 			  (func (export "mw_batch") (param i32) (result i32) i32.const 0)
 			  (func (export "mw_window") (param i32) (result i32) i32.const 0)
@@ -102,7 +102,7 @@ func TestAdmitRefusals(t *testing.T) {
 func TestAdmitCompileError(t *testing.T) {
 	e, _ := newEngine(t)
 	// Every export present, but mw_process's body does not type-check.
-	wasm := wasmtest.WAT(t, `(module (memory (export "memory") 288 1024)
+	wasm := hosttest.WAT(t, `(module (memory (export "memory") 288 1024)
 	  (func (export "mw_abi_version") (result i32) i32.const 1)
 	  (func (export "mw_batch") (param i32) (result i32) i32.const 0)
 	  (func (export "mw_window") (param i32) (result i32) i32.const 0)
@@ -119,7 +119,7 @@ func TestAdmitCompileError(t *testing.T) {
 
 func TestAdmitNoMemoryMaxGetsCap(t *testing.T) {
 	e, _ := newEngine(t)
-	m := load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{Max: " "}), &PluginConfig{MaxMemoryPages: 300})
+	m := load(t, e, hosttest.Script(t, hosttest.ScriptOpts{Max: " "}), &PluginConfig{MaxMemoryPages: 300})
 	info := m.Info()
 	if info.MaxDeclared || info.MemoryMax != 300 {
 		t.Fatalf("info = %+v, want the cap of 300 pages applied", info)
@@ -145,18 +145,18 @@ func TestInstanceLayoutErrors(t *testing.T) {
 	e, _ := newEngine(t)
 	cases := []struct {
 		name string
-		o    wasmtest.ScriptOpts
+		o    hosttest.ScriptOpts
 		want string
 	}{
-		{"misaligned batch", wasmtest.ScriptOpts{Batch: "65537"}, "not 64-byte aligned"},
-		{"misaligned window", wasmtest.ScriptOpts{Window: "1052672"}, "not 65536-byte aligned"},
-		{"window over batch", wasmtest.ScriptOpts{Window: "0"}, "returned 0"},
-		{"window overlaps message buffer", wasmtest.ScriptOpts{Window: "131072"}, "overlaps"},
-		{"batch outside memory", wasmtest.ScriptOpts{Batch: "2147483648"}, "outside"},
+		{"misaligned batch", hosttest.ScriptOpts{Batch: "65537"}, "not 64-byte aligned"},
+		{"misaligned window", hosttest.ScriptOpts{Window: "1052672"}, "not 65536-byte aligned"},
+		{"window over batch", hosttest.ScriptOpts{Window: "0"}, "returned 0"},
+		{"window overlaps message buffer", hosttest.ScriptOpts{Window: "131072"}, "overlaps"},
+		{"batch outside memory", hosttest.ScriptOpts{Batch: "2147483648"}, "outside"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.Load(context.Background(), "test", wasmtest.Script(t, c.o), nil)
+			_, err := e.Load(context.Background(), "test", hosttest.Script(t, c.o), nil)
 			wantRefusal(t, err, AdmitInstantiate, c.want)
 		})
 	}
@@ -164,7 +164,7 @@ func TestInstanceLayoutErrors(t *testing.T) {
 
 func TestInitFailures(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	cases := []struct {
 		name    string
 		cfg     []byte
@@ -190,7 +190,7 @@ func TestInitFailures(t *testing.T) {
 
 func TestInspect(t *testing.T) {
 	ctx := context.Background()
-	info, err := Inspect(ctx, wasmtest.Script(t, wasmtest.ScriptOpts{Version: "7", Imports: `(import "memif_wasm" "log" (func (param i32 i32 i32)))`}))
+	info, err := Inspect(ctx, hosttest.Script(t, hosttest.ScriptOpts{Version: "7", Imports: `(import "memif_wasm" "log" (func (param i32 i32 i32)))`}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestInspect(t *testing.T) {
 // but with no preopened directory it can open nothing, and stdin is empty.
 func TestWASIHasNoFiles(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.WAT(t, `(module
+	wasm := hosttest.WAT(t, `(module
 	  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
 	  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
 	  (memory (export "memory") 288 1024)

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
 )
 
 // benchBurst lays n packets of size bytes out in a memfd-backed region the way
@@ -50,11 +50,11 @@ type benchGuest struct {
 
 func BenchmarkBurst(b *testing.B) {
 	guests := []benchGuest{
-		{"wat-nop", func(b *testing.B) []byte { return wasmtest.WAT(b, readTestdata(b, "nop.wat")) }, nil},
+		{"wat-nop", func(b *testing.B) []byte { return hosttest.WAT(b, readTestdata(b, "nop.wat")) }, nil},
 		{"c-filter", func(b *testing.B) []byte {
-			return wasmtest.C(b, readTestdata(b, "filter.c"), "-Wl,--max-memory=33554432")
+			return hosttest.C(b, readTestdata(b, "filter.c"), "-Wl,--max-memory=33554432")
 		}, &PluginConfig{MaxMemoryPages: 512}},
-		{"go-nop", func(b *testing.B) []byte { return wasmtest.Go(b, readTestdata(b, "goguest.go.txt")) }, nil},
+		{"go-nop", func(b *testing.B) []byte { return hosttest.Go(b, readTestdata(b, "goguest.go.txt")) }, nil},
 	}
 	for _, n := range []int{32, 256} {
 		for _, size := range []int{64, 1500} {
@@ -107,7 +107,7 @@ func nativeFilter(b *Burst) {
 
 func BenchmarkInstantiate(b *testing.B) {
 	e, _ := newEngine(b)
-	m := load(b, e, wasmtest.C(b, readTestdata(b, "filter.c"), "-Wl,--max-memory=33554432"), &PluginConfig{MaxMemoryPages: 512})
+	m := load(b, e, hosttest.C(b, readTestdata(b, "filter.c"), "-Wl,--max-memory=33554432"), &PluginConfig{MaxMemoryPages: 512})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

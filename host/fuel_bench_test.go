@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 // spinC burns fuel in C: an xorshift loop the compiler cannot fold, with no
@@ -67,7 +67,7 @@ func fuelGuests() []fuelGuest {
     (if (result i32) (i32.lt_u (local.get $n) (i32.const 2)) (then (local.get $n))
       (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1))) (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
   (func $fibloop (loop $l (drop (call $fib (i32.const 20))) (br $l))))`
-			return wasmtest.WAT(b, replaceHostile(src, "", `(call $fibloop)`))
+			return hosttest.WAT(b, replaceHostile(src, "", `(call $fibloop)`))
 		}, PluginConfig{}},
 		// memory.fill of 64 KiB again and again: bulk work charged by size.
 		{"wat-fill", wat(`(loop $l (memory.fill (i32.const 196608) (i32.const 7) (i32.const 65536)) (br $l))`), PluginConfig{}},
@@ -85,8 +85,8 @@ func fuelGuests() []fuelGuest {
 		// spare it runs to the end of its fuel, the slowest case fuel alone
 		// bounds.
 		{"wat-recursion", wat(`(drop (call $recurse (i32.const 0)))`), PluginConfig{Stack: 1 << 30}},
-		{"c-spin", func(b *testing.B) []byte { return wasmtest.C(b, spinC, "-Wl,--max-memory=67108864") }, PluginConfig{}},
-		{"go-spin", func(b *testing.B) []byte { return wasmtest.Go(b, readTestdata(b, "gohostile.go.txt")) }, PluginConfig{MaxMemoryPages: 512}},
+		{"c-spin", func(b *testing.B) []byte { return hosttest.C(b, spinC, "-Wl,--max-memory=67108864") }, PluginConfig{}},
+		{"go-spin", func(b *testing.B) []byte { return hosttest.Go(b, readTestdata(b, "gohostile.go.txt")) }, PluginConfig{MaxMemoryPages: 512}},
 	}
 }
 
@@ -187,7 +187,7 @@ func BenchmarkFuelOverhead(b *testing.B) {
 				b.Skip(err)
 			}
 			src = bytes.Replace(src, []byte(`#include "memif_wasm.h"`), hdr, 1)
-			return wasmtest.C(b, string(src), "-mbulk-memory", "-Wl,--max-memory=67108864")
+			return hosttest.C(b, string(src), "-mbulk-memory", "-Wl,--max-memory=67108864")
 		}, PluginConfig{}},
 		{"acl-go", func(b *testing.B) []byte { return builtPlugin(b, "acl") }, PluginConfig{Config: goACL}},
 		{"pass-go", func(b *testing.B) []byte { return builtPlugin(b, "pass") }, PluginConfig{}},

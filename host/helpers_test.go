@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 func readTestdata(t testing.TB, name string) string {
@@ -41,30 +41,30 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newEngine(t testing.TB) (*Engine, *wasmtest.SyncBuffer) {
+func newEngine(t testing.TB) (*Engine, *hosttest.SyncBuffer) {
 	t.Helper()
 	return startEngine(t, EngineConfig{})
 }
 
 // newEngineWith is newEngine with the policies' clock set (nil: the
 // system clock).
-func newEngineWith(t testing.TB, clock Clock) (*Engine, *wasmtest.SyncBuffer) {
+func newEngineWith(t testing.TB, clock Clock) (*Engine, *hosttest.SyncBuffer) {
 	t.Helper()
 	return startEngine(t, EngineConfig{Clock: clock})
 }
 
 // newCachedEngine keeps compiled code on disk between test runs: compiling
 // the 2 MB Go guest takes a minute under the race detector. clock may be nil.
-func newCachedEngine(t testing.TB, clock Clock) (*Engine, *wasmtest.SyncBuffer) {
+func newCachedEngine(t testing.TB, clock Clock) (*Engine, *hosttest.SyncBuffer) {
 	t.Helper()
-	return startEngine(t, EngineConfig{CacheDir: wasmtest.CacheDir(t), Clock: clock})
+	return startEngine(t, EngineConfig{CacheDir: hosttest.CacheDir(t), Clock: clock})
 }
 
 // startEngine starts an engine with cfg, its logs into the returned buffer,
 // closed when the test ends.
-func startEngine(t testing.TB, cfg EngineConfig) (*Engine, *wasmtest.SyncBuffer) {
+func startEngine(t testing.TB, cfg EngineConfig) (*Engine, *hosttest.SyncBuffer) {
 	t.Helper()
-	logs := &wasmtest.SyncBuffer{}
+	logs := &hosttest.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	e, err := NewEngine(context.Background(), &cfg)
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
 )
 
 // evilByte marks the first packet of a burst that makes a hostile.wat guest
@@ -26,7 +26,7 @@ const evilByte = 0xee
 // mw_init's body ("" returns 0).
 func hostileWAT(t testing.TB, init, bad string) []byte {
 	t.Helper()
-	return wasmtest.WAT(t, replaceHostile(readTestdata(t, "hostile.wat"), init, bad))
+	return hosttest.WAT(t, replaceHostile(readTestdata(t, "hostile.wat"), init, bad))
 }
 
 // aclWasm builds the C acl plugin from plugins/acl/c with the SDK header
@@ -42,7 +42,7 @@ func aclWasm(t testing.TB) []byte {
 		t.Skipf("acl plugin source not found: %v", err)
 	}
 	src = bytes.Replace(src, []byte(`#include "memif_wasm.h"`), hdr, 1)
-	return wasmtest.C(t, string(src), "-mbulk-memory", "-Wl,--max-memory=67108864")
+	return hosttest.C(t, string(src), "-mbulk-memory", "-Wl,--max-memory=67108864")
 }
 
 // aclConfig is one rule: deny UDP to port 53; everything else is allowed.
@@ -231,12 +231,12 @@ func TestHostileInitializeAndStartLoops(t *testing.T) {
 	e, _ := newEngine(t)
 	src := replaceHostile(readTestdata(t, "hostile.wat"), "", "unreachable")
 	i := strings.LastIndex(src, ")")
-	initialize := wasmtest.WAT(t, src[:i]+`(func (export "_initialize") (call $spin)))`)
+	initialize := hosttest.WAT(t, src[:i]+`(func (export "_initialize") (call $spin)))`)
 	_, err := e.Load(context.Background(), "test", initialize, &PluginConfig{ColdFuel: 1 << 22})
 	if ae := wantRefusal(t, err, AdmitInstantiate, "_initialize"); !errors.Is(ae, ErrFuelExhausted) {
 		t.Fatalf("refusal %v does not name fuel", ae)
 	}
-	start := wasmtest.WAT(t, src[:i]+`(start $spin))`)
+	start := hosttest.WAT(t, src[:i]+`(start $spin))`)
 	_, err = e.Load(context.Background(), "test", start, &PluginConfig{ColdFuel: 1 << 22})
 	wantRefusal(t, err, AdmitInstantiate, "instantiate")
 }
@@ -337,7 +337,7 @@ func TestHostileGoGuest(t *testing.T) {
 		t.Skip("building and compiling a Go guest takes seconds")
 	}
 	e, _ := newCachedEngine(t, nil)
-	wasm := wasmtest.Go(t, readTestdata(t, "gohostile.go.txt"))
+	wasm := hosttest.Go(t, readTestdata(t, "gohostile.go.txt"))
 	cfg := PluginConfig{MaxMemoryPages: 512, Fuel: 1 << 27}
 	m := load(t, e, wasm, &cfg)
 	blue := newNeighbour(t, e)
@@ -408,7 +408,7 @@ func TestHostileModules(t *testing.T) {
 		s := strings.NewReplacer("{{MAX}}", "1024", "{{INIT}}", "(i32.const 0)",
 			"{{PROCESS}}", "(call $all (local.get $n) (i32.const 2)) (i32.const 0)").Replace(src)
 		i := strings.LastIndex(s, ")")
-		return wasmtest.WAT(t, s[:i]+extra+")")
+		return hosttest.WAT(t, s[:i]+extra+")")
 	}
 	cases := []struct {
 		name   string

@@ -10,24 +10,24 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
 )
 
 func TestVerdictsCopy(t *testing.T) {
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{Redirect: []uint16{7}}))
+	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{Redirect: []uint16{7}}))
 	pkts := []Packet{
-		packet(byte(abi.Pass), wasmtest.ActWrite, 1, 2, 3),
-		packet(byte(abi.Drop), wasmtest.ActWrite, 1, 2, 3),
-		packet(byte(abi.TX), wasmtest.ActPush4, 9),
-		packet(byte(abi.Redirect), wasmtest.ActRedirect, 7, 0),
-		packet(byte(abi.Redirect), wasmtest.ActRedirect, 8, 0),
-		packet(9, wasmtest.ActNone),
-		packet(byte(abi.TX), wasmtest.ActLenOver),
-		packet(byte(abi.TX), wasmtest.ActDataZero),
-		packet(byte(abi.Pass), wasmtest.ActShrink, 5, 6),
-		packet(byte(abi.Aborted), wasmtest.ActNone),
+		packet(byte(abi.Pass), hosttest.ActWrite, 1, 2, 3),
+		packet(byte(abi.Drop), hosttest.ActWrite, 1, 2, 3),
+		packet(byte(abi.TX), hosttest.ActPush4, 9),
+		packet(byte(abi.Redirect), hosttest.ActRedirect, 7, 0),
+		packet(byte(abi.Redirect), hosttest.ActRedirect, 8, 0),
+		packet(9, hosttest.ActNone),
+		packet(byte(abi.TX), hosttest.ActLenOver),
+		packet(byte(abi.TX), hosttest.ActDataZero),
+		packet(byte(abi.Pass), hosttest.ActShrink, 5, 6),
+		packet(byte(abi.Aborted), hosttest.ActNone),
 		{Buf: make([]byte, 8), Off: 4, Len: 8}, // malformed input
 	}
 	p.Process(&Burst{Packets: pkts})
@@ -84,7 +84,7 @@ func control(t *testing.T, p *Pipeline, i int) ([]byte, uint64) {
 
 func TestHeaderAndStages(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	p := pipeline(t, load(t, e, wasm, &PluginConfig{Snaplen: 3}), load(t, e, wasm, nil))
 	pkts := []Packet{packet(2, 0, 1, 2, 3), packet(1, 0), packet(2, 0), packet(2, 0)}
 	pkts[0].InPort, pkts[0].Meta = 5, 6
@@ -109,12 +109,12 @@ func TestHeaderAndStages(t *testing.T) {
 
 func TestChainedAndTruncated(t *testing.T) {
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{MaxFrame: 6}))
+	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{MaxFrame: 6}))
 	seg2, seg3 := []byte{3, 4}, []byte{5, 6, 7, 8}
-	chained := Packet{Buf: []byte{2, wasmtest.ActWrite, 0}, Len: 3, Chain: [][]byte{seg2, seg3}}
+	chained := Packet{Buf: []byte{2, hosttest.ActWrite, 0}, Len: 3, Chain: [][]byte{seg2, seg3}}
 	moved := Packet{Buf: make([]byte, 16), Off: 8, Len: 2, Chain: [][]byte{{1}}}
-	moved.Buf[8], moved.Buf[9] = 2, wasmtest.ActPush4
-	long := packet(2, wasmtest.ActShrink, 1, 2, 3, 4, 5, 6, 7, 8) // 10 bytes, truncated to 6
+	moved.Buf[8], moved.Buf[9] = 2, hosttest.ActPush4
+	long := packet(2, hosttest.ActShrink, 1, 2, 3, 4, 5, 6, 7, 8) // 10 bytes, truncated to 6
 	pkts := []Packet{chained, moved, long}
 	p.Process(&Burst{Packets: pkts})
 	if pkts[0].Verdict != abi.Pass || pkts[0].Buf[2] != 0xee || string(seg2) != "\x03\x04" || string(seg3) != "\x05\x06\x07\x08" {
@@ -132,9 +132,9 @@ func TestChainedAndTruncated(t *testing.T) {
 func TestFaultsAndRestart(t *testing.T) {
 	clock := newFakeClock()
 	e, _ := newEngineWith(t, clock)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	for _, failOpen := range []bool{false, true} {
-		for _, act := range []byte{wasmtest.ActTrap, wasmtest.ActErrno} {
+		for _, act := range []byte{hosttest.ActTrap, hosttest.ActErrno} {
 			p := pipeline(t, load(t, e, wasm, &PluginConfig{FailOpen: failOpen}))
 			pkts := []Packet{packet(2, 0), packet(2, act), packet(3, 0)}
 			p.Process(&Burst{Packets: pkts})
@@ -173,7 +173,7 @@ func TestFaultsAndRestart(t *testing.T) {
 
 func TestReloadHandsOverState(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	p := pipeline(t, load(t, e, wasm, nil))
 	pkts := []Packet{packet(2, 0), packet(2, 0)}
 	p.Process(&Burst{Packets: pkts})
@@ -228,7 +228,7 @@ func TestReloadHandsOverState(t *testing.T) {
 
 func TestZeroCopy(t *testing.T) {
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), nil))
 	const region, bufSize = 1 << 20, 2048
 	fd, err := mmap.Memfd("buffers", region)
 	if err != nil {
@@ -244,7 +244,7 @@ func TestZeroCopy(t *testing.T) {
 		t.Fatalf("AttachRegion = %v, %v", pl, err)
 	}
 	pkts := make([]Packet, 3)
-	for i, act := range []byte{wasmtest.ActWrite, wasmtest.ActPush4, wasmtest.ActWrite} {
+	for i, act := range []byte{hosttest.ActWrite, hosttest.ActPush4, hosttest.ActWrite} {
 		off := uint32(i+3) * bufSize
 		pkts[i] = Packet{Buf: peer[off : off+bufSize], Off: 128, Len: 60, Region: 1, BufOffset: off}
 		pkts[i].Buf[128], pkts[i].Buf[129] = byte(abi.TX), act
@@ -304,7 +304,7 @@ func TestChoosePlacement(t *testing.T) {
 
 func TestRegionTooLargeFallsBackToCopy(t *testing.T) {
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), nil))
 	fd, err := mmap.Memfd("big", 32<<20)
 	if err != nil {
 		t.Skipf("no memfd: %v", err)
@@ -317,7 +317,7 @@ func TestRegionTooLargeFallsBackToCopy(t *testing.T) {
 
 func TestAllocsPerBurst(t *testing.T) {
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), nil))
 	fd, err := mmap.Memfd("buffers", 1<<20)
 	if err != nil {
 		t.Skipf("no memfd: %v", err)
@@ -333,7 +333,7 @@ func TestAllocsPerBurst(t *testing.T) {
 	for i := range pkts {
 		off := uint32(i) * 2048
 		pkts[i] = Packet{Buf: peer[off : off+2048], Off: 128, Len: 64, Region: 1, BufOffset: off}
-		pkts[i].Buf[128], pkts[i].Buf[129] = byte(abi.TX), wasmtest.ActWrite
+		pkts[i].Buf[128], pkts[i].Buf[129] = byte(abi.TX), hosttest.ActWrite
 	}
 	if a := testing.AllocsPerRun(100, func() { p.Process(b) }); a != 0 {
 		t.Fatalf("copy placement: %v allocations per burst", a)
@@ -351,7 +351,7 @@ func TestAllocsPerBurst(t *testing.T) {
 
 func TestCGuest(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.C(t, readTestdata(t, "filter.c"), "-Wl,--max-memory=33554432")
+	wasm := hosttest.C(t, readTestdata(t, "filter.c"), "-Wl,--max-memory=33554432")
 	m := load(t, e, wasm, &PluginConfig{MaxMemoryPages: 512})
 	p := pipeline(t, m)
 	dns, web := udpFrame(53), udpFrame(80)
@@ -367,7 +367,7 @@ func TestGoGuest(t *testing.T) {
 		t.Skip("building and compiling a Go guest takes seconds")
 	}
 	e, logs := newCachedEngine(t, nil)
-	m := load(t, e, wasmtest.Go(t, readTestdata(t, "goguest.go.txt")), nil)
+	m := load(t, e, hosttest.Go(t, readTestdata(t, "goguest.go.txt")), nil)
 	if info := m.Info(); !info.WASI || info.MaxDeclared || info.MemoryMax != DefaultPluginPages {
 		t.Fatalf("info %+v", info)
 	}
@@ -384,7 +384,7 @@ func TestGoGuest(t *testing.T) {
 
 func TestGuestLogRateLimited(t *testing.T) {
 	e, logs := newEngine(t)
-	wasm := wasmtest.WAT(t, `(module
+	wasm := hosttest.WAT(t, `(module
 	  (import "memif_wasm" "log" (func $log (param i32 i32 i32)))
 	  (memory (export "memory") 288 1024)
 	  (data (i32.const 16) "hello")
@@ -432,9 +432,9 @@ func TestDescriptorWords(t *testing.T) {
 func TestFuelStopsRunawayGuest(t *testing.T) {
 	clock := newFakeClock()
 	e, _ := newEngineWith(t, clock)
-	m := load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{Fuel: 1_000_000})
+	m := load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{Fuel: 1_000_000})
 	p := pipeline(t, m)
-	pkts := []Packet{packet(2, 0), packet(2, wasmtest.ActSpin)}
+	pkts := []Packet{packet(2, 0), packet(2, hosttest.ActSpin)}
 	p.Process(&Burst{Packets: pkts})
 	if pkts[0].Verdict != abi.Drop || pkts[1].Verdict != abi.Drop {
 		t.Fatalf("verdicts %v %v, want the fail-closed drop", pkts[0].Verdict, pkts[1].Verdict)
@@ -447,7 +447,7 @@ func TestFuelStopsRunawayGuest(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	clock.Advance(restartBackoffMin)
-	pkts = []Packet{packet(3, wasmtest.ActWrite, 1, 2, 3)}
+	pkts = []Packet{packet(3, hosttest.ActWrite, 1, 2, 3)}
 	p.Process(&Burst{Packets: pkts})
 	if pkts[0].Verdict != abi.TX || pkts[0].Buf[66] != 0xee {
 		t.Fatalf("after restart: %v", pkts[0].Verdict)
@@ -459,17 +459,17 @@ func TestFuelStopsRunawayGuest(t *testing.T) {
 
 func TestFuelRefusesClash(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{Imports: `(global (export "mw_fuel") (mut i64) (i64.const 1))`})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{Imports: `(global (export "mw_fuel") (mut i64) (i64.const 1))`})
 	_, err := e.Load(context.Background(), "test", wasm, &PluginConfig{Fuel: 1000})
 	wantRefusal(t, err, AdmitFuel, "fuel")
 }
 
 func TestAllocsPerMeteredBurst(t *testing.T) {
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{Fuel: 1 << 20}))
+	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{Fuel: 1 << 20}))
 	pkts := make([]Packet, 32)
 	for i := range pkts {
-		pkts[i] = packet(byte(abi.TX), wasmtest.ActWrite, 1, 2, 3)
+		pkts[i] = packet(byte(abi.TX), hosttest.ActWrite, 1, 2, 3)
 	}
 	b := &Burst{Packets: pkts}
 	if a := testing.AllocsPerRun(100, func() { p.Process(b) }); a != 0 {
@@ -482,12 +482,12 @@ func TestAllocsPerMeteredBurst(t *testing.T) {
 
 func TestLongBurstIsChunked(t *testing.T) {
 	e, _ := newEngine(t)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{MaxBurst: 32}))
+	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{MaxBurst: 32}))
 	pkts := make([]Packet, 70000) // more than a u16 index can name
 	for i := range pkts {
-		pkts[i] = packet(byte(abi.TX), wasmtest.ActNone)
+		pkts[i] = packet(byte(abi.TX), hosttest.ActNone)
 	}
-	pkts[69999] = packet(byte(abi.Drop), wasmtest.ActNone)
+	pkts[69999] = packet(byte(abi.Drop), hosttest.ActNone)
 	p.Process(&Burst{Packets: pkts})
 	if pkts[0].Verdict != abi.TX || pkts[69998].Verdict != abi.TX || pkts[69999].Verdict != abi.Drop {
 		t.Fatalf("verdicts %v %v %v", pkts[0].Verdict, pkts[69998].Verdict, pkts[69999].Verdict)
@@ -499,7 +499,7 @@ func TestLongBurstIsChunked(t *testing.T) {
 
 func TestReplaceAll(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	m := load(t, e, wasm, nil)
 	ps := []*Pipeline{pipeline(t, m), pipeline(t, m), pipeline(t, m)}
 	for k, p := range ps {
@@ -539,7 +539,7 @@ func TestReplaceAll(t *testing.T) {
 func TestControlFaults(t *testing.T) {
 	clock := newFakeClock()
 	e, _ := newEngineWith(t, clock)
-	p := pipeline(t, load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil))
+	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), nil))
 	reply := make([]byte, 64)
 
 	_, err := p.Control(0, []byte{0xff}, reply)

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
 )
 
 // passBurst processes n packets that script.wat passes on (each stage counts them).
@@ -17,7 +17,7 @@ func passBurst(t *testing.T, p *Pipeline, n int) {
 	t.Helper()
 	pkts := make([]Packet, n)
 	for i := range pkts {
-		pkts[i] = packet(byte(abi.Pass), wasmtest.ActNone)
+		pkts[i] = packet(byte(abi.Pass), hosttest.ActNone)
 	}
 	p.Process(&Burst{Packets: pkts})
 }
@@ -32,7 +32,7 @@ func TestReshapeKeepsStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	a, b, c := load(t, e, wasm, &PluginConfig{Tenant: ten}), load(t, e, wasm, &PluginConfig{Tenant: ten}), load(t, e, wasm, &PluginConfig{Tenant: ten})
 	p := pipeline(t, a, b)
 	passBurst(t, p, 5)
@@ -81,7 +81,7 @@ func TestReshapeKeepsStages(t *testing.T) {
 // carried, one reload counted.
 func TestReshapeReloadsChangedModule(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	a, b := load(t, e, wasm, nil), load(t, e, wasm, nil)
 	p := pipeline(t, a, b)
 	passBurst(t, p, 4)
@@ -104,14 +104,14 @@ func TestReshapeReloadsChangedModule(t *testing.T) {
 // count above 2.
 func refusingWAT(t *testing.T) []byte {
 	t.Helper()
-	src := wasmtest.ScriptSource(wasmtest.ScriptOpts{})
+	src := hosttest.ScriptSource(hosttest.ScriptOpts{})
 	const check = `(if (i32.ne (local.get 1) (i32.const 8)) (then (return (i32.const -1))))`
 	if !strings.Contains(src, check) {
 		t.Fatal("script.wat changed: no state length check to extend")
 	}
 	src = strings.Replace(src, check, check+`
     (if (i64.gt_u (i64.load (local.get 0)) (i64.const 2)) (then (return (i32.const -5))))`, 1)
-	return wasmtest.WAT(t, src)
+	return hosttest.WAT(t, src)
 }
 
 // TestReshapeAllOrNothing: a reshape of several pipelines that fails on one
@@ -119,7 +119,7 @@ func refusingWAT(t *testing.T) []byte {
 // changes none of them.
 func TestReshapeAllOrNothing(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	a, b := load(t, e, wasm, nil), load(t, e, wasm, nil)
 	ps := []*Pipeline{pipeline(t, a, b), pipeline(t, a, b), pipeline(t, a, b)}
 	for k, p := range ps {
@@ -171,7 +171,7 @@ func TestReshapeAllOrNothing(t *testing.T) {
 // lost, and the stage that stays counts them all.
 func TestReshapeUnderTraffic(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	keep := load(t, e, wasm, nil)
 	p := pipeline(t, keep)
 	stop := make(chan struct{})
@@ -188,7 +188,7 @@ func TestReshapeUnderTraffic(t *testing.T) {
 			default:
 			}
 			for i := range pk {
-				pk[i] = packet(byte(abi.Pass), wasmtest.ActNone)
+				pk[i] = packet(byte(abi.Pass), hosttest.ActNone)
 			}
 			p.Process(&Burst{Packets: pk})
 			sent += uint64(len(pk))
@@ -202,7 +202,7 @@ func TestReshapeUnderTraffic(t *testing.T) {
 	ctx := context.Background()
 	for range 20 {
 		// A new pass-through stage in front, reloaded once, then dropped.
-		if _, err := p.Reshape(ctx, []*Module{load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), nil), nil}, []int{-1, 0}); err != nil {
+		if _, err := p.Reshape(ctx, []*Module{load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), nil), nil}, []int{-1, 0}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := p.Reshape(ctx, []*Module{load(t, e, wasm, nil), nil}, []int{0, 1}); err != nil {
@@ -229,7 +229,7 @@ func TestReshapeUnderTraffic(t *testing.T) {
 // and change nothing.
 func TestReshapeErrors(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	a, b := load(t, e, wasm, nil), load(t, e, wasm, nil)
 	p := pipeline(t, a, b)
 	other := pipeline(t, a)
@@ -299,7 +299,7 @@ func TestReshapeErrors(t *testing.T) {
 func TestReshapeEmptyPipeline(t *testing.T) {
 	e, _ := newEngine(t)
 	ten, _ := NewTenant(TenantConfig{Name: "t"})
-	m := load(t, e, wasmtest.Script(t, wasmtest.ScriptOpts{}), &PluginConfig{Tenant: ten})
+	m := load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{Tenant: ten})
 	p := pipeline(t)
 	if _, err := p.Reshape(context.Background(), []*Module{m}, []int{-1}); err != nil {
 		t.Fatal(err)
@@ -317,7 +317,7 @@ func TestReshapeEmptyPipeline(t *testing.T) {
 // region attached gets the region mapped too.
 func TestReshapeMapsRegion(t *testing.T) {
 	e, _ := newEngine(t)
-	wasm := wasmtest.Script(t, wasmtest.ScriptOpts{})
+	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	p := pipeline(t, load(t, e, wasm, nil))
 	const region = 1 << 20
 	fd, err := mmap.Memfd("buffers", region)

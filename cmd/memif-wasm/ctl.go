@@ -14,9 +14,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/admin"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
+	"github.com/memif-wasm/memif-wasm/host/daemon"
+	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 var watCache sync.Map // source text -> built .wasm path
@@ -50,8 +50,8 @@ func watPlugin(t testing.TB, abiVersion, verdict string) string {
 	return out
 }
 
-// builtPlugin returns plugins/build/name (see testplugin.Built).
+// builtPlugin returns plugins/build/name (see hosttest.Built).
 func builtPlugin(t testing.TB, name string) string {
 	t.Helper()
-	return testplugin.Built(t, name)
+	return hosttest.Built(t, name)
 }

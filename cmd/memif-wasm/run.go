@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/admin"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/metrics"
+	"github.com/memif-wasm/memif-wasm/host/daemon"
+	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/daemon/metrics"
 )
 
 func init() {
@@ -45,7 +45,7 @@ const runExamples = `# one interface, as master, reflecting packets with macswap
 memif-wasm run --socket /tmp/memif.sock --role master --id 0 --plugin plugins/build/macswap.wasm
 # an ACL with its rules, then a counter, with metrics
 memif-wasm run --socket /run/vpp/memif.sock --role slave --plugin plugins/build/acl.wasm --plugin-config acl.json --plugin plugins/build/counter.wasm --metrics-addr 127.0.0.1:9190
-# from a config file (see cmd/memif-wasm/memif-wasm.example.yaml), JSON logs
+# from a config file (see host/daemon/config/memif-wasm.example.yaml), JSON logs
 memif-wasm run --config /etc/memif-wasm.yaml --log-format json`
 
 // runFlags are the command line of run, kept apart from its logic for tests.

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 )
 
 // syncBuffer is a bytes.Buffer safe for the daemon's logger and the test at once.
@@ -125,7 +125,7 @@ func ctl(t *testing.T, sock string, args ...string) (int, string, string) {
 func TestRunQuick(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "memif.sock")
-	plugin := testplugin.Build(t, dir, "reflect", int(abi.TX), 0)
+	plugin := hosttest.Build(t, dir, "reflect", int(abi.TX), 0)
 	maddr := freePort(t)
 	bg := startRun(t, "run", "--socket", sock, "--role", "master", "--id", "3", "--plugin", plugin,
 		"--metrics-addr", maddr, "--admin-socket", filepath.Join(dir, "admin.sock"), "--log-format", "json")
@@ -165,8 +165,8 @@ func TestRunQuick(t *testing.T) {
 // stats, show, control, reload, load, unload, reload-config and SIGHUP.
 func TestRunConfigCtl(t *testing.T) {
 	dir := t.TempDir()
-	testplugin.Build(t, dir, "tx", int(abi.TX), 0)
-	testplugin.Build(t, dir, "drop", int(abi.Drop), 0)
+	hosttest.Build(t, dir, "tx", int(abi.TX), 0)
+	hosttest.Build(t, dir, "drop", int(abi.Drop), 0)
 	admin := filepath.Join(dir, "admin.sock")
 	cfgFile := filepath.Join(dir, "memif-wasm.yaml")
 	writeCfg := func(pluginConfig string) {
@@ -248,7 +248,7 @@ tenants:
 // and the last error.
 func TestRunFailedReloadLoggedOnce(t *testing.T) {
 	dir := t.TempDir()
-	testplugin.Build(t, dir, "tx", int(abi.TX), 0)
+	hosttest.Build(t, dir, "tx", int(abi.TX), 0)
 	admin := filepath.Join(dir, "admin.sock")
 	sock := filepath.Join(dir, "memif.sock")
 	cfgFile := filepath.Join(dir, "memif-wasm.yaml")
@@ -319,7 +319,7 @@ tenants:
 // that names the field or file, and nothing keeps running.
 func TestRunBadInput(t *testing.T) {
 	dir := t.TempDir()
-	plugin := testplugin.Build(t, dir, "tx", int(abi.TX), 0)
+	plugin := hosttest.Build(t, dir, "tx", int(abi.TX), 0)
 	garbage := filepath.Join(dir, "garbage.wasm")
 	os.WriteFile(garbage, []byte("\x00asm\x01\x00\x00\x00\x05"), 0o644)
 	badCfg := filepath.Join(dir, "bad.yaml")
@@ -398,7 +398,7 @@ func TestCtlErrors(t *testing.T) {
 			t.Errorf("ctl %v: %d %q", args, code, e)
 		}
 	}
-	plugin := testplugin.Build(t, dir, "tx", int(abi.TX), 0)
+	plugin := hosttest.Build(t, dir, "tx", int(abi.TX), 0)
 	bg := startRun(t, "run", "--socket", filepath.Join(dir, "m.sock"), "--role", "master", "--plugin", plugin, "--admin-socket", sock)
 	bg.waitAdmin(t, sock)
 	if code, _, e := ctl(t, sock, "reload", "default/memif0/nope"); code != exitFailure || !strings.Contains(e, `no plugin "nope"`) {
@@ -436,7 +436,7 @@ func aclC(denyUDP bool) []byte {
 func TestRunACLControl(t *testing.T) {
 	acl := builtPlugin(t, "acl-c.wasm")
 	dir := t.TempDir()
-	tx := testplugin.Build(t, dir, "reflect", int(abi.TX), 0)
+	tx := hosttest.Build(t, dir, "reflect", int(abi.TX), 0)
 	sock, adm := filepath.Join(dir, "memif.sock"), filepath.Join(dir, "admin.sock")
 	aclCfg, rules := filepath.Join(dir, "acl.bin"), filepath.Join(dir, "deny-udp.bin")
 	os.WriteFile(aclCfg, aclC(false), 0o644)
@@ -483,7 +483,7 @@ func TestRunACLControl(t *testing.T) {
 func TestRunReload100UnderTraffic(t *testing.T) {
 	dir := t.TempDir()
 	sock, adm := filepath.Join(dir, "memif.sock"), filepath.Join(dir, "admin.sock")
-	plugin := testplugin.Build(t, dir, "reflect", int(abi.TX), 0)
+	plugin := hosttest.Build(t, dir, "reflect", int(abi.TX), 0)
 	bg := startRun(t, "run", "--socket", sock, "--role", "master", "--plugin", plugin, "--admin-socket", adm, "--watch=false")
 	bg.waitAdmin(t, adm)
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/host"
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
@@ -24,7 +24,7 @@ func memifPair(t testing.TB, adjust func(*memif.InterfaceConfig)) (master, slave
 	return memiftest.Pair(t, &o)
 }
 
-// scriptPipeline is a pipeline of the script guest (wasmtest.Script: each
+// scriptPipeline is a pipeline of the script guest (hosttest.Script: each
 // packet's first byte is its verdict, its second an action) loaded with
 // cfg, closed when the test ends.
 func scriptPipeline(t testing.TB, cfg *host.PluginConfig) *host.Pipeline {
@@ -35,7 +35,7 @@ func scriptPipeline(t testing.TB, cfg *host.PluginConfig) *host.Pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(ctx) })
-	m, err := e.Load(ctx, "script", wasmtest.Script(t, wasmtest.ScriptOpts{}), cfg)
+	m, err := e.Load(ctx, "script", hosttest.Script(t, hosttest.ScriptOpts{}), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

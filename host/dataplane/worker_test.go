@@ -9,7 +9,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -44,7 +44,7 @@ func TestWorkerZeroCopyOverMemif(t *testing.T) {
 		if i%4 == 3 {
 			v = byte(abi.Drop)
 		}
-		pkts[i] = append([]byte{v, wasmtest.ActWrite, 0, byte(i)}, make([]byte, 60)...)
+		pkts[i] = append([]byte{v, hosttest.ActWrite, 0, byte(i)}, make([]byte, 60)...)
 	}
 	mtx, err := master.TxQueue(0)
 	if err != nil {
@@ -126,7 +126,7 @@ func TestWorkerBurstAllocs(t *testing.T) {
 	}
 	pkts := make([][]byte, 32)
 	for i := range pkts {
-		pkts[i] = append([]byte{byte(abi.TX), wasmtest.ActWrite}, make([]byte, 62)...)
+		pkts[i] = append([]byte{byte(abi.TX), hosttest.ActWrite}, make([]byte, 62)...)
 	}
 	mtx, _ := master.TxQueue(0)
 	if _, err := mtx.WritePackets(pkts); err != nil {
@@ -177,7 +177,7 @@ func TestWorkerChainedOverMemif(t *testing.T) {
 	for i := range jumbo {
 		jumbo[i] = byte(i * 7)
 	}
-	jumbo[0], jumbo[1] = byte(abi.TX), wasmtest.ActWrite
+	jumbo[0], jumbo[1] = byte(abi.TX), hosttest.ActWrite
 	mtx, _ := master.TxQueue(0)
 	if _, err := mtx.WritePackets([][]byte{jumbo}); err != nil {
 		t.Fatal(err)
@@ -395,7 +395,7 @@ func sendVerdicts(t *testing.T, master *memif.Interface, verdicts ...abi.Verdict
 		pkts[i] = append([]byte{byte(v), 0, 0, byte(i)}, make([]byte, 60)...)
 		if v == abi.Redirect {
 			// To port 3 (little-endian u16 at data[2:4]).
-			pkts[i][1], pkts[i][2], pkts[i][3] = wasmtest.ActRedirect, 3, 0
+			pkts[i][1], pkts[i][2], pkts[i][3] = hosttest.ActRedirect, 3, 0
 		}
 	}
 	mtx, err := master.TxQueue(0)
@@ -636,26 +636,26 @@ func TestWorkerRxDropReasons(t *testing.T) {
 		}
 	}
 	var want [NumRxDropReasons]uint64
-	send(byte(abi.Drop), wasmtest.ActNone, 3)
+	send(byte(abi.Drop), hosttest.ActNone, 3)
 	want[RxDropVerdict] = 3
-	send(byte(abi.Aborted), wasmtest.ActNone, 2)
+	send(byte(abi.Aborted), hosttest.ActNone, 2)
 	want[RxDropAborted] = 2
-	ws := send(byte(abi.TX), wasmtest.ActNone, 4)
+	ws := send(byte(abi.TX), hosttest.ActNone, 4)
 	check(ws, want)
 	// An unknown verdict code is the host's ABORTED (and an ABI fault).
-	ws = send(200, wasmtest.ActNone, 1)
+	ws = send(200, hosttest.ActNone, 1)
 	want[RxDropAborted]++
 	check(ws, want)
 	// Every packet traps: each is dropped by the fail-closed policy,
 	// whether its burst found the instance restarted (and trapped) or still
 	// waiting for its restart.
-	ws = send(byte(abi.TX), wasmtest.ActTrap, 5)
+	ws = send(byte(abi.TX), hosttest.ActTrap, 5)
 	want[RxDropFailClosed] = 5
 	check(ws, want)
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ws = send(byte(abi.TX), wasmtest.ActNone, 6)
+	ws = send(byte(abi.TX), hosttest.ActNone, 6)
 	want[RxDropPipelineClosed] = 6
 	check(ws, want)
 	if ws.Tx[abi.TX] != 4 {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/memif-wasm/memif-wasm/host/internal/wasmtest"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 const sampleWAT = `(module
@@ -18,7 +18,7 @@ const sampleWAT = `(module
   (export "mw_abi_version" (func $f)))`
 
 func TestParseSample(t *testing.T) {
-	m, err := Parse(wasmtest.WAT(t, sampleWAT))
+	m, err := Parse(hosttest.WAT(t, sampleWAT))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestParseSample(t *testing.T) {
 }
 
 func TestParseNoMax(t *testing.T) {
-	m, err := Parse(wasmtest.WAT(t, `(module (memory 3))`))
+	m, err := Parse(hosttest.WAT(t, `(module (memory 3))`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"reflect"
 	"slices"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 )
 
 // Reload compiles the plugin's file again and swaps the new version in on

@@ -3,7 +3,7 @@ package config_test
 import (
 	"fmt"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 )
 
 // A config with two mistakes: both are reported, each with its field path.

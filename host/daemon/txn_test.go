@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
@@ -160,14 +160,14 @@ func TestApplyRestartAndQueues(t *testing.T) {
 func TestApplyRollsBackInterface(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "memif.sock")
-	st := testplugin.BuildStateful(t, dir, "st", int(abi.TX), 0)
+	st := hosttest.BuildStateful(t, dir, "st", int(abi.TX), 0)
 	good := oneInterface(sock, st)
 	d := startDaemon(t, good, Options{})
 	p := newPeer(t, sock, 0, false)
 	waitUp(t, d)
 	sha := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0].SHA256
 
-	testplugin.BuildStateful(t, dir, "st", int(abi.TX), -22) // refuses the old version's state
+	hosttest.BuildStateful(t, dir, "st", int(abi.TX), -22) // refuses the old version's state
 	bad := oneInterface(sock, st)
 	bad.Tenants[0].Interfaces[0].RingSize = 256
 	_, err := d.Apply(context.Background(), bad)
@@ -200,12 +200,12 @@ func TestApplyRollsBackInterface(t *testing.T) {
 func TestReloadStateRefusedKeepsOld(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "memif.sock")
-	st := testplugin.BuildStateful(t, dir, "st", int(abi.TX), 0)
+	st := hosttest.BuildStateful(t, dir, "st", int(abi.TX), 0)
 	cfg := oneInterface(sock, st)
 	cfg.Tenants[0].Interfaces[0].Queues = 3
 	d := startDaemon(t, cfg, Options{})
 	before := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0]
-	testplugin.BuildStateful(t, dir, "st", int(abi.TX), -22)
+	hosttest.BuildStateful(t, dir, "st", int(abi.TX), -22)
 	err := d.Reload(context.Background(), "t", "memif0", "st")
 	if err == nil || !strings.Contains(err.Error(), "old version keeps running") || !strings.Contains(err.Error(), "mw_state_load") {
 		t.Fatalf("reload with a refused state: %v", err)
@@ -227,10 +227,10 @@ func counterSetup(t *testing.T) (d *Daemon, p *peer, sock, counter, tx string) {
 	t.Helper()
 	dir := t.TempDir()
 	sock = filepath.Join(dir, "memif.sock")
-	counter = testplugin.Built(t, "counter.wasm")
+	counter = hosttest.Built(t, "counter.wasm")
 	tx = buildPlugin(t, dir, "tx", int(abi.TX), 0)
 	cfg := oneInterface(sock, counter, tx)
-	cfg.Engine.CacheDir = testplugin.CacheDir(t)
+	cfg.Engine.CacheDir = hosttest.CacheDir(t)
 	d = startDaemon(t, cfg, Options{})
 	p = newPeer(t, sock, 0, false)
 	sendThrough(t, p, 1000)
@@ -272,7 +272,7 @@ func counterPackets(t *testing.T, d *Daemon) uint64 {
 func TestLoadUnloadKeepsOtherPluginsState(t *testing.T) {
 	d, p, _, _, _ := counterSetup(t)
 	ctx := context.Background()
-	pass := testplugin.Built(t, "pass-c.wasm")
+	pass := hosttest.Built(t, "pass-c.wasm")
 	if err := d.LoadPlugin(ctx, "t", "memif0", config.Plugin{File: pass}, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestLoadUnloadKeepsOtherPluginsState(t *testing.T) {
 func TestApplyAddPluginKeepsOtherPluginsState(t *testing.T) {
 	d, p, sock, counter, tx := counterSetup(t)
 	ctx := context.Background()
-	pass := testplugin.Built(t, "pass-c.wasm")
+	pass := hosttest.Built(t, "pass-c.wasm")
 	next := oneInterface(sock, pass, counter, tx)
 	next.Engine = d.Config().Engine
 	changes, err := d.Apply(ctx, next)
@@ -341,7 +341,7 @@ func TestReloadsUnderTrafficLoseNothing(t *testing.T) {
 	}
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "memif.sock")
-	pass := testplugin.Built(t, "pass-c.wasm")
+	pass := hosttest.Built(t, "pass-c.wasm")
 	tx := buildPlugin(t, dir, "tx", int(abi.TX), 0)
 	cfg := oneInterface(sock, pass, tx)
 	// The worker waits up to a second for room in the generator's rx ring

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
@@ -27,23 +27,8 @@ import (
 // descriptors and memfd mappings must be back where they were, and the
 // attacked interface must serve a well-behaved peer.
 
-// macswapPlugin returns plugins/build/macswap.wasm, building it with make
-// when it is missing; it skips the test, saying why, when that fails.
-func macswapPlugin(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs("../../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(root, "plugins", "build", "macswap.wasm")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if b, err := exec.Command("make", "-C", filepath.Join(root, "plugins"), "build/macswap.wasm").CombinedOutput(); err != nil {
-		t.Skipf("plugins/build/macswap.wasm is missing and `make -C plugins build/macswap.wasm` failed (run make plugins): %v\n%s", err, b)
-	}
-	return p
-}
+// macswapPlugin returns plugins/build/macswap.wasm (hosttest.Built).
+func macswapPlugin(t testing.TB) string { return hosttest.Built(t, "macswap.wasm") }
 
 // macswapInterface is a master or slave interface running macswap: every
 // frame goes back out the interface it came in by, MAC addresses swapped.

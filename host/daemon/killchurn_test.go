@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 	"github.com/memif-wasm/memif-wasm/memif/memiftest"
@@ -36,7 +36,7 @@ func buildMemifWasm(t *testing.T) string {
 			t.Skipf("no go command to build the memif-wasm binary with: %v", err)
 		}
 	}
-	root, err := filepath.Abs("../../../..")
+	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestKillChurn(t *testing.T) {
 	plugin := macswapPlugin(t)
 	mPath, sPath := memiftest.SocketPath(t), memiftest.SocketPath(t)
 	cfg := &config.Config{
-		Engine: config.Engine{CacheDir: testplugin.CacheDir(t)},
+		Engine: config.Engine{CacheDir: hosttest.CacheDir(t)},
 		Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{
 			macswapInterface("m", mPath, "master", plugin),
 			macswapInterface("s", sPath, "slave", plugin),

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
+	"github.com/memif-wasm/memif-wasm/host/daemon"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 

@@ -20,13 +20,13 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
-	"github.com/memif-wasm/memif-wasm/memif/gen"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/daemon"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/host/dataplane"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 // synthetic is a snapshot with one of everything and distinct numbers.
@@ -227,7 +227,7 @@ func TestCollectorNilSnapshot(t *testing.T) {
 func TestScrapeAfterTraffic(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "memif.sock")
-	plugin := testplugin.Build(t, dir, "reflect", int(abi.TX), 0)
+	plugin := hosttest.Build(t, dir, "reflect", int(abi.TX), 0)
 	cfg := &config.Config{Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{{
 		Name: "memif0", Socket: sock, Role: "master", Plugins: []config.Plugin{{File: plugin}},
 	}}}}}

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/host/dataplane"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -483,7 +483,7 @@ func BenchmarkSnapshot(b *testing.B) {
 func TestRedirect(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
-	redirect := testplugin.BuildRedirect(t, dir, "redirect", int(abi.Redirect), 0, 1)
+	redirect := hosttest.BuildRedirect(t, dir, "redirect", int(abi.Redirect), 0, 1)
 	mk := func(allow []string) *config.Config {
 		return &config.Config{Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{
 			{Name: "a", Socket: a, Role: "master", Redirect: allow, Plugins: []config.Plugin{{File: redirect}}},
@@ -523,7 +523,7 @@ func TestFaultIsLogged(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "memif.sock")
 	var logBuf syncBuffer
-	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "trap", testplugin.Trap, 0)),
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "trap", hosttest.Trap, 0)),
 		Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	p := newPeer(t, sock, 0, false)
 	txq, _ := p.ifc.TxQueue(0)
@@ -785,9 +785,9 @@ func TestPeerVanishesMidTraffic(t *testing.T) {
 func TestStackBudgets(t *testing.T) {
 	dir := t.TempDir()
 	const depth, small = 200, 4096
-	small1 := testplugin.BuildDeep(t, dir, "small", int(abi.Pass), depth)
-	deflt := testplugin.BuildDeep(t, dir, "default", int(abi.TX), depth)
-	inherit := testplugin.BuildDeep(t, dir, "inherit", int(abi.TX), depth)
+	small1 := hosttest.BuildDeep(t, dir, "small", int(abi.Pass), depth)
+	deflt := hosttest.BuildDeep(t, dir, "default", int(abi.TX), depth)
+	inherit := hosttest.BuildDeep(t, dir, "inherit", int(abi.TX), depth)
 	sockA, sockB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
 	cfg := &config.Config{Tenants: []config.Tenant{
 		{Name: "a", Interfaces: []config.Interface{{Name: "memif0", Socket: sockA, Role: "master", Plugins: []config.Plugin{

@@ -54,7 +54,7 @@ func TestLoadFull(t *testing.T) {
 }
 
 func TestLoadExample(t *testing.T) {
-	for _, f := range []string{"testdata/example.yaml", "../../memif-wasm.example.yaml"} {
+	for _, f := range []string{"testdata/example.yaml", "memif-wasm.example.yaml"} {
 		if _, err := Load(f); err != nil {
 			t.Error(err)
 		}

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 

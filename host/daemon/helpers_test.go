@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
 func buildPlugin(t testing.TB, dir, name string, verdict, initResult int) string {
 	t.Helper()
-	return testplugin.Build(t, dir, name, verdict, initResult)
+	return hosttest.Build(t, dir, name, verdict, initResult)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

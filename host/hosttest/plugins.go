@@ -1,16 +1,10 @@
-// Package testplugin builds tiny WAT plugins for the daemon's tests: each
-// gives every packet one verdict, echoes control messages, and can be told
-// to fail mw_init or to recurse before it answers. It needs wat2wasm (wabt) and skips the test without it.
-// It also finds the example plugins `make plugins` builds (Built) and a
-// compilation cache that outlives a test run (CacheDir).
-package testplugin
+package hosttest
 
 import (
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,7 +67,7 @@ func Build(t testing.TB, dir, name string, verdict, initResult int) string {
 // packet's REDIRECT target (descriptor meta).
 func BuildRedirect(t testing.TB, dir, name string, verdict, initResult, port int) string {
 	t.Helper()
-	return build(t, dir, name, verdict, initResult, port, 0, "")
+	return writePlugin(t, dir, name, verdict, initResult, port, 0, "")
 }
 
 // BuildStateful is Build for a plugin that exports mw_state_save and
@@ -81,7 +75,7 @@ func BuildRedirect(t testing.TB, dir, name string, verdict, initResult, port int
 // the previous version's state, failing the hand-over of a reload).
 func BuildStateful(t testing.TB, dir, name string, verdict, loadResult int) string {
 	t.Helper()
-	return build(t, dir, name, verdict, 0, 0, 0, strings.ReplaceAll(stateWAT, "LOAD", strconv.Itoa(loadResult)))
+	return writePlugin(t, dir, name, verdict, 0, 0, 0, strings.ReplaceAll(stateWAT, "LOAD", strconv.Itoa(loadResult)))
 }
 
 // BuildDeep is Build for a plugin whose mw_process first nests depth calls
@@ -89,15 +83,13 @@ func BuildStateful(t testing.TB, dir, name string, verdict, loadResult int) stri
 // frames), to try stack budgets.
 func BuildDeep(t testing.TB, dir, name string, verdict, depth int) string {
 	t.Helper()
-	return build(t, dir, name, verdict, 0, 0, depth, "")
+	return writePlugin(t, dir, name, verdict, 0, 0, depth, "")
 }
 
-func build(t testing.TB, dir, name string, verdict, initResult, port, depth int, state string) string {
+// writePlugin fills in the verdict plugin's template, assembles it (with
+// WAT's cache) and writes it to dir/name.wasm.
+func writePlugin(t testing.TB, dir, name string, verdict, initResult, port, depth int, state string) string {
 	t.Helper()
-	tool, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		t.Skipf("wat2wasm not installed (make deps-plugins installs wabt): %v", err)
-	}
 	src := strings.ReplaceAll(verdictWAT, "VERDICT", strconv.Itoa(verdict))
 	src = strings.ReplaceAll(src, "INIT", "i32.const "+strconv.Itoa(initResult))
 	src = strings.ReplaceAll(src, "PORT", strconv.Itoa(port))
@@ -112,14 +104,11 @@ func build(t testing.TB, dir, name string, verdict, initResult, port, depth int,
 	}
 	src = strings.ReplaceAll(src, "RECURSE", recurse)
 	src = strings.ReplaceAll(src, "STATE", state)
-	in := filepath.Join(t.TempDir(), name+".wat")
-	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(dir, name+".wasm")
+	// Written whole, then renamed: a file watcher must never see half a module.
 	tmp := out + ".tmp"
-	if b, err := exec.Command(tool, "-o", tmp, in).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm: %v\n%s", err, b)
+	if err := os.WriteFile(tmp, WAT(t, src), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		t.Fatal(err)
@@ -137,7 +126,7 @@ func Built(t testing.TB, name string) string {
 	if !ok {
 		t.Fatal("testplugin: cannot locate the source tree")
 	}
-	root := filepath.Join(filepath.Dir(self), "..", "..", "..", "..")
+	root := filepath.Join(filepath.Dir(self), "..", "..")
 	p := filepath.Join(root, "plugins", "build", name)
 	if _, err := os.Stat(p); err == nil {
 		return p
@@ -147,25 +136,4 @@ func Built(t testing.TB, name string) string {
 		t.Skipf("plugins/build/%s is missing and `make -C plugins build/%s` failed (run make plugins): %v\n%s", name, name, err, b)
 	}
 	return p
-}
-
-// CacheDir returns a directory for compiled plugin code that outlives the
-// test run, keyed by the wazero version the test binary links (config
-// engine.cache_dir): compiling a Go guest takes 15-25 s under the race
-// detector, reading it back from the cache well under one.
-func CacheDir(t testing.TB) string {
-	t.Helper()
-	ver := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/tetratelabs/wazero" {
-				ver = d.Version
-			}
-		}
-	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return t.TempDir()
-	}
-	return filepath.Join(dir, "memif-wasm", "wazero-"+ver)
 }

@@ -11,7 +11,7 @@ import (
 // TestDashboardUsesExportedMetrics keeps the Grafana dashboard honest: every
 // memif_wasm_* series it queries is one the collector describes.
 func TestDashboardUsesExportedMetrics(t *testing.T) {
-	raw, err := os.ReadFile("../../grafana/dashboard.json")
+	raw, err := os.ReadFile("grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package wasmtest
+package hosttest
 
 import (
 	"bytes"

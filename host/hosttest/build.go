@@ -1,9 +1,13 @@
-// Package wasmtest builds test guests from source during tests: WAT with
-// wat2wasm, C with clang, Go with the running toolchain (GOOS=wasip1). Outputs
-// are cached by a hash of the source and the tool's command line under the
-// user cache directory, so a second run costs a file read. A missing tool
-// skips the test with the reason.
-package wasmtest
+// Package hosttest holds test helpers for code built on the host: it builds
+// test guests from source (WAT with wat2wasm, C with clang, Go with the
+// running toolchain for GOOS=wasip1), the script guest whose packets say what
+// it should do (Script), tiny verdict plugins written to files for a daemon
+// to load (Build, BuildStateful, BuildDeep), the example plugins `make
+// plugins` builds (Built), and a compilation cache that outlives a test run
+// (CacheDir). Built guests are cached by a hash of the source and the tool's
+// command line under the user cache directory, so a second run costs a file
+// read; a missing tool skips the test with the reason. It is for tests only.
+package hosttest
 
 import (
 	"crypto/sha256"
@@ -27,7 +31,7 @@ func cacheDir(t testing.TB) string {
 	}
 	dir = filepath.Join(dir, "memif-wasm", "wasmtest")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("wasmtest: cache dir: %v", err)
+		t.Fatalf("hosttest: cache dir: %v", err)
 	}
 	return dir
 }
@@ -57,7 +61,7 @@ func CacheDir(t testing.TB) string {
 func build(t testing.TB, tool string, env []string, src []byte, srcName string, argv ...string) []byte {
 	t.Helper()
 	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("wasmtest: %s not installed: %v", tool, err)
+		t.Skipf("hosttest: %s not installed: %v", tool, err)
 	}
 	h := sha256.New()
 	h.Write(src)
@@ -84,7 +88,7 @@ func build(t testing.TB, tool string, env []string, src []byte, srcName string, 
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("wasmtest: %s %s: %v\n%s", tool, strings.Join(args, " "), err, b)
+		t.Fatalf("hosttest: %s %s: %v\n%s", tool, strings.Join(args, " "), err, b)
 	}
 	b, err := os.ReadFile(tmp)
 	if err != nil {
@@ -115,7 +119,7 @@ func C(t testing.TB, src string, flags ...string) []byte {
 			return build(t, clang, nil, []byte(src), "m.c", args...)
 		}
 	}
-	t.Skip("wasmtest: clang not installed")
+	t.Skip("hosttest: clang not installed")
 	return nil
 }
 

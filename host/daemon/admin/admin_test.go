@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/daemon"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
+	"github.com/memif-wasm/memif-wasm/host/daemon"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -27,7 +27,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func startAPI(t *testing.T, opts Options) (*daemon.Daemon, *Server, string) {
 	t.Helper()
 	dir := t.TempDir()
-	plugin := testplugin.Build(t, dir, "tx", int(abi.TX), 0)
+	plugin := hosttest.Build(t, dir, "tx", int(abi.TX), 0)
 	cfg := &config.Config{Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{{
 		Name: "memif0", Socket: filepath.Join(dir, "memif.sock"), Role: "master", Plugins: []config.Plugin{{File: plugin}},
 	}}}}}
@@ -87,7 +87,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || det.Memif.Name != "memif0" || det.Stats.Name != "memif0" {
 		t.Errorf("interface: %+v, %v", det, err)
 	}
-	drop := testplugin.Build(t, dir, "drop", int(abi.Drop), 0)
+	drop := hosttest.Build(t, dir, "drop", int(abi.Drop), 0)
 	if err := c.Load(ctx, "t", "memif0", config.Plugin{File: drop, Config: "x"}, 0); err != nil {
 		t.Fatalf("load: %v", err)
 	}

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/config"
-	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/testplugin"
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
@@ -64,7 +64,7 @@ func newHostile(t *testing.T, role string, opts Options, adjust ...func(*config.
 		f(&attacked)
 	}
 	cfg := &config.Config{
-		Engine: config.Engine{CacheDir: testplugin.CacheDir(t)},
+		Engine: config.Engine{CacheDir: hosttest.CacheDir(t)},
 		Tenants: []config.Tenant{{Name: "t", Interfaces: []config.Interface{
 			attacked,
 			macswapInterface("neighbour", nbPath, "master", plugin),
