@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func TestGenText(t *testing.T) {
