@@ -160,8 +160,8 @@ func (c *PluginConfig) normalize(engineMax uint32) error {
 	if c.Fuel < 0 || c.ColdFuel < 0 {
 		return fmt.Errorf("fuel budgets must not be negative")
 	}
-	if c.Stack < 0 || c.Stack > math.MaxInt32 {
-		return fmt.Errorf("stack budget %d outside 0..%d", c.Stack, math.MaxInt32)
+	if c.Stack < 0 || c.Stack > MaxStack {
+		return fmt.Errorf("stack budget %d outside 0..%d", c.Stack, MaxStack)
 	}
 	if t := c.Tenant; t != nil {
 		if c.Fuel == 0 {
@@ -224,8 +224,15 @@ func (c *PluginConfig) normalize(engineMax uint32) error {
 // errMemoryCap marks config errors about the memory cap (AdmitMemory).
 var errMemoryCap = errors.New("memory cap")
 
-// maxFuel keeps a budget plus the largest single charge inside an i64.
-const maxFuel = 1 << 62
+// MaxFuel is the largest fuel budget: a budget plus the largest single
+// charge stays inside an i64.
+const MaxFuel = 1 << 62
+
+// MaxStack is the largest stack budget: the rewritten module keeps it in an
+// i32 global.
+const MaxStack = math.MaxInt32
+
+const maxFuel = MaxFuel
 
 // slotSize is one copy slot: headroom plus a frame, rounded to 64 bytes so
 // every packet starts cache-line aligned after the headroom.

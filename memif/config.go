@@ -47,7 +47,7 @@ func (r *Role) UnmarshalText(b []byte) error {
 	case "master", "server":
 		*r = RoleMaster
 	default:
-		return fmt.Errorf("memif: role %q is not one of slave, master (or client, server): %w", b, ErrInvalid)
+		return fmt.Errorf("%w: role %q is not one of slave, master, client, server", ErrInvalid, b)
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func (m *Mode) UnmarshalText(b []byte) error {
 	case "punt-inject", "punt/inject":
 		*m = ModePuntInject
 	default:
-		return fmt.Errorf("memif: mode %q is not one of ethernet, ip, punt-inject: %w", b, ErrInvalid)
+		return fmt.Errorf("%w: mode %q is not one of ethernet, ip, punt-inject", ErrInvalid, b)
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func (m *RxMode) UnmarshalText(b []byte) error {
 	case "polling":
 		*m = RxModePolling
 	default:
-		return fmt.Errorf("memif: rx mode %q is not one of interrupt, polling: %w", b, ErrInvalid)
+		return fmt.Errorf("%w: rx mode %q is not one of interrupt, polling", ErrInvalid, b)
 	}
 	return nil
 }
@@ -165,6 +165,12 @@ const (
 	DefaultBufferSize     = 2048
 	MaxQueues             = 255
 	MaxLog2RingSize       = ring.MaxLog2
+	// MaxBufferSize is the largest buffer: the size travels as a u16.
+	MaxBufferSize = 65535
+	// MaxNameLen and MaxSecretLen bound names (interface, application) and
+	// the secret: they travel in NUL-padded fields of 32 and 24 bytes.
+	MaxNameLen   = proto.NameSize - 1
+	MaxSecretLen = proto.SecretSize
 )
 
 // SocketConfig configures a Socket. The zero value is valid and means the

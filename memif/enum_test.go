@@ -39,9 +39,9 @@ func TestEnumText(t *testing.T) {
 		in   string
 		want string
 	}{
-		{&role, "boss", `memif: role "boss" is not one of slave, master (or client, server): memif: invalid argument`},
-		{&mode, "", `memif: mode "" is not one of ethernet, ip, punt-inject: memif: invalid argument`},
-		{&rx, "poll", `memif: rx mode "poll" is not one of interrupt, polling: memif: invalid argument`},
+		{&role, "boss", `memif: invalid argument: role "boss" is not one of slave, master, client, server`},
+		{&mode, "", `memif: invalid argument: mode "" is not one of ethernet, ip, punt-inject`},
+		{&rx, "poll", `memif: invalid argument: rx mode "poll" is not one of interrupt, polling`},
 	} {
 		err := tc.v.UnmarshalText([]byte(tc.in))
 		if err == nil || err.Error() != tc.want || !errors.Is(err, memif.ErrInvalid) {

@@ -96,11 +96,11 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Log2RingSize = uint8(bits.Len(uint(*ringSize)) - 1)
 	var err error
-	if cfg.Role, err = parseRole(*role); err != nil {
-		return fs.usageError(stderr, "%v", err)
+	if err = cfg.Role.UnmarshalText([]byte(*role)); err != nil {
+		return fs.usageError(stderr, "--role: %v", err)
 	}
-	if cfg.RxMode, err = parseRxMode(*rxMode); err != nil {
-		return fs.usageError(stderr, "%v", err)
+	if err = cfg.RxMode.UnmarshalText([]byte(*rxMode)); err != nil {
+		return fs.usageError(stderr, "--rx-mode: %v", err)
 	}
 	if cfg.Proto, err = gen.ParseProto(*proto); err != nil {
 		return fs.usageError(stderr, "--proto: %v", err)

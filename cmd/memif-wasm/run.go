@@ -172,12 +172,6 @@ func (f *runFlags) quickConfig() (*config.Config, error) {
 		TxRetries:   f.txRetries,
 		TxRetryTime: f.txRetryTime,
 	}
-	switch f.role {
-	case "server":
-		in.Role = "master"
-	case "client":
-		in.Role = "slave"
-	}
 	for i, p := range f.plugins {
 		pc := config.Plugin{File: p}
 		if i < len(f.pluginConfigs) {

@@ -516,12 +516,9 @@ func (d *Daemon) Snapshot() *Snapshot {
 				Name:      p.cfg.Name,
 				Port:      p.index,
 				Socket:    p.cfg.SocketPath(),
-				Role:      "slave",
+				Role:      p.cfg.MemifRole().String(),
 				ID:        p.cfg.ID,
 				Placement: host.PlacementCopy.String(),
-			}
-			if p.cfg.IsMaster() {
-				is.Role = "master"
 			}
 			if p.egress != nil {
 				is.Egress = p.egress.cfg.Name

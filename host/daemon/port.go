@@ -104,32 +104,17 @@ func (p *port) install(ifc *memif.Interface) {
 // openIface creates a memif interface for the port with settings c on sock,
 // without installing it (a config change opens the new one beside the old).
 func (p *port) openIface(c config.Interface, sock *socketRef) (*memif.Interface, error) {
-	role := memif.RoleSlave
-	if c.IsMaster() {
-		role = memif.RoleMaster
-	}
-	mode := memif.ModeEthernet
-	switch c.Mode {
-	case "ip":
-		mode = memif.ModeIP
-	case "punt-inject":
-		mode = memif.ModePuntInject
-	}
-	rxMode := memif.RxModeInterrupt
-	if c.RxMode == "polling" {
-		rxMode = memif.RxModePolling
-	}
 	ifc, err := sock.s.NewInterface(memif.InterfaceConfig{
 		ID:                   c.ID,
-		Role:                 role,
-		Mode:                 mode,
+		Role:                 c.MemifRole(),
+		Mode:                 c.MemifMode(),
 		Name:                 c.Name,
 		Secret:               c.Secret,
 		RxQueues:             c.NumQueues(),
 		TxQueues:             c.NumQueues(),
 		Log2RingSize:         c.RingLog2(),
 		BufferSize:           uint16(max(c.BufferSize, 0)),
-		RxMode:               rxMode,
+		RxMode:               c.MemifRxMode(),
 		AllowUnsealedRegions: c.AllowUnsealedRegions,
 		OnConnect: func(ifc *memif.Interface) {
 			p.d.log.Info("interface up", "tenant", p.t.name, "interface", c.Name, "rx_queues", ifc.NumRxQueues(), "tx_queues", ifc.NumTxQueues())

@@ -10,32 +10,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/memif"
 	"go.yaml.in/yaml/v3"
 )
 
 // Limits and defaults of configuration values.
 const (
-	DefaultSocket     = "/run/vpp/memif.sock" // memif.DefaultSocketPath, as VPP
-	DefaultRingSize   = 1024
+	DefaultSocket     = memif.DefaultSocketPath // as VPP
+	DefaultRingSize   = 1 << memif.DefaultLog2RingSize
 	MinRingSize       = 2
-	MaxRingSize       = 1 << 14
-	DefaultBufferSize = 2048
-	MinBufferSize     = 128
-	MaxBufferSize     = 65535
+	MaxRingSize       = 1 << memif.MaxLog2RingSize
+	DefaultBufferSize = memif.DefaultBufferSize
+	// MinBufferSize is this daemon's floor: smaller buffers would chain
+	// even a minimal frame with its headers.
+	MinBufferSize = 128
+	MaxBufferSize = memif.MaxBufferSize
 	// DefaultMTU is the largest frame an interface carries whole unless its
 	// mtu says otherwise: a jumbo frame, as the host's default max_frame.
-	DefaultMTU        = 9216
+	DefaultMTU        = host.DefaultMaxFrame
 	MinMTU            = 64
 	MaxMTU            = 65535
-	MaxQueues         = 255
-	MaxNameLen        = 31 // memif interface names travel in 32-byte fields
-	MaxSecretLen      = 24
+	MaxQueues         = memif.MaxQueues
+	MaxNameLen        = memif.MaxNameLen
+	MaxSecretLen      = memif.MaxSecretLen
 	MaxPluginsPerPipe = 16
-	MaxFuel           = 1 << 40 // far above any sane burst budget, far below overflow
-	// MaxStack is the host's bound on a stack budget: the rewritten module
-	// keeps the budget in an i32 global.
-	MaxStack     = 1<<31 - 1
-	MaxTxRetries = 1 << 20
+	MaxFuel           = host.MaxFuel
+	MaxStack          = host.MaxStack
+	MaxTxRetries      = 1 << 20
 	// MaxTxRetryTime bounds Interface.TxRetryTime. A worker does not watch
 	// its queue or a stop request while it waits for a tx ring, so a reload
 	// or shutdown can wait this long per port a burst goes to; longer than
@@ -121,7 +123,8 @@ type Interface struct {
 	Name string `yaml:"name"`
 	// Socket is the control socket path ("@name": abstract). Default DefaultSocket.
 	Socket string `yaml:"socket"`
-	// Role is "slave" (default: connects, allocates memory) or "master" (listens).
+	// Role is "slave" (default: connects, allocates memory) or "master"
+	// (listens); DPDK's "client" and "server" are accepted too.
 	Role string `yaml:"role"`
 	// ID matches this interface with its peer on the socket.
 	ID uint32 `yaml:"id"`
@@ -143,9 +146,9 @@ type Interface struct {
 	// truncation then ends the connection, but such a region is never
 	// shown to plugins in place (copy placement).
 	AllowUnsealedRegions bool `yaml:"allow_unsealed_regions"`
-	// Mode is "ethernet" (default), "ip" or "punt-inject".
+	// Mode is "ethernet" (default), "ip" or "punt-inject" (memif.Mode).
 	Mode string `yaml:"mode"`
-	// RxMode is "interrupt" (default) or "polling".
+	// RxMode is "interrupt" (default) or "polling" (memif.RxMode).
 	RxMode string `yaml:"rx_mode"`
 	// Egress names the tenant interface that PASSed packets leave by; empty: PASS drops.
 	Egress string `yaml:"egress"`
@@ -364,7 +367,29 @@ func (i *Interface) SocketPath() string {
 }
 
 // IsMaster reports whether the interface listens.
-func (i *Interface) IsMaster() bool { return i.Role == "master" }
+func (i *Interface) IsMaster() bool { return i.MemifRole() == memif.RoleMaster }
+
+// MemifRole is Role parsed by memif (the default, slave, when empty or
+// invalid; Validate reports an invalid one).
+func (i *Interface) MemifRole() memif.Role {
+	var r memif.Role
+	r.UnmarshalText([]byte(i.Role))
+	return r
+}
+
+// MemifMode is Mode parsed by memif (ethernet when empty or invalid).
+func (i *Interface) MemifMode() memif.Mode {
+	var m memif.Mode
+	m.UnmarshalText([]byte(i.Mode))
+	return m
+}
+
+// MemifRxMode is RxMode parsed by memif (interrupt when empty or invalid).
+func (i *Interface) MemifRxMode() memif.RxMode {
+	var m memif.RxMode
+	m.UnmarshalText([]byte(i.RxMode))
+	return m
+}
 
 // PluginName is the plugin's name with the default applied.
 func (p *Plugin) PluginName() string {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif"
 )
 
 func TestLoadFull(t *testing.T) {
@@ -75,6 +77,19 @@ func TestSmallRingCarriesItsMTU(t *testing.T) {
 	}
 }
 
+// TestRoleAndModesParsedByMemif: roles and modes are parsed by memif's own
+// parser (the one flags use), so DPDK's names work in a file too.
+func TestRoleAndModesParsedByMemif(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(strings.Replace(good, "role: master", "role: server\n        mode: punt/inject\n        rx_mode: polling", 1), "id: 1", "id: 1\n        role: client", 1)), "dpdk.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := &c.Tenants[0].Interfaces[0], &c.Tenants[0].Interfaces[1]
+	if !a.IsMaster() || a.MemifMode() != memif.ModePuntInject || a.MemifRxMode() != memif.RxModePolling || b.IsMaster() || b.MemifRole() != memif.RoleSlave {
+		t.Errorf("server/punt/polling and client parsed as %v/%v/%v and %v", a.MemifRole(), a.MemifMode(), a.MemifRxMode(), b.MemifRole())
+	}
+}
+
 func TestEmptyIsValid(t *testing.T) {
 	c, err := Parse(nil, "empty.yaml")
 	if err != nil {
@@ -121,7 +136,7 @@ func TestBadConfigs(t *testing.T) {
 		{"not yaml", "tenants: [\n", []string{"config bad.yaml"}},
 		{"wrong type", strings.Replace(good, "role: master", "role: master\n        queues: lots", 1), []string{"cannot unmarshal", "lots"}},
 		{"two documents", good + "---\ntenants: []\n", []string{"more than one YAML document"}},
-		{"bad role", strings.Replace(good, "role: master", "role: server", 1), []string{"tenants[0].interfaces[0].role", `"server" is not one of slave, master`}},
+		{"bad role", strings.Replace(good, "role: master", "role: boss", 1), []string{"tenants[0].interfaces[0].role", `role "boss" is not one of slave, master, client, server`}},
 		{"bad ring size", strings.Replace(good, "role: master", "role: master\n        ring_size: 1000", 1), []string{"interfaces[0].ring_size", "1000 is not a power of two"}},
 		{"ring too big", strings.Replace(good, "role: master", "role: master\n        ring_size: 32768", 1), []string{"ring_size", "32768"}},
 		// Issue #9 case 2: a slave whose ring cannot hold one frame drops them all.
@@ -164,7 +179,7 @@ func TestBadConfigs(t *testing.T) {
 		{"plugin stack over 2^31-1", withPlugin("stack: 2147483648"), []string{"plugins[0].stack", "2147483648 is outside 0..2147483647"}},
 		{"negative tenant stack", withTenant("stack: -4096"), []string{"tenants[0].stack", "-4096 is outside 0..2147483647"}},
 		{"negative plugin cold fuel", withPlugin("cold_fuel: -1"), []string{"tenants[0].interfaces[0].plugins[0].cold_fuel", "-1 is outside"}},
-		{"tenant cold fuel over max", withTenant("cold_fuel: 1099511627777"), []string{"tenants[0].cold_fuel", "1099511627777 is outside"}},
+		{"tenant cold fuel over max", withTenant("cold_fuel: 4611686018427387905"), []string{"tenants[0].cold_fuel", "4611686018427387905 is outside 0..4611686018427387904"}},
 		{"tenant stack over 2^31-1", withTenant("stack: 4294967296"), []string{"tenants[0].stack", "4294967296 is outside"}},
 		{"stack not a number", withPlugin("stack: 64k"), []string{"cannot unmarshal", "`64k` into int64"}},
 		{"negative instances", strings.Replace(good, "name: t\n", "name: t\n    max_instances: -2\n", 1), []string{"tenants[0].max_instances", "-2"}},

@@ -13,12 +13,12 @@ tenants:
   - name: blue
     interfaces:
       - name: north
-        role: server
+        role: boss
         ring_size: 1000
 `), "blue.yaml")
 	fmt.Println(err)
 	// Output:
-	// config blue.yaml: tenants[0].interfaces[0].role: "server" is not one of slave, master
+	// config blue.yaml: tenants[0].interfaces[0].role: role "boss" is not one of slave, master, client, server
 	// config blue.yaml: tenants[0].interfaces[0].ring_size: 1000 is not a power of two between 2 and 16384
 }
 

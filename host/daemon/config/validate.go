@@ -1,11 +1,14 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/memif-wasm/memif-wasm/memif"
 )
 
 // Validate checks every value and cross-reference and returns all problems
@@ -107,7 +110,8 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	if len(in.Socket) > 107 {
 		v.add(ip+".socket", fmt.Sprintf("%d bytes, a unix socket path holds at most 107", len(in.Socket)))
 	}
-	v.oneOf(ip+".role", in.Role, "slave", "master")
+	var role memif.Role
+	v.memifEnum(ip+".role", in.Role, &role)
 	if len(in.Secret) > MaxSecretLen {
 		v.add(ip+".secret", fmt.Sprintf("%d bytes, at most %d", len(in.Secret), MaxSecretLen))
 	}
@@ -145,8 +149,10 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	if in.AllowUnsealedRegions && !in.IsMaster() {
 		v.add(ip+".allow_unsealed_regions", "only a master maps its peer's memory; a slave allocates its own")
 	}
-	v.oneOf(ip+".mode", in.Mode, "ethernet", "ip", "punt-inject")
-	v.oneOf(ip+".rx_mode", in.RxMode, "interrupt", "polling")
+	var mode memif.Mode
+	v.memifEnum(ip+".mode", in.Mode, &mode)
+	var rx memif.RxMode
+	v.memifEnum(ip+".rx_mode", in.RxMode, &rx)
 }
 
 func (v *validator) plugin(pp string, p *Plugin) {
@@ -198,6 +204,17 @@ func (v *validator) add(field, reason string) {
 }
 
 func (v *validator) err() error { return errors.Join(v.errs...) }
+
+// memifEnum checks a role or mode with memif's own parser, the one flags
+// and the admin API use too; empty means the default.
+func (v *validator) memifEnum(field, val string, u encoding.TextUnmarshaler) {
+	if val == "" {
+		return
+	}
+	if err := u.UnmarshalText([]byte(val)); err != nil {
+		v.add(field, strings.TrimPrefix(err.Error(), memif.ErrInvalid.Error()+": "))
+	}
+}
 
 func (v *validator) oneOf(field, val string, allowed ...string) {
 	if val == "" {
