@@ -9,15 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
-	"time"
 	"unicode/utf8"
 
-	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/host/daemon"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
-	"github.com/memif-wasm/memif-wasm/memif"
 )
 
 func init() {
@@ -105,7 +100,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		out = ts
 		if !*jsonOut {
-			printList(stdout, ts)
+			admin.WriteTenants(stdout, ts)
 			return exitOK
 		}
 	case "stats":
@@ -115,7 +110,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		out = s
 		if !*jsonOut {
-			printStats(stdout, s)
+			admin.WriteStats(stdout, s)
 			return exitOK
 		}
 	case "show":
@@ -129,7 +124,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		out = det
 		if !*jsonOut {
-			printDetails(stdout, det)
+			admin.WriteDetails(stdout, det)
 			return exitOK
 		}
 	case "load":
@@ -222,124 +217,6 @@ func ctlFail(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "memif-wasm ctl: %v (is 'memif-wasm run' running with this --admin-socket?)\n", err)
 	}
 	return exitFailure
-}
-
-func printList(w io.Writer, ts []admin.Tenant) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tINTERFACE\tROLE\tID\tSOCKET\tUP\tPLACEMENT\tEGRESS\tPIPELINE")
-	for _, t := range ts {
-		for _, in := range t.Interfaces {
-			var names []string
-			for _, p := range in.Plugins {
-				n := p.Name
-				if p.Fault != "" {
-					n += "(faulted)"
-				}
-				names = append(names, n)
-			}
-			eg := in.Egress
-			if eg == "" {
-				eg = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Name, in.Name, in.Role, in.ID, in.Socket,
-				yesNo(in.Connected), in.Placement, eg, strings.Join(names, " → "))
-		}
-	}
-	tw.Flush()
-}
-
-func printStats(w io.Writer, s *daemon.Snapshot) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	// TX PKTS counts what the interface's workers sent (to any interface);
-	// the byte counts are what crossed this interface.
-	fmt.Fprintln(tw, "TENANT\tINTERFACE\tRX PKTS\tRX BYTES\tTX PKTS\tTX BYTES\tNOT SENT\tBURSTS\t")
-	for _, t := range s.Tenants {
-		for _, in := range t.Interfaces {
-			var q daemon.QueueStats
-			for i := range in.Queues {
-				q.Add(&in.Queues[i])
-			}
-			var drops uint64
-			for _, d := range q.Drops {
-				drops += d
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", t.Name, in.Name, q.RxPackets, in.Memif.RxBytes, q.TxPackets, in.Memif.TxBytes, drops, q.RxBursts)
-		}
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "TENANT\tINTERFACE\tPLUGIN\tPACKETS")
-	for v := range abi.NumVerdicts {
-		fmt.Fprintf(tw, "\t%s", strings.ToUpper(abi.Verdict(v).String()))
-	}
-	fmt.Fprintln(tw, "\tFAULTS\tRELOADS\t")
-	for _, t := range s.Tenants {
-		for _, in := range t.Interfaces {
-			for _, p := range in.Plugins {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d", t.Name, in.Name, p.Name, p.Stats.Packets)
-				for _, n := range p.Stats.Verdicts {
-					fmt.Fprintf(tw, "\t%d", n)
-				}
-				fmt.Fprintf(tw, "\t%d\t%d\t\n", p.Stats.Faults, p.Stats.Reloads)
-			}
-		}
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\nconfig reloads: %d ok, %d failed\n", s.ConfigReloads["ok"], s.ConfigReloads["failed"])
-	if s.LastReloadError != "" {
-		fmt.Fprintf(w, "last failed config reload (%s): %s\n", s.LastReloadErrorAt.Local().Format(time.RFC3339), s.LastReloadError)
-	}
-}
-
-func printDetails(w io.Writer, d *admin.InterfaceDetails) {
-	m := d.Memif
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "interface\t%s (id %d, %s, %s)\n", m.Name, m.ID, m.Role, m.Mode)
-	fmt.Fprintf(tw, "socket\t%s\n", m.Socket)
-	fmt.Fprintf(tw, "connected\t%s\n", yesNo(m.Connected))
-	if m.PeerName != "" || m.PeerApp != "" {
-		fmt.Fprintf(tw, "peer\t%s (%s)\n", m.PeerName, m.PeerApp)
-	} else {
-		fmt.Fprintf(tw, "peer\t-\n")
-	}
-	fmt.Fprintf(tw, "secret\t%s\n", yesNo(m.HasSecret))
-	fmt.Fprintf(tw, "placement\t%s\n", d.Stats.Placement)
-	if d.Stats.LastError != "" {
-		fmt.Fprintf(tw, "last error\t%s\n", d.Stats.LastError)
-	}
-	tw.Flush()
-	if len(m.Regions) > 0 {
-		fmt.Fprintln(w, "\nregions:")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  INDEX\tSIZE\tRINGS")
-		for _, r := range m.Regions {
-			fmt.Fprintf(tw, "  %d\t%d\t%s\n", r.Index, r.Size, yesNo(r.Rings))
-		}
-		tw.Flush()
-	}
-	for _, qs := range []struct {
-		name string
-		q    []memif.QueueDetails
-	}{{"rx queues", m.RxQueues}, {"tx queues", m.TxQueues}} {
-		if len(qs.q) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s:\n", qs.name)
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  QUEUE\tRING\tBUFFER\tHEAD\tTAIL\tFLAGS")
-		for _, q := range qs.q {
-			fmt.Fprintf(tw, "  %d\t%d\t%d\t%d\t%d\t%#x\n", q.Index, q.RingSize, q.BufferSize, q.Head, q.Tail, q.Flags)
-		}
-		tw.Flush()
-	}
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 // isText reports whether b prints as it is: UTF-8 without control

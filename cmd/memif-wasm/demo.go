@@ -13,12 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
-	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/daemon"
+	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/host/daemon/metrics"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
@@ -307,42 +306,8 @@ func demoPlugins(s *daemon.Snapshot) []daemon.PluginSnapshot {
 }
 
 func writeDemoSummary(w io.Writer, s *daemon.Snapshot) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "plugin\tpackets\taborted\tdrop\tpass\ttx\tredirect\tfaults\tzero-copy\tbytes copied\t\n")
-	for _, p := range demoPlugins(s) {
-		st := &p.Stats
-		var copied uint64
-		for _, c := range st.BytesCopied {
-			copied += c
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", p.Name, st.Packets,
-			st.Verdicts[abi.Aborted], st.Verdicts[abi.Drop], st.Verdicts[abi.Pass], st.Verdicts[abi.TX],
-			st.Verdicts[abi.Redirect], st.Faults, st.PacketsPlaced[host.PlacementZeroCopy], copied)
-	}
-	tw.Flush()
-	for _, p := range demoPlugins(s) {
-		if p.Fault != "" {
-			fmt.Fprintf(w, "plugin %s: %d faults (%d packets got its fail policy), last: %s\n",
-				p.Name, p.Stats.Faults, p.Stats.FaultPackets, p.Fault)
-		}
-	}
 	if len(s.Tenants) > 0 && len(s.Tenants[0].Interfaces) > 0 {
-		in := s.Tenants[0].Interfaces[0]
-		var q daemon.QueueStats
-		for i := range in.Queues {
-			q.Add(&in.Queues[i])
-		}
-		var drops []string
-		for r, n := range q.Drops {
-			if n > 0 {
-				drops = append(drops, fmt.Sprintf("%s %d", daemon.DropName(r), n))
-			}
-		}
-		if len(drops) == 0 {
-			drops = []string{"none"}
-		}
-		fmt.Fprintf(w, "interface %s: rx %d packets, tx %d packets, tx drops: %s\n",
-			in.Name, q.RxPackets, q.TxPackets, strings.Join(drops, ", "))
+		admin.WritePipeline(w, &s.Tenants[0].Interfaces[0])
 	}
 }
 
