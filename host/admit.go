@@ -131,7 +131,8 @@ func (e *Engine) load(ctx context.Context, name string, wasm []byte, cfg *Plugin
 		if errors.Is(err, errMemoryCap) {
 			code = AdmitMemory
 		}
-		return m, &AdmissionError{Module: name, Code: code, Reason: "plugin config", Err: err}
+		m.info.Refusal = &AdmissionError{Module: name, Code: code, Reason: "plugin config", Err: err}
+		return m, m.info.Refusal
 	}
 	for _, p := range m.cfg.Redirect {
 		m.redirect[p/64] |= 1 << (p % 64)
@@ -342,11 +343,11 @@ func (e *Engine) Inspect(ctx context.Context, wasm []byte, cfg *PluginConfig) (I
 }
 
 // Inspect is Engine.Inspect on a throwaway engine with default settings.
-func Inspect(ctx context.Context, wasm []byte) (Info, error) {
+func Inspect(ctx context.Context, wasm []byte, cfg *PluginConfig) (Info, error) {
 	e, err := NewEngine(ctx, nil)
 	if err != nil {
 		return Info{}, err
 	}
 	defer e.Close(ctx)
-	return e.Inspect(ctx, wasm, nil)
+	return e.Inspect(ctx, wasm, cfg)
 }

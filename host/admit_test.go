@@ -190,7 +190,7 @@ func TestInitFailures(t *testing.T) {
 
 func TestInspect(t *testing.T) {
 	ctx := context.Background()
-	info, err := Inspect(ctx, hosttest.Script(t, hosttest.ScriptOpts{Version: "7", Imports: `(import "memif_wasm" "log" (func (param i32 i32 i32)))`}))
+	info, err := Inspect(ctx, hosttest.Script(t, hosttest.ScriptOpts{Version: "7", Imports: `(import "memif_wasm" "log" (func (param i32 i32 i32)))`}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +198,14 @@ func TestInspect(t *testing.T) {
 		len(info.Imports) != 1 || info.Imports[0] != "memif_wasm.log" || info.MemoryMax != 1024 {
 		t.Fatalf("info = %+v", info)
 	}
-	info, err = Inspect(ctx, []byte("junk"))
+	info, err = Inspect(ctx, []byte("junk"), nil)
 	if err != nil || info.Admissible || info.Refusal.Code != AdmitMalformed || info.Size != 4 {
 		t.Fatalf("junk: %+v, %v", info, err)
+	}
+	// A plugin config refused before the module is looked at is a refusal too.
+	info, err = Inspect(ctx, []byte("junk"), &PluginConfig{Fuel: -1})
+	if err != nil || info.Admissible || info.Refusal == nil || info.Refusal.Code != AdmitConfig {
+		t.Fatalf("bad plugin config: %+v, %v", info, err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,7 +76,7 @@ func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return exitFailure
 		}
 	}
-	info, err := inspectModule(ctx, wasm, pc)
+	info, err := host.Inspect(ctx, wasm, pc)
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm inspect: %s: %v\n", file, err)
 		return exitFailure
@@ -110,31 +109,6 @@ func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFailure
 	}
 	return exitOK
-}
-
-// inspectModule admits wasm on a throwaway engine whose cap allows what pc asks for.
-func inspectModule(ctx context.Context, wasm []byte, pc *host.PluginConfig) (host.Info, error) {
-	e, err := host.NewEngine(ctx, &host.EngineConfig{})
-	if err != nil {
-		return host.Info{}, err
-	}
-	defer e.Close(ctx)
-	info, err := e.Inspect(ctx, wasm, pc)
-	if err != nil || info.Admissible || info.Refusal != nil {
-		return info, err
-	}
-	// A plugin config the engine refuses before looking at the module leaves Info
-	// empty; Load reports why.
-	_, lerr := e.Load(ctx, "inspect", wasm, pc)
-	var ae *host.AdmissionError
-	if errors.As(lerr, &ae) {
-		info.Refusal = ae
-		return info, nil
-	}
-	if lerr == nil {
-		lerr = errors.New("refused without a reason")
-	}
-	return info, lerr
 }
 
 // readFileLimited reads a file the user named, refusing directories and anything larger
