@@ -323,15 +323,10 @@ func TestMasterLimitsSlaveQueues(t *testing.T) {
 	}
 }
 
+// waitFor is memiftest.WaitFor with this package's usual bound.
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	memiftest.WaitFor(t, 5*time.Second, "the condition", cond)
 }
 
 func TestInterruptWait(t *testing.T) {

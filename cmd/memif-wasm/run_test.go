@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,30 +21,12 @@ import (
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
-// syncBuffer is a bytes.Buffer safe for the daemon's logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // background runs the CLI until the test cancels it; wait returns the exit code.
 type background struct {
 	cancel context.CancelFunc
 	done   chan int
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout hosttest.SyncBuffer
+	stderr hosttest.SyncBuffer
 }
 
 func startRun(t *testing.T, args ...string) *background {

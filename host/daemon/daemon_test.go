@@ -20,6 +20,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/host/dataplane"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // TestReflect runs a single master interface with a TX plugin: every packet
@@ -35,7 +36,7 @@ func TestReflect(t *testing.T) {
 		t.Fatalf("lost %d, duplicated %d, foreign %d of %d", lost, dup, tr.other, tr.count)
 	}
 	// A worker folds its counters in after the burst's transmit: wait for the last one.
-	waitFor(t, "the worker's counters", func() bool { return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxPackets == 5000 })
+	memiftest.WaitFor(t, 10*time.Second, "the worker's counters", func() bool { return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxPackets == 5000 })
 	s := d.Snapshot()
 	in := s.Tenants[0].Interfaces[0]
 	if !in.Connected || in.Queues[0].RxPackets != 5000 || in.Queues[0].Tx[abi.TX] != 5000 || in.Memif.TxPackets != 5000 {
@@ -60,7 +61,7 @@ func TestPassWithoutEgressDrops(t *testing.T) {
 	if n, err := txq.WritePackets([][]byte{frame(0), frame(1), frame(2)}); n != 3 {
 		t.Fatalf("sent %d: %v", n, err)
 	}
-	waitFor(t, "3 no_egress drops", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "3 no_egress drops", func() bool {
 		return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].Dropped[abi.Pass] == 3
 	})
 }
@@ -89,7 +90,7 @@ func TestBridge(t *testing.T) {
 	if lost, dup := tr.check(); lost != 0 || dup != 0 {
 		t.Fatalf("b→a: lost %d, duplicated %d", lost, dup)
 	}
-	waitFor(t, "the workers' counters", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "the workers' counters", func() bool {
 		s := d.Snapshot().Tenants[0]
 		return s.Interfaces[0].Queues[0].RxPackets == 3000 && s.Interfaces[1].Queues[0].RxPackets == 3000
 	})
@@ -189,7 +190,7 @@ func TestWatchReloads(t *testing.T) {
 	d := startDaemon(t, oneInterface(sock, filepath.Join(dir, "v.wasm")), Options{Watch: true})
 	p := newPeer(t, sock, 0, false)
 	buildPlugin(t, dir, "v", int(abi.TX), 0) // replaced by rename, as build tools do
-	waitFor(t, "a reload after the file changed", func() bool { return d.Snapshot().Reloads["t"]["ok"] == 1 })
+	memiftest.WaitFor(t, 10*time.Second, "a reload after the file changed", func() bool { return d.Snapshot().Reloads["t"]["ok"] == 1 })
 	tr := &traffic{tx: p, rx: p, count: 500}
 	tr.run(t, 10*time.Second)
 	if lost, dup := tr.check(); lost != 0 || dup != 0 {
@@ -258,7 +259,7 @@ func TestSlaveReconnects(t *testing.T) {
 	}
 	p.close() // vanish, possibly with packets in flight
 	p2 := newPeer(t, sock, 0, true)
-	waitFor(t, "the daemon to reconnect", func() bool { return d.Snapshot().Tenants[0].Interfaces[0].Connected })
+	memiftest.WaitFor(t, 10*time.Second, "the daemon to reconnect", func() bool { return d.Snapshot().Tenants[0].Interfaces[0].Connected })
 	tr := &traffic{tx: p2, rx: p2, count: 1000}
 	tr.run(t, 10*time.Second)
 	if lost, dup := tr.check(); lost != 0 || dup != 0 {
@@ -351,7 +352,7 @@ func TestLoadUnload(t *testing.T) {
 	}
 	txq, _ := p.ifc.TxQueue(0)
 	txq.WritePackets([][]byte{frame(0), frame(1)})
-	waitFor(t, "2 drops", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "2 drops", func() bool {
 		pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins
 		return len(pl) == 2 && pl[0].Name == "drop" && pl[0].Stats.Verdicts[abi.Drop] == 2
 	})
@@ -387,7 +388,7 @@ func TestApplyDiff(t *testing.T) {
 	newPeer(t, filepath.Join(dir, "b.sock"), 0, false)
 	tr := &traffic{tx: pa, rx: pa, count: 100}
 	tr.run(t, 5*time.Second)
-	waitFor(t, "the worker's counters", func() bool { return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxPackets == 100 })
+	memiftest.WaitFor(t, 10*time.Second, "the worker's counters", func() bool { return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxPackets == 100 })
 
 	changes, err := d.Apply(context.Background(), mk("two"))
 	if err != nil {
@@ -422,7 +423,7 @@ func TestApplyDiff(t *testing.T) {
 // waitUp waits until every interface of d forwards.
 func waitUp(t testing.TB, d *Daemon) {
 	t.Helper()
-	waitFor(t, "every interface up", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "every interface up", func() bool {
 		for _, tn := range d.Snapshot().Tenants {
 			for _, in := range tn.Interfaces {
 				if !in.Connected {
@@ -434,17 +435,6 @@ func waitUp(t testing.TB, d *Daemon) {
 	})
 }
 
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestFewerQueuesNegotiated: the daemon offers 2 queues, the peer takes 1;
 // traffic flows and the second slot runs no worker.
 func TestFewerQueuesNegotiated(t *testing.T) {
@@ -454,7 +444,7 @@ func TestFewerQueuesNegotiated(t *testing.T) {
 	cfg.Tenants[0].Interfaces[0].Queues = 2
 	d := startDaemon(t, cfg, Options{})
 	p := newPeer(t, sock, 0, false) // asks for 1 queue each way
-	waitFor(t, "the second worker to stop", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "the second worker to stop", func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		ws := d.tenants[0].ports[0].workers
@@ -508,7 +498,7 @@ func TestRedirect(t *testing.T) {
 	waitUp(t, d)
 	txq, _ := pa.ifc.TxQueue(0)
 	txq.WritePackets([][]byte{frame(0), frame(1)})
-	waitFor(t, "2 aborted verdicts", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "2 aborted verdicts", func() bool {
 		pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0].Stats
 		return pl.Verdicts[abi.Aborted] == 2 && pl.Invalid[host.ReasonRedirect] == 2
 	})
@@ -522,14 +512,14 @@ func TestFaultIsLogged(t *testing.T) {
 	defer func() { faultLogInterval = old }()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "memif.sock")
-	var logBuf syncBuffer
+	var logBuf hosttest.SyncBuffer
 	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "trap", hosttest.Trap, 0)),
 		Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	p := newPeer(t, sock, 0, false)
 	txq, _ := p.ifc.TxQueue(0)
 	txq.WritePackets([][]byte{frame(0), frame(1), frame(2)})
-	waitFor(t, "the fault in the log", func() bool { return strings.Contains(logBuf.String(), "plugin faulted") })
-	waitFor(t, "3 fail_closed rx drops", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "the fault in the log", func() bool { return strings.Contains(logBuf.String(), "plugin faulted") })
+	memiftest.WaitFor(t, 10*time.Second, "3 fail_closed rx drops", func() bool {
 		return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxDrops[dataplane.RxDropFailClosed] == 3
 	})
 	pl := d.Snapshot().Tenants[0].Interfaces[0].Plugins[0]
@@ -539,23 +529,6 @@ func TestFaultIsLogged(t *testing.T) {
 	if !strings.Contains(logBuf.String(), "plugin=trap") || !strings.Contains(logBuf.String(), "unreachable") {
 		t.Errorf("log line lacks the plugin or the trap:\n%s", logBuf.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestApplyChangedInterface: changing one interface's memif settings
@@ -625,7 +598,7 @@ func TestCloseLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.close()
-	waitFor(t, "goroutines and descriptors to go", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "goroutines and descriptors to go", func() bool {
 		return runtime.NumGoroutine() <= goroutines && fds() <= files
 	})
 }
@@ -808,7 +781,7 @@ func TestStackBudgets(t *testing.T) {
 			t.Fatalf("%s: sent %d: %v", sock, n, err)
 		}
 	}
-	waitFor(t, "three packets through each pipeline", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "three packets through each pipeline", func() bool {
 		s := d.Snapshot()
 		return s.Tenants[0].Interfaces[0].Plugins[1].Stats.Packets == 3 && s.Tenants[1].Interfaces[0].Plugins[0].Stats.FaultPackets == 3
 	})
@@ -853,7 +826,7 @@ func TestTxRetryBounds(t *testing.T) {
 			var err error
 			// As master, the peer sends into buffers the daemon hands it;
 			// it may not have handed them yet.
-			waitFor(t, fmt.Sprintf("%s: room for packet %d", sock, sent), func() bool {
+			memiftest.WaitFor(t, 10*time.Second, fmt.Sprintf("%s: room for packet %d", sock, sent), func() bool {
 				n, err = txq.WritePackets([][]byte{frame(uint64(sent)), frame(uint64(sent + 1)), frame(uint64(sent + 2)), frame(uint64(sent + 3))})
 				return n > 0 || !errors.Is(err, memif.ErrRingFull)
 			})
@@ -862,10 +835,10 @@ func TestTxRetryBounds(t *testing.T) {
 			}
 			sent += n
 			// One small burst at a time, each after the worker took the last.
-			waitFor(t, fmt.Sprintf("%s: the worker to take %d packets", sock, sent), func() bool { return rx() == uint64(sent) })
+			memiftest.WaitFor(t, 10*time.Second, fmt.Sprintf("%s: the worker to take %d packets", sock, sent), func() bool { return rx() == uint64(sent) })
 		}
 	}
-	waitFor(t, "every packet sent or dropped", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "every packet sent or dropped", func() bool {
 		for _, tn := range d.Snapshot().Tenants {
 			q := tn.Interfaces[0].Queues[0]
 			if q.Tx[abi.TX]+q.Dropped[abi.TX] != total {

@@ -61,19 +61,6 @@ func socketStats(t testing.TB, d *Daemon, path string) memif.SocketStats {
 	return r.s.Stats()
 }
 
-// poll waits for cond, checking every millisecond, and fails the test
-// after timeout.
-func poll(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // resources is what a scenario must give back: open descriptors and
 // memfd mappings of this process (the daemon and the test's peers).
 type resources struct{ fds, maps int }
@@ -271,7 +258,7 @@ func (n *neighbour) mark() uint64 {
 // and the neighbour's link never down.
 func (n *neighbour) check(t testing.TB, from uint64) {
 	t.Helper()
-	poll(t, 10*time.Second, "the neighbour to send its frames", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "the neighbour to send its frames", func() bool {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		return n.sent-from >= neighbourMin || n.err != nil

@@ -178,7 +178,7 @@ func (h *hostile) slaveAt(t *testing.T, st stage) *memiftest.RawSlave {
 		s.Connect()
 		s.PostRx(1 << s.Cfg.Log2)
 		ifc := iface(t, h.d, h.name)
-		poll(t, 5*time.Second, "the attacked interface up", ifc.Connected)
+		memiftest.WaitFor(t, 5*time.Second, "the attacked interface up", ifc.Connected)
 	}
 	return s
 }
@@ -203,7 +203,7 @@ func hungUp(t *testing.T, p *memiftest.RawPeer) {
 func (h *hostile) down(t *testing.T) {
 	t.Helper()
 	ifc := iface(t, h.d, h.name)
-	poll(t, 10*time.Second, "the attacked interface down", func() bool { return !ifc.Connected() })
+	memiftest.WaitFor(t, 10*time.Second, "the attacked interface down", func() bool { return !ifc.Connected() })
 }
 
 // lastError returns the attacked interface's last error.
@@ -247,7 +247,7 @@ func wantReflected(t *testing.T, got, want []byte) {
 func receive(t *testing.T, s *memiftest.RawSlave, n int) [][]byte {
 	t.Helper()
 	var got [][]byte
-	poll(t, 5*time.Second, fmt.Sprintf("%d frames back", n), func() bool {
+	memiftest.WaitFor(t, 5*time.Second, fmt.Sprintf("%d frames back", n), func() bool {
 		got = append(got, s.Receive()...)
 		return len(got) >= n
 	})
@@ -485,7 +485,7 @@ func TestHostilePeers(t *testing.T) {
 			// error is no failure here.
 			s.Conn.WriteMsgUnix(memiftest.Encode(memiftest.Ack{}), syscall.UnixRights(fdKinds(t, 3)...), nil)
 			s.Conn.Close()
-			poll(t, 10*time.Second, "the INIT with 12 descriptors refused", func() bool {
+			memiftest.WaitFor(t, 10*time.Second, "the INIT with 12 descriptors refused", func() bool {
 				return socketStats(t, h.d, h.path).Refused == refusedBefore+1
 			})
 		}},
@@ -631,7 +631,7 @@ func TestHostilePeers(t *testing.T) {
 			*tx.Desc(0) = memiftest.Desc{Region: 1, Length: uint32(len(f))}
 			tx.SetHead(1)
 			memiftest.Signal(s.EventFDs[0])
-			poll(t, 5*time.Second, "the frame back on the one-slot ring", func() bool { return rx.Tail() == 1 })
+			memiftest.WaitFor(t, 5*time.Second, "the frame back on the one-slot ring", func() bool { return rx.Tail() == 1 })
 			d := *rx.Desc(0)
 			wantReflected(t, s.Bufs.Data[d.Offset:d.Offset+d.Length], f)
 			if tx.Tail() != 1 {
@@ -745,7 +745,7 @@ func TestHostilePeers(t *testing.T) {
 			f := frame(5)
 			copy(s.Bufs.Data, f)
 			publish(s, memiftest.Desc{Region: 1, Length: 64})
-			poll(t, 5*time.Second, "the frame back", func() bool { return s.M2S.Tail() == 1 })
+			memiftest.WaitFor(t, 5*time.Second, "the frame back", func() bool { return s.M2S.Tail() == 1 })
 			d := *s.M2S.Desc(0)
 			wantReflected(t, s.Bufs.Data[d.Offset:d.Offset+d.Length], f)
 			if !iface(t, h.d, h.name).Connected() {
@@ -827,7 +827,7 @@ func TestHostilePeers(t *testing.T) {
 			for range 100 {
 				memiftest.DialRaw(t, h.path).Conn.Close()
 			}
-			poll(t, 10*time.Second, "100 connections accepted", func() bool {
+			memiftest.WaitFor(t, 10*time.Second, "100 connections accepted", func() bool {
 				return socketStats(t, h.d, h.path).Accepted-accepted >= 100
 			})
 		}},
@@ -868,7 +868,7 @@ func TestHostilePeers(t *testing.T) {
 						attempt, hellos, closed, overflow, want)
 				}
 				t.Logf("attempt %d: %d HELLOs, other handshakes still pending; again", attempt, hellos)
-				poll(t, 10*time.Second, "the 40 connections closed", func() bool { return memiftest.OpenFDs(t) <= fds })
+				memiftest.WaitFor(t, 10*time.Second, "the 40 connections closed", func() bool { return memiftest.OpenFDs(t) <= fds })
 			}
 		}},
 	}
@@ -908,7 +908,7 @@ func TestHostilePeers(t *testing.T) {
 			}
 			drops := attackedDrops()
 			f := frame(9)
-			poll(t, 10*time.Second, "100 reflections dropped", func() bool {
+			memiftest.WaitFor(t, 10*time.Second, "100 reflections dropped", func() bool {
 				s.Transmit(f, f, f, f)
 				return attackedDrops()-drops >= 100
 			})
@@ -1046,14 +1046,14 @@ func TestHostileTrustedPeer(t *testing.T) {
 			s.Connect()
 			s.PostRx(16)
 			ifc := iface(t, h.d, h.name)
-			poll(t, 5*time.Second, "the attacked interface up", ifc.Connected)
+			memiftest.WaitFor(t, 5*time.Second, "the attacked interface up", ifc.Connected)
 			before := ifc.LastError()
 			if r := ifc.Regions(); len(r) != 2 || r[0].Sealed == cfg.UnsealedRings || r[1].Sealed == cfg.UnsealedBuffers {
 				t.Fatalf("regions %+v", r)
 			}
 			rx := ifc.Stats().RxPackets
 			stop := traffic(s)
-			poll(t, 5*time.Second, "traffic on the trusted connection", func() bool { return ifc.Stats().RxPackets-rx >= 20 })
+			memiftest.WaitFor(t, 5*time.Second, "traffic on the trusted connection", func() bool { return ifc.Stats().RxPackets-rx >= 20 })
 			err := truncate(s)
 			stop()
 			if err != nil {
@@ -1130,7 +1130,7 @@ func (h *hostile) connectSlave(t *testing.T) *memiftest.RawPeer {
 		t.Cleanup(func() { h.ln = nil })
 	}
 	ifc := iface(t, h.d, h.name)
-	poll(t, 10*time.Second, "the slave to take a connection request", func() bool { return ifc.RequestConnection() == nil })
+	memiftest.WaitFor(t, 10*time.Second, "the slave to take a connection request", func() bool { return ifc.RequestConnection() == nil })
 	return memiftest.Accept(t, h.ln).RawPeer
 }
 
@@ -1172,7 +1172,7 @@ func masterHandshake(t *testing.T, p *memiftest.RawPeer) *rawMaster {
 // after CONNECTED).
 func (m *rawMaster) posted(t *testing.T) {
 	t.Helper()
-	poll(t, 5*time.Second, "the slave's rx buffers posted", func() bool { return m.m2s.Head() != m.m2s.Tail() })
+	memiftest.WaitFor(t, 5*time.Second, "the slave's rx buffers posted", func() bool { return m.m2s.Head() != m.m2s.Tail() })
 }
 
 // transmit writes f into the next posted M2S buffer and signals the slave.
@@ -1212,7 +1212,7 @@ func (m *rawMaster) roundTrip(t *testing.T, seq uint64) {
 	f := frame(seq)
 	m.transmit(t, f)
 	var got [][]byte
-	poll(t, 5*time.Second, "the frame back from the slave", func() bool {
+	memiftest.WaitFor(t, 5*time.Second, "the frame back from the slave", func() bool {
 		got = append(got, m.receive(t)...)
 		return len(got) > 0
 	})
@@ -1227,7 +1227,7 @@ func (h *hostile) connectedMaster(t *testing.T, hello memiftest.Hello) *rawMaste
 	p.Send(hello)
 	m := masterHandshake(t, p)
 	p.Send(memiftest.Connected{Name: "raw master"})
-	poll(t, 5*time.Second, "the attacked slave up", iface(t, h.d, h.name).Connected)
+	memiftest.WaitFor(t, 5*time.Second, "the attacked slave up", iface(t, h.d, h.name).Connected)
 	return m
 }
 
@@ -1317,7 +1317,7 @@ func TestHostileMasters(t *testing.T) {
 			p.Send(memiftest.Disconnect{Reason: "go away"})
 			hungUp(t, p)
 			var de *memif.DisconnectError
-			poll(t, 5*time.Second, "the master's reason as the slave's last error", func() bool {
+			memiftest.WaitFor(t, 5*time.Second, "the master's reason as the slave's last error", func() bool {
 				return errors.As(h.lastError(t), &de) && de.Remote && de.Reason == "go away"
 			})
 		}},

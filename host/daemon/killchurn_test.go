@@ -120,7 +120,7 @@ func killCycle(t *testing.T, d *Daemon, bin string, r churnRole) {
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("gen (pid %d) ended with %v, not by SIGKILL; its output:\n%s", cmd.Process.Pid, cmd.ProcessState, out.String())
 	}
-	poll(t, 10*time.Second, fmt.Sprintf("the daemon to see the link to killed gen (pid %d) go", cmd.Process.Pid), func() bool {
+	memiftest.WaitFor(t, 10*time.Second, fmt.Sprintf("the daemon to see the link to killed gen (pid %d) go", cmd.Process.Pid), func() bool {
 		return !ifc.Connected()
 	})
 }
@@ -182,7 +182,7 @@ func TestKillChurn(t *testing.T) {
 	elapsed := time.Since(start)
 
 	settle(t, base)
-	poll(t, 10*time.Second, fmt.Sprintf("goroutines back to %d", goroutines), func() bool { return runtime.NumGoroutine() <= goroutines })
+	memiftest.WaitFor(t, 10*time.Second, fmt.Sprintf("goroutines back to %d", goroutines), func() bool { return runtime.NumGoroutine() <= goroutines })
 	end, memEnd := countResources(t), measureMemory(t)
 	t.Logf("%d kill -9 cycles per role in %v: descriptors %d -> %d, memfd mappings %d -> %d, goroutines %d -> %d, VmRSS %d -> %d KiB (%+d), Go heap %d -> %d KiB (%+d)",
 		cycles, elapsed, base.fds, end.fds, base.maps, end.maps, goroutines, runtime.NumGoroutine(),

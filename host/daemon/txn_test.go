@@ -14,6 +14,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // TestApplyFailedReloadKeepsInterface: a config whose interface change is
@@ -127,7 +128,7 @@ func TestApplyRestartAndQueues(t *testing.T) {
 	p.close()
 	p = newPeer(t, sock, 0, false)
 	sendThrough(t, p, 300)
-	waitFor(t, "the worker's counters", func() bool {
+	memiftest.WaitFor(t, 10*time.Second, "the worker's counters", func() bool {
 		return d.Snapshot().Tenants[0].Interfaces[0].Plugins[0].Stats.Packets == 600
 	})
 	if n := len(d.Snapshot().Tenants[0].Interfaces[0].Queues); n != 2 {

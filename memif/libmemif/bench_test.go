@@ -1,7 +1,6 @@
 package libmemif
 
 import (
-	"syscall"
 	"testing"
 	"time"
 
@@ -11,22 +10,13 @@ import (
 
 const benchBurst = 32
 
-// cpuTime is the CPU time (user + system) the process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportMpps reports packets per second of wall time, and of CPU time:
 // the machine is shared, and CPU time (which includes the garbage
 // collector's background work) is what the API layer costs.
 func reportMpps(b *testing.B, cpuStart time.Duration) {
 	pkts := float64(b.N) * benchBurst
 	b.ReportMetric(pkts/b.Elapsed().Seconds()/1e6, "Mpps")
-	b.ReportMetric(pkts/(cpuTime(b)-cpuStart).Seconds()/1e6, "Mpps-cpu")
+	b.ReportMetric(pkts/(memiftest.CPUTime(b)-cpuStart).Seconds()/1e6, "Mpps-cpu")
 }
 
 // sink keeps benchmark results alive so the compiler cannot drop them.
@@ -74,7 +64,7 @@ func BenchmarkBurst64(b *testing.B) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
-		cpu := cpuTime(b)
+		cpu := memiftest.CPUTime(b)
 		for range b.N {
 			if n, err := txm.TxBurst(0, pkts); err != nil || n != benchBurst {
 				b.Fatalf("TxBurst: %d, %v", n, err)
@@ -105,7 +95,7 @@ func BenchmarkBurst64(b *testing.B) {
 			dst := make([]byte, benchBurst*2048)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := cpuTime(b)
+			cpu := memiftest.CPUTime(b)
 			for range b.N {
 				if n, err := tx.WritePackets(pkts); err != nil || n != benchBurst {
 					b.Fatalf("WritePackets: %d, %v", n, err)

@@ -9,12 +9,13 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func TestGopacketResponder(t *testing.T) {
 	for _, slave := range []bool{false, true} {
 		t.Run(fmt.Sprintf("slave=%v", slave), func(t *testing.T) {
-			cfg := config{Socket: exampletest.SocketPath(t), ConnID: 2, Slave: slave, MAC: exampletest.ResponderMAC, IP: exampletest.ResponderIP, Queues: 1}
+			cfg := config{Socket: memiftest.SocketPath(t), ConnID: 2, Slave: slave, MAC: exampletest.ResponderMAC, IP: exampletest.ResponderIP, Queues: 1}
 			peerCfg := memif.InterfaceConfig{ID: 2}
 			var p *memif.Interface
 			if slave {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func testConfig(socket string, slave bool, queues uint8) config {
@@ -39,7 +40,7 @@ func TestICMPResponder(t *testing.T) {
 			name = "slave"
 		}
 		t.Run(name, func(t *testing.T) {
-			p, ex := start(t, testConfig(exampletest.SocketPath(t), slave, 1), 1)
+			p, ex := start(t, testConfig(memiftest.SocketPath(t), slave, 1), 1)
 
 			exampletest.Send(t, p, 0, exampletest.ARPRequest(t))
 			if got, want := exampletest.Recv(t, p, 0, 1)[0], exampletest.ARPReply(t); !bytes.Equal(got, want) {
@@ -74,7 +75,7 @@ func TestICMPResponder(t *testing.T) {
 }
 
 func TestICMPResponderQueues(t *testing.T) {
-	p, _ := start(t, testConfig(exampletest.SocketPath(t), false, 2), 2)
+	p, _ := start(t, testConfig(memiftest.SocketPath(t), false, 2), 2)
 	for q := range 2 {
 		exampletest.Send(t, p, q, exampletest.EchoRequest(t, uint16(q), 1, []byte("q")))
 		if got, want := exampletest.Recv(t, p, q, 1)[0], exampletest.EchoReply(t, uint16(q), 1, []byte("q")); !bytes.Equal(got, want) {

@@ -11,13 +11,14 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func TestJumboFrames(t *testing.T) {
 	for _, slave := range []bool{false, true} {
 		t.Run(fmt.Sprintf("slave=%v", slave), func(t *testing.T) {
 			const queues, bursts = 2, 3
-			cfg := config{Socket: exampletest.SocketPath(t), ConnID: 1, Slave: slave, Secret: "secret", Queues: queues,
+			cfg := config{Socket: memiftest.SocketPath(t), ConnID: 1, Slave: slave, Secret: "secret", Queues: queues,
 				BufferSize: 2048, Step: 1500, Max: 9000, Interval: 10 * time.Millisecond, Bursts: bursts}
 			peerCfg := memif.InterfaceConfig{ID: 1, Secret: "secret", RxQueues: queues, TxQueues: queues, BufferSize: 2048}
 			var p *memif.Interface

@@ -10,12 +10,13 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func TestMultiQueue(t *testing.T) {
 	for _, slave := range []bool{false, true} {
 		t.Run(fmt.Sprintf("slave=%v", slave), func(t *testing.T) {
-			cfg := config{Socket: exampletest.SocketPath(t), ConnID: 5, Slave: slave, MAC: exampletest.ResponderMAC, IP: exampletest.ResponderIP, PollIdle: 50 * time.Microsecond}
+			cfg := config{Socket: memiftest.SocketPath(t), ConnID: 5, Slave: slave, MAC: exampletest.ResponderMAC, IP: exampletest.ResponderIP, PollIdle: 50 * time.Microsecond}
 			peerCfg := memif.InterfaceConfig{ID: 5, RxQueues: 2, TxQueues: 2}
 			var p *memif.Interface
 			if slave {

@@ -10,13 +10,14 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/libmemif/internal/exampletest"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func TestRawData(t *testing.T) {
 	for _, slave := range []bool{false, true} {
 		t.Run(fmt.Sprintf("slave=%v", slave), func(t *testing.T) {
 			const queues, bursts = 3, 2
-			cfg := config{Socket: exampletest.SocketPath(t), ConnID: 1, Slave: slave, Secret: "secret", Queues: queues, Interval: 10 * time.Millisecond, Bursts: bursts}
+			cfg := config{Socket: memiftest.SocketPath(t), ConnID: 1, Slave: slave, Secret: "secret", Queues: queues, Interval: 10 * time.Millisecond, Bursts: bursts}
 			peerCfg := memif.InterfaceConfig{ID: 1, Secret: "secret", RxQueues: queues, TxQueues: queues}
 			var p *memif.Interface
 			if slave {

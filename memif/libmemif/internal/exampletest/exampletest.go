@@ -9,8 +9,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -81,18 +79,6 @@ func EchoRequest(t testing.TB, id, seq uint16, payload []byte) []byte {
 // EchoReply is the answer EchoRequest(id, seq, payload) must get.
 func EchoReply(t testing.TB, id, seq uint16, payload []byte) []byte {
 	return echo(t, true, id, seq, payload)
-}
-
-// SocketPath returns a socket path in a fresh short temporary directory
-// (t.TempDir can exceed sun_path's 108 bytes).
-func SocketPath(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "lmx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "s")
 }
 
 // Peer creates a native memif interface on path; it is closed when the
