@@ -148,13 +148,22 @@ func (c *conn) run(handshake func() error) {
 
 func (c *conn) linkUp() (bool, error) {
 	i := c.ifc
+	// The previous connection's OnDisconnect comes before this one's
+	// OnConnect: a master may accept the next slave while the last one's
+	// teardown is still running its callback.
+	i.mu.Lock()
+	prev := i.last
+	i.mu.Unlock()
+	if prev != nil {
+		<-prev.done
+	}
 	i.mu.Lock()
 	if i.closed {
 		i.mu.Unlock()
 		return false, errInterfaceClosed()
 	}
 	i.claim = nil
-	i.c = c
+	i.c, i.last = c, c
 	i.lastErr = nil
 	// A connection request made before this connection is satisfied by it:
 	// it must not start another attempt after this one ends.

@@ -22,6 +22,7 @@ type Interface struct {
 
 	mu      sync.Mutex
 	c       *conn // link up
+	last    *conn // the connection that was up last (its teardown may still run)
 	claim   *conn // master: connection in handshake holding this id
 	changed chan struct{}
 	kick    chan struct{} // slave: RequestConnection asks for an attempt now

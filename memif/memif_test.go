@@ -921,3 +921,53 @@ func TestSocketCloseFromCallback(t *testing.T) {
 	waitFor(t, func() bool { return !m.Connected() })
 	sock.Close()
 }
+
+// TestCallbacksInOrder: OnConnect and OnDisconnect alternate, also when a
+// slave reconnects at once: the last connection's OnDisconnect has run
+// before the next one's OnConnect (a master may accept the next slave while
+// the last one's teardown still runs).
+func TestCallbacksInOrder(t *testing.T) {
+	path := memiftest.SocketPath(t)
+	var mu sync.Mutex
+	var events []string
+	record := func(e string) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}
+	ms, err := memif.NewSocket(memif.SocketConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	_, err = ms.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster,
+		OnConnect: func(*memif.Interface) { record("up") },
+		OnDisconnect: func(*memif.Interface, error) {
+			time.Sleep(time.Millisecond) // a callback that takes a moment
+			record("down")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cycles = 30
+	for range cycles {
+		ss, err := memif.NewSocket(memif.SocketConfig{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ss.NewInterface(memif.InterfaceConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WaitConnected(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		ss.Close()
+	}
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 2*cycles })
+	for i, e := range events {
+		if want := []string{"up", "down"}[i%2]; e != want {
+			t.Fatalf("event %d is %q, want %q: %v", i, e, want, events)
+		}
+	}
+}
