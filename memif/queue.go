@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -204,15 +203,16 @@ func (q *queue) EventFD() int {
 // when the link is down, and ErrBadDescriptor/ErrBadRingIndex when the
 // peer broke the protocol. Every returned buffer must later be given back
 // with Release (or to TxQueue.EnqueueRx).
-func (q *RxQueue) RxBurst(bufs []Buffer) (n int, err error) {
+func (q *RxQueue) RxBurst(bufs []Buffer) (int, error) {
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.unlock(&err)
 	if q.unsealed {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		return guarded(&q.queue, func() (int, error) { return q.rxBurst(bufs) })
 	}
-	return q.rxBurst(bufs)
+	n, err := q.rxBurst(bufs)
+	q.mu.Unlock()
+	return n, err
 }
 
 func (q *queue) rxBurst(bufs []Buffer) (int, error) {
@@ -319,14 +319,21 @@ func (q *queue) rxBurst(bufs []Buffer) (int, error) {
 // Release gives back the n oldest buffers returned by RxBurst (n < 0: all
 // of them). A master advances the ring tail; a slave re-posts the buffers
 // to the master with the configured headroom.
-func (q *RxQueue) Release(n int) (err error) {
+func (q *RxQueue) Release(n int) error {
 	if err := q.lock(); err != nil {
 		return err
 	}
-	defer q.unlock(&err)
 	if q.unsealed {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		_, err := guarded(&q.queue, func() (struct{}, error) { return struct{}{}, q.release(n) })
+		return err
 	}
+	err := q.release(n)
+	q.mu.Unlock()
+	return err
+}
+
+// release is Release with q.mu held.
+func (q *queue) release(n int) error {
 	if q.slave {
 		// Slots read but not re-posted: [own-size, cur).
 		held := int(uint16(q.cur + uint16(q.size) - q.own))
@@ -423,18 +430,19 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 // or clearing MASK_INT on the ring, which this side (the receiver) owns.
 // Packets published before a switch to interrupt mode were not signalled:
 // run RxBurst once after the switch, before the first Wait.
-func (q *RxQueue) SetMode(m RxMode) (err error) {
+func (q *RxQueue) SetMode(m RxMode) error {
 	if m > RxModePolling {
 		return fmt.Errorf("memif: rx mode %d: %w", m, ErrInvalid)
 	}
 	if err := q.lockCtl(); err != nil {
 		return err
 	}
-	defer q.unlock(&err)
 	if q.unsealed {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		_, err := guarded(&q.queue, func() (struct{}, error) { q.setMode(m); return struct{}{}, nil })
+		return err
 	}
 	q.setMode(m)
+	q.mu.Unlock()
 	return nil
 }
 
@@ -510,17 +518,23 @@ func (q *queue) slotView(idx uint16) (v []byte, region uint16, off uint32, err e
 // and ErrTooLarge when even the whole ring would not hold the packet (on a
 // master, once the slave has posted every buffer).
 // Write the packet into Data and publish with TxBurst.
-func (q *TxQueue) Alloc(bufs []Buffer, size int) (_ int, err error) {
+func (q *TxQueue) Alloc(bufs []Buffer, size int) (int, error) {
 	if size < 0 {
 		return 0, ErrInvalid
 	}
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.unlock(&err)
 	if q.unsealed {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		return guarded(&q.queue, func() (int, error) { return q.alloc(bufs, size) })
 	}
+	n, err := q.alloc(bufs, size)
+	q.mu.Unlock()
+	return n, err
+}
+
+// alloc is Alloc with q.mu held.
+func (q *queue) alloc(bufs []Buffer, size int) (int, error) {
 	if q.slave && uint64(size) > uint64(q.size)*uint64(q.bufSize) {
 		return 0, ErrTooLarge
 	}
@@ -559,7 +573,7 @@ func (q *TxQueue) Alloc(bufs []Buffer, size int) (_ int, err error) {
 		b := &bufs[n]
 		b.Data, b.Flags = v[:chunk], BufferNext
 		b.Region, b.Offset, b.cap = region, off, uint32(len(v))
-		b.q, b.slot = &q.queue, idx
+		b.q, b.slot = q, idx
 		rem -= chunk
 		n++
 		idx++
@@ -575,17 +589,23 @@ func (q *TxQueue) Alloc(bufs []Buffer, size int) (_ int, err error) {
 // TxBurst publishes buffers obtained from Alloc or EnqueueRx, in the order
 // they were obtained, and signals the peer unless it polls. The length of
 // each buffer is len(Data). A burst must not end inside a chain.
-func (q *TxQueue) TxBurst(bufs []Buffer) (_ int, err error) {
+func (q *TxQueue) TxBurst(bufs []Buffer) (int, error) {
 	if len(bufs) == 0 {
 		return 0, nil
 	}
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.unlock(&err)
 	if q.unsealed {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		return guarded(&q.queue, func() (int, error) { return q.txBurst(bufs) })
 	}
+	n, err := q.txBurst(bufs)
+	q.mu.Unlock()
+	return n, err
+}
+
+// txBurst is TxBurst with q.mu held.
+func (q *queue) txBurst(bufs []Buffer) (int, error) {
 	if len(bufs) > int(uint16(q.cur-q.own)) {
 		return 0, errNotAllocated
 	}
@@ -595,7 +615,7 @@ func (q *TxQueue) TxBurst(bufs []Buffer) (_ int, err error) {
 	var pkts, bytes uint64
 	// Locals: stores into shared descriptors could alias q's fields, so
 	// the compiler would reload each of them per buffer.
-	r, own, self, slave := &q.r, q.own, &q.queue, q.slave
+	r, own, self, slave := &q.r, q.own, q, q.slave
 	shadow, mask, size, region := q.shadow, q.mask, q.bufSize, q.bufRegion
 	for i := range bufs {
 		b := &bufs[i]
@@ -647,14 +667,20 @@ func (q *queue) publish(n uint16) {
 // when larger than one buffer) and publishes them with one index update
 // and at most one signal. It returns how many packets were queued; when
 // the ring fills up it returns the count so far and ErrRingFull.
-func (q *TxQueue) WritePackets(pkts [][]byte) (sent int, err error) {
+func (q *TxQueue) WritePackets(pkts [][]byte) (int, error) {
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.unlock(&err)
 	if q.unsealed {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		return guarded(&q.queue, func() (int, error) { return q.writePackets(pkts) })
 	}
+	n, err := q.writePackets(pkts)
+	q.mu.Unlock()
+	return n, err
+}
+
+// writePackets is WritePackets with q.mu held.
+func (q *queue) writePackets(pkts [][]byte) (sent int, err error) {
 	if q.cur != q.own {
 		return 0, errPending
 	}
@@ -770,7 +796,7 @@ func (q *queue) writeMaster(pkts [][]byte, end uint16) (sent int, bytes uint64, 
 // with TxBurst and call Release on the rx queue for the same count, which
 // re-posts the tx slots' former buffers. It returns how many it moved
 // (fewer than len(bufs) when the tx ring is full, with ErrRingFull).
-func (q *TxQueue) EnqueueRx(bufs []Buffer) (_ int, err error) {
+func (q *TxQueue) EnqueueRx(bufs []Buffer) (int, error) {
 	if len(bufs) == 0 {
 		return 0, nil
 	}
@@ -784,7 +810,7 @@ func (q *TxQueue) EnqueueRx(bufs []Buffer) (_ int, err error) {
 	if err := q.lock(); err != nil {
 		return 0, err
 	}
-	defer q.unlock(&err) // a slave's memory is its own: never unsealed
+	defer q.mu.Unlock() // a slave's memory is its own: never unsealed
 	if rq.c != q.c {
 		return 0, errForeignBuffer
 	}
