@@ -39,6 +39,16 @@
 // Compilation for Reload, LoadPlugin and Watch runs without the daemon's
 // lock. All methods are safe to call from any goroutine.
 //
+// # Ports
+//
+// Within a tenant, an interface's port number is its position in the
+// tenant's interfaces list (0, 1, ...), fixed while the tenant runs (a
+// change of the list rebuilds the tenant). Plugins see the port a packet
+// came in by as its ingress port and name a port as a REDIRECT target; an
+// interface's redirect list says which ports its plugins may redirect to
+// (host.TenantConfig.Ports and PluginConfig.Redirect enforce it), and its
+// egress is where PASSed packets leave.
+//
 // # Counters
 //
 // The data plane counts in plain per-worker fields (dataplane.WorkerStats,

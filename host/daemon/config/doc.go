@@ -16,8 +16,7 @@
 //
 // # Ports
 //
-// Within a tenant, an interface's port number is its position in the tenant's
-// interfaces list (0, 1, ...). Plugins see it as the ingress port and name it
-// as a REDIRECT target; the redirect list of an interface says which ports its
-// plugins may redirect to.
+// An interface's position in its tenant's interfaces list is its port
+// number, which plugins see and name as REDIRECT targets: package daemon
+// (its "Ports" section) says how packets are routed by it.
 package config
