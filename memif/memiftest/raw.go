@@ -120,18 +120,27 @@ func (p *RawPeer) SendBytes(b []byte, fds ...int) {
 // WriteMsgUnix would add a byte).
 func (p *RawPeer) SendEmpty(fds ...int) {
 	p.t.Helper()
+	if err := p.TrySendEmpty(fds...); err != nil {
+		p.t.Fatalf("memiftest: raw peer send of an empty message: %v", err)
+	}
+}
+
+// TrySendEmpty is SendEmpty returning the error, for a peer that sends
+// into a connection the other side may have closed already.
+func (p *RawPeer) TrySendEmpty(fds ...int) error {
 	var oob []byte
 	for _, fd := range fds {
 		oob = append(oob, shm.Rights(fd)...)
 	}
 	rc, err := p.Conn.SyscallConn()
 	if err != nil {
-		p.t.Fatalf("memiftest: %v", err)
+		return err
 	}
 	var serr error
-	if err := rc.Write(func(fd uintptr) bool { serr = shm.SendEmpty(int(fd), oob); return true }); err != nil || serr != nil {
-		p.t.Fatalf("memiftest: raw peer send of an empty message: %v %v", err, serr)
+	if err := rc.Write(func(fd uintptr) bool { serr = shm.SendEmpty(int(fd), oob); return true }); err != nil {
+		return err
 	}
+	return serr
 }
 
 // Send sends one encoded message with the descriptors fds.
