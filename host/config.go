@@ -191,8 +191,8 @@ func (c *PluginConfig) normalize(engineMax uint32) error {
 	if c.Stack == 0 {
 		c.Stack = DefaultStack
 	}
-	if c.Fuel > maxFuel || c.ColdFuel > maxFuel {
-		return fmt.Errorf("fuel budgets above %d risk overflowing the fuel counter", int64(maxFuel))
+	if c.Fuel > MaxFuel || c.ColdFuel > MaxFuel {
+		return fmt.Errorf("fuel budgets above %d risk overflowing the fuel counter", int64(MaxFuel))
 	}
 	if c.MaxInstances <= 0 {
 		c.MaxInstances = DefaultMaxInstances
@@ -231,8 +231,6 @@ const MaxFuel = 1 << 62
 // MaxStack is the largest stack budget: the rewritten module keeps it in an
 // i32 global.
 const MaxStack = math.MaxInt32
-
-const maxFuel = MaxFuel
 
 // slotSize is one copy slot: headroom plus a frame, rounded to 64 bytes so
 // every packet starts cache-line aligned after the headroom.

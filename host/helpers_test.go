@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
@@ -100,4 +101,40 @@ func packet(verdict, action byte, payload ...byte) Packet {
 	buf[64], buf[65] = verdict, action
 	copy(buf[66:], payload)
 	return Packet{Buf: buf, Off: 64, Len: uint32(2 + len(payload))}
+}
+
+// burstsInBackground runs bursts of 4 script-guest packets with verdict v
+// through p until stop is called, which returns how many bursts ran and how
+// many packets did not get v.
+func burstsInBackground(p *Pipeline, v abi.Verdict) (stop func() (bursts, lost uint64)) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var bursts, lost uint64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pk := make([]Packet, 4)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			for i := range pk {
+				pk[i] = packet(byte(v), hosttest.ActNone)
+			}
+			p.Process(&Burst{Packets: pk})
+			bursts++
+			for i := range pk {
+				if pk[i].Verdict != v {
+					lost++
+				}
+			}
+		}
+	}()
+	return func() (uint64, uint64) {
+		close(done)
+		wg.Wait()
+		return bursts, lost
+	}
 }

@@ -33,7 +33,7 @@ type Pipeline struct {
 	closed bool
 	tenant *Tenant // owner of every module in the pipeline, or nil
 	// failClosed counts the packets a fail-closed policy dropped in the
-	// burst processTimed is running: their DROP is not a plugin's.
+	// burst ProcessBurst is running: their DROP is not a plugin's.
 	failClosed int
 
 	// The mapped region, remembered so restarts and reloads map it too. fd is
@@ -112,27 +112,23 @@ type BurstResult struct {
 
 // ProcessBurst is Process reporting when it started and who dropped what.
 // It does not allocate.
-func (p *Pipeline) ProcessBurst(b *Burst) BurstResult {
-	start, failClosed, closed := p.processTimed(b)
-	return BurstResult{Start: start, FailClosed: failClosed, Closed: closed}
-}
-
-func (p *Pipeline) processTimed(b *Burst) (start time.Duration, failClosed, closed int) {
+func (p *Pipeline) ProcessBurst(b *Burst) (r BurstResult) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failClosed = 0
 	if p.closed {
-		closed = len(b.Packets)
+		r.Closed = len(b.Packets)
 	}
 	for off := 0; off < len(b.Packets); off += abi.MaxBurst {
 		// Indices are u16 and relative to the chunk, so any burst length works.
 		chunk := Burst{Packets: b.Packets[off:min(len(b.Packets), off+abi.MaxBurst)], IfIndex: b.IfIndex, Queue: b.Queue}
 		t := p.process(&chunk)
 		if off == 0 {
-			start = t
+			r.Start = t
 		}
 	}
-	return start, p.failClosed, closed
+	r.FailClosed = p.failClosed
+	return r
 }
 
 // Elapsed is the pipeline's clock for timing bursts and guest calls: the
@@ -140,10 +136,8 @@ func (p *Pipeline) processTimed(b *Burst) (start time.Duration, failClosed, clos
 // (about half the cost of time.Now on a VM's kvm-clock).
 func (p *Pipeline) Elapsed() time.Duration { return time.Since(p.epoch) }
 
-func (p *Pipeline) clock() time.Duration { return p.Elapsed() }
-
 func (p *Pipeline) process(b *Burst) (start time.Duration) {
-	start = p.clock()
+	start = p.Elapsed()
 	idx := p.idx[:0]
 	for i := range b.Packets {
 		b.Packets[i].Verdict = abi.Pass
@@ -189,12 +183,12 @@ func (p *Pipeline) runStage(s *stage, b *Burst, idx []uint16, now uint64, clock 
 	if s.inst == nil {
 		if !p.restart(s) {
 			p.failPolicy(s, b, idx)
-			return p.clock()
+			return p.Elapsed()
 		}
-		clock = p.clock() // instantiating is not part of the call
+		clock = p.Elapsed() // instantiating is not part of the call
 	}
 	err := s.inst.runBurst(b, idx, now, &s.stats)
-	end := p.clock()
+	end := p.Elapsed()
 	s.stats.recordCall(end - clock)
 	if err == nil {
 		return end
@@ -212,7 +206,7 @@ func (p *Pipeline) runStage(s *stage, b *Burst, idx []uint16, now uint64, clock 
 	}
 	// After an ABI violation the refused packets are already ABORTED and
 	// the others carry verdicts that passed validation.
-	return p.clock() // closing the instance is not part of the next call
+	return p.Elapsed() // closing the instance is not part of the next call
 }
 
 // faultReason classifies a failed mw_process call.

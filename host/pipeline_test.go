@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -179,43 +178,18 @@ func TestReloadHandsOverState(t *testing.T) {
 	p.Process(&Burst{Packets: pkts})
 
 	// Bursts keep flowing while the plugin is replaced: none may be lost.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var lost, bursts int
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pk := make([]Packet, 4)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			for i := range pk {
-				pk[i] = packet(3, 0)
-			}
-			p.Process(&Burst{Packets: pk})
-			bursts++
-			for i := range pk {
-				if pk[i].Verdict != abi.TX {
-					lost++
-				}
-			}
-		}
-	}()
+	stop := burstsInBackground(p, abi.TX)
 	for i := 0; i < 3; i++ {
 		if err := p.Replace(context.Background(), 0, load(t, e, wasm, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(5 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	bursts, lost := stop()
 	if lost != 0 {
 		t.Fatalf("%d packets lost across reloads", lost)
 	}
-	if _, count := control(t, p, 0); count != uint64(2+4*bursts) {
+	if _, count := control(t, p, 0); count != 2+4*bursts {
 		t.Fatalf("counter %d after reloads, want %d: state not handed over", count, 2+4*bursts)
 	}
 	if st := p.ReadStats(nil)[0]; st.Reloads != 3 {

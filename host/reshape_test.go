@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/abi"
@@ -174,31 +173,7 @@ func TestReshapeUnderTraffic(t *testing.T) {
 	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	keep := load(t, e, wasm, nil)
 	p := pipeline(t, keep)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var lost, sent uint64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pk := make([]Packet, 4)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			for i := range pk {
-				pk[i] = packet(byte(abi.Pass), hosttest.ActNone)
-			}
-			p.Process(&Burst{Packets: pk})
-			sent += uint64(len(pk))
-			for i := range pk {
-				if pk[i].Verdict != abi.Pass {
-					lost++
-				}
-			}
-		}
-	}()
+	stop := burstsInBackground(p, abi.Pass)
 	ctx := context.Background()
 	for range 20 {
 		// A new pass-through stage in front, reloaded once, then dropped.
@@ -212,8 +187,8 @@ func TestReshapeUnderTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	bursts, lost := stop()
+	sent := 4 * bursts
 	if lost != 0 {
 		t.Fatalf("%d of %d packets lost across reshapes", lost, sent)
 	}

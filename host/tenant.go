@@ -71,7 +71,7 @@ func NewTenant(cfg TenantConfig) (*Tenant, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("host: a tenant needs a name")
 	}
-	if cfg.MaxInstances < 0 || cfg.Fuel < 0 || cfg.ColdFuel < 0 || cfg.Fuel > maxFuel || cfg.ColdFuel > maxFuel {
+	if cfg.MaxInstances < 0 || cfg.Fuel < 0 || cfg.ColdFuel < 0 || cfg.Fuel > MaxFuel || cfg.ColdFuel > MaxFuel {
 		return nil, fmt.Errorf("host: tenant %q: negative or oversized budget", cfg.Name)
 	}
 	cfg.Ports = slices.Clone(cfg.Ports)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -369,26 +370,21 @@ func (i *Interface) SocketPath() string {
 // IsMaster reports whether the interface listens.
 func (i *Interface) IsMaster() bool { return i.MemifRole() == memif.RoleMaster }
 
-// MemifRole is Role parsed by memif (the default, slave, when empty or
-// invalid; Validate reports an invalid one).
-func (i *Interface) MemifRole() memif.Role {
-	var r memif.Role
-	r.UnmarshalText([]byte(i.Role))
-	return r
-}
+// MemifRole, MemifMode and MemifRxMode are Role, Mode and RxMode parsed
+// by memif; empty or invalid gives memif's zero value (slave, ethernet,
+// interrupt: the defaults), and Validate reports an invalid one.
+func (i *Interface) MemifRole() memif.Role     { return parseEnum[memif.Role](i.Role) }
+func (i *Interface) MemifMode() memif.Mode     { return parseEnum[memif.Mode](i.Mode) }
+func (i *Interface) MemifRxMode() memif.RxMode { return parseEnum[memif.RxMode](i.RxMode) }
 
-// MemifMode is Mode parsed by memif (ethernet when empty or invalid).
-func (i *Interface) MemifMode() memif.Mode {
-	var m memif.Mode
-	m.UnmarshalText([]byte(i.Mode))
-	return m
-}
-
-// MemifRxMode is RxMode parsed by memif (interrupt when empty or invalid).
-func (i *Interface) MemifRxMode() memif.RxMode {
-	var m memif.RxMode
-	m.UnmarshalText([]byte(i.RxMode))
-	return m
+// parseEnum parses s with a memif enum's own UnmarshalText.
+func parseEnum[T any, P interface {
+	*T
+	encoding.TextUnmarshaler
+}](s string) T {
+	var v T
+	P(&v).UnmarshalText([]byte(s))
+	return v
 }
 
 // PluginName is the plugin's name with the default applied.

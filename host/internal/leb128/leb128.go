@@ -17,39 +17,27 @@ var (
 // U32 decodes an unsigned LEB128 value of at most 32 bits from b at off and
 // returns it with the number of bytes it took.
 func U32(b []byte, off int) (v uint32, n int, err error) {
-	var shift uint
-	for i := 0; ; i++ {
-		if off+i >= len(b) {
-			return 0, 0, ErrTruncated
-		}
-		c := b[off+i]
-		if i == 4 && c&0xF0 != 0 {
-			return 0, 0, ErrTooLong
-		}
-		v |= uint32(c&0x7F) << shift
-		if c&0x80 == 0 {
-			return v, i + 1, nil
-		}
-		shift += 7
-	}
+	v64, n, err := Unsigned(b, off, 32)
+	return uint32(v64), n, err
 }
 
-// U64 decodes an unsigned LEB128 value of at most 64 bits from b at off.
-func U64(b []byte, off int) (v uint64, n int, err error) {
-	var shift uint
-	for i := 0; ; i++ {
+// Unsigned decodes an unsigned LEB128 value of at most bits bits (32 or
+// 64) from b at off. Its last possible byte may hold no bits beyond them,
+// nor a continuation.
+func Unsigned(b []byte, off int, bits uint) (v uint64, n int, err error) {
+	last := int((bits - 1) / 7)
+	for i, shift := 0, uint(0); ; i, shift = i+1, shift+7 {
 		if off+i >= len(b) {
 			return 0, 0, ErrTruncated
 		}
 		c := b[off+i]
-		if i == 9 && c&0xFE != 0 {
+		if i == last && c>>(bits-shift) != 0 {
 			return 0, 0, ErrTooLong
 		}
 		v |= uint64(c&0x7F) << shift
 		if c&0x80 == 0 {
 			return v, i + 1, nil
 		}
-		shift += 7
 	}
 }
 

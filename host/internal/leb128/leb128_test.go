@@ -78,9 +78,9 @@ func TestU64(t *testing.T) {
 		{"eleven bytes", []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00}, 0, ErrTooLong},
 		{"truncated", []byte{0x80, 0x80}, 0, ErrTruncated},
 	} {
-		v, _, err := U64(tt.in, 0)
+		v, _, err := Unsigned(tt.in, 0, 64)
 		if v != tt.want || !errors.Is(err, tt.err) {
-			t.Errorf("%s: U64 = %d, %v; want %d, %v", tt.name, v, err, tt.want, tt.err)
+			t.Errorf("%s: Unsigned 64 = %d, %v; want %d, %v", tt.name, v, err, tt.want, tt.err)
 		}
 	}
 }

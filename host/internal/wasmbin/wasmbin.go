@@ -235,16 +235,7 @@ func (r *reader) byte() (byte, error) {
 
 // uleb reads an unsigned LEB128 of at most bits (32 or 64) bits.
 func (r *reader) uleb(bits uint) (uint64, error) {
-	var v uint64
-	var n int
-	var err error
-	if bits == 32 {
-		var v32 uint32
-		v32, n, err = leb128.U32(r.b, r.off)
-		v = uint64(v32)
-	} else {
-		v, n, err = leb128.U64(r.b, r.off)
-	}
+	v, n, err := leb128.Unsigned(r.b, r.off, bits)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %d-bit integer: %w", ErrMalformed, bits, err)
 	}
