@@ -32,9 +32,9 @@ const (
 
 // Formats a module was found in (Module.Format).
 const (
-	FormatWasm     = "wasm"          // a plain module (file, https, CNCF artifact layer)
-	FormatSoloWasm = "solo-wasm"     // Istio's older wasm artifact layer
-	FormatImage    = "image-tar-gz"  // plugin.wasm in a single tar+gzip image layer
+	FormatWasm     = "wasm"         // a plain module (file, https, CNCF artifact layer)
+	FormatSoloWasm = "solo-wasm"    // Istio's older wasm artifact layer
+	FormatImage    = "image-tar-gz" // plugin.wasm in a single tar+gzip image layer
 )
 
 // opts are the registry library's options for one request.

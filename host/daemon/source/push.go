@@ -196,4 +196,3 @@ func (f *Fetcher) signatureLayers(ctx context.Context, sigRef Ref) ([]v1.Layer, 
 	}
 	return out, true, nil
 }
-

@@ -84,4 +84,3 @@ func (k dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 }
 
 func cachePath(dir, kind, key string) string { return filepath.Join(dir, kind, key) }
-
