@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -26,6 +27,8 @@ func (c *Config) Validate() error {
 	if c.Engine.MaxMemoryPages > 65536 {
 		v.add("engine.max_memory_pages", fmt.Sprintf("%d is above 65536 (4 GiB, the wasm32 limit)", c.Engine.MaxMemoryPages))
 	}
+
+	v.registry(&c.Registry)
 
 	tenants := map[string]int{}
 	type sockID struct {
@@ -52,6 +55,16 @@ func (c *Config) Validate() error {
 			v.add(tp+".cold_fuel", fmt.Sprintf("%d is outside 0..%d", t.ColdFuel, int64(MaxFuel)))
 		}
 		v.stack(tp+".stack", t.Stack)
+		if pol, err := source.ParseSignaturePolicy(t.Signatures.Policy); err != nil {
+			v.add(tp+".signatures.policy", err.Error())
+		} else if pol != source.SignaturesOff && len(t.Signatures.Keys) == 0 {
+			v.add(tp+".signatures.keys", fmt.Sprintf("policy %s needs at least one public key", pol))
+		}
+		for ki, k := range t.Signatures.Keys {
+			if k == "" {
+				v.add(fmt.Sprintf("%s.signatures.keys[%d]", tp, ki), "empty path")
+			}
+		}
 		if len(t.Interfaces) == 0 {
 			v.add(tp+".interfaces", "a tenant needs at least one interface")
 		}
@@ -156,9 +169,7 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 }
 
 func (v *validator) plugin(pp string, p *Plugin) {
-	if p.File == "" {
-		v.add(pp+".file", "required: the .wasm module to load")
-	}
+	v.pluginSource(pp, p)
 	if p.Name != "" {
 		v.name(pp+".name", p.Name)
 	}
@@ -187,6 +198,85 @@ func (v *validator) plugin(pp string, p *Plugin) {
 	}
 	if p.MaxBurst < 0 || p.MaxBurst > 256 {
 		v.add(pp+".max_burst", fmt.Sprintf("%d is outside 1..256", p.MaxBurst))
+	}
+}
+
+// pluginSource checks where a plugin comes from and how it is pinned,
+// pulled and signed.
+func (v *validator) pluginSource(pp string, p *Plugin) {
+	switch {
+	case p.File == "" && p.Source == "":
+		v.add(pp+".file", "required (or source): the .wasm module to load")
+		return
+	case p.File != "" && p.Source != "":
+		v.add(pp+".source", "set either file or source, not both")
+		return
+	}
+	kind := source.File
+	if p.Source != "" {
+		r, err := source.Parse(p.Source)
+		switch {
+		case err != nil:
+			v.add(pp+".source", err.Error())
+			return
+		case r.Kind == source.File:
+			v.add(pp+".source", fmt.Sprintf("%q: want oci://... or https://... (a local module goes in file)", p.Source))
+			return
+		}
+		kind = r.Kind
+		if r.Kind == source.OCI && r.Digest != "" && p.SHA256 != "" && strings.TrimPrefix(p.SHA256, "sha256:") != strings.TrimPrefix(r.Digest, "sha256:") {
+			v.add(pp+".sha256", "differs from the digest in source")
+		}
+		if p.PullInterval > 0 && r.Tag == "" {
+			v.add(pp+".pull_interval", "only a tag can move: the source names a digest")
+		}
+	}
+	if p.SHA256 != "" {
+		h := strings.TrimPrefix(p.SHA256, "sha256:")
+		if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+			v.add(pp+".sha256", fmt.Sprintf("%q: want 64 lower-case hex digits", p.SHA256))
+		}
+	}
+	if kind == source.HTTPS && p.SHA256 == "" {
+		v.add(pp+".sha256", "required with an https source: the module's sha256")
+	}
+	pol, err := source.ParsePullPolicy(p.PullPolicy)
+	if err != nil {
+		v.add(pp+".pull_policy", err.Error())
+	}
+	if p.PullPolicy != "" && kind != source.OCI {
+		v.add(pp+".pull_policy", "only for an oci source")
+	}
+	switch {
+	case p.PullInterval < 0:
+		v.add(pp+".pull_interval", fmt.Sprintf("%v is negative", p.PullInterval))
+	case p.PullInterval > 0 && p.PullInterval < MinPullInterval:
+		v.add(pp+".pull_interval", fmt.Sprintf("%v is below %v", p.PullInterval, MinPullInterval))
+	case p.PullInterval > 0 && pol != source.PullAlways:
+		v.add(pp+".pull_interval", "needs pull_policy Always")
+	}
+	if p.Signature != "" && kind == source.OCI {
+		v.add(pp+".signature", "an oci module's signatures are found in its registry")
+	}
+	if strings.HasPrefix(p.Signature, "http://") {
+		v.add(pp+".signature", "plain http is not accepted; use https:// or a path")
+	}
+}
+
+func (v *validator) registry(r *Registry) {
+	if r.MaxModuleSize < 0 {
+		v.add("registry.max_module_size", fmt.Sprintf("%d is negative", r.MaxModuleSize))
+	}
+	if r.Attempts < 0 || r.Attempts > MaxAttempts {
+		v.add("registry.attempts", fmt.Sprintf("%d is outside 0..%d", r.Attempts, MaxAttempts))
+	}
+	if r.Backoff < 0 || r.Backoff > MaxBackoff {
+		v.add("registry.backoff", fmt.Sprintf("%v is outside 0s..%v", r.Backoff, MaxBackoff))
+	}
+	for i, h := range r.Insecure {
+		if h == "" || strings.ContainsAny(h, "/ \t@") {
+			v.add(fmt.Sprintf("registry.insecure[%d]", i), fmt.Sprintf("%q is not HOST or HOST:PORT", h))
+		}
 	}
 }
 
