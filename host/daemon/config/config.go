@@ -56,9 +56,9 @@ const (
 // no tenants, logging text at info level, with no metrics listener and no
 // admin API.
 type Config struct {
-	Log     Log      `yaml:"log"`
-	Metrics Metrics  `yaml:"metrics"`
-	Admin   Admin    `yaml:"admin"`
+	Log      Log      `yaml:"log"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Admin    Admin    `yaml:"admin"`
 	Engine   Engine   `yaml:"engine"`
 	Registry Registry `yaml:"registry"`
 	Tenants  []Tenant `yaml:"tenants"`
