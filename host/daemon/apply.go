@@ -291,7 +291,7 @@ func (tx *txn) prepareKept(ctx context.Context, t *tenant, tc config.Tenant) err
 	d := tx.d
 	for i, p := range t.ports {
 		nc := tc.Interfaces[i]
-		next, changes, err := tx.planPlugins(ctx, t, p, nc)
+		next, changes, err := tx.planPlugins(ctx, t, p, nc, tc.Signatures)
 		if err != nil {
 			return err
 		}
@@ -338,16 +338,19 @@ func (tx *txn) prepareKept(ctx context.Context, t *tenant, tc config.Tenant) err
 // planPlugins returns the plugins nc asks p to run: the running one where a
 // plugin did not change (same settings, same config_file content, same file
 // content, same redirect list), a new compilation where it did or is new.
-func (tx *txn) planPlugins(ctx context.Context, t *tenant, p *port, nc config.Interface) ([]*plugin, []Change, error) {
+func (tx *txn) planPlugins(ctx context.Context, t *tenant, p *port, nc config.Interface, sig config.Signatures) ([]*plugin, []Change, error) {
 	next := make([]*plugin, len(nc.Plugins))
 	var reloaded []string
 	for i, pc := range nc.Plugins {
 		spec := tx.d.prepareLoad(t, nc, pc)
+		// The new signature policy: a plugin verified under another one is
+		// verified again (all or nothing, like any change).
+		spec.sig = sig
 		var old *plugin
 		if k, err := p.stage(spec.name); err == nil {
 			old = p.plugins[k]
 		}
-		if old != nil && spec.err == nil && !stageChanged(old, pc, spec.hc) {
+		if old != nil && spec.err == nil && !stageChanged(old, pc, spec.hc) && reflect.DeepEqual(old.sig, sig) {
 			next[i] = old
 			continue
 		}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -53,6 +55,12 @@ type Daemon struct {
 
 	faultsStop chan struct{}
 	faultsDone chan struct{}
+
+	// src fetches and verifies the modules of plugins with a source or a
+	// signature policy; pollStop/pollDone stop the loop that watches tags.
+	src      *source.Fetcher
+	pollStop chan struct{}
+	pollDone chan struct{}
 
 	counters counters
 }
@@ -102,6 +110,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	d.counters.loads = map[string]map[string]uint64{}
 	d.counters.reloads = map[string]map[string]uint64{}
 	d.counters.configReloads = map[string]uint64{}
+	src, err := source.New(source.Options{
+		CacheDir:     cfg.Registry.CacheDir,
+		DockerConfig: cfg.Registry.DockerConfig,
+		Insecure:     cfg.Registry.Insecure,
+		MaxSize:      cfg.Registry.MaxModuleSize,
+		Attempts:     cfg.Registry.Attempts,
+		Backoff:      cfg.Registry.Backoff,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	d.src = src
 	eng, err := host.NewEngine(ctx, &host.EngineConfig{
 		CacheDir:       cfg.Engine.CacheDir,
 		MaxMemoryPages: cfg.Engine.MaxMemoryPages,
@@ -142,6 +162,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	}
 	d.faultsStop, d.faultsDone = make(chan struct{}), make(chan struct{})
 	go d.watchFaults(d.faultsStop)
+	d.pollStop, d.pollDone = make(chan struct{}), make(chan struct{})
+	go d.pollSources(d.pollStop)
 	return d, nil
 }
 
@@ -297,6 +319,7 @@ type loadSpec struct {
 	where  string // for errors
 	name   string
 	pc     config.Plugin
+	sig    config.Signatures // the tenant's signature policy
 	hc     host.PluginConfig
 	err    error
 }
@@ -304,7 +327,7 @@ type loadSpec struct {
 // prepareLoad captures the settings of plugin pc on interface ic of t. Call
 // with d.mu held.
 func (d *Daemon) prepareLoad(t *tenant, ic config.Interface, pc config.Plugin) loadSpec {
-	s := loadSpec{tenant: t.name, name: pc.PluginName(), pc: pc}
+	s := loadSpec{tenant: t.name, name: pc.PluginName(), pc: pc, sig: t.cfg.Signatures}
 	s.where = fmt.Sprintf("tenant %q interface %q plugin %q", t.name, ic.Name, s.name)
 	s.label = t.name + "/" + ic.Name + "/" + s.name
 	s.hc, s.err = pluginConfig(t, ic, pc)
@@ -318,10 +341,9 @@ func (d *Daemon) compile(ctx context.Context, s loadSpec) (*plugin, error) {
 		d.countLoad(s.tenant, "io_error")
 		return nil, fmt.Errorf("%s: %w", s.where, s.err)
 	}
-	wasm, err := os.ReadFile(s.pc.File)
+	wasm, fetched, err := d.readModule(ctx, s)
 	if err != nil {
-		d.countLoad(s.tenant, "io_error")
-		return nil, fmt.Errorf("%s: %w", s.where, err)
+		return nil, err
 	}
 	start := time.Now()
 	mod, err := d.engine.Load(ctx, s.label, wasm, &s.hc)
@@ -333,10 +355,11 @@ func (d *Daemon) compile(ctx context.Context, s loadSpec) (*plugin, error) {
 		} else {
 			d.countLoad(s.tenant, "error")
 		}
-		return nil, fmt.Errorf("%s (%s): %w", s.where, s.pc.File, err)
+		return nil, fmt.Errorf("%s (%s): %w", s.where, cmp.Or(s.pc.File, fetched.Ref.Raw), err)
 	}
 	d.countLoad(s.tenant, "ok")
-	return &plugin{cfg: s.pc, name: s.name, mod: mod, pcfg: s.hc, loadedAt: time.Now()}, nil
+	return &plugin{cfg: s.pc, name: s.name, mod: mod, pcfg: s.hc, loadedAt: time.Now(),
+		sig: s.sig, digest: fetched.Digest, signedBy: fetched.SignedBy}, nil
 }
 
 // loadPlugin prepares and compiles one plugin in one go. Call with d.mu held.
@@ -418,6 +441,10 @@ func (d *Daemon) Close() error {
 	if d.faultsStop != nil {
 		close(d.faultsStop) // the fault logger takes d.mu too
 		<-d.faultsDone
+	}
+	if d.pollStop != nil {
+		close(d.pollStop) // the tag poller reloads, which takes d.mu
+		<-d.pollDone
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -542,6 +569,9 @@ func (d *Daemon) Snapshot() *Snapshot {
 				is.Plugins[i] = PluginSnapshot{
 					Name:       pl.name,
 					File:       pl.cfg.File,
+					Source:     pl.cfg.Source,
+					Digest:     pl.digest,
+					SignedBy:   pl.signedBy,
 					SHA256:     info.SHA256,
 					ABIVersion: info.ABIVersion,
 					MemoryMax:  uint64(info.MemoryMax) << 16,
@@ -576,6 +606,7 @@ func (d *Daemon) Snapshot() *Snapshot {
 	s.CompileSum = c.compileSum
 	s.CompileHist = append([]uint64(nil), c.compileHist[:]...)
 	s.ConfigReloads = maps.Clone(c.configReloads)
+	s.Pulls = d.src.Counts()
 	s.LastReloadError, s.LastReloadErrorAt = c.lastReloadErr, c.lastReloadErrAt
 	c.mu.Unlock()
 	return s

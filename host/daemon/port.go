@@ -51,6 +51,11 @@ type plugin struct {
 	mod      *host.Module
 	pcfg     host.PluginConfig
 	loadedAt time.Time
+	// sig is the signature policy it was verified under; digest the
+	// manifest digest of an oci source, signedBy the key that verified it.
+	sig      config.Signatures
+	digest   string
+	signedBy string
 }
 
 func (p *port) ringSize() int { return 1 << p.cfg.RingLog2() }

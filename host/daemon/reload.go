@@ -222,6 +222,10 @@ func pluginChanged(pl *plugin, pc config.Plugin) bool {
 	if !reflect.DeepEqual(pl.cfg, pc) {
 		return true
 	}
+	if pc.Source != "" {
+		// Pinned by its settings; a moved tag is the tag poller's to notice.
+		return false
+	}
 	sum, err := fileSHA256(pc.File)
 	return err != nil || sum != pl.mod.Info().SHA256
 }
