@@ -73,6 +73,7 @@ var (
 	dCompile = desc("module_compile_duration_seconds", "Time to admit and compile a module.")
 
 	dConfigReloads = desc("config_reloads_total", "Config reloads (SIGHUP, ctl reload-config) by result: ok, or failed (nothing of it applied).", "result")
+	dPulls         = desc("plugin_pulls_total", "Plugin module fetches from sources (oci, https, signed files) by result: ok, cached, or the failure (network, not_found, digest, too_large, format, signature, error).", "result")
 )
 
 // Source returns the current snapshot. It is called once per scrape.
@@ -90,7 +91,7 @@ var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, d
 	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
 	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls,
 	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
-	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile, dConfigReloads}
+	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile, dConfigReloads, dPulls}
 
 // sendingVerdicts are the verdicts that make a worker transmit.
 var sendingVerdicts = []abi.Verdict{abi.Pass, abi.TX, abi.Redirect}
@@ -237,6 +238,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, r := range []string{"ok", "failed"} {
 		counter(dConfigReloads, s.ConfigReloads[r], r)
+	}
+	for r, n := range s.Pulls {
+		counter(dPulls, n, r)
 	}
 	if len(s.CompileHist) == len(daemon.CompileBuckets)+1 {
 		ch <- prometheus.MustNewConstHistogram(dCompile, s.CompileCount, s.CompileSum,

@@ -57,6 +57,7 @@ func synthetic() *daemon.Snapshot {
 		Loads:         map[string]map[string]uint64{"blue": {"ok": 1, "malformed": 2}},
 		Reloads:       map[string]map[string]uint64{"blue": {"ok": 5}},
 		ConfigReloads: map[string]uint64{"ok": 3, "failed": 1},
+		Pulls:         map[string]uint64{"ok": 2, "network": 4},
 		CompileHist:   make([]uint64, len(daemon.CompileBuckets)+1),
 	}
 }
@@ -92,6 +93,10 @@ memif_wasm_module_loads_total{result="ok",tenant="blue"} 1
 # TYPE memif_wasm_config_reloads_total counter
 memif_wasm_config_reloads_total{result="failed"} 1
 memif_wasm_config_reloads_total{result="ok"} 3
+# HELP memif_wasm_plugin_pulls_total Plugin module fetches from sources (oci, https, signed files) by result: ok, cached, or the failure (network, not_found, digest, too_large, format, signature, error).
+# TYPE memif_wasm_plugin_pulls_total counter
+memif_wasm_plugin_pulls_total{result="network"} 4
+memif_wasm_plugin_pulls_total{result="ok"} 2
 # HELP memif_wasm_worker_transmit_drops_total Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.
 # TYPE memif_wasm_worker_transmit_drops_total counter
 memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="pass"} 0
@@ -149,7 +154,7 @@ memif_wasm_module_info{abi_version="1",interface="eth0",module="acl",sha256="ab1
 `
 	err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"memif_wasm_interface_receive_packets_total", "memif_wasm_verdicts_total", "memif_wasm_guest_calls_total",
-		"memif_wasm_module_loads_total", "memif_wasm_config_reloads_total", "memif_wasm_worker_transmit_drops_total", "memif_wasm_interface_receive_bytes_total",
+		"memif_wasm_module_loads_total", "memif_wasm_config_reloads_total", "memif_wasm_plugin_pulls_total", "memif_wasm_worker_transmit_drops_total", "memif_wasm_interface_receive_bytes_total",
 		"memif_wasm_tenant_memory_bytes", "memif_wasm_interface_up", "memif_wasm_module_info",
 		"memif_wasm_interface_transmit_drops_total", "memif_wasm_worker_receive_bytes_total", "memif_wasm_worker_transmit_bytes_total",
 		"memif_wasm_rx_burst_packets", "memif_wasm_worker_busy_seconds_total", "memif_wasm_worker_empty_polls_total",
