@@ -123,6 +123,14 @@ tenants:
 	if code := bg.stop(t); code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, bg.stderr.String())
 	}
+
+	// The quick form takes an oci:// reference as --plugin too.
+	qsock, qadmin := filepath.Join(dir, "quick.sock"), filepath.Join(dir, "quick-admin.sock")
+	bg = startRun(t, "run", "--socket", qsock, "--role", "master", "--id", "3", "--plugin", ref, "--admin-socket", qadmin)
+	bg.waitAdmin(t, qadmin)
+	if rep, err := gen.Run(ctx, gen.Config{Socket: qsock, ID: 3, Count: 500, Rate: 40000}); err != nil || rep.Unique == 0 {
+		t.Fatalf("quick run from %s: %v %+v", ref, err, rep)
+	}
 }
 
 func readOrFail(t *testing.T, p string) []byte {

@@ -134,7 +134,7 @@ func newRunFlags() (*flagSet, *runFlags) {
 	fs.Uint32Var(&f.id, "id", 0, "quick run: memif interface id")
 	fs.StringVar(&f.name, "name", "memif0", "quick run: interface name")
 	fs.StringVar(&f.tenant, "tenant", "default", "quick run: tenant name")
-	fs.StringArrayVar(&f.plugins, "plugin", nil, "quick run: a .wasm plugin; repeat for a pipeline, in order")
+	fs.StringArrayVar(&f.plugins, "plugin", nil, "quick run: a .wasm plugin file or oci://REGISTRY/REPO:TAG; repeat for a pipeline, in order")
 	fs.StringArrayVar(&f.pluginConfigs, "plugin-config", nil, "quick run: config file of the plugin at the same position (repeatable)")
 	fs.IntVar(&f.queues, "queues", 1, "quick run: queues each way, one worker per rx queue")
 	fs.IntVar(&f.ringSize, "ring-size", config.DefaultRingSize, "quick run: descriptors per ring, a power of two")
@@ -174,6 +174,9 @@ func (f *runFlags) quickConfig() (*config.Config, error) {
 	}
 	for i, p := range f.plugins {
 		pc := config.Plugin{File: p}
+		if strings.HasPrefix(p, "oci://") {
+			pc = config.Plugin{Source: p} // anonymous pull; a config file gives keys, auth, policy
+		}
 		if i < len(f.pluginConfigs) {
 			pc.ConfigFile = f.pluginConfigs[i]
 		}
