@@ -39,6 +39,20 @@
 // Compilation for Reload, LoadPlugin and Watch runs without the daemon's
 // lock. All methods are safe to call from any goroutine.
 //
+// # Plugin sources
+//
+// A plugin with a source (oci://, https://), a pinned sha256 or a tenant
+// signature policy is fetched and verified by package source before
+// admission: digest, size, and signature against the tenant's keys; a
+// failure refuses the plugin with the reason, counted as a load by its
+// result and in Snapshot.Pulls. A plugin with pull policy Always and a pull
+// interval has its tag resolved again every interval; when it moved, the
+// plugin is reloaded with Reload, so a new version that fails verification
+// or admission leaves the running one running, and a registry that cannot
+// be reached changes nothing (the failure is counted and logged). A change
+// of a tenant's signature policy verifies its plugins again, all or
+// nothing.
+//
 // # Ports
 //
 // Within a tenant, an interface's port number is its position in the
