@@ -326,10 +326,18 @@ func extractPlugin(layer []byte, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: image layer: %v", ErrFormat, err)
 	}
-	tr := tar.NewReader(zr)
+	// Skipping other entries decompresses them too: bound the whole
+	// stream, not just plugin.wasm, or a small layer could make the host
+	// inflate gigabytes.
+	budget := limit + 1<<20
+	lr := &io.LimitedReader{R: zr, N: budget + 1}
+	tr := tar.NewReader(lr)
 	var wasm []byte
 	for {
 		h, err := tr.Next()
+		if lr.N <= 0 {
+			return nil, fmt.Errorf("%w: image layer inflates to more than %d bytes", ErrTooLarge, budget)
+		}
 		if err == io.EOF {
 			break
 		}
@@ -346,6 +354,9 @@ func extractPlugin(layer []byte, limit int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", ErrTooLarge, ImagePluginFile, h.Size, limit)
 		}
 		if wasm, err = io.ReadAll(io.LimitReader(tr, h.Size)); err != nil {
+			if lr.N <= 0 {
+				return nil, fmt.Errorf("%w: image layer inflates to more than %d bytes", ErrTooLarge, budget)
+			}
 			return nil, fmt.Errorf("%w: image layer: %v", ErrFormat, err)
 		}
 	}

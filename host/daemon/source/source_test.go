@@ -428,6 +428,14 @@ func TestHugeLayer(t *testing.T) {
 	if _, err = f.Fetch(ctx, Request{Source: reg.ref("p:bomb")}); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("image layer bomb: got %v", err)
 	}
+	// A bomb beside plugin.wasm: the other entry inflates past the budget.
+	tgz = tarGz(t, map[string][]byte{"filler": make([]byte, 4<<20)})
+	if len(tgz) > 1<<16 {
+		t.Fatalf("filler compressed to %d bytes", len(tgz))
+	}
+	if _, err := extractPlugin(tgz, 1<<10); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "inflates") {
+		t.Fatalf("filler bomb: got %v", err)
+	}
 }
 
 // sizedLayer declares another size than its content's.
