@@ -229,6 +229,7 @@ type Interface struct {
 type Plugin struct {
 	Name   string `json:"name"`
 	File   string `json:"file"`
+	Source string `json:"source,omitempty"`
 	SHA256 string `json:"sha256"`
 	Fault  string `json:"fault,omitempty"`
 }
@@ -282,7 +283,7 @@ func (s *Server) tenants(w http.ResponseWriter, r *http.Request) {
 			ii := Interface{Name: in.Name, Socket: in.Socket, Role: in.Role, ID: in.ID, Connected: in.Connected,
 				Egress: in.Egress, Placement: in.Placement, Plugins: []Plugin{}}
 			for _, p := range in.Plugins {
-				ii.Plugins = append(ii.Plugins, Plugin{Name: p.Name, File: p.File, SHA256: p.SHA256, Fault: p.Fault})
+				ii.Plugins = append(ii.Plugins, Plugin{Name: p.Name, File: p.File, Source: p.Source, SHA256: p.SHA256, Fault: p.Fault})
 			}
 			tt.Interfaces = append(tt.Interfaces, ii)
 		}
@@ -318,8 +319,8 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.File == "" {
-		writeError(w, http.StatusBadRequest, `file: required (the .wasm module to load)`)
+	if req.File == "" && req.Source == "" {
+		writeError(w, http.StatusBadRequest, `file: required, or source (the .wasm module to load)`)
 		return
 	}
 	idx := -1
