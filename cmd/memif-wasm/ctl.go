@@ -28,7 +28,7 @@ Commands:
   list                              tenants, interfaces and their pipelines
   stats                             packet, verdict and drop counters, config reloads and the last failure
   show TENANT/IFACE                 memif details of one interface (regions, rings, peer)
-  load TENANT/IFACE FILE            add a plugin (--name, --config or --plugin-config-file, --index)
+  load TENANT/IFACE FILE|oci://REF  add a plugin (--name, --config or --plugin-config-file, --index)
   unload TENANT/IFACE/PLUGIN        remove a plugin
                                     (load and unload last until the config file is re-read)
   reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
@@ -134,6 +134,9 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		// The daemon resolves paths from its own directory: send absolute ones.
 		pc := config.Plugin{File: absPath(rest[1]), Name: *name, Config: *pcfg, ConfigFile: absPath(*pcfgFile)}
+		if strings.HasPrefix(rest[1], "oci://") {
+			pc.File, pc.Source = "", rest[1]
+		}
 		if *failOpen {
 			pc.FailPolicy = "open"
 		}

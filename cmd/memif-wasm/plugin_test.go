@@ -120,6 +120,13 @@ tenants:
 	if code, out, _ := ctl(t, admin, "show", "blue/north", "--json"); code != exitOK || !strings.Contains(out, digest) || !strings.Contains(out, `"signed_by"`) {
 		t.Errorf("ctl show lacks the digest %s or signer: %d\n%s", digest, code, out)
 	}
+	// ctl load takes a reference too, under the tenant's policy.
+	if code, out, errs := ctl(t, admin, "load", "blue/north", "oci://"+host+"/plugins/reflect:unsigned", "--name", "extra", "--index", "0"); code == exitOK || !strings.Contains(errs, "no signature") {
+		t.Errorf("ctl load of an unsigned module: %d %q %q", code, out, errs)
+	}
+	if code, out, errs := ctl(t, admin, "load", "blue/north", ref, "--name", "second"); code != exitOK {
+		t.Errorf("ctl load of a signed module: %d %q %q", code, out, errs)
+	}
 	if code := bg.stop(t); code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, bg.stderr.String())
 	}
