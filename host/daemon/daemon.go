@@ -113,6 +113,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	src, err := source.New(source.Options{
 		CacheDir:     cfg.Registry.CacheDir,
 		DockerConfig: cfg.Registry.DockerConfig,
+		CAFile:       cfg.Registry.CAFile,
 		Insecure:     cfg.Registry.Insecure,
 		MaxSize:      cfg.Registry.MaxModuleSize,
 		Attempts:     cfg.Registry.Attempts,

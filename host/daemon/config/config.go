@@ -108,6 +108,9 @@ type Registry struct {
 	// DockerConfig is a docker config.json giving registry credentials
 	// (auths, credential helpers). Empty: anonymous.
 	DockerConfig string `yaml:"docker_config"`
+	// CAFile is a PEM bundle of certificate authorities trusted for
+	// registries and https sources besides the system's. Empty: the system's.
+	CAFile string `yaml:"ca_file"`
 	// Insecure lists registries (HOST or HOST:PORT) that may be reached over
 	// plain HTTP. Every other registry is reached over TLS, except loopback
 	// ones.
@@ -386,6 +389,7 @@ func (c *Config) resolve(dir string) {
 	c.Admin.TokenFile = abs(c.Admin.TokenFile)
 	c.Registry.CacheDir = abs(c.Registry.CacheDir)
 	c.Registry.DockerConfig = abs(c.Registry.DockerConfig)
+	c.Registry.CAFile = abs(c.Registry.CAFile)
 	for ti := range c.Tenants {
 		keys := c.Tenants[ti].Signatures.Keys
 		for ki := range keys {

@@ -22,6 +22,7 @@ func TestSourceKeys(t *testing.T) {
 	y := `registry:
   cache_dir: cache
   docker_config: docker/config.json
+  ca_file: ca.pem
   insecure: [registry.lab:5000]
   max_module_size: 1048576
   attempts: 3
@@ -34,7 +35,7 @@ func TestSourceKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.Registry
-	if r.CacheDir != filepath.Join(dir, "cache") || r.DockerConfig != filepath.Join(dir, "docker/config.json") ||
+	if r.CacheDir != filepath.Join(dir, "cache") || r.CAFile != filepath.Join(dir, "ca.pem") || r.DockerConfig != filepath.Join(dir, "docker/config.json") ||
 		len(r.Insecure) != 1 || r.MaxModuleSize != 1<<20 || r.Attempts != 3 || r.Backoff != 100*time.Millisecond {
 		t.Errorf("registry: %+v", r)
 	}

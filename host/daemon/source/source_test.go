@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -528,6 +530,48 @@ func TestPlainHTTPGuard(t *testing.T) {
 	req, _ := http.NewRequest("GET", "http://10.1.2.3:5000/v2/", nil)
 	if _, err := f.rt.RoundTrip(req); !errors.Is(err, errPlainHTTP) {
 		t.Fatalf("guard: %v", err)
+	}
+}
+
+// TestCAFile: a registry with a certificate from a private CA is reached
+// over TLS with ca_file, and refused without it.
+func TestCAFile(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewTLSServer(registry.New(registry.Logger(log0())))
+	defer srv.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	// A name that is not loopback: only TLS is allowed to it.
+	host := "localhost.tls.test" + srv.Listener.Addr().String()[strings.LastIndexByte(srv.Listener.Addr().String(), ':'):]
+	dial := func(o Options) *Fetcher {
+		f := newFetcher(t, o)
+		tr := f.rt.(*guard).next.(*http.Transport)
+		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+		}
+		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		}
+		tr.TLSClientConfig.ServerName = "example.com" // httptest's certificate names it
+		return f
+	}
+	f := dial(Options{CAFile: ca})
+	src := "oci://" + host + "/p:v1"
+	if _, err := f.Push(ctx, module("tls"), src, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Fetch(ctx, Request{Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(Options{Attempts: 1}).Fetch(ctx, Request{Source: src}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without ca_file: got %v", err)
+	}
+	bad := filepath.Join(dir, "bad.pem")
+	os.WriteFile(bad, []byte("not pem"), 0o600)
+	if _, err := New(Options{CAFile: bad}); err == nil {
+		t.Fatal("a ca_file without certificates was accepted")
 	}
 }
 
