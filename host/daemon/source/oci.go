@@ -76,7 +76,7 @@ func classify(err error) error {
 		}
 		return err
 	}
-	if errors.Is(err, errPlainHTTP) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, errPlainHTTP) || errors.Is(err, context.Canceled) || errors.Is(err, ErrTooLarge) {
 		return err
 	}
 	// Anything else below HTTP: refused connections, resets, DNS, timeouts.

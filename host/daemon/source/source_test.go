@@ -424,6 +424,23 @@ func TestHugeLayer(t *testing.T) {
 	if !errors.Is(err, ErrDigest) || !strings.Contains(err.Error(), "declared 4 bytes") {
 		t.Fatalf("lying size: got %v", err)
 	}
+	// A manifest of more than maxManifest bytes: cut off while it is read.
+	bigMan := []byte(`{"schemaVersion":2,"annotations":{"x":"` + strings.Repeat("x", maxManifest+10) + `"}}`)
+	bigDigest := "sha256:" + hexSHA(bigMan)
+	reg.wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if !strings.HasSuffix(r.URL.Path, "/manifests/"+bigDigest) {
+			return false
+		}
+		w.Header().Set("Content-Type", string(types.OCIManifestSchema1))
+		w.Header().Set("Docker-Content-Digest", bigDigest)
+		w.Write(bigMan)
+		return true
+	}
+	_, err = f.Fetch(ctx, Request{Source: reg.ref("p@" + bigDigest)})
+	reg.wrap = nil
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "manifest larger") {
+		t.Fatalf("huge manifest: got %v", err)
+	}
 	// A gzip bomb in an image layer: plugin.wasm larger than the limit.
 	tgz := tarGz(t, map[string][]byte{ImagePluginFile: make([]byte, 8<<10)})
 	pushRaw(t, f, reg.ref("p:bomb"), types.OCIConfigJSON, static.NewLayer(tgz, types.OCILayer))

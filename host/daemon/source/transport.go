@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/docker/cli/cli/config"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -26,8 +28,34 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" && !plainAllowed(req.URL.Host, g.insecure) {
 		return nil, fmt.Errorf("%w: %s://%s is neither loopback nor listed as an insecure registry", errPlainHTTP, req.URL.Scheme, req.URL.Host)
 	}
-	return g.next.RoundTrip(req)
+	resp, err := g.next.RoundTrip(req)
+	if err == nil && strings.Contains(req.URL.Path, "/manifests/") {
+		// The library would read up to 100 MiB of a manifest; a plugin's
+		// is a few hundred bytes.
+		resp.Body = &capped{rc: resp.Body, left: maxManifest}
+	}
+	return resp, err
 }
+
+// capped fails a body that runs past its limit.
+type capped struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("%w: manifest larger than %d bytes", ErrTooLarge, maxManifest)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.rc.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *capped) Close() error { return c.rc.Close() }
 
 // plainAllowed reports whether host (HOST or HOST:PORT) may be reached over
 // plain HTTP: a loopback address, "localhost", or listed in insecure by
