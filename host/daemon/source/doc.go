@@ -32,8 +32,10 @@
 //
 // TLS is the default; plain HTTP is used only for a loopback registry or
 // one listed in Options.Insecure, and the transport refuses any other
-// plain-HTTP request whatever the registry library tries. Credentials come
-// from a docker config file. A layer larger than Options.MaxSize is
+// plain-HTTP request whatever the registry library tries; Options.CAFile
+// adds a private CA. Credentials come from a docker config file. A
+// manifest is cut off at 4 MiB as it is read. A layer larger than
+// Options.MaxSize is
 // refused from its descriptor, before its body is requested, and a body
 // that runs past its declared size is cut off there. Network failures are
 // retried with exponential backoff; verification failures are not.
