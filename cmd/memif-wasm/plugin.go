@@ -22,8 +22,8 @@ const pluginUsage = "memif-wasm plugin push FILE.wasm oci://REGISTRY/REPO:TAG [-
 const pluginDescription = `push publishes a module as a CNCF wasm OCI artifact (config
 application/vnd.wasm.config.v0+json, one application/wasm layer) and prints its
 manifest digest; with --sign-key it also signs the manifest as cosign does (a
-simple-signing payload under the tag sha256-HEX.sig), so 'cosign verify --key'
-accepts it and so does the daemon. pull fetches a module the way the daemon does
+simple-signing payload under the tag sha256-HEX.sig, cosign's format; no
+transparency-log entry is made), which the daemon verifies with the public key. pull fetches a module the way the daemon does
 (oci://, https:// with --sha256, or a path), verifies digest, size and, with
 --key, signature, and writes it. sign writes the detached signature of a file
 (as 'cosign sign-blob' does) for a file or https plugin's signature key.
