@@ -120,6 +120,9 @@ tenants:
 	if code, out, _ := ctl(t, admin, "show", "blue/north", "--json"); code != exitOK || !strings.Contains(out, digest) || !strings.Contains(out, `"signed_by"`) {
 		t.Errorf("ctl show lacks the digest %s or signer: %d\n%s", digest, code, out)
 	}
+	if code, out, _ := ctl(t, admin, "stats"); code != exitOK || !strings.Contains(out, "plugin pulls: ") {
+		t.Errorf("ctl stats lacks the pulls: %d\n%s", code, out)
+	}
 	// ctl load takes a reference too, under the tenant's policy.
 	if code, out, errs := ctl(t, admin, "load", "blue/north", "oci://"+host+"/plugins/reflect:unsigned", "--name", "extra", "--index", "0"); code == exitOK || !strings.Contains(errs, "no signature") {
 		t.Errorf("ctl load of an unsigned module: %d %q %q", code, out, errs)

@@ -3,6 +3,8 @@ package admin
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,7 +45,8 @@ func WriteTenants(w io.Writer, ts []Tenant) {
 
 // WriteStats writes a snapshot's counters as `ctl stats` shows them: per
 // interface, packets, bytes and drops; per plugin, its verdicts, faults and
-// reloads; then the config reloads and the last one that failed.
+// reloads; then the config reloads and the last one that failed, and the
+// plugin pulls by result.
 func WriteStats(w io.Writer, s *daemon.Snapshot) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	// TX PKTS counts what the interface's workers sent (to any interface);
@@ -83,6 +86,15 @@ func WriteStats(w io.Writer, s *daemon.Snapshot) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nconfig reloads: %d ok, %d failed\n", s.ConfigReloads["ok"], s.ConfigReloads["failed"])
+	if len(s.Pulls) > 0 {
+		fmt.Fprint(w, "plugin pulls:")
+		sep := " "
+		for _, r := range slices.Sorted(maps.Keys(s.Pulls)) {
+			fmt.Fprintf(w, "%s%d %s", sep, s.Pulls[r], r)
+			sep = ", "
+		}
+		fmt.Fprintln(w)
+	}
 	if s.LastReloadError != "" {
 		fmt.Fprintf(w, "last failed config reload (%s): %s\n", s.LastReloadErrorAt.Local().Format(time.RFC3339), s.LastReloadError)
 	}
