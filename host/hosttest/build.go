@@ -3,8 +3,9 @@
 // running toolchain for GOOS=wasip1), the script guest whose packets say what
 // it should do (Script), tiny verdict plugins written to files for a daemon
 // to load (Build, BuildStateful, BuildDeep), the example plugins `make
-// plugins` builds (Built), and a compilation cache that outlives a test run
-// (CacheDir). Built guests are cached by a hash of the source and the tool's
+// plugins` builds (Built), a compilation cache that outlives a test run
+// (CacheDir), and a real OCI registry on loopback for the plugin-source
+// tests (Registry). Built guests are cached by a hash of the source and the tool's
 // command line under the user cache directory, so a second run costs a file
 // read; a missing tool skips the test with the reason. It is for tests only.
 package hosttest
