@@ -51,7 +51,11 @@
 // or admission leaves the running one running, and a registry that cannot
 // be reached changes nothing (the failure is counted and logged). A change
 // of a tenant's signature policy verifies its plugins again, all or
-// nothing.
+// nothing. New and Apply fetch under the daemon's lock, as they compile
+// there: a registry that does not answer holds a config change (and
+// scrapes, which wait for the lock) for registry.attempts connection
+// timeouts (source.DialTimeout) and their backoff; Reload, LoadPlugin and
+// the tag poller fetch without it.
 //
 // # Ports
 //

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,6 +29,8 @@ const (
 	DefaultAttempts = 4
 	DefaultBackoff  = 250 * time.Millisecond
 	DefaultTimeout  = 2 * time.Minute
+	// DialTimeout bounds one connection attempt of the default transport.
+	DialTimeout = 5 * time.Second
 	// maxManifest bounds a manifest or a signature payload: both are a few
 	// hundred bytes to a few KiB.
 	maxManifest = 4 << 20
@@ -182,6 +185,10 @@ func New(opts Options) (*Fetcher, error) {
 	next := opts.Transport
 	if next == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
+		// A registry that takes longer than this to accept a connection is
+		// down; the default 30 s per attempt would hold a config change
+		// (which fetches under the daemon's lock) for minutes.
+		tr.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 		if opts.CAFile != "" {
 			pool, err := loadCAs(opts.CAFile)
 			if err != nil {
