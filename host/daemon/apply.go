@@ -97,6 +97,10 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) ([]Change, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	ctx, err := d.prefetch(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w (nothing was changed)", err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {

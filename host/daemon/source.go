@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 )
 
@@ -45,7 +47,10 @@ func (d *Daemon) readModule(ctx context.Context, s loadSpec) ([]byte, *source.Mo
 			req.Keys = append(req.Keys, pk)
 		}
 	}
-	m, err := d.src.Fetch(ctx, req)
+	m, ok := prefetched(ctx, fetchKey(req, s.sig))
+	if !ok {
+		m, err = d.src.Fetch(ctx, req)
+	}
 	if err != nil {
 		d.countLoad(s.tenant, source.Result(err))
 		return nil, none, fmt.Errorf("%s: %w", s.where, err)
@@ -54,6 +59,91 @@ func (d *Daemon) readModule(ctx context.Context, s loadSpec) ([]byte, *source.Mo
 		d.log.Warn("plugin loaded without a verified signature (signature policy warn)", "plugin", s.label, "source", req.Source, "reason", m.Unverified)
 	}
 	return m.Wasm, m, nil
+}
+
+// prefetchKey carries, in a context, the modules a config change fetched
+// before it took the daemon's lock.
+type prefetchKey struct{}
+
+// fetchKey names a fetch by everything that decides its outcome.
+func fetchKey(r source.Request, sig config.Signatures) string {
+	return fmt.Sprintf("%q %q %v %q %q %q", r.Source, r.SHA256, r.Pull, r.Signature, sig.Policy, sig.Keys)
+}
+
+func prefetched(ctx context.Context, key string) (*source.Module, bool) {
+	mods, _ := ctx.Value(prefetchKey{}).(map[string]*source.Module)
+	m, ok := mods[key]
+	return m, ok
+}
+
+// prefetch fetches and verifies, without the daemon's lock, the modules of
+// cfg's source plugins that the change will load (those that differ from
+// the running plugin of the same name, or whose tenant's signature policy
+// changed), so that a slow or unreachable registry does not hold the lock.
+// A failure, counted as a load by its result, fails the change before
+// anything was touched. The modules ride in the returned context to
+// readModule.
+func (d *Daemon) prefetch(ctx context.Context, cfg *config.Config) (context.Context, error) {
+	type job struct {
+		key, where string
+		tc         *config.Tenant
+		req        source.Request
+	}
+	var jobs []job
+	d.mu.Lock()
+	running := map[string]*plugin{}
+	for _, t := range d.tenants {
+		for _, p := range t.ports {
+			for _, pl := range p.plugins {
+				running[t.name+"/"+p.cfg.Name+"/"+pl.name] = pl
+			}
+		}
+	}
+	d.mu.Unlock()
+	for ti := range cfg.Tenants {
+		tc := &cfg.Tenants[ti]
+		pol, err := source.ParseSignaturePolicy(tc.Signatures.Policy)
+		if err != nil {
+			return ctx, err
+		}
+		for _, ic := range tc.Interfaces {
+			for _, pc := range ic.Plugins {
+				if pc.Source == "" {
+					continue // a file is read where it is compiled
+				}
+				label := tc.Name + "/" + ic.Name + "/" + pc.PluginName()
+				if pl := running[label]; pl != nil && reflect.DeepEqual(pl.cfg, pc) && reflect.DeepEqual(pl.sig, tc.Signatures) {
+					continue // stays as it runs
+				}
+				req := source.Request{Source: pc.Source, SHA256: pc.SHA256, Signatures: pol, Signature: pc.Signature}
+				req.Pull, _ = source.ParsePullPolicy(pc.PullPolicy)
+				jobs = append(jobs, job{key: fetchKey(req, tc.Signatures), where: label, tc: tc, req: req})
+			}
+		}
+	}
+	if len(jobs) == 0 {
+		return ctx, nil
+	}
+	mods := map[string]*source.Module{}
+	for _, j := range jobs {
+		if _, done := mods[j.key]; done {
+			continue
+		}
+		for _, k := range j.tc.Signatures.Keys {
+			pk, err := source.LoadPublicKey(k)
+			if err != nil {
+				return ctx, fmt.Errorf("plugin %s: tenant signatures: %w", j.where, err)
+			}
+			j.req.Keys = append(j.req.Keys, pk)
+		}
+		m, err := d.src.Fetch(ctx, j.req)
+		if err != nil {
+			d.countLoad(j.tc.Name, source.Result(err))
+			return ctx, fmt.Errorf("plugin %s: %w", j.where, err)
+		}
+		mods[j.key] = m // readModule logs a warn-policy module when it takes it
+	}
+	return context.WithValue(ctx, prefetchKey{}, mods), nil
 }
 
 // pollTick is how often the tag poller looks for plugins whose pull

@@ -223,3 +223,44 @@ func TestApplySignaturePolicy(t *testing.T) {
 	}
 	sendThrough(t, p, 100)
 }
+
+// TestApplySourcePrefetched: a config change that adds a source plugin
+// fetches it once, before the daemon's lock (the fetch under the lock finds
+// it prefetched), and one whose registry is down changes nothing.
+func TestApplySourcePrefetched(t *testing.T) {
+	dir := t.TempDir()
+	srv, host := inProcessRegistry(t)
+	ref := "oci://" + host + "/plugins/tx:v1"
+	push(t, buildPlugin(t, dir, "tx", int(abi.TX), 0), ref, nil)
+	sock := filepath.Join(dir, "memif.sock")
+	cfg := oneInterface(sock, buildPlugin(t, dir, "pass", int(abi.Pass), 0))
+	cfg.Registry = config.Registry{Attempts: 2, Backoff: time.Millisecond}
+	d := startDaemon(t, cfg, Options{})
+
+	next := *cfg
+	next.Tenants = []config.Tenant{cfg.Tenants[0]}
+	next.Tenants[0].Interfaces = []config.Interface{cfg.Tenants[0].Interfaces[0]}
+	next.Tenants[0].Interfaces[0].Plugins = []config.Plugin{{Source: ref, PullPolicy: "Always"}}
+	ctx := context.Background()
+	if _, err := d.Apply(ctx, &next); err != nil {
+		t.Fatal(err)
+	}
+	if pulls := d.Snapshot().Pulls; pulls["ok"] != 1 || len(pulls) != 1 {
+		t.Fatalf("pulls %v, want one fetch", pulls)
+	}
+	p := newPeer(t, sock, 0, false)
+	sendThrough(t, p, 100)
+
+	srv.Close()
+	other := next
+	other.Tenants = []config.Tenant{next.Tenants[0]}
+	other.Tenants[0].Interfaces = []config.Interface{next.Tenants[0].Interfaces[0]}
+	other.Tenants[0].Interfaces[0].Plugins = []config.Plugin{{Source: ref, PullPolicy: "Always", Name: "second"}}
+	if _, err := d.Apply(ctx, &other); !errors.Is(err, source.ErrNetwork) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("registry down: got %v", err)
+	}
+	if n := len(d.Snapshot().Tenants[0].Interfaces[0].Plugins); n != 1 || d.Config().Tenants[0].Interfaces[0].Plugins[0].Name != "" {
+		t.Fatal("the failed change changed the pipeline")
+	}
+	sendThrough(t, p, 100)
+}
