@@ -51,11 +51,12 @@
 // or admission leaves the running one running, and a registry that cannot
 // be reached changes nothing (the failure is counted and logged). A change
 // of a tenant's signature policy verifies its plugins again, all or
-// nothing. New and Apply fetch under the daemon's lock, as they compile
-// there: a registry that does not answer holds a config change (and
-// scrapes, which wait for the lock) for registry.attempts connection
-// timeouts (source.DialTimeout) and their backoff; Reload, LoadPlugin and
-// the tag poller fetch without it.
+// nothing. No fetch holds the daemon's lock: Apply fetches the source
+// plugins a change adds or changes before it takes it (and uses what it
+// fetched), and Reload, LoadPlugin and the tag poller fetch where they
+// compile, without it; a registry that does not answer delays only the
+// change that needs it, by at most registry.attempts connection timeouts
+// (source.DialTimeout) and their backoff.
 //
 // # Ports
 //
