@@ -1,28 +1,60 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 )
 
+// request is the fetch that loads plugin pc under the signature settings
+// sig; ok is false for a plain file read (no source, sha256 or policy).
+func request(pc config.Plugin, sig config.Signatures) (req source.Request, ok bool, err error) {
+	pol, err := source.ParseSignaturePolicy(sig.Policy)
+	if err != nil || pc.Source == "" && pc.SHA256 == "" && pol == source.SignaturesOff {
+		return req, false, err
+	}
+	req = source.Request{Source: cmp.Or(pc.Source, pc.File), SHA256: pc.SHA256, Signatures: pol, Signature: pc.Signature}
+	req.Pull, _ = source.ParsePullPolicy(pc.PullPolicy) // validated with the config
+	return req, true, nil
+}
+
+// loadKeys reads the tenant's public keys when its policy looks at
+// signatures. They are read at every load, so a rotated key takes effect
+// with the next reload; a missing key file fails the load.
+func loadKeys(req *source.Request, sig config.Signatures) error {
+	if req.Signatures == source.SignaturesOff {
+		return nil
+	}
+	for _, k := range sig.Keys {
+		pk, err := source.LoadPublicKey(k)
+		if err != nil {
+			return fmt.Errorf("tenant signatures: %w", err)
+		}
+		req.Keys = append(req.Keys, pk)
+	}
+	return nil
+}
+
 // readModule returns the module of a prepared plugin: its file read as it
 // is, or, for a plugin with a source, a pinned sha256 or a tenant
-// signature policy, fetched and verified by the daemon's source.Fetcher.
-// Failures are counted as loads by their result and name the plugin.
+// signature policy, fetched and verified by the daemon's source.Fetcher
+// (or taken from what Apply prefetched). Failures are counted as loads by
+// their result and name the plugin.
 func (d *Daemon) readModule(ctx context.Context, s loadSpec) ([]byte, *source.Module, error) {
 	none := &source.Module{}
-	pol, err := source.ParseSignaturePolicy(s.sig.Policy)
+	req, fetch, err := request(s.pc, s.sig)
 	if err != nil {
 		d.countLoad(s.tenant, "error")
 		return nil, none, fmt.Errorf("%s: %w", s.where, err)
 	}
-	if s.pc.Source == "" && s.pc.SHA256 == "" && pol == source.SignaturesOff {
+	if !fetch {
 		wasm, err := os.ReadFile(s.pc.File)
 		if err != nil {
 			d.countLoad(s.tenant, "io_error")
@@ -30,22 +62,9 @@ func (d *Daemon) readModule(ctx context.Context, s loadSpec) ([]byte, *source.Mo
 		}
 		return wasm, none, nil
 	}
-	req := source.Request{Source: s.pc.Source, SHA256: s.pc.SHA256, Signatures: pol, Signature: s.pc.Signature}
-	if req.Source == "" {
-		req.Source = s.pc.File
-	}
-	req.Pull, _ = source.ParsePullPolicy(s.pc.PullPolicy) // validated with the config
-	if pol != source.SignaturesOff {
-		// Read at every load, so a rotated key takes effect with the next
-		// reload; a missing key file fails the load rather than the policy.
-		for _, k := range s.sig.Keys {
-			pk, err := source.LoadPublicKey(k)
-			if err != nil {
-				d.countLoad(s.tenant, "io_error")
-				return nil, none, fmt.Errorf("%s: tenant signatures: %w", s.where, err)
-			}
-			req.Keys = append(req.Keys, pk)
-		}
+	if err := loadKeys(&req, s.sig); err != nil {
+		d.countLoad(s.tenant, "io_error")
+		return nil, none, fmt.Errorf("%s: %w", s.where, err)
 	}
 	m, ok := prefetched(ctx, fetchKey(req, s.sig))
 	if !ok {
@@ -102,21 +121,21 @@ func (d *Daemon) prefetch(ctx context.Context, cfg *config.Config) (context.Cont
 	d.mu.Unlock()
 	for ti := range cfg.Tenants {
 		tc := &cfg.Tenants[ti]
-		pol, err := source.ParseSignaturePolicy(tc.Signatures.Policy)
-		if err != nil {
-			return ctx, err
-		}
 		for _, ic := range tc.Interfaces {
 			for _, pc := range ic.Plugins {
-				if pc.Source == "" {
-					continue // a file is read where it is compiled
+				req, fetch, err := request(pc, tc.Signatures)
+				if err != nil {
+					return ctx, err
+				}
+				// What needs the network: a source, or a signature at an
+				// https URL. A file is read where it is compiled.
+				if !fetch || pc.Source == "" && !strings.HasPrefix(pc.Signature, "https://") {
+					continue
 				}
 				label := tc.Name + "/" + ic.Name + "/" + pc.PluginName()
 				if pl := running[label]; pl != nil && reflect.DeepEqual(pl.cfg, pc) && reflect.DeepEqual(pl.sig, tc.Signatures) {
 					continue // stays as it runs
 				}
-				req := source.Request{Source: pc.Source, SHA256: pc.SHA256, Signatures: pol, Signature: pc.Signature}
-				req.Pull, _ = source.ParsePullPolicy(pc.PullPolicy)
 				jobs = append(jobs, job{key: fetchKey(req, tc.Signatures), where: label, tc: tc, req: req})
 			}
 		}
@@ -129,12 +148,8 @@ func (d *Daemon) prefetch(ctx context.Context, cfg *config.Config) (context.Cont
 		if _, done := mods[j.key]; done {
 			continue
 		}
-		for _, k := range j.tc.Signatures.Keys {
-			pk, err := source.LoadPublicKey(k)
-			if err != nil {
-				return ctx, fmt.Errorf("plugin %s: tenant signatures: %w", j.where, err)
-			}
-			j.req.Keys = append(j.req.Keys, pk)
+		if err := loadKeys(&j.req, j.tc.Signatures); err != nil {
+			return ctx, fmt.Errorf("plugin %s: %w", j.where, err)
 		}
 		m, err := d.src.Fetch(ctx, j.req)
 		if err != nil {
