@@ -155,8 +155,9 @@ func NewEngine(ctx context.Context, cfg *EngineConfig) (*Engine, error) {
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCoreFeatures(api.CoreFeaturesV2).
 		WithMemoryLimitPages(e.cfg.MaxMemoryPages).
-		// Interrupting through the context costs ~850 ns per call and ~70 ns per
-		// loop iteration; runaway guests are bounded by injected fuel instead.
+		// Runaway guests are bounded by injected fuel, not by interrupting
+		// through the context, which costs every call and every loop
+		// (RATIONALE.md, "Why is a runaway guest stopped by fuel ...").
 		WithCloseOnContextDone(false).
 		WithCompilationCache(e.cache)
 	e.rt = wazero.NewRuntimeWithConfig(ctx, rc)

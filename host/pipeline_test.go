@@ -471,7 +471,9 @@ func TestLongBurstIsChunked(t *testing.T) {
 	}
 }
 
-func TestReplaceAll(t *testing.T) {
+// TestReshapeAllReloadsEveryPipeline: a new version of a plugin reaches every
+// worker's pipeline with its state, or, when it cannot start, none.
+func TestReshapeAllReloadsEveryPipeline(t *testing.T) {
 	e, _ := newEngine(t)
 	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	m := load(t, e, wasm, nil)
@@ -483,7 +485,7 @@ func TestReplaceAll(t *testing.T) {
 		}
 		p.Process(&Burst{Packets: pkts})
 	}
-	if err := ReplaceAll(context.Background(), ps, 0, load(t, e, wasm, nil)); err != nil {
+	if _, err := ReshapeAll(context.Background(), ps, []*Module{load(t, e, wasm, nil)}, []int{0}); err != nil {
 		t.Fatal(err)
 	}
 	for k, p := range ps {
@@ -497,12 +499,12 @@ func TestReplaceAll(t *testing.T) {
 	// A version whose mw_init refuses its config never reaches any pipeline.
 	bad := load(t, e, wasm, nil)
 	bad.cfg.Config = []byte{0xff}
-	if err := ReplaceAll(context.Background(), ps, 0, bad); err == nil {
-		t.Fatal("ReplaceAll with a failing module succeeded")
+	if _, err := ReshapeAll(context.Background(), ps, []*Module{bad}, []int{0}); err == nil {
+		t.Fatal("ReshapeAll with a failing module succeeded")
 	}
 	for _, p := range ps {
 		if st := p.ReadStats(nil)[0]; st.Reloads != 1 {
-			t.Fatal("a failed ReplaceAll swapped a pipeline")
+			t.Fatal("a failed ReshapeAll swapped a pipeline")
 		}
 	}
 }
