@@ -52,6 +52,9 @@ type EngineConfig struct {
 // Clock is a source of the current time (see EngineConfig.Clock).
 type Clock interface{ Now() time.Time }
 
+// SystemClock is the Clock of the system's time, the default.
+var SystemClock Clock = systemClock{}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
@@ -138,7 +141,7 @@ func NewEngine(ctx context.Context, cfg *EngineConfig) (*Engine, error) {
 		e.cfg.LogRate = DefaultLogRate
 	}
 	if e.cfg.Clock == nil {
-		e.cfg.Clock = systemClock{}
+		e.cfg.Clock = SystemClock
 	}
 	e.logger = e.cfg.Logger
 	if e.logger == nil {

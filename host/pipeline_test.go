@@ -11,6 +11,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func TestVerdictsCopy(t *testing.T) {
@@ -129,7 +130,7 @@ func TestChainedAndTruncated(t *testing.T) {
 }
 
 func TestFaultsAndRestart(t *testing.T) {
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	e, _ := newEngineWith(t, clock)
 	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	for _, failOpen := range []bool{false, true} {
@@ -404,7 +405,7 @@ func TestDescriptorWords(t *testing.T) {
 // off by its fuel budget; the burst gets the fail policy, the fault says fuel,
 // and the plugin comes back.
 func TestFuelStopsRunawayGuest(t *testing.T) {
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	e, _ := newEngineWith(t, clock)
 	m := load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{Fuel: 1_000_000})
 	p := pipeline(t, m)
@@ -513,7 +514,7 @@ func TestReshapeAllReloadsEveryPipeline(t *testing.T) {
 // instance running; a trap in mw_control faults it like a trap in a burst, and
 // the next burst after the backoff runs on a fresh instance.
 func TestControlFaults(t *testing.T) {
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	e, _ := newEngineWith(t, clock)
 	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), nil))
 	reply := make([]byte, 64)
