@@ -46,13 +46,17 @@ fuzz:
 bench: plugins
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
-# Build every example plugin (Go and C) into plugins/build/.
+# Build every example plugin (Go, C and Rust) into plugins/build/.
 plugins: deps-plugins
 	$(MAKE) -C plugins
 
+# Rust: Debian's rustc and cargo 1.63 and the wasm32 standard library, checked
+# by path because a rustup toolchain earlier on PATH does not count (the
+# plugins' Makefile calls /usr/bin/cargo).
 deps-plugins:
-	@command -v clang >/dev/null && command -v wasm-ld >/dev/null && command -v wat2wasm >/dev/null || \
-		{ $(APT) update -qq && $(APT) install -y -qq clang lld wabt >/dev/null; }
+	@command -v clang >/dev/null && command -v wasm-ld >/dev/null && command -v wat2wasm >/dev/null && \
+		test -x /usr/bin/cargo -a -x /usr/bin/rustc -a -d /usr/lib/rustlib/wasm32-unknown-unknown/lib || \
+		{ $(APT) update -qq && $(APT) install -y -qq clang lld wabt rustc cargo libstd-rust-dev-wasm32 >/dev/null; }
 
 # dpdk-testpmd comes from dpdk-dev, the memif PMD from librte-net-memif23 (Debian 12:
 # /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_memif.so.23.0); stdbuf from coreutils.

@@ -50,6 +50,36 @@ impl Memory for Wasm {
     }
 }
 
+/// `Option<P>` with a layout of our choosing: a u32 tag that is 0 when
+/// empty. Option's own layout may put None in a niche of P (a bool set to 2),
+/// which makes the static instance non-zero and stores all of it, the
+/// plugin's tables included, in the module's data section; an all-zero
+/// static costs nothing in the file.
+#[repr(C, u32)]
+pub(crate) enum Slot<P> {
+    Empty,
+    Full(P),
+}
+
+impl<P> Slot<P> {
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub fn as_ref(&self) -> Option<&P> {
+        match self {
+            Slot::Full(p) => Some(p),
+            Slot::Empty => None,
+        }
+    }
+    pub fn as_mut(&mut self) -> Option<&mut P> {
+        match self {
+            Slot::Full(p) => Some(p),
+            Slot::Empty => None,
+        }
+    }
+    pub fn is_none(&self) -> bool {
+        matches!(self, Slot::Empty)
+    }
+}
+
 /// One instance's state: the areas handed to the host and the plugin.
 pub(crate) struct Guest<P, M> {
     pub mem: M,
@@ -63,7 +93,7 @@ pub(crate) struct Guest<P, M> {
     /// built there while the request is still being read from msg.
     pub scratch: u32,
     pub bounds: [Bounds; MAX_BURST as usize],
-    pub plugin: Option<P>,
+    pub plugin: Slot<P>,
 }
 
 fn log2(level: Level, a: &str, b: &str) {
@@ -204,7 +234,7 @@ impl<P: Plugin, M: Memory> Guest<P, M> {
             Err(rc) => rc,
         };
         if rc == 0 {
-            self.plugin = Some(p);
+            self.plugin = Slot::Full(p);
         }
         rc
     }
@@ -397,7 +427,283 @@ impl<P, M> Guest<P, M> {
             msg_len: 0,
             scratch: 0,
             bounds: [Bounds { lo: 0, hi: 0 }; MAX_BURST as usize],
-            plugin: None,
+            plugin: Slot::Empty,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{Desc, Verdict, FLAG_MODIFIED, FLAG_TRUNCATED};
+    use crate::testing::{take_logs, Host, SimMemory, MSGBUF, WINDOW};
+    use crate::{Burst, Result};
+
+    /// A plugin whose behaviour each packet's first byte chooses.
+    #[derive(Default)]
+    struct Script {
+        bursts: u64,
+    }
+
+    impl Plugin for Script {
+        fn init(&mut self, config: &[u8]) -> Result {
+            if config == b"bad" {
+                return Err(Error::inval("bad config"));
+            }
+            Ok(())
+        }
+
+        fn process(&mut self, b: &mut Burst<'_>) -> Result {
+            self.bursts += 1;
+            for i in 0..b.len() {
+                let mut p = b.packet(i);
+                match p.data().first().copied().unwrap_or(0) {
+                    0 => p.pass(),
+                    1 => p.drop(),
+                    2 => p.tx(),
+                    3 => p.redirect(7),
+                    4 => {
+                        let n = p.len() + 4;
+                        assert!(p.set_len(n));
+                        p.data_mut()[n - 4..].copy_from_slice(b"tail");
+                        p.pass();
+                    }
+                    5 => {
+                        assert!(p.adjust_head(-4));
+                        p.data_mut()[..4].copy_from_slice(b"head");
+                        p.pass();
+                    }
+                    6 => {
+                        assert!(p.adjust_head(2));
+                        p.pass();
+                    }
+                    7 => {
+                        // Refusals change nothing.
+                        let (len, cap, room) = (p.len(), p.capacity(), p.headroom());
+                        assert!(!p.set_len(cap + 1));
+                        assert!(!p.adjust_head(-(room as isize) - 1));
+                        assert!(!p.adjust_head(len as isize + 1));
+                        assert_eq!((p.len(), p.capacity(), p.headroom(), p.flags()), (len, cap, room, 0));
+                        assert!(p.adjust_head(-(room as isize)) && p.headroom() == 0);
+                        assert!(p.set_len(p.capacity()));
+                        assert!(!p.set_len(p.capacity() + 1));
+                        p.drop();
+                    }
+                    8 => {} // no verdict: ABORTED
+                    _ => return Err(Error::internal("scripted failure")),
+                }
+            }
+            Ok(())
+        }
+
+        fn control(&mut self, req: &[u8], reply: &mut Reply<'_>) -> Result {
+            if req == b"big" {
+                let chunk = [0u8; 1000];
+                loop {
+                    reply.push(&chunk)?;
+                }
+            }
+            // Reversed, to show the reply is built apart from the request.
+            for b in req.iter().rev() {
+                reply.push_u8(*b)?;
+            }
+            Ok(())
+        }
+
+        fn save_state(&mut self, out: &mut Reply<'_>) -> Result {
+            out.push_le64(self.bursts)
+        }
+
+        fn load_state(&mut self, st: &[u8]) -> Result {
+            if st.len() != 8 {
+                return Err(Error::inval("state is not 8 bytes"));
+            }
+            self.bursts = crate::bytes::le64(st);
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct Minimal;
+    impl Plugin for Minimal {
+        fn process(&mut self, b: &mut Burst<'_>) -> Result {
+            b.set_all(Verdict::Pass);
+            Ok(())
+        }
+    }
+
+    fn frame(first: u8) -> Vec<u8> {
+        let mut f = vec![first; 60];
+        f[1..6].copy_from_slice(b"frame");
+        f
+    }
+
+    #[test]
+    fn layout_calls_check_their_arguments() {
+        let mut g: Guest<Minimal, _> = Guest::new_any(SimMemory::new(40));
+        take_logs();
+        assert_eq!(g.batch(0), 0);
+        assert_eq!(g.batch(257), 0);
+        let b = g.batch(64);
+        assert!(b != 0 && b % BATCH_ALIGN == 0);
+        assert_eq!(g.batch(256), b, "a larger burst reuses the area");
+        assert_eq!(g.batch_max, 256);
+        assert_eq!(g.window(0), 0);
+        assert_eq!(g.window(MAX_WINDOW + 1), 0);
+        let w = g.window(100_000);
+        assert!(w != 0 && w % WINDOW_ALIGN == 0 && w > b);
+        assert_eq!((g.window(10), g.window_len), (w, 2 * PAGE));
+        assert_eq!(g.msgbuf(MAX_MSGBUF + 1), 0);
+        let m = g.msgbuf(100);
+        assert!(m >= w + 2 * PAGE);
+        assert_eq!(g.scratch, m + PAGE);
+        // A larger buffer keeps the first one's bytes.
+        g.mem.buf_mut()[m as usize..m as usize + 3].copy_from_slice(b"abc");
+        let m2 = g.msgbuf(PAGE + 1);
+        assert!(m2 > m);
+        assert_eq!(&g.mem.buf_mut()[m2 as usize..m2 as usize + 3], b"abc");
+        // The memory cap: 40 pages in all.
+        assert_eq!(g.window(35 * PAGE), 0);
+        let logs = take_logs();
+        assert_eq!(logs.len(), 6, "{:?}", logs);
+        assert!(logs.iter().all(|(l, _)| *l == Level::Error));
+        assert!(logs[5].1.contains("memory cap"), "{:?}", logs[5]);
+    }
+
+    #[test]
+    fn verdicts_and_reshaping() {
+        let mut h = Host::<Script>::new(b"").unwrap();
+        let fs: Vec<Vec<u8>> = (0..=8).map(frame).collect();
+        let refs: Vec<&[u8]> = fs.iter().map(|f| &f[..]).collect();
+        let out = h.process(&refs).unwrap();
+        let v: Vec<u8> = out.iter().map(|o| o.verdict).collect();
+        use Verdict::*;
+        assert_eq!(v, [Pass, Drop, Tx, Redirect, Pass, Pass, Pass, Drop, Aborted].map(|x| x as u8));
+        assert_eq!(out[3].meta, 7);
+        assert_eq!(out[0].data, fs[0]);
+        assert_eq!(out[0].flags, 0, "a verdict alone is not a modification");
+        assert_eq!(&out[4].data[60..], b"tail");
+        assert_eq!(out[4].flags, FLAG_MODIFIED);
+        assert_eq!((&out[5].data[..4], &out[5].data[4..], out[5].head_moved), (&b"head"[..], &fs[5][..], -4));
+        assert_eq!((&out[6].data[..], out[6].head_moved), (&fs[6][2..], 2));
+        assert_eq!(h.plugin().bursts, 1);
+    }
+
+    #[test]
+    fn truncated_packets_are_not_resized() {
+        let mut descs = [Desc { data: 4, len: 10, cap: 10, flags: FLAG_TRUNCATED, ..Default::default() }];
+        let bounds = [crate::packet::Bounds { lo: 0, hi: 14 }];
+        let buf = [0u8; 14];
+        // SAFETY: the descriptor and its headroom lie in buf, which nothing
+        // else references while the burst lives.
+        let mut b = unsafe { Burst::from_raw(BatchHeader::default(), &mut descs, &bounds, buf.as_ptr() as usize) };
+        let mut p = b.packet(0);
+        assert!(p.truncated() && !p.chained());
+        assert!(!p.set_len(9) && !p.adjust_head(1) && !p.adjust_head(-1));
+        assert!(p.set_len(10) && p.adjust_head(0));
+        assert_eq!((p.len(), p.headroom()), (10, 4));
+    }
+
+    #[test]
+    fn hostile_batches_are_refused() {
+        let mut h = Host::<Minimal>::new(b"").unwrap();
+        h.process(&[&frame(0), &frame(0)]).unwrap();
+        take_logs();
+        let good = h.desc(0);
+        let inval = Errno::Inval.code();
+        // More packets than mw_batch was asked for.
+        h.g.batch_max = 2;
+        assert_eq!(h.g.process(3), Errno::Range.code());
+        // Header count or version that disagrees with the call.
+        assert_eq!(h.g.process(1), inval);
+        let hdr = BatchHeader { version: 2, count: 2, headroom: 128, ..Default::default() };
+        h.set_header(hdr);
+        assert_eq!(h.g.process(2), inval);
+        h.set_header(BatchHeader { version: 1, ..hdr });
+        assert_eq!(h.g.process(2), 0);
+        // Descriptors that do not describe a packet in the window.
+        let w0 = h.window;
+        for bad in [
+            Desc { len: good.cap + 1, ..good },                 // len > cap
+            Desc { data: w0 + 127, ..good },                    // headroom before the window
+            Desc { data: 0, len: 0, cap: 0, ..good },           // address 0
+            Desc { data: h.batch + 64, ..good },                // the batch area
+            Desc { data: w0 + WINDOW - 100, cap: 101, len: 1, ..good }, // past the window
+            Desc { data: u32::MAX - 10, ..good },               // overflow
+        ] {
+            h.set_desc(1, bad);
+            assert_eq!(h.g.process(2), inval, "{:?}", bad);
+        }
+        let logs = take_logs();
+        assert!(logs.iter().any(|(_, m)| m.contains("descriptor 1 does not describe a packet")), "{:?}", logs);
+        // The plugin never ran on a refused batch: verdicts stay as written.
+        assert_eq!(h.desc(0).verdict, Verdict::Pass as u8);
+    }
+
+    #[test]
+    fn process_errors_and_missing_init() {
+        let mut h = Host::<Script>::new(b"").unwrap();
+        take_logs();
+        assert_eq!(h.process(&[&frame(9)]), Err(Errno::Internal.code()));
+        assert_eq!(take_logs(), [(Level::Error, "process: scripted failure".into())]);
+        let mut g: Guest<Minimal, _> = Guest::new_any(SimMemory::new(40));
+        g.batch(1);
+        assert_eq!(g.process(0), Errno::Inval.code(), "mw_process before mw_init");
+    }
+
+    #[test]
+    fn init_errors_are_logged() {
+        take_logs();
+        assert_eq!(Host::<Script>::new(b"bad").err(), Some(Errno::Inval.code()));
+        assert_eq!(take_logs(), [(Level::Error, "config: bad config".into())]);
+    }
+
+    #[test]
+    fn control_replies_and_limits() {
+        let mut h = Host::<Script>::new(b"").unwrap();
+        assert_eq!(h.control(b"hello").unwrap(), b"olleh");
+        assert_eq!(h.control(b"").unwrap(), b"");
+        take_logs();
+        assert_eq!(h.control(b"big"), Err(Errno::Range.code()));
+        assert_eq!(take_logs()[0].1, "control: the reply exceeds the message buffer");
+        // A request range outside the message buffer.
+        assert_eq!(h.g.control(h.window, 10), Errno::Inval.code());
+        assert_eq!(h.g.control(h.msg + MSGBUF - 1, 2), Errno::Inval.code());
+        assert_eq!(h.g.control(u32::MAX, 2), Errno::Inval.code());
+        // The default control refuses.
+        let mut m = Host::<Minimal>::new(b"").unwrap();
+        assert_eq!(m.control(b"x"), Err(Errno::NotSup.code()));
+    }
+
+    #[test]
+    fn state_hooks() {
+        let mut a = Host::<Script>::new(b"").unwrap();
+        a.process(&[&frame(0)]).unwrap();
+        a.process(&[&frame(0)]).unwrap();
+        let st = a.save_state().unwrap();
+        assert_eq!(st, 2u64.to_le_bytes());
+        let mut b = Host::<Script>::new(b"").unwrap();
+        b.load_state(&st).unwrap();
+        assert_eq!(b.plugin().bursts, 2);
+        assert_eq!(b.load_state(b"short"), Err(Errno::Inval.code()));
+        // Defaults: no state saved, only an empty one taken.
+        let mut m = Host::<Minimal>::new(b"").unwrap();
+        assert_eq!(m.save_state().unwrap(), b"");
+        assert_eq!(m.load_state(b""), Ok(()));
+        assert_eq!(m.load_state(b"x"), Err(Errno::NotSup.code()));
+    }
+
+    #[test]
+    fn reply_writer() {
+        let mut buf = [0u8; 8];
+        let mut r = Reply::new(&mut buf);
+        r.push_le32(1).unwrap();
+        assert_eq!(r.push_fmt(format_args!("{}", 12345)), Err(crate::REPLY_FULL));
+        assert_eq!(r.len(), 4, "a failed write leaves the reply as it was");
+        r.push_fmt(format_args!("{}", 42)).unwrap();
+        r.push_le16(0xffff).unwrap();
+        assert_eq!(r.remaining(), 0);
+        assert!(r.push_u8(0).is_err());
+        assert_eq!(r.as_bytes(), [1, 0, 0, 0, b'4', b'2', 0xff, 0xff]);
     }
 }

@@ -54,6 +54,11 @@ impl SimMemory {
     pub(crate) fn new(max_pages: u32) -> Self {
         SimMemory { buf: std::vec![0u8; max_pages as usize * PAGE], pages: 1 }
     }
+
+    #[cfg(test)]
+    pub(crate) fn buf_mut(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
 }
 
 impl Memory for SimMemory {
