@@ -15,7 +15,13 @@ impl Plugin for Filter {
     fn process(&mut self, b: &mut Burst<'_>) -> Result {
         b.for_each(|mut p| {
             let d = p.data();
-            if d.len() >= 38 && d[12] == 0x08 && d[13] == 0 && d[23] == 17 && d[36] == 0 && d[37] == 53 {
+            if d.len() >= 38
+                && d[12] == 0x08
+                && d[13] == 0
+                && d[23] == 17
+                && d[36] == 0
+                && d[37] == 53
+            {
                 p.drop()
             } else {
                 p.pass()

@@ -179,10 +179,10 @@ impl Headers {
         let seg = &pkt[off..];
         self.l4_off = off;
         let found = match self.proto {
-            PROTO_UDP => Udp::new(seg).is_some().then(|| L4::Udp),
-            PROTO_TCP => Tcp::new(seg).is_some().then(|| L4::Tcp),
-            PROTO_ICMPV4 if self.l3 == L3::Ipv4 => Icmp::new(seg).is_some().then(|| L4::Icmp),
-            PROTO_ICMPV6 if self.l3 == L3::Ipv6 => Icmp::new(seg).is_some().then(|| L4::Icmp),
+            PROTO_UDP => Udp::new(seg).is_some().then_some(L4::Udp),
+            PROTO_TCP => Tcp::new(seg).is_some().then_some(L4::Tcp),
+            PROTO_ICMPV4 if self.l3 == L3::Ipv4 => Icmp::new(seg).is_some().then_some(L4::Icmp),
+            PROTO_ICMPV6 if self.l3 == L3::Ipv6 => Icmp::new(seg).is_some().then_some(L4::Icmp),
             _ => None,
         };
         self.l4 = found.unwrap_or(L4::None);
@@ -217,10 +217,10 @@ impl Headers {
     }
 
     fn l3_of(&self, kind: L3) -> Option<usize> {
-        (self.l3 == kind).then(|| self.l3_off)
+        (self.l3 == kind).then_some(self.l3_off)
     }
     fn l4_of(&self, kind: L4) -> Option<usize> {
-        (self.l4 == kind).then(|| self.l4_off)
+        (self.l4 == kind).then_some(self.l4_off)
     }
 
     pub fn arp<'a>(&self, pkt: &'a [u8]) -> Option<Arp<&'a [u8]>> {

@@ -21,11 +21,10 @@ pub(crate) const MAX_MSGBUF: u32 = 64 << 20;
 const MIN_MSGBUF: u32 = 4096;
 const PAGE: u32 = WINDOW_ALIGN;
 
-/// A linear memory: where guest address 0 is in this process, its size, and
+/// A linear memory: where guest address 0 is in this process, and
 /// `memory.grow`.
 pub(crate) trait Memory {
     fn base(&self) -> usize;
-    fn size(&self) -> u64;
     /// Grows by pages; the old size in pages, or None when it cannot.
     fn grow(&mut self, pages: u32) -> Option<u32>;
 }
@@ -38,9 +37,6 @@ pub(crate) struct Wasm;
 impl Memory for Wasm {
     fn base(&self) -> usize {
         0
-    }
-    fn size(&self) -> u64 {
-        core::arch::wasm32::memory_size(0) as u64 * PAGE as u64
     }
     fn grow(&mut self, pages: u32) -> Option<u32> {
         match core::arch::wasm32::memory_grow(0, pages as usize) {
@@ -253,7 +249,12 @@ impl<P: Plugin, M: Memory> Guest<P, M> {
         // MAX_BURST * DESC_SIZE bytes, and referenced by nothing else.
         let hdr = unsafe { *((base + self.batch as usize) as *const BatchHeader) };
         if hdr.version != VERSION || hdr.count != n {
-            log_num(Level::Error, "mw_process: batch header version or count does not match the call (n=", n as u64, ")");
+            log_num(
+                Level::Error,
+                "mw_process: batch header version or count does not match the call (n=",
+                n as u64,
+                ")",
+            );
             return Errno::Inval.code();
         }
         let descs = unsafe {
@@ -624,12 +625,12 @@ mod tests {
         // Descriptors that do not describe a packet in the window.
         let w0 = h.window;
         for bad in [
-            Desc { len: good.cap + 1, ..good },                 // len > cap
-            Desc { data: w0 + 127, ..good },                    // headroom before the window
-            Desc { data: 0, len: 0, cap: 0, ..good },           // address 0
-            Desc { data: h.batch + 64, ..good },                // the batch area
+            Desc { len: good.cap + 1, ..good },                         // len > cap
+            Desc { data: w0 + 127, ..good },                            // headroom before the window
+            Desc { data: 0, len: 0, cap: 0, ..good },                   // address 0
+            Desc { data: h.batch + 64, ..good },                        // the batch area
             Desc { data: w0 + WINDOW - 100, cap: 101, len: 1, ..good }, // past the window
-            Desc { data: u32::MAX - 10, ..good },               // overflow
+            Desc { data: u32::MAX - 10, ..good },                       // overflow
         ] {
             h.set_desc(1, bad);
             assert_eq!(h.g.process(2), inval, "{:?}", bad);

@@ -169,6 +169,9 @@ impl<'b> Packet<'b> {
         self.d.verdict = v as u8;
     }
 
+    /// Drops the packet. (The name is the ABI's verdict, as in the Go and C
+    /// SDKs; it has nothing to do with `Drop`.)
+    #[allow(clippy::should_implement_trait)]
     pub fn drop(&mut self) {
         self.set_verdict(Verdict::Drop);
     }

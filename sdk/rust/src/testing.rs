@@ -28,7 +28,7 @@ use std::string::String;
 use std::vec::Vec;
 
 std::thread_local! {
-    static LOGS: RefCell<Vec<(Level, String)>> = RefCell::new(Vec::new());
+    static LOGS: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
 }
 
 pub(crate) fn capture_log(level: Level, msg: &[u8]) {
@@ -64,9 +64,6 @@ impl SimMemory {
 impl Memory for SimMemory {
     fn base(&self) -> usize {
         self.buf.as_ptr() as usize
-    }
-    fn size(&self) -> u64 {
-        self.pages as u64 * PAGE as u64
     }
     fn grow(&mut self, pages: u32) -> Option<u32> {
         let old = self.pages;
@@ -197,7 +194,12 @@ impl<P: Plugin> Host<P> {
             let cap = (self.slot - self.headroom) as u16;
             self.set_desc(i, Desc { data, len: f.len() as u16, cap, verdict: 0, flags: 0, in_port: 0, meta: 0 });
         }
-        self.set_header(BatchHeader { version: VERSION, count: n as u32, headroom: self.headroom, ..Default::default() });
+        self.set_header(BatchHeader {
+            version: VERSION,
+            count: n as u32,
+            headroom: self.headroom,
+            ..Default::default()
+        });
         let rc = self.g.process(n as u32);
         if rc != 0 {
             return Err(rc);
@@ -207,7 +209,12 @@ impl<P: Plugin> Host<P> {
                 let d = self.desc(i);
                 let orig = self.window + i as u32 * self.slot + self.headroom;
                 let (lo, hi) = (orig - self.headroom, orig + self.slot - self.headroom);
-                assert!(d.data >= lo && d.data as u64 + d.len as u64 <= hi as u64, "packet {}: {:?} outside its buffer", i, d);
+                assert!(
+                    d.data >= lo && d.data as u64 + d.len as u64 <= hi as u64,
+                    "packet {}: {:?} outside its buffer",
+                    i,
+                    d
+                );
                 Output {
                     verdict: d.verdict,
                     flags: d.flags,

@@ -116,7 +116,19 @@ fn parse_rule(r: &[u8]) -> Result<Rule> {
         src[w] = be32(&r[16 + 4 * w..]) & smask[w];
         dst[w] = be32(&r[32 + 4 * w..]) & dmask[w];
     }
-    Ok(Rule { src, smask, dst, dmask, sport, dport, allow: r[0] == 1, family: fam, proto: r[2], match_proto, need_ports })
+    Ok(Rule {
+        src,
+        smask,
+        dst,
+        dmask,
+        sport,
+        dport,
+        allow: r[0] == 1,
+        family: fam,
+        proto: r[2],
+        match_proto,
+        need_ports,
+    })
 }
 
 impl Acl {
@@ -285,14 +297,24 @@ mod tests {
         dport: (u16, u16),
     }
 
-    const ANY: R = R { allow: 1, family: 0, proto: None, src: (&[], 0), dst: (&[], 0), sport: (0, 65535), dport: (0, 65535) };
+    const ANY: R =
+        R { allow: 1, family: 0, proto: None, src: (&[], 0), dst: (&[], 0), sport: (0, 65535), dport: (0, 65535) };
 
     fn config(def: u8, non_ip: u8, rules: &[R]) -> Vec<u8> {
         let mut b = b"MWA1".to_vec();
         b.extend_from_slice(&[def, non_ip]);
         b.extend_from_slice(&(rules.len() as u16).to_le_bytes());
         for r in rules {
-            b.extend_from_slice(&[r.allow, r.family, r.proto.unwrap_or(0), r.proto.is_some() as u8, r.src.1, r.dst.1, 0, 0]);
+            b.extend_from_slice(&[
+                r.allow,
+                r.family,
+                r.proto.unwrap_or(0),
+                r.proto.is_some() as u8,
+                r.src.1,
+                r.dst.1,
+                0,
+                0,
+            ]);
             for v in [r.sport.0, r.sport.1, r.dport.0, r.dport.1] {
                 b.extend_from_slice(&v.to_le_bytes());
             }

@@ -26,7 +26,11 @@ mod tests {
     #[test]
     fn passes_everything_unchanged() {
         let mut h = Host::<Pass>::new(b"").unwrap();
-        let fs = [frames::udp4([1, 1, 1, 1], [2, 2, 2, 2], 1, 2), frames::arp_request([10, 0, 0, 9], [10, 0, 0, 1]), std::vec![1, 2, 3]];
+        let fs = [
+            frames::udp4([1, 1, 1, 1], [2, 2, 2, 2], 1, 2),
+            frames::arp_request([10, 0, 0, 9], [10, 0, 0, 1]),
+            std::vec![1, 2, 3],
+        ];
         let out = h.process(&[&fs[0], &fs[1], &fs[2]]).unwrap();
         for (o, f) in out.iter().zip(fs.iter()) {
             assert_eq!((o.verdict, &o.data, o.flags), (Verdict::Pass as u8, f, 0));
