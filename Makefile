@@ -4,7 +4,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 APT       := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all demo test interop fuzz bench plugins deps-plugins deps-interop vet clean
+.PHONY: all demo test test-rust interop fuzz bench plugins deps-plugins deps-interop vet clean
 
 all: test
 
@@ -14,12 +14,17 @@ demo: plugins
 
 # -race everywhere, then the demo's default pipeline once without -race: under the race
 # detector compiling its three Go guests takes minutes, so that one test skips there.
-test: plugins vet
+test: plugins vet test-rust
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run '^TestDemoDefaultPipeline$$' ./cmd/memif-wasm/
 
 vet:
 	$(GO) vet ./...
+
+# The Rust SDK's and the Rust plugins' native unit tests (cargo test on the
+# build machine), with Debian's toolchain like `make plugins`.
+test-rust: deps-plugins
+	$(MAKE) -C plugins test-rust
 
 # Tests against real DPDK testpmd peers (memif PMD from Debian): every TestInterop*,
 # with MEMIF_INTEROP=1 so that a missing testpmd fails instead of skipping. Prints the
