@@ -61,6 +61,11 @@ mod packet;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
+// The README's example is compiled and its doc tests run with the crate's.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 pub use abi::{BatchHeader, Errno, Level, Verdict};
 pub use decode::{Headers, L3, L4, MAX_VLANS};
 pub use headers::*;
