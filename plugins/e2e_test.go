@@ -140,19 +140,19 @@ func eth(src, dst []byte, et layers.EthernetType) *layers.Ethernet {
 	return &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: et}
 }
 
-func udp4(t *testing.T, src, dst string, sport, dport layers.UDPPort) []byte {
+func udp4(t testing.TB, src, dst string, sport, dport layers.UDPPort) []byte {
 	return sdktest.Frame(t, eth(macA, macB, layers.EthernetTypeIPv4),
 		&layers.IPv4{Version: 4, IHL: 5, TTL: 9, Protocol: layers.IPProtocolUDP, SrcIP: sdktest.IP(src), DstIP: sdktest.IP(dst)},
 		&layers.UDP{SrcPort: sport, DstPort: dport}, gopacket.Payload("payload that makes the frame longer than sixty bytes"))
 }
 
-func tcp6(t *testing.T, src, dst string, sport, dport layers.TCPPort) []byte {
+func tcp6(t testing.TB, src, dst string, sport, dport layers.TCPPort) []byte {
 	return sdktest.Frame(t, eth(macA, macB, layers.EthernetTypeIPv6),
 		&layers.IPv6{Version: 6, HopLimit: 9, NextHeader: layers.IPProtocolTCP, SrcIP: sdktest.IP(src), DstIP: sdktest.IP(dst)},
 		&layers.TCP{SrcPort: sport, DstPort: dport, SYN: true})
 }
 
-func arpFrame(t *testing.T) []byte {
+func arpFrame(t testing.TB) []byte {
 	return sdktest.Frame(t, eth(macA, sdktest.MAC("ff:ff:ff:ff:ff:ff"), layers.EthernetTypeARP),
 		&layers.ARP{AddrType: 1, Protocol: 0x0800, HwAddressSize: 6, ProtAddressSize: 4, Operation: 1,
 			SourceHwAddress: macA, SourceProtAddress: []byte{10, 0, 0, 9}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 1}})

@@ -707,4 +707,48 @@ mod tests {
         assert!(r.push_u8(0).is_err());
         assert_eq!(r.as_bytes(), [1, 0, 0, 0, b'4', b'2', 0xff, 0xff]);
     }
+
+    // Random descriptors near the window's edges: the glue either refuses
+    // the batch or every packet the plugin saw lay inside the window, and
+    // the plugin's reshaping kept it there.
+    #[test]
+    fn random_descriptors_stay_in_the_window() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut h = Host::<Script>::new(b"").unwrap();
+        let (w0, w1) = (h.window, h.window + WINDOW);
+        let edges = [0, 1, h.batch, w0 - 1, w0, w0 + 127, w0 + 128, w1 - 200, w1 - 1, w1, u32::MAX - 1];
+        let (mut ok, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let n = 1 + next() as usize % 4;
+            let room = [0u32, 64, 128, 4096][next() as usize % 4];
+            for i in 0..n {
+                let data = edges[next() as usize % edges.len()].wrapping_add((next() % 3) as u32);
+                let cap = [0u16, 1, 60, 200, 2048, 65535][next() as usize % 6];
+                let len = cap.saturating_sub((next() % 3) as u16);
+                h.set_desc(i, Desc { data, len, cap, ..Default::default() });
+            }
+            h.set_header(BatchHeader { version: 1, count: n as u32, headroom: room, ..Default::default() });
+            match h.g.process(n as u32) {
+                0 => {
+                    ok += 1;
+                    for i in 0..n {
+                        let d = h.desc(i);
+                        assert!(d.data as u64 >= w0 as u64 && d.data as u64 + d.len as u64 <= w1 as u64, "{:?}", d);
+                    }
+                }
+                rc => {
+                    assert_eq!(rc, Errno::Inval.code());
+                    refused += 1;
+                }
+            }
+        }
+        assert!(ok > 100 && refused > 100, "ok {} refused {}", ok, refused);
+        take_logs();
+    }
 }
