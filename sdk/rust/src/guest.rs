@@ -6,7 +6,7 @@
 //! of memory outside the areas this module set aside.
 
 use crate::abi::{
-    BatchHeader, Desc, Errno, Level, BATCH_ALIGN, DESC_SIZE, HEADER_SIZE, MAX_BURST, MAX_PACKET, VERSION, WINDOW_ALIGN,
+    BatchHeader, Desc, Errno, Level, BATCH_ALIGN, DESC_SIZE, HEADER_SIZE, MAX_BURST, VERSION, WINDOW_ALIGN,
 };
 use crate::log::{log, log_bytes, Line};
 use crate::packet::{Bounds, Burst};
@@ -260,17 +260,35 @@ impl<P: Plugin, M: Memory> Guest<P, M> {
         let descs = unsafe {
             core::slice::from_raw_parts_mut((base + (self.batch + HEADER_SIZE) as usize) as *mut Desc, n as usize)
         };
-        let (w0, w1) = (self.window as u64, self.window as u64 + self.window_len as u64);
-        let room = hdr.headroom as u64;
-        for (i, d) in descs.iter().enumerate() {
-            let (data, len, cap) = (d.data as u64, d.len as u64, d.cap as u64);
-            // The packet and its headroom must lie in the window: the only
-            // memory the guest never uses itself.
-            if self.window == 0 || len > cap || cap > MAX_PACKET as u64 || data < w0 + room || data + cap > w1 {
-                log_num(Level::Error, "mw_process: descriptor ", i as u64, " does not describe a packet in the window");
-                return Errno::Inval.code();
-            }
-            self.bounds[i] = Bounds { lo: (data - room) as u32, hi: (data + cap) as u32 };
+        // The packet and its headroom must lie in the window, the only memory
+        // the guest never uses itself: lo_min <= data, data + cap <= w1. The
+        // loop runs per packet, so it has no branch but the loop's own: it
+        // folds every check into ok and finds the culprit only on failure.
+        let room = hdr.headroom;
+        let w1 = self.window.wrapping_add(self.window_len);
+        let lo_min = self.window as u64 + room as u64;
+        if self.window == 0 || lo_min > w1 as u64 {
+            log(Level::Error, "mw_process: no packet window, or a headroom larger than it");
+            return Errno::Inval.code();
+        }
+        let lo_min = lo_min as u32;
+        let mut ok = true;
+        for (d, b) in descs.iter().zip(self.bounds.iter_mut()) {
+            let (data, len, cap) = (d.data, d.len as u32, d.cap as u32);
+            ok &= (data >= lo_min) & (data <= w1) & (len <= cap) & (cap <= w1.wrapping_sub(data));
+            *b = Bounds { lo: data.wrapping_sub(room), hi: data.wrapping_add(cap) };
+        }
+        if !ok {
+            let bad = descs
+                .iter()
+                .position(|d| !(d.data >= lo_min && d.data <= w1 && d.len <= d.cap && d.cap as u32 <= w1 - d.data));
+            log_num(
+                Level::Error,
+                "mw_process: descriptor ",
+                bad.unwrap_or(0) as u64,
+                " does not describe a packet in the window",
+            );
+            return Errno::Inval.code();
         }
         // SAFETY: every descriptor was checked against the window above;
         // the window is disjoint from the batch area and the plugin's state.
