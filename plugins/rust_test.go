@@ -2,6 +2,7 @@ package plugins_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -70,5 +71,67 @@ export_plugin!(Boom);
 	}
 	if !strings.Contains(guestLogs.String(), "plugin panic at") {
 		t.Fatalf("no panic line in the host log:\n%s", guestLogs.String())
+	}
+}
+
+// TestE2ERustStateAndControl: the SDK's state hooks and control replies
+// through the real host: a reload hands the count to the new instance, and a
+// reply larger than the message buffer is refused (ERANGE) without a fault.
+func TestE2ERustStateAndControl(t *testing.T) {
+	wasm := hosttest.Rust(t, `#![no_std]
+use memif_wasm::bytes::le64;
+use memif_wasm::{export_plugin, Burst, Error, Plugin, Reply, Result, Verdict};
+#[derive(Default)]
+struct Count { n: u64 }
+impl Plugin for Count {
+    fn process(&mut self, b: &mut Burst<'_>) -> Result {
+        self.n += b.len() as u64;
+        b.set_all(Verdict::Pass);
+        Ok(())
+    }
+    fn control(&mut self, req: &[u8], reply: &mut Reply<'_>) -> Result {
+        match req {
+            b"get" => reply.push_le64(self.n),
+            b"flood" => loop { reply.push(&[0u8; 4096])? },
+            _ => Err(Error::inval("want get or flood")),
+        }
+    }
+    fn save_state(&mut self, out: &mut Reply<'_>) -> Result {
+        out.push_le64(self.n)
+    }
+    fn load_state(&mut self, st: &[u8]) -> Result {
+        if st.len() != 8 {
+            return Err(Error::inval("state: want 8 bytes"));
+        }
+        self.n = le64(st);
+        Ok(())
+    }
+}
+export_plugin!(Count);
+`)
+	p := run(t, "rust-count", wasm, "")
+	f := udp4(t, "1.1.1.1", "2.2.2.2", 1, 2)
+	p.Process(burst(f, f, f))
+	ctx := context.Background()
+	m, err := getEngine(t).Load(ctx, "rust-count-v2", wasm, pluginConfig(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	if err := p.Replace(ctx, 0, m); err != nil {
+		t.Fatalf("replace: %v", err)
+	}
+	p.Process(burst(f))
+	if got := control(t, p, "get"); len(got) != 8 || got[0] != 4 {
+		t.Fatalf("count after reload % x, want 4", got)
+	}
+	if _, err := p.Control(0, []byte("flood"), make([]byte, 1<<20)); !errors.Is(err, abi.ErrRange) {
+		t.Fatalf("flood: %v", err)
+	}
+	if _, err := p.Control(0, []byte("what"), make([]byte, 100)); !errors.Is(err, abi.ErrInval) {
+		t.Fatalf("bad request: %v", err)
+	}
+	if st := p.ReadStats(nil)[0]; st.Faults != 0 || st.Reloads != 1 {
+		t.Fatalf("faults %d reloads %d", st.Faults, st.Reloads)
 	}
 }
