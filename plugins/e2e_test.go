@@ -375,9 +375,19 @@ func testBinaryACL(t *testing.T, name string, wasm []byte) {
 	if !errors.As(err, &ge) || !errors.Is(err, abi.ErrInval) {
 		t.Fatalf("load with a bad config: %v", err)
 	}
-	if !strings.Contains(guestLogs.String(), "prefix length too long") {
+	if !logged(name+"-bad", "prefix length too long") {
 		t.Fatalf("the guest's reason is not in the host log:\n%s", guestLogs.String())
 	}
+}
+
+// logged reports whether the host logged a line from plugin that contains msg.
+func logged(plugin, msg string) bool {
+	for _, l := range strings.Split(guestLogs.String(), "\n") {
+		if strings.Contains(l, msg) && strings.Contains(l, "plugin="+plugin+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 func TestE2EICMPResponder(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/abi"
@@ -69,7 +68,7 @@ export_plugin!(Boom);
 	if st.Faults != 1 || st.FaultReasons[host.FaultTrap] != 1 {
 		t.Fatalf("faults %d, reasons %v", st.Faults, st.FaultReasons)
 	}
-	if !strings.Contains(guestLogs.String(), "plugin panic at") {
+	if !logged("rust-boom", "plugin panic at") {
 		t.Fatalf("no panic line in the host log:\n%s", guestLogs.String())
 	}
 }
