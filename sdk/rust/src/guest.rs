@@ -257,6 +257,8 @@ impl<P: Plugin, M: Memory> Guest<P, M> {
             );
             return Errno::Inval.code();
         }
+        // SAFETY: n <= batch_max <= MAX_BURST descriptors, inside the same
+        // area; the slice lives for this call only.
         let descs = unsafe {
             core::slice::from_raw_parts_mut((base + (self.batch + HEADER_SIZE) as usize) as *mut Desc, n as usize)
         };
@@ -265,7 +267,8 @@ impl<P: Plugin, M: Memory> Guest<P, M> {
         // loop runs per packet, so it has no branch but the loop's own: it
         // folds every check into ok and finds the culprit only on failure.
         let room = hdr.headroom;
-        let w1 = self.window.wrapping_add(self.window_len);
+        // A window ending at 4 GiB would wrap: its last byte is given up.
+        let w1 = (self.window as u64 + self.window_len as u64).min(u32::MAX as u64) as u32;
         let lo_min = self.window as u64 + room as u64;
         if self.window == 0 || lo_min > w1 as u64 {
             log(Level::Error, "mw_process: no packet window, or a headroom larger than it");
