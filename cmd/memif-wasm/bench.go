@@ -21,10 +21,10 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go plugin, zero-copy vs copy)", run: benchMain})
+	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go vs Rust plugin, zero-copy vs copy)", run: benchMain})
 }
 
-const benchUsage = "memif-wasm bench [--json] [--time D] [--repeat N] [--sizes 64,1500] [--queues 1,2] [--handlers native,c,go] [--placements zero-copy,copy]"
+const benchUsage = "memif-wasm bench [--json] [--time D] [--repeat N] [--sizes 64,1500] [--queues 1,2] [--handlers native,c,go,rust] [--placements zero-copy,copy]"
 
 const benchDescription = `Measures the whole data plane in one process: a memif-wasm host (the same daemon
 'memif-wasm run' starts) on a memif interface whose PASSed packets go back out the
@@ -32,7 +32,8 @@ same interface, and the built-in generator as its peer, sending as fast as the h
 takes frames. Each cell of the table runs for --time:
 
   handler     native: no plugin (the host's own Go code passes every packet);
-              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm
+              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm;
+              rust: plugins/build/pass-rust.wasm
   placement   zero-copy (the memif buffers mapped into the guest) or copy
   size        frame bytes
   queues      queue pairs, one host worker each
@@ -53,11 +54,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cellTime := fs.Duration("time", time.Second, "how long each cell sends")
 	sizesF := fs.String("sizes", "64,1500", "frame sizes in bytes, comma-separated")
 	queuesF := fs.String("queues", "1,2", "queue pair counts, comma-separated")
-	handlersF := fs.String("handlers", "native,c,go", "handlers: native, c, go")
+	handlersF := fs.String("handlers", "native,c,go,rust", "handlers: native, c, go, rust")
 	placementsF := fs.String("placements", "zero-copy,copy", "placements for plugins: zero-copy, copy")
-	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm and pass.wasm are")
+	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm, pass.wasm and pass-rust.wasm are")
 	cFile := fs.String("c-plugin", "", "the C plugin (default PLUGINS-DIR/pass-c.wasm)")
 	goFile := fs.String("go-plugin", "", "the Go plugin (default PLUGINS-DIR/pass.wasm)")
+	rustFile := fs.String("rust-plugin", "", "the Rust plugin (default PLUGINS-DIR/pass-rust.wasm)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache ("" for none)`)
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
 	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
@@ -83,7 +85,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	handlerNames, err := parseWordList("--handlers", *handlersF, "native", "c", "go")
+	handlerNames, err := parseWordList("--handlers", *handlersF, "native", "c", "go", "rust")
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
@@ -97,9 +99,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *goFile == "" {
 		*goFile = filepath.Join(*pluginsDir, "pass.wasm")
 	}
+	if *rustFile == "" {
+		*rustFile = filepath.Join(*pluginsDir, "pass-rust.wasm")
+	}
 	var handlers []bench.Handler
 	for _, h := range handlerNames {
-		f := map[string]string{"native": "", "c": *cFile, "go": *goFile}[h]
+		f := map[string]string{"native": "", "c": *cFile, "go": *goFile, "rust": *rustFile}[h]
 		if f != "" {
 			if _, err := os.Stat(f); err != nil {
 				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first)\n", h, f, errors.Unwrap(err))
