@@ -45,7 +45,7 @@ memif-wasm ctl --admin-url http://127.0.0.1:9191 --token-file /etc/memif-wasm/to
 
 func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ctl", ctlUsage, ctlDescription, ctlExamples)
-	socket := fs.String("admin-socket", defaultAdminSocket(), "admin API unix socket of the daemon")
+	socket := fs.String("admin-socket", admin.DefaultSocket(), "admin API unix socket of the daemon")
 	url := fs.String("admin-url", "", "admin API over loopback TCP instead, e.g. http://127.0.0.1:9191")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token")
 	jsonOut := fs.Bool("json", false, "print JSON instead of tables")
@@ -60,7 +60,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 {
 		return fs.usageError(stderr, "a command is required (list, stats, show, load, unload, reload, control, reload-config)")
 	}
-	token, err := readToken(*tokenFile)
+	token, err := admin.ReadToken(*tokenFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm ctl: %v\n", err)
 		return exitUsage

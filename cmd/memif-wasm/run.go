@@ -4,21 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/memif-wasm/memif-wasm/host/daemon"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
-	"github.com/memif-wasm/memif-wasm/host/daemon/metrics"
+	"github.com/memif-wasm/memif-wasm/host/daemon/serve"
 )
 
 func init() {
@@ -120,8 +112,14 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "memif-wasm run: %v\n", err)
 		return exitUsage
 	}
-	override := func(c *config.Config) { f.override(c, fs.Changed) }
-	return runDaemon(ctx, cfg, f.configFile, f.watch, override, stderr)
+	log := serve.NewLogger(cfg.Log, stderr)
+	err = serve.Run(ctx, serve.Options{Config: cfg, ConfigFile: f.configFile, Watch: f.watch, Logger: log,
+		Override: func(c *config.Config) { f.override(c, fs.Changed) }})
+	if err != nil {
+		log.Error("memif-wasm run: "+err.Error(), "err", err)
+		return exitFailure
+	}
+	return exitOK
 }
 
 // newRunFlags defines run's command line.
@@ -147,7 +145,7 @@ func newRunFlags() (*flagSet, *runFlags) {
 	fs.Int64Var(&f.fuel, "fuel", 0, "quick run: fuel of one burst per plugin, about one unit per wasm instruction (default: the host's)")
 	fs.Int64Var(&f.stack, "stack", 0, "quick run: bytes of call stack one plugin call may take; deeper recursion is a fault (default: the host's, 256 KiB)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
-	fs.StringVar(&f.adminSocket, "admin-socket", defaultAdminSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
+	fs.StringVar(&f.adminSocket, "admin-socket", admin.DefaultSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
 	fs.StringVar(&f.adminTCP, "admin-tcp", "", "also serve the admin API on this loopback HOST:PORT (needs --admin-token-file)")
 	fs.StringVar(&f.tokenFile, "admin-token-file", "", "file holding the admin API bearer token")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: text (default) or json (overrides log.format)")
@@ -214,145 +212,4 @@ func (f *runFlags) override(c *config.Config, changed func(string) bool) {
 	if changed("cache-dir") {
 		c.Engine.CacheDir = f.cacheDir
 	}
-}
-
-// defaultAdminSocket is where run listens and ctl connects without --admin-socket.
-func defaultAdminSocket() string {
-	if os.Geteuid() == 0 {
-		return "/run/memif-wasm/admin.sock"
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "memif-wasm", "admin.sock")
-	}
-	return filepath.Join(os.TempDir(), "memif-wasm-"+strconv.Itoa(os.Geteuid()), "admin.sock")
-}
-
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	switch c.Level {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// readToken reads a bearer token file; the token is its first line.
-func readToken(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	tok := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
-	if tok == "" {
-		return "", fmt.Errorf("token file %s: empty", path)
-	}
-	return tok, nil
-}
-
-// runDaemon starts everything cfg describes and serves until ctx is done.
-// Listeners are opened before the data plane starts, so an address in use
-// fails before any interface comes up.
-// override applies the command line's precedence to a config re-read from the file.
-func runDaemon(ctx context.Context, cfg *config.Config, configFile string, watch bool, override func(*config.Config), stderr io.Writer) int {
-	log := newLogger(cfg.Log, stderr)
-	fail := func(what string, err error) int {
-		log.Error("memif-wasm run: "+what, "err", err)
-		return exitFailure
-	}
-	token, err := readToken(cfg.Admin.TokenFile)
-	if err != nil {
-		return fail("admin API", err)
-	}
-	var metricsLn net.Listener
-	if cfg.Metrics.Addr != "" {
-		metricsLn, err = net.Listen("tcp", cfg.Metrics.Addr)
-		if err != nil {
-			return fail("metrics listener", err)
-		}
-		defer metricsLn.Close()
-	}
-	// SIGHUP is caught from here on, so an early one cannot kill the process.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
-	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Watch: watch})
-	if err != nil {
-		return fail("start", err)
-	}
-	defer func() {
-		if err := d.Close(); err != nil {
-			log.Warn("shutdown", "err", err)
-		}
-	}()
-	// reloadConfig re-reads the file and applies it, all or nothing. The
-	// daemon counts and logs the outcome (once, for SIGHUP and the admin
-	// API alike), so neither caller logs it again.
-	reloadConfig := func(ctx context.Context) ([]daemon.Change, error) {
-		return d.ReloadConfig(ctx, func() (*config.Config, error) {
-			next, err := config.Load(configFile)
-			if err != nil {
-				return nil, err
-			}
-			override(next)
-			// Settings outside tenants need a restart; keep the running ones.
-			cur := d.Config()
-			if next.Log != cur.Log || next.Metrics != cur.Metrics || next.Admin != cur.Admin || next.Engine != cur.Engine {
-				log.Warn("config reload: log, metrics, admin and engine settings take effect at the next start", "file", configFile)
-			}
-			next.Log, next.Metrics, next.Admin, next.Engine = cur.Log, cur.Metrics, cur.Admin, cur.Engine
-			return next, nil
-		})
-	}
-	var reload func(context.Context) ([]daemon.Change, error)
-	if configFile != "" {
-		reload = reloadConfig
-	}
-	if cfg.Admin.Socket != "" || cfg.Admin.TCP != "" {
-		srv, err := admin.Listen(d, admin.Options{Socket: cfg.Admin.Socket, TCP: cfg.Admin.TCP, Token: token, ReloadConfig: reload, Logger: log})
-		if err != nil {
-			return fail("admin API", err)
-		}
-		defer srv.Close()
-	}
-	if metricsLn != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", metrics.Handler(metrics.NewRegistry(d.Snapshot)))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(metricsLn)
-		defer srv.Close()
-	}
-	log.Info("memif-wasm running", "tenants", len(cfg.Tenants), "metrics", metricsURL(metricsLn), "admin_socket", cfg.Admin.Socket)
-	for {
-		select {
-		case <-ctx.Done():
-			log.Info("shutting down: draining and disconnecting")
-			return exitOK
-		case <-hup:
-			if configFile == "" {
-				log.Warn("SIGHUP ignored: started without --config")
-				continue
-			}
-			log.Info("SIGHUP: reloading the config", "file", configFile)
-			reloadConfig(ctx) // logged and counted by the daemon
-		}
-	}
-}
-
-func metricsURL(ln net.Listener) string {
-	if ln == nil {
-		return ""
-	}
-	return "http://" + ln.Addr().String() + "/metrics"
 }
