@@ -200,6 +200,10 @@ type SocketConfig struct {
 	// HandshakeTimeout passes. Connections beyond it are closed at once
 	// (SocketStats.Overflow). 0 means DefaultMaxPendingConnections.
 	MaxPendingConnections int
+	// File is the owner, group and mode of a master's socket file, set
+	// before the first connection is accepted. The zero value leaves the
+	// file as created (the umask's mode, the process's user).
+	File SocketFile
 	// Logger receives connection events. nil discards them.
 	Logger *slog.Logger
 }
@@ -275,6 +279,9 @@ func (c SocketConfig) normalize() (SocketConfig, error) {
 	}
 	if len(c.Path) > 107 {
 		return c, fmt.Errorf("memif: socket path %q longer than 107 bytes: %w", c.Path, ErrInvalid)
+	}
+	if err := c.File.Validate(); err != nil {
+		return c, fmt.Errorf("memif: %w: %w", err, ErrInvalid)
 	}
 	if c.AppName == "" {
 		c.AppName = DefaultAppName

@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/host/daemon"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/host/daemon/serve"
@@ -69,6 +71,9 @@ type runFlags struct {
 	logLevel      string
 	watch         bool
 	cacheDir      string
+	checkConfig   bool
+	sockFile      [3]string // quick run: --socket-mode, --socket-owner, --socket-group
+	adminFile     [3]string // --admin-socket-mode, -owner, -group
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -86,13 +91,15 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.configFile == "" && !fs.Changed("socket") {
 		return fs.usageError(stderr, "give --config FILE, or --socket PATH (with --role, --id, --plugin) for a quick run")
 	}
+	if (fs.Changed("ring-size") || fs.Changed("buffer-size")) && (f.role == "master" || f.role == "server") {
+		return fs.usageError(stderr, "--ring-size and --buffer-size are the slave's to choose: a master takes its peer's (set them on the slave)")
+	}
 	if len(f.pluginConfigs) > len(f.plugins) {
 		return fs.usageError(stderr, "%d --plugin-config for %d --plugin", len(f.pluginConfigs), len(f.plugins))
 	}
 	if !fs.Changed("admin-socket") && f.adminSocket != "" {
 		if err := os.MkdirAll(filepath.Dir(f.adminSocket), 0o700); err != nil {
-			fmt.Fprintf(stderr, "memif-wasm run: admin socket directory: %v (set --admin-socket)\n", err)
-			return exitFailure
+			return f.fail(stderr, exitFailure, fmt.Errorf("admin socket directory: %w (set --admin-socket)", err))
 		}
 	}
 
@@ -103,20 +110,21 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		cfg, err = f.quickConfig()
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm run: %v\n", err)
-		return exitUsage
+	if err == nil {
+		f.override(cfg, fs.Changed)
+		err = cfg.Validate()
 	}
-	f.override(cfg, fs.Changed)
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "memif-wasm run: %v\n", err)
-		return exitUsage
+	if f.checkConfig {
+		return checkConfig(ctx, cfg, err, stdout, stderr)
+	}
+	if err != nil {
+		return f.fail(stderr, exitUsage, err)
 	}
 	log := serve.NewLogger(cfg.Log, stderr)
 	err = serve.Run(ctx, serve.Options{Config: cfg, ConfigFile: f.configFile, Watch: f.watch, Logger: log,
 		Override: func(c *config.Config) { f.override(c, fs.Changed) }})
 	if err != nil {
-		log.Error("memif-wasm run: "+err.Error(), "err", err)
+		log.Error("memif-wasm run failed", "err", err)
 		return exitFailure
 	}
 	return exitOK
@@ -130,6 +138,9 @@ func newRunFlags() (*flagSet, *runFlags) {
 	fs.StringVar(&f.socket, "socket", "", "quick run: memif control socket path (@name: abstract namespace)")
 	fs.StringVar(&f.role, "role", "slave", "quick run: master (listens) or slave (connects)")
 	fs.Uint32Var(&f.id, "id", 0, "quick run: memif interface id")
+	fs.StringVar(&f.sockFile[0], "socket-mode", "", `quick run, master: socket file mode in octal, e.g. 0660 (a peer needs write permission to connect)`)
+	fs.StringVar(&f.sockFile[1], "socket-owner", "", "quick run, master: socket file owner (user name or uid)")
+	fs.StringVar(&f.sockFile[2], "socket-group", "", "quick run, master: socket file group (name or gid), e.g. vpp")
 	fs.StringVar(&f.name, "name", "memif0", "quick run: interface name")
 	fs.StringVar(&f.tenant, "tenant", "default", "quick run: tenant name")
 	fs.StringArrayVar(&f.plugins, "plugin", nil, "quick run: a .wasm plugin; repeat for a pipeline, in order")
@@ -146,12 +157,16 @@ func newRunFlags() (*flagSet, *runFlags) {
 	fs.Int64Var(&f.stack, "stack", 0, "quick run: bytes of call stack one plugin call may take; deeper recursion is a fault (default: the host's, 256 KiB)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
 	fs.StringVar(&f.adminSocket, "admin-socket", admin.DefaultSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
+	fs.StringVar(&f.adminFile[0], "admin-socket-mode", "", "admin socket file mode in octal (default 0600; overrides admin.socket_mode)")
+	fs.StringVar(&f.adminFile[1], "admin-socket-owner", "", "admin socket file owner (overrides admin.socket_owner)")
+	fs.StringVar(&f.adminFile[2], "admin-socket-group", "", "admin socket file group: its members may use the API with mode 0660 (overrides admin.socket_group)")
 	fs.StringVar(&f.adminTCP, "admin-tcp", "", "also serve the admin API on this loopback HOST:PORT (needs --admin-token-file)")
 	fs.StringVar(&f.tokenFile, "admin-token-file", "", "file holding the admin API bearer token")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: text (default) or json (overrides log.format)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info (default), warn or error (overrides log.level)")
 	fs.BoolVar(&f.watch, "watch", true, "reload a plugin when its file changes")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep compiled plugins here across restarts (overrides engine.cache_dir)")
+	fs.BoolVar(&f.checkConfig, "check-config", false, "only check: parse and validate the config, compile and probe every plugin, list every problem; exit 0 (fine) or 1")
 	return fs, &f
 }
 
@@ -160,6 +175,9 @@ func (f *runFlags) quickConfig() (*config.Config, error) {
 	in := config.Interface{
 		Name:        f.name,
 		Socket:      f.socket,
+		SocketMode:  f.sockFile[0],
+		SocketOwner: f.sockFile[1],
+		SocketGroup: f.sockFile[2],
 		Role:        f.role,
 		ID:          f.id,
 		Secret:      f.secret,
@@ -197,6 +215,11 @@ func (f *runFlags) override(c *config.Config, changed func(string) bool) {
 	if changed("admin-socket") || c.Admin.Socket == "" {
 		c.Admin.Socket = f.adminSocket
 	}
+	for i, p := range []*string{&c.Admin.SocketMode, &c.Admin.SocketOwner, &c.Admin.SocketGroup} {
+		if changed([]string{"admin-socket-mode", "admin-socket-owner", "admin-socket-group"}[i]) {
+			*p = f.adminFile[i]
+		}
+	}
 	if changed("admin-tcp") {
 		c.Admin.TCP = f.adminTCP
 	}
@@ -212,4 +235,40 @@ func (f *runFlags) override(c *config.Config, changed func(string) bool) {
 	if changed("cache-dir") {
 		c.Engine.CacheDir = f.cacheDir
 	}
+}
+
+// fail reports an error that stops run and returns code: one JSON log line
+// under --log-format json (so config errors are JSON too), else plain text.
+func (f *runFlags) fail(stderr io.Writer, code int, err error) int {
+	if f.logFormat == "json" {
+		serve.NewLogger(config.Log{Format: "json"}, stderr).Error("memif-wasm run failed", "err", err.Error())
+	} else {
+		fmt.Fprintf(stderr, "memif-wasm run: %v\n", err)
+	}
+	return code
+}
+
+// checkConfig reports the outcome of run --check-config: cfg (nil when it
+// did not parse) and the error of loading and validating it.
+func checkConfig(ctx context.Context, cfg *config.Config, err error, stdout, stderr io.Writer) int {
+	if err == nil {
+		err = daemon.Check(ctx, cfg, daemon.Options{})
+	}
+	if err != nil {
+		problems := strings.Split(err.Error(), "\n")
+		fmt.Fprintf(stderr, "memif-wasm run --check-config: %d problem(s):\n", len(problems))
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "  %s\n", p)
+		}
+		return exitFailure
+	}
+	var ifaces, plugins int
+	for _, t := range cfg.Tenants {
+		ifaces += len(t.Interfaces)
+		for _, in := range t.Interfaces {
+			plugins += len(in.Plugins)
+		}
+	}
+	fmt.Fprintf(stdout, "config OK: %d tenant(s), %d interface(s), %d plugin(s) compiled and probed\n", len(cfg.Tenants), ifaces, plugins)
+	return exitOK
 }

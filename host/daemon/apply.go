@@ -274,7 +274,7 @@ func (tx *txn) newTenant(ctx context.Context, tc config.Tenant) (*tenant, error)
 	for _, p := range t.ports {
 		if !tx.outgoing[keyOf(p.cfg)] {
 			err = d.openPort(p)
-		} else if p.sock, err = d.socket(p.cfg.SocketPath()); err == nil {
+		} else if p.sock, err = d.socket(p.cfg.SocketPath(), p.cfg.SocketFile()); err == nil {
 			tx.deferred = append(tx.deferred, opening{open: p.open, close: func() { p.closeIface() }})
 		}
 		if err != nil {
@@ -299,7 +299,7 @@ func (tx *txn) prepareKept(ctx context.Context, t *tenant, tc config.Tenant) err
 		if portChanged(p.cfg, nc) {
 			sw := &swap{p: p, cfg: nc}
 			tx.swaps = append(tx.swaps, sw)
-			ref, err := d.socket(nc.SocketPath())
+			ref, err := d.socket(nc.SocketPath(), nc.SocketFile())
 			if err != nil {
 				return fmt.Errorf("tenant %q interface %q: %w", t.name, nc.Name, err)
 			}

@@ -171,19 +171,7 @@ func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, er
 // plugins and pipelines, no interface open and no worker running yet. On
 // error nothing of it stays.
 func (d *Daemon) prepareTenant(ctx context.Context, tc config.Tenant) (*tenant, error) {
-	ports := make([]uint16, len(tc.Interfaces))
-	for i := range ports {
-		ports[i] = uint16(i)
-	}
-	ht, err := host.NewTenant(host.TenantConfig{
-		Name:           tc.Name,
-		Ports:          ports,
-		MaxInstances:   tc.MaxInstances,
-		MaxMemoryPages: tc.MaxMemoryPages,
-		Fuel:           tc.Fuel,
-		ColdFuel:       tc.ColdFuel,
-		Stack:          tc.Stack,
-	})
+	ht, err := host.NewTenant(hostTenantConfig(tc))
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +206,29 @@ func (d *Daemon) prepareTenant(ctx context.Context, tc config.Tenant) (*tenant, 
 	return t, nil
 }
 
+// hostTenantConfig is the sandbox's view of tenant tc: its budgets, and its
+// interfaces as ports 0, 1, ... in list order.
+func hostTenantConfig(tc config.Tenant) host.TenantConfig {
+	ports := make([]uint16, len(tc.Interfaces))
+	for i := range ports {
+		ports[i] = uint16(i)
+	}
+	return host.TenantConfig{
+		Name:           tc.Name,
+		Ports:          ports,
+		MaxInstances:   tc.MaxInstances,
+		MaxMemoryPages: tc.MaxMemoryPages,
+		Fuel:           tc.Fuel,
+		ColdFuel:       tc.ColdFuel,
+		Stack:          tc.Stack,
+	}
+}
+
 // openPort takes a reference on the port's socket and opens its interface.
 // On error the caller closes the tenant, which releases the reference.
 func (d *Daemon) openPort(p *port) error {
 	if p.sock == nil {
-		ref, err := d.socket(p.cfg.SocketPath())
+		ref, err := d.socket(p.cfg.SocketPath(), p.cfg.SocketFile())
 		if err != nil {
 			return fmt.Errorf("tenant %q interface %q: %w", p.t.name, p.cfg.Name, err)
 		}
@@ -371,7 +377,9 @@ func (d *Daemon) observeCompile(dt time.Duration) {
 }
 
 // socket returns the shared memif socket for path, creating it.
-func (d *Daemon) socket(path string) (*socketRef, error) {
+// file is the socket file's settings (validation keeps the masters sharing a
+// path in agreement).
+func (d *Daemon) socket(path string, file memif.SocketFile) (*socketRef, error) {
 	if r := d.sockets[path]; r != nil {
 		r.refs++
 		return r, nil
@@ -379,6 +387,7 @@ func (d *Daemon) socket(path string) (*socketRef, error) {
 	s, err := memif.NewSocket(memif.SocketConfig{
 		Path:              path,
 		ReconnectInterval: d.opts.ReconnectInterval,
+		File:              file,
 		Logger:            d.log, // memif names the socket in its own lines
 	})
 	if err != nil {

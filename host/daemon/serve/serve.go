@@ -96,7 +96,7 @@ func Run(ctx context.Context, o Options) error {
 		reload = reloadConfig
 	}
 	if cfg.Admin.Socket != "" || cfg.Admin.TCP != "" {
-		srv, err := admin.Listen(d, admin.Options{Socket: cfg.Admin.Socket, TCP: cfg.Admin.TCP, Token: token, ReloadConfig: reload, Logger: log})
+		srv, err := admin.Listen(d, admin.Options{Socket: cfg.Admin.Socket, SocketFile: cfg.Admin.SocketFile(), TCP: cfg.Admin.TCP, Token: token, ReloadConfig: reload, Logger: log})
 		if err != nil {
 			return fmt.Errorf("admin API: %w", err)
 		}
