@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
+	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 var (
@@ -198,5 +202,121 @@ func TestSocketPermissions(t *testing.T) {
 	code, _, errs := runBinary(t, "run", "--socket", filepath.Join(dir, "y.sock"), "--role", "slave", "--socket-mode", "0660", "--admin-socket", "")
 	if code != exitUsage || !strings.Contains(errs, "apply to a master") {
 		t.Errorf("slave with --socket-mode: exit %d:\n%s", code, errs)
+	}
+}
+
+// With the TCP listener on, the unix socket still needs no token (its file's
+// permissions guard it); every change and every refused request is logged
+// once with who, what, the plugin's sha256 and the result.
+func TestAdminTokenTCPOnlyAndAudit(t *testing.T) {
+	dir, err := os.MkdirTemp("", "mw-audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	plugin := hosttest.Build(t, dir, "tx", int(abi.TX), 0)
+	adm := filepath.Join(dir, "admin.sock")
+	tok := writeFile(t, filepath.Join(dir, "token"), "s3cret\n")
+	tcp := freePort(t)
+	_, errb := startBinary(t, "run", "--socket", filepath.Join(dir, "m.sock"), "--role", "master", "--plugin", plugin,
+		"--admin-socket", adm, "--admin-tcp", tcp, "--admin-token-file", tok)
+	waitSocket(t, "unix", adm, errb)
+
+	if code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "reload", "default/memif0/tx"); code != exitOK {
+		t.Fatalf("unix socket without token: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runBinary(t, "ctl", "--admin-url", tcp, "list"); code != exitFailure || !strings.Contains(errs, "bearer token") {
+		t.Errorf("TCP without token: exit %d: %s", code, errs)
+	}
+	if code, out, errs := runBinary(t, "ctl", "--admin-url", "http://"+tcp, "--admin-token-file", tok, "list"); code != exitOK || !strings.Contains(out, "tx") {
+		t.Errorf("TCP with token: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, _ := runBinary(t, "ctl", "--admin-socket", adm, "unload", "default/memif0/nope"); code != exitFailure {
+		t.Errorf("unload of a missing plugin: exit %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var log string
+	for time.Now().Before(deadline) {
+		if log = errb.String(); strings.Contains(log, "plugin=nope") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	lines := func(sub ...string) int {
+		n := 0
+		for _, l := range strings.Split(log, "\n") {
+			all := true
+			for _, s := range sub {
+				all = all && strings.Contains(l, s)
+			}
+			if all {
+				n++
+			}
+		}
+		return n
+	}
+	if n := lines(`msg="admin change"`, "who=\"unix uid="+strconv.Itoa(os.Getuid()), "method=POST", "plugin=tx", "sha256=", "result=ok"); n != 1 {
+		t.Errorf("%d audit lines for the reload, want 1:\n%s", n, log)
+	}
+	if n := lines(`msg="admin request refused"`, `who="tcp 127.0.0.1:`, "status=401", "result=refused"); n != 1 {
+		t.Errorf("%d audit lines for the refused TCP request, want 1:\n%s", n, log)
+	}
+	if n := lines(`msg="admin request refused"`, "method=DELETE", "plugin=nope", "status=404"); n != 1 {
+		t.Errorf("%d audit lines for the refused unload, want 1:\n%s", n, log)
+	}
+	if n := lines(`msg="admin change"`, "GET"); n != 0 {
+		t.Errorf("reads are not changes:\n%s", log)
+	}
+}
+
+// ctl: help, stats of one interface with drops by reason, --index bounds,
+// errors as JSON under --json, and the old flag names as aliases.
+func TestCtlOperatorFixes(t *testing.T) {
+	dir, err := os.MkdirTemp("", "mw-ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	tx := hosttest.Build(t, dir, "tx", int(abi.TX), 0)
+	drop := hosttest.Build(t, dir, "drop", int(abi.Drop), 0)
+	adm := filepath.Join(dir, "admin.sock")
+	sock := filepath.Join(dir, "m.sock")
+	_, errb := startBinary(t, "run", "--socket", sock, "--role", "master", "--id", "0", "--plugin", drop, "--admin-socket", adm)
+	waitSocket(t, "unix", adm, errb)
+
+	if code, out, _ := runBinary(t, "ctl", "help"); code != exitOK || !strings.Contains(out, "stats [TENANT/IFACE]") {
+		t.Errorf("ctl help: exit %d\n%s", code, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := gen.Run(ctx, gen.Config{Socket: sock, Count: 100, Drain: 200 * time.Millisecond}); err != nil {
+		t.Logf("gen (every frame is dropped, so loss is expected): %v", err)
+	}
+	code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "stats", "default/memif0")
+	if code != exitOK || !strings.Contains(out, "DROPS BY REASON") || !regexp.MustCompile(`default\s+memif0\s+plugin drop: drop verdict\s+100`).MatchString(out) {
+		t.Errorf("stats TENANT/IFACE: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runBinary(t, "ctl", "--admin-socket", adm, "stats", "default/nope"); code != exitFailure || !strings.Contains(errs, "default/nope") {
+		t.Errorf("stats of a missing interface: exit %d %s", code, errs)
+	}
+	code, out, errs = runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "99")
+	if code != exitFailure || !strings.Contains(errs, "index 99 is past the end") {
+		t.Errorf("--index 99: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "-2"); code != exitUsage {
+		t.Errorf("--index -2: exit %d %s", code, errs)
+	}
+	code, out, _ = runBinary(t, "ctl", "--admin-socket", adm, "--json", "unload", "default/memif0/nope")
+	var jerr struct {
+		Error    string `json:"error"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if code != exitFailure || json.Unmarshal([]byte(out), &jerr) != nil || !strings.Contains(jerr.Error, "nope") || jerr.ExitCode != exitFailure {
+		t.Errorf("--json error: exit %d, stdout %q", code, out)
+	}
+	// The old names still work: --plugin-config-file for --plugin-config.
+	cfgFile := writeFile(t, filepath.Join(dir, "tx.cfg"), "x")
+	if code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "0", "--plugin-config-file", cfgFile); code != exitOK {
+		t.Errorf("load with the old flag name: exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -42,6 +43,9 @@ func peerOf(r *http.Request) peer {
 // auditRec is filled by the handlers with what the middleware cannot see.
 type auditRec struct {
 	plugin string // the plugin a load added (its name comes from the body)
+	// logged: the error was logged already (config reloads log their own
+	// outcome), so the audit line names the request but not the error again.
+	logged bool
 }
 
 type auditKey struct{}
@@ -103,7 +107,10 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			}
 		}
 		if rw.status >= 400 {
-			attrs = append(attrs, "result", "refused", "err", errorMessage(rw.body))
+			attrs = append(attrs, "result", "refused")
+			if !rec.logged {
+				attrs = append(attrs, "err", errorMessage(rw.body))
+			}
 			s.opts.Logger.Warn("admin request refused", attrs...)
 			return
 		}
@@ -148,11 +155,9 @@ func (s *Server) pluginSHA(t, i, p string) string {
 
 // errorMessage is the "error" of an error body, or the body itself.
 func errorMessage(body []byte) string {
-	s := string(body)
-	if _, after, ok := strings.Cut(s, `"error": `); ok {
-		s = strings.TrimSpace(after)
-		s = strings.TrimSuffix(strings.TrimSuffix(s, "}"), "\n")
-		s = strings.Trim(strings.TrimSpace(s), `"`)
+	var e ErrorBody
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return e.Error
 	}
-	return s
+	return strings.TrimSpace(string(body))
 }

@@ -389,6 +389,7 @@ func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request) {
 	changes, err := s.opts.ReloadConfig(r.Context())
 	if err != nil {
 		// The daemon logged it already: answer without logging it again.
+		auditOf(r).logged = true
 		writeError(w, statusOf(err), err.Error())
 		return
 	}

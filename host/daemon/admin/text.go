@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -69,7 +70,7 @@ func WriteStats(w io.Writer, s *daemon.Snapshot) {
 	for v := range abi.NumVerdicts {
 		fmt.Fprintf(tw, "\t%s", strings.ToUpper(abi.Verdict(v).String()))
 	}
-	fmt.Fprintln(tw, "\tFAULTS\tRELOADS\t")
+	fmt.Fprintln(tw, "\tFAULTS\tFAIL-POLICY PKTS\tRELOADS\t")
 	for _, t := range s.Tenants {
 		for _, in := range t.Interfaces {
 			for _, p := range in.Plugins {
@@ -77,14 +78,51 @@ func WriteStats(w io.Writer, s *daemon.Snapshot) {
 				for _, n := range p.Stats.Verdicts {
 					fmt.Fprintf(tw, "\t%d", n)
 				}
-				fmt.Fprintf(tw, "\t%d\t%d\t\n", p.Stats.Faults, p.Stats.Reloads)
+				fmt.Fprintf(tw, "\t%d\t%d\t%d\t\n", p.Stats.Faults, p.Stats.FaultPackets, p.Stats.Reloads)
 			}
 		}
 	}
 	tw.Flush()
+	writeDrops(w, s)
 	fmt.Fprintf(w, "\nconfig reloads: %d ok, %d failed\n", s.ConfigReloads["ok"], s.ConfigReloads["failed"])
 	if s.LastReloadError != "" {
 		fmt.Fprintf(w, "last failed config reload (%s): %s\n", s.LastReloadErrorAt.Local().Format(time.RFC3339), s.LastReloadError)
+	}
+}
+
+// writeDrops lists every packet an interface dropped, by reason: the
+// DROP and ABORTED verdicts and fail-policy drops of its plugins, and the
+// PASS, TX and REDIRECT verdicts that were not sent. Nothing when no
+// interface dropped anything.
+func writeDrops(w io.Writer, s *daemon.Snapshot) {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	any := false
+	for _, t := range s.Tenants {
+		for _, in := range t.Interfaces {
+			row := func(reason string, n uint64) {
+				if n > 0 {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", t.Name, in.Name, reason, n)
+					any = true
+				}
+			}
+			for _, p := range in.Plugins {
+				row("plugin "+p.Name+": drop verdict", p.Stats.Verdicts[abi.Drop])
+				row("plugin "+p.Name+": aborted verdict", p.Stats.Verdicts[abi.Aborted])
+				row("plugin "+p.Name+": fail policy (fault)", p.Stats.FaultPackets)
+			}
+			var q daemon.QueueStats
+			for i := range in.Queues {
+				q.Add(&in.Queues[i])
+			}
+			for r, n := range q.Drops {
+				row(daemon.DropName(r)+" not sent", n)
+			}
+		}
+	}
+	tw.Flush()
+	if any {
+		fmt.Fprintf(w, "\nDROPS BY REASON\n%s", b.String())
 	}
 }
 
@@ -179,4 +217,26 @@ func WritePipeline(w io.Writer, in *daemon.InterfaceSnapshot) {
 	}
 	fmt.Fprintf(w, "interface %s: rx %d packets, tx %d packets, tx drops: %s\n",
 		in.Name, q.RxPackets, q.TxPackets, strings.Join(drops, ", "))
+}
+
+// ErrNotFoundHere is returned by FilterSnapshot for a name the snapshot
+// does not hold.
+var ErrNotFoundHere = errors.New("admin: no such interface")
+
+// FilterSnapshot keeps only interface tenant/iface of s (with its tenant);
+// daemon-wide counters stay.
+func FilterSnapshot(s *daemon.Snapshot, tenant, iface string) (*daemon.Snapshot, error) {
+	out := *s
+	out.Tenants = nil
+	for _, t := range s.Tenants {
+		for _, in := range t.Interfaces {
+			if t.Name == tenant && in.Name == iface {
+				tt := t
+				tt.Interfaces = []daemon.InterfaceSnapshot{in}
+				out.Tenants = append(out.Tenants, tt)
+				return &out, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: %s/%s", ErrNotFoundHere, tenant, iface)
 }
