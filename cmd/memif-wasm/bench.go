@@ -102,7 +102,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		f := map[string]string{"native": "", "c": *cFile, "go": *goFile}[h]
 		if f != "" {
 			if _, err := os.Stat(f); err != nil {
-				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first)\n", h, f, errors.Unwrap(err))
+				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first in a checkout of github.com/memif-wasm/memif-wasm and give its plugins/build as --plugins-dir)\n", h, f, errors.Unwrap(err))
 				return exitFailure
 			}
 			if f, err = filepath.Abs(f); err != nil {

@@ -27,7 +27,7 @@ its peer (slave). Live per-plugin verdict rates while traffic flows, then a summ
 table, the generator's loss and latency report, and where /metrics was served.
 
 The default pipeline is counter -> acl -> macswap from plugins/build (run make plugins
-first): counter passes and counts everything, acl drops one flow in eight (UDP source
+first, in a checkout of the module; elsewhere give that directory as --plugins-dir): counter passes and counts everything, acl drops one flow in eight (UDP source
 port 1031) and macswap sends the rest back: so about 12.5% "loss" is the acl at work.
 With --plugin, the pipeline is your modules instead, in the order given; the packets
 they TX come back to the generator.`

@@ -26,7 +26,7 @@ instance (mw_init runs with --plugin-config if given). Exit status 0: admitted;
 1: refused or unreadable.`
 
 const inspectExamples = `memif-wasm inspect plugins/build/macswap.wasm
-memif-wasm inspect plugins/build/acl.wasm --plugin-config acl.rules --json
+memif-wasm inspect plugins/build/acl.wasm --plugin-config plugins/acl/acl.example.json --json
 memif-wasm inspect my-filter.wasm --max-pages 256   # would it fit a 16 MiB cap?`
 
 func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -38,7 +38,11 @@ admin API (see 'memif-wasm ctl') listens on a unix socket with mode 0600.`
 const runExamples = `# one interface, as master, reflecting packets with macswap
 memif-wasm run --socket /tmp/memif.sock --role master --id 0 --plugin plugins/build/macswap.wasm
 # an ACL with its rules, then a counter, with metrics
-memif-wasm run --socket /run/vpp/memif.sock --role slave --plugin plugins/build/acl.wasm --plugin-config acl.json --plugin plugins/build/counter.wasm --metrics-addr 127.0.0.1:9190
+memif-wasm run --socket /run/vpp/memif.sock --role slave --plugin plugins/build/acl.wasm --plugin-config plugins/acl/acl.example.json --plugin plugins/build/counter.wasm --metrics-addr 127.0.0.1:9190
+# check a config without starting anything (as nginx -t): exit 0, or 1 listing every problem
+memif-wasm run --check-config --config host/daemon/config/memif-wasm.example.yaml
+# a master socket VPP (running as user vpp) may connect to
+memif-wasm run --socket /run/memif-wasm/vpp.sock --role master --socket-mode 0660 --socket-group vpp --plugin plugins/build/macswap.wasm
 # from a config file (see host/daemon/config/memif-wasm.example.yaml), JSON logs
 memif-wasm run --config /etc/memif-wasm.yaml --log-format json`
 
