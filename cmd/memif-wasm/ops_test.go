@@ -320,3 +320,28 @@ func TestCtlOperatorFixes(t *testing.T) {
 		t.Errorf("load with the old flag name: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// A plugin's own reason for refusing its config or a control message reaches
+// run and ctl, not only its errno.
+func TestPluginRefusalReason(t *testing.T) {
+	dir, err := os.MkdirTemp("", "mw-reason")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	acl := builtPlugin(t, "acl-c.wasm")
+	bad := writeFile(t, filepath.Join(dir, "bad.cfg"), "not rules")
+	good := writeFile(t, filepath.Join(dir, "good.cfg"), string(aclC(true)))
+	const reason = "acl config: not an MWA1 config"
+	code, _, errs := runBinary(t, "run", "--socket", filepath.Join(dir, "x.sock"), "--role", "master", "--plugin", acl, "--plugin-config", bad, "--admin-socket", "")
+	if code != exitFailure || !strings.Contains(errs, reason) {
+		t.Errorf("run with a config the plugin refuses: exit %d, stderr lacks %q:\n%s", code, reason, errs)
+	}
+	adm := filepath.Join(dir, "admin.sock")
+	_, errb := startBinary(t, "run", "--socket", filepath.Join(dir, "m.sock"), "--role", "master", "--plugin", acl, "--plugin-config", good, "--admin-socket", adm)
+	waitSocket(t, "unix", adm, errb)
+	code, _, errs = runBinary(t, "ctl", "--admin-socket", adm, "control", "default/memif0/acl-c", "garbage")
+	if code != exitFailure || !strings.Contains(errs, "mw_control: invalid argument: "+reason) {
+		t.Errorf("ctl control refused: exit %d, stderr lacks the reason:\n%s", code, errs)
+	}
+}
