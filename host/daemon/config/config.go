@@ -282,6 +282,14 @@ func Load(path string) (*Config, error) {
 // the file name) and may be empty.
 func Parse(data []byte, name string) (*Config, error) {
 	var c Config
+	// First the tree's shape, so that unknown keys and wrong kinds of value
+	// are named by path and expected form, all of them at once.
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err == nil {
+		if err := checkShape(&root); err != nil {
+			return nil, withFile(err, name)
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && err != io.EOF {
