@@ -24,12 +24,12 @@ func init() {
 	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go plugin, zero-copy vs copy)", run: benchMain})
 }
 
-const benchUsage = "memif-wasm bench [--json] [--time D] [--repeat N] [--sizes 64,1500] [--queues 1,2] [--handlers native,c,go] [--placements zero-copy,copy]"
+const benchUsage = "memif-wasm bench [--json] [--duration D] [--repeat N] [--size 64,1500] [--queues 1,2] [--handlers native,c,go] [--placements zero-copy,copy]"
 
 const benchDescription = `Measures the whole data plane in one process: a memif-wasm host (the same daemon
 'memif-wasm run' starts) on a memif interface whose PASSed packets go back out the
 same interface, and the built-in generator as its peer, sending as fast as the host
-takes frames. Each cell of the table runs for --time:
+takes frames. Each cell of the table runs for --duration:
 
   handler     native: no plugin (the host's own Go code passes every packet);
               c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm
@@ -45,13 +45,15 @@ ring was full). Run it on an idle machine: the generator shares the CPUs.`
 
 const benchExamples = `memif-wasm bench --repeat 3           # the README's table (median of 3 runs per cell)
 memif-wasm bench --json > bench.json
-memif-wasm bench --time 300ms --sizes 64 --queues 1 --handlers native,c`
+memif-wasm bench --duration 300ms --size 64 --queues 1 --handlers native,c`
 
 func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bench", benchUsage, benchDescription, benchExamples)
 	jsonOut := fs.Bool("json", false, "print the rows as JSON")
-	cellTime := fs.Duration("time", time.Second, "how long each cell sends")
-	sizesF := fs.String("sizes", "64,1500", "frame sizes in bytes, comma-separated")
+	cellTime := fs.Duration("duration", time.Second, "how long each cell sends")
+	sizesF := fs.String("size", "64,1500", "frame sizes in bytes, comma-separated")
+	alias(fs, "time", "duration") // the names before flags were unified
+	alias(fs, "sizes", "size")
 	queuesF := fs.String("queues", "1,2", "queue pair counts, comma-separated")
 	handlersF := fs.String("handlers", "native,c,go", "handlers: native, c, go")
 	placementsF := fs.String("placements", "zero-copy,copy", "placements for plugins: zero-copy, copy")
@@ -70,12 +72,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *cellTime <= 0 {
-		return fs.usageError(stderr, "--time %v: want a positive duration", *cellTime)
+		return fs.usageError(stderr, "--duration %v: want a positive duration", *cellTime)
 	}
 	if *repeat < 1 || *repeat > 99 {
 		return fs.usageError(stderr, "--repeat %d: want 1..99", *repeat)
 	}
-	sizes, err := parseIntList("--sizes", *sizesF, gen.MinSize, 9000)
+	sizes, err := parseIntList("--size", *sizesF, gen.MinSize, 9000)
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}

@@ -95,6 +95,11 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.configFile == "" && !fs.Changed("socket") {
 		return fs.usageError(stderr, "give --config FILE, or --socket PATH (with --role, --id, --plugin) for a quick run")
 	}
+	if !fs.Changed("role") && f.configFile == "" {
+		// No default: gen, VPP and DPDK each default to one role or the
+		// other, and two slaves wait for each other forever.
+		return fs.usageError(stderr, "--role is required for a quick run: master (listens) or slave (connects)")
+	}
 	if (fs.Changed("ring-size") || fs.Changed("buffer-size")) && (f.role == "master" || f.role == "server") {
 		return fs.usageError(stderr, "--ring-size and --buffer-size are the slave's to choose: a master takes its peer's (set them on the slave)")
 	}
@@ -140,7 +145,7 @@ func newRunFlags() (*flagSet, *runFlags) {
 	var f runFlags
 	fs.StringVar(&f.configFile, "config", "", "YAML config file (tenants, interfaces, pipelines)")
 	fs.StringVar(&f.socket, "socket", "", "quick run: memif control socket path (@name: abstract namespace)")
-	fs.StringVar(&f.role, "role", "slave", "quick run: master (listens) or slave (connects)")
+	fs.StringVar(&f.role, "role", "", "quick run (required): master (listens: the peer connects) or slave (connects to the peer's socket)")
 	fs.Uint32Var(&f.id, "id", 0, "quick run: memif interface id")
 	fs.StringVar(&f.sockFile[0], "socket-mode", "", `quick run, master: socket file mode in octal, e.g. 0660 (a peer needs write permission to connect)`)
 	fs.StringVar(&f.sockFile[1], "socket-owner", "", "quick run, master: socket file owner (user name or uid)")
