@@ -4,7 +4,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 APT       := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all demo test interop fuzz bench plugins deps-plugins deps-interop vet clean
+.PHONY: all demo test interop fuzz bench plugins deps-plugins deps-interop deps-ops vet clean
 
 all: test
 
@@ -14,7 +14,7 @@ demo: plugins
 
 # -race everywhere, then the demo's default pipeline once without -race: under the race
 # detector compiling its three Go guests takes minutes, so that one test skips there.
-test: plugins vet
+test: plugins deps-ops vet
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run '^TestDemoDefaultPipeline$$' ./cmd/memif-wasm/
 
@@ -53,6 +53,12 @@ plugins: deps-plugins
 deps-plugins:
 	@command -v clang >/dev/null && command -v wasm-ld >/dev/null && command -v wat2wasm >/dev/null || \
 		{ $(APT) update -qq && $(APT) install -y -qq clang lld wabt >/dev/null; }
+
+# Operator tools the tests run: promtool (Debian's prometheus package) checks the
+# /metrics exposition, zsh parses the zsh completion script.
+deps-ops:
+	@command -v promtool >/dev/null && command -v zsh >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq --no-install-recommends prometheus zsh >/dev/null; }
 
 # dpdk-testpmd comes from dpdk-dev, the memif PMD from librte-net-memif23 (Debian 12:
 # /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_memif.so.23.0); stdbuf from coreutils.

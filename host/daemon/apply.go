@@ -74,9 +74,11 @@ func (d *Daemon) ReloadConfig(ctx context.Context, load func() (*config.Config, 
 	}
 	c := &d.counters
 	c.mu.Lock()
+	c.lastReloadAt = time.Now()
+	c.lastReloadFailed = err != nil
 	if err != nil {
 		c.configReloads["failed"]++
-		c.lastReloadErr, c.lastReloadErrAt = err.Error(), time.Now()
+		c.lastReloadErr, c.lastReloadErrAt = err.Error(), c.lastReloadAt
 	} else {
 		c.configReloads["ok"]++
 	}

@@ -70,6 +70,9 @@ type counters struct {
 	configReloads   map[string]uint64
 	lastReloadErr   string
 	lastReloadErrAt time.Time
+	// The last config change, whatever its result.
+	lastReloadAt     time.Time
+	lastReloadFailed bool
 }
 
 // CompileBuckets are the upper bounds (seconds) of the compile duration histogram.
@@ -586,6 +589,7 @@ func (d *Daemon) Snapshot() *Snapshot {
 	s.CompileHist = append([]uint64(nil), c.compileHist[:]...)
 	s.ConfigReloads = maps.Clone(c.configReloads)
 	s.LastReloadError, s.LastReloadErrorAt = c.lastReloadErr, c.lastReloadErrAt
+	s.LastReloadAt, s.LastReloadFailed = c.lastReloadAt, c.lastReloadFailed
 	c.mu.Unlock()
 	return s
 }
