@@ -118,7 +118,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = ts
+		out = admin.ListV1{SchemaVersion: admin.SchemaVersion, Tenants: ts}
 		if !*jsonOut {
 			admin.WriteTenants(stdout, ts)
 			return exitOK
@@ -137,7 +137,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return ctlFail(stderr, err)
 			}
 		}
-		out = s
+		out = admin.NewStatsV1(s)
 		if !*jsonOut {
 			admin.WriteStats(stdout, s)
 			return exitOK
@@ -151,7 +151,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = det
+		out = admin.NewShowV1(det)
 		if !*jsonOut {
 			admin.WriteDetails(stdout, det)
 			return exitOK
@@ -169,7 +169,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := c.Load(ctx, p[0], p[1], pc, *index); err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = map[string]string{"loaded": pc.PluginName()}
+		out = admin.ChangeV1{SchemaVersion: admin.SchemaVersion, Action: "loaded", Plugin: rest[0] + "/" + pc.PluginName()}
 	case "unload", "reload":
 		p, ok := parts(rest[0], 3)
 		if !ok {
@@ -183,7 +183,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = map[string]string{cmd + "ed": p[2]}
+		out = admin.ChangeV1{SchemaVersion: admin.SchemaVersion, Action: cmd + "ed", Plugin: rest[0]}
 	case "control":
 		p, ok := parts(rest[0], 3)
 		if !ok {
@@ -201,7 +201,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = admin.NewControlReply(reply)
+		out = admin.NewControlV1(reply)
 		if !*jsonOut {
 			if isText(reply) {
 				fmt.Fprintln(stdout, string(reply))
@@ -215,7 +215,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = admin.ConfigReloadReply{Changes: changes}
+		out = admin.ConfigReloadV1{SchemaVersion: admin.SchemaVersion, Changes: changes}
 		if !*jsonOut {
 			if len(changes) == 0 {
 				fmt.Fprintln(stdout, "no changes")
@@ -232,9 +232,8 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		enc.Encode(out)
 		return exitOK
 	}
-	for k, v := range out.(map[string]string) {
-		fmt.Fprintf(stdout, "%s %s\n", k, v)
-	}
+	ch := out.(admin.ChangeV1)
+	fmt.Fprintf(stdout, "%s %s\n", ch.Action, ch.Plugin)
 	return exitOK
 }
 
@@ -251,10 +250,7 @@ func ctlError(stdout, stderr io.Writer, jsonOut bool, err error) int {
 	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(struct {
-			Error    string `json:"error"`
-			ExitCode int    `json:"exit_code"`
-		}{msg, exitFailure})
+		enc.Encode(admin.ErrorV1{SchemaVersion: admin.SchemaVersion, Error: msg, ExitCode: exitFailure})
 	}
 	fmt.Fprintf(stderr, "memif-wasm ctl: %s\n", msg)
 	return exitFailure

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -343,5 +344,70 @@ func TestPluginRefusalReason(t *testing.T) {
 	code, _, errs = runBinary(t, "ctl", "--admin-socket", adm, "control", "default/memif0/acl-c", "garbage")
 	if code != exitFailure || !strings.Contains(errs, "mw_control: invalid argument: "+reason) {
 		t.Errorf("ctl control refused: exit %d, stderr lacks the reason:\n%s", code, errs)
+	}
+}
+
+// Every `ctl --json` output follows schema 1 (docs/json.md): an object with
+// schema_version 1, snake_case keys, no positional arrays of counters, and
+// a control reply that is JSON embedded as JSON, not as a string.
+func TestCtlJSONSchema(t *testing.T) {
+	dir, err := os.MkdirTemp("", "mw-json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	tx := hosttest.Build(t, dir, "tx", int(abi.TX), 0)
+	adm := filepath.Join(dir, "admin.sock")
+	_, errb := startBinary(t, "run", "--socket", filepath.Join(dir, "m.sock"), "--role", "master", "--plugin", tx, "--admin-socket", adm)
+	waitSocket(t, "unix", adm, errb)
+
+	snake := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	var check func(path string, v any)
+	check = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if !snake.MatchString(k) {
+					t.Errorf("%s: key %q is not snake_case", path, k)
+				}
+				if k == "plugin_loads_by_tenant_and_result" || k == "plugin_reloads_by_tenant_and_result" || k == "reply_json" {
+					continue // keyed by tenant names, or the plugin's own JSON
+				}
+				check(path+"."+k, e)
+			}
+		case []any:
+			if len(x) > 0 {
+				if _, num := x[0].(float64); num {
+					t.Errorf("%s: a positional array of numbers; want named keys", path)
+				}
+			}
+			for i, e := range x {
+				check(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"list"}, {"stats"}, {"stats", "default/memif0"}, {"show", "default/memif0"},
+		{"control", "default/memif0/tx", `{"op":"list"}`}, {"reload", "default/memif0/tx"},
+		{"unload", "default/memif0/nope"},
+	} {
+		code, out, errs := runBinary(t, append([]string{"ctl", "--admin-socket", adm, "--json"}, args...)...)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Errorf("%v: exit %d, not a JSON object: %v\n%s%s", args, code, err, out, errs)
+			continue
+		}
+		if v["schema_version"] != float64(1) {
+			t.Errorf("%v: schema_version %v", args, v["schema_version"])
+		}
+		check(strings.Join(args, " "), v)
+		if args[0] == "control" {
+			if r, ok := v["reply_json"].(map[string]any); !ok || r["op"] != "list" {
+				t.Errorf("control: the JSON reply is not embedded as JSON: %s", out)
+			}
+		}
+		if args[0] == "unload" && (code != exitFailure || v["error"] == nil || v["exit_code"] != float64(1)) {
+			t.Errorf("unload of a missing plugin: exit %d %s", code, out)
+		}
 	}
 }

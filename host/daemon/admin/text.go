@@ -109,7 +109,9 @@ func writeDrops(w io.Writer, s *daemon.Snapshot) {
 			for _, p := range in.Plugins {
 				row("plugin "+p.Name+": drop verdict", p.Stats.Verdicts[abi.Drop])
 				row("plugin "+p.Name+": aborted verdict", p.Stats.Verdicts[abi.Aborted])
-				row("plugin "+p.Name+": fail policy (fault)", p.Stats.FaultPackets)
+				if !p.FailOpen { // fail-open passes a faulting burst's packets on
+					row("plugin "+p.Name+": fail policy (fault)", p.Stats.FaultPackets)
+				}
 			}
 			var q daemon.QueueStats
 			for i := range in.Queues {
@@ -155,20 +157,42 @@ func WriteDetails(w io.Writer, d *InterfaceDetails) {
 		tw.Flush()
 	}
 	for _, qs := range []struct {
-		name string
-		q    []memif.QueueDetails
-	}{{"rx queues", m.RxQueues}, {"tx queues", m.TxQueues}} {
+		name  string
+		q     []memif.QueueDetails
+		stats []memif.QueueStats
+	}{{"rx queues", m.RxQueues, d.Stats.Memif.RxQueues}, {"tx queues", m.TxQueues, d.Stats.Memif.TxQueues}} {
 		if len(qs.q) == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s:\n", qs.name)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  QUEUE\tRING\tBUFFER\tHEAD\tTAIL\tFLAGS")
+		fmt.Fprintln(tw, "  QUEUE\tRING\tBUFFER\tRX MODE\tHEAD\tTAIL\tFLAGS\tPACKETS\tBYTES\tRING FULL\tBAD DESC")
 		for _, q := range qs.q {
-			fmt.Fprintf(tw, "  %d\t%d\t%d\t%d\t%d\t%#x\n", q.Index, q.RingSize, q.BufferSize, q.Head, q.Tail, q.Flags)
+			var st memif.QueueStats
+			if q.Index < len(qs.stats) {
+				st = qs.stats[q.Index]
+			}
+			fmt.Fprintf(tw, "  %d\t%d\t%s\t%s\t%d\t%d\t%#x\t%d\t%d\t%d\t%d\n", q.Index, q.RingSize, bufferText(q.BufferSize),
+				rxModeText(qs.name, q.Mode), q.Head, q.Tail, q.Flags, st.Packets, st.Bytes, st.RingFull, st.BadDescriptors)
 		}
 		tw.Flush()
 	}
+}
+
+// bufferText is a queue's buffer size; a master's buffers are sized by
+// its slave, descriptor by descriptor, so it has no one size to show.
+func bufferText(n uint16) string {
+	if n == 0 {
+		return "per-desc"
+	}
+	return fmt.Sprint(n)
+}
+
+func rxModeText(queues string, m memif.RxMode) string {
+	if queues != "rx queues" {
+		return "-"
+	}
+	return m.String()
 }
 
 func yesNo(b bool) string {
