@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -358,5 +359,36 @@ func TestShapeAliases(t *testing.T) {
 		if _, err := Parse([]byte(doc), "a.yaml"); err == nil {
 			t.Errorf("%q: accepted", doc)
 		}
+	}
+}
+
+// TestEveryKeyDocumented: docs/config.md names every key the YAML accepts
+// (six once existed only in the code).
+func TestEveryKeyDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(reflect.Type, string)
+	n := 0
+	walk = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ == reflect.TypeFor[time.Duration]() {
+			return
+		}
+		for _, k := range yamlKeys(typ) {
+			n++
+			if !strings.Contains(string(doc), "| `"+k+"` |") && !strings.Contains(string(doc), "\n## "+k) {
+				t.Errorf("docs/config.md lacks key %s%s", path, k)
+			}
+			f, _ := fieldByKey(typ, k)
+			walk(f.Type, path+k+".")
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	if n < 50 {
+		t.Errorf("walked only %d keys", n)
 	}
 }
