@@ -132,7 +132,11 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	}
 	lm := &linearMemory{res: res, mem: res.Bytes()}
 	in := &Instance{mod: m, lm: lm, mem: lm.mem, stack: make([]uint64, 2), booked: true}
-	in.log = newGuestLog(m.e.logger.With("plugin", m.name), m.e.cfg.LogRate, m.e.cfg.Clock)
+	gl := m.cfg.Logger
+	if gl == nil {
+		gl = m.e.logger.With("plugin", m.name)
+	}
+	in.log = newGuestLog(gl, m.e.cfg.LogRate, m.e.cfg.Clock)
 	in.ctx = context.WithValue(context.Background(), guestLogKey{}, in.log)
 
 	mc := wazero.NewModuleConfig().

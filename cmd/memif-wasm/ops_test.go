@@ -136,6 +136,12 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("--check-config created the interface's socket: %v", err)
 	}
 
+	// Valid but probably not meant: warned about, still exit 0.
+	code, _, errs = runBinary(t, "run", "--check-config", "--config", cfg("empty-pipeline.yaml"))
+	if code != exitOK || !strings.Contains(errs, "warning: tenants[0].interfaces[0] (t/m0): no plugin and no egress") {
+		t.Errorf("pipeline that drops everything: exit %d\n%s", code, errs)
+	}
+
 	bad := cfg("bad.yaml", filepath.Join(dir, "missing.wasm"), garbage, good)
 	code, out, errs = runBinary(t, "run", "--check-config", "--config", bad)
 	if code != exitFailure {
@@ -337,6 +343,10 @@ func TestPluginRefusalReason(t *testing.T) {
 	code, _, errs := runBinary(t, "run", "--socket", filepath.Join(dir, "x.sock"), "--role", "master", "--plugin", acl, "--plugin-config", bad, "--admin-socket", "")
 	if code != exitFailure || !strings.Contains(errs, reason) {
 		t.Errorf("run with a config the plugin refuses: exit %d, stderr lacks %q:\n%s", code, reason, errs)
+	}
+	// The guest's own log line carries the daemon's keys.
+	if !regexp.MustCompile(`level=ERROR msg="acl config: not an MWA1 config" tenant=default interface=memif0 plugin=acl-c source=guest`).MatchString(errs) {
+		t.Errorf("guest log line lacks tenant, interface and plugin:\n%s", errs)
 	}
 	adm := filepath.Join(dir, "admin.sock")
 	_, errb := startBinary(t, "run", "--socket", filepath.Join(dir, "m.sock"), "--role", "master", "--plugin", acl, "--plugin-config", good, "--admin-socket", adm)

@@ -271,6 +271,9 @@ func checkConfig(ctx context.Context, cfg *config.Config, err error, stdout, std
 		}
 		return exitFailure
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "memif-wasm run --check-config: warning: %s\n", w)
+	}
 	var ifaces, plugins int
 	for _, t := range cfg.Tenants {
 		ifaces += len(t.Interfaces)

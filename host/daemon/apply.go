@@ -611,5 +611,7 @@ func portChanged(a, b config.Interface) bool {
 // from the running pl: its settings, its host settings (config_file
 // content, redirect list, tenant) or its file's content.
 func stageChanged(pl *plugin, pc config.Plugin, hc host.PluginConfig) bool {
-	return !reflect.DeepEqual(pl.pcfg, hc) || pluginChanged(pl, pc)
+	old := pl.pcfg
+	old.Logger, hc.Logger = nil, nil // a new logger each time, with the same keys
+	return !reflect.DeepEqual(old, hc) || pluginChanged(pl, pc)
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -317,6 +319,8 @@ func (d *Daemon) prepareLoad(t *tenant, ic config.Interface, pc config.Plugin) l
 	s.where = fmt.Sprintf("tenant %q interface %q plugin %q", t.name, ic.Name, s.name)
 	s.label = t.name + "/" + ic.Name + "/" + s.name
 	s.hc, s.err = pluginConfig(t, ic, pc)
+	// The guest's own lines carry the keys of every daemon line.
+	s.hc.Logger = d.log.With("tenant", t.name, "interface", ic.Name, "plugin", s.name)
 	return s
 }
 
@@ -572,7 +576,7 @@ func (d *Daemon) Snapshot() *Snapshot {
 					is.Plugins[i].Stats.Add(&ps[i])
 					is.Plugins[i].Instances++
 					if f := w.pipe.Fault(i); f != nil {
-						is.Plugins[i].Fault = f.Error()
+						is.Plugins[i].Fault = oneLine(f.Error())
 					}
 				}
 			}
@@ -614,4 +618,15 @@ func bucket(bounds []float64, v float64) int {
 		}
 	}
 	return len(bounds)
+}
+
+// oneLine folds a multi-line message (a trap's wasm stack trace) into one
+// line, frames separated by " | ", so that it stays one log line, one
+// table cell and one JSON string a person can read.
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return l == "" }), " | ")
 }

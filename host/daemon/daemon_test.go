@@ -857,3 +857,10 @@ func TestTxRetryBounds(t *testing.T) {
 			drops, qt.TxRingFull, qt.RxBursts)
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	in := "wasm error: unreachable\nwasm stack trace:\n\tp.mw_process(i32) i32\n\n"
+	if got, want := oneLine(in), "wasm error: unreachable | wasm stack trace: | p.mw_process(i32) i32"; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
+	}
+}

@@ -392,3 +392,17 @@ func TestEveryKeyDocumented(t *testing.T) {
 		t.Errorf("walked only %d keys", n)
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	if w := (&Config{}).Warnings(); len(w) != 1 || !strings.Contains(w[0], "no tenants") {
+		t.Errorf("empty config: %q", w)
+	}
+	c, err := Parse([]byte(good), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a has a plugin; b has neither a plugin nor an egress.
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "tenants[0].interfaces[1] (t/b): no plugin and no egress") {
+		t.Errorf("warnings %q", w)
+	}
+}

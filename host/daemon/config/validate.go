@@ -301,3 +301,21 @@ func (v *validator) socketFile(prefix, mode string, f memif.SocketFile) {
 		v.add(prefix+".socket_owner/socket_group", err.Error())
 	}
 }
+
+// Warnings lists what is valid but probably not meant: a config with no
+// tenant runs nothing, and an interface with neither a plugin nor an
+// egress PASSes every packet to nowhere, dropping everything it receives.
+func (c *Config) Warnings() []string {
+	var w []string
+	if len(c.Tenants) == 0 {
+		w = append(w, "the config has no tenants: nothing will run")
+	}
+	for ti, t := range c.Tenants {
+		for ii, in := range t.Interfaces {
+			if len(in.Plugins) == 0 && in.Egress == "" {
+				w = append(w, fmt.Sprintf("tenants[%d].interfaces[%d] (%s/%s): no plugin and no egress, so every packet is PASSed to nowhere and dropped", ti, ii, t.Name, in.Name))
+			}
+		}
+	}
+	return w
+}

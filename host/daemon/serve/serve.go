@@ -44,6 +44,9 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = NewLogger(cfg.Log, os.Stderr)
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("config: " + w)
+	}
 	token, err := admin.ReadToken(cfg.Admin.TokenFile)
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
