@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -49,6 +48,7 @@ memif-wasm bench --duration 300ms --size 64 --queues 1 --handlers native,c`
 
 func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bench", benchUsage, benchDescription, benchExamples)
+	logFormat := logFormatFlag(fs)
 	jsonOut := fs.Bool("json", false, "print the rows as JSON")
 	cellTime := fs.Duration("duration", time.Second, "how long each cell sends")
 	sizesF := fs.String("size", "64,1500", "frame sizes in bytes, comma-separated")
@@ -67,6 +67,10 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (every cell) to this file")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
+	}
+	logger, ok := warnLogger(*logFormat, stderr)
+	if !ok {
+		return fs.usageError(stderr, "--log-format %q: want text or json", *logFormat)
 	}
 	if fs.NArg() > 0 {
 		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
@@ -134,7 +138,6 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailure
 	}
 	defer os.RemoveAll(dir)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var rows []bench.Row
 	if !*jsonOut {
 		fmt.Fprintf(stdout, "memif-wasm bench: %v per cell, generator in the same process\n", *cellTime)

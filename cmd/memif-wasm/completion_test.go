@@ -81,6 +81,9 @@ func TestExitCodeUsage(t *testing.T) {
 		{"demo", "extra"},
 		{"completion"},
 		{"nope"},
+		{"gen", "--socket", "/tmp/x.sock", "--log-format", "xml"},
+		{"demo", "--log-format", "xml"},
+		{"bench", "--log-format", "xml"},
 	} {
 		if code, _, errs := runArgs(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, errs)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +38,7 @@ memif-wasm demo --plugin my-filter.wasm --plugin plugins/build/macswap.wasm`
 
 func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", demoUsage, demoDescription, demoExamples)
+	logFormat := logFormatFlag(fs)
 	duration := fs.Duration("duration", 5*time.Second, "how long traffic flows")
 	plugins := fs.StringArray("plugin", nil, "a .wasm plugin for the pipeline (repeatable, in order; replaces the default pipeline)")
 	pluginsDir := fs.String("plugins-dir", "plugins/build", "where the default pipeline's plugins are ("+strings.Join(demo.DefaultFiles, ", ")+", from make plugins)")
@@ -54,6 +54,10 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
+	}
+	logger, ok := warnLogger(*logFormat, stderr)
+	if !ok {
+		return fs.usageError(stderr, "--log-format %q: want text or json", *logFormat)
 	}
 	if fs.NArg() > 0 {
 		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
@@ -79,7 +83,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			Pipeline: pipeline, Duration: *duration, Interval: *interval, Rate: *rate, Size: *size,
 			Flows: *flows, Proto: protoV, Queues: *queues, MetricsAddr: *metricsAddr, CacheDir: *cacheDir,
 			Fuel: *fuelBudget, Stack: *stackBudget, Terminal: isTerminal(stdout),
-			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Logger: logger,
 		}, stdout)
 	}
 	if err != nil {
