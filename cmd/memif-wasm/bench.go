@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/host/daemon/bench"
@@ -81,19 +77,19 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *repeat < 1 || *repeat > 99 {
 		return fs.usageError(stderr, "--repeat %d: want 1..99", *repeat)
 	}
-	sizes, err := parseIntList("--size", *sizesF, gen.MinSize, 9000)
+	sizes, err := bench.ParseInts("--size", *sizesF, gen.MinSize, 9000)
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	queues, err := parseIntList("--queues", *queuesF, 1, 8)
+	queues, err := bench.ParseInts("--queues", *queuesF, 1, 8)
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	handlerNames, err := parseWordList("--handlers", *handlersF, "native", "c", "go")
+	handlerNames, err := bench.ParseWords("--handlers", *handlersF, "native", "c", "go")
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	placements, err := parseWordList("--placements", *placementsF, "zero-copy", "copy")
+	placements, err := bench.ParseWords("--placements", *placementsF, "zero-copy", "copy")
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
@@ -138,41 +134,21 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailure
 	}
 	defer os.RemoveAll(dir)
-	var rows []bench.Row
 	if !*jsonOut {
 		fmt.Fprintf(stdout, "memif-wasm bench: %v per cell, generator in the same process\n", *cellTime)
 	}
-	for _, h := range handlers {
-		pls := placements
-		if h.File == "" {
-			pls = []string{"-"} // no guest: nothing to place
-		}
-		for _, pl := range pls {
-			for _, size := range sizes {
-				for _, q := range queues {
-					if ctx.Err() != nil {
-						fmt.Fprintln(stderr, "memif-wasm bench: interrupted")
-						return exitFailure
-					}
-					var runs []bench.Row
-					for range *repeat {
-						row, err := bench.Run(ctx, bench.Cell{Dir: dir, CacheDir: *cacheDir, Fuel: *fuelBudget, Stack: *stackBudget,
-							Logger: logger, Handler: h, Placement: pl, Size: size, Queues: q, Time: *cellTime})
-						if err != nil {
-							fmt.Fprintf(stderr, "memif-wasm bench: %s/%s/%dB/%dq: %v\n", h.Name, pl, size, q, err)
-							return exitFailure
-						}
-						runs = append(runs, row)
-					}
-					// The median run: one machine hiccup does not make a row.
-					slices.SortFunc(runs, func(a, b bench.Row) int { return cmp.Compare(a.RoundTripPPS, b.RoundTripPPS) })
-					rows = append(rows, runs[len(runs)/2])
-					if !*jsonOut && isTerminal(stderr) {
-						fmt.Fprintf(stderr, "\r%d cells done\x1b[K", len(rows))
-					}
-				}
+	rows, err := bench.RunTable(ctx, bench.Table{
+		Base:     bench.Cell{Dir: dir, CacheDir: *cacheDir, Fuel: *fuelBudget, Stack: *stackBudget, Logger: logger, Time: *cellTime},
+		Handlers: handlers, Placements: placements, Sizes: sizes, Queues: queues, Repeat: *repeat,
+		Done: func(n int) {
+			if !*jsonOut && isTerminal(stderr) {
+				fmt.Fprintf(stderr, "\r%d cells done\x1b[K", n)
 			}
-		}
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
+		return exitFailure
 	}
 	if !*jsonOut && isTerminal(stderr) {
 		fmt.Fprint(stderr, "\r\x1b[K")
@@ -185,32 +161,4 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	bench.WriteTable(stdout, rows)
 	return exitOK
-}
-
-func parseIntList(flag, s string, lo, hi int) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < lo || n > hi {
-			return nil, fmt.Errorf("%s %q: %q is not a number in %d..%d", flag, s, f, lo, hi)
-		}
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-func parseWordList(flag, s string, allowed ...string) ([]string, error) {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allowed, f) {
-			return nil, fmt.Errorf("%s %q: %q is not one of %s", flag, s, f, strings.Join(allowed, ", "))
-		}
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	return out, nil
 }

@@ -44,7 +44,7 @@ func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if fs.Changed("max-pages") && (*maxPages == 0 || *maxPages > host.DefaultMaxMemoryPages) {
 		return fs.usageError(stderr, "--max-pages %d: want 1..%d", *maxPages, host.DefaultMaxMemoryPages)
 	}
-	wasm, err := readFileLimited(file, host.DefaultMaxModuleBytes)
+	wasm, err := host.ReadModuleFile(file, host.DefaultMaxModuleBytes)
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm inspect: %v\n", err)
 		return exitFailure
@@ -77,29 +77,4 @@ func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFailure
 	}
 	return exitOK
-}
-
-// readFileLimited reads a file the user named, refusing directories and anything larger
-// than limit before reading it.
-func readFileLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s: %d bytes, larger than the %d-byte limit for a module", path, st.Size(), limit)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return b, nil
 }
