@@ -33,7 +33,7 @@ var (
 	dTxSent      = desc("worker_transmit_packets_total", "Packets the queue's workers sent, by the verdict that sent them (tx: back out, pass: egress, redirect).", append(qLabels, "verdict")...)
 	dTxDrops     = desc("worker_transmit_drops_total", "Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.", append(qLabels, "verdict")...)
 	dTxRetries   = desc("worker_transmit_ring_full_total", "Times a worker found a tx ring full and retried.", qLabels...)
-	dWorkerConns = desc("worker_connections_total", "Connections a queue's workers served, by placement.", append(qLabels, "placement")...)
+	dWorkerConns = desc("worker_connections_total", "Connections the queue's worker served, by placement: per queue, so an interface with N negotiated queues counts N per connect (interface_connects_total counts each once).", append(qLabels, "placement")...)
 	dRxDrops     = desc("interface_receive_drops_total", "Packets received and dropped, by reason: bad_descriptor (refused from the peer before any worker saw it), and, summed over the queues' workers, drop (a plugin's DROP verdict), aborted (ABORTED, the plugin's or the host's for a refused descriptor), fail_closed (a faulting, restarting or quarantined plugin that fails closed), pipeline_closed (the pipeline was being replaced or stopped).", append(ifLabels, "reason")...)
 	dUp          = desc("interface_up", "1 when the interface is connected.", append(ifLabels, "role")...)
 	dConnects    = desc("interface_connects_total", "Connections established.", ifLabels...)
