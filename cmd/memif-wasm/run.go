@@ -33,7 +33,13 @@ plugins keep running); a plugin whose file changes is reloaded without losing pa
 (--watch); SIGINT or SIGTERM drains the bursts in flight, sends DISCONNECT and exits 0.
 
 Metrics are served in the Prometheus format at http://--metrics-addr/metrics; the
-admin API (see 'memif-wasm ctl') listens on a unix socket with mode 0600.`
+admin API (see 'memif-wasm ctl') listens on a unix socket, mode 0600 unless
+--admin-socket-mode/-group say otherwise (no token there), and optionally on loopback
+TCP with a token. A master's memif socket file gets --socket-mode/-owner/-group (or the
+interface's socket_* keys) so a peer of another user, such as VPP, can connect.
+--check-config only checks: every problem is listed and the exit status is 0 or 1.
+Exit status: 0 after a clean stop, 1 when something failed, 2 for a wrong command line.
+Every config key: docs/config.md.`
 
 const runExamples = `# one interface, as master, reflecting packets with macswap
 memif-wasm run --socket /tmp/memif.sock --role master --id 0 --plugin plugins/build/macswap.wasm
