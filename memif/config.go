@@ -212,6 +212,11 @@ type SocketConfig struct {
 // slave with id 0, ethernet mode, one queue each way, 1024-slot rings and
 // 2048-byte buffers, in interrupt mode.
 type InterfaceConfig struct {
+	// LogAttrs are added to every line this interface logs (after the
+	// socket's "socket" and its own "id" and "role"), so that a caller can
+	// put its own keys on memif's lines: the daemon adds tenant and
+	// interface. Key-value pairs as slog.Logger.With takes them.
+	LogAttrs []any
 	// ID matches master and slave interfaces on one socket.
 	ID uint32
 	// Role: RoleSlave (default) connects, RoleMaster listens.

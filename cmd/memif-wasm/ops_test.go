@@ -421,3 +421,29 @@ func TestCtlJSONSchema(t *testing.T) {
 		}
 	}
 }
+
+// memif's own lines about an interface carry the daemon's keys too: socket,
+// id, role, tenant, interface.
+func TestMemifLogKeys(t *testing.T) {
+	dir, err := os.MkdirTemp("", "mw-keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "m.sock")
+	_, errb := startBinary(t, "run", "--socket", sock, "--role", "master", "--admin-socket", "", "--log-level", "debug")
+	waitSocket(t, "unixpacket", sock, errb)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := gen.Run(ctx, gen.Config{Socket: sock, Count: 10, Drain: 100 * time.Millisecond}); err != nil {
+		t.Logf("gen: %v (no plugin and no egress: every packet is dropped)", err)
+	}
+	re := regexp.MustCompile(`(?m)^.*socket=\S+ id=0 role=master tenant=default interface=memif0.*$`)
+	deadline := time.Now().Add(5 * time.Second)
+	for !re.MatchString(errb.String()) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !re.MatchString(errb.String()) {
+		t.Errorf("no memif line with socket, id, role, tenant and interface:\n%s", errb.String())
+	}
+}
