@@ -31,7 +31,6 @@ var (
 	dTxPackets   = desc("interface_transmit_packets_total", "Packets transmitted on the interface (memif totals).", ifLabels...)
 	dTxBytes     = desc("interface_transmit_bytes_total", "Bytes transmitted on the interface (memif totals).", ifLabels...)
 	dTxSent      = desc("worker_transmit_packets_total", "Packets the queue's workers sent, by the verdict that sent them (tx: back out, pass: egress, redirect).", append(qLabels, "verdict")...)
-	dTxDrops     = desc("worker_transmit_drops_total", "Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.", append(qLabels, "verdict")...)
 	dTxRetries   = desc("worker_transmit_ring_full_total", "Times a worker found a tx ring full and retried.", qLabels...)
 	dWorkerConns = desc("worker_connections_total", "Connections the queue's worker served, by placement: per queue, so an interface with N negotiated queues counts N per connect (interface_connects_total counts each once).", append(qLabels, "placement")...)
 	dRxDrops     = desc("interface_receive_drops_total", "Packets received and dropped, by reason: bad_descriptor (refused from the peer before any worker saw it), and, summed over the queues' workers, drop (a plugin's DROP verdict), aborted (ABORTED, the plugin's or the host's for a refused descriptor), fail_closed (a faulting, restarting or quarantined plugin that fails closed), pipeline_closed (the pipeline was being replaced or stopped).", append(ifLabels, "reason")...)
@@ -88,7 +87,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent, dTxDrops,
+var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent,
 	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
 	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls,
 	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
@@ -176,7 +175,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				counter(dRxBursts, qs.RxBursts, t.Name, in.Name, qn)
 				for _, v := range sendingVerdicts {
 					counter(dTxSent, qs.Tx[v], t.Name, in.Name, qn, v.String())
-					counter(dTxDrops, qs.Dropped[v], t.Name, in.Name, qn, v.String())
 				}
 				counter(dTxRetries, qs.TxRingFull, t.Name, in.Name, qn)
 				for r, n := range qs.TxDrops {

@@ -100,11 +100,6 @@ memif_wasm_config_last_reload_successful 0
 # HELP memif_wasm_config_last_reload_timestamp_seconds When the last config reload ended (Unix time; 0 before any), whatever its result.
 # TYPE memif_wasm_config_last_reload_timestamp_seconds gauge
 memif_wasm_config_last_reload_timestamp_seconds 1.7000000005e+09
-# HELP memif_wasm_worker_transmit_drops_total Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.
-# TYPE memif_wasm_worker_transmit_drops_total counter
-memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="pass"} 0
-memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="redirect"} 0
-memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="tx"} 3
 # HELP memif_wasm_interface_transmit_drops_total Packets with a sending verdict the queue's workers dropped, by reason: no_egress (no egress or redirect port), link_down, ring_full (the ring stayed full for the retry time), too_big.
 # TYPE memif_wasm_interface_transmit_drops_total counter
 memif_wasm_interface_transmit_drops_total{interface="eth0",queue="0",reason="link_down",tenant="blue"} 1
@@ -157,7 +152,7 @@ memif_wasm_plugin_info{abi_version="1",interface="eth0",plugin="acl",sha256="ab1
 `
 	err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"memif_wasm_interface_receive_packets_total", "memif_wasm_plugin_verdicts_total", "memif_wasm_plugin_calls_total",
-		"memif_wasm_plugin_loads_total", "memif_wasm_config_reloads_total", "memif_wasm_config_last_reload_successful", "memif_wasm_config_last_reload_timestamp_seconds", "memif_wasm_worker_transmit_drops_total", "memif_wasm_interface_receive_bytes_total",
+		"memif_wasm_plugin_loads_total", "memif_wasm_config_reloads_total", "memif_wasm_config_last_reload_successful", "memif_wasm_config_last_reload_timestamp_seconds", "memif_wasm_interface_receive_bytes_total",
 		"memif_wasm_tenant_memory_bytes", "memif_wasm_interface_up", "memif_wasm_plugin_info",
 		"memif_wasm_interface_transmit_drops_total", "memif_wasm_worker_receive_bytes_total", "memif_wasm_worker_transmit_bytes_total",
 		"memif_wasm_interface_receive_burst_packets", "memif_wasm_worker_busy_seconds_total", "memif_wasm_worker_empty_polls_total",
@@ -277,7 +272,7 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		{"memif_wasm_interface_transmit_packets_total", i, float64(rep.Received)},
 		{"memif_wasm_interface_transmit_bytes_total", i, float64(rep.ReceivedBytes)},
 		{"memif_wasm_worker_transmit_packets_total", with(q, "verdict", "tx"), float64(rep.Received)},
-		{"memif_wasm_worker_transmit_drops_total", with(q, "verdict", "tx"), float64(rep.Lost)},
+		{"memif_wasm_interface_transmit_drops_total", with(q, "reason", "no_egress"), 0}, // TX needs no egress
 		{"memif_wasm_plugin_verdicts_total", with(m, "verdict", "tx"), count},
 		{"memif_wasm_plugin_verdicts_total", with(m, "verdict", "aborted"), 0},
 		{"memif_wasm_plugin_packets_total", m, count},
