@@ -12,11 +12,12 @@ all: test
 demo: plugins
 	$(GO) run ./cmd/memif-wasm demo
 
-# -race everywhere, then the demo's default pipeline once without -race: under the race
-# detector compiling its three Go guests takes minutes, so that one test skips there.
+# -race everywhere, then the tests of the demo's default pipeline and the README's examples
+# once without -race: under the race detector compiling their Go guests takes minutes, so
+# they skip there.
 test: plugins deps-ops vet
 	$(GO) test -race -count=1 ./...
-	$(GO) test -count=1 -run '^TestDemoDefaultPipeline$$' ./cmd/memif-wasm/
+	$(GO) test -count=1 -run '^(TestDemoDefaultPipeline|TestReadmeWalkthrough|TestReadmeInspectExample)$$' ./cmd/memif-wasm/
 
 vet:
 	$(GO) vet ./...

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 // repoFile matches paths of the module's tree in help texts and the README.
@@ -72,5 +77,101 @@ func TestReadmeInspectExample(t *testing.T) {
 	code, out, errs := runArgs(t, "inspect", acl, "--plugin-config", "../../plugins/acl/acl.example.json")
 	if code != exitOK || !strings.Contains(out, "admitted     yes") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// readmeBlock returns the command lines of the first code block after the
+// README line that starts with marker, continuation lines joined.
+func readmeBlock(t *testing.T, marker string) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "\n"+marker)
+	if i < 0 {
+		t.Fatalf("README has no %q", marker)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```\n") + 4
+	end := start + strings.Index(s[start:], "```")
+	var cmds []string
+	for _, l := range strings.Split(strings.ReplaceAll(s[start:end], "\\\n", " "), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			cmds = append(cmds, strings.Join(f, " "))
+		}
+	}
+	return cmds
+}
+
+// README's quick run, its generator line and its ctl examples, run as
+// written (with the real binary, /tmp paths moved to a test directory):
+// the acl drops the one flow in eight its example rules deny, the ctl
+// examples answer.
+func TestReadmeWalkthrough(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("compiling the Go acl and macswap takes seconds, minutes under the race detector (make test runs this without -race)")
+	}
+	builtPlugin(t, "acl.wasm")
+	builtPlugin(t, "macswap.wasm")
+	quick := readmeBlock(t, "**Run a pipeline on one interface**")
+	others := readmeBlock(t, "**Other commands:**")
+	if len(quick) != 2 || len(others) < 3 {
+		t.Fatalf("README blocks changed shape: %q %q", quick, others)
+	}
+	dir, err := os.MkdirTemp("", "mw-readme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	args := func(line string) []string {
+		line = strings.ReplaceAll(line, "/tmp/", dir+"/")
+		line = strings.ReplaceAll(line, "127.0.0.1:9190", freePort(t))
+		f := strings.Fields(line)
+		for i, a := range f {
+			f[i] = strings.Trim(a, "'")
+		}
+		if f[0] != "memif-wasm" {
+			t.Fatalf("README line %q does not start with memif-wasm", line)
+		}
+		return f[1:]
+	}
+	bin := realBinary(t)
+	runLine := args(quick[0])
+	cmd := exec.Command(bin, runLine...)
+	cmd.Dir = "../.."
+	var errb hosttest.SyncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	waitSocket(t, "unix", filepath.Join(dir, "memif-wasm.sock"), &errb)
+
+	g := exec.Command(bin, append(args(quick[1]), "--json")...)
+	out, err := g.Output()
+	var rep struct {
+		Sent, Received uint64
+	}
+	if err != nil || json.Unmarshal(out, &rep) != nil || rep.Sent != 100000 {
+		t.Fatalf("gen: %v\n%s\ndaemon:\n%s", err, out, errb.String())
+	}
+	if lost := float64(rep.Sent-rep.Received) / float64(rep.Sent); lost < 0.12 || lost > 0.13 {
+		t.Errorf("lost %.4f of the frames, want the acl's 1/8", lost)
+	}
+	for _, line := range others {
+		if !strings.HasPrefix(line, "memif-wasm ctl") {
+			continue
+		}
+		c := exec.Command(bin, args(line)...)
+		c.Dir = "../.."
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", line, err, out)
+		}
+		if strings.Contains(line, `"op":"list"`) && !strings.Contains(string(out), `"hits"`) {
+			t.Errorf("%s: no rule hits in %s", line, out)
+		}
 	}
 }
