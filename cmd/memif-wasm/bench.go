@@ -16,10 +16,10 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go plugin, zero-copy vs copy)", run: benchMain})
+	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go vs Rust plugin, zero-copy vs copy)", run: benchMain})
 }
 
-const benchUsage = "memif-wasm bench [--json] [--duration D] [--repeat N] [--size 64,1500] [--queues 1,2] [--handlers native,c,go] [--placements zero-copy,copy]"
+const benchUsage = "memif-wasm bench [--json] [--duration D] [--repeat N] [--size 64,1500] [--queues 1,2] [--handlers native,c,go,rust] [--placements zero-copy,copy]"
 
 const benchDescription = `Measures the whole data plane in one process: a memif-wasm host (the same daemon
 'memif-wasm run' starts) on a memif interface whose PASSed packets go back out the
@@ -27,7 +27,8 @@ same interface, and the built-in generator as its peer, sending as fast as the h
 takes frames. Each cell of the table runs for --duration:
 
   handler     native: no plugin (the host's own Go code passes every packet);
-              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm
+              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm;
+              rust: plugins/build/pass-rust.wasm
   placement   zero-copy (the memif buffers mapped into the guest) or copy
   size        frame bytes
   queues      queue pairs, one host worker each
@@ -51,11 +52,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	alias(fs, "time", "duration") // the names before flags were unified
 	alias(fs, "sizes", "size")
 	queuesF := fs.String("queues", "1,2", "queue pair counts, comma-separated")
-	handlersF := fs.String("handlers", "native,c,go", "handlers: native, c, go")
+	handlersF := fs.String("handlers", "native,c,go,rust", "handlers: native, c, go, rust")
 	placementsF := fs.String("placements", "zero-copy,copy", "placements for plugins: zero-copy, copy")
-	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm and pass.wasm are")
+	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm, pass.wasm and pass-rust.wasm are")
 	cFile := fs.String("c-plugin", "", "the C plugin (default PLUGINS-DIR/pass-c.wasm)")
 	goFile := fs.String("go-plugin", "", "the Go plugin (default PLUGINS-DIR/pass.wasm)")
+	rustFile := fs.String("rust-plugin", "", "the Rust plugin (default PLUGINS-DIR/pass-rust.wasm)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache ("" for none)`)
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
 	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
@@ -85,7 +87,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	handlerNames, err := bench.ParseWords("--handlers", *handlersF, "native", "c", "go")
+	handlerNames, err := bench.ParseWords("--handlers", *handlersF, "native", "c", "go", "rust")
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
@@ -99,9 +101,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *goFile == "" {
 		*goFile = filepath.Join(*pluginsDir, "pass.wasm")
 	}
+	if *rustFile == "" {
+		*rustFile = filepath.Join(*pluginsDir, "pass-rust.wasm")
+	}
 	var handlers []bench.Handler
 	for _, h := range handlerNames {
-		f := map[string]string{"native": "", "c": *cFile, "go": *goFile}[h]
+		f := map[string]string{"native": "", "c": *cFile, "go": *goFile, "rust": *rustFile}[h]
 		if f != "" {
 			if _, err := os.Stat(f); err != nil {
 				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first in a checkout of github.com/memif-wasm/memif-wasm and give its plugins/build as --plugins-dir)\n", h, f, errors.Unwrap(err))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"time"
 
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
@@ -74,7 +73,7 @@ func (d *Daemon) ReloadConfig(ctx context.Context, load func() (*config.Config, 
 	}
 	c := &d.counters
 	c.mu.Lock()
-	c.lastReloadAt = time.Now()
+	c.lastReloadAt = d.opts.Clock.Now()
 	c.lastReloadFailed = err != nil
 	if err != nil {
 		c.configReloads["failed"]++

@@ -20,6 +20,9 @@ func Check(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if opts.Clock == nil {
+		opts.Clock = host.SystemClock
+	}
 	d := &Daemon{log: opts.Logger, opts: opts}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -29,6 +32,7 @@ func Check(ctx context.Context, cfg *config.Config, opts Options) error {
 		CacheDir:       cfg.Engine.CacheDir,
 		MaxMemoryPages: cfg.Engine.MaxMemoryPages,
 		Logger:         d.log,
+		Clock:          opts.Clock,
 	})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
