@@ -105,8 +105,8 @@ func readmeBlock(t *testing.T, marker string) []string {
 	return cmds
 }
 
-// README's quick run, its generator line and its ctl examples, run as
-// written (with the real binary, /tmp paths moved to a test directory):
+// README's quick run, its generator line and its ctl examples (stats,
+// control, reload), run as written (with the real binary, /tmp paths moved to a test directory):
 // the acl drops the one flow in eight its example rules deny, the ctl
 // examples answer.
 func TestReadmeWalkthrough(t *testing.T) {
@@ -172,6 +172,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 		}
 		if strings.Contains(line, `"op":"list"`) && !strings.Contains(string(out), `"hits"`) {
 			t.Errorf("%s: no rule hits in %s", line, out)
+		}
+		if strings.Contains(line, " reload ") && !strings.Contains(string(out), "reloaded default/memif0/acl") {
+			t.Errorf("%s: %s", line, out)
 		}
 	}
 }
