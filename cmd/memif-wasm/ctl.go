@@ -257,10 +257,15 @@ func ctlError(stdout, stderr io.Writer, jsonOut bool, err error) int {
 }
 
 // alias adds old as a deprecated name of the flag new.
+// parse then says so on stderr when it is used.
 func alias(fs *flagSet, old, new string) {
 	f := fs.Lookup(new)
 	fs.Var(f.Value, old, f.Usage)
-	fs.MarkDeprecated(old, "use --"+new)
+	fs.MarkHidden(old)
+	if fs.aliases == nil {
+		fs.aliases = map[string]string{}
+	}
+	fs.aliases[old] = new
 }
 
 // isText reports whether b prints as it is: UTF-8 without control

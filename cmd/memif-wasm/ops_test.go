@@ -323,7 +323,8 @@ func TestCtlOperatorFixes(t *testing.T) {
 	}
 	// The old names still work: --plugin-config-file for --plugin-config.
 	cfgFile := writeFile(t, filepath.Join(dir, "tx.cfg"), "x")
-	if code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "0", "--plugin-config-file", cfgFile); code != exitOK {
+	if code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "0", "--plugin-config-file", cfgFile); code != exitOK ||
+		!strings.Contains(errs, "--plugin-config-file is deprecated, use --plugin-config") {
 		t.Errorf("load with the old flag name: exit %d\n%s%s", code, out, errs)
 	}
 }
