@@ -327,13 +327,12 @@ func runDaemon(ctx context.Context, cfg *config.Config, configFile string, watch
 		defer srv.Close()
 	}
 	if metricsLn != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", metrics.Handler(metrics.NewRegistry(d.Snapshot)))
+		mux := metrics.Mux(metrics.NewRegistry(d.Snapshot), d.Ready)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(metricsLn)
 		defer srv.Close()
 	}
-	log.Info("memif-wasm running", "tenants", len(cfg.Tenants), "metrics", metricsURL(metricsLn), "admin_socket", cfg.Admin.Socket)
+	d.LogStartup(log, "metrics", metricsURL(metricsLn), "admin_socket", cfg.Admin.Socket)
 	for {
 		select {
 		case <-ctx.Done():
