@@ -15,6 +15,11 @@ import "time"
 // faulted says the plugin gave these packets no verdict of its own: it
 // faulted, awaits its restart or is quarantined, and its fail policy decided.
 // idx is the pipeline's: read it, do not keep it.
+//
+// The Burst is handed to an interface method, so the compiler moves a Burst
+// that would otherwise live on the caller's stack to the heap: a caller
+// that must not allocate reuses one Burst (as package dataplane's worker
+// does).
 type StageObserver interface {
 	ObserveStage(stage int, plugin string, b *Burst, first int, idx []uint16, took time.Duration, faulted bool)
 }
