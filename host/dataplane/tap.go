@@ -42,11 +42,14 @@ type TracedPacket struct {
 	// Head its first bytes, at most TraceHeadBytes.
 	Len  int    `json:"len"`
 	Head []byte `json:"head"`
+	// Headers is Head decoded (see DecodeHeaders), one line per layer.
+	Headers []string `json:"headers"`
 	// Stages are the plugins that saw the packet, in order.
 	Stages []TracedStage `json:"stages"`
-	// Verdict is the final verdict, LenOut the length the plugins left.
-	Verdict abi.Verdict `json:"-"`
-	LenOut  int         `json:"len_out"`
+	// Verdict is the final verdict (abi.Verdict's name), LenOut the length
+	// the plugins left.
+	Verdict string `json:"verdict"`
+	LenOut  int    `json:"len_out"`
 	// Egress says where the packet left ("tx memif0", "pass north",
 	// "redirect 2 south"), or Drop why it did not.
 	Egress string `json:"egress,omitempty"`
@@ -55,14 +58,14 @@ type TracedPacket struct {
 
 // TracedStage is one plugin's part in a TracedPacket.
 type TracedStage struct {
-	Plugin  string      `json:"plugin"`
-	Verdict abi.Verdict `json:"-"`
+	Plugin  string `json:"plugin"`
+	Verdict string `json:"verdict"`
 	// LenIn and LenOut are the packet's length before and after the plugin.
 	LenIn  uint32 `json:"len_in"`
 	LenOut uint32 `json:"len_out"`
 	// Took is the plugin call's time (host hand-over included); the call
 	// handled CallPackets packets, this one among them.
-	Took        time.Duration `json:"-"`
+	Took        time.Duration `json:"took_ns"`
 	CallPackets int           `json:"call_packets"`
 	// Faulted: the plugin faulted, awaited a restart or was quarantined, and
 	// its fail policy gave the verdict.
@@ -273,9 +276,9 @@ type burstTap struct {
 	// traced are the burst's first len(traced) packets' records.
 	traced []TracedPacket
 	// rx holds each packet's first bytes as received, for the capture.
-	rx     [][]byte
-	rxLen  []int
-	now    time.Time
+	rx    [][]byte
+	rxLen []int
+	now   time.Time
 	// why is each packet's drop reason ("" while none), decided by a
 	// plugin (DROP, ABORTED, its fail policy) or by the transmit.
 	why []string
@@ -325,7 +328,7 @@ func (bt *burstTap) ObserveStage(stage int, plugin string, b *host.Burst, first 
 			if n := len(tp.Stages); n > 0 {
 				in = tp.Stages[n-1].LenOut
 			}
-			tp.Stages = append(tp.Stages, TracedStage{Plugin: plugin, Verdict: p.Verdict, LenIn: in, LenOut: p.Len,
+			tp.Stages = append(tp.Stages, TracedStage{Plugin: plugin, Verdict: p.Verdict.String(), LenIn: in, LenOut: p.Len,
 				Took: took, CallPackets: len(idx), Faulted: faulted})
 		}
 		switch {
@@ -355,7 +358,8 @@ func (bt *burstTap) finish(np int, closed bool) {
 	for i := range bt.traced {
 		tp := &bt.traced[i]
 		p := &w.pkts[i]
-		tp.Verdict, tp.LenOut, tp.Drop = p.Verdict, int(p.Len), bt.why[i]
+		tp.Verdict, tp.LenOut, tp.Drop = p.Verdict.String(), int(p.Len), bt.why[i]
+		tp.Headers = DecodeHeaders(tp.Head)
 		for _, s := range p.Chain {
 			tp.LenOut += len(s)
 		}

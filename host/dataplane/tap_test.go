@@ -39,7 +39,7 @@ func TestWorkerTrace(t *testing.T) {
 		{abi.Pass, "", "no_egress"},
 	}
 	for i, tp := range pkts {
-		if tp.Verdict != want[i].v || tp.Egress != want[i].egress || tp.Drop != want[i].drop {
+		if tp.Verdict != want[i].v.String() || tp.Egress != want[i].egress || tp.Drop != want[i].drop {
 			t.Errorf("packet %d: verdict %v egress %q drop %q, want %+v", i, tp.Verdict, tp.Egress, tp.Drop, want[i])
 		}
 		if tp.Len != 64 || len(tp.Head) != 64 || tp.Head[0] != byte(want[i].v) || tp.Head[3] != byte(i) || tp.LenOut != 64 {
@@ -49,7 +49,7 @@ func TestWorkerTrace(t *testing.T) {
 			t.Fatalf("packet %d: %d stages", i, len(tp.Stages))
 		}
 		s := tp.Stages[0]
-		if s.Plugin != "script" || s.Verdict != want[i].v || s.LenIn != 64 || s.LenOut != 64 || s.Took <= 0 || s.CallPackets < 1 || s.Faulted {
+		if s.Plugin != "script" || s.Verdict != want[i].v.String() || s.LenIn != 64 || s.LenOut != 64 || s.Took <= 0 || s.CallPackets < 1 || s.Faulted {
 			t.Errorf("packet %d: stage %+v", i, s)
 		}
 	}
