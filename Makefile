@@ -4,7 +4,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 APT       := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all demo test interop fuzz bench plugins deps-plugins deps-interop vet clean
+.PHONY: all demo test interop fuzz bench plugins deps-plugins deps-interop deps-tshark vet clean
 
 all: test
 
@@ -14,8 +14,9 @@ demo: plugins
 
 # -race everywhere, then the demo's default pipeline once without -race: under the race
 # detector compiling its three Go guests takes minutes, so that one test skips there.
-test: plugins vet
-	$(GO) test -race -count=1 ./...
+# MEMIF_WASM_TSHARK=1: the capture tests fail, rather than skip, without tshark.
+test: plugins vet deps-tshark
+	MEMIF_WASM_TSHARK=1 $(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run '^TestDemoDefaultPipeline$$' ./cmd/memif-wasm/
 
 vet:
@@ -53,6 +54,11 @@ plugins: deps-plugins
 deps-plugins:
 	@command -v clang >/dev/null && command -v wasm-ld >/dev/null && command -v wat2wasm >/dev/null || \
 		{ $(APT) update -qq && $(APT) install -y -qq clang lld wabt >/dev/null; }
+
+# tshark (Wireshark's CLI) reads the pcapng captures back in the capture tests.
+deps-tshark:
+	@command -v tshark >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq tshark >/dev/null; }
 
 # dpdk-testpmd comes from dpdk-dev, the memif PMD from librte-net-memif23 (Debian 12:
 # /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_memif.so.23.0); stdbuf from coreutils.
