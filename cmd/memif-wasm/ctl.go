@@ -33,7 +33,8 @@ Commands:
                                     (load and unload last until the config file is re-read)
   reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
   control TENANT/IFACE/PLUGIN MSG   send a control message (@FILE: the file's bytes), print the reply
-  reload-config                     re-read the daemon's config file (as SIGHUP)`
+  reload-config                     re-read the daemon's config file (as SIGHUP)
+` + ctlViewsHelp
 
 const ctlExamples = `memif-wasm ctl list
 memif-wasm ctl stats --json
@@ -41,7 +42,8 @@ memif-wasm ctl show default/memif0
 memif-wasm ctl control default/memif0/acl '{"op":"add","rule":{"id":9,"action":"deny","proto":"udp","dport":"53"}}'
 memif-wasm ctl reload default/memif0/acl
 memif-wasm ctl load default/memif0 plugins/build/counter.wasm --index 0
-memif-wasm ctl --admin-url http://127.0.0.1:9191 --token-file /etc/memif-wasm/token list`
+memif-wasm ctl --admin-url http://127.0.0.1:9191 --token-file /etc/memif-wasm/token list
+` + ctlViewsExamples
 
 func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ctl", ctlUsage, ctlDescription, ctlExamples)
@@ -54,6 +56,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pcfgFile := fs.String("plugin-config-file", "", "load: plugin config file")
 	index := fs.Int("index", -1, "load: position in the pipeline (default: last)")
 	failOpen := fs.Bool("fail-open", false, "load: pass packets on when the plugin faults")
+	views := addCtlViewFlags(fs)
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -71,6 +74,9 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c := admin.NewClient(addr, token)
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if code, ok := ctlView(ctx, c, fs, views, cmd, rest, *jsonOut, stdout, stderr); ok {
+		return code
+	}
 	want := map[string]int{"list": 0, "stats": 0, "reload-config": 0, "show": 1, "load": 2, "unload": 1, "reload": 1, "control": 2}
 	n, ok := want[cmd]
 	if !ok {
