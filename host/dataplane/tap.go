@@ -80,12 +80,17 @@ func NewTrace(n int) (*Trace, error) {
 	return &Trace{want: n}, nil
 }
 
-// Packets returns a copy of the packets recorded so far, and how many more
-// the trace waits for.
+// Packets returns a copy of the packets recorded so far, with their
+// headers decoded (here rather than on the worker), and how many more the
+// trace waits for.
 func (t *Trace) Packets() (pkts []TracedPacket, pending int) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]TracedPacket(nil), t.packets...), t.want
+	pkts, pending = append([]TracedPacket(nil), t.packets...), t.want
+	t.mu.Unlock()
+	for i := range pkts {
+		pkts[i].Headers = DecodeHeaders(pkts[i].Head)
+	}
+	return pkts, pending
 }
 
 // reserve takes up to n of the packets the trace still wants.
@@ -359,7 +364,6 @@ func (bt *burstTap) finish(np int, closed bool) {
 		tp := &bt.traced[i]
 		p := &w.pkts[i]
 		tp.Verdict, tp.LenOut, tp.Drop = p.Verdict.String(), int(p.Len), bt.why[i]
-		tp.Headers = DecodeHeaders(tp.Head)
 		for _, s := range p.Chain {
 			tp.LenOut += len(s)
 		}
