@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -383,24 +384,59 @@ func (bt *burstTap) finish(np int, closed bool) {
 	if bt.capt != nil && bt.capt.left.Load() <= 0 {
 		w.cfg.In.capture.CompareAndSwap(bt.capt, nil)
 	}
-	if bt.capt == nil {
-		return
+}
+
+// captureRx delivers packet i of the burst as received (and as dropped)
+// to the ingress port's capture.
+func (bt *burstTap) captureRx(i int) {
+	w := bt.w
+	p := &w.pkts[i]
+	comment := "verdict " + p.Verdict.String()
+	if bt.why[i] != "" {
+		comment += ", dropped: " + bt.why[i]
+	} else {
+		comment += ", sent: " + w.egressOf(p)
 	}
+	if bt.capt.wants(DirRx) && bt.capt.take() {
+		bt.capt.deliver(Captured{Time: bt.now, Dir: DirRx, Queue: w.cfg.Queue, OrigLen: bt.rxLen[i], Data: bt.rx[i], Comment: comment})
+	}
+	if bt.why[i] != "" && bt.capt.wants(DirDrop) && bt.capt.take() {
+		bt.capt.deliver(Captured{Time: bt.now, Dir: DirDrop, Queue: w.cfg.Queue, OrigLen: bt.rxLen[i], Data: bt.rx[i], Comment: comment})
+	}
+}
+
+// pendingTx is a packet sent to a port with a capture, held until the
+// burst ends so that a capture of both directions takes each packet's rx
+// before its tx, as they happened.
+type pendingTx struct {
+	dst *Port
+	c   *Capture
+	i   int // the packet's index in the burst
+	p   Captured
+}
+
+// flushCaptures delivers the burst's captured packets in packet order: for
+// each, as received (and dropped) to the ingress port's capture, then as
+// sent to the capture of the port it left by. bt may be nil (the ingress
+// port has no tap, a port it sends to has a capture).
+func (w *Worker) flushCaptures(bt *burstTap, np int) {
+	slices.SortStableFunc(w.pendTx, func(a, b pendingTx) int { return a.i - b.i })
+	k := 0
 	for i := range np {
-		p := &w.pkts[i]
-		comment := "verdict " + p.Verdict.String()
-		if bt.why[i] != "" {
-			comment += ", dropped: " + bt.why[i]
-		} else {
-			comment += ", sent: " + w.egressOf(p)
+		if bt != nil && bt.capt != nil {
+			bt.captureRx(i)
 		}
-		if bt.capt.wants(DirRx) && bt.capt.take() {
-			bt.capt.deliver(Captured{Time: bt.now, Dir: DirRx, Queue: w.cfg.Queue, OrigLen: bt.rxLen[i], Data: bt.rx[i], Comment: comment})
-		}
-		if bt.why[i] != "" && bt.capt.wants(DirDrop) && bt.capt.take() {
-			bt.capt.deliver(Captured{Time: bt.now, Dir: DirDrop, Queue: w.cfg.Queue, OrigLen: bt.rxLen[i], Data: bt.rx[i], Comment: comment})
+		for ; k < len(w.pendTx) && w.pendTx[k].i == i; k++ {
+			e := &w.pendTx[k]
+			if e.c.take() {
+				e.c.deliver(e.p)
+			} else {
+				e.dst.capture.CompareAndSwap(e.c, nil) // see finish
+			}
 		}
 	}
+	clear(w.pendTx)
+	w.pendTx = w.pendTx[:0]
 }
 
 // egressOf says where a packet with a sending verdict goes.
@@ -422,15 +458,17 @@ func (w *Worker) egressOf(p *host.Packet) string {
 	return p.Verdict.String()
 }
 
-// captureTx records packet p, just queued on dst's tx ring by verdict v.
-func (w *Worker) captureTx(dst *Port, c *Capture, p *host.Packet) {
-	if !c.wants(DirTx) || !c.take() {
+// captureTx copies packet i, just queued on dst's tx ring, for dst's
+// capture c; flushCaptures delivers it.
+func (w *Worker) captureTx(dst *Port, c *Capture, i int) {
+	if !c.wants(DirTx) {
 		if c.left.Load() <= 0 {
 			dst.capture.CompareAndSwap(c, nil) // see finish
 		}
 		return
 	}
+	p := &w.pkts[i]
 	data, n := snap(p, c.cfg.Snaplen)
-	c.deliver(Captured{Time: time.Now(), Dir: DirTx, Queue: w.cfg.Queue, OrigLen: n, Data: data,
-		Comment: "verdict " + p.Verdict.String() + " from " + w.cfg.In.Name})
+	w.pendTx = append(w.pendTx, pendingTx{dst: dst, c: c, i: i, p: Captured{Time: time.Now(), Dir: DirTx, Queue: w.cfg.Queue,
+		OrigLen: n, Data: data, Comment: "verdict " + p.Verdict.String() + " from " + w.cfg.In.Name}})
 }

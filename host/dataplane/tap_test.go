@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -118,6 +119,11 @@ func TestWorkerCapture(t *testing.T) {
 	// The count is reached: later packets are not captured.
 	sendVerdicts(t, master, abi.TX, abi.Drop)
 	waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == 4 })
+	// In the order they happened: each packet as received, then as sent
+	// or dropped.
+	if order := []Direction{got[0].Dir, got[1].Dir, got[2].Dir, got[3].Dir}; !slices.Equal(order, []Direction{DirRx, DirTx, DirRx, DirDrop}) {
+		t.Errorf("captured in the order %v, want rx tx rx drop", order)
+	}
 	byDir := map[Direction][]Captured{}
 	for _, p := range got {
 		if p.OrigLen != 64 || len(p.Data) != 32 || p.Queue != 0 || p.Time.IsZero() {

@@ -140,9 +140,10 @@ type Worker struct {
 
 	// bt is the burst's tap state while the ingress port has a trace or a
 	// capture, nil otherwise; tap keeps its buffers between bursts.
-	bt  *burstTap
-	tap burstTap
-	hb  host.Burst
+	bt     *burstTap
+	tap    burstTap
+	hb     host.Burst
+	pendTx []pendingTx // tx copies for captures, until the burst ends
 }
 
 // NewWorker validates cfg.
@@ -389,11 +390,14 @@ func (w *Worker) burst(from, n int) (used int) {
 	st.RxDrops[RxDropPipelineClosed] = uint64(closed)
 	st.BurstSizes[burstSizeBucket(np)]++
 	st.Busy = w.cfg.Pipeline.Elapsed() - start
+	// After the busy time: what a tap costs is not the data plane's.
 	if w.bt != nil {
-		// After the busy time: what a tap costs is not the data plane's.
 		w.bt.finish(np, closed > 0)
-		w.bt = nil
 	}
+	if w.bt != nil && w.bt.capt != nil || len(w.pendTx) > 0 {
+		w.flushCaptures(w.bt, np)
+	}
+	w.bt = nil
 	w.mu.Lock()
 	w.stats.Add(&st)
 	w.mu.Unlock()
@@ -465,7 +469,7 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 			if err == nil {
 				fill(w.txbufs[k:k+m], p)
 				if capt != nil {
-					w.captureTx(dst, capt, p)
+					w.captureTx(dst, capt, i)
 				}
 				k += m
 				queued++
