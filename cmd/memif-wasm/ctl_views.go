@@ -28,7 +28,8 @@ const ctlViewsHelp = `  trace add TENANT/IFACE N          trace the next N recei
   runtime                           per worker: bursts, packets/burst, busy time, empty polls, ns/packet;
                                     per plugin: calls, packets, ns/packet (since the start or ctl clear)
   clear                             zero the runtime view's counters (metrics and stats keep counting)
-  top                               rates per interface and plugin, refreshed every --interval`
+  top                               rates per interface and plugin, refreshed every --interval
+                                    (--json: one object per refresh)`
 
 const ctlViewsExamples = `memif-wasm ctl trace add default/memif0 10
 memif-wasm ctl trace show

@@ -182,6 +182,12 @@ func TestCtlViewsRefuse(t *testing.T) {
 			t.Errorf("ctl %v: exit %d %q, want %d and %q", tc.args, code, errOut, tc.code, tc.msg)
 		}
 	}
+	// A capture that ends by its --timeout before any packet is still a
+	// pcapng file (here on stdout): the header and its interfaces.
+	code, out, errOut := ctl(t, adminSock, "capture", "default/memif0", "--rx", "--drop", "--timeout", "100ms", "-w", "-")
+	if code != exitOK || !strings.HasPrefix(out, "\x0a\x0d\x0d\x0a") || !strings.Contains(out, "default/memif0 drop") {
+		t.Errorf("capture -w - with a timeout: exit %d, %q, %s", code, out, errOut)
+	}
 }
 
 // TestCtlRuntimeClearTop: `ctl runtime` counts bursts and packets per
