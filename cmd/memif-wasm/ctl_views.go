@@ -155,6 +155,10 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 			}
 			return ctlFail(stderr, err), true
 		}
+		if res.Interrupted {
+			fmt.Fprintf(stderr, "memif-wasm ctl: capture interrupted; %s holds the packets captured until then\n", *f.write)
+			return exitOK, true
+		}
 		if *f.write != "-" {
 			if jsonOut {
 				return printJSON(map[string]any{"file": *f.write, "packets": res.Packets, "lost": res.Lost}), true

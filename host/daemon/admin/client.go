@@ -202,6 +202,9 @@ type CaptureResult struct {
 	// Packets were written to the file; Lost were captured but dropped
 	// because the file was written too slowly.
 	Packets, Lost int
+	// Interrupted: ctx ended the capture; out holds what arrived until
+	// then, and the counts are unknown (0).
+	Interrupted bool
 }
 
 // Capture captures on tenant/iface as req says and copies the pcapng
@@ -238,7 +241,8 @@ func (c *Client) Capture(ctx context.Context, tenant, iface string, req CaptureR
 	}
 	if _, err := io.Copy(out, resp.Body); err != nil {
 		if ctx.Err() != nil {
-			return res, nil // interrupted: what was written stands
+			res.Interrupted = true // what was written stands
+			return res, nil
 		}
 		return res, fmt.Errorf("admin API: capture: %w", err)
 	}
