@@ -131,3 +131,35 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 	w.once.Do(func() { close(w.c) })
 	return len(p), nil
 }
+
+// TestCaptureInterrupted: a capture whose client gives up keeps what
+// arrived, says it was interrupted, and leaves the interface free.
+func TestCaptureInterrupted(t *testing.T) {
+	_, _, dir := startAPI(t, Options{})
+	c := NewClient(filepath.Join(dir, "admin.sock"), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	started := &signalWriter{c: make(chan struct{})}
+	done := make(chan CaptureResult, 1)
+	go func() {
+		res, err := c.Capture(ctx, "t", "memif0", CaptureRequest{Rx: true, Count: 10}, started)
+		if err != nil {
+			t.Errorf("interrupted capture: %v", err)
+		}
+		done <- res
+	}()
+	<-started.c
+	cancel()
+	if res := <-done; !res.Interrupted {
+		t.Errorf("result %+v, want interrupted", res)
+	}
+	// The daemon notices the client is gone and takes the capture off.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := c.Capture(context.Background(), "t", "memif0", CaptureRequest{Rx: true, Count: 1, TimeoutMS: 1}, &bytes.Buffer{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("capture after an interrupted one: %v", err)
+		}
+	}
+}
