@@ -10,15 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/abi"
+
 	"github.com/memif-wasm/memif-wasm/host/daemon"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
-// startACLRun runs the demo's acl (denying UDP source port
-// demoAclDeniedPort) then macswap on a master interface, and returns its
-// memif and admin sockets.
+// startACLRun runs the demo's C acl (denying UDP source port
+// demoAclDeniedPort) then a plugin that sends every packet back (TX) on a
+// master interface, and returns its memif and admin sockets. No Go plugin:
+// compiling one under the race detector takes most of a minute.
 func startACLRun(t *testing.T) (sock, adminSock string, bg *background) {
 	t.Helper()
 	dir := t.TempDir()
@@ -29,7 +32,7 @@ func startACLRun(t *testing.T) (sock, adminSock string, bg *background) {
 		t.Fatal(err)
 	}
 	bg = startRun(t, "run", "--socket", sock, "--role", "master", "--id", "0",
-		"--plugin", builtPlugin(t, "acl-c.wasm"), "--plugin-config", aclCfg, "--plugin", builtPlugin(t, "macswap.wasm"),
+		"--plugin", builtPlugin(t, "acl-c.wasm"), "--plugin-config", aclCfg, "--plugin", hosttest.Build(t, dir, "reflect", int(abi.TX), 0),
 		"--admin-socket", adminSock, "--log-format", "json")
 	bg.waitAdmin(t, adminSock)
 	return sock, adminSock, bg
@@ -137,7 +140,7 @@ func TestCtlTraceAndCapture(t *testing.T) {
 	}
 	for _, want := range []string{"default/memif0: 16 packets traced", "Packet 1 ", "Packet 16 ",
 		"ipv4 ", "udp " + denied + " -> ", "plugin default/memif0/acl-c: pass, len 64, call ",
-		"plugin default/memif0/macswap: tx, len 64", "sent: tx default/memif0, len 64",
+		"plugin default/memif0/reflect: tx, len 64", "sent: tx default/memif0, len 64",
 		"plugin default/memif0/acl-c: drop, len 64", "dropped: drop: plugin default/memif0/acl-c"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("trace show lacks %q:\n%s", want, show)
@@ -257,7 +260,7 @@ func TestCtlRuntimeClearTop(t *testing.T) {
 	}
 	var out, errb strings.Builder
 	if code := run(context.Background(), []string{"top", "--admin-socket", adminSock, "-n", "1", "--interval", "100ms"}, &out, &errb); code != exitOK ||
-		!strings.Contains(out.String(), "RX PPS") || !strings.Contains(out.String(), "macswap") {
+		!strings.Contains(out.String(), "RX PPS") || !strings.Contains(out.String(), "reflect") {
 		t.Errorf("memif-wasm top: %d\n%s%s", code, out.String(), errb.String())
 	}
 	<-done
