@@ -308,6 +308,7 @@ func (bt *burstTap) start(np int) {
 	bt.why = grow(bt.why, np)
 	clear(bt.why)
 	bt.rx, bt.rxLen = grow(bt.rx, np), grow(bt.rxLen, np)
+	clear(bt.rx) // no copy of an earlier burst's packets lingers
 	if bt.capt != nil && (bt.capt.wants(DirRx) || bt.capt.wants(DirDrop)) {
 		for i := range np {
 			bt.rx[i], bt.rxLen[i] = snap(&w.pkts[i], bt.capt.cfg.Snaplen)
