@@ -196,3 +196,16 @@ func fileSHA256Hex(path string) (string, error) {
 	}
 	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
 }
+
+// TestVersionCommandLine: version takes no argument (exit 2, as every usage
+// error), and --version is the version command.
+func TestVersionCommandLine(t *testing.T) {
+	code, _, errOut := runArgs(t, "version", "extra")
+	if code != exitUsage || !strings.Contains(errOut, `unexpected argument "extra"`) {
+		t.Errorf("version extra: %d %q", code, errOut)
+	}
+	code, out, _ := runArgs(t, "--version")
+	if code != exitOK || out != daemon.ReadBuildInfo().String()+"\n" {
+		t.Errorf("--version: %d %q", code, out)
+	}
+}
