@@ -247,7 +247,7 @@ func (d *Daemon) Runtime() *Runtime {
 	d.views.Lock()
 	base := d.views.runtimeBase
 	d.views.Unlock()
-	return RuntimeOf(s).From(base, time.Now())
+	return RuntimeOf(s).From(base, d.opts.Clock.Now())
 }
 
 // ClearRuntime makes the runtime view count from now on. The counters
@@ -255,7 +255,7 @@ func (d *Daemon) Runtime() *Runtime {
 // monotonic.
 func (d *Daemon) ClearRuntime() time.Time {
 	base := RuntimeOf(d.Snapshot())
-	base.Since = time.Now()
+	base.Since = d.opts.Clock.Now()
 	d.views.Lock()
 	d.views.runtimeBase = base
 	d.views.Unlock()
