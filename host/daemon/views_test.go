@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
+
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/dataplane"
 )
@@ -168,5 +170,23 @@ func TestRuntimeFromReplacedWorker(t *testing.T) {
 	cur := &Runtime{Workers: []WorkerRuntime{{Tenant: "t", Interface: "i", Packets: 5, Bursts: 1}}}
 	if w := cur.From(base, time.Now()).Workers[0]; w.Packets != 5 || w.Bursts != 1 {
 		t.Errorf("%+v", w)
+	}
+}
+
+// TestRuntimeSinceOnTheDaemonsClock: the runtime view's start and length
+// are on the daemon's clock, from its start and then from the last clear.
+func TestRuntimeSinceOnTheDaemonsClock(t *testing.T) {
+	dir := t.TempDir()
+	clk := memiftest.NewClock()
+	d := startDaemon(t, oneInterface(filepath.Join(dir, "memif.sock"), buildPlugin(t, dir, "pass", int(abi.Pass), 0)), Options{Clock: clk})
+	start := clk.Now()
+	clk.Advance(90 * time.Second)
+	if rt := d.Runtime(); !rt.Since.Equal(start) || rt.Seconds != 90 {
+		t.Errorf("since %v (%vs), want the start %v and 90s", rt.Since, rt.Seconds, start)
+	}
+	cleared := d.ClearRuntime()
+	clk.Advance(5 * time.Second)
+	if rt := d.Runtime(); !cleared.Equal(start.Add(90*time.Second)) || !rt.Since.Equal(cleared) || rt.Seconds != 5 {
+		t.Errorf("after clear: since %v (%vs), cleared at %v", rt.Since, rt.Seconds, cleared)
 	}
 }
