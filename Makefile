@@ -4,7 +4,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 APT       := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all demo test test-rust interop fuzz bench plugins deps-plugins deps-interop deps-registry vet clean
+.PHONY: all demo test test-rust interop fuzz bench plugins deps-plugins deps-interop deps-ops deps-tshark deps-registry vet clean
 
 all: test
 
@@ -12,12 +12,13 @@ all: test
 demo: plugins
 	$(GO) run ./cmd/memif-wasm demo
 
-# -race everywhere, then the demo's default pipeline once without -race: under the race
-# detector compiling its three Go guests takes minutes, so that one test skips there.
-# MEMIF_REGISTRY=1: the tests against a real registry fail, not skip, without one.
-test: plugins vet test-rust deps-registry
-	MEMIF_REGISTRY=1 $(GO) test -race -count=1 ./...
-	$(GO) test -count=1 -run '^TestDemoDefaultPipeline$$' ./cmd/memif-wasm/
+# -race everywhere, then the tests of the demo's default pipeline and the README's examples
+# once without -race: under the race detector compiling their Go guests takes minutes, so
+# they skip there. MEMIF_WASM_TSHARK=1: the capture tests fail, rather than skip, without tshark;
+# MEMIF_REGISTRY=1: the tests against a real registry (docker-registry) likewise.
+test: plugins deps-ops deps-tshark deps-registry vet test-rust
+	MEMIF_WASM_TSHARK=1 MEMIF_REGISTRY=1 $(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run '^(TestDemoDefaultPipeline|TestReadmeWalkthrough|TestReadmeInspectExample)$$' ./cmd/memif-wasm/
 
 vet:
 	$(GO) vet ./...
@@ -63,6 +64,17 @@ deps-plugins:
 	@command -v clang >/dev/null && command -v wasm-ld >/dev/null && command -v wat2wasm >/dev/null && \
 		test -x /usr/bin/cargo -a -x /usr/bin/rustc -a -d /usr/lib/rustlib/wasm32-unknown-unknown/lib || \
 		{ $(APT) update -qq && $(APT) install -y -qq clang lld wabt rustc cargo libstd-rust-dev-wasm32 >/dev/null; }
+
+# Operator tools the tests run: promtool (Debian's prometheus package) checks the
+# /metrics exposition, zsh parses the zsh completion script.
+deps-ops:
+	@command -v promtool >/dev/null && command -v zsh >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq --no-install-recommends prometheus zsh >/dev/null; }
+
+# tshark (Wireshark's CLI) reads the pcapng captures back in the capture tests.
+deps-tshark:
+	@command -v tshark >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq tshark >/dev/null; }
 
 # dpdk-testpmd comes from dpdk-dev, the memif PMD from librte-net-memif23 (Debian 12:
 # /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_memif.so.23.0); stdbuf from coreutils.

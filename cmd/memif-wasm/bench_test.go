@@ -55,7 +55,7 @@ func TestBenchTable(t *testing.T) {
 			}
 		}
 	}
-	code, stdout, _ = runArgs(t, "bench", "--time", "50ms", "--repeat", "3", "--sizes", "64", "--queues", "2", "--handlers", "native")
+	code, stdout, _ = runArgs(t, "bench", "--duration", "50ms", "--repeat", "3", "--size", "64", "--queues", "2", "--handlers", "native")
 	if code != exitOK || !strings.Contains(stdout, "CPU ns/frame") || !strings.Contains(stdout, "native") {
 		t.Fatalf("text table, exit %d:\n%s", code, stdout)
 	}
@@ -69,11 +69,11 @@ func TestBenchErrors(t *testing.T) {
 		want string
 	}{
 		{"bad size", []string{"--sizes", "64,abc"}, exitUsage, `"abc" is not a number`},
-		{"small size", []string{"--sizes", "10"}, exitUsage, "--sizes"},
+		{"small size", []string{"--sizes", "10"}, exitUsage, "--size \"10\""},
 		{"bad queues", []string{"--queues", "0"}, exitUsage, "--queues"},
 		{"bad handler", []string{"--handlers", "ebpf"}, exitUsage, `"ebpf" is not one of native, c, go, rust`},
 		{"bad placement", []string{"--placements", "magic"}, exitUsage, "--placements"},
-		{"bad time", []string{"--time", "-1s"}, exitUsage, "--time"},
+		{"bad time", []string{"--time", "-1s"}, exitUsage, "--duration -1s"},
 		{"bad repeat", []string{"--repeat", "0"}, exitUsage, "--repeat 0"},
 		{"negative stack", []string{"--handlers", "native", "--sizes", "64", "--queues", "1", "--stack", "-1"}, exitFailure, "stack: -1 is outside"},
 		{"missing plugin", []string{"--handlers", "c", "--plugins-dir", "/nonexistent"}, exitFailure,

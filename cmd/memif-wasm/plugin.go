@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 )
@@ -23,15 +20,14 @@ const pluginDescription = `push publishes a module as a CNCF wasm OCI artifact (
 application/vnd.wasm.config.v0+json, one application/wasm layer) and prints its
 manifest digest; with --sign-key it also signs the manifest as cosign does (a
 simple-signing payload under the tag sha256-HEX.sig, cosign's format; no
-transparency-log entry is made), which the daemon verifies with the public key. pull fetches a module the way the daemon does
-(oci://, https:// with --sha256, or a path), verifies digest, size and, with
---key, signature, and writes it. sign writes the detached signature of a file
-(as 'cosign sign-blob' does) for a file or https plugin's signature key.
-Keys: unencrypted PEM (PKCS #8) ECDSA P-256 or Ed25519 private keys, PEM public
-keys; e.g. 'openssl genpkey -algorithm ed25519 -out k.pem' and
-'openssl pkey -in k.pem -pubout -out k.pub'. Registry credentials come from
---docker-config; plain HTTP is used only for loopback registries and those
-given with --insecure.`
+transparency-log entry is made), which the daemon verifies with the public key.
+pull fetches a module the way the daemon does (oci://, https:// with --sha256, or
+a path), verifies digest, size and, with --key, signature, and writes it. sign
+writes the detached signature of a file (as 'cosign sign-blob' does) for a file
+or https plugin's signature key. Keys: unencrypted PEM (PKCS #8) ECDSA P-256 or
+Ed25519 private keys, PEM public keys; e.g. 'openssl genpkey -algorithm ed25519
+-out k.pem' and 'openssl pkey -in k.pem -pubout -out k.pub'. Credentials come from
+--docker-config; plain HTTP is used only for loopback registries and --insecure ones.`
 
 const pluginExamples = `memif-wasm plugin push plugins/build/macswap.wasm oci://127.0.0.1:5000/plugins/macswap:v1 --sign-key k.pem
 memif-wasm plugin pull oci://127.0.0.1:5000/plugins/macswap:v1 --key k.pub --signatures require -o macswap.wasm
@@ -50,129 +46,44 @@ func pluginMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
-	if fs.NArg() == 0 {
-		return fs.usageError(stderr, "want push, pull or sign")
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "memif-wasm plugin %s: %v\n", fs.Arg(0), err)
-		return exitFailure
-	}
-	f, err := source.New(source.Options{DockerConfig: *dockerConfig, Insecure: *insecure})
-	if err != nil {
-		return fail(err)
-	}
-	switch op := fs.Arg(0); op {
-	case "push":
-		if fs.NArg() != 3 {
-			return fs.usageError(stderr, "push wants FILE.wasm and oci://REGISTRY/REPO:TAG")
-		}
-		wasm, err := readFileLimited(fs.Arg(1), source.DefaultMaxSize)
-		if err != nil {
-			return fail(err)
-		}
-		signer, err := loadSigner(*signKey)
-		if err != nil {
-			return fail(err)
-		}
-		d, err := f.Push(ctx, wasm, fs.Arg(2), signer)
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintln(stdout, d)
-		return exitOK
-	case "pull":
-		if fs.NArg() != 2 || *out == "" {
-			return fs.usageError(stderr, "pull wants SOURCE and -o FILE")
-		}
-		req := source.Request{Source: fs.Arg(1), SHA256: *sha, Pull: source.PullAlways, Signature: *sigFile}
-		if *sigPolicy == "" && len(*keys) > 0 {
-			*sigPolicy = "require"
-		}
-		if req.Signatures, err = source.ParseSignaturePolicy(*sigPolicy); err != nil {
-			return fs.usageError(stderr, "--signatures: %v", err)
-		}
-		for _, k := range *keys {
-			pk, err := source.LoadPublicKey(k)
-			if err != nil {
-				return fail(err)
-			}
-			req.Keys = append(req.Keys, pk)
-		}
-		m, err := f.Fetch(ctx, req)
-		if err != nil {
-			return fail(err)
-		}
-		if err := writeFileAtomic(*out, m.Wasm); err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "%s sha256:%s %d bytes", *out, m.SHA256, len(m.Wasm))
-		if m.Digest != "" {
-			fmt.Fprintf(stdout, " manifest %s (%s)", m.Digest, m.Format)
-		}
-		switch {
-		case m.SignedBy != "":
-			fmt.Fprintf(stdout, " signed by %s", m.SignedBy)
-		case m.Unverified != nil:
-			fmt.Fprintf(stdout, " NOT VERIFIED: %v", m.Unverified)
-		}
-		fmt.Fprintln(stdout)
-		return exitOK
-	case "sign":
-		if fs.NArg() != 2 || *signKey == "" {
-			return fs.usageError(stderr, "sign wants FILE.wasm and --sign-key")
-		}
-		wasm, err := readFileLimited(fs.Arg(1), source.DefaultMaxSize)
-		if err != nil {
-			return fail(err)
-		}
-		signer, err := loadSigner(*signKey)
-		if err != nil {
-			return fail(err)
-		}
-		sig, err := source.Sign(signer, wasm)
-		if err != nil {
-			return fail(err)
-		}
-		dest := *out
-		if dest == "" {
-			dest = fs.Arg(1) + ".sig"
-		}
-		if err := writeFileAtomic(dest, []byte(sig)); err != nil {
-			return fail(err)
-		}
-		fmt.Fprintln(stdout, dest)
-		return exitOK
-	default:
+	op, n := fs.Arg(0), fs.NArg()
+	switch {
+	case op == "push" && n != 3:
+		return fs.usageError(stderr, "push wants FILE.wasm and oci://REGISTRY/REPO:TAG")
+	case op == "pull" && (n != 2 || *out == ""):
+		return fs.usageError(stderr, "pull wants SOURCE and -o FILE")
+	case op == "sign" && (n != 2 || *signKey == ""):
+		return fs.usageError(stderr, "sign wants FILE.wasm and --sign-key")
+	case op != "push" && op != "pull" && op != "sign":
 		return fs.usageError(stderr, "unknown operation %q: want push, pull or sign", op)
 	}
-}
-
-// loadSigner loads the private key at path; an empty path is no key.
-func loadSigner(path string) (crypto.Signer, error) {
-	if path == "" {
-		return nil, nil
+	if *sigPolicy == "" && len(*keys) > 0 {
+		*sigPolicy = "require"
 	}
-	return source.LoadPrivateKey(path)
-}
-
-// writeFileAtomic writes b to path through a temporary file beside it.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".memif-wasm-*")
+	pol, err := source.ParseSignaturePolicy(*sigPolicy)
 	if err != nil {
-		return err
+		return fs.usageError(stderr, "--signatures: %v", err)
 	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	f, err := source.New(source.Options{DockerConfig: *dockerConfig, Insecure: *insecure})
+	var res string
 	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		switch op {
+		case "push":
+			res, err = f.PushFile(ctx, fs.Arg(1), fs.Arg(2), *signKey)
+		case "pull":
+			var m *source.Module
+			req := source.Request{Source: fs.Arg(1), SHA256: *sha, Pull: source.PullAlways, Signatures: pol, Signature: *sigFile}
+			if m, err = f.PullFile(ctx, req, *keys, *out); err == nil {
+				res = *out + " " + m.Summary()
+			}
+		case "sign":
+			res, err = source.SignFile(fs.Arg(1), *signKey, *out)
+		}
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
+		fmt.Fprintf(stderr, "memif-wasm plugin %s: %v\n", op, err)
+		return exitFailure
 	}
-	return err
+	fmt.Fprintln(stdout, res)
+	return exitOK
 }

@@ -13,6 +13,23 @@ import (
 	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 )
 
+// newFetcher is the plugin source fetcher the registry section describes.
+func newFetcher(r config.Registry) (*source.Fetcher, error) {
+	f, err := source.New(source.Options{
+		CacheDir:     r.CacheDir,
+		DockerConfig: r.DockerConfig,
+		CAFile:       r.CAFile,
+		Insecure:     r.Insecure,
+		MaxSize:      r.MaxModuleSize,
+		Attempts:     r.Attempts,
+		Backoff:      r.Backoff,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	return f, nil
+}
+
 // request is the fetch that loads plugin pc under the signature settings
 // sig; ok is false for a plain file read (no source, sha256 or policy).
 func request(pc config.Plugin, sig config.Signatures) (req source.Request, ok bool, err error) {

@@ -264,3 +264,23 @@ func TestApplySourcePrefetched(t *testing.T) {
 	}
 	sendThrough(t, p, 100)
 }
+
+// TestCheckSources: Check fetches and verifies source plugins as New does.
+func TestCheckSources(t *testing.T) {
+	dir := t.TempDir()
+	_, host := inProcessRegistry(t)
+	signer, pub := signingKey(t, dir, "cosign")
+	signed, unsigned := "oci://"+host+"/p/tx:signed", "oci://"+host+"/p/drop:unsigned"
+	push(t, buildPlugin(t, dir, "tx", int(abi.TX), 0), signed, signer)
+	push(t, buildPlugin(t, dir, "drop", int(abi.Drop), 0), unsigned, nil)
+	cfg := oneInterface(filepath.Join(dir, "memif.sock"))
+	cfg.Tenants[0].Signatures = config.Signatures{Policy: "require", Keys: []string{pub}}
+	cfg.Tenants[0].Interfaces[0].Plugins = []config.Plugin{{Source: signed}}
+	if err := Check(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Tenants[0].Interfaces[0].Plugins = append(cfg.Tenants[0].Interfaces[0].Plugins, config.Plugin{Source: unsigned})
+	if err := Check(context.Background(), cfg, Options{}); !errors.Is(err, source.ErrUnsigned) {
+		t.Fatalf("unsigned: got %v", err)
+	}
+}
