@@ -88,10 +88,11 @@ deps-interop:
 	@command -v dpdk-testpmd >/dev/null && test -n "$$(ls /usr/lib/*/dpdk/pmds-*/librte_net_memif.so* 2>/dev/null)" || \
 		{ $(APT) update -qq && $(APT) install -y -qq dpdk-dev librte-net-memif23 >/dev/null; }
 
-# The loopback registry of the image tests (CNCF distribution 2.8).
+# The loopback registry of the image tests (CNCF distribution 2.8), and
+# systemd-analyze for the unit's test.
 deps-deploy:
-	@command -v docker-registry >/dev/null || \
-		{ $(APT) update -qq && $(APT) install -y -qq docker-registry >/dev/null; }
+	@command -v docker-registry >/dev/null && command -v systemd-analyze >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq docker-registry systemd >/dev/null; }
 
 clean:
 	$(MAKE) -C plugins clean

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,60 +21,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/memif-wasm/memif-wasm/deploy/image"
-	"github.com/memif-wasm/memif-wasm/deploy/internal/registrytest"
-)
-
-// repoRoot is the main module, two levels up from this package.
-const repoRoot = "../.."
-
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-	buildOut  []byte
+	"github.com/memif-wasm/memif-wasm/deploy/internal/deploytest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	deploytest.Cleanup()
 	os.Exit(code)
 }
 
-// binary builds memif-wasm once with the Makefile's own build target, so
-// that the tests check what `make build` makes.
-func binary(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("make"); err != nil {
-		registrytest.SkipOrFail(t, "make is not installed: cannot run the Makefile's build target")
-	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "memif-wasm-deploy-")
-		if buildErr != nil {
-			return
-		}
-		bin := filepath.Join(buildDir, "memif-wasm")
-		cmd := exec.Command("make", "-C", repoRoot, "--no-print-directory", "build", "BIN="+bin)
-		// The environment's CGO_ENABLED must not matter: the target sets it.
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("make build: %v\n%s", buildErr, buildOut)
-	}
-	return filepath.Join(buildDir, "memif-wasm")
-}
-
-// plugins returns the example plugins `make plugins` built.
-func plugins(t *testing.T) []string {
-	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(repoRoot, "plugins/build/*.wasm"))
-	if len(m) == 0 {
-		registrytest.SkipOrFail(t, "no plugins in plugins/build: run make plugins")
-	}
-	return m
-}
+func binary(t *testing.T) string    { return deploytest.Binary(t) }
+func plugins(t *testing.T) []string { return deploytest.Plugins(t) }
 
 func sha256File(t *testing.T, p string) string {
 	t.Helper()
@@ -340,7 +296,7 @@ func TestImagePushPullRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := registrytest.Start(t)
+	host := deploytest.StartRegistry(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	reg := image.Registry{} // loopback: plain HTTP without Insecure

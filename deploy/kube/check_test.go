@@ -37,9 +37,9 @@ func TestCheckRefuses(t *testing.T) {
 		return nil
 	}
 	cases := []struct {
-		name   string
+		name    string
 		breakIt func(objs) objs
-		want   string
+		want    string
 	}{
 		{"host network", func(o objs) objs { ds(o).Spec.Template.Spec.HostNetwork = true; return o }, "host's network"},
 		{"host IPC", func(o objs) objs { ds(o).Spec.Template.Spec.HostIPC = true; return o }, "hostIPC true"},

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/deploy/image"
-	"github.com/memif-wasm/memif-wasm/deploy/internal/registrytest"
+	"github.com/memif-wasm/memif-wasm/deploy/internal/deploytest"
 )
 
 func TestMkimageFlagsRefused(t *testing.T) {
@@ -39,10 +39,7 @@ func TestMkimageFlagsRefused(t *testing.T) {
 // TestMkimageLayout runs the command as `make image` does, on a static
 // binary and the example plugins, and reads the layout back.
 func TestMkimageLayout(t *testing.T) {
-	plugins, _ := filepath.Glob("../../../plugins/build/*.wasm")
-	if len(plugins) == 0 {
-		registrytest.SkipOrFail(t, "no plugins in plugins/build: run make plugins")
-	}
+	plugins := deploytest.Plugins(t)
 	// A small static binary: this command's own package would do, but any
 	// static Go program shows the command's wiring.
 	dir := t.TempDir()
@@ -60,7 +57,7 @@ func TestMkimageLayout(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	layoutDir := filepath.Join(dir, "oci")
 	var out bytes.Buffer
-	args := []string{"--binary", bin, "--plugins", "../../../plugins/build/*.wasm", "--layout", layoutDir, "--tag", "t1", "--version", "v1.2.3"}
+	args := []string{"--binary", bin, "--plugins", filepath.Join(deploytest.RepoRoot, "plugins/build/*.wasm"), "--layout", layoutDir, "--tag", "t1", "--version", "v1.2.3"}
 	if err := run(args, &out); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
-// Package registrytest starts Debian's docker-registry (CNCF distribution
-// 2.8) on a loopback port for a test, and stops it by PID when the test
-// ends.
-package registrytest
+// Package deploytest holds the deploy module's test helpers: the static
+// binary built by the Makefile, the example plugins, and Debian's
+// docker-registry (CNCF distribution 2.8) on a loopback port, stopped by PID
+// when the test ends.
+package deploytest
 
 import (
 	"bytes"
@@ -32,9 +33,9 @@ func SkipOrFail(t testing.TB, reason string) {
 	t.Skip(reason + " (set MEMIF_DEPLOY=1 to make this an error; `make test` installs it)")
 }
 
-// Start runs docker-registry with its storage in a temporary directory on
+// StartRegistry runs docker-registry with its storage in a temporary directory on
 // 127.0.0.1 and returns its host:port once it answers /v2/.
-func Start(t testing.TB) string {
+func StartRegistry(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
