@@ -102,7 +102,7 @@ func Build(o Options) (v1.Image, error) {
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressedCaching) // gzip once, not per read
 	if err != nil {
 		return nil, fmt.Errorf("image: layer: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,12 +198,26 @@ func testOptions(t *testing.T) image.Options {
 	return image.Options{Binary: binary(t), Plugins: plugins(t), Version: "v0.0.0-test", Revision: "abc123"}
 }
 
-func TestImageLayoutRoundTrip(t *testing.T) {
+var built struct {
+	once sync.Once
+	img  v1.Image
+	err  error
+}
+
+// testImage is the image of testOptions, built once for the tests that
+// only read it (each build gzips tens of MB, slow under -race).
+func testImage(t *testing.T) (v1.Image, image.Options) {
+	t.Helper()
 	o := testOptions(t)
-	img, err := image.Build(o)
-	if err != nil {
-		t.Fatal(err)
+	built.once.Do(func() { built.img, built.err = image.Build(o) })
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
+	return built.img, o
+}
+
+func TestImageLayoutRoundTrip(t *testing.T) {
+	img, o := testImage(t)
 	dir := filepath.Join(t.TempDir(), "oci")
 	if err := image.WriteLayout(dir, "dev", img); err != nil {
 		t.Fatal(err)
@@ -258,8 +273,10 @@ func TestImageLayoutRoundTrip(t *testing.T) {
 	}
 }
 
+// TestImageReproducible: the same inputs give the same digest. A tiny
+// binary and one plugin: the property does not depend on their size.
 func TestImageReproducible(t *testing.T) {
-	o := testOptions(t)
+	o := image.Options{Binary: deploytest.TinyStatic(t, t.TempDir()), Plugins: plugins(t)[:1]}
 	a, err := image.Build(o)
 	if err != nil {
 		t.Fatal(err)
@@ -291,11 +308,7 @@ func TestImageReproducible(t *testing.T) {
 // TestImagePushPullRegistry pushes the image to a real registry (Debian's
 // docker-registry on loopback) and reads it back by tag and by digest.
 func TestImagePushPullRegistry(t *testing.T) {
-	o := testOptions(t)
-	img, err := image.Build(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, o := testImage(t)
 	host := deploytest.StartRegistry(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -331,14 +344,13 @@ func TestImagePushPullRegistry(t *testing.T) {
 // its memif-wasm on its own example plugin: the binary starts with nothing
 // but what the image holds, and admits the plugin shipped beside it.
 func TestImageBinaryRunsItsPlugins(t *testing.T) {
-	o := testOptions(t)
-	img, err := image.Build(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, o := testImage(t)
 	root := t.TempDir()
 	extract(t, img, root)
 	bin := filepath.Join(root, image.BinaryPath)
+	if sha256File(t, bin) != sha256File(t, o.Binary) {
+		t.Fatal("the extracted binary is not make build's")
+	}
 	plugin := filepath.Join(root, image.PluginDir, "pass.wasm")
 	if _, err := os.Stat(plugin); err != nil {
 		t.Fatalf("the image has no pass.wasm: %v", err)

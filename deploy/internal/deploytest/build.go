@@ -62,3 +62,22 @@ func Plugins(t testing.TB) []string {
 	}
 	return m
 }
+
+// TinyStatic builds a static Go program that does nothing, in dir: a
+// binary for tests of the image's wiring that need no memif-wasm (and
+// compress a few MB instead of tens).
+func TinyStatic(t testing.TB, dir string) string {
+	t.Helper()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "tiny")
+	cmd := exec.Command("go", "build", "-o", bin, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
