@@ -171,8 +171,13 @@ func TestChartOCIPlugins(t *testing.T) {
 	if cfg == nil || keys == nil {
 		t.Fatalf("ConfigMaps: config %v, keys %v", cfg, keys)
 	}
-	if !strings.Contains(cfg.Data[kube.ConfigKey], "file: oci://registry.example.com/memif-wasm/plugins/acl@sha256:") {
+	if !strings.Contains(cfg.Data[kube.ConfigKey], "source: oci://registry.example.com/memif-wasm/plugins/acl@sha256:") {
 		t.Errorf("config lacks the OCI plugin:\n%s", cfg.Data[kube.ConfigKey])
+	}
+	for _, want := range []string{"docker_config: /etc/memif-wasm/registry/config.json", "cache_dir: /var/cache/memif-wasm/registry", "- /etc/memif-wasm/keys/release.pub"} {
+		if !strings.Contains(cfg.Data[kube.ConfigKey], want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg.Data[kube.ConfigKey])
+		}
 	}
 	if !strings.HasPrefix(keys.Data["release.pub"], "-----BEGIN PUBLIC KEY-----") {
 		t.Errorf("keys %v", keys.Data)

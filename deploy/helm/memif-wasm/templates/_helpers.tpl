@@ -58,5 +58,10 @@ socket the pod spec relies on (probes, scraping, emptyDir). */}}
 {{- $_ := set $admin "socket" "/run/memif-wasm/admin.sock" -}}
 {{- end -}}
 {{- $_ := set $cfg "admin" $admin -}}
+{{- if .Values.registryAuthSecret -}}
+{{- $reg := deepCopy (default (dict) $cfg.registry) -}}
+{{- $_ := set $reg "docker_config" "/etc/memif-wasm/registry/config.json" -}}
+{{- $_ := set $cfg "registry" $reg -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
