@@ -390,6 +390,10 @@ func extract(t *testing.T, img v1.Image, root string) {
 			if err := os.MkdirAll(p, 0o755); err != nil {
 				t.Fatal(err)
 			}
+			// The image's modes (1777 for the writable directories), not umask's.
+			if err := os.Chmod(p, os.FileMode(h.Mode).Perm()|modeBits(h.Mode)); err != nil {
+				t.Fatal(err)
+			}
 		case tar.TypeReg:
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				t.Fatal(err)
@@ -408,4 +412,19 @@ func extract(t *testing.T, img v1.Image, root string) {
 			t.Fatalf("image entry %q has type %q", h.Name, h.Typeflag)
 		}
 	}
+}
+
+// modeBits turns tar's setuid/setgid/sticky bits into os.FileMode's.
+func modeBits(m int64) os.FileMode {
+	var fm os.FileMode
+	if m&0o4000 != 0 {
+		fm |= os.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		fm |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		fm |= os.ModeSticky
+	}
+	return fm
 }
