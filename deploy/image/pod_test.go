@@ -164,6 +164,25 @@ func TestImageRunsAsTheChartSays(t *testing.T) {
 		}
 	}
 
+	// The probes answer 200 at the paths and port the DaemonSet gives them.
+	for _, p := range []struct {
+		what string
+		pr   *corev1.Probe
+	}{{"readiness", ct.ReadinessProbe}, {"liveness", ct.LivenessProbe}} {
+		u := fmt.Sprintf("http://127.0.0.1:%d%s", port, p.pr.HTTPGet.Path)
+		for {
+			code := httpStatus(u)
+			if code == http.StatusOK {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s probe %s: status %d\n%s", p.what, u, code, dOut.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+
 	select {
 	case err := <-genDone:
 		if err != nil {
@@ -186,6 +205,16 @@ func TestImageRunsAsTheChartSays(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Errorf("memif-wasm did not exit cleanly on SIGTERM: %v\n%s", err, dOut.String())
 	}
+}
+
+// httpStatus is the status of a GET of u, 0 when it fails.
+func httpStatus(u string) int {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // freePort returns a TCP port on loopback that was free a moment ago.
