@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -72,9 +74,42 @@ func ReadLayout(dir, tag string) (v1.Image, error) {
 
 // Registry options for Push and Pull.
 type Registry struct {
-	// Insecure allows plain HTTP. Without it, plain HTTP is still used for
-	// a loopback registry (localhost, 127.0.0.0/8, ::1), as docker does.
+	// Insecure allows plain HTTP to any registry. Without it, only a
+	// loopback registry (localhost, 127.0.0.0/8, ::1) is spoken to in plain
+	// HTTP; every other one over TLS.
 	Insecure bool
+}
+
+func (r Registry) options(ctx context.Context) []remote.Option {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	if !r.Insecure {
+		opts = append(opts, remote.WithTransport(tlsOnly{remote.DefaultTransport}))
+	}
+	return opts
+}
+
+// tlsOnly refuses plain-HTTP requests to a registry not on loopback:
+// go-containerregistry also tries HTTP beside HTTPS for private (RFC 1918)
+// and .local registries, where credentials and images would cross the
+// network in clear.
+type tlsOnly struct{ next http.RoundTripper }
+
+func (t tlsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" && !loopback(req.URL.Hostname()) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("plain HTTP to registry %s refused: it is not on loopback (Registry.Insecure, mkimage --insecure, allows it)", req.URL.Host)
+	}
+	return t.next.RoundTrip(req)
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (r Registry) parse(ref string) (name.Reference, error) {
@@ -97,7 +132,7 @@ func (r Registry) Push(ctx context.Context, ref string, img v1.Image) (v1.Hash, 
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	if err := remote.Write(n, img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+	if err := remote.Write(n, img, r.options(ctx)...); err != nil {
 		return v1.Hash{}, fmt.Errorf("image: push %s: %w", n, err)
 	}
 	d, err := img.Digest()
@@ -113,7 +148,7 @@ func (r Registry) Pull(ctx context.Context, ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := remote.Image(n, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	img, err := remote.Image(n, r.options(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("image: pull %s: %w", n, err)
 	}
