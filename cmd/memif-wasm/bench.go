@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"time"
 
@@ -95,29 +93,10 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	if *cFile == "" {
-		*cFile = filepath.Join(*pluginsDir, "pass-c.wasm")
-	}
-	if *goFile == "" {
-		*goFile = filepath.Join(*pluginsDir, "pass.wasm")
-	}
-	if *rustFile == "" {
-		*rustFile = filepath.Join(*pluginsDir, "pass-rust.wasm")
-	}
-	var handlers []bench.Handler
-	for _, h := range handlerNames {
-		f := map[string]string{"native": "", "c": *cFile, "go": *goFile, "rust": *rustFile}[h]
-		if f != "" {
-			if _, err := os.Stat(f); err != nil {
-				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first in a checkout of github.com/memif-wasm/memif-wasm and give its plugins/build as --plugins-dir)\n", h, f, errors.Unwrap(err))
-				return exitFailure
-			}
-			if f, err = filepath.Abs(f); err != nil {
-				fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-				return exitFailure
-			}
-		}
-		handlers = append(handlers, bench.Handler{Name: h, File: f})
+	handlers, err := bench.Handlers(handlerNames, *pluginsDir, map[string]string{"c": *cFile, "go": *goFile, "rust": *rustFile})
+	if err != nil {
+		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
+		return exitFailure
 	}
 
 	if *cpuProfile != "" {
@@ -133,17 +112,11 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		defer pprof.StopCPUProfile()
 	}
-	dir, err := os.MkdirTemp("", "memif-wasm-bench")
-	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return exitFailure
-	}
-	defer os.RemoveAll(dir)
 	if !*jsonOut {
 		fmt.Fprintf(stdout, "memif-wasm bench: %v per cell, generator in the same process\n", *cellTime)
 	}
 	rows, err := bench.RunTable(ctx, bench.Table{
-		Base:     bench.Cell{Dir: dir, CacheDir: *cacheDir, Fuel: *fuelBudget, Stack: *stackBudget, Logger: logger, Time: *cellTime},
+		Base:     bench.Cell{CacheDir: *cacheDir, Fuel: *fuelBudget, Stack: *stackBudget, Logger: logger, Time: *cellTime},
 		Handlers: handlers, Placements: placements, Sizes: sizes, Queues: queues, Repeat: *repeat,
 		Done: func(n int) {
 			if !*jsonOut && isTerminal(stderr) {

@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"regexp"
-	"sort"
-	"strings"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/completion"
 )
 
 func init() {
@@ -23,9 +21,8 @@ memif-wasm completion bash > /etc/bash_completion.d/memif-wasm
 memif-wasm completion zsh > "${fpath[1]}/_memif-wasm"   # then restart zsh`
 
 // ctlCommands are ctl's own commands, completed after "ctl".
-const ctlCommands = "help list stats show load unload reload control reload-config"
-
-var flagName = regexp.MustCompile(`(?m)^\s+(?:-\w, )?(--[\w-]+)`)
+var ctlCommands = []string{"help", "list", "stats", "show", "load", "unload", "reload", "control", "reload-config",
+	"trace", "capture", "runtime", "clear", "top"}
 
 func completionMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("completion", "memif-wasm completion bash|zsh", completionDescription, completionExamples)
@@ -35,70 +32,20 @@ func completionMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	if fs.NArg() != 1 || fs.Arg(0) != "bash" && fs.Arg(0) != "zsh" {
 		return fs.usageError(stderr, "want one shell: bash or zsh")
 	}
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var cases strings.Builder
-	for _, n := range names {
+	var cmds []completion.Command
+	for name, c := range commands {
 		var help bytes.Buffer
-		commands[n].run(ctx, []string{"--help"}, &help, io.Discard)
-		var flags []string
-		for _, m := range flagName.FindAllStringSubmatch(help.String(), -1) {
-			flags = append(flags, m[1])
+		c.run(ctx, []string{"--help"}, &help, io.Discard)
+		cc := completion.Command{Name: name, Help: help.String()}
+		if name == "ctl" {
+			cc.Subs = ctlCommands
 		}
-		subs := ""
-		if n == "ctl" {
-			subs = ctlCommands
-		}
-		fmt.Fprintf(&cases, "    %s) flags=%q; subs=%q ;;\n", n, strings.Join(flags, " "), subs)
+		cmds = append(cmds, cc)
 	}
-	script := bashCompletion
-	if fs.Arg(0) == "zsh" {
-		script = zshCompletion
+	script, err := completion.Script(fs.Arg(0), "memif-wasm", cmds)
+	if err != nil {
+		return fs.usageError(stderr, "%v", err)
 	}
-	io.WriteString(stdout, strings.NewReplacer("@COMMANDS@", strings.Join(names, " "), "@CASES@", cases.String()).Replace(script))
+	io.WriteString(stdout, script)
 	return exitOK
 }
-
-const bashCompletion = `# bash completion for memif-wasm (memif-wasm completion bash)
-_memif_wasm() {
-  local cur=${COMP_WORDS[COMP_CWORD]} flags= subs=
-  if [[ $COMP_CWORD -eq 1 ]]; then
-    COMPREPLY=($(compgen -W "@COMMANDS@" -- "$cur"))
-    return
-  fi
-  case ${COMP_WORDS[1]} in
-@CASES@  esac
-  if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
-  elif [[ -n $subs && $COMP_CWORD -eq 2 ]]; then
-    COMPREPLY=($(compgen -W "$subs" -- "$cur"))
-  else
-    COMPREPLY=($(compgen -f -- "$cur"))
-  fi
-}
-complete -o filenames -F _memif_wasm memif-wasm
-`
-
-const zshCompletion = `#compdef memif-wasm
-# zsh completion for memif-wasm (memif-wasm completion zsh)
-_memif_wasm() {
-  local flags= subs=
-  if (( CURRENT == 2 )); then
-    compadd -- @COMMANDS@
-    return
-  fi
-  case $words[2] in
-@CASES@  esac
-  if [[ $PREFIX == -* ]]; then
-    compadd -- ${=flags}
-  elif [[ -n $subs ]] && (( CURRENT == 3 )); then
-    compadd -- ${=subs}
-  else
-    _files
-  fi
-}
-compdef _memif_wasm memif-wasm
-`

@@ -105,18 +105,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(rest) != n && !(cmd == "stats" && len(rest) == 0) {
 		return fs.usageError(stderr, "%s takes %d argument(s), got %d", cmd, n, len(rest))
 	}
-	parts := func(s string, k int) ([]string, bool) {
-		p := strings.Split(s, "/")
-		if len(p) != k {
-			return nil, false
-		}
-		for _, x := range p {
-			if x == "" {
-				return nil, false
-			}
-		}
-		return p, true
-	}
+	parts := admin.SplitPath
 	var out any
 	switch cmd {
 	case "list":

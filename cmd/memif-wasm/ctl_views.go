@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
@@ -79,7 +77,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 		}
 		switch sub := rest[0]; {
 		case sub == "add" && len(rest) == 3:
-			t, i, ok := splitIface(rest[1])
+			p, ok := admin.SplitPath(rest[1], 2)
 			if !ok {
 				return fs.usageError(stderr, "trace add %q: want TENANT/INTERFACE", rest[1]), true
 			}
@@ -87,6 +85,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 			if _, err := fmt.Sscan(rest[2], &n); err != nil || fmt.Sprint(n) != rest[2] {
 				return fs.usageError(stderr, "trace add: packet count %q is not a number", rest[2]), true
 			}
+			t, i := p[0], p[1]
 			if err := c.AddTrace(ctx, t, i, n); err != nil {
 				return ctlError(stdout, stderr, jsonOut, err), true
 			}
@@ -119,10 +118,11 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 		if len(rest) != 1 {
 			return fs.usageError(stderr, "capture takes TENANT/INTERFACE"), true
 		}
-		t, i, ok := splitIface(rest[0])
+		p, ok := admin.SplitPath(rest[0], 2)
 		if !ok {
 			return fs.usageError(stderr, "capture %q: want TENANT/INTERFACE", rest[0]), true
 		}
+		t, i := p[0], p[1]
 		if !*f.rx && !*f.tx && !*f.drop {
 			return fs.usageError(stderr, "capture: give at least one of --rx, --tx, --drop"), true
 		}
@@ -132,27 +132,9 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 		if *f.timeout < 0 {
 			return fs.usageError(stderr, "capture: --timeout %v is negative", *f.timeout), true
 		}
-		var out io.Writer = stdout
-		var file *os.File
-		if *f.write != "-" {
-			var err error
-			if file, err = os.Create(*f.write); err != nil {
-				fmt.Fprintf(stderr, "memif-wasm ctl: capture: %v\n", err)
-				return exitFailure, true
-			}
-			out = file
-		}
-		res, err := c.Capture(ctx, t, i, admin.CaptureRequest{Rx: *f.rx, Tx: *f.tx, Drop: *f.drop, Count: *f.count,
-			Snaplen: *f.snaplen, TimeoutMS: f.timeout.Milliseconds()}, out)
-		if file != nil {
-			if cerr := file.Close(); err == nil && cerr != nil {
-				err = cerr
-			}
-		}
+		res, err := c.CaptureFile(ctx, t, i, admin.CaptureRequest{Rx: *f.rx, Tx: *f.tx, Drop: *f.drop, Count: *f.count,
+			Snaplen: *f.snaplen, TimeoutMS: f.timeout.Milliseconds()}, *f.write, stdout)
 		if err != nil {
-			if file != nil {
-				os.Remove(*f.write) // nothing or a broken file: do not leave it
-			}
 			return ctlError(stdout, stderr, jsonOut, err), true
 		}
 		if res.Interrupted {
@@ -201,57 +183,10 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 		if *f.interval < 10*time.Millisecond {
 			return fs.usageError(stderr, "top: --interval %v is too short (at least 10ms)", *f.interval), true
 		}
-		return ctlTop(ctx, c, *f.interval, *f.iterations, jsonOut, stdout, stderr), true
+		if err := c.Top(ctx, *f.interval, *f.iterations, jsonOut, !jsonOut && isTerminal(stdout), stdout); err != nil {
+			return ctlError(stdout, stderr, jsonOut, err), true
+		}
+		return exitOK, true
 	}
 	return 0, false
-}
-
-// ctlTop prints rates every interval: on a terminal it redraws the screen,
-// elsewhere (or with --json) it prints one refresh after the other.
-func ctlTop(ctx context.Context, c *admin.Client, interval time.Duration, iterations int, jsonOut bool, stdout, stderr io.Writer) int {
-	prev, err := c.Stats(ctx)
-	if err != nil {
-		return ctlError(stdout, stderr, jsonOut, err)
-	}
-	last := time.Now()
-	redraw := !jsonOut && isTerminal(stdout)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for n := 0; iterations == 0 || n < iterations; n++ {
-		select {
-		case <-ctx.Done():
-			return exitOK
-		case <-tick.C:
-		}
-		cur, err := c.Stats(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return exitOK
-			}
-			return ctlError(stdout, stderr, jsonOut, err)
-		}
-		now := time.Now()
-		top := admin.TopOf(prev, cur, now.Sub(last))
-		prev, last = cur, now
-		if jsonOut {
-			json.NewEncoder(stdout).Encode(top)
-			continue
-		}
-		if redraw {
-			io.WriteString(stdout, "\x1b[H\x1b[2J") // home, clear screen
-		} else if n > 0 {
-			fmt.Fprintln(stdout)
-		}
-		admin.WriteTop(stdout, top, now)
-	}
-	return exitOK
-}
-
-// splitIface splits TENANT/INTERFACE.
-func splitIface(s string) (tenant, iface string, ok bool) {
-	tenant, iface, ok = strings.Cut(s, "/")
-	if !ok || tenant == "" || iface == "" || strings.Contains(iface, "/") {
-		return "", "", false
-	}
-	return tenant, iface, true
 }

@@ -79,6 +79,11 @@ func TestCtlTraceAndCapture(t *testing.T) {
 		if fi, err := os.Stat(pcap); err == nil && fi.Size() > 0 {
 			break
 		}
+		select {
+		case res := <-capDone:
+			t.Fatalf("capture ended before it started: exit %d\n%s%s", res.code, res.out, res.errOut)
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("capture never started")
 		}

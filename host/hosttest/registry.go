@@ -12,7 +12,7 @@ import (
 )
 
 // RegistryBinary is Debian's OCI registry (package docker-registry,
-// CNCF distribution 2.8), installed by make deps-registry.
+// CNCF distribution 2.8), installed by make deps-deploy.
 const RegistryBinary = "docker-registry"
 
 // Registry starts a real OCI registry (RegistryBinary) on a free loopback
@@ -26,9 +26,9 @@ func Registry(t testing.TB) (hostPort string, stop func()) {
 	bin, err := exec.LookPath(RegistryBinary)
 	if err != nil {
 		if os.Getenv("MEMIF_REGISTRY") == "1" {
-			t.Fatalf("%s not found (make deps-registry installs it): %v", RegistryBinary, err)
+			t.Fatalf("%s not found (make deps-deploy installs it): %v", RegistryBinary, err)
 		}
-		t.Skipf("%s not installed (apt-get install docker-registry, or make deps-registry)", RegistryBinary)
+		t.Skipf("%s not installed (apt-get install docker-registry, or make deps-deploy)", RegistryBinary)
 	}
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -64,6 +64,10 @@ type recorder struct {
 	body   []byte
 }
 
+// Unwrap lets http.ResponseController reach the connection's writer, so a
+// streamed answer (a capture) is flushed as it is written.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *recorder) WriteHeader(status int) {
 	w.status = status
 	w.ResponseWriter.WriteHeader(status)

@@ -3,7 +3,10 @@ package bench
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,7 +15,9 @@ import (
 // Table is the whole matrix `memif-wasm bench` measures: every handler, with
 // every placement when it has a plugin, at every size and queue count.
 type Table struct {
-	Base       Cell // Dir, CacheDir, budgets, Logger and Time of every cell
+	// Base holds Dir, CacheDir, budgets, Logger and Time of every cell. An
+	// empty Dir is a temporary directory that RunTable removes at the end.
+	Base       Cell
 	Handlers   []Handler
 	Placements []string
 	Sizes      []int
@@ -27,6 +32,14 @@ type Table struct {
 
 // RunTable runs every cell of t in order. An error names the cell.
 func RunTable(ctx context.Context, t Table) ([]Row, error) {
+	if t.Base.Dir == "" {
+		dir, err := os.MkdirTemp("", "memif-wasm-bench")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		t.Base.Dir = dir
+	}
 	var rows []Row
 	for _, h := range t.Handlers {
 		pls := t.Placements
@@ -91,4 +104,30 @@ func ParseWords(flag, s string, allowed ...string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Handlers resolves handler names (native, c, go, rust) to the plugins they
+// run: files[name] when given, else the example plugin of that language in
+// pluginsDir (pass-c.wasm, pass.wasm, pass-rust.wasm), made absolute; a
+// missing file is an error that says how to build it.
+func Handlers(names []string, pluginsDir string, files map[string]string) ([]Handler, error) {
+	defaults := map[string]string{"c": "pass-c.wasm", "go": "pass.wasm", "rust": "pass-rust.wasm"}
+	var hs []Handler
+	for _, name := range names {
+		f := files[name]
+		if f == "" && defaults[name] != "" {
+			f = filepath.Join(pluginsDir, defaults[name])
+		}
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("%s plugin %s: %w (run make plugins first in a checkout of github.com/memif-wasm/memif-wasm and give its plugins/build as --plugins-dir)", name, f, errors.Unwrap(err))
+			}
+			var err error
+			if f, err = filepath.Abs(f); err != nil {
+				return nil, err
+			}
+		}
+		hs = append(hs, Handler{Name: name, File: f})
+	}
+	return hs, nil
 }
