@@ -9,12 +9,13 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/bench"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 func init() {
-	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go vs Rust plugin, zero-copy vs copy)", run: benchMain})
+	program.Register(cli.Command{Name: "bench", Summary: "print the side-by-side performance table (native vs C vs Go vs Rust plugin, zero-copy vs copy)", Run: benchMain})
 }
 
 const benchUsage = "memif-wasm bench [--json] [--duration D] [--repeat N] [--size 64,1500] [--queues 1,2] [--handlers native,c,go,rust] [--placements zero-copy,copy]"
@@ -42,13 +43,13 @@ memif-wasm bench --json > bench.json
 memif-wasm bench --duration 300ms --size 64 --queues 1 --handlers native,c`
 
 func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench", benchUsage, benchDescription, benchExamples)
+	fs := cli.NewFlagSet("memif-wasm bench", benchUsage, benchDescription, benchExamples)
 	logFormat := logFormatFlag(fs)
 	jsonOut := fs.Bool("json", false, "print the rows as JSON")
 	cellTime := fs.Duration("duration", time.Second, "how long each cell sends")
 	sizesF := fs.String("size", "64,1500", "frame sizes in bytes, comma-separated")
-	alias(fs, "time", "duration") // the names before flags were unified
-	alias(fs, "sizes", "size")
+	fs.Alias("time", "duration") // the names before flags were unified
+	fs.Alias("sizes", "size")
 	queuesF := fs.String("queues", "1,2", "queue pair counts, comma-separated")
 	handlersF := fs.String("handlers", "native,c,go,rust", "handlers: native, c, go, rust")
 	placementsF := fs.String("placements", "zero-copy,copy", "placements for plugins: zero-copy, copy")
@@ -61,54 +62,54 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
 	repeat := fs.Int("repeat", 1, "runs per cell; the row is the run with the median round-trip rate")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (every cell) to this file")
-	if code, done := fs.parse(args, stdout, stderr); done {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
 	logger, ok := warnLogger(*logFormat, stderr)
 	if !ok {
-		return fs.usageError(stderr, "--log-format %q: want text or json", *logFormat)
+		return fs.UsageError(stderr, "--log-format %q: want text or json", *logFormat)
 	}
 	if fs.NArg() > 0 {
-		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
+		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *cellTime <= 0 {
-		return fs.usageError(stderr, "--duration %v: want a positive duration", *cellTime)
+		return fs.UsageError(stderr, "--duration %v: want a positive duration", *cellTime)
 	}
 	if *repeat < 1 || *repeat > 99 {
-		return fs.usageError(stderr, "--repeat %d: want 1..99", *repeat)
+		return fs.UsageError(stderr, "--repeat %d: want 1..99", *repeat)
 	}
 	sizes, err := bench.ParseInts("--size", *sizesF, gen.MinSize, 9000)
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
 	queues, err := bench.ParseInts("--queues", *queuesF, 1, 8)
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
 	handlerNames, err := bench.ParseWords("--handlers", *handlersF, "native", "c", "go", "rust")
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
 	placements, err := bench.ParseWords("--placements", *placementsF, "zero-copy", "copy")
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
 	handlers, err := bench.Handlers(handlerNames, *pluginsDir, map[string]string{"c": *cFile, "go": *goFile, "rust": *rustFile})
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return exitFailure
+		return cli.ExitFailure
 	}
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			fmt.Fprintf(stderr, "memif-wasm bench: --cpuprofile: %v\n", err)
-			return exitFailure
+			return cli.ExitFailure
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
 			fmt.Fprintf(stderr, "memif-wasm bench: --cpuprofile: %v\n", err)
-			return exitFailure
+			return cli.ExitFailure
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -126,7 +127,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return exitFailure
+		return cli.ExitFailure
 	}
 	if !*jsonOut && isTerminal(stderr) {
 		fmt.Fprint(stderr, "\r\x1b[K")
@@ -135,8 +136,8 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(rows)
-		return exitOK
+		return cli.ExitOK
 	}
 	bench.WriteTable(stdout, rows)
-	return exitOK
+	return cli.ExitOK
 }

@@ -5,11 +5,12 @@ import (
 	"context"
 	"io"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/completion"
 )
 
 func init() {
-	register(command{name: "completion", summary: "print a bash or zsh completion script", run: completionMain})
+	program.Register(cli.Command{Name: "completion", Summary: "print a bash or zsh completion script", Run: completionMain})
 }
 
 const completionDescription = `Prints a shell completion script for memif-wasm: command names, each command's
@@ -25,27 +26,27 @@ var ctlCommands = []string{"help", "list", "stats", "show", "load", "unload", "r
 	"trace", "capture", "runtime", "clear", "top"}
 
 func completionMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("completion", "memif-wasm completion bash|zsh", completionDescription, completionExamples)
-	if code, done := fs.parse(args, stdout, stderr); done {
+	fs := cli.NewFlagSet("memif-wasm completion", "memif-wasm completion bash|zsh", completionDescription, completionExamples)
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 || fs.Arg(0) != "bash" && fs.Arg(0) != "zsh" {
-		return fs.usageError(stderr, "want one shell: bash or zsh")
+		return fs.UsageError(stderr, "want one shell: bash or zsh")
 	}
 	var cmds []completion.Command
-	for name, c := range commands {
+	for _, c := range program.Commands() {
 		var help bytes.Buffer
-		c.run(ctx, []string{"--help"}, &help, io.Discard)
-		cc := completion.Command{Name: name, Help: help.String()}
-		if name == "ctl" {
+		c.Run(ctx, []string{"--help"}, &help, io.Discard)
+		cc := completion.Command{Name: c.Name, Help: help.String()}
+		if c.Name == "ctl" {
 			cc.Subs = ctlCommands
 		}
 		cmds = append(cmds, cc)
 	}
 	script, err := completion.Script(fs.Arg(0), "memif-wasm", cmds)
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
 	io.WriteString(stdout, script)
-	return exitOK
+	return cli.ExitOK
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 )
 
 // The bash script completes commands, a command's flags (read from its help)
@@ -15,7 +17,7 @@ func TestCompletionBash(t *testing.T) {
 		t.Skip("bash is not installed: cannot run the completion script")
 	}
 	code, script, errs := runArgs(t, "completion", "bash")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	path := filepath.Join(t.TempDir(), "c.bash")
@@ -48,7 +50,7 @@ func TestCompletionBash(t *testing.T) {
 // The zsh script parses in a real zsh.
 func TestCompletionZsh(t *testing.T) {
 	code, script, _ := runArgs(t, "completion", "zsh")
-	if code != exitOK || !strings.HasPrefix(script, "#compdef memif-wasm") || !strings.Contains(script, "--check-config") {
+	if code != cli.ExitOK || !strings.HasPrefix(script, "#compdef memif-wasm") || !strings.Contains(script, "--check-config") {
 		t.Fatalf("exit %d:\n%s", code, script)
 	}
 	if _, err := exec.LookPath("zsh"); err != nil {
@@ -62,7 +64,7 @@ func TestCompletionZsh(t *testing.T) {
 }
 
 func TestCompletionUsage(t *testing.T) {
-	if code, _, _ := runArgs(t, "completion", "fish"); code != exitUsage {
+	if code, _, _ := runArgs(t, "completion", "fish"); code != cli.ExitUsage {
 		t.Errorf("fish: exit %d, want 2", code)
 	}
 }
@@ -85,7 +87,7 @@ func TestExitCodeUsage(t *testing.T) {
 		{"demo", "--log-format", "xml"},
 		{"bench", "--log-format", "xml"},
 	} {
-		if code, _, errs := runArgs(t, args...); code != exitUsage {
+		if code, _, errs := runArgs(t, args...); code != cli.ExitUsage {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, errs)
 		}
 	}

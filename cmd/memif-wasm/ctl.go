@@ -11,12 +11,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 )
 
 func init() {
-	register(command{name: "ctl", summary: "control a running daemon through its admin API", run: ctlMain})
+	program.Register(cli.Command{Name: "ctl", Summary: "control a running daemon through its admin API", Run: ctlMain})
 }
 
 const ctlUsage = "memif-wasm ctl [--admin-socket PATH | --admin-url [http://]HOST:PORT --admin-token-file FILE] [--json] COMMAND [ARGS]"
@@ -51,7 +52,7 @@ memif-wasm ctl --admin-url 127.0.0.1:9191 --admin-token-file /etc/memif-wasm/tok
 ` + ctlViewsExamples
 
 func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ctl", ctlUsage, ctlDescription, ctlExamples)
+	fs := cli.NewFlagSet("memif-wasm ctl", ctlUsage, ctlDescription, ctlExamples)
 	socket := fs.String("admin-socket", admin.DefaultSocket(), "admin API unix socket of the daemon")
 	url := fs.String("admin-url", "", "admin API over loopback TCP instead: HOST:PORT or http://HOST:PORT")
 	tokenFile := fs.String("admin-token-file", "", "file holding the bearer token (TCP only)")
@@ -61,29 +62,29 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pcfgFile := fs.String("plugin-config", "", "load: plugin config file (as run --plugin-config)")
 	index := fs.Int("index", -1, "load: position in the pipeline, 0 first (default: last)")
 	// The names before flags were unified across commands stay as aliases.
-	alias(fs, "token-file", "admin-token-file")
-	alias(fs, "plugin-config-file", "plugin-config")
-	alias(fs, "config", "plugin-config-inline")
+	fs.Alias("token-file", "admin-token-file")
+	fs.Alias("plugin-config-file", "plugin-config")
+	fs.Alias("config", "plugin-config-inline")
 	failOpen := fs.Bool("fail-open", false, "load: pass packets on when the plugin faults")
 	views := addCtlViewFlags(fs)
-	if code, done := fs.parse(args, stdout, stderr); done {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() == 0 {
-		return fs.usageError(stderr, "a command is required (help, list, stats, show, load, unload, reload, control, reload-config)")
+		return fs.UsageError(stderr, "a command is required (help, list, stats, show, load, unload, reload, control, reload-config)")
 	}
 	if fs.Arg(0) == "help" {
-		fs.help(stdout)
-		return exitOK
+		fs.Help(stdout)
+		return cli.ExitOK
 	}
 	if fs.Changed("index") && *index < 0 {
-		return fs.usageError(stderr, "--index %d: want 0 (first) or more; leave it out for last", *index)
+		return fs.UsageError(stderr, "--index %d: want 0 (first) or more; leave it out for last", *index)
 	}
 	ctlFail := func(stderr io.Writer, err error) int { return ctlError(stdout, stderr, *jsonOut, err) }
 	token, err := admin.ReadToken(*tokenFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm ctl: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	addr := *socket
 	if *url != "" {
@@ -100,10 +101,10 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	want := map[string]int{"list": 0, "stats": 1, "reload-config": 0, "show": 1, "load": 2, "unload": 1, "reload": 1, "control": 2}
 	n, ok := want[cmd]
 	if !ok {
-		return fs.usageError(stderr, "unknown command %q", cmd)
+		return fs.UsageError(stderr, "unknown command %q", cmd)
 	}
 	if len(rest) != n && !(cmd == "stats" && len(rest) == 0) {
-		return fs.usageError(stderr, "%s takes %d argument(s), got %d", cmd, n, len(rest))
+		return fs.UsageError(stderr, "%s takes %d argument(s), got %d", cmd, n, len(rest))
 	}
 	parts := admin.SplitPath
 	var out any
@@ -116,7 +117,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = admin.ListV1{SchemaVersion: admin.SchemaVersion, Tenants: ts}
 		if !*jsonOut {
 			admin.WriteTenants(stdout, ts)
-			return exitOK
+			return cli.ExitOK
 		}
 	case "stats":
 		s, err := c.Stats(ctx)
@@ -126,7 +127,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(rest) == 1 {
 			p, ok := parts(rest[0], 2)
 			if !ok {
-				return fs.usageError(stderr, "stats %q: want TENANT/INTERFACE", rest[0])
+				return fs.UsageError(stderr, "stats %q: want TENANT/INTERFACE", rest[0])
 			}
 			if s, err = admin.FilterSnapshot(s, p[0], p[1]); err != nil {
 				return ctlFail(stderr, err)
@@ -135,12 +136,12 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = admin.NewStatsV1(s)
 		if !*jsonOut {
 			admin.WriteStats(stdout, s)
-			return exitOK
+			return cli.ExitOK
 		}
 	case "show":
 		p, ok := parts(rest[0], 2)
 		if !ok {
-			return fs.usageError(stderr, "show %q: want TENANT/INTERFACE", rest[0])
+			return fs.UsageError(stderr, "show %q: want TENANT/INTERFACE", rest[0])
 		}
 		det, err := c.Interface(ctx, p[0], p[1])
 		if err != nil {
@@ -149,12 +150,12 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = admin.NewShowV1(det)
 		if !*jsonOut {
 			admin.WriteDetails(stdout, det)
-			return exitOK
+			return cli.ExitOK
 		}
 	case "load":
 		p, ok := parts(rest[0], 2)
 		if !ok {
-			return fs.usageError(stderr, "load %q: want TENANT/INTERFACE", rest[0])
+			return fs.UsageError(stderr, "load %q: want TENANT/INTERFACE", rest[0])
 		}
 		// The daemon resolves paths from its own directory: send absolute ones.
 		pc := config.Plugin{File: absPath(rest[1]), Name: *name, Config: *pcfg, ConfigFile: absPath(*pcfgFile)}
@@ -171,7 +172,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "unload", "reload":
 		p, ok := parts(rest[0], 3)
 		if !ok {
-			return fs.usageError(stderr, "%s %q: want TENANT/INTERFACE/PLUGIN", cmd, rest[0])
+			return fs.UsageError(stderr, "%s %q: want TENANT/INTERFACE/PLUGIN", cmd, rest[0])
 		}
 		if cmd == "unload" {
 			err = c.Unload(ctx, p[0], p[1], p[2])
@@ -185,14 +186,14 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "control":
 		p, ok := parts(rest[0], 3)
 		if !ok {
-			return fs.usageError(stderr, "control %q: want TENANT/INTERFACE/PLUGIN", rest[0])
+			return fs.UsageError(stderr, "control %q: want TENANT/INTERFACE/PLUGIN", rest[0])
 		}
 		msg := []byte(rest[1])
 		if name, ok := strings.CutPrefix(rest[1], "@"); ok {
 			// Binary messages (such as the C acl's rule sets) come from a file.
 			if msg, err = os.ReadFile(name); err != nil {
 				fmt.Fprintf(stderr, "memif-wasm ctl: control message: %v\n", err)
-				return exitUsage
+				return cli.ExitUsage
 			}
 		}
 		reply, err := c.Control(ctx, p[0], p[1], p[2], msg)
@@ -206,7 +207,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			} else {
 				fmt.Fprintf(stdout, "%d bytes: %x\n", len(reply), reply)
 			}
-			return exitOK
+			return cli.ExitOK
 		}
 	case "reload-config":
 		changes, err := c.ReloadConfig(ctx)
@@ -221,18 +222,18 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			for _, ch := range changes {
 				fmt.Fprintln(stdout, ch)
 			}
-			return exitOK
+			return cli.ExitOK
 		}
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(out)
-		return exitOK
+		return cli.ExitOK
 	}
 	ch := out.(admin.ChangeV1)
 	fmt.Fprintf(stdout, "%s %s\n", ch.Action, ch.Plugin)
-	return exitOK
+	return cli.ExitOK
 }
 
 // ctlError reports a failed request, as {"error": ..., "exit_code": 1} on
@@ -248,22 +249,10 @@ func ctlError(stdout, stderr io.Writer, jsonOut bool, err error) int {
 	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(admin.ErrorV1{SchemaVersion: admin.SchemaVersion, Error: msg, ExitCode: exitFailure})
+		enc.Encode(admin.ErrorV1{SchemaVersion: admin.SchemaVersion, Error: msg, ExitCode: cli.ExitFailure})
 	}
 	fmt.Fprintf(stderr, "memif-wasm ctl: %s\n", msg)
-	return exitFailure
-}
-
-// alias adds old as a deprecated name of the flag new.
-// parse then says so on stderr when it is used.
-func alias(fs *flagSet, old, new string) {
-	f := fs.Lookup(new)
-	fs.Var(f.Value, old, f.Usage)
-	fs.MarkHidden(old)
-	if fs.aliases == nil {
-		fs.aliases = map[string]string{}
-	}
-	fs.aliases[old] = new
+	return cli.ExitFailure
 }
 
 // isText reports whether b prints as it is: UTF-8 without control

@@ -7,11 +7,12 @@ import (
 	"io"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 )
 
 func init() {
-	register(command{name: "top", summary: "live per-interface and per-plugin rates of a running daemon (ctl top)", run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	program.Register(cli.Command{Name: "top", Summary: "live per-interface and per-plugin rates of a running daemon (ctl top)", Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ctlMain(ctx, append(args, "top"), stdout, stderr)
 	}})
 }
@@ -48,7 +49,7 @@ type ctlViewFlags struct {
 	iterations   *int
 }
 
-func addCtlViewFlags(fs *flagSet) *ctlViewFlags {
+func addCtlViewFlags(fs *cli.FlagSet) *ctlViewFlags {
 	return &ctlViewFlags{
 		rx:         fs.Bool("rx", false, "capture: packets received on the interface, as received"),
 		tx:         fs.Bool("tx", false, "capture: packets sent out of the interface, as sent"),
@@ -63,27 +64,27 @@ func addCtlViewFlags(fs *flagSet) *ctlViewFlags {
 }
 
 // ctlView runs a view command; ok is false when cmd is not one.
-func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags, cmd string, rest []string, jsonOut bool, stdout, stderr io.Writer) (code int, ok bool) {
+func ctlView(ctx context.Context, c *admin.Client, fs *cli.FlagSet, f *ctlViewFlags, cmd string, rest []string, jsonOut bool, stdout, stderr io.Writer) (code int, ok bool) {
 	printJSON := func(v any) int {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(v)
-		return exitOK
+		return cli.ExitOK
 	}
 	switch cmd {
 	case "trace":
 		if len(rest) == 0 {
-			return fs.usageError(stderr, "trace needs add, show or clear"), true
+			return fs.UsageError(stderr, "trace needs add, show or clear"), true
 		}
 		switch sub := rest[0]; {
 		case sub == "add" && len(rest) == 3:
 			p, ok := admin.SplitPath(rest[1], 2)
 			if !ok {
-				return fs.usageError(stderr, "trace add %q: want TENANT/INTERFACE", rest[1]), true
+				return fs.UsageError(stderr, "trace add %q: want TENANT/INTERFACE", rest[1]), true
 			}
 			var n int
 			if _, err := fmt.Sscan(rest[2], &n); err != nil || fmt.Sprint(n) != rest[2] {
-				return fs.usageError(stderr, "trace add: packet count %q is not a number", rest[2]), true
+				return fs.UsageError(stderr, "trace add: packet count %q is not a number", rest[2]), true
 			}
 			t, i := p[0], p[1]
 			if err := c.AddTrace(ctx, t, i, n); err != nil {
@@ -111,26 +112,26 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 			}
 			fmt.Fprintln(stdout, "traces cleared")
 		default:
-			return fs.usageError(stderr, "trace: want 'add TENANT/IFACE N', 'show' or 'clear'"), true
+			return fs.UsageError(stderr, "trace: want 'add TENANT/IFACE N', 'show' or 'clear'"), true
 		}
-		return exitOK, true
+		return cli.ExitOK, true
 	case "capture":
 		if len(rest) != 1 {
-			return fs.usageError(stderr, "capture takes TENANT/INTERFACE"), true
+			return fs.UsageError(stderr, "capture takes TENANT/INTERFACE"), true
 		}
 		p, ok := admin.SplitPath(rest[0], 2)
 		if !ok {
-			return fs.usageError(stderr, "capture %q: want TENANT/INTERFACE", rest[0]), true
+			return fs.UsageError(stderr, "capture %q: want TENANT/INTERFACE", rest[0]), true
 		}
 		t, i := p[0], p[1]
 		if !*f.rx && !*f.tx && !*f.drop {
-			return fs.usageError(stderr, "capture: give at least one of --rx, --tx, --drop"), true
+			return fs.UsageError(stderr, "capture: give at least one of --rx, --tx, --drop"), true
 		}
 		if *f.write == "" {
-			return fs.usageError(stderr, "capture: -w FILE is required (- for stdout)"), true
+			return fs.UsageError(stderr, "capture: -w FILE is required (- for stdout)"), true
 		}
 		if *f.timeout < 0 {
-			return fs.usageError(stderr, "capture: --timeout %v is negative", *f.timeout), true
+			return fs.UsageError(stderr, "capture: --timeout %v is negative", *f.timeout), true
 		}
 		res, err := c.CaptureFile(ctx, t, i, admin.CaptureRequest{Rx: *f.rx, Tx: *f.tx, Drop: *f.drop, Count: *f.count,
 			Snaplen: *f.snaplen, TimeoutMS: f.timeout.Milliseconds()}, *f.write, stdout)
@@ -139,7 +140,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 		}
 		if res.Interrupted {
 			fmt.Fprintf(stderr, "memif-wasm ctl: capture interrupted; %s holds the packets captured until then\n", *f.write)
-			return exitOK, true
+			return cli.ExitOK, true
 		}
 		if *f.write != "-" {
 			if jsonOut {
@@ -151,10 +152,10 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 			}
 			fmt.Fprintln(stdout)
 		}
-		return exitOK, true
+		return cli.ExitOK, true
 	case "runtime", "clear":
 		if len(rest) != 0 {
-			return fs.usageError(stderr, "%s takes no argument", cmd), true
+			return fs.UsageError(stderr, "%s takes no argument", cmd), true
 		}
 		if cmd == "clear" {
 			since, err := c.ClearRuntime(ctx)
@@ -165,7 +166,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 				return printJSON(admin.RuntimeClearReply{Since: since}), true
 			}
 			fmt.Fprintf(stdout, "runtime counters cleared at %s\n", since.Format(time.RFC3339))
-			return exitOK, true
+			return cli.ExitOK, true
 		}
 		rt, err := c.Runtime(ctx)
 		if err != nil {
@@ -175,18 +176,18 @@ func ctlView(ctx context.Context, c *admin.Client, fs *flagSet, f *ctlViewFlags,
 			return printJSON(rt), true
 		}
 		admin.WriteRuntime(stdout, rt)
-		return exitOK, true
+		return cli.ExitOK, true
 	case "top":
 		if len(rest) != 0 {
-			return fs.usageError(stderr, "top takes no argument"), true
+			return fs.UsageError(stderr, "top takes no argument"), true
 		}
 		if *f.interval < 10*time.Millisecond {
-			return fs.usageError(stderr, "top: --interval %v is too short (at least 10ms)", *f.interval), true
+			return fs.UsageError(stderr, "top: --interval %v is too short (at least 10ms)", *f.interval), true
 		}
 		if err := c.Top(ctx, *f.interval, *f.iterations, jsonOut, !jsonOut && isTerminal(stdout), stdout); err != nil {
 			return ctlError(stdout, stderr, jsonOut, err), true
 		}
-		return exitOK, true
+		return cli.ExitOK, true
 	}
 	return 0, false
 }

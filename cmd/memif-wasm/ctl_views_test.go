@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 
 	"github.com/memif-wasm/memif-wasm/host/daemon"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
@@ -61,7 +62,7 @@ func sendGen(t *testing.T, sock string, count uint64, rate float64) gen.Report {
 // drop reason as each packet's comment.
 func TestCtlTraceAndCapture(t *testing.T) {
 	sock, adminSock, _ := startACLRun(t)
-	if code, _, errOut := ctl(t, adminSock, "trace", "add", "default/memif0", "16"); code != exitOK {
+	if code, _, errOut := ctl(t, adminSock, "trace", "add", "default/memif0", "16"); code != cli.ExitOK {
 		t.Fatalf("trace add: %d %s", code, errOut)
 	}
 	pcap := filepath.Join(t.TempDir(), "cap.pcapng")
@@ -95,7 +96,7 @@ func TestCtlTraceAndCapture(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("capture did not end at its count")
 	}
-	if res.code != exitOK || res.out != "40 packets written to "+pcap+"\n" {
+	if res.code != cli.ExitOK || res.out != "40 packets written to "+pcap+"\n" {
 		t.Fatalf("capture: exit %d\n%s%s", res.code, res.out, res.errOut)
 	}
 	out := hosttest.Tshark(t, pcap, "frame.interface_name", "frame.p2p_dir", "udp.srcport", "frame.cap_len", "frame.comment")
@@ -141,7 +142,7 @@ func TestCtlTraceAndCapture(t *testing.T) {
 	}
 
 	code, show, errOut := ctl(t, adminSock, "trace", "show")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("trace show: %d %s", code, errOut)
 	}
 	for _, want := range []string{"default/memif0: 16 packets traced", "Packet 1 ", "Packet 16 ",
@@ -154,10 +155,10 @@ func TestCtlTraceAndCapture(t *testing.T) {
 	}
 	code, js, _ := ctl(t, adminSock, "--json", "trace", "show")
 	var views []daemon.TraceView
-	if err := json.Unmarshal([]byte(js), &views); code != exitOK || err != nil || len(views) != 1 || len(views[0].Packets) != 16 {
+	if err := json.Unmarshal([]byte(js), &views); code != cli.ExitOK || err != nil || len(views) != 1 || len(views[0].Packets) != 16 {
 		t.Fatalf("trace show --json: %d %v %.300s", code, err, js)
 	}
-	if code, out, _ := ctl(t, adminSock, "trace", "clear"); code != exitOK || out != "traces cleared\n" {
+	if code, out, _ := ctl(t, adminSock, "trace", "clear"); code != cli.ExitOK || out != "traces cleared\n" {
 		t.Errorf("trace clear: %d %q", code, out)
 	}
 	if _, out, _ := ctl(t, adminSock, "trace", "show"); !strings.HasPrefix(out, "no trace") {
@@ -174,17 +175,17 @@ func TestCtlViewsRefuse(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"trace", "add", "default/nope", "5"}, exitFailure, `no interface "nope" in tenant "default"`},
-		{[]string{"trace", "add", "default/memif0", "0"}, exitFailure, "trace of 0 packets: want 1 to 10000"},
-		{[]string{"trace", "add", "default/memif0", "x"}, exitUsage, `packet count "x" is not a number`},
-		{[]string{"trace", "add", "memif0", "5"}, exitUsage, "want TENANT/INTERFACE"},
-		{[]string{"trace"}, exitUsage, "trace needs add, show or clear"},
-		{[]string{"capture", "default/memif0", "-w", "x.pcapng"}, exitUsage, "at least one of --rx, --tx, --drop"},
-		{[]string{"capture", "default/memif0", "--rx"}, exitUsage, "-w FILE is required"},
-		{[]string{"capture", "default/memif0", "--rx", "--count", "0", "-w", filepath.Join(t.TempDir(), "c.pcapng")}, exitFailure, "capture of 0 packets"},
-		{[]string{"capture", "default/memif0", "--rx", "--snaplen", "70000", "-w", filepath.Join(t.TempDir(), "c.pcapng")}, exitFailure, "snaplen 70000"},
-		{[]string{"runtime", "x"}, exitUsage, "runtime takes no argument"},
-		{[]string{"top", "--interval", "1ms"}, exitUsage, "too short"},
+		{[]string{"trace", "add", "default/nope", "5"}, cli.ExitFailure, `no interface "nope" in tenant "default"`},
+		{[]string{"trace", "add", "default/memif0", "0"}, cli.ExitFailure, "trace of 0 packets: want 1 to 10000"},
+		{[]string{"trace", "add", "default/memif0", "x"}, cli.ExitUsage, `packet count "x" is not a number`},
+		{[]string{"trace", "add", "memif0", "5"}, cli.ExitUsage, "want TENANT/INTERFACE"},
+		{[]string{"trace"}, cli.ExitUsage, "trace needs add, show or clear"},
+		{[]string{"capture", "default/memif0", "-w", "x.pcapng"}, cli.ExitUsage, "at least one of --rx, --tx, --drop"},
+		{[]string{"capture", "default/memif0", "--rx"}, cli.ExitUsage, "-w FILE is required"},
+		{[]string{"capture", "default/memif0", "--rx", "--count", "0", "-w", filepath.Join(t.TempDir(), "c.pcapng")}, cli.ExitFailure, "capture of 0 packets"},
+		{[]string{"capture", "default/memif0", "--rx", "--snaplen", "70000", "-w", filepath.Join(t.TempDir(), "c.pcapng")}, cli.ExitFailure, "snaplen 70000"},
+		{[]string{"runtime", "x"}, cli.ExitUsage, "runtime takes no argument"},
+		{[]string{"top", "--interval", "1ms"}, cli.ExitUsage, "too short"},
 	} {
 		code, _, errOut := ctl(t, adminSock, tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.msg) {
@@ -194,7 +195,7 @@ func TestCtlViewsRefuse(t *testing.T) {
 	// A capture that ends by its --timeout before any packet is still a
 	// pcapng file (here on stdout): the header and its interfaces.
 	code, out, errOut := ctl(t, adminSock, "capture", "default/memif0", "--rx", "--drop", "--timeout", "100ms", "-w", "-")
-	if code != exitOK || !strings.HasPrefix(out, "\x0a\x0d\x0d\x0a") || !strings.Contains(out, "default/memif0 drop") {
+	if code != cli.ExitOK || !strings.HasPrefix(out, "\x0a\x0d\x0d\x0a") || !strings.Contains(out, "default/memif0 drop") {
 		t.Errorf("capture -w - with a timeout: exit %d, %q, %s", code, out, errOut)
 	}
 }
@@ -209,7 +210,7 @@ func TestCtlRuntimeClearTop(t *testing.T) {
 		t.Helper()
 		code, js, errOut := ctl(t, adminSock, "--json", "runtime")
 		var r daemon.Runtime
-		if err := json.Unmarshal([]byte(js), &r); code != exitOK || err != nil {
+		if err := json.Unmarshal([]byte(js), &r); code != cli.ExitOK || err != nil {
 			t.Fatalf("runtime --json: %d %v %s", code, err, errOut)
 		}
 		return &r
@@ -228,10 +229,10 @@ func TestCtlRuntimeClearTop(t *testing.T) {
 		f := strings.Fields(l)
 		row = row || len(f) == 10 && f[0] == "default" && f[1] == "memif0" && f[2] == "0" && f[3] == fmt.Sprint(r.Workers[0].Bursts) && f[4] == fmt.Sprint(rep.Sent)
 	}
-	if code != exitOK || !strings.Contains(table, "PKTS/BURST") || !row {
+	if code != cli.ExitOK || !strings.Contains(table, "PKTS/BURST") || !row {
 		t.Errorf("runtime table lacks the worker's row:\n%s", table)
 	}
-	if code, out, _ := ctl(t, adminSock, "clear"); code != exitOK || !strings.HasPrefix(out, "runtime counters cleared at ") {
+	if code, out, _ := ctl(t, adminSock, "clear"); code != cli.ExitOK || !strings.HasPrefix(out, "runtime counters cleared at ") {
 		t.Errorf("clear: %d %q", code, out)
 	}
 	if r := rt(); r.Workers[0].Packets != 0 || r.Workers[0].Bursts != 0 || r.Plugins[0].Calls != 0 {
@@ -246,7 +247,7 @@ func TestCtlRuntimeClearTop(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	code, js, errOut := ctl(t, adminSock, "--json", "top", "-n", "2", "--interval", "250ms")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("top --json: %d %s", code, errOut)
 	}
 	dec := json.NewDecoder(strings.NewReader(js))
@@ -265,7 +266,7 @@ func TestCtlRuntimeClearTop(t *testing.T) {
 		t.Errorf("top: best rx rate %.0f pps while gen sends 3000 pps", best)
 	}
 	var out, errb strings.Builder
-	if code := run(context.Background(), []string{"top", "--admin-socket", adminSock, "-n", "1", "--interval", "100ms"}, &out, &errb); code != exitOK ||
+	if code := run(context.Background(), []string{"top", "--admin-socket", adminSock, "-n", "1", "--interval", "100ms"}, &out, &errb); code != cli.ExitOK ||
 		!strings.Contains(out.String(), "RX PPS") || !strings.Contains(out.String(), "reflect") {
 		t.Errorf("memif-wasm top: %d\n%s%s", code, out.String(), errb.String())
 	}

@@ -9,13 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/host/daemon/demo"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 func init() {
-	register(command{name: "demo", summary: "run a host with example plugins against a built-in traffic generator", run: demoMain})
+	program.Register(cli.Command{Name: "demo", Summary: "run a host with example plugins against a built-in traffic generator", Run: demoMain})
 }
 
 const demoUsage = "memif-wasm demo [--duration D] [--plugin FILE]..."
@@ -37,7 +38,7 @@ memif-wasm demo --plugin plugins/build/icmp-responder.wasm --proto icmp
 memif-wasm demo --plugin my-filter.wasm --plugin plugins/build/macswap.wasm`
 
 func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("demo", demoUsage, demoDescription, demoExamples)
+	fs := cli.NewFlagSet("memif-wasm demo", demoUsage, demoDescription, demoExamples)
 	logFormat := logFormatFlag(fs)
 	duration := fs.Duration("duration", 5*time.Second, "how long traffic flows")
 	plugins := fs.StringArray("plugin", nil, "a .wasm plugin for the pipeline (repeatable, in order; replaces the default pipeline)")
@@ -52,25 +53,25 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	interval := fs.Duration("interval", time.Second, "how often live rates are shown")
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
 	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
-	if code, done := fs.parse(args, stdout, stderr); done {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
 	logger, ok := warnLogger(*logFormat, stderr)
 	if !ok {
-		return fs.usageError(stderr, "--log-format %q: want text or json", *logFormat)
+		return fs.UsageError(stderr, "--log-format %q: want text or json", *logFormat)
 	}
 	if fs.NArg() > 0 {
-		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
+		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *duration <= 0 {
-		return fs.usageError(stderr, "--duration %v: want a positive duration", *duration)
+		return fs.UsageError(stderr, "--duration %v: want a positive duration", *duration)
 	}
 	if *interval <= 0 {
-		return fs.usageError(stderr, "--interval %v: want a positive duration", *interval)
+		return fs.UsageError(stderr, "--interval %v: want a positive duration", *interval)
 	}
 	protoV, err := gen.ParseProto(*proto)
 	if err != nil {
-		return fs.usageError(stderr, "--proto: %v", err)
+		return fs.UsageError(stderr, "--proto: %v", err)
 	}
 	var pipeline []config.Plugin
 	if len(*plugins) > 0 {
@@ -88,9 +89,9 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm demo: %v\n", err)
-		return exitFailure
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 func defaultCacheDir() string {

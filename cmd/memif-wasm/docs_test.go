@@ -6,11 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
@@ -37,14 +37,10 @@ func checkRepoFiles(t *testing.T, where, text string) (found int) {
 // Every file a command's help names exists (the help once named acl.json
 // and acl.rules, which never did).
 func TestHelpNamesExistingFiles(t *testing.T) {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, c := range program.Commands() {
+		n := c.Name
 		code, out, _ := runArgs(t, n, "--help")
-		if code != exitOK {
+		if code != cli.ExitOK {
 			t.Fatalf("%s --help: exit %d", n, code)
 		}
 		checkRepoFiles(t, n+" --help", out)
@@ -75,7 +71,7 @@ func TestReadmeInspectExample(t *testing.T) {
 	}
 	acl := builtPlugin(t, "acl.wasm")
 	code, out, errs := runArgs(t, "inspect", acl, "--plugin-config", "../../plugins/acl/acl.example.json")
-	if code != exitOK || !strings.Contains(out, "admitted     yes") {
+	if code != cli.ExitOK || !strings.Contains(out, "admitted     yes") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
 	"github.com/memif-wasm/memif-wasm/host/daemon/serve"
 )
@@ -22,7 +23,7 @@ func isTerminal(w any) bool {
 
 // logFormatFlag adds --log-format to a command whose warnings go to its
 // log (gen, demo, bench; run has its own, which the config may set).
-func logFormatFlag(fs *flagSet) *string {
+func logFormatFlag(fs *cli.FlagSet) *string {
 	return fs.String("log-format", "text", "log format of warnings on stderr: text or json")
 }
 

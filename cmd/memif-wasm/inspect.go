@@ -9,12 +9,13 @@ import (
 	"io"
 	"os"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 )
 
 func init() {
-	register(command{name: "inspect", summary: "show a plugin's imports, exports, ABI version and memory, and whether it would be admitted", run: inspectMain})
+	program.Register(cli.Command{Name: "inspect", Summary: "show a plugin's imports, exports, ABI version and memory, and whether it would be admitted", Run: inspectMain})
 }
 
 const inspectUsage = "memif-wasm inspect FILE.wasm [--json] [--max-pages N] [--plugin-config FILE]"
@@ -30,36 +31,36 @@ memif-wasm inspect plugins/build/acl.wasm --plugin-config plugins/acl/acl.exampl
 memif-wasm inspect my-filter.wasm --max-pages 256   # would it fit a 16 MiB cap?`
 
 func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("inspect", inspectUsage, inspectDescription, inspectExamples)
+	fs := cli.NewFlagSet("memif-wasm inspect", inspectUsage, inspectDescription, inspectExamples)
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	maxPages := fs.Uint32("max-pages", 0, fmt.Sprintf("memory cap in 64 KiB pages to admit against (default %d)", host.DefaultPluginPages))
 	cfgFile := fs.String("plugin-config", "", "file whose bytes are handed to mw_init during the probe")
-	if code, done := fs.parse(args, stdout, stderr); done {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		return fs.usageError(stderr, "want exactly one FILE.wasm, got %d arguments", fs.NArg())
+		return fs.UsageError(stderr, "want exactly one FILE.wasm, got %d arguments", fs.NArg())
 	}
 	file := fs.Arg(0)
 	if fs.Changed("max-pages") && (*maxPages == 0 || *maxPages > host.DefaultMaxMemoryPages) {
-		return fs.usageError(stderr, "--max-pages %d: want 1..%d", *maxPages, host.DefaultMaxMemoryPages)
+		return fs.UsageError(stderr, "--max-pages %d: want 1..%d", *maxPages, host.DefaultMaxMemoryPages)
 	}
 	wasm, err := host.ReadModuleFile(file, host.DefaultMaxModuleBytes)
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm inspect: %v\n", err)
-		return exitFailure
+		return cli.ExitFailure
 	}
 	pc := &host.PluginConfig{MaxMemoryPages: *maxPages}
 	if *cfgFile != "" {
 		if pc.Config, err = os.ReadFile(*cfgFile); err != nil {
 			fmt.Fprintf(stderr, "memif-wasm inspect: --plugin-config: %v\n", err)
-			return exitFailure
+			return cli.ExitFailure
 		}
 	}
 	info, err := host.Inspect(ctx, wasm, pc)
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm inspect: %s: %v\n", file, err)
-		return exitFailure
+		return cli.ExitFailure
 	}
 	if info.Size == 0 { // refused before the engine looked at the bytes
 		sum := sha256.Sum256(wasm)
@@ -74,7 +75,7 @@ func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		rep.WriteText(stdout)
 	}
 	if !rep.Admitted {
-		return exitFailure
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
@@ -129,7 +130,7 @@ func TestCheckConfig(t *testing.T) {
 	}
 	okCfg := cfg("ok.yaml", good)
 	code, out, errs := runBinary(t, "run", "--check-config", "--config", okCfg)
-	if code != exitOK || !strings.Contains(out, "config OK: 1 tenant(s), 1 interface(s), 1 plugin(s) compiled and probed") {
+	if code != cli.ExitOK || !strings.Contains(out, "config OK: 1 tenant(s), 1 interface(s), 1 plugin(s) compiled and probed") {
 		t.Fatalf("good config: exit %d\n%s\n%s", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "never.sock")); !os.IsNotExist(err) {
@@ -138,13 +139,13 @@ func TestCheckConfig(t *testing.T) {
 
 	// Valid but probably not meant: warned about, still exit 0.
 	code, _, errs = runBinary(t, "run", "--check-config", "--config", cfg("empty-pipeline.yaml"))
-	if code != exitOK || !strings.Contains(errs, "warning: tenants[0].interfaces[0] (t/m0): no plugin and no egress") {
+	if code != cli.ExitOK || !strings.Contains(errs, "warning: tenants[0].interfaces[0] (t/m0): no plugin and no egress") {
 		t.Errorf("pipeline that drops everything: exit %d\n%s", code, errs)
 	}
 
 	bad := cfg("bad.yaml", filepath.Join(dir, "missing.wasm"), garbage, good)
 	code, out, errs = runBinary(t, "run", "--check-config", "--config", bad)
-	if code != exitFailure {
+	if code != cli.ExitFailure {
 		t.Fatalf("bad plugins: exit %d, want 1\n%s\n%s", code, out, errs)
 	}
 	for _, w := range []string{"2 problem(s)", `plugin "missing"`, "no such file", `plugin "garbage"`, "not a valid wasm module"} {
@@ -155,11 +156,11 @@ func TestCheckConfig(t *testing.T) {
 
 	invalid := writeFile(t, filepath.Join(dir, "invalid.yaml"), "tenants:\n- name: t\n  interfaces:\n  - name: m0\n    role: boss\n    ring_size: 1000\n")
 	code, _, errs = runBinary(t, "run", "--check-config", "--config", invalid)
-	if code != exitFailure || !strings.Contains(errs, "2 problem(s)") || !strings.Contains(errs, "interfaces[0].role") || !strings.Contains(errs, "interfaces[0].ring_size") {
+	if code != cli.ExitFailure || !strings.Contains(errs, "2 problem(s)") || !strings.Contains(errs, "interfaces[0].role") || !strings.Contains(errs, "interfaces[0].ring_size") {
 		t.Fatalf("invalid config: exit %d\n%s", code, errs)
 	}
 	code, _, errs = runBinary(t, "run", "--check-config", "--config", filepath.Join(dir, "nope.yaml"))
-	if code != exitFailure || !strings.Contains(errs, "nope.yaml") {
+	if code != cli.ExitFailure || !strings.Contains(errs, "nope.yaml") {
 		t.Fatalf("missing config: exit %d\n%s", code, errs)
 	}
 }
@@ -202,12 +203,12 @@ func TestSocketPermissions(t *testing.T) {
 	} {
 		args := append([]string{"run", "--socket", filepath.Join(dir, "x.sock"), "--role", "master", "--admin-socket", filepath.Join(dir, "x-admin.sock")}, tt.args...)
 		code, _, errs := runBinary(t, args...)
-		if code != exitUsage || !strings.Contains(errs, tt.want) {
+		if code != cli.ExitUsage || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: exit %d, want 2 naming %q:\n%s", tt.args, code, tt.want, errs)
 		}
 	}
 	code, _, errs := runBinary(t, "run", "--socket", filepath.Join(dir, "y.sock"), "--role", "slave", "--socket-mode", "0660", "--admin-socket", "")
-	if code != exitUsage || !strings.Contains(errs, "apply to a master") {
+	if code != cli.ExitUsage || !strings.Contains(errs, "apply to a master") {
 		t.Errorf("slave with --socket-mode: exit %d:\n%s", code, errs)
 	}
 }
@@ -229,16 +230,16 @@ func TestAdminTokenTCPOnlyAndAudit(t *testing.T) {
 		"--admin-socket", adm, "--admin-tcp", tcp, "--admin-token-file", tok)
 	waitSocket(t, "unix", adm, errb)
 
-	if code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "reload", "default/memif0/tx"); code != exitOK {
+	if code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "reload", "default/memif0/tx"); code != cli.ExitOK {
 		t.Fatalf("unix socket without token: exit %d\n%s%s", code, out, errs)
 	}
-	if code, _, errs := runBinary(t, "ctl", "--admin-url", tcp, "list"); code != exitFailure || !strings.Contains(errs, "bearer token") {
+	if code, _, errs := runBinary(t, "ctl", "--admin-url", tcp, "list"); code != cli.ExitFailure || !strings.Contains(errs, "bearer token") {
 		t.Errorf("TCP without token: exit %d: %s", code, errs)
 	}
-	if code, out, errs := runBinary(t, "ctl", "--admin-url", "http://"+tcp, "--admin-token-file", tok, "list"); code != exitOK || !strings.Contains(out, "tx") {
+	if code, out, errs := runBinary(t, "ctl", "--admin-url", "http://"+tcp, "--admin-token-file", tok, "list"); code != cli.ExitOK || !strings.Contains(out, "tx") {
 		t.Errorf("TCP with token: exit %d\n%s%s", code, out, errs)
 	}
-	if code, _, _ := runBinary(t, "ctl", "--admin-socket", adm, "unload", "default/memif0/nope"); code != exitFailure {
+	if code, _, _ := runBinary(t, "ctl", "--admin-socket", adm, "unload", "default/memif0/nope"); code != cli.ExitFailure {
 		t.Errorf("unload of a missing plugin: exit %d", code)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -291,7 +292,7 @@ func TestCtlOperatorFixes(t *testing.T) {
 	_, errb := startBinary(t, "run", "--socket", sock, "--role", "master", "--id", "0", "--plugin", drop, "--admin-socket", adm)
 	waitSocket(t, "unix", adm, errb)
 
-	if code, out, _ := runBinary(t, "ctl", "help"); code != exitOK || !strings.Contains(out, "stats [TENANT/IFACE]") {
+	if code, out, _ := runBinary(t, "ctl", "help"); code != cli.ExitOK || !strings.Contains(out, "stats [TENANT/IFACE]") {
 		t.Errorf("ctl help: exit %d\n%s", code, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -300,17 +301,17 @@ func TestCtlOperatorFixes(t *testing.T) {
 		t.Logf("gen (every frame is dropped, so loss is expected): %v", err)
 	}
 	code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "stats", "default/memif0")
-	if code != exitOK || !strings.Contains(out, "DROPS BY REASON") || !regexp.MustCompile(`default\s+memif0\s+plugin drop: drop verdict\s+100`).MatchString(out) {
+	if code != cli.ExitOK || !strings.Contains(out, "DROPS BY REASON") || !regexp.MustCompile(`default\s+memif0\s+plugin drop: drop verdict\s+100`).MatchString(out) {
 		t.Errorf("stats TENANT/IFACE: exit %d\n%s%s", code, out, errs)
 	}
-	if code, _, errs := runBinary(t, "ctl", "--admin-socket", adm, "stats", "default/nope"); code != exitFailure || !strings.Contains(errs, "default/nope") {
+	if code, _, errs := runBinary(t, "ctl", "--admin-socket", adm, "stats", "default/nope"); code != cli.ExitFailure || !strings.Contains(errs, "default/nope") {
 		t.Errorf("stats of a missing interface: exit %d %s", code, errs)
 	}
 	code, out, errs = runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "99")
-	if code != exitFailure || !strings.Contains(errs, "index 99 is past the end") {
+	if code != cli.ExitFailure || !strings.Contains(errs, "index 99 is past the end") {
 		t.Errorf("--index 99: exit %d\n%s%s", code, out, errs)
 	}
-	if code, _, errs := runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "-2"); code != exitUsage {
+	if code, _, errs := runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "-2"); code != cli.ExitUsage {
 		t.Errorf("--index -2: exit %d %s", code, errs)
 	}
 	code, out, _ = runBinary(t, "ctl", "--admin-socket", adm, "--json", "unload", "default/memif0/nope")
@@ -318,12 +319,12 @@ func TestCtlOperatorFixes(t *testing.T) {
 		Error    string `json:"error"`
 		ExitCode int    `json:"exit_code"`
 	}
-	if code != exitFailure || json.Unmarshal([]byte(out), &jerr) != nil || !strings.Contains(jerr.Error, "nope") || jerr.ExitCode != exitFailure {
+	if code != cli.ExitFailure || json.Unmarshal([]byte(out), &jerr) != nil || !strings.Contains(jerr.Error, "nope") || jerr.ExitCode != cli.ExitFailure {
 		t.Errorf("--json error: exit %d, stdout %q", code, out)
 	}
 	// The old names still work: --plugin-config-file for --plugin-config.
 	cfgFile := writeFile(t, filepath.Join(dir, "tx.cfg"), "x")
-	if code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "0", "--plugin-config-file", cfgFile); code != exitOK ||
+	if code, out, errs := runBinary(t, "ctl", "--admin-socket", adm, "load", "default/memif0", tx, "--index", "0", "--plugin-config-file", cfgFile); code != cli.ExitOK ||
 		!strings.Contains(errs, "--plugin-config-file is deprecated, use --plugin-config") {
 		t.Errorf("load with the old flag name: exit %d\n%s%s", code, out, errs)
 	}
@@ -342,7 +343,7 @@ func TestPluginRefusalReason(t *testing.T) {
 	good := writeFile(t, filepath.Join(dir, "good.cfg"), string(aclC(true)))
 	const reason = "acl config: not an MWA1 config"
 	code, _, errs := runBinary(t, "run", "--socket", filepath.Join(dir, "x.sock"), "--role", "master", "--plugin", acl, "--plugin-config", bad, "--admin-socket", "")
-	if code != exitFailure || !strings.Contains(errs, reason) {
+	if code != cli.ExitFailure || !strings.Contains(errs, reason) {
 		t.Errorf("run with a config the plugin refuses: exit %d, stderr lacks %q:\n%s", code, reason, errs)
 	}
 	// The guest's own log line carries the daemon's keys.
@@ -353,7 +354,7 @@ func TestPluginRefusalReason(t *testing.T) {
 	_, errb := startBinary(t, "run", "--socket", filepath.Join(dir, "m.sock"), "--role", "master", "--plugin", acl, "--plugin-config", good, "--admin-socket", adm)
 	waitSocket(t, "unix", adm, errb)
 	code, _, errs = runBinary(t, "ctl", "--admin-socket", adm, "control", "default/memif0/acl-c", "garbage")
-	if code != exitFailure || !strings.Contains(errs, "mw_control: invalid argument: "+reason) {
+	if code != cli.ExitFailure || !strings.Contains(errs, "mw_control: invalid argument: "+reason) {
 		t.Errorf("ctl control refused: exit %d, stderr lacks the reason:\n%s", code, errs)
 	}
 }
@@ -417,7 +418,7 @@ func TestCtlJSONSchema(t *testing.T) {
 				t.Errorf("control: the JSON reply is not embedded as JSON: %s", out)
 			}
 		}
-		if args[0] == "unload" && (code != exitFailure || v["error"] == nil || v["exit_code"] != float64(1)) {
+		if args[0] == "unload" && (code != cli.ExitFailure || v["error"] == nil || v["exit_code"] != float64(1)) {
 			t.Errorf("unload of a missing plugin: exit %d %s", code, out)
 		}
 	}

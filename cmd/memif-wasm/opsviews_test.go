@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
@@ -172,7 +173,7 @@ func TestRunHealthReadyProfiling(t *testing.T) {
 	if code, body := httpGet(t, ac, "http://memif-wasm/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile:") {
 		t.Errorf("admin /debug/pprof/goroutine = %d %.100q", code, body)
 	}
-	if code := bg.stop(t); code != exitOK {
+	if code := bg.stop(t); code != cli.ExitOK {
 		t.Fatalf("exit %d", code)
 	}
 	sum, err := fileSHA256Hex(plugin)
@@ -201,11 +202,11 @@ func fileSHA256Hex(path string) (string, error) {
 // error), and --version is the version command.
 func TestVersionCommandLine(t *testing.T) {
 	code, _, errOut := runArgs(t, "version", "extra")
-	if code != exitUsage || !strings.Contains(errOut, `unexpected argument "extra"`) {
+	if code != cli.ExitUsage || !strings.Contains(errOut, `unexpected argument "extra"`) {
 		t.Errorf("version extra: %d %q", code, errOut)
 	}
 	code, out, _ := runArgs(t, "--version")
-	if code != exitOK || out != daemon.ReadBuildInfo().String()+"\n" {
+	if code != cli.ExitOK || out != daemon.ReadBuildInfo().String()+"\n" {
 		t.Errorf("--version: %d %q", code, out)
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 )
 
 func init() {
-	register(command{name: "plugin", summary: "publish a plugin to an OCI registry (push), fetch and verify one (pull), or sign a file (sign)", run: pluginMain})
+	program.Register(cli.Command{Name: "plugin", Summary: "publish a plugin to an OCI registry (push), fetch and verify one (pull), or sign a file (sign)", Run: pluginMain})
 }
 
 const pluginUsage = "memif-wasm plugin push FILE.wasm oci://REGISTRY/REPO:TAG [--sign-key KEY]\n" +
@@ -34,7 +35,7 @@ memif-wasm plugin pull oci://127.0.0.1:5000/plugins/macswap:v1 --key k.pub --sig
 memif-wasm plugin sign plugins/build/acl.wasm --sign-key k.pem    # writes acl.wasm.sig`
 
 func pluginMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("plugin", pluginUsage, pluginDescription, pluginExamples)
+	fs := cli.NewFlagSet("memif-wasm plugin", pluginUsage, pluginDescription, pluginExamples)
 	signKey := fs.String("sign-key", "", "push, sign: private key to sign with")
 	keys := fs.StringArray("key", nil, "pull: public key a signature must verify with (repeatable)")
 	sigPolicy := fs.String("signatures", "", "pull: require, warn or off (default: require with --key, else off)")
@@ -43,26 +44,26 @@ func pluginMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	out := fs.StringP("output", "o", "", "pull, sign: file to write")
 	dockerConfig := fs.String("docker-config", "", "docker config.json with registry credentials")
 	insecure := fs.StringArray("insecure", nil, "registry HOST[:PORT] that may be reached over plain HTTP (repeatable)")
-	if code, done := fs.parse(args, stdout, stderr); done {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
 	op, n := fs.Arg(0), fs.NArg()
 	switch {
 	case op == "push" && n != 3:
-		return fs.usageError(stderr, "push wants FILE.wasm and oci://REGISTRY/REPO:TAG")
+		return fs.UsageError(stderr, "push wants FILE.wasm and oci://REGISTRY/REPO:TAG")
 	case op == "pull" && (n != 2 || *out == ""):
-		return fs.usageError(stderr, "pull wants SOURCE and -o FILE")
+		return fs.UsageError(stderr, "pull wants SOURCE and -o FILE")
 	case op == "sign" && (n != 2 || *signKey == ""):
-		return fs.usageError(stderr, "sign wants FILE.wasm and --sign-key")
+		return fs.UsageError(stderr, "sign wants FILE.wasm and --sign-key")
 	case op != "push" && op != "pull" && op != "sign":
-		return fs.usageError(stderr, "unknown operation %q: want push, pull or sign", op)
+		return fs.UsageError(stderr, "unknown operation %q: want push, pull or sign", op)
 	}
 	if *sigPolicy == "" && len(*keys) > 0 {
 		*sigPolicy = "require"
 	}
 	pol, err := source.ParseSignaturePolicy(*sigPolicy)
 	if err != nil {
-		return fs.usageError(stderr, "--signatures: %v", err)
+		return fs.UsageError(stderr, "--signatures: %v", err)
 	}
 	f, err := source.New(source.Options{DockerConfig: *dockerConfig, Insecure: *insecure})
 	var res string
@@ -82,8 +83,8 @@ func pluginMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm plugin %s: %v\n", op, err)
-		return exitFailure
+		return cli.ExitFailure
 	}
 	fmt.Fprintln(stdout, res)
-	return exitOK
+	return cli.ExitOK
 }

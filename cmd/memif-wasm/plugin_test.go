@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
@@ -54,18 +55,18 @@ func TestRunFromOCISigned(t *testing.T) {
 	plugin := hosttest.Build(t, dir, "reflect", int(abi.TX), 0)
 	ref := "oci://" + host + "/plugins/reflect:v1"
 	code, out, errs := runCLI("plugin", "push", plugin, ref, "--sign-key", priv)
-	if code != exitOK || !strings.HasPrefix(out, "sha256:") {
+	if code != cli.ExitOK || !strings.HasPrefix(out, "sha256:") {
 		t.Fatalf("plugin push: %d %q %q", code, out, errs)
 	}
 	digest := strings.TrimSpace(out)
 	// Another module (the same bytes would share the signed digest).
 	other := hosttest.Build(t, dir, "drop", int(abi.Drop), 0)
-	if code, out, errs := runCLI("plugin", "push", other, "oci://"+host+"/plugins/reflect:unsigned"); code != exitOK {
+	if code, out, errs := runCLI("plugin", "push", other, "oci://"+host+"/plugins/reflect:unsigned"); code != cli.ExitOK {
 		t.Fatalf("unsigned push: %d %q %q", code, out, errs)
 	}
 	pulled := filepath.Join(dir, "pulled.wasm")
 	code, out, errs = runCLI("plugin", "pull", ref, "--key", pub, "-o", pulled)
-	if code != exitOK || !strings.Contains(out, "signed by "+pub) || !strings.Contains(out, digest) {
+	if code != cli.ExitOK || !strings.Contains(out, "signed by "+pub) || !strings.Contains(out, digest) {
 		t.Fatalf("plugin pull: %d %q %q", code, out, errs)
 	}
 	if a, b := readOrFail(t, plugin), readOrFail(t, pulled); !bytes.Equal(a, b) {
@@ -102,7 +103,7 @@ tenants:
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var o, e bytes.Buffer
-	if code := run(ctx, []string{"run", "--config", writeCfg("unsigned", "unsigned"), "--admin-socket", filepath.Join(dir, "u.sock")}, &o, &e); code != exitFailure ||
+	if code := run(ctx, []string{"run", "--config", writeCfg("unsigned", "unsigned"), "--admin-socket", filepath.Join(dir, "u.sock")}, &o, &e); code != cli.ExitFailure ||
 		!strings.Contains(e.String(), "no signature") {
 		t.Fatalf("unsigned run: exit %d, stderr:\n%s", code, e.String())
 	}
@@ -117,20 +118,20 @@ tenants:
 	if rep.Unique == 0 || rep.Unique+rep.Lost != 2000 {
 		t.Fatalf("gen through the pulled plugin: %+v\nrun stderr:\n%s", rep, bg.stderr.String())
 	}
-	if code, out, _ := ctl(t, admin, "show", "blue/north", "--json"); code != exitOK || !strings.Contains(out, digest) || !strings.Contains(out, `"signed_by"`) {
+	if code, out, _ := ctl(t, admin, "show", "blue/north", "--json"); code != cli.ExitOK || !strings.Contains(out, digest) || !strings.Contains(out, `"signed_by"`) {
 		t.Errorf("ctl show lacks the digest %s or signer: %d\n%s", digest, code, out)
 	}
-	if code, out, _ := ctl(t, admin, "stats"); code != exitOK || !strings.Contains(out, "plugin pulls: ") {
+	if code, out, _ := ctl(t, admin, "stats"); code != cli.ExitOK || !strings.Contains(out, "plugin pulls: ") {
 		t.Errorf("ctl stats lacks the pulls: %d\n%s", code, out)
 	}
 	// ctl load takes a reference too, under the tenant's policy.
-	if code, out, errs := ctl(t, admin, "load", "blue/north", "oci://"+host+"/plugins/reflect:unsigned", "--name", "extra", "--index", "0"); code == exitOK || !strings.Contains(errs, "no signature") {
+	if code, out, errs := ctl(t, admin, "load", "blue/north", "oci://"+host+"/plugins/reflect:unsigned", "--name", "extra", "--index", "0"); code == cli.ExitOK || !strings.Contains(errs, "no signature") {
 		t.Errorf("ctl load of an unsigned module: %d %q %q", code, out, errs)
 	}
-	if code, out, errs := ctl(t, admin, "load", "blue/north", ref, "--name", "second"); code != exitOK {
+	if code, out, errs := ctl(t, admin, "load", "blue/north", ref, "--name", "second"); code != cli.ExitOK {
 		t.Errorf("ctl load of a signed module: %d %q %q", code, out, errs)
 	}
-	if code := bg.stop(t); code != exitOK {
+	if code := bg.stop(t); code != cli.ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, bg.stderr.String())
 	}
 
@@ -161,16 +162,16 @@ func TestPluginCommandErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"plugin"}, exitUsage, "want push, pull or sign"},
-		{[]string{"plugin", "fly"}, exitUsage, `unknown operation "fly"`},
-		{[]string{"plugin", "push", notWasm}, exitUsage, "push wants FILE.wasm and oci://"},
-		{[]string{"plugin", "push", notWasm, "oci://127.0.0.1:1/p:v1"}, exitFailure, "not a wasm module"},
-		{[]string{"plugin", "push", notWasm, "oci://127.0.0.1:1/p@sha256:" + strings.Repeat("a", 64)}, exitFailure, "want oci://REGISTRY/REPO:TAG"},
-		{[]string{"plugin", "pull", "oci://127.0.0.1:1/p:v1"}, exitUsage, "-o FILE"},
-		{[]string{"plugin", "pull", "oci://127.0.0.1:1/p:v1", "-o", filepath.Join(dir, "o"), "--signatures", "maybe"}, exitUsage, "require, warn or off"},
-		{[]string{"plugin", "pull", "https://h.invalid/p.wasm", "-o", filepath.Join(dir, "o")}, exitFailure, "needs its sha256"},
-		{[]string{"plugin", "sign", notWasm}, exitUsage, "--sign-key"},
-		{[]string{"plugin", "sign", notWasm, "--sign-key", notWasm}, exitFailure, "no PEM block"},
+		{[]string{"plugin"}, cli.ExitUsage, "want push, pull or sign"},
+		{[]string{"plugin", "fly"}, cli.ExitUsage, `unknown operation "fly"`},
+		{[]string{"plugin", "push", notWasm}, cli.ExitUsage, "push wants FILE.wasm and oci://"},
+		{[]string{"plugin", "push", notWasm, "oci://127.0.0.1:1/p:v1"}, cli.ExitFailure, "not a wasm module"},
+		{[]string{"plugin", "push", notWasm, "oci://127.0.0.1:1/p@sha256:" + strings.Repeat("a", 64)}, cli.ExitFailure, "want oci://REGISTRY/REPO:TAG"},
+		{[]string{"plugin", "pull", "oci://127.0.0.1:1/p:v1"}, cli.ExitUsage, "-o FILE"},
+		{[]string{"plugin", "pull", "oci://127.0.0.1:1/p:v1", "-o", filepath.Join(dir, "o"), "--signatures", "maybe"}, cli.ExitUsage, "require, warn or off"},
+		{[]string{"plugin", "pull", "https://h.invalid/p.wasm", "-o", filepath.Join(dir, "o")}, cli.ExitFailure, "needs its sha256"},
+		{[]string{"plugin", "sign", notWasm}, cli.ExitUsage, "--sign-key"},
+		{[]string{"plugin", "sign", notWasm, "--sign-key", notWasm}, cli.ExitFailure, "no PEM block"},
 	} {
 		code, _, errs := runCLI(tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.want) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
@@ -16,7 +17,7 @@ import (
 )
 
 func init() {
-	register(command{name: "run", summary: "run the daemon: memif interfaces, wasm pipelines, metrics, admin API", run: runMain})
+	program.Register(cli.Command{Name: "run", Summary: "run the daemon: memif interfaces, wasm pipelines, metrics, admin API", Run: runMain})
 }
 
 const runUsage = "memif-wasm run [--config FILE] [--socket PATH --role master|slave --id N --plugin FILE ... --plugin-config FILE ...] [--metrics-addr HOST:PORT] [--admin-socket PATH]"
@@ -88,33 +89,33 @@ type runFlags struct {
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, f := newRunFlags()
-	if code, done := fs.parse(args, stdout, stderr); done {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
+		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	quick := fs.Changed("socket") || len(f.plugins) > 0
 	if f.configFile != "" && quick {
-		return fs.usageError(stderr, "--config and --socket/--plugin exclude each other: put the interface in the config file")
+		return fs.UsageError(stderr, "--config and --socket/--plugin exclude each other: put the interface in the config file")
 	}
 	if f.configFile == "" && !fs.Changed("socket") {
-		return fs.usageError(stderr, "give --config FILE, or --socket PATH (with --role, --id, --plugin) for a quick run")
+		return fs.UsageError(stderr, "give --config FILE, or --socket PATH (with --role, --id, --plugin) for a quick run")
 	}
 	if !fs.Changed("role") && f.configFile == "" {
 		// No default: gen, VPP and DPDK each default to one role or the
 		// other, and two slaves wait for each other forever.
-		return fs.usageError(stderr, "--role is required for a quick run: master (listens) or slave (connects)")
+		return fs.UsageError(stderr, "--role is required for a quick run: master (listens) or slave (connects)")
 	}
 	if (fs.Changed("ring-size") || fs.Changed("buffer-size")) && (f.role == "master" || f.role == "server") {
-		return fs.usageError(stderr, "--ring-size and --buffer-size are the slave's to choose: a master takes its peer's (set them on the slave)")
+		return fs.UsageError(stderr, "--ring-size and --buffer-size are the slave's to choose: a master takes its peer's (set them on the slave)")
 	}
 	if len(f.pluginConfigs) > len(f.plugins) {
-		return fs.usageError(stderr, "%d --plugin-config for %d --plugin", len(f.pluginConfigs), len(f.plugins))
+		return fs.UsageError(stderr, "%d --plugin-config for %d --plugin", len(f.pluginConfigs), len(f.plugins))
 	}
 	if !fs.Changed("admin-socket") && f.adminSocket != "" {
 		if err := os.MkdirAll(filepath.Dir(f.adminSocket), 0o700); err != nil {
-			return f.fail(stderr, exitFailure, fmt.Errorf("admin socket directory: %w (set --admin-socket)", err))
+			return f.fail(stderr, cli.ExitFailure, fmt.Errorf("admin socket directory: %w (set --admin-socket)", err))
 		}
 	}
 
@@ -133,21 +134,21 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return checkConfig(ctx, cfg, err, stdout, stderr)
 	}
 	if err != nil {
-		return f.fail(stderr, exitUsage, err)
+		return f.fail(stderr, cli.ExitUsage, err)
 	}
 	log := serve.NewLogger(cfg.Log, stderr)
 	err = serve.Run(ctx, serve.Options{Config: cfg, ConfigFile: f.configFile, Watch: f.watch, Logger: log,
 		Override: func(c *config.Config) { f.override(c, fs.Changed) }})
 	if err != nil {
 		log.Error("memif-wasm run failed", "err", err)
-		return exitFailure
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // newRunFlags defines run's command line.
-func newRunFlags() (*flagSet, *runFlags) {
-	fs := newFlagSet("run", runUsage, runDescription, runExamples)
+func newRunFlags() (*cli.FlagSet, *runFlags) {
+	fs := cli.NewFlagSet("memif-wasm run", runUsage, runDescription, runExamples)
 	var f runFlags
 	fs.StringVar(&f.configFile, "config", "", "YAML config file (tenants, interfaces, pipelines)")
 	fs.StringVar(&f.socket, "socket", "", "quick run: memif control socket path (@name: abstract namespace)")
@@ -278,7 +279,7 @@ func checkConfig(ctx context.Context, cfg *config.Config, err error, stdout, std
 		for _, p := range problems {
 			fmt.Fprintf(stderr, "  %s\n", p)
 		}
-		return exitFailure
+		return cli.ExitFailure
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "memif-wasm run --check-config: warning: %s\n", w)
@@ -291,5 +292,5 @@ func checkConfig(ctx context.Context, cfg *config.Config, err error, stdout, std
 		}
 	}
 	fmt.Fprintf(stdout, "config OK: %d tenant(s), %d interface(s), %d plugin(s) compiled and probed\n", len(cfg.Tenants), ifaces, plugins)
-	return exitOK
+	return cli.ExitOK
 }
