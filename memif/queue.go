@@ -586,6 +586,120 @@ func (q *queue) alloc(bufs []Buffer, size int) (int, error) {
 	return n, nil
 }
 
+// AllocBurst is Alloc for several packets under one acquisition of the
+// queue: packet k gets a chain of as many buffers as sizes[k] bytes need,
+// each packet all or nothing. Buffers fill bufs from its start in packet
+// order, so a chain's buffers are consecutive and all but its last carry
+// BufferNext. It returns how many whole packets it allocated and how many
+// buffers they took; when it stops early, err says why for packet pkts
+// (ErrRingFull, ErrShortBuffer, ErrTooLarge, ErrInvalid for a negative size),
+// and the packets before it stay allocated. Write the packets into Data and
+// publish with TxBurst(bufs[:nbufs]).
+func (q *TxQueue) AllocBurst(bufs []Buffer, sizes []int) (pkts, nbufs int, err error) {
+	if len(sizes) == 0 {
+		return 0, 0, nil
+	}
+	if err := q.lock(); err != nil {
+		return 0, 0, err
+	}
+	if q.unsealed {
+		var nb int // guarded returns one count; the other by capture
+		pkts, err = guarded(&q.queue, func() (int, error) {
+			var p int
+			var err error
+			p, nb, err = q.allocBurst(bufs, sizes)
+			return p, err
+		})
+		return pkts, nb, err
+	}
+	pkts, nbufs, err = q.allocBurst(bufs, sizes)
+	q.mu.Unlock()
+	return pkts, nbufs, err
+}
+
+// allocBurst is AllocBurst with q.mu held. The room left is derived once
+// (and the peer's index loaded again at most once, when it runs out), not
+// per packet as a loop of Alloc calls would.
+func (q *queue) allocBurst(bufs []Buffer, sizes []int) (pkts, nb int, err error) {
+	free, err := q.txFree(1)
+	if err != nil {
+		return 0, 0, err
+	}
+	fresh := false // free counts from an index loaded in this call
+	// Locals: stores into bufs could alias q's fields, so the compiler
+	// would reload each of them per buffer.
+	cur, slave, self := q.cur, q.slave, q
+	mem, shadow, mask, region, bsize := q.bufMem, q.shadow, q.mask, q.bufRegion, q.bufSize
+	limit := uint64(q.size) * uint64(bsize) // slave: the most a chain can hold
+	for _, size := range sizes {
+		if size < 0 {
+			err = ErrInvalid
+			break
+		}
+		if slave && uint64(size) > limit {
+			err = ErrTooLarge
+			break
+		}
+		n, rem := 0, size // buffers of this packet, bytes still to place
+		for {
+			if uint32(n) == q.size {
+				// Every buffer the master posted, and the packet goes on.
+				err = ErrTooLarge
+				break
+			}
+			if uint32(nb+n) >= free {
+				if !fresh {
+					fresh = true
+					if free, err = q.txFree(uint32(nb+n) + 1); err != nil {
+						break
+					}
+					continue
+				}
+				add(&q.st.ringFull, 1)
+				err = ErrRingFull
+				break
+			}
+			if nb+n >= len(bufs) {
+				err = ErrShortBuffer
+				break
+			}
+			idx := cur + uint16(nb+n)
+			b := &bufs[nb+n]
+			if slave {
+				// Our own buffer: region and offset from private state.
+				base := shadow[idx&mask]
+				chunk := uint32(min(rem, int(bsize)))
+				b.Data = mem[base : base+chunk : base+bsize]
+				b.Region, b.Offset, b.cap = region, base, bsize
+				rem -= int(chunk)
+			} else {
+				v, region, off, verr := q.slotView(idx)
+				if verr != nil {
+					err = verr
+					break
+				}
+				chunk := min(rem, len(v))
+				b.Data = v[:chunk]
+				b.Region, b.Offset, b.cap = region, off, uint32(len(v))
+				rem -= chunk
+			}
+			b.Flags, b.q, b.slot = BufferNext, self, idx
+			n++
+			if rem == 0 {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+		bufs[nb+n-1].Flags = 0
+		nb += n
+		pkts++
+	}
+	q.cur = cur + uint16(nb)
+	return pkts, nb, err
+}
+
 // TxBurst publishes buffers obtained from Alloc or EnqueueRx, in the order
 // they were obtained, and signals the peer unless it polls. The length of
 // each buffer is len(Data). A burst must not end inside a chain.
