@@ -130,6 +130,10 @@ type Worker struct {
 	pkts   []host.Packet
 	np     int
 	chain  [][]byte // further segments of chained packets, as many as bufs
+	// transmit's packets of one verdict and port: their indexes in pkts and
+	// their sizes (AllocBurst's input), a burst each.
+	sel   []int
+	sizes []int
 }
 
 // NewWorker validates cfg.
@@ -165,6 +169,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		pkts:   make([]host.Packet, cfg.Burst),
 		chain:  make([][]byte, cfg.Burst),
 		txbufs: make([]memif.Buffer, 4*cfg.Burst),
+		sel:    make([]int, 0, cfg.Burst),
+		sizes:  make([]int, 0, cfg.Burst),
 	}, nil
 }
 
@@ -371,19 +377,30 @@ func (w *Worker) burst(from, n int) (used int) {
 }
 
 // transmit sends the packets with verdict v (and, for REDIRECT, port
-// number rport) out of dst: each is allocated whole on the tx ring (a chain
-// when larger than a buffer), copied, and published in one TxBurst. A full
-// ring is retried after publishing what is pending, yielding and then
-// sleeping (txRetryYields), until TxRetryTime has passed since the call
-// first found it full; from then on a packet that does not fit is dropped
-// and counted. The clock is read only on a full ring.
+// number rport) out of dst: they are allocated on the tx ring with one
+// AllocBurst (each whole, a chain when larger than a buffer), copied, and
+// published in one TxBurst, so a burst takes the queue's lock twice and
+// signals the peer at most once. A full ring is retried after publishing
+// what is pending, yielding and then sleeping (txRetryYields), until
+// TxRetryTime has passed since the call first found it full; from then on a
+// packet that does not fit is dropped and counted. The clock is read only
+// on a full ring.
 func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) {
-	match := 0
+	// The matching packets and their sizes, in the worker's own slices
+	// (append stays within their capacity, a burst).
+	sel, sizes := w.sel[:0], w.sizes[:0]
 	for i := range w.pkts[:w.np] {
-		if p := &w.pkts[i]; p.Verdict == v && (rport < 0 || int(p.Port) == rport) {
-			match++
+		p := &w.pkts[i]
+		if p.Verdict != v || (rport >= 0 && int(p.Port) != rport) {
+			continue
 		}
+		total := int(p.Len)
+		for _, s := range p.Chain {
+			total += len(s)
+		}
+		sel, sizes = append(sel, i), append(sizes, total)
 	}
+	match := len(sel)
 	if match == 0 {
 		return
 	}
@@ -418,55 +435,63 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 	}
 	var retryUntil time.Time // set when the ring is first found full
 	expired := false
-	for i := range w.pkts[:w.np] {
-		p := &w.pkts[i]
-		if p.Verdict != v || (rport >= 0 && int(p.Port) != rport) {
-			continue
+	try := 0 // retries of packet sel[next]
+	for next := 0; next < match; {
+		np, nb, err := tx.AllocBurst(w.txbufs[k:], sizes[next:])
+		bi := k
+		for _, pi := range sel[next : next+np] {
+			m := 1 // the packet's buffers: up to the first without NEXT
+			for w.txbufs[bi+m-1].Flags&memif.BufferNext != 0 {
+				m++
+			}
+			fill(w.txbufs[bi:bi+m], &w.pkts[pi])
+			bi += m
 		}
-		total := int(p.Len)
-		for _, s := range p.Chain {
-			total += len(s)
+		for _, size := range sizes[next : next+np] {
+			queuedBytes += size
 		}
-		for try := 0; ; try++ {
-			m, err := tx.Alloc(w.txbufs[k:], total)
-			if err == nil {
-				fill(w.txbufs[k:k+m], p)
-				k += m
-				queued++
-				queuedBytes += total
-				break
-			}
-			if errors.Is(err, memif.ErrShortBuffer) && k > 0 {
-				flush() // our buffer list is full, not the ring
-				continue
-			}
-			reason := TxDropLinkDown
-			switch {
-			case errors.Is(err, memif.ErrTooLarge), errors.Is(err, memif.ErrShortBuffer):
-				reason = TxDropTooBig
-			case errors.Is(err, memif.ErrRingFull):
-				reason = TxDropRingFull
-				flush() // the peer can drain only what is published
-				if !expired && (w.cfg.TxRetries <= 0 || try < w.cfg.TxRetries) {
-					now := time.Now()
-					if retryUntil.IsZero() {
-						retryUntil = now.Add(w.cfg.TxRetryTime)
-					}
-					if expired = !now.Before(retryUntil); !expired {
-						st.TxRingFull++
-						if try < txRetryYields {
-							runtime.Gosched()
-						} else {
-							time.Sleep(txRetryPause)
-						}
-						continue
-					}
-				}
-			}
-			st.Dropped[v]++
-			st.TxDrops[reason]++
+		k += nb
+		queued += np
+		next += np
+		if np > 0 {
+			try = 0
+		}
+		if err == nil {
 			break
 		}
+		if errors.Is(err, memif.ErrShortBuffer) && k > 0 {
+			flush() // our buffer list is full, not the ring
+			continue
+		}
+		reason := TxDropLinkDown
+		switch {
+		case errors.Is(err, memif.ErrTooLarge), errors.Is(err, memif.ErrShortBuffer):
+			reason = TxDropTooBig
+		case errors.Is(err, memif.ErrRingFull):
+			reason = TxDropRingFull
+			flush() // the peer can drain only what is published
+			if !expired && (w.cfg.TxRetries <= 0 || try < w.cfg.TxRetries) {
+				now := time.Now()
+				if retryUntil.IsZero() {
+					retryUntil = now.Add(w.cfg.TxRetryTime)
+				}
+				if expired = !now.Before(retryUntil); !expired {
+					st.TxRingFull++
+					if try < txRetryYields {
+						runtime.Gosched()
+					} else {
+						time.Sleep(txRetryPause)
+					}
+					try++
+					continue
+				}
+			}
+		}
+		// Packet sel[next] is not sent; the ones after it are tried.
+		st.Dropped[v]++
+		st.TxDrops[reason]++
+		next++
+		try = 0
 	}
 	flush()
 }
