@@ -739,7 +739,7 @@ func (c *conn) buildQueues() error {
 			q.own = q.cur
 			q.setMode(cfg.RxMode)
 		}
-		q.mode = cfg.RxMode
+		q.mode, q.poll = cfg.RxMode, cfg.AdaptivePoll
 	}
 	return nil
 }

@@ -117,9 +117,17 @@
 // # Interrupts
 //
 // In interrupt mode (the default) the producer writes the ring's eventfd
-// after publishing; RxQueue.Wait blocks on it in Go's poller. In polling
-// mode (RxQueue.SetMode, InterfaceConfig.RxMode) the receiver sets
-// MASK_INT on its ring and the producer never makes a system call.
+// once per published burst (TxBurst, WritePackets), never per packet;
+// RxQueue.Wait blocks on it in Go's poller. In polling mode
+// (RxQueue.SetMode, InterfaceConfig.RxMode) the receiver sets MASK_INT on
+// its ring and the producer never makes a system call. In adaptive mode the
+// receiver masks its ring while bursts find packets and unmasks it when
+// Wait has polled it empty for InterfaceConfig.AdaptivePoll; it looks at
+// the ring again after unmasking, so a packet published while the ring was
+// masked is never left waiting for a signal that was not sent. Whatever
+// the mode, a producer signals only a ring its peer has not masked (VPP,
+// DPDK and libmemif peers mask theirs in polling mode). QueueStats counts
+// the signals, the bursts a mask spared one, and the receiver's wake-ups.
 //
 // # Errors
 //

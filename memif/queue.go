@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -100,6 +101,10 @@ type queue struct {
 	efile  *os.File // rx only: the eventfd in Go's poller, for Wait
 	evbuf  [8]byte
 	mode   RxMode
+	// masked (adaptive rx): this side set MASK_INT because a burst found
+	// packets; Wait clears it once the ring stays empty for poll.
+	masked bool
+	poll   time.Duration
 
 	st queueCounters
 }
@@ -110,6 +115,10 @@ type queue struct {
 // burst, measured; the mutex the burst already takes costs nothing extra.
 type queueCounters struct {
 	packets, bytes, ringFull, badDesc, intErrors uint64
+	// tx: eventfd writes, and published bursts not signalled because the
+	// peer had masked interrupts. rx: Waits that slept on the eventfd and
+	// were woken by a signal.
+	signals, masked, wakeups uint64
 }
 
 func add(c *uint64, v uint64) { *c += v }
@@ -312,6 +321,11 @@ func (q *queue) rxBurst(bufs []Buffer) (int, error) {
 	if pkts > 0 {
 		add(&q.st.packets, pkts)
 		add(&q.st.bytes, bytes)
+		if q.mode == RxModeAdaptive && !q.masked {
+			// Busy: the producer need not signal until Wait unmasks.
+			q.masked = true
+			q.r.SetFlags(q.r.Flags() | ring.FlagMaskInt)
+		}
 	}
 	return n, nil
 }
@@ -381,16 +395,26 @@ func (q *queue) post(n int) {
 // so no wake-up is lost. It does not hold the queue, so RxBurst may run
 // concurrently. In polling mode the peer does not signal, and Wait only
 // returns for ctx or disconnect.
+//
+// In adaptive mode, on a ring a burst masked, Wait first polls the ring for
+// up to InterfaceConfig.AdaptivePoll and returns as soon as a packet is
+// there (the ring stays masked); otherwise it unmasks the ring, looks once
+// more, and only then sleeps.
 func (q *RxQueue) Wait(ctx context.Context) error {
 	q.mu.Lock()
 	if q.dead || q.failed {
 		q.mu.Unlock()
 		return ErrDisconnected
 	}
-	f := q.efile
+	f, masked, poll := q.efile, q.masked, q.poll
 	q.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if masked {
+		if ready, err := q.adaptiveWait(ctx, poll); ready || err != nil {
+			return err
+		}
 	}
 	dl, _ := ctx.Deadline()
 	if err := f.SetReadDeadline(dl); err != nil {
@@ -415,6 +439,9 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 	_, err := f.Read(b[:])
 	switch {
 	case err == nil:
+		q.mu.Lock()
+		add(&q.st.wakeups, 1)
+		q.mu.Unlock()
 		return nil
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if cerr := ctx.Err(); cerr != nil {
@@ -426,12 +453,67 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 	}
 }
 
-// SetMode switches the queue between interrupt and polling mode by setting
-// or clearing MASK_INT on the ring, which this side (the receiver) owns.
-// Packets published before a switch to interrupt mode were not signalled:
-// run RxBurst once after the switch, before the first Wait.
+// adaptiveWait is Wait's adaptive part on a ring this side masked: it polls
+// for up to poll, then unmasks and looks again. ready: packets are there
+// to read (the ring may still be masked); otherwise the caller sleeps on
+// the eventfd.
+func (q *RxQueue) adaptiveWait(ctx context.Context, poll time.Duration) (ready bool, err error) {
+	if poll > 0 {
+		end := time.Now().Add(poll)
+		for {
+			if ready, err := q.check(false); ready || err != nil {
+				return ready, err
+			}
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			if !time.Now().Before(end) {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	// The producer did not signal while the ring was masked: a packet it
+	// published after the last look and before the unmask would otherwise
+	// wait for the next signal, which may never come. Unmasking first and
+	// looking after closes that window (both are sequentially consistent
+	// atomics, as are the producer's publish and its load of the flags).
+	return q.check(true)
+}
+
+// check reports whether the ring holds packets not yet read, first
+// clearing MASK_INT if unmask (adaptive mode only).
+func (q *RxQueue) check(unmask bool) (bool, error) {
+	if err := q.lockCtl(); err != nil {
+		return false, err
+	}
+	if q.unsealed {
+		return guarded(&q.queue, func() (bool, error) { return q.peek(unmask), nil })
+	}
+	ready := q.peek(unmask)
+	q.mu.Unlock()
+	return ready, nil
+}
+
+// peek is check with q.mu held. It only compares the producer's index with
+// ours: RxBurst validates it.
+func (q *queue) peek(unmask bool) bool {
+	if unmask && q.masked && q.mode == RxModeAdaptive {
+		q.masked = false
+		q.r.SetFlags(q.r.Flags() &^ ring.FlagMaskInt)
+	}
+	if q.slave {
+		return q.r.Tail() != q.cur
+	}
+	return q.r.Head() != q.cur
+}
+
+// SetMode switches the queue between interrupt, polling and adaptive mode by
+// setting or clearing MASK_INT on the ring, which this side (the receiver)
+// owns. Packets published before a switch out of polling mode were not
+// signalled: run RxBurst once after the switch, before the first Wait.
 func (q *RxQueue) SetMode(m RxMode) error {
-	if m > RxModePolling {
+	if m > RxModeAdaptive {
 		return fmt.Errorf("memif: rx mode %d: %w", m, ErrInvalid)
 	}
 	if err := q.lockCtl(); err != nil {
@@ -447,7 +529,7 @@ func (q *RxQueue) SetMode(m RxMode) error {
 }
 
 func (q *queue) setMode(m RxMode) {
-	q.mode = m
+	q.mode, q.masked = m, false
 	f := q.r.Flags() &^ ring.FlagMaskInt
 	if m == RxModePolling {
 		f |= ring.FlagMaskInt
@@ -770,11 +852,15 @@ func (q *queue) publish(n uint16) {
 		q.r.SetTail(q.own)
 		flags = q.r.Flags()
 	}
-	if flags&ring.FlagMaskInt == 0 {
-		if shm.Signal(q.efd) != nil {
-			add(&q.st.intErrors, 1)
-		}
+	if flags&ring.FlagMaskInt != 0 {
+		add(&q.st.masked, 1)
+		return
 	}
+	if shm.Signal(q.efd) != nil {
+		add(&q.st.intErrors, 1)
+		return
+	}
+	add(&q.st.signals, 1)
 }
 
 // WritePackets copies each packet into newly allocated buffers (chained

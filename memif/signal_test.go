@@ -1,0 +1,224 @@
+package memif_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
+)
+
+// signalsPending reads (and so resets) rx's eventfd counter: how many
+// signals the producer sent since the last read. The fd is non-blocking.
+func signalsPending(t *testing.T, rx *memif.RxQueue) uint64 {
+	t.Helper()
+	var b [8]byte
+	n, err := syscall.Read(rx.EventFD(), b[:])
+	if errors.Is(err, syscall.EAGAIN) {
+		return 0
+	}
+	if err != nil || n != 8 {
+		t.Fatalf("reading the eventfd: %d, %v", n, err)
+	}
+	return binary.NativeEndian.Uint64(b[:])
+}
+
+func ringMasked(t *testing.T, tx *memif.Interface) bool {
+	t.Helper()
+	d := tx.Details()
+	return d.TxQueues[0].Flags&1 != 0
+}
+
+// TestOneSignalPerBurst: a burst of 32 packets, published by TxBurst or
+// WritePackets, writes the eventfd once; a ring whose receiver masked
+// interrupts gets none, and the producer counts both.
+func TestOneSignalPerBurst(t *testing.T) {
+	master, slave := memiftest.Pair(t, nil)
+	tx, rx := txq(t, slave, 0), rxq(t, master, 0)
+	bufs := make([]memif.Buffer, 64)
+	sizes := make([]int, 32)
+	pkts := make([][]byte, 32)
+	for i := range sizes {
+		sizes[i], pkts[i] = 64, make([]byte, 64)
+	}
+	_, k, err := tx.AllocBurst(bufs, sizes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.TxBurst(bufs[:k]); err != nil {
+		t.Fatal(err)
+	}
+	if n := signalsPending(t, rx); n != 1 {
+		t.Errorf("AllocBurst+TxBurst of 32 packets: %d signals, want 1", n)
+	}
+	if _, err := tx.WritePackets(pkts); err != nil {
+		t.Fatal(err)
+	}
+	if n := signalsPending(t, rx); n != 1 {
+		t.Errorf("WritePackets of 32 packets: %d signals, want 1", n)
+	}
+	recvPackets(t, rx, 64)
+	if err := rx.SetMode(memif.RxModePolling); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.WritePackets(pkts); err != nil {
+		t.Fatal(err)
+	}
+	if n := signalsPending(t, rx); n != 0 {
+		t.Errorf("masked ring: %d signals, want none", n)
+	}
+	if st := slave.Stats(); st.TxSignals != 2 || st.TxMasked != 1 {
+		t.Errorf("slave counted %d signals and %d masked bursts, want 2 and 1", st.TxSignals, st.TxMasked)
+	}
+}
+
+// TestAdaptiveMasksWhileBusy: in adaptive mode a burst that finds packets
+// masks the ring, so the producer stops signalling; a Wait on an empty ring
+// unmasks it after polling and sleeps until the next signal.
+func TestAdaptiveMasksWhileBusy(t *testing.T) {
+	master, slave := memiftest.Pair(t, &memiftest.Options{Master: memif.InterfaceConfig{RxMode: memif.RxModeAdaptive}})
+	tx, rx := txq(t, slave, 0), rxq(t, master, 0)
+	if ringMasked(t, slave) || rx.Mode() != memif.RxModeAdaptive {
+		t.Fatalf("adaptive ring starts masked (%v) or in mode %v", ringMasked(t, slave), rx.Mode())
+	}
+	send := func() {
+		if _, err := tx.WritePackets([][]byte{{1}, {2}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	if err := rx.Wait(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	recvPackets(t, rx, 2)
+	if !ringMasked(t, slave) {
+		t.Fatal("a burst with packets left the adaptive ring unmasked")
+	}
+	send() // masked: not signalled
+	if st := slave.Stats(); st.TxSignals != 1 || st.TxMasked != 1 {
+		t.Errorf("slave counted %d signals and %d masked bursts, want 1 and 1", st.TxSignals, st.TxMasked)
+	}
+	if err := rx.Wait(ctxT(t)); err != nil {
+		t.Fatalf("Wait on a masked ring with packets: %v", err)
+	}
+	recvPackets(t, rx, 2)
+	short, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := rx.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait on an idle ring = %v, want the deadline", err)
+	}
+	if ringMasked(t, slave) {
+		t.Fatal("an idle adaptive ring stayed masked")
+	}
+	send()
+	if err := rx.Wait(ctxT(t)); err != nil {
+		t.Fatalf("Wait after unmasking: %v", err)
+	}
+	if st := master.Stats(); st.RxWakeups != 2 {
+		t.Errorf("receiver counted %d wake-ups, want 2", st.RxWakeups)
+	}
+}
+
+// TestAdaptiveNoLostWakeup: a packet published while the ring was masked
+// is not signalled, so a Wait that unmasks and then sleeps without looking
+// at the ring again would never return. With AdaptivePoll negative Wait
+// does not poll first: only the look after unmasking can find the packet.
+// Without it this test waits for its 5 s deadline and fails.
+func TestAdaptiveNoLostWakeup(t *testing.T) {
+	for _, role := range []string{"master receives", "slave receives"} {
+		t.Run(role, func(t *testing.T) {
+			cfg := memif.InterfaceConfig{RxMode: memif.RxModeAdaptive, AdaptivePoll: -1}
+			opts := &memiftest.Options{Master: cfg}
+			if role == "slave receives" {
+				opts = &memiftest.Options{Slave: cfg}
+			}
+			master, slave := memiftest.Pair(t, opts)
+			from, to := slave, master
+			if role == "slave receives" {
+				from, to = master, slave
+			}
+			tx, rx := txq(t, from, 0), rxq(t, to, 0)
+			bufs := make([]memif.Buffer, 8)
+			for i := range 100 {
+				if _, err := tx.WritePackets([][]byte{{byte(i)}}); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				start := time.Now()
+				err := rx.Wait(ctx)
+				cancel()
+				if err != nil {
+					t.Fatalf("round %d: Wait = %v after %v: the unsignalled packet was never seen", i, err, time.Since(start))
+				}
+				n, err := rx.RxBurst(bufs) // masks the ring: the next packet is not signalled
+				if err != nil || n != 1 || bufs[0].Data[0] != byte(i) {
+					t.Fatalf("round %d: RxBurst = %d, %v", i, n, err)
+				}
+				rx.Release(n)
+			}
+			if st := from.Stats(); st.TxMasked < 99 {
+				t.Errorf("only %d of 100 packets were published on a masked ring: the test did not test the race", st.TxMasked)
+			}
+		})
+	}
+}
+
+// TestAdaptiveUnderIrregularTraffic: a producer sends bursts with gaps
+// shorter and longer than the poll budget while an adaptive receiver
+// masks and unmasks; every packet arrives and nothing waits for a deadline.
+func TestAdaptiveUnderIrregularTraffic(t *testing.T) {
+	master, slave := memiftest.Pair(t, &memiftest.Options{Master: memif.InterfaceConfig{RxMode: memif.RxModeAdaptive, AdaptivePoll: 50 * time.Microsecond}})
+	tx, rx := txq(t, slave, 0), rxq(t, master, 0)
+	const total = 20000
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pkts := make([][]byte, 16)
+		for i := range pkts {
+			pkts[i] = make([]byte, 60)
+		}
+		for sent, round := 0, 0; sent < total; round++ {
+			n, err := tx.WritePackets(pkts[:min(1+round%16, total-sent)])
+			if err != nil && !errors.Is(err, memif.ErrRingFull) {
+				t.Error(err)
+				return
+			}
+			sent += n
+			switch round % 7 {
+			case 0:
+				time.Sleep(200 * time.Microsecond) // past the poll budget: the ring unmasks
+			case 3:
+				time.Sleep(time.Microsecond)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	bufs := make([]memif.Buffer, 64)
+	for got := 0; got < total; {
+		n, err := rx.RxBurst(bufs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			if err := rx.Wait(ctx); err != nil {
+				t.Fatalf("after %d of %d packets: %v", got, total, err)
+			}
+			continue
+		}
+		got += n
+		rx.Release(n)
+	}
+	wg.Wait()
+	ss, ms := slave.Stats(), master.Stats()
+	t.Logf("%d packets, %d signals, %d masked bursts, %d wake-ups", total, ss.TxSignals, ss.TxMasked, ms.RxWakeups)
+	if ss.TxMasked == 0 || ss.TxSignals == 0 {
+		t.Errorf("traffic never masked (%d) or never signalled (%d): adaptive mode did not switch", ss.TxMasked, ss.TxSignals)
+	}
+}
