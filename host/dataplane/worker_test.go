@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -703,5 +704,60 @@ func TestWorkerTenantPorts(t *testing.T) {
 	}
 	if _, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave, Tenant: red}, Egress: &Port{If: master, Tenant: red}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWorkerAdaptive: a worker in adaptive mode echoes bursts that follow
+// each other closer than its poll budget (served while masked, without a
+// wake-up) in blocks separated by longer gaps (each unmasks and sleeps),
+// loses none, and counts its wake-ups: about one per block.
+func TestWorkerAdaptive(t *testing.T) {
+	master, slave := memifPair(t, func(c *memif.InterfaceConfig) {
+		c.RxMode, c.AdaptivePoll = memif.RxModeAdaptive, 5*time.Millisecond
+	})
+	p := scriptPipeline(t, nil)
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	mtx, _ := master.TxQueue(0)
+	mrx, _ := master.RxQueue(0)
+	pkts := make([][]byte, 16)
+	for i := range pkts {
+		pkts[i] = append([]byte{byte(abi.TX), 0}, make([]byte, 62)...)
+	}
+	bufs := make([]memif.Buffer, 64)
+	const rounds = 100
+	got := 0
+	for r := range rounds {
+		if _, err := mtx.WritePackets(pkts); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); got < (r+1)*len(pkts); {
+			k, err := mrx.RxBurst(bufs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mrx.Release(k)
+			got += k
+			if k == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d: %d of %d packets back", r, got, (r+1)*len(pkts))
+				}
+				runtime.Gosched()
+			}
+		}
+		if r%10 == 9 {
+			time.Sleep(20 * time.Millisecond) // idle past the poll budget
+		}
+	}
+	ws := waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == rounds*16 })
+	wakeups := slave.Stats().RxWakeups
+	if ws.Tx[abi.TX] != rounds*16 || wakeups == 0 || wakeups > ws.RxBursts/2 {
+		t.Fatalf("sent %d of %d, %d wake-ups for %d bursts: adaptive mode should sleep only after idle gaps", ws.Tx[abi.TX], rounds*16, wakeups, ws.RxBursts)
+	}
+	if st := master.Stats(); st.TxMasked == 0 {
+		t.Fatalf("the peer never found the worker's ring masked (%d signals)", st.TxSignals)
 	}
 }

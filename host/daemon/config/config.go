@@ -149,8 +149,15 @@ type Interface struct {
 	AllowUnsealedRegions bool `yaml:"allow_unsealed_regions"`
 	// Mode is "ethernet" (default), "ip" or "punt-inject" (memif.Mode).
 	Mode string `yaml:"mode"`
-	// RxMode is "interrupt" (default) or "polling" (memif.RxMode).
+	// RxMode is "interrupt" (default), "polling" or "adaptive" (memif.RxMode):
+	// adaptive masks the peer's signals while bursts keep finding packets and
+	// sleeps on the eventfd once the queue has been idle for AdaptivePoll.
 	RxMode string `yaml:"rx_mode"`
+	// AdaptivePoll (adaptive rx mode) is how long an idle worker keeps
+	// polling its queue before it unmasks the peer's signals and sleeps; a
+	// duration ("20us"), 0..memif.MaxAdaptivePoll; 0 means
+	// memif.DefaultAdaptivePoll.
+	AdaptivePoll time.Duration `yaml:"adaptive_poll"`
 	// Egress names the tenant interface that PASSed packets leave by; empty: PASS drops.
 	Egress string `yaml:"egress"`
 	// Redirect names the tenant interfaces this pipeline's plugins may

@@ -153,6 +153,9 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	v.memifEnum(ip+".mode", in.Mode, &mode)
 	var rx memif.RxMode
 	v.memifEnum(ip+".rx_mode", in.RxMode, &rx)
+	if in.AdaptivePoll < 0 || in.AdaptivePoll > memif.MaxAdaptivePoll {
+		v.add(ip+".adaptive_poll", fmt.Sprintf("%v is outside 0s..%v", in.AdaptivePoll, memif.MaxAdaptivePoll))
+	}
 }
 
 func (v *validator) plugin(pp string, p *Plugin) {

@@ -46,6 +46,9 @@ var (
 	dBurstSize   = desc("rx_burst_packets", "Packets per rx burst.", qLabels...)
 	dBusy        = desc("worker_busy_seconds_total", "Time the queue's workers spent on bursts (plugins and transmit).", qLabels...)
 	dEmptyPolls  = desc("worker_empty_polls_total", "Rx bursts that found the ring empty (in polling mode, idle spins).", qLabels...)
+	dWakeups     = desc("interface_receive_wakeups_total", "Times a receive queue slept on its eventfd and was woken by the peer (interrupt and adaptive rx modes): received packets over wake-ups is the packets per wake-up.", ifLabels...)
+	dSignals     = desc("interface_transmit_signals_total", "Eventfd writes that woke the peer (at most one per published burst).", ifLabels...)
+	dMasked      = desc("interface_transmit_masked_total", "Published bursts not signalled because the peer had masked interrupts (it polls).", ifLabels...)
 
 	dVerdicts     = desc("verdicts_total", "Packet verdicts after validation.", append(modLabel, "verdict")...)
 	dInvalid      = desc("invalid_verdicts_total", "Guest verdicts the host turned into aborted, by reason.", append(modLabel, "reason")...)
@@ -88,7 +91,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent, dTxDrops,
 	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
-	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls,
+	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls, dWakeups, dSignals, dMasked,
 	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
 	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile, dConfigReloads}
 
@@ -154,6 +157,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(dDisconnects, m.Disconnects, il...)
 			counter(dProtoErrs, m.ProtocolErrors, il...)
 			counter(dTxRingFull, m.TxRingFull, il...)
+			counter(dWakeups, m.RxWakeups, il...)
+			counter(dSignals, m.TxSignals, il...)
+			counter(dMasked, m.TxMasked, il...)
 			counter(dRxDrops, m.BadDescriptors, t.Name, in.Name, "bad_descriptor")
 			var rxDrops [dataplane.NumRxDropReasons]uint64
 			for q := range in.Queues {
