@@ -158,6 +158,9 @@ func (m *RxMode) UnmarshalText(b []byte) error {
 const (
 	DefaultAdaptivePoll = 20 * time.Microsecond
 	MaxAdaptivePoll     = 10 * time.Millisecond
+	// MaxRxDelay bounds InterfaceConfig.RxDelay: a deferral is meant to
+	// gather a burst, not to hold packets for a human-visible time.
+	MaxRxDelay = time.Millisecond
 )
 
 // Defaults used for zero-valued configuration fields.
@@ -258,6 +261,14 @@ type InterfaceConfig struct {
 	// saves when packets keep coming. 0 means DefaultAdaptivePoll; negative:
 	// unmask at once (no spinning).
 	AdaptivePoll time.Duration
+	// RxDelay is interrupt moderation (ethtool's rx-usecs) for interrupt
+	// and adaptive mode: after a signal wakes RxQueue.Wait, Wait masks the
+	// ring and returns RxDelay later, so the packets that arrive meanwhile
+	// are taken in the same burst, without more signals or wake-ups. It
+	// adds up to RxDelay of latency to the packet that woke it. 0 (the
+	// default): off; at most MaxRxDelay. QueueStats.Deferred and
+	// DeferredTime report it.
+	RxDelay time.Duration
 	// MaxRegionBytes bounds the shared memory (all regions together) a
 	// master maps for one connection; a slave that announces more is
 	// refused with ErrLimit. 0 means DefaultMaxRegionBytes.
@@ -344,6 +355,9 @@ func (c InterfaceConfig) normalize() (InterfaceConfig, error) {
 	}
 	if c.AdaptivePoll > MaxAdaptivePoll {
 		return bad("adaptive poll %v above %v", c.AdaptivePoll, MaxAdaptivePoll)
+	}
+	if c.RxDelay < 0 || c.RxDelay > MaxRxDelay {
+		return bad("rx delay %v outside 0s..%v", c.RxDelay, MaxRxDelay)
 	}
 	if len(c.Name) >= proto.NameSize {
 		return bad("name %q longer than %d bytes", c.Name, proto.NameSize-1)

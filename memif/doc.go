@@ -129,6 +129,12 @@
 // DPDK and libmemif peers mask theirs in polling mode). QueueStats counts
 // the signals, the bursts a mask spared one, and the receiver's wake-ups.
 //
+// Interrupt moderation (InterfaceConfig.RxDelay, ethtool's rx-usecs) defers
+// a woken Wait's return by a bounded time with the ring masked, so the
+// packets that arrive meanwhile make one larger burst; it waits on a
+// timerfd in Go's poller, because Go's timers round a sleep up to a
+// millisecond in a process that is otherwise idle.
+//
 // # Errors
 //
 // Errors wrap the package's sentinel values (ErrRingFull, ErrSecret,

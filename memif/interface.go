@@ -45,6 +45,7 @@ type ifaceCounters struct {
 	rxPackets, rxBytes, txPackets, txBytes      atomic.Uint64
 	ringFull, intErrors                         atomic.Uint64
 	signals, masked, wakeups                    atomic.Uint64
+	deferred, deferredNs                        atomic.Uint64
 }
 
 func newInterface(s *Socket, cfg InterfaceConfig) *Interface {
@@ -269,6 +270,10 @@ type QueueStats struct {
 	// Wakeups (rx) counts RxQueue.Waits that slept and were woken by the
 	// peer's signal: packets per wake-up is Packets/Wakeups.
 	Wakeups uint64
+	// Deferred (rx) counts wake-ups InterfaceConfig.RxDelay deferred, and
+	// DeferredTime their total: the latency moderation added.
+	Deferred     uint64
+	DeferredTime time.Duration
 }
 
 // Stats are an interface's counters: totals over every connection so far,
@@ -281,8 +286,10 @@ type Stats struct {
 	TxPackets, TxBytes    uint64
 	TxRingFull            uint64
 	IntErrors             uint64
-	TxSignals, TxMasked   uint64 // QueueStats.Signals and Masked of the tx queues
-	RxWakeups             uint64 // QueueStats.Wakeups of the rx queues
+	TxSignals, TxMasked   uint64        // QueueStats.Signals and Masked of the tx queues
+	RxWakeups             uint64        // QueueStats.Wakeups of the rx queues
+	RxDeferred            uint64        // QueueStats.Deferred of the rx queues
+	RxDeferredTime        time.Duration // QueueStats.DeferredTime of the rx queues
 	RxQueues, TxQueues    []QueueStats
 }
 
@@ -293,6 +300,7 @@ func (q *queue) stats() QueueStats {
 		Packets: q.st.packets, Bytes: q.st.bytes, RingFull: q.st.ringFull,
 		BadDescriptors: q.st.badDesc, IntErrors: q.st.intErrors,
 		Signals: q.st.signals, Masked: q.st.masked, Wakeups: q.st.wakeups,
+		Deferred: q.st.deferred, DeferredTime: time.Duration(q.st.deferredNs),
 	}
 }
 
@@ -310,6 +318,7 @@ func (i *Interface) Stats() Stats {
 		TxPackets: i.st.txPackets.Load(), TxBytes: i.st.txBytes.Load(),
 		TxRingFull: i.st.ringFull.Load(), IntErrors: i.st.intErrors.Load(),
 		TxSignals: i.st.signals.Load(), TxMasked: i.st.masked.Load(), RxWakeups: i.st.wakeups.Load(),
+		RxDeferred: i.st.deferred.Load(), RxDeferredTime: time.Duration(i.st.deferredNs.Load()),
 	}
 	i.mu.Unlock()
 	if c == nil {
@@ -322,6 +331,8 @@ func (i *Interface) Stats() Stats {
 		st.RxBytes += qs.Bytes
 		st.BadDescriptors += qs.BadDescriptors
 		st.RxWakeups += qs.Wakeups
+		st.RxDeferred += qs.Deferred
+		st.RxDeferredTime += qs.DeferredTime
 	}
 	for _, q := range c.tx {
 		qs := q.stats()
@@ -344,6 +355,8 @@ func (i *Interface) fold(q *queue, rx bool) {
 		i.st.rxPackets.Add(s.Packets)
 		i.st.rxBytes.Add(s.Bytes)
 		i.st.wakeups.Add(s.Wakeups)
+		i.st.deferred.Add(s.Deferred)
+		i.st.deferredNs.Add(uint64(s.DeferredTime))
 	} else {
 		i.st.txPackets.Add(s.Packets)
 		i.st.txBytes.Add(s.Bytes)

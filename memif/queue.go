@@ -105,6 +105,12 @@ type queue struct {
 	// packets; Wait clears it once the ring stays empty for poll.
 	masked bool
 	poll   time.Duration
+	// delay (InterfaceConfig.RxDelay): how long Wait defers its return
+	// after a wake-up; tfile is the timerfd it waits on (rx only, nil when
+	// delay is 0).
+	delay time.Duration
+	tfile *os.File
+	tfd   int // tfile's descriptor (File.Fd would make it blocking)
 
 	st queueCounters
 }
@@ -119,6 +125,8 @@ type queueCounters struct {
 	// peer had masked interrupts. rx: Waits that slept on the eventfd and
 	// were woken by a signal.
 	signals, masked, wakeups uint64
+	// rx: wake-ups deferred by RxDelay, and their total time.
+	deferred, deferredNs uint64
 }
 
 func add(c *uint64, v uint64) { *c += v }
@@ -407,6 +415,9 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 		return ErrDisconnected
 	}
 	f, masked, poll := q.efile, q.masked, q.poll
+	if q.mode != RxModeAdaptive {
+		poll = -1 // masked by RxDelay: unmask at once
+	}
 	q.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
@@ -441,7 +452,11 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 	case err == nil:
 		q.mu.Lock()
 		add(&q.st.wakeups, 1)
+		t, tfd := q.tfile, q.tfd
 		q.mu.Unlock()
+		if t != nil {
+			q.moderate(t, tfd)
+		}
 		return nil
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if cerr := ctx.Err(); cerr != nil {
@@ -495,10 +510,46 @@ func (q *RxQueue) check(unmask bool) (bool, error) {
 	return ready, nil
 }
 
+// moderate defers Wait's return by the queue's RxDelay with the ring masked,
+// so the producer publishes without signalling meanwhile; the next Wait
+// unmasks it and looks again. The deferral is short and bounded
+// (MaxRxDelay), so it does not watch Wait's context.
+func (q *RxQueue) moderate(t *os.File, tfd int) {
+	if err := q.lockCtl(); err != nil {
+		return
+	}
+	delay := q.delay
+	mask := func() (struct{}, error) {
+		if !q.masked {
+			q.masked = true
+			q.r.SetFlags(q.r.Flags() | ring.FlagMaskInt)
+		}
+		return struct{}{}, nil
+	}
+	if q.unsealed {
+		if _, err := guarded(&q.queue, mask); err != nil {
+			return
+		}
+	} else {
+		mask()
+		q.mu.Unlock()
+	}
+	start := time.Now()
+	if shm.ArmTimer(tfd, delay) == nil {
+		var b [8]byte
+		t.Read(b[:]) // an error: the connection ended, which the next burst reports
+	}
+	took := time.Since(start)
+	q.mu.Lock()
+	add(&q.st.deferred, 1)
+	add(&q.st.deferredNs, uint64(took))
+	q.mu.Unlock()
+}
+
 // peek is check with q.mu held. It only compares the producer's index with
 // ours: RxBurst validates it.
 func (q *queue) peek(unmask bool) bool {
-	if unmask && q.masked && q.mode == RxModeAdaptive {
+	if unmask && q.masked {
 		q.masked = false
 		q.r.SetFlags(q.r.Flags() &^ ring.FlagMaskInt)
 	}

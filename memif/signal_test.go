@@ -222,3 +222,95 @@ func TestAdaptiveUnderIrregularTraffic(t *testing.T) {
 		t.Errorf("traffic never masked (%d) or never signalled (%d): adaptive mode did not switch", ss.TxMasked, ss.TxSignals)
 	}
 }
+
+// TestRxDelayDefersWakeups: with interrupt moderation a signalled Wait
+// returns RxDelay later with the ring masked, so what the producer
+// publishes meanwhile is not signalled; the next Wait unmasks and finds a
+// packet published while masked without waiting for a signal. Deferrals
+// are counted with their time, and the timer's descriptor is closed with
+// the connection.
+func TestRxDelayDefersWakeups(t *testing.T) {
+	memiftest.CheckFDLeaks(t)
+	const delay = memif.MaxRxDelay
+	master, slave := memiftest.Pair(t, &memiftest.Options{Master: memif.InterfaceConfig{RxDelay: delay}})
+	tx, rx := txq(t, slave, 0), rxq(t, master, 0)
+	send := func(b byte) {
+		if _, err := tx.WritePackets([][]byte{{b}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(1)
+	start := time.Now()
+	if err := rx.Wait(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < delay {
+		t.Errorf("a moderated Wait returned after %v, before its %v delay", took, delay)
+	}
+	if !ringMasked(t, slave) {
+		t.Fatal("the ring is not masked after a deferred wake-up")
+	}
+	send(2) // masked: not signalled
+	recvPackets(t, rx, 2)
+	send(3) // still masked
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start = time.Now()
+	if err := rx.Wait(ctx); err != nil || time.Since(start) > time.Second {
+		t.Fatalf("Wait after a deferral with a packet waiting: %v after %v", err, time.Since(start))
+	}
+	if ringMasked(t, slave) {
+		t.Error("the ring stayed masked in interrupt mode after the next Wait")
+	}
+	recvPackets(t, rx, 1)
+	ss, ms := slave.Stats(), master.Stats()
+	if ss.TxSignals != 1 || ss.TxMasked != 2 {
+		t.Errorf("producer: %d signals, %d masked bursts; want 1 and 2", ss.TxSignals, ss.TxMasked)
+	}
+	if ms.RxDeferred != 1 || ms.RxDeferredTime < delay || ms.RxQueues[0].Deferred != 1 {
+		t.Errorf("receiver: %d deferrals, %v deferred; want 1 and at least %v", ms.RxDeferred, ms.RxDeferredTime, delay)
+	}
+}
+
+// TestRxDelayGathersBursts: a producer that sends single packets a few
+// microseconds apart wakes a moderated receiver far less often than once
+// per packet, and every packet arrives.
+func TestRxDelayGathersBursts(t *testing.T) {
+	for _, mode := range []memif.RxMode{memif.RxModeInterrupt, memif.RxModeAdaptive} {
+		t.Run(mode.String(), func(t *testing.T) {
+			master, slave := memiftest.Pair(t, &memiftest.Options{Master: memif.InterfaceConfig{RxMode: mode, RxDelay: 200 * time.Microsecond, AdaptivePoll: -1}})
+			tx, rx := txq(t, slave, 0), rxq(t, master, 0)
+			const total = 5000
+			go func() {
+				pkt := [][]byte{make([]byte, 60)}
+				for sent := 0; sent < total; {
+					n, _ := tx.WritePackets(pkt)
+					sent += n
+					for end := time.Now().Add(5 * time.Microsecond); time.Now().Before(end); {
+					}
+				}
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			bufs := make([]memif.Buffer, 256)
+			for got := 0; got < total; {
+				n, err := rx.RxBurst(bufs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got += n
+				rx.Release(n)
+				if n == 0 {
+					if err := rx.Wait(ctx); err != nil {
+						t.Fatalf("after %d of %d packets: %v", got, total, err)
+					}
+				}
+			}
+			ms := master.Stats()
+			t.Logf("%d packets, %d wake-ups, %d deferred for %v", total, ms.RxWakeups, ms.RxDeferred, ms.RxDeferredTime)
+			if ms.RxWakeups == 0 || ms.RxWakeups > total/4 || ms.RxDeferred != ms.RxWakeups {
+				t.Errorf("%d wake-ups (%d deferred) for %d packets: moderation did not gather bursts", ms.RxWakeups, ms.RxDeferred, total)
+			}
+		})
+	}
+}

@@ -158,6 +158,12 @@ type Interface struct {
 	// duration ("20us"), 0..memif.MaxAdaptivePoll; 0 means
 	// memif.DefaultAdaptivePoll.
 	AdaptivePoll time.Duration `yaml:"adaptive_poll"`
+	// RxDelay is interrupt moderation (ethtool's rx-usecs; memif's
+	// InterfaceConfig.RxDelay): a woken worker waits this long, with the
+	// peer's signals masked, before it takes its burst, trading up to that
+	// much latency for fewer, larger bursts. A duration, 0..memif.MaxRxDelay;
+	// 0 (default): off.
+	RxDelay time.Duration `yaml:"rx_delay"`
 	// Egress names the tenant interface that PASSed packets leave by; empty: PASS drops.
 	Egress string `yaml:"egress"`
 	// Redirect names the tenant interfaces this pipeline's plugins may

@@ -92,12 +92,12 @@ func TestRoleAndModesParsedByMemif(t *testing.T) {
 
 // TestAdaptiveRxMode: rx_mode adaptive and its poll budget reach memif.
 func TestAdaptiveRxMode(t *testing.T) {
-	c, err := Parse([]byte(strings.Replace(good, "role: master", "role: master\n        rx_mode: adaptive\n        adaptive_poll: 50us", 1)), "a.yaml")
+	c, err := Parse([]byte(strings.Replace(good, "role: master", "role: master\n        rx_mode: adaptive\n        adaptive_poll: 50us\n        rx_delay: 30us", 1)), "a.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := &c.Tenants[0].Interfaces[0]; a.MemifRxMode() != memif.RxModeAdaptive || a.AdaptivePoll != 50*time.Microsecond {
-		t.Errorf("adaptive parsed as %v, poll %v", a.MemifRxMode(), a.AdaptivePoll)
+	if a := &c.Tenants[0].Interfaces[0]; a.MemifRxMode() != memif.RxModeAdaptive || a.AdaptivePoll != 50*time.Microsecond || a.RxDelay != 30*time.Microsecond {
+		t.Errorf("adaptive parsed as %v, poll %v, delay %v", a.MemifRxMode(), a.AdaptivePoll, a.RxDelay)
 	}
 }
 
@@ -161,6 +161,7 @@ func TestBadConfigs(t *testing.T) {
 		{"bad mode", strings.Replace(good, "role: master", "role: master\n        mode: tun", 1), []string{"interfaces[0].mode", `"tun"`}},
 		{"bad rx mode", strings.Replace(good, "role: master", "role: master\n        rx_mode: busy", 1), []string{"rx_mode", `"busy"`}},
 		{"adaptive poll too long", strings.Replace(good, "role: master", "role: master\n        rx_mode: adaptive\n        adaptive_poll: 11ms", 1), []string{"interfaces[0].adaptive_poll", "11ms is outside 0s..10ms"}},
+		{"rx delay too long", strings.Replace(good, "role: master", "role: master\n        rx_delay: 2ms", 1), []string{"interfaces[0].rx_delay", "2ms is outside 0s..1ms"}},
 		{"negative adaptive poll", strings.Replace(good, "role: master", "role: master\n        adaptive_poll: -1us", 1), []string{"adaptive_poll", "-1µs"}},
 		{"long secret", strings.Replace(good, "role: master", "role: master\n        secret: "+strings.Repeat("s", 25), 1), []string{"secret", "25 bytes, at most 24"}},
 		{"duplicate id", strings.Replace(good, "id: 1", "id: 0", 1), []string{"interfaces[1].id", "duplicate id 0 on socket /tmp/x.sock"}},

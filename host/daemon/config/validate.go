@@ -156,6 +156,9 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	if in.AdaptivePoll < 0 || in.AdaptivePoll > memif.MaxAdaptivePoll {
 		v.add(ip+".adaptive_poll", fmt.Sprintf("%v is outside 0s..%v", in.AdaptivePoll, memif.MaxAdaptivePoll))
 	}
+	if in.RxDelay < 0 || in.RxDelay > memif.MaxRxDelay {
+		v.add(ip+".rx_delay", fmt.Sprintf("%v is outside 0s..%v", in.RxDelay, memif.MaxRxDelay))
+	}
 }
 
 func (v *validator) plugin(pp string, p *Plugin) {

@@ -48,6 +48,7 @@ var (
 	dEmptyPolls  = desc("worker_empty_polls_total", "Rx bursts that found the ring empty (in polling mode, idle spins).", qLabels...)
 	dWakeups     = desc("interface_receive_wakeups_total", "Times a receive queue slept on its eventfd and was woken by the peer (interrupt and adaptive rx modes): received packets over wake-ups is the packets per wake-up.", ifLabels...)
 	dSignals     = desc("interface_transmit_signals_total", "Eventfd writes that woke the peer (at most one per published burst).", ifLabels...)
+	dDeferred    = desc("interface_receive_deferred_seconds_total", "Time receive queues deferred their wake-ups to gather bursts (rx_delay, interrupt moderation): the latency it added, summed.", ifLabels...)
 	dMasked      = desc("interface_transmit_masked_total", "Published bursts not signalled because the peer had masked interrupts (it polls).", ifLabels...)
 
 	dVerdicts     = desc("verdicts_total", "Packet verdicts after validation.", append(modLabel, "verdict")...)
@@ -91,7 +92,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent, dTxDrops,
 	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
-	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls, dWakeups, dSignals, dMasked,
+	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls, dWakeups, dSignals, dMasked, dDeferred,
 	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
 	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile, dConfigReloads}
 
@@ -160,6 +161,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(dWakeups, m.RxWakeups, il...)
 			counter(dSignals, m.TxSignals, il...)
 			counter(dMasked, m.TxMasked, il...)
+			ch <- prometheus.MustNewConstMetric(dDeferred, prometheus.CounterValue, m.RxDeferredTime.Seconds(), il...)
 			counter(dRxDrops, m.BadDescriptors, t.Name, in.Name, "bad_descriptor")
 			var rxDrops [dataplane.NumRxDropReasons]uint64
 			for q := range in.Queues {
