@@ -82,6 +82,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	rxDelay := fs.Duration("rx-delay", 0, "--forward: the daemon's rx_delay (interrupt moderation), 0s..1ms")
 	search := fs.Bool("search", true, "--forward: also search the highest zero-loss rate per handler and rx mode")
 	withTestpmd := fs.Bool("testpmd", false, "--forward: add DPDK testpmd io's highest zero-loss rate as the reference row")
+	exeF := fs.String("exe", "", "--forward: the memif-wasm binary to run as daemon and generator (default: this one; an older build to compare side by side)")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -98,7 +99,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return benchForward(ctx, fs, stdout, stderr, forwardFlags{
 			jsonOut: *jsonOut, time: *cellTime, timeSet: fs.Changed("time"), repeat: *repeat, sizes: *sizesF, sizesSet: fs.Changed("sizes"),
 			handlers: *handlersF, handlersSet: fs.Changed("handlers"), pluginsDir: *pluginsDir, cacheDir: *cacheDir,
-			rates: *ratesF, rxModes: *rxModesF, rxDelay: *rxDelay, search: *search, testpmd: *withTestpmd})
+			rates: *ratesF, rxModes: *rxModesF, rxDelay: *rxDelay, search: *search, testpmd: *withTestpmd, exe: *exeF})
 	}
 	sizes, err := parseIntList("--sizes", *sizesF, gen.MinSize, 9000)
 	if err != nil {

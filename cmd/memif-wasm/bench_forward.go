@@ -30,6 +30,7 @@ type forwardFlags struct {
 	rates, rxModes       string
 	rxDelay              time.Duration
 	search, testpmd      bool
+	exe                  string // --exe: the binary to run ("": this one)
 }
 
 func benchForward(ctx context.Context, fs *flagSet, stdout, stderr io.Writer, f forwardFlags) int {
@@ -85,10 +86,12 @@ func benchForward(ctx context.Context, fs *flagSet, stdout, stderr io.Writer, f 
 		}
 		handlers = append(handlers, h)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return exitFailure
+	exe := f.exe
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
+			return exitFailure
+		}
 	}
 	dir, err := os.MkdirTemp("", "memif-wasm-forward")
 	if err != nil {

@@ -212,9 +212,14 @@ func startDaemon(ctx context.Context, c ForwardCell) (*middleBox, error) {
 			plugin += fmt.Sprintf("            config_file: %q\n", rules)
 		}
 	}
+	mode := fmt.Sprintf("        rx_mode: %s\n", c.RxMode)
+	if c.RxDelay > 0 {
+		// Only when set: an older build (--exe, to compare) lacks the key.
+		mode += fmt.Sprintf("        rx_delay: %v\n", c.RxDelay)
+	}
 	iface := func(name, egress string, id int) string {
-		return fmt.Sprintf("      - name: %s\n        socket: %q\n        role: master\n        id: %d\n        egress: %s\n        rx_mode: %s\n        rx_delay: %v\n%s",
-			name, sock, id, egress, c.RxMode, c.RxDelay, plugin)
+		return fmt.Sprintf("      - name: %s\n        socket: %q\n        role: master\n        id: %d\n        egress: %s\n%s%s",
+			name, sock, id, egress, mode, plugin)
 	}
 	cfg := fmt.Sprintf("log:\n  level: warn\nadmin:\n  socket: %q\nengine:\n  cache_dir: %q\ntenants:\n  - name: fwd\n    interfaces:\n%s%s",
 		adminSock, c.CacheDir, iface("west", "east", 0), iface("east", "west", 1))
