@@ -4,7 +4,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 APT       := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all demo test interop fuzz bench plugins deps-plugins deps-interop vet clean
+.PHONY: all demo test interop fuzz bench bench-forward plugins deps-plugins deps-interop vet clean
 
 all: test
 
@@ -45,6 +45,13 @@ fuzz:
 
 bench: plugins
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# The forwarding benchmark as users run it (daemon and generator as separate processes,
+# DPDK testpmd io as the reference row): medians of REPEAT interleaved runs per cell.
+REPEAT ?= 5
+bench-forward: plugins deps-interop
+	$(GO) build -o /tmp/memif-wasm-bench ./cmd/memif-wasm
+	/tmp/memif-wasm-bench bench --forward --repeat $(REPEAT) --testpmd
 
 # Build every example plugin (Go and C) into plugins/build/.
 plugins: deps-plugins

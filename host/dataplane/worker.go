@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane/internal/affinity"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -82,6 +84,16 @@ type WorkerConfig struct {
 	// TxRetries, when positive, also caps the retries per packet on a full
 	// ring. 0: no count cap (TxRetryTime alone bounds the wait).
 	TxRetries int
+	// LockOSThread runs the worker on an OS thread of its own
+	// (runtime.LockOSThread) for as long as Run runs: its caches stay warm,
+	// and an external affinity setting holds.
+	LockOSThread bool
+	// CPUs, when set, also restricts that thread to these CPUs
+	// (sched_setaffinity): one worker per queue, each on a CPU of its own,
+	// is how N queues use N cores. The thread ends with Run, so the
+	// restriction never reaches other goroutines. Each CPU must be one the
+	// process may run on.
+	CPUs []int
 }
 
 // WorkerStats are a worker's counters (read with Worker.ReadStats; sum
@@ -163,6 +175,18 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.TxRetryTime <= 0 {
 		cfg.TxRetryTime = DefaultTxRetryTime
 	}
+	if len(cfg.CPUs) > 0 {
+		allowed, err := affinity.Allowed()
+		if err != nil {
+			return nil, fmt.Errorf("host: worker CPUs %v: %w", cfg.CPUs, err)
+		}
+		for _, c := range cfg.CPUs {
+			if !slices.Contains(allowed, c) {
+				return nil, fmt.Errorf("host: worker CPU %d is not one this process may run on (%v)", c, allowed)
+			}
+		}
+		cfg.CPUs = slices.Clone(cfg.CPUs)
+	}
 	return &Worker{
 		cfg:    cfg,
 		bufs:   make([]memif.Buffer, cfg.Burst),
@@ -187,6 +211,16 @@ func (w *Worker) ReadStats() WorkerStats {
 // protocol, or faulted shared memory it could shrink) only makes it wait
 // for the next one.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.cfg.LockOSThread || len(w.cfg.CPUs) > 0 {
+		runtime.LockOSThread()
+		if len(w.cfg.CPUs) == 0 {
+			defer runtime.UnlockOSThread()
+		} else if err := affinity.Pin(w.cfg.CPUs); err != nil {
+			// Still locked: the thread, whatever its mask now, ends with Run.
+			return fmt.Errorf("host: %v: %w", w, err)
+		}
+		// With CPUs the thread stays locked: it ends when Run returns.
+	}
 	for {
 		if err := w.cfg.In.If.WaitConnected(ctx); err != nil {
 			if ctx.Err() != nil {

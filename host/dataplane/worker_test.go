@@ -2,16 +2,21 @@ package dataplane
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane/internal/affinity"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // scriptWorker is a Worker running the scripted plugin on the slave side of
@@ -760,4 +765,66 @@ func TestWorkerAdaptive(t *testing.T) {
 	if st := master.Stats(); st.TxMasked == 0 {
 		t.Fatalf("the peer never found the worker's ring masked (%d signals)", st.TxSignals)
 	}
+}
+
+// pinnedThreads counts this process's threads whose allowed CPUs are
+// exactly list (as /proc writes it, e.g. "1").
+func pinnedThreads(t *testing.T, list string) int {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) == list {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestWorkerPinnedToCPU: a worker with CPUs runs on a thread of its own
+// restricted to them, forwards as any other, and its thread ends with Run
+// (the restriction does not reach other goroutines). A CPU the process may
+// not use is refused by NewWorker.
+func TestWorkerPinnedToCPU(t *testing.T) {
+	allowed, err := affinity.Allowed()
+	if err != nil {
+		t.Skipf("no CPU affinity here: %v", err)
+	}
+	if len(allowed) < 2 {
+		t.Skipf("the process may run on %v only: a pinned thread would look like any other", allowed)
+	}
+	cpu := allowed[len(allowed)-1]
+	list := strconv.Itoa(cpu)
+	master, slave := memifPair(t, nil)
+	p := scriptPipeline(t, nil)
+	if _, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, CPUs: []int{affinity.MaxCPU - 1}}); err == nil && !slices.Contains(allowed, affinity.MaxCPU-1) {
+		t.Fatal("NewWorker accepted a CPU the process may not run on")
+	}
+	before := pinnedThreads(t, list)
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, CPUs: []int{cpu}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	sendVerdicts(t, master, abi.TX, abi.TX)
+	waitStats(t, w, func(ws WorkerStats) bool { return ws.Tx[abi.TX] == 2 })
+	if n := pinnedThreads(t, list); n != before+1 {
+		t.Errorf("%d threads restricted to CPU %d while the worker runs, want %d", n, cpu, before+1)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	memiftest.WaitFor(t, 5*time.Second, "the pinned thread to end", func() bool { return pinnedThreads(t, list) == before })
 }

@@ -44,6 +44,9 @@ const (
 	// or shutdown can wait this long per port a burst goes to; longer than
 	// a second is a peer that is gone, not one that is late.
 	MaxTxRetryTime = time.Second
+	// MaxCPU bounds the CPU numbers of Interface.CPUs (the kernel's default
+	// cpu_set_t size).
+	MaxCPU = 1024
 )
 
 // Config is the whole daemon configuration. The zero value is a daemon with
@@ -185,6 +188,11 @@ type Interface struct {
 	TxRetryTime time.Duration `yaml:"tx_retry_time"`
 	// PinWorkers locks each worker goroutine to an OS thread.
 	PinWorkers bool `yaml:"pin_workers"`
+	// CPUs pins the interface's workers: the worker of queue q runs on an
+	// OS thread of its own restricted to CPUs[q mod len(CPUs)]
+	// (sched_setaffinity). N queues and N CPUs: a core per queue. Each CPU
+	// must be one the process may run on; empty: not pinned.
+	CPUs []int `yaml:"cpus"`
 	// Plugins run in order on every burst; empty: every packet is PASSed.
 	Plugins []Plugin `yaml:"plugins"`
 }

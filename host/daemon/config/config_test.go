@@ -161,6 +161,8 @@ func TestBadConfigs(t *testing.T) {
 		{"bad mode", strings.Replace(good, "role: master", "role: master\n        mode: tun", 1), []string{"interfaces[0].mode", `"tun"`}},
 		{"bad rx mode", strings.Replace(good, "role: master", "role: master\n        rx_mode: busy", 1), []string{"rx_mode", `"busy"`}},
 		{"adaptive poll too long", strings.Replace(good, "role: master", "role: master\n        rx_mode: adaptive\n        adaptive_poll: 11ms", 1), []string{"interfaces[0].adaptive_poll", "11ms is outside 0s..10ms"}},
+		{"cpu out of range", strings.Replace(good, "role: master", "role: master\n        cpus: [0, 1024]", 1), []string{"interfaces[0].cpus[1]", "1024 is outside 0..1023"}},
+		{"duplicate cpu", strings.Replace(good, "role: master", "role: master\n        cpus: [3, 3]", 1), []string{"interfaces[0].cpus[1]", "duplicate cpu 3"}},
 		{"rx delay too long", strings.Replace(good, "role: master", "role: master\n        rx_delay: 2ms", 1), []string{"interfaces[0].rx_delay", "2ms is outside 0s..1ms"}},
 		{"negative adaptive poll", strings.Replace(good, "role: master", "role: master\n        adaptive_poll: -1us", 1), []string{"adaptive_poll", "-1µs"}},
 		{"long secret", strings.Replace(good, "role: master", "role: master\n        secret: "+strings.Repeat("s", 25), 1), []string{"secret", "25 bytes, at most 24"}},
