@@ -312,6 +312,7 @@ func (c *conn) release() {
 			q.tfile = nil
 		}
 		if q.efile != nil {
+			q.wake.disarm()
 			q.efile.Close()
 		} else {
 			shm.Close(q.efd)

@@ -99,7 +99,7 @@ type queue struct {
 	ringFD int      // the ring's eventfd as received or created
 	efd    int      // ring eventfd (tx: signalled; rx: owned by efile)
 	efile  *os.File // rx only: the eventfd in Go's poller, for Wait
-	evbuf  [8]byte
+	evbuf  [8]byte // Wait's read of the eventfd, then of the timerfd (one Wait at a time)
 	mode   RxMode
 	// masked (adaptive rx): this side set MASK_INT because a burst found
 	// packets; Wait clears it once the ring stays empty for poll.
@@ -111,6 +111,8 @@ type queue struct {
 	delay time.Duration
 	tfile *os.File
 	tfd   int // tfile's descriptor (File.Fd would make it blocking)
+	// wake (rx): what ends a blocked Wait when its context ends.
+	wake waker
 
 	st queueCounters
 }
@@ -401,8 +403,8 @@ func (q *queue) post(n int) {
 // the connection goes down (ErrDisconnected). Call it after RxBurst found
 // the ring empty; a signal that arrived in between is kept by the eventfd,
 // so no wake-up is lost. It does not hold the queue, so RxBurst may run
-// concurrently. In polling mode the peer does not signal, and Wait only
-// returns for ctx or disconnect.
+// concurrently; one goroutine at a time may call Wait. In polling mode the
+// peer does not signal, and Wait only returns for ctx or disconnect.
 //
 // In adaptive mode, on a ring a burst masked, Wait first polls the ring for
 // up to InterfaceConfig.AdaptivePoll and returns as soon as a packet is
@@ -427,27 +429,19 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 			return err
 		}
 	}
+	if ctx.Done() != nil {
+		q.wake.arm(ctx, f)
+	}
 	dl, _ := ctx.Deadline()
 	if err := f.SetReadDeadline(dl); err != nil {
 		return ErrDisconnected
 	}
-	if ctx.Done() != nil {
-		woken := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			f.SetReadDeadline(time.Unix(1, 0))
-			close(woken)
-		})
-		defer func() {
-			// Once started, the wake-up must be over before Wait returns:
-			// run later, its deadline in the past would cut the next
-			// Wait short.
-			if !stop() {
-				<-woken
-			}
-		}()
+	if err := ctx.Err(); err != nil {
+		// The context ended after the first check: its wake-up may have
+		// run before the deadline above replaced its own.
+		return err
 	}
-	var b [8]byte
-	_, err := f.Read(b[:])
+	_, err := f.Read(q.evbuf[:]) // a local would escape: an allocation per wake-up
 	switch {
 	case err == nil:
 		q.mu.Lock()
@@ -466,6 +460,58 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 	default:
 		return ErrDisconnected
 	}
+}
+
+// waker ends a blocked Wait when the Wait's context ends, by setting the
+// eventfd's read deadline in the past from a context.AfterFunc. The
+// registration is kept from one Wait to the next with the same context (a
+// worker passes one for its whole life), so a wake-up costs no
+// registration, closure or channel; a Wait with another context first ends
+// the old registration, and teardown ends the last one.
+type waker struct {
+	mu sync.Mutex
+	// done is the registered context's Done channel: contexts that share
+	// it (WithValue children) end together, and unlike a Context value a
+	// channel is always comparable.
+	done  <-chan struct{}
+	stop  func() bool
+	woken chan struct{}
+}
+
+// arm registers the wake-up for ctx on f, unless it is registered already.
+func (w *waker) arm(ctx context.Context, f *os.File) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if done := ctx.Done(); w.done == done {
+		return
+	}
+	w.disarmLocked()
+	woken := make(chan struct{})
+	w.done, w.woken = ctx.Done(), woken
+	w.stop = context.AfterFunc(ctx, func() {
+		f.SetReadDeadline(time.Unix(1, 0))
+		close(woken)
+	})
+}
+
+// disarm ends the registration (at teardown).
+func (w *waker) disarm() {
+	w.mu.Lock()
+	w.disarmLocked()
+	w.mu.Unlock()
+}
+
+func (w *waker) disarmLocked() {
+	if w.stop == nil {
+		return
+	}
+	// A wake-up that started must be over before another Wait sets its
+	// own deadline: run later, its deadline in the past would cut that
+	// Wait short.
+	if !w.stop() {
+		<-w.woken
+	}
+	w.done, w.stop, w.woken = nil, nil, nil
 }
 
 // adaptiveWait is Wait's adaptive part on a ring this side masked: it polls
@@ -536,8 +582,7 @@ func (q *RxQueue) moderate(t *os.File, tfd int) {
 	}
 	start := time.Now()
 	if shm.ArmTimer(tfd, delay) == nil {
-		var b [8]byte
-		t.Read(b[:]) // an error: the connection ended, which the next burst reports
+		t.Read(q.evbuf[:]) // an error: the connection ended, which the next burst reports
 	}
 	took := time.Since(start)
 	q.mu.Lock()

@@ -314,3 +314,44 @@ func TestRxDelayGathersBursts(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitKeepsOneWakeup: Waits with the same context allocate nothing
+// (the context's wake-up is registered once), a Wait with another context
+// is not cut short by the first one's, and a context cancelled while a Wait
+// blocks still ends it.
+func TestWaitKeepsOneWakeup(t *testing.T) {
+	master, slave := memiftest.Pair(t, nil)
+	tx, rx := txq(t, slave, 0), rxq(t, master, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bufs := make([]memif.Buffer, 4)
+	pkt := [][]byte{{1}}
+	round := func() {
+		tx.WritePackets(pkt)
+		if err := rx.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := rx.RxBurst(bufs)
+		rx.Release(n)
+	}
+	round()
+	if a := testing.AllocsPerRun(100, round); a != 0 {
+		t.Errorf("%v allocations per signalled Wait with the same context", a)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	err := rx.Wait(short)
+	cancelShort()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait on an idle queue = %v", err)
+	}
+	other, cancelOther := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelOther()
+	start := time.Now()
+	if err := rx.Wait(other); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 40*time.Millisecond {
+		t.Fatalf("Wait after an ended context = %v after %v: cut short", err, time.Since(start))
+	}
+	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
+	if err := rx.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait whose context is cancelled meanwhile = %v", err)
+	}
+}
