@@ -99,7 +99,7 @@ type queue struct {
 	ringFD int      // the ring's eventfd as received or created
 	efd    int      // ring eventfd (tx: signalled; rx: owned by efile)
 	efile  *os.File // rx only: the eventfd in Go's poller, for Wait
-	evbuf  [8]byte // Wait's read of the eventfd, then of the timerfd (one Wait at a time)
+	evbuf  [8]byte  // Wait's read of the eventfd, then of the timerfd (one Wait at a time)
 	mode   RxMode
 	// masked (adaptive rx): this side set MASK_INT because a burst found
 	// packets; Wait clears it once the ring stays empty for poll.
