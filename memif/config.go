@@ -265,7 +265,8 @@ type InterfaceConfig struct {
 	// and adaptive mode: after a signal wakes RxQueue.Wait, Wait masks the
 	// ring and returns RxDelay later, so the packets that arrive meanwhile
 	// are taken in the same burst, without more signals or wake-ups. It
-	// adds up to RxDelay of latency to the packet that woke it. 0 (the
+	// adds up to RxDelay of latency to the packet that woke it; a wake-up
+	// that finds 64 descriptors (a burst) waiting is not deferred. 0 (the
 	// default): off; at most MaxRxDelay. QueueStats.Deferred and
 	// DeferredTime report it.
 	RxDelay time.Duration

@@ -556,6 +556,12 @@ func (q *RxQueue) check(unmask bool) (bool, error) {
 	return ready, nil
 }
 
+// moderationEnough is how many descriptors waiting at a wake-up make a
+// burst large enough already (a worker's default burst): moderation does
+// not defer such a wake-up, so it adds no latency once the rate fills bursts
+// by itself.
+const moderationEnough = 64
+
 // moderate defers Wait's return by the queue's RxDelay with the ring masked,
 // so the producer publishes without signalling meanwhile; the next Wait
 // unmasks it and looks again. The deferral is short and bounded
@@ -565,20 +571,28 @@ func (q *RxQueue) moderate(t *os.File, tfd int) {
 		return
 	}
 	delay := q.delay
-	mask := func() (struct{}, error) {
+	mask := func() (bool, error) {
+		if q.pending() >= moderationEnough {
+			return false, nil
+		}
 		if !q.masked {
 			q.masked = true
 			q.r.SetFlags(q.r.Flags() | ring.FlagMaskInt)
 		}
-		return struct{}{}, nil
+		return true, nil
 	}
+	var deferIt bool
 	if q.unsealed {
-		if _, err := guarded(&q.queue, mask); err != nil {
+		var err error
+		if deferIt, err = guarded(&q.queue, mask); err != nil {
 			return
 		}
 	} else {
-		mask()
+		deferIt, _ = mask()
 		q.mu.Unlock()
+	}
+	if !deferIt {
+		return
 	}
 	start := time.Now()
 	if shm.ArmTimer(tfd, delay) == nil {
@@ -591,17 +605,24 @@ func (q *RxQueue) moderate(t *os.File, tfd int) {
 	q.mu.Unlock()
 }
 
-// peek is check with q.mu held. It only compares the producer's index with
-// ours: RxBurst validates it.
+// peek is check with q.mu held.
 func (q *queue) peek(unmask bool) bool {
 	if unmask && q.masked {
 		q.masked = false
 		q.r.SetFlags(q.r.Flags() &^ ring.FlagMaskInt)
 	}
+	return q.pending() != 0
+}
+
+// pending is how many descriptors the producer published that this side
+// has not read, with q.mu held. It only compares the producer's index with
+// ours, unvalidated: RxBurst validates it, so a lying peer can only make a
+// wait end early or a deferral be skipped.
+func (q *queue) pending() uint16 {
 	if q.slave {
-		return q.r.Tail() != q.cur
+		return q.r.Tail() - q.cur
 	}
-	return q.r.Head() != q.cur
+	return q.r.Head() - q.cur
 }
 
 // SetMode switches the queue between interrupt, polling and adaptive mode by
