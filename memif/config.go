@@ -219,7 +219,19 @@ type SocketConfig struct {
 	MaxPendingConnections int
 	// Logger receives connection events. nil discards them.
 	Logger *slog.Logger
+	// Clock tells the time to the log rate limits (a refused connection's
+	// line at most once per second per socket, an unreachable master's
+	// warning again every 30 s), so that tests can move it by hand. nil
+	// means the system clock.
+	Clock Clock
 }
+
+// Clock is a source of the current time (see SocketConfig.Clock).
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 // InterfaceConfig configures one memif interface. The zero value is a
 // slave with id 0, ethernet mode, one queue each way, 1024-slot rings and
@@ -322,6 +334,9 @@ func (c SocketConfig) normalize() (SocketConfig, error) {
 	}
 	if c.MaxPendingConnections == 0 {
 		c.MaxPendingConnections = DefaultMaxPendingConnections
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
 	}
 	if c.MaxPendingConnections < 0 {
 		return c, fmt.Errorf("memif: max pending connections %d is negative: %w", c.MaxPendingConnections, ErrInvalid)

@@ -59,7 +59,7 @@ func NewSocket(cfg SocketConfig) (*Socket, error) {
 		masters: make(map[uint32]*Interface),
 		slaves:  make(map[uint32]*Interface),
 		pending: make(map[*conn]struct{}),
-		logs:    logLimiter{interval: refusedLogInterval},
+		logs:    logLimiter{clock: cfg.Clock, interval: refusedLogInterval},
 	}, nil
 }
 

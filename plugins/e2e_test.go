@@ -65,7 +65,7 @@ func pluginConfig(config string) *host.PluginConfig {
 	return &host.PluginConfig{Config: []byte(config), Stack: e2eStack}
 }
 
-const e2eStack = 16 << 10
+const e2eStack = host.DefaultStack / 16
 
 // run loads wasm with config into a one-plugin pipeline.
 func run(t *testing.T, name string, wasm []byte, config string) *host.Pipeline {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host"
 )
 
 // TestE2EFuelPerPacket reports the fuel each plugin spends per packet on a
@@ -43,6 +44,14 @@ func TestE2EFuelPerPacket(t *testing.T) {
 		if full <= one {
 			t.Fatalf("%s-%s: a full burst spent %d fuel, one packet %d", tc.name, lang, full, one)
 		}
-		t.Logf("%-10s %-2s fuel per burst of 1: %7d   per packet in a burst of 256: %6d", tc.name, lang, one, (full-one)/(abi.MaxBurst-1))
+		perPacket := (full - one) / (abi.MaxBurst - 1)
+		t.Logf("%-10s %-2s fuel per burst of 1: %7d   per packet in a burst of 256: %6d", tc.name, lang, one, perPacket)
+		// host.DefaultWASIMaxBurst's promise: a Go guest's whole call fits
+		// well inside the default budget (half of it, here).
+		if !tc.c {
+			if call := one + perPacket*(host.DefaultWASIMaxBurst-1); call > uint64(host.DefaultFuel)/2 {
+				t.Errorf("%s-go: a call of %d packets spends %d fuel, over half of host.DefaultFuel (%d)", tc.name, host.DefaultWASIMaxBurst, call, host.DefaultFuel)
+			}
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"time"
 
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
@@ -76,7 +75,7 @@ func (d *Daemon) ReloadConfig(ctx context.Context, load func() (*config.Config, 
 	c.mu.Lock()
 	if err != nil {
 		c.configReloads["failed"]++
-		c.lastReloadErr, c.lastReloadErrAt = err.Error(), time.Now()
+		c.lastReloadErr, c.lastReloadErrAt = err.Error(), d.opts.Clock.Now()
 	} else {
 		c.configReloads["ok"]++
 	}

@@ -35,6 +35,12 @@ type Options struct {
 	ReconnectInterval time.Duration
 	// Watch reloads plugins whose file changes (for plugins with watch on).
 	Watch bool
+	// Clock tells the time to the plugins' restart backoff and quarantine,
+	// the log rate limits of memif sockets and the times the views show
+	// (start, plugin loads, the last failed reload), so that tests can
+	// move it by hand (memiftest.Clock). nil means the system clock.
+	// Durations measured for metrics (compile time) use the system clock.
+	Clock host.Clock
 }
 
 // Daemon runs tenants' interfaces and pipelines as a config describes.
@@ -90,11 +96,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if opts.Clock == nil {
+		opts.Clock = host.SystemClock
+	}
 	d := &Daemon{
 		log:     opts.Logger,
 		opts:    opts,
 		sockets: map[string]*socketRef{},
-		started: time.Now(),
+		started: opts.Clock.Now(),
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -106,6 +115,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		CacheDir:       cfg.Engine.CacheDir,
 		MaxMemoryPages: cfg.Engine.MaxMemoryPages,
 		Logger:         d.log,
+		Clock:          opts.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -336,7 +346,7 @@ func (d *Daemon) compile(ctx context.Context, s loadSpec) (*plugin, error) {
 		return nil, fmt.Errorf("%s (%s): %w", s.where, s.pc.File, err)
 	}
 	d.countLoad(s.tenant, "ok")
-	return &plugin{cfg: s.pc, name: s.name, mod: mod, pcfg: s.hc, loadedAt: time.Now()}, nil
+	return &plugin{cfg: s.pc, name: s.name, mod: mod, pcfg: s.hc, loadedAt: d.opts.Clock.Now()}, nil
 }
 
 // loadPlugin prepares and compiles one plugin in one go. Call with d.mu held.
@@ -380,6 +390,7 @@ func (d *Daemon) socket(path string) (*socketRef, error) {
 		Path:              path,
 		ReconnectInterval: d.opts.ReconnectInterval,
 		Logger:            d.log, // memif names the socket in its own lines
+		Clock:             d.opts.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socket %s: %w", path, err)
