@@ -68,8 +68,9 @@
 // shared memory (a chained packet is consecutive buffers, all but the last
 // with BufferNext); RxQueue.Release gives them back. Transmit:
 // TxQueue.Alloc reserves the buffers for one packet (the whole chain or
-// nothing), TxQueue.TxBurst publishes them; TxQueue.WritePackets does both
-// with a copy. A slave can forward without copying: TxQueue.EnqueueRx
+// nothing), TxQueue.AllocBurst those of a whole burst of packets under one
+// lock acquisition, TxQueue.TxBurst publishes them; TxQueue.WritePackets
+// does both with a copy. A slave can forward without copying: TxQueue.EnqueueRx
 // swaps received buffers into transmit slots (libmemif
 // memif_buffer_enq_tx). None of these allocate.
 //
@@ -88,7 +89,7 @@
 // place by private zero pages, so reads see zeros (or, briefly, the last
 // bytes) and writes go nowhere, and nothing reaches the peer. That
 // memory is released once every queue that had buffers out has been
-// called again with a burst method (RxBurst, Release, Alloc, TxBurst,
+// called again with a burst method (RxBurst, Release, Alloc, AllocBurst, TxBurst,
 // WritePackets, EnqueueRx or Rewind), which returns ErrDisconnected: from
 // that call on, no view from that queue may be touched. Wait, SetMode and
 // the accessors do not count, as they may run on another goroutine.
