@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -106,7 +107,15 @@ func benchForward(ctx context.Context, fs *flagSet, stdout, stderr io.Writer, f 
 		plan.Progress = func(n int) { fmt.Fprintf(stderr, "\r%d runs done\x1b[K", n) }
 	}
 	if !f.jsonOut {
-		fmt.Fprintf(stdout, "memif-wasm bench --forward: %d-byte frames, %v per run, daemon and generator as separate processes\n", size, f.time)
+		// The machine, for the table's note: a busy machine's rows are noise.
+		load := "unknown"
+		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+			if f := strings.Fields(string(b)); len(f) >= 3 {
+				load = strings.Join(f[:3], " ")
+			}
+		}
+		fmt.Fprintf(stdout, "memif-wasm bench --forward: %d-byte frames, %v per run, daemon and generator as separate processes; %d CPUs, load average %s at start\n",
+			size, f.time, runtime.NumCPU(), load)
 	}
 	rows, err := bench.RunForward(ctx, plan)
 	if plan.Progress != nil {
