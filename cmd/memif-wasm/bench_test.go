@@ -81,6 +81,14 @@ func TestBenchErrors(t *testing.T) {
 		{"profile path", []string{"--handlers", "native", "--cpuprofile", "/nonexistent/cpu.prof"}, exitFailure, "--cpuprofile"},
 		{"refused plugin", []string{"--handlers", "go", "--time", "50ms", "--sizes", "64", "--queues", "1", "--placements", "copy",
 			"--go-plugin", "WAT7", "--cache-dir", ""}, exitFailure, "version"},
+		{"forward: two sizes", []string{"--forward", "--sizes", "64,1500"}, exitUsage, "one --sizes value"},
+		{"forward: bad rate", []string{"--forward", "--rates", "500000,fast"}, exitUsage, `"fast" is not a rate`},
+		{"forward: zero rate", []string{"--forward", "--rates", "0"}, exitUsage, "--rates"},
+		{"forward: bad rx mode", []string{"--forward", "--rx-modes", "interrupt,busy"}, exitUsage, `rx mode "busy"`},
+		{"forward: rx delay", []string{"--forward", "--rx-delay", "2ms"}, exitUsage, "--rx-delay 2ms is outside 0s..1ms"},
+		{"forward: bad handler", []string{"--forward", "--handlers", "native,rust"}, exitUsage, `"rust" is not one of native, c, go, acl-c`},
+		{"forward: missing plugin", []string{"--forward", "--handlers", "acl-c", "--plugins-dir", "/nonexistent"}, exitFailure,
+			filepath.Join("/nonexistent", "acl-c.wasm")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
