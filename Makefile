@@ -4,7 +4,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 APT       := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all demo test interop fuzz bench bench-forward plugins deps-plugins deps-interop vet clean
+.PHONY: all demo test test-rust interop fuzz bench bench-forward plugins deps-plugins deps-interop deps-ops vet clean
 
 all: test
 
@@ -12,14 +12,20 @@ all: test
 demo: plugins
 	$(GO) run ./cmd/memif-wasm demo
 
-# -race everywhere, then the demo's default pipeline once without -race: under the race
-# detector compiling its three Go guests takes minutes, so that one test skips there.
-test: plugins vet
+# -race everywhere, then the tests of the demo's default pipeline and the README's examples
+# once without -race: under the race detector compiling their Go guests takes minutes, so
+# they skip there.
+test: plugins deps-ops vet test-rust
 	$(GO) test -race -count=1 ./...
-	$(GO) test -count=1 -run '^TestDemoDefaultPipeline$$' ./cmd/memif-wasm/
+	$(GO) test -count=1 -run '^(TestDemoDefaultPipeline|TestReadmeWalkthrough|TestReadmeInspectExample)$$' ./cmd/memif-wasm/
 
 vet:
 	$(GO) vet ./...
+
+# The Rust SDK's and the Rust plugins' native unit tests (cargo test on the
+# build machine), with Debian's toolchain like `make plugins`.
+test-rust: deps-plugins
+	$(MAKE) -C plugins test-rust
 
 # Tests against real DPDK testpmd peers (memif PMD from Debian): every TestInterop*,
 # with MEMIF_INTEROP=1 so that a missing testpmd fails instead of skipping. Prints the
@@ -53,13 +59,23 @@ bench-forward: plugins deps-interop
 	$(GO) build -o /tmp/memif-wasm-bench ./cmd/memif-wasm
 	/tmp/memif-wasm-bench bench --forward --repeat $(REPEAT) --testpmd
 
-# Build every example plugin (Go and C) into plugins/build/.
+# Build every example plugin (Go, C and Rust) into plugins/build/.
 plugins: deps-plugins
 	$(MAKE) -C plugins
 
+# Rust: Debian's rustc and cargo 1.63 and the wasm32 standard library, checked
+# by path because a rustup toolchain earlier on PATH does not count (the
+# plugins' Makefile calls /usr/bin/cargo).
 deps-plugins:
-	@command -v clang >/dev/null && command -v wasm-ld >/dev/null && command -v wat2wasm >/dev/null || \
-		{ $(APT) update -qq && $(APT) install -y -qq clang lld wabt >/dev/null; }
+	@command -v clang >/dev/null && command -v wasm-ld >/dev/null && command -v wat2wasm >/dev/null && \
+		test -x /usr/bin/cargo -a -x /usr/bin/rustc -a -d /usr/lib/rustlib/wasm32-unknown-unknown/lib || \
+		{ $(APT) update -qq && $(APT) install -y -qq clang lld wabt rustc cargo libstd-rust-dev-wasm32 >/dev/null; }
+
+# Operator tools the tests run: promtool (Debian's prometheus package) checks the
+# /metrics exposition, zsh parses the zsh completion script.
+deps-ops:
+	@command -v promtool >/dev/null && command -v zsh >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq --no-install-recommends prometheus zsh >/dev/null; }
 
 # dpdk-testpmd comes from dpdk-dev, the memif PMD from librte-net-memif23 (Debian 12:
 # /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_memif.so.23.0); stdbuf from coreutils.

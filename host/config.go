@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 
@@ -53,6 +54,10 @@ const (
 
 // PluginConfig is how one plugin runs. The zero value is the default.
 type PluginConfig struct {
+	// Logger receives the guest's log lines and stdout/stderr, so that
+	// they carry the caller's keys (the daemon's: tenant, interface,
+	// plugin). nil: the engine's logger with plugin set to the module name.
+	Logger *slog.Logger
 	// MaxMemoryPages caps the instance's linear memory (64 KiB pages). A module
 	// declaring a larger maximum is refused; one declaring none gets this cap.
 	// 0: DefaultPluginPages, never more than EngineConfig.MaxMemoryPages.

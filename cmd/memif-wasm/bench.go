@@ -1,19 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/host/daemon/bench"
@@ -21,18 +16,19 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go plugin, zero-copy vs copy)", run: benchMain})
+	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go vs Rust plugin, zero-copy vs copy)", run: benchMain})
 }
 
-const benchUsage = "memif-wasm bench [--json] [--time D] [--repeat N] [--sizes 64,1500] [--queues 1,2] [--handlers native,c,go] [--placements zero-copy,copy]\n       memif-wasm bench --forward [--json] [--time D] [--repeat N] [--rates 500000,2000000] [--rx-modes interrupt,adaptive] [--rx-delay D] [--handlers native,c,go,acl-c] [--testpmd]"
+const benchUsage = "memif-wasm bench [--json] [--duration D] [--repeat N] [--size 64,1500] [--queues 1,2] [--handlers native,c,go,rust] [--placements zero-copy,copy]\n       memif-wasm bench --forward [--json] [--duration D] [--repeat N] [--rates 500000,2000000] [--rx-modes interrupt,adaptive] [--rx-delay D] [--handlers native,c,go,acl-c] [--testpmd]"
 
 const benchDescription = `Measures the whole data plane in one process: a memif-wasm host (the same daemon
 'memif-wasm run' starts) on a memif interface whose PASSed packets go back out the
 same interface, and the built-in generator as its peer, sending as fast as the host
-takes frames. Each cell of the table runs for --time:
+takes frames. Each cell of the table runs for --duration:
 
   handler     native: no plugin (the host's own Go code passes every packet);
-              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm
+              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm;
+              rust: plugins/build/pass-rust.wasm
   placement   zero-copy (the memif buffers mapped into the guest) or copy
   size        frame bytes
   queues      queue pairs, one host worker each
@@ -56,21 +52,25 @@ frames per wake-up of the host's rx queues.`
 
 const benchExamples = `memif-wasm bench --repeat 3           # the README's table (median of 3 runs per cell)
 memif-wasm bench --json > bench.json
-memif-wasm bench --time 300ms --sizes 64 --queues 1 --handlers native,c
+memif-wasm bench --duration 300ms --size 64 --queues 1 --handlers native,c
 memif-wasm bench --forward --repeat 5 --testpmd   # the README's forwarding table
 memif-wasm bench --forward --handlers native --rx-modes interrupt,adaptive --rates 500000 --search=false`
 
 func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bench", benchUsage, benchDescription, benchExamples)
+	logFormat := logFormatFlag(fs)
 	jsonOut := fs.Bool("json", false, "print the rows as JSON")
-	cellTime := fs.Duration("time", time.Second, "how long each cell sends")
-	sizesF := fs.String("sizes", "64,1500", "frame sizes in bytes, comma-separated")
+	cellTime := fs.Duration("duration", time.Second, "how long each cell sends")
+	sizesF := fs.String("size", "64,1500", "frame sizes in bytes, comma-separated")
+	alias(fs, "time", "duration") // the names before flags were unified
+	alias(fs, "sizes", "size")
 	queuesF := fs.String("queues", "1,2", "queue pair counts, comma-separated")
-	handlersF := fs.String("handlers", "native,c,go", "handlers: native, c, go")
+	handlersF := fs.String("handlers", "native,c,go,rust", "handlers: native, c, go, rust")
 	placementsF := fs.String("placements", "zero-copy,copy", "placements for plugins: zero-copy, copy")
-	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm and pass.wasm are")
+	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm, pass.wasm and pass-rust.wasm are")
 	cFile := fs.String("c-plugin", "", "the C plugin (default PLUGINS-DIR/pass-c.wasm)")
 	goFile := fs.String("go-plugin", "", "the Go plugin (default PLUGINS-DIR/pass.wasm)")
+	rustFile := fs.String("rust-plugin", "", "the Rust plugin (default PLUGINS-DIR/pass-rust.wasm)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache ("" for none)`)
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
 	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
@@ -86,34 +86,39 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
+	logger, ok := warnLogger(*logFormat, stderr)
+	if !ok {
+		return fs.usageError(stderr, "--log-format %q: want text or json", *logFormat)
+	}
 	if fs.NArg() > 0 {
 		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *cellTime <= 0 {
-		return fs.usageError(stderr, "--time %v: want a positive duration", *cellTime)
+		return fs.usageError(stderr, "--duration %v: want a positive duration", *cellTime)
 	}
 	if *repeat < 1 || *repeat > 99 {
 		return fs.usageError(stderr, "--repeat %d: want 1..99", *repeat)
 	}
 	if *forward {
-		return benchForward(ctx, fs, stdout, stderr, forwardFlags{
-			jsonOut: *jsonOut, time: *cellTime, timeSet: fs.Changed("time"), repeat: *repeat, sizes: *sizesF, sizesSet: fs.Changed("sizes"),
-			handlers: *handlersF, handlersSet: fs.Changed("handlers"), pluginsDir: *pluginsDir, cacheDir: *cacheDir,
-			rates: *ratesF, rxModes: *rxModesF, rxDelay: *rxDelay, search: *search, testpmd: *withTestpmd, exe: *exeF})
+		return benchForward(ctx, fs, stdout, stderr, bench.ForwardOptions{
+			Time: *cellTime, TimeSet: fs.Changed("duration") || fs.Changed("time"), Repeat: *repeat,
+			Sizes: *sizesF, SizesSet: fs.Changed("size") || fs.Changed("sizes"),
+			Handlers: *handlersF, HandlersSet: fs.Changed("handlers"), PluginsDir: *pluginsDir, CacheDir: *cacheDir,
+			Rates: *ratesF, RxModes: *rxModesF, RxDelay: *rxDelay, Search: *search, Testpmd: *withTestpmd, Exe: *exeF}, *jsonOut)
 	}
-	sizes, err := parseIntList("--sizes", *sizesF, gen.MinSize, 9000)
+	sizes, err := bench.ParseInts("--size", *sizesF, gen.MinSize, 9000)
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	queues, err := parseIntList("--queues", *queuesF, 1, 8)
+	queues, err := bench.ParseInts("--queues", *queuesF, 1, 8)
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	handlerNames, err := parseWordList("--handlers", *handlersF, "native", "c", "go")
+	handlerNames, err := bench.ParseWords("--handlers", *handlersF, "native", "c", "go", "rust")
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
-	placements, err := parseWordList("--placements", *placementsF, "zero-copy", "copy")
+	placements, err := bench.ParseWords("--placements", *placementsF, "zero-copy", "copy")
 	if err != nil {
 		return fs.usageError(stderr, "%v", err)
 	}
@@ -123,12 +128,15 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *goFile == "" {
 		*goFile = filepath.Join(*pluginsDir, "pass.wasm")
 	}
+	if *rustFile == "" {
+		*rustFile = filepath.Join(*pluginsDir, "pass-rust.wasm")
+	}
 	var handlers []bench.Handler
 	for _, h := range handlerNames {
-		f := map[string]string{"native": "", "c": *cFile, "go": *goFile}[h]
+		f := map[string]string{"native": "", "c": *cFile, "go": *goFile, "rust": *rustFile}[h]
 		if f != "" {
 			if _, err := os.Stat(f); err != nil {
-				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first)\n", h, f, errors.Unwrap(err))
+				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first in a checkout of github.com/memif-wasm/memif-wasm and give its plugins/build as --plugins-dir)\n", h, f, errors.Unwrap(err))
 				return exitFailure
 			}
 			if f, err = filepath.Abs(f); err != nil {
@@ -158,42 +166,21 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailure
 	}
 	defer os.RemoveAll(dir)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var rows []bench.Row
 	if !*jsonOut {
 		fmt.Fprintf(stdout, "memif-wasm bench: %v per cell, generator in the same process\n", *cellTime)
 	}
-	for _, h := range handlers {
-		pls := placements
-		if h.File == "" {
-			pls = []string{"-"} // no guest: nothing to place
-		}
-		for _, pl := range pls {
-			for _, size := range sizes {
-				for _, q := range queues {
-					if ctx.Err() != nil {
-						fmt.Fprintln(stderr, "memif-wasm bench: interrupted")
-						return exitFailure
-					}
-					var runs []bench.Row
-					for range *repeat {
-						row, err := bench.Run(ctx, bench.Cell{Dir: dir, CacheDir: *cacheDir, Fuel: *fuelBudget, Stack: *stackBudget,
-							Logger: logger, Handler: h, Placement: pl, Size: size, Queues: q, Time: *cellTime})
-						if err != nil {
-							fmt.Fprintf(stderr, "memif-wasm bench: %s/%s/%dB/%dq: %v\n", h.Name, pl, size, q, err)
-							return exitFailure
-						}
-						runs = append(runs, row)
-					}
-					// The median run: one machine hiccup does not make a row.
-					slices.SortFunc(runs, func(a, b bench.Row) int { return cmp.Compare(a.RoundTripPPS, b.RoundTripPPS) })
-					rows = append(rows, runs[len(runs)/2])
-					if !*jsonOut && isTerminal(stderr) {
-						fmt.Fprintf(stderr, "\r%d cells done\x1b[K", len(rows))
-					}
-				}
+	rows, err := bench.RunTable(ctx, bench.Table{
+		Base:     bench.Cell{Dir: dir, CacheDir: *cacheDir, Fuel: *fuelBudget, Stack: *stackBudget, Logger: logger, Time: *cellTime},
+		Handlers: handlers, Placements: placements, Sizes: sizes, Queues: queues, Repeat: *repeat,
+		Done: func(n int) {
+			if !*jsonOut && isTerminal(stderr) {
+				fmt.Fprintf(stderr, "\r%d cells done\x1b[K", n)
 			}
-		}
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
+		return exitFailure
 	}
 	if !*jsonOut && isTerminal(stderr) {
 		fmt.Fprint(stderr, "\r\x1b[K")
@@ -206,32 +193,4 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	bench.WriteTable(stdout, rows)
 	return exitOK
-}
-
-func parseIntList(flag, s string, lo, hi int) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < lo || n > hi {
-			return nil, fmt.Errorf("%s %q: %q is not a number in %d..%d", flag, s, f, lo, hi)
-		}
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-func parseWordList(flag, s string, allowed ...string) ([]string, error) {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allowed, f) {
-			return nil, fmt.Errorf("%s %q: %q is not one of %s", flag, s, f, strings.Join(allowed, ", "))
-		}
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	return out, nil
 }

@@ -11,13 +11,13 @@ import (
 	"github.com/memif-wasm/memif-wasm/host/daemon/bench"
 )
 
-// A small table with WAT pass plugins standing in for C and Go: every cell measured,
+// A small table with WAT pass plugins standing in for C, Go and Rust: every cell measured,
 // every frame accounted for (what did not come back the host dropped, counted), and
 // zero-copy and copy really are what they say.
 func TestBenchTable(t *testing.T) {
 	pass := watPlugin(t, "1", "2")
 	code, stdout, stderr := runArgs(t, "bench", "--json", "--time", "150ms", "--sizes", "64,200", "--queues", "1",
-		"--c-plugin", pass, "--go-plugin", pass, "--cache-dir", "")
+		"--c-plugin", pass, "--go-plugin", pass, "--rust-plugin", pass, "--cache-dir", "")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -25,8 +25,8 @@ func TestBenchTable(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
-	if len(rows) != 2+2*2*2 {
-		t.Fatalf("%d rows, want 10: %+v", len(rows), rows)
+	if len(rows) != 2+2*3*2 {
+		t.Fatalf("%d rows, want 14: %+v", len(rows), rows)
 	}
 	for _, r := range rows {
 		name := r.Handler + "/" + r.Placement
@@ -55,7 +55,7 @@ func TestBenchTable(t *testing.T) {
 			}
 		}
 	}
-	code, stdout, _ = runArgs(t, "bench", "--time", "50ms", "--repeat", "3", "--sizes", "64", "--queues", "2", "--handlers", "native")
+	code, stdout, _ = runArgs(t, "bench", "--duration", "50ms", "--repeat", "3", "--size", "64", "--queues", "2", "--handlers", "native")
 	if code != exitOK || !strings.Contains(stdout, "CPU ns/frame") || !strings.Contains(stdout, "native") {
 		t.Fatalf("text table, exit %d:\n%s", code, stdout)
 	}
@@ -69,11 +69,11 @@ func TestBenchErrors(t *testing.T) {
 		want string
 	}{
 		{"bad size", []string{"--sizes", "64,abc"}, exitUsage, `"abc" is not a number`},
-		{"small size", []string{"--sizes", "10"}, exitUsage, "--sizes"},
+		{"small size", []string{"--sizes", "10"}, exitUsage, "--size \"10\""},
 		{"bad queues", []string{"--queues", "0"}, exitUsage, "--queues"},
-		{"bad handler", []string{"--handlers", "rust"}, exitUsage, `"rust" is not one of native, c, go`},
+		{"bad handler", []string{"--handlers", "ebpf"}, exitUsage, `"ebpf" is not one of native, c, go, rust`},
 		{"bad placement", []string{"--placements", "magic"}, exitUsage, "--placements"},
-		{"bad time", []string{"--time", "-1s"}, exitUsage, "--time"},
+		{"bad time", []string{"--time", "-1s"}, exitUsage, "--duration -1s"},
 		{"bad repeat", []string{"--repeat", "0"}, exitUsage, "--repeat 0"},
 		{"negative stack", []string{"--handlers", "native", "--sizes", "64", "--queues", "1", "--stack", "-1"}, exitFailure, "stack: -1 is outside"},
 		{"missing plugin", []string{"--handlers", "c", "--plugins-dir", "/nonexistent"}, exitFailure,
@@ -81,7 +81,7 @@ func TestBenchErrors(t *testing.T) {
 		{"profile path", []string{"--handlers", "native", "--cpuprofile", "/nonexistent/cpu.prof"}, exitFailure, "--cpuprofile"},
 		{"refused plugin", []string{"--handlers", "go", "--time", "50ms", "--sizes", "64", "--queues", "1", "--placements", "copy",
 			"--go-plugin", "WAT7", "--cache-dir", ""}, exitFailure, "version"},
-		{"forward: two sizes", []string{"--forward", "--sizes", "64,1500"}, exitUsage, "one --sizes value"},
+		{"forward: two sizes", []string{"--forward", "--size", "64,1500"}, exitUsage, "one --size value"},
 		{"forward: bad rate", []string{"--forward", "--rates", "500000,fast"}, exitUsage, `"fast" is not a rate`},
 		{"forward: zero rate", []string{"--forward", "--rates", "0"}, exitUsage, "--rates"},
 		{"forward: bad rx mode", []string{"--forward", "--rx-modes", "interrupt,busy"}, exitUsage, `rx mode "busy"`},

@@ -19,21 +19,26 @@ func init() {
 	register(command{name: "ctl", summary: "control a running daemon through its admin API", run: ctlMain})
 }
 
-const ctlUsage = "memif-wasm ctl [--admin-socket PATH | --admin-url URL --token-file FILE] [--json] COMMAND [ARGS]"
+const ctlUsage = "memif-wasm ctl [--admin-socket PATH | --admin-url [http://]HOST:PORT --admin-token-file FILE] [--json] COMMAND [ARGS]"
 
 const ctlDescription = `Talks to the admin API of a running 'memif-wasm run'. Tables for people, --json for
 scripts. Names are TENANT/INTERFACE or TENANT/INTERFACE/PLUGIN.
 
 Commands:
+  help                              this text
   list                              tenants, interfaces and their pipelines
-  stats                             packet, verdict and drop counters, config reloads and the last failure
+  stats [TENANT/IFACE]              packet, verdict and drop counters (of one interface), config reloads and the last failure
   show TENANT/IFACE                 memif details of one interface (regions, rings, peer)
-  load TENANT/IFACE FILE            add a plugin (--name, --config or --plugin-config-file, --index)
+  load TENANT/IFACE FILE            add a plugin (--name, --plugin-config FILE or --plugin-config-inline TEXT, --index)
   unload TENANT/IFACE/PLUGIN        remove a plugin
                                     (load and unload last until the config file is re-read)
   reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
   control TENANT/IFACE/PLUGIN MSG   send a control message (@FILE: the file's bytes), print the reply
-  reload-config                     re-read the daemon's config file (as SIGHUP)`
+  reload-config                     re-read the daemon's config file (as SIGHUP)
+
+The unix socket needs no token: its file's mode and group (run --admin-socket-mode,
+--admin-socket-group) decide who may connect. Over TCP every request needs the token.
+With --json, errors are JSON on stdout too: {"error": "...", "exit_code": N}.`
 
 const ctlExamples = `memif-wasm ctl list
 memif-wasm ctl stats --json
@@ -41,26 +46,38 @@ memif-wasm ctl show default/memif0
 memif-wasm ctl control default/memif0/acl '{"op":"add","rule":{"id":9,"action":"deny","proto":"udp","dport":"53"}}'
 memif-wasm ctl reload default/memif0/acl
 memif-wasm ctl load default/memif0 plugins/build/counter.wasm --index 0
-memif-wasm ctl --admin-url http://127.0.0.1:9191 --token-file /etc/memif-wasm/token list`
+memif-wasm ctl --admin-url 127.0.0.1:9191 --admin-token-file /etc/memif-wasm/token list`
 
 func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ctl", ctlUsage, ctlDescription, ctlExamples)
-	socket := fs.String("admin-socket", defaultAdminSocket(), "admin API unix socket of the daemon")
-	url := fs.String("admin-url", "", "admin API over loopback TCP instead, e.g. http://127.0.0.1:9191")
-	tokenFile := fs.String("token-file", "", "file holding the bearer token")
-	jsonOut := fs.Bool("json", false, "print JSON instead of tables")
+	socket := fs.String("admin-socket", admin.DefaultSocket(), "admin API unix socket of the daemon")
+	url := fs.String("admin-url", "", "admin API over loopback TCP instead: HOST:PORT or http://HOST:PORT")
+	tokenFile := fs.String("admin-token-file", "", "file holding the bearer token (TCP only)")
+	jsonOut := fs.Bool("json", false, "print JSON instead of tables (errors too)")
 	name := fs.String("name", "", "load: plugin name (default: the file name without .wasm)")
-	pcfg := fs.String("config", "", "load: plugin config given inline")
-	pcfgFile := fs.String("plugin-config-file", "", "load: plugin config file")
-	index := fs.Int("index", -1, "load: position in the pipeline (default: last)")
+	pcfg := fs.String("plugin-config-inline", "", "load: plugin config given on the command line")
+	pcfgFile := fs.String("plugin-config", "", "load: plugin config file (as run --plugin-config)")
+	index := fs.Int("index", -1, "load: position in the pipeline, 0 first (default: last)")
+	// The names before flags were unified across commands stay as aliases.
+	alias(fs, "token-file", "admin-token-file")
+	alias(fs, "plugin-config-file", "plugin-config")
+	alias(fs, "config", "plugin-config-inline")
 	failOpen := fs.Bool("fail-open", false, "load: pass packets on when the plugin faults")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() == 0 {
-		return fs.usageError(stderr, "a command is required (list, stats, show, load, unload, reload, control, reload-config)")
+		return fs.usageError(stderr, "a command is required (help, list, stats, show, load, unload, reload, control, reload-config)")
 	}
-	token, err := readToken(*tokenFile)
+	if fs.Arg(0) == "help" {
+		fs.help(stdout)
+		return exitOK
+	}
+	if fs.Changed("index") && *index < 0 {
+		return fs.usageError(stderr, "--index %d: want 0 (first) or more; leave it out for last", *index)
+	}
+	ctlFail := func(stderr io.Writer, err error) int { return ctlError(stdout, stderr, *jsonOut, err) }
+	token, err := admin.ReadToken(*tokenFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm ctl: %v\n", err)
 		return exitUsage
@@ -68,15 +85,18 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addr := *socket
 	if *url != "" {
 		addr = *url
+		if !strings.Contains(addr, "://") { // HOST:PORT is a TCP address, never a socket path
+			addr = "http://" + addr
+		}
 	}
 	c := admin.NewClient(addr, token)
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
-	want := map[string]int{"list": 0, "stats": 0, "reload-config": 0, "show": 1, "load": 2, "unload": 1, "reload": 1, "control": 2}
+	want := map[string]int{"list": 0, "stats": 1, "reload-config": 0, "show": 1, "load": 2, "unload": 1, "reload": 1, "control": 2}
 	n, ok := want[cmd]
 	if !ok {
 		return fs.usageError(stderr, "unknown command %q", cmd)
 	}
-	if len(rest) != n {
+	if len(rest) != n && !(cmd == "stats" && len(rest) == 0) {
 		return fs.usageError(stderr, "%s takes %d argument(s), got %d", cmd, n, len(rest))
 	}
 	parts := func(s string, k int) ([]string, bool) {
@@ -98,7 +118,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = ts
+		out = admin.ListV1{SchemaVersion: admin.SchemaVersion, Tenants: ts}
 		if !*jsonOut {
 			admin.WriteTenants(stdout, ts)
 			return exitOK
@@ -108,7 +128,16 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = s
+		if len(rest) == 1 {
+			p, ok := parts(rest[0], 2)
+			if !ok {
+				return fs.usageError(stderr, "stats %q: want TENANT/INTERFACE", rest[0])
+			}
+			if s, err = admin.FilterSnapshot(s, p[0], p[1]); err != nil {
+				return ctlFail(stderr, err)
+			}
+		}
+		out = admin.NewStatsV1(s)
 		if !*jsonOut {
 			admin.WriteStats(stdout, s)
 			return exitOK
@@ -122,7 +151,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = det
+		out = admin.NewShowV1(det)
 		if !*jsonOut {
 			admin.WriteDetails(stdout, det)
 			return exitOK
@@ -140,7 +169,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := c.Load(ctx, p[0], p[1], pc, *index); err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = map[string]string{"loaded": pc.PluginName()}
+		out = admin.ChangeV1{SchemaVersion: admin.SchemaVersion, Action: "loaded", Plugin: rest[0] + "/" + pc.PluginName()}
 	case "unload", "reload":
 		p, ok := parts(rest[0], 3)
 		if !ok {
@@ -154,7 +183,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = map[string]string{cmd + "ed": p[2]}
+		out = admin.ChangeV1{SchemaVersion: admin.SchemaVersion, Action: cmd + "ed", Plugin: rest[0]}
 	case "control":
 		p, ok := parts(rest[0], 3)
 		if !ok {
@@ -172,7 +201,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = admin.NewControlReply(reply)
+		out = admin.NewControlV1(reply)
 		if !*jsonOut {
 			if isText(reply) {
 				fmt.Fprintln(stdout, string(reply))
@@ -186,7 +215,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return ctlFail(stderr, err)
 		}
-		out = admin.ConfigReloadReply{Changes: changes}
+		out = admin.ConfigReloadV1{SchemaVersion: admin.SchemaVersion, Changes: changes}
 		if !*jsonOut {
 			if len(changes) == 0 {
 				fmt.Fprintln(stdout, "no changes")
@@ -203,20 +232,40 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		enc.Encode(out)
 		return exitOK
 	}
-	for k, v := range out.(map[string]string) {
-		fmt.Fprintf(stdout, "%s %s\n", k, v)
-	}
+	ch := out.(admin.ChangeV1)
+	fmt.Fprintf(stdout, "%s %s\n", ch.Action, ch.Plugin)
 	return exitOK
 }
 
-func ctlFail(stderr io.Writer, err error) int {
+// ctlError reports a failed request, as {"error": ..., "exit_code": 1} on
+// stdout under --json (scripts read one stream) and as text on stderr.
+func ctlError(stdout, stderr io.Writer, jsonOut bool, err error) int {
+	msg := err.Error()
 	var ae *admin.APIError
 	if errors.As(err, &ae) {
-		fmt.Fprintf(stderr, "memif-wasm ctl: %s\n", ae.Message)
-	} else {
-		fmt.Fprintf(stderr, "memif-wasm ctl: %v (is 'memif-wasm run' running with this --admin-socket?)\n", err)
+		msg = ae.Message
+	} else if !errors.Is(err, admin.ErrNotFoundHere) {
+		msg += " (is 'memif-wasm run' running with this --admin-socket?)"
 	}
+	if jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(admin.ErrorV1{SchemaVersion: admin.SchemaVersion, Error: msg, ExitCode: exitFailure})
+	}
+	fmt.Fprintf(stderr, "memif-wasm ctl: %s\n", msg)
 	return exitFailure
+}
+
+// alias adds old as a deprecated name of the flag new.
+// parse then says so on stderr when it is used.
+func alias(fs *flagSet, old, new string) {
+	f := fs.Lookup(new)
+	fs.Var(f.Value, old, f.Usage)
+	fs.MarkHidden(old)
+	if fs.aliases == nil {
+		fs.aliases = map[string]string{}
+	}
+	fs.aliases[old] = new
 }
 
 // isText reports whether b prints as it is: UTF-8 without control

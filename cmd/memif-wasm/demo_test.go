@@ -116,7 +116,7 @@ func TestDemoErrors(t *testing.T) {
 		}, exitFailure, "n.wasm"},
 		{"bad metrics address", func(t *testing.T) []string {
 			return []string{"--plugin", watPlugin(t, "1", "3"), "--metrics-addr", "256.0.0.1:1", "--cache-dir", ""}
-		}, exitFailure, "--metrics-addr 256.0.0.1:1"},
+		}, exitFailure, "metrics address 256.0.0.1:1"},
 		{"metrics address in use", func(t *testing.T) []string {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/bits"
 	"sync"
 
@@ -45,6 +44,7 @@ type genReport struct {
 
 func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("gen", genUsage, genDescription, genExamples)
+	logFormat := logFormatFlag(fs)
 	socket := fs.String("socket", "", "memif control socket path (@name: abstract namespace) (required)")
 	role := fs.String("role", "slave", "gen's side: master (listens) or slave (connects)")
 	id := fs.Uint32("id", 0, "memif interface id to send on (and count on, without --rx-id)")
@@ -69,6 +69,10 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "no live progress line")
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
+	}
+	logger, ok := warnLogger(*logFormat, stderr)
+	if !ok {
+		return fs.usageError(stderr, "--log-format %q: want text or json", *logFormat)
 	}
 	if fs.NArg() > 0 {
 		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
@@ -105,7 +109,7 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.Proto, err = gen.ParseProto(*proto); err != nil {
 		return fs.usageError(stderr, "--proto: %v", err)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Logger = logger
 
 	live := !*jsonOut && !*quiet && isTerminal(stderr)
 	var mu sync.Mutex // the progress goroutine and the final newline

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 )
 
 func TestInspectAdmitted(t *testing.T) {
@@ -24,7 +26,7 @@ func TestInspectAdmitted(t *testing.T) {
 func TestInspectJSON(t *testing.T) {
 	p := watPlugin(t, "1", "2")
 	code, stdout, _ := runArgs(t, "inspect", "--json", p)
-	var rep inspectReport
+	var rep admin.InspectReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
@@ -55,7 +57,7 @@ func TestInspectRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"inspect", "--json"}, tt.args(t)...)
 			code, stdout, stderr := runArgs(t, args...)
-			var rep inspectReport
+			var rep admin.InspectReport
 			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 				t.Fatalf("not JSON: %v\n%s\n%s", err, stdout, stderr)
 			}
@@ -96,19 +98,11 @@ func TestInspectFileErrors(t *testing.T) {
 }
 
 // A C plugin built by make plugins. (Go guests take tens of seconds to compile under
-// -race on a loaded machine, so the WASI display is tested with groupImports below.)
+// -race on a loaded machine, so the WASI display is tested with admin's TestGroupImports.)
 func TestInspectCPlugin(t *testing.T) {
 	p := builtPlugin(t, "pass-c.wasm")
 	code, stdout, stderr := runArgs(t, "inspect", p)
 	if code != exitOK || !strings.Contains(stdout, "wasi         no") || !strings.Contains(stdout, "imports      none") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
-	}
-}
-
-func TestGroupImports(t *testing.T) {
-	got := groupImports([]string{"wasi_snapshot_preview1.fd_write", "memif_wasm.log", "wasi_snapshot_preview1.proc_exit", "odd"})
-	want := "wasi_snapshot_preview1: fd_write, proc_exit; memif_wasm: log; odd: "
-	if got != want {
-		t.Fatalf("got %q, want %q", got, want)
 	}
 }

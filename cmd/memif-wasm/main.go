@@ -108,9 +108,10 @@ func usage(w io.Writer) {
 // flagSet is a pflag.FlagSet that knows its subcommand's help text.
 type flagSet struct {
 	*pflag.FlagSet
-	usageLine   string // e.g. "memif-wasm gen --socket PATH ..."
-	description string // what the command does, one or more paragraphs
-	examples    string // example command lines, one per line
+	usageLine   string            // e.g. "memif-wasm gen --socket PATH ..."
+	description string            // what the command does, one or more paragraphs
+	examples    string            // example command lines, one per line
+	aliases     map[string]string // deprecated flag name -> its new name
 }
 
 // newFlagSet returns a flag set for a subcommand. Errors and --help are reported by parse,
@@ -152,6 +153,11 @@ func (fs *flagSet) parse(args []string, stdout, stderr io.Writer) (code int, don
 	err := fs.Parse(args)
 	switch {
 	case err == nil:
+		for old, new := range fs.aliases {
+			if fs.Changed(old) {
+				fmt.Fprintf(stderr, "%s: --%s is deprecated, use --%s\n", fs.Name(), old, new)
+			}
+		}
 		return exitOK, false
 	case errors.Is(err, pflag.ErrHelp):
 		fs.help(stdout)

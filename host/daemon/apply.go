@@ -73,9 +73,11 @@ func (d *Daemon) ReloadConfig(ctx context.Context, load func() (*config.Config, 
 	}
 	c := &d.counters
 	c.mu.Lock()
+	c.lastReloadAt = d.opts.Clock.Now()
+	c.lastReloadFailed = err != nil
 	if err != nil {
 		c.configReloads["failed"]++
-		c.lastReloadErr, c.lastReloadErrAt = err.Error(), d.opts.Clock.Now()
+		c.lastReloadErr, c.lastReloadErrAt = err.Error(), c.lastReloadAt
 	} else {
 		c.configReloads["ok"]++
 	}
@@ -273,7 +275,7 @@ func (tx *txn) newTenant(ctx context.Context, tc config.Tenant) (*tenant, error)
 	for _, p := range t.ports {
 		if !tx.outgoing[keyOf(p.cfg)] {
 			err = d.openPort(p)
-		} else if p.sock, err = d.socket(p.cfg.SocketPath()); err == nil {
+		} else if p.sock, err = d.socket(p.cfg.SocketPath(), p.cfg.SocketFile()); err == nil {
 			tx.deferred = append(tx.deferred, opening{open: p.open, close: func() { p.closeIface() }})
 		}
 		if err != nil {
@@ -298,7 +300,7 @@ func (tx *txn) prepareKept(ctx context.Context, t *tenant, tc config.Tenant) err
 		if portChanged(p.cfg, nc) {
 			sw := &swap{p: p, cfg: nc}
 			tx.swaps = append(tx.swaps, sw)
-			ref, err := d.socket(nc.SocketPath())
+			ref, err := d.socket(nc.SocketPath(), nc.SocketFile())
 			if err != nil {
 				return fmt.Errorf("tenant %q interface %q: %w", t.name, nc.Name, err)
 			}
@@ -608,5 +610,7 @@ func portChanged(a, b config.Interface) bool {
 // from the running pl: its settings, its host settings (config_file
 // content, redirect list, tenant) or its file's content.
 func stageChanged(pl *plugin, pc config.Plugin, hc host.PluginConfig) bool {
-	return !reflect.DeepEqual(pl.pcfg, hc) || pluginChanged(pl, pc)
+	old := pl.pcfg
+	old.Logger, hc.Logger = nil, nil // a new logger each time, with the same keys
+	return !reflect.DeepEqual(old, hc) || pluginChanged(pl, pc)
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +78,9 @@ type counters struct {
 	configReloads   map[string]uint64
 	lastReloadErr   string
 	lastReloadErrAt time.Time
+	// The last config change, whatever its result.
+	lastReloadAt     time.Time
+	lastReloadFailed bool
 }
 
 // CompileBuckets are the upper bounds (seconds) of the compile duration histogram.
@@ -181,19 +186,7 @@ func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, er
 // plugins and pipelines, no interface open and no worker running yet. On
 // error nothing of it stays.
 func (d *Daemon) prepareTenant(ctx context.Context, tc config.Tenant) (*tenant, error) {
-	ports := make([]uint16, len(tc.Interfaces))
-	for i := range ports {
-		ports[i] = uint16(i)
-	}
-	ht, err := host.NewTenant(host.TenantConfig{
-		Name:           tc.Name,
-		Ports:          ports,
-		MaxInstances:   tc.MaxInstances,
-		MaxMemoryPages: tc.MaxMemoryPages,
-		Fuel:           tc.Fuel,
-		ColdFuel:       tc.ColdFuel,
-		Stack:          tc.Stack,
-	})
+	ht, err := host.NewTenant(hostTenantConfig(tc))
 	if err != nil {
 		return nil, err
 	}
@@ -228,11 +221,29 @@ func (d *Daemon) prepareTenant(ctx context.Context, tc config.Tenant) (*tenant, 
 	return t, nil
 }
 
+// hostTenantConfig is the sandbox's view of tenant tc: its budgets, and its
+// interfaces as ports 0, 1, ... in list order.
+func hostTenantConfig(tc config.Tenant) host.TenantConfig {
+	ports := make([]uint16, len(tc.Interfaces))
+	for i := range ports {
+		ports[i] = uint16(i)
+	}
+	return host.TenantConfig{
+		Name:           tc.Name,
+		Ports:          ports,
+		MaxInstances:   tc.MaxInstances,
+		MaxMemoryPages: tc.MaxMemoryPages,
+		Fuel:           tc.Fuel,
+		ColdFuel:       tc.ColdFuel,
+		Stack:          tc.Stack,
+	}
+}
+
 // openPort takes a reference on the port's socket and opens its interface.
 // On error the caller closes the tenant, which releases the reference.
 func (d *Daemon) openPort(p *port) error {
 	if p.sock == nil {
-		ref, err := d.socket(p.cfg.SocketPath())
+		ref, err := d.socket(p.cfg.SocketPath(), p.cfg.SocketFile())
 		if err != nil {
 			return fmt.Errorf("tenant %q interface %q: %w", p.t.name, p.cfg.Name, err)
 		}
@@ -318,6 +329,8 @@ func (d *Daemon) prepareLoad(t *tenant, ic config.Interface, pc config.Plugin) l
 	s.where = fmt.Sprintf("tenant %q interface %q plugin %q", t.name, ic.Name, s.name)
 	s.label = t.name + "/" + ic.Name + "/" + s.name
 	s.hc, s.err = pluginConfig(t, ic, pc)
+	// The guest's own lines carry the keys of every daemon line.
+	s.hc.Logger = d.log.With("tenant", t.name, "interface", ic.Name, "plugin", s.name)
 	return s
 }
 
@@ -381,7 +394,9 @@ func (d *Daemon) observeCompile(dt time.Duration) {
 }
 
 // socket returns the shared memif socket for path, creating it.
-func (d *Daemon) socket(path string) (*socketRef, error) {
+// file is the socket file's settings (validation keeps the masters sharing a
+// path in agreement).
+func (d *Daemon) socket(path string, file memif.SocketFile) (*socketRef, error) {
 	if r := d.sockets[path]; r != nil {
 		r.refs++
 		return r, nil
@@ -389,6 +404,7 @@ func (d *Daemon) socket(path string) (*socketRef, error) {
 	s, err := memif.NewSocket(memif.SocketConfig{
 		Path:              path,
 		ReconnectInterval: d.opts.ReconnectInterval,
+		File:              file,
 		Logger:            d.log, // memif names the socket in its own lines
 		Clock:             d.opts.Clock,
 	})
@@ -571,7 +587,7 @@ func (d *Daemon) Snapshot() *Snapshot {
 					is.Plugins[i].Stats.Add(&ps[i])
 					is.Plugins[i].Instances++
 					if f := w.pipe.Fault(i); f != nil {
-						is.Plugins[i].Fault = f.Error()
+						is.Plugins[i].Fault = oneLine(f.Error())
 					}
 				}
 			}
@@ -588,6 +604,7 @@ func (d *Daemon) Snapshot() *Snapshot {
 	s.CompileHist = append([]uint64(nil), c.compileHist[:]...)
 	s.ConfigReloads = maps.Clone(c.configReloads)
 	s.LastReloadError, s.LastReloadErrorAt = c.lastReloadErr, c.lastReloadErrAt
+	s.LastReloadAt, s.LastReloadFailed = c.lastReloadAt, c.lastReloadFailed
 	c.mu.Unlock()
 	return s
 }
@@ -612,4 +629,15 @@ func bucket(bounds []float64, v float64) int {
 		}
 	}
 	return len(bounds)
+}
+
+// oneLine folds a multi-line message (a trap's wasm stack trace) into one
+// line, frames separated by " | ", so that it stays one log line, one
+// table cell and one JSON string a person can read.
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return l == "" }), " | ")
 }

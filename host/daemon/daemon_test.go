@@ -910,3 +910,10 @@ func TestQuarantineOnTheDaemonsClock(t *testing.T) {
 		t.Fatalf("after a reload: %+v, fault %q, loaded at %v (clock %v)", pl.Stats, pl.Fault, pl.LoadedAt, clock.Now())
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	in := "wasm error: unreachable\nwasm stack trace:\n\tp.mw_process(i32) i32\n\n"
+	if got, want := oneLine(in), "wasm error: unreachable | wasm stack trace: | p.mw_process(i32) i32"; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
+	}
+}

@@ -105,6 +105,7 @@ func (p *port) install(ifc *memif.Interface) {
 // without installing it (a config change opens the new one beside the old).
 func (p *port) openIface(c config.Interface, sock *socketRef) (*memif.Interface, error) {
 	ifc, err := sock.s.NewInterface(memif.InterfaceConfig{
+		LogAttrs:             []any{"tenant", p.t.name, "interface", c.Name},
 		ID:                   c.ID,
 		Role:                 c.MemifRole(),
 		Mode:                 c.MemifMode(),

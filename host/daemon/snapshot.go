@@ -77,6 +77,10 @@ type Snapshot struct {
 	// while none has.
 	LastReloadError   string    `json:"last_reload_error,omitempty"`
 	LastReloadErrorAt time.Time `json:"last_reload_error_at,omitzero"`
+	// LastReloadAt is when the last config change ended, zero while none
+	// has; LastReloadFailed says whether it failed.
+	LastReloadAt     time.Time `json:"last_reload_at,omitzero"`
+	LastReloadFailed bool      `json:"last_reload_failed"`
 }
 
 // TenantSnapshot is one tenant.

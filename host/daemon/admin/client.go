@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -166,4 +169,34 @@ func (c *Client) Control(ctx context.Context, tenant, iface, plugin string, msg 
 func (c *Client) ReloadConfig(ctx context.Context) ([]string, error) {
 	var out ConfigReloadReply
 	return out.Changes, c.do(ctx, http.MethodPost, "/v1/config/reload", nil, &out)
+}
+
+// ReadToken reads a bearer token file; the token is its first line. An
+// empty path is no token.
+func ReadToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	tok := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+	if tok == "" {
+		return "", fmt.Errorf("token file %s: empty", path)
+	}
+	return tok, nil
+}
+
+// DefaultSocket is where `memif-wasm run` listens and `memif-wasm ctl`
+// connects when no admin socket is given: /run/memif-wasm for root, else
+// $XDG_RUNTIME_DIR/memif-wasm, else a per-user directory under the temp dir.
+func DefaultSocket() string {
+	if os.Geteuid() == 0 {
+		return "/run/memif-wasm/admin.sock"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "memif-wasm", "admin.sock")
+	}
+	return filepath.Join(os.TempDir(), "memif-wasm-"+strconv.Itoa(os.Geteuid()), "admin.sock")
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,13 +78,20 @@ type Metrics struct {
 
 // Admin configures the HTTP/JSON admin API.
 type Admin struct {
-	// Socket is the unix socket path of the admin API (mode 0600). Empty: none.
+	// Socket is the unix socket path of the admin API. Empty: none.
 	Socket string `yaml:"socket"`
+	// SocketMode, SocketOwner and SocketGroup set the admin socket file's
+	// permission bits (octal; default "0600": only the daemon's user), user
+	// and group (name or numeric id; default: the daemon's). Whoever may
+	// write the file may use the API: no token is asked on the socket.
+	SocketMode  string `yaml:"socket_mode"`
+	SocketOwner string `yaml:"socket_owner"`
+	SocketGroup string `yaml:"socket_group"`
 	// TCP is an optional loopback HOST:PORT for the admin API; it requires a
 	// bearer token (TokenFile).
 	TCP string `yaml:"tcp"`
-	// TokenFile holds the bearer token required on TCP (and, when set, on
-	// the unix socket too).
+	// TokenFile holds the bearer token required on TCP; the unix socket
+	// never asks for it (its file's permissions guard it).
 	TokenFile string `yaml:"token_file"`
 }
 
@@ -127,6 +136,15 @@ type Interface struct {
 	Name string `yaml:"name"`
 	// Socket is the control socket path ("@name": abstract). Default DefaultSocket.
 	Socket string `yaml:"socket"`
+	// SocketMode, SocketOwner and SocketGroup (master only) set the socket
+	// file's permission bits (octal, e.g. "0660"), user and group (name or
+	// numeric id), so that a peer running as another user can connect: it
+	// needs write permission on the file. Empty: as created (mode 0777 less
+	// the umask, the daemon's user and group). Interfaces sharing a socket
+	// must agree.
+	SocketMode  string `yaml:"socket_mode"`
+	SocketOwner string `yaml:"socket_owner"`
+	SocketGroup string `yaml:"socket_group"`
 	// Role is "slave" (default: connects, allocates memory) or "master"
 	// (listens); DPDK's "client" and "server" are accepted too.
 	Role string `yaml:"role"`
@@ -285,6 +303,14 @@ func Load(path string) (*Config, error) {
 // the file name) and may be empty.
 func Parse(data []byte, name string) (*Config, error) {
 	var c Config
+	// First the tree's shape, so that unknown keys and wrong kinds of value
+	// are named by path and expected form, all of them at once.
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err == nil {
+		if err := checkShape(&root); err != nil {
+			return nil, withFile(err, name)
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && err != io.EOF {
@@ -438,4 +464,33 @@ func (c *Config) Tenant(name string) *Tenant {
 		}
 	}
 	return nil
+}
+
+// SocketFile is the interface's socket file settings for memif; call it on
+// a validated config.
+func (i *Interface) SocketFile() memif.SocketFile {
+	m, _ := parseMode(i.SocketMode)
+	return memif.SocketFile{Mode: m, Owner: i.SocketOwner, Group: i.SocketGroup}
+}
+
+// SocketFile is the admin socket file's settings (mode 0600 by default);
+// call it on a validated config.
+func (a *Admin) SocketFile() memif.SocketFile {
+	m, _ := parseMode(a.SocketMode)
+	if a.SocketMode == "" {
+		m = 0o600
+	}
+	return memif.SocketFile{Mode: m, Owner: a.SocketOwner, Group: a.SocketGroup}
+}
+
+// parseMode reads permission bits in octal ("0660", "660", "0o660"); "" is 0.
+func parseMode(s string) (fs.FileMode, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(s, "0o"), "0O"), 8, 32)
+	if err != nil || n == 0 || n > 0o777 {
+		return 0, fmt.Errorf("%q is not permission bits in octal, 0001..0777 (e.g. \"0660\")", s)
+	}
+	return fs.FileMode(n), nil
 }

@@ -21,6 +21,7 @@ func (c *Config) Validate() error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.hostPort("metrics.addr", c.Metrics.Addr, false)
 	v.hostPort("admin.tcp", c.Admin.TCP, true)
+	v.socketFile("admin", c.Admin.SocketMode, c.Admin.SocketFile())
 	if c.Admin.TCP != "" && c.Admin.TokenFile == "" {
 		v.add("admin.token_file", "required when admin.tcp is set: the TCP admin API needs a bearer token")
 	}
@@ -34,6 +35,11 @@ func (c *Config) Validate() error {
 		id     uint32
 	}
 	ids := map[sockID]string{}
+	type sockFile struct {
+		where string
+		file  memif.SocketFile
+	}
+	files := map[string]sockFile{} // socket path -> the first master's file settings
 	for ti := range c.Tenants {
 		t := &c.Tenants[ti]
 		tp := fmt.Sprintf("tenants[%d]", ti)
@@ -73,6 +79,15 @@ func (c *Config) Validate() error {
 				ids[key] = ip
 			}
 			v.interfaceValues(ip, in)
+			var r memif.Role
+			if r.UnmarshalText([]byte(in.Role)) == nil && r == memif.RoleMaster {
+				f := in.SocketFile()
+				if prev, seen := files[in.SocketPath()]; seen && prev.file != f {
+					v.add(ip+".socket_mode", fmt.Sprintf("socket %s: socket_mode, socket_owner and socket_group differ from %s's; interfaces sharing a socket share its file", in.SocketPath(), prev.where))
+				} else if !seen {
+					files[in.SocketPath()] = sockFile{ip, f}
+				}
+			}
 			if in.Egress != "" && t.Port(in.Egress) < 0 {
 				v.add(ip+".egress", fmt.Sprintf("no interface %q in tenant %q", in.Egress, t.Name))
 			}
@@ -113,6 +128,12 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	}
 	var role memif.Role
 	v.memifEnum(ip+".role", in.Role, &role)
+	if f := in.SocketFile(); in.SocketMode != "" || !f.IsZero() {
+		if role != memif.RoleMaster {
+			v.add(ip+".socket_mode", "socket_mode, socket_owner and socket_group apply to a master, which creates the socket file; a slave connects to its peer's")
+		}
+		v.socketFile(ip, in.SocketMode, f)
+	}
 	if len(in.Secret) > MaxSecretLen {
 		v.add(ip+".secret", fmt.Sprintf("%d bytes, at most %d", len(in.Secret), MaxSecretLen))
 	}
@@ -281,4 +302,34 @@ func (v *validator) hostPort(field, s string, loopback bool) {
 		return
 	}
 	v.add(field, fmt.Sprintf("%q is not a loopback address; the admin API is only served on loopback", host))
+}
+
+// socketFile checks the socket_mode, socket_owner and socket_group of the
+// section at prefix; the owner and group must exist on this machine.
+func (v *validator) socketFile(prefix, mode string, f memif.SocketFile) {
+	if _, err := parseMode(mode); err != nil {
+		v.add(prefix+".socket_mode", err.Error())
+		return
+	}
+	if err := f.Validate(); err != nil {
+		v.add(prefix+".socket_owner/socket_group", err.Error())
+	}
+}
+
+// Warnings lists what is valid but probably not meant: a config with no
+// tenant runs nothing, and an interface with neither a plugin nor an
+// egress PASSes every packet to nowhere, dropping everything it receives.
+func (c *Config) Warnings() []string {
+	var w []string
+	if len(c.Tenants) == 0 {
+		w = append(w, "the config has no tenants: nothing will run")
+	}
+	for ti, t := range c.Tenants {
+		for ii, in := range t.Interfaces {
+			if len(in.Plugins) == 0 && in.Egress == "" {
+				w = append(w, fmt.Sprintf("tenants[%d].interfaces[%d] (%s/%s): no plugin and no egress, so every packet is PASSed to nowhere and dropped", ti, ii, t.Name, in.Name))
+			}
+		}
+	}
+	return w
 }
