@@ -4,7 +4,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 APT       := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all demo test test-rust interop fuzz bench bench-forward plugins deps-plugins deps-interop deps-ops vet clean
+.PHONY: all demo test test-rust interop fuzz bench bench-forward plugins deps-plugins deps-interop deps-ops deps-tshark vet clean
 
 all: test
 
@@ -14,9 +14,9 @@ demo: plugins
 
 # -race everywhere, then the tests of the demo's default pipeline and the README's examples
 # once without -race: under the race detector compiling their Go guests takes minutes, so
-# they skip there.
-test: plugins deps-ops vet test-rust
-	$(GO) test -race -count=1 ./...
+# they skip there. MEMIF_WASM_TSHARK=1: the capture tests fail, rather than skip, without tshark.
+test: plugins deps-ops deps-tshark vet test-rust
+	MEMIF_WASM_TSHARK=1 $(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run '^(TestDemoDefaultPipeline|TestReadmeWalkthrough|TestReadmeInspectExample)$$' ./cmd/memif-wasm/
 
 vet:
@@ -76,6 +76,11 @@ deps-plugins:
 deps-ops:
 	@command -v promtool >/dev/null && command -v zsh >/dev/null || \
 		{ $(APT) update -qq && $(APT) install -y -qq --no-install-recommends prometheus zsh >/dev/null; }
+
+# tshark (Wireshark's CLI) reads the pcapng captures back in the capture tests.
+deps-tshark:
+	@command -v tshark >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq tshark >/dev/null; }
 
 # dpdk-testpmd comes from dpdk-dev, the memif PMD from librte-net-memif23 (Debian 12:
 # /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_memif.so.23.0); stdbuf from coreutils.

@@ -29,7 +29,9 @@
 // plugin's window when ChoosePlacement allows (no rings, page-aligned); chained
 // packets, packets in other regions and copy placement go through per-packet
 // slots at the end of the window. PluginStats count bytes copied per placement,
-// so zero-copy is measured, not assumed.
+// so zero-copy is measured, not assumed. A Burst's Observer (StageObserver),
+// when set, sees each plugin call's packets, verdicts and time, for packet
+// traces and captures; unset it costs one comparison per call.
 //
 // # Faults and reloads
 //

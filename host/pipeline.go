@@ -122,7 +122,7 @@ func (p *Pipeline) ProcessBurst(b *Burst) (r BurstResult) {
 	for off := 0; off < len(b.Packets); off += abi.MaxBurst {
 		// Indices are u16 and relative to the chunk, so any burst length works.
 		chunk := Burst{Packets: b.Packets[off:min(len(b.Packets), off+abi.MaxBurst)], IfIndex: b.IfIndex, Queue: b.Queue}
-		t := p.process(&chunk)
+		t := p.process(&chunk, b, off)
 		if off == 0 {
 			r.Start = t
 		}
@@ -136,7 +136,8 @@ func (p *Pipeline) ProcessBurst(b *Burst) (r BurstResult) {
 // (about half the cost of time.Now on a VM's kvm-clock).
 func (p *Pipeline) Elapsed() time.Duration { return time.Since(p.epoch) }
 
-func (p *Pipeline) process(b *Burst) (start time.Duration) {
+// process runs chunk, which is whole's packets from first on.
+func (p *Pipeline) process(b, whole *Burst, first int) (start time.Duration) {
 	start = p.Elapsed()
 	idx := p.idx[:0]
 	for i := range b.Packets {
@@ -153,12 +154,17 @@ func (p *Pipeline) process(b *Burst) (start time.Duration) {
 	// Each guest call is timed from the previous reading: one clock read
 	// per call, the host's hand-over between calls counted with them.
 	clock := start
-	for _, s := range p.stages {
+	for si, s := range p.stages {
 		if len(idx) == 0 {
 			break
 		}
 		for c := 0; c < len(idx); c += s.mod.cfg.MaxBurst {
-			clock = p.runStage(s, b, idx[c:min(len(idx), c+s.mod.cfg.MaxBurst)], now, clock)
+			call := idx[c:min(len(idx), c+s.mod.cfg.MaxBurst)]
+			before := clock
+			clock = p.runStage(s, b, call, now, clock)
+			if whole.Observer != nil {
+				p.observe(si, s, whole, first, call, clock-before)
+			}
 		}
 		next := p.next[:0]
 		for _, i := range idx {

@@ -35,6 +35,7 @@ Commands:
   reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
   control TENANT/IFACE/PLUGIN MSG   send a control message (@FILE: the file's bytes), print the reply
   reload-config                     re-read the daemon's config file (as SIGHUP)
+` + ctlViewsHelp + `
 
 The unix socket needs no token: its file's mode and group (run --admin-socket-mode,
 --admin-socket-group) decide who may connect. Over TCP every request needs the token.
@@ -46,7 +47,8 @@ memif-wasm ctl show default/memif0
 memif-wasm ctl control default/memif0/acl '{"op":"add","rule":{"id":9,"action":"deny","proto":"udp","dport":"53"}}'
 memif-wasm ctl reload default/memif0/acl
 memif-wasm ctl load default/memif0 plugins/build/counter.wasm --index 0
-memif-wasm ctl --admin-url 127.0.0.1:9191 --admin-token-file /etc/memif-wasm/token list`
+memif-wasm ctl --admin-url 127.0.0.1:9191 --admin-token-file /etc/memif-wasm/token list
+` + ctlViewsExamples
 
 func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ctl", ctlUsage, ctlDescription, ctlExamples)
@@ -63,6 +65,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	alias(fs, "plugin-config-file", "plugin-config")
 	alias(fs, "config", "plugin-config-inline")
 	failOpen := fs.Bool("fail-open", false, "load: pass packets on when the plugin faults")
+	views := addCtlViewFlags(fs)
 	if code, done := fs.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -91,6 +94,9 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c := admin.NewClient(addr, token)
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if code, ok := ctlView(ctx, c, fs, views, cmd, rest, *jsonOut, stdout, stderr); ok {
+		return code
+	}
 	want := map[string]int{"list": 0, "stats": 1, "reload-config": 0, "show": 1, "load": 2, "unload": 1, "reload": 1, "control": 2}
 	n, ok := want[cmd]
 	if !ok {

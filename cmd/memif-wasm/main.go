@@ -63,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	name := args[0]
+	if name == "--version" {
+		name, args = "version", []string{"version"}
+	}
 	switch name {
 	case "-h", "--help", "help":
 		if len(args) > 1 && name == "help" {

@@ -63,6 +63,12 @@ type Daemon struct {
 	faultsDone chan struct{}
 
 	counters counters
+
+	// views holds the operator views' own state (views.go).
+	views struct {
+		sync.Mutex
+		runtimeBase *Runtime // subtracted by Runtime; nil: since the start
+	}
 }
 
 // counters are control-plane counts, guarded by their own lock so a scrape

@@ -56,4 +56,15 @@
 // counters of workers and pipelines that were replaced so nothing goes
 // backwards, for metrics and the admin API. Plugin faults are also logged,
 // at most once per second per plugin.
+//
+// # Operator views
+//
+// What an operator of VPP or DPDK reaches for (views.go, ready.go,
+// version.go): AddTrace, Traces and ClearTraces (VPP's trace add, show and
+// clear trace) record the next packets of an interface with each plugin's
+// verdict; StartCapture and StopCapture copy its packets for a pcapng file;
+// Runtime and ClearRuntime are show and clear runtime per worker and
+// plugin; Ready says whether every interface is open and every plugin
+// loaded; LogStartup and ReadBuildInfo say what runs. None of them costs
+// the packet path anything while unused.
 package daemon

@@ -42,6 +42,11 @@ type port struct {
 	// dropped (an unload, fewer queues), by plugin name, so a plugin's
 	// counters never go backwards.
 	retired map[string]host.PluginStats
+
+	// trace and capt are the port's taps (see views.go), set again on the
+	// dataplane.Port of every interface the port opens.
+	trace *dataplane.Trace
+	capt  *dataplane.Capture
 }
 
 // plugin is one pipeline stage: its config and its compiled module.
@@ -98,7 +103,9 @@ func (p *port) open() error {
 // install makes ifc the port's interface.
 func (p *port) install(ifc *memif.Interface) {
 	p.iface = ifc
-	p.hp = &dataplane.Port{If: ifc, Tenant: p.t.host}
+	p.hp = &dataplane.Port{If: ifc, Tenant: p.t.host, Name: p.label()}
+	p.hp.SetTrace(p.trace)
+	p.hp.SetCapture(p.capt)
 }
 
 // openIface creates a memif interface for the port with settings c on sock,

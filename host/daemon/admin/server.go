@@ -191,6 +191,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/tenants/{t}/interfaces/{i}/plugins/{p}/reload", s.reload)
 	mux.HandleFunc("POST /v1/tenants/{t}/interfaces/{i}/plugins/{p}/control", s.control)
 	mux.HandleFunc("POST /v1/config/reload", s.reloadConfig)
+	s.views(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})

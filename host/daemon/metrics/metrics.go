@@ -277,7 +277,7 @@ func cumulative(bounds []float64, counts []uint64) map[float64]uint64 {
 // runtime and process collectors.
 func NewRegistry(src Source) *prometheus.Registry {
 	r := prometheus.NewRegistry()
-	r.MustRegister(NewCollector(src), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(NewCollector(src), buildInfoCollector{daemon.ReadBuildInfo()}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
 

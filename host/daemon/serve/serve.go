@@ -106,13 +106,12 @@ func Run(ctx context.Context, o Options) error {
 		defer srv.Close()
 	}
 	if metricsLn != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", metrics.Handler(metrics.NewRegistry(d.Snapshot)))
+		mux := metrics.Mux(metrics.NewRegistry(d.Snapshot), d.Ready)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(metricsLn)
 		defer srv.Close()
 	}
-	log.Info("memif-wasm running", "tenants", len(cfg.Tenants), "metrics", metricsURL(metricsLn), "admin_socket", cfg.Admin.Socket)
+	d.LogStartup(log, "metrics", metricsURL(metricsLn), "admin_socket", cfg.Admin.Socket)
 	for {
 		select {
 		case <-ctx.Done():
