@@ -9,7 +9,7 @@ IMAGE_TAG ?= dev
 # The image is written to this OCI layout; IMAGE=REGISTRY/REPO:TAG also pushes it.
 IMAGE_LAYOUT ?= bin/memif-wasm-image
 
-.PHONY: all build image manifests demo test test-rust interop fuzz bench plugins deps-plugins deps-interop deps-ops deps-tshark deps-deploy vet clean
+.PHONY: all build image manifests demo test test-rust interop fuzz bench bench-forward plugins deps-plugins deps-interop deps-ops deps-tshark deps-deploy vet clean
 
 all: test
 
@@ -82,6 +82,13 @@ fuzz:
 
 bench: plugins
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# The forwarding benchmark as users run it (daemon and generator as separate processes,
+# DPDK testpmd io as the reference row): medians of REPEAT interleaved runs per cell.
+REPEAT ?= 5
+bench-forward: plugins deps-interop
+	$(GO) build -o /tmp/memif-wasm-bench ./cmd/memif-wasm
+	/tmp/memif-wasm-bench bench --forward --repeat $(REPEAT) --testpmd
 
 # Build every example plugin (Go, C and Rust) into plugins/build/.
 plugins: deps-plugins

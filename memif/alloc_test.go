@@ -17,6 +17,10 @@ func TestBurstAllocations(t *testing.T) {
 		pkts[i] = make([]byte, 64+i*100) // up to 3 chained buffers
 	}
 	bufs := make([]memif.Buffer, 256)
+	sizes := make([]int, len(pkts))
+	for i, p := range pkts {
+		sizes[i] = len(p)
+	}
 	cases := []struct {
 		name string
 		fn   func()
@@ -43,6 +47,22 @@ func TestBurstAllocations(t *testing.T) {
 				n, _ := tx.Alloc(bufs[k:], 3000)
 				k += n
 			}
+			tx.TxBurst(bufs[:k])
+			n, _ := rx.RxBurst(bufs)
+			rx.Release(n)
+		}},
+		{"AllocBurst+TxBurst, RxBurst+Release", func() {
+			tx, _ := slave.TxQueue(0)
+			rx, _ := master.RxQueue(0)
+			_, k, _ := tx.AllocBurst(bufs, sizes)
+			tx.TxBurst(bufs[:k])
+			n, _ := rx.RxBurst(bufs)
+			rx.Release(n)
+		}},
+		{"master AllocBurst+TxBurst, slave RxBurst+Release", func() {
+			tx, _ := master.TxQueue(0)
+			rx, _ := slave.RxQueue(0)
+			_, k, _ := tx.AllocBurst(bufs, sizes)
 			tx.TxBurst(bufs[:k])
 			n, _ := rx.RxBurst(bufs)
 			rx.Release(n)

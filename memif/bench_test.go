@@ -179,6 +179,47 @@ func BenchmarkAllocTxBurst(b *testing.B) {
 	}
 }
 
+// BenchmarkAllocBurstTxBurst is BenchmarkAllocTxBurst with the whole
+// burst allocated by one AllocBurst (one queue lock instead of one per
+// packet): compare the two side by side.
+func BenchmarkAllocBurstTxBurst(b *testing.B) {
+	for _, burst := range []int{32, 256} {
+		b.Run(fmt.Sprintf("size=64/burst=%d", burst), func(b *testing.B) {
+			master, slave := memiftest.Pair(b, &memiftest.Options{
+				Master: memif.InterfaceConfig{RxMode: memif.RxModePolling},
+				Slave:  memif.InterfaceConfig{RxMode: memif.RxModePolling},
+			})
+			tx, _ := slave.TxQueue(0)
+			rx, _ := master.RxQueue(0)
+			pkt := make([]byte, 64)
+			sizes := make([]int, burst)
+			for i := range sizes {
+				sizes[i] = len(pkt)
+			}
+			txbufs := make([]memif.Buffer, burst)
+			bufs := make([]memif.Buffer, burst)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := memiftest.CPUTime(b)
+			for range b.N {
+				np, k, err := tx.AllocBurst(txbufs, sizes)
+				if err != nil || np != burst {
+					b.Fatal(np, err)
+				}
+				for i := range txbufs[:k] {
+					copy(txbufs[i].Data, pkt)
+				}
+				tx.TxBurst(txbufs[:k])
+				n, _ := rx.RxBurst(bufs)
+				rx.Release(n)
+			}
+			cpu := memiftest.CPUTime(b) - cpu0
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*burst), "ns/pkt")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*burst), "cpu-ns/pkt")
+		})
+	}
+}
+
 // BenchmarkLoopbackInterrupt is BenchmarkLoopback's 64-byte case in
 // interrupt mode: the receiver sleeps in RxQueue.Wait when its ring is
 // empty and the sender writes the eventfd after every burst, so it
@@ -237,6 +278,78 @@ func BenchmarkLoopbackInterrupt(b *testing.B) {
 			elapsed := time.Since(start)
 			b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N), "ns/pkt")
 			b.ReportMetric(float64(b.N)/elapsed.Seconds()/1e6, "Mpps")
+		})
+	}
+}
+
+// BenchmarkLoopbackRxModes is BenchmarkLoopbackInterrupt's 64-byte, burst-32
+// case for each way the receiver can wait: interrupt, adaptive, and
+// interrupt with moderation (RxDelay). Besides time and CPU per packet it
+// reports the signals the sender made and the wake-ups the receiver took,
+// per packet.
+func BenchmarkLoopbackRxModes(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		mode  memif.RxMode
+		delay time.Duration
+	}{
+		{"interrupt", memif.RxModeInterrupt, 0},
+		{"adaptive", memif.RxModeAdaptive, 0},
+		{"interrupt+20us", memif.RxModeInterrupt, 20 * time.Microsecond},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			const burst = 32
+			master, slave := memiftest.Pair(b, &memiftest.Options{Master: memif.InterfaceConfig{RxMode: c.mode, RxDelay: c.delay}})
+			tx, _ := slave.TxQueue(0)
+			rx, _ := master.RxQueue(0)
+			pkts := make([][]byte, burst)
+			for i := range pkts {
+				pkts[i] = make([]byte, 64)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := memiftest.CPUTime(b)
+			done := make(chan error, 1)
+			go func() {
+				bufs := make([]memif.Buffer, 256)
+				for got := 0; got < b.N; {
+					n, err := rx.RxBurst(bufs)
+					if err != nil {
+						done <- err
+						return
+					}
+					if n == 0 {
+						if err := rx.Wait(ctx); err != nil {
+							done <- err
+							return
+						}
+						continue
+					}
+					got += n
+					rx.Release(n)
+				}
+				done <- nil
+			}()
+			for sent := 0; sent < b.N; {
+				n, err := tx.WritePackets(pkts[:min(burst, b.N-sent)])
+				if err != nil && err != memif.ErrRingFull {
+					b.Fatal(err)
+				}
+				sent += n
+				if n == 0 {
+					time.Sleep(time.Microsecond)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			cpu := memiftest.CPUTime(b) - cpu0
+			ss, ms := slave.Stats(), master.Stats()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
+			b.ReportMetric(float64(ss.TxSignals)/float64(b.N), "signals/pkt")
+			b.ReportMetric(float64(ms.RxWakeups)/float64(b.N), "wakeups/pkt")
 		})
 	}
 }

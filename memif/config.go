@@ -112,39 +112,56 @@ const (
 	// RxModePolling: the ring's MASK_INT flag tells the producer not to
 	// signal; the receiver polls with RxBurst.
 	RxModePolling RxMode = 1
+	// RxModeAdaptive (Linux NAPI, VPP's adaptive rx mode): a burst that
+	// finds packets sets MASK_INT, so the producer stops signalling while
+	// the receiver is busy; Wait then polls the ring for up to
+	// InterfaceConfig.AdaptivePoll, and when it stays empty clears MASK_INT,
+	// looks at the ring once more (a packet published while it was masked
+	// was not signalled) and sleeps on the eventfd.
+	RxModeAdaptive RxMode = 2
 )
 
-// String returns "interrupt" or "polling".
+var rxModeNames = [...]string{RxModeInterrupt: "interrupt", RxModePolling: "polling", RxModeAdaptive: "adaptive"}
+
+// String returns "interrupt", "polling" or "adaptive".
 func (m RxMode) String() string {
-	if m == RxModePolling {
-		return "polling"
-	}
-	if m == RxModeInterrupt {
-		return "interrupt"
+	if int(m) < len(rxModeNames) {
+		return rxModeNames[m]
 	}
 	return fmt.Sprintf("RxMode(%d)", uint8(m))
 }
 
 // MarshalText returns the rx mode's name.
 func (m RxMode) MarshalText() ([]byte, error) {
-	if m > RxModePolling {
+	if m > RxModeAdaptive {
 		return nil, fmt.Errorf("memif: %v: %w", m, ErrInvalid)
 	}
 	return []byte(m.String()), nil
 }
 
-// UnmarshalText parses "interrupt" or "polling".
+// UnmarshalText parses "interrupt", "polling" or "adaptive".
 func (m *RxMode) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "interrupt":
-		*m = RxModeInterrupt
-	case "polling":
-		*m = RxModePolling
-	default:
-		return fmt.Errorf("%w: rx mode %q is not one of interrupt, polling", ErrInvalid, b)
+	for i, name := range rxModeNames {
+		if string(b) == name {
+			*m = RxMode(i)
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("%w: rx mode %q is not one of interrupt, polling, adaptive", ErrInvalid, b)
 }
+
+// Adaptive rx polling: DefaultAdaptivePoll is a few bursts' worth of
+// packets at a few Mpps, long enough to bridge the gaps between a steady
+// producer's bursts without a wake-up, short enough that an idle queue
+// spins for a negligible share of a core. MaxAdaptivePoll bounds the
+// setting: beyond it adaptive mode is polling mode.
+const (
+	DefaultAdaptivePoll = 20 * time.Microsecond
+	MaxAdaptivePoll     = 10 * time.Millisecond
+	// MaxRxDelay bounds InterfaceConfig.RxDelay: a deferral is meant to
+	// gather a burst, not to hold packets for a human-visible time.
+	MaxRxDelay = time.Millisecond
+)
 
 // Defaults used for zero-valued configuration fields.
 const (
@@ -259,6 +276,21 @@ type InterfaceConfig struct {
 	Headroom uint16
 	// RxMode is the initial mode of every receive queue.
 	RxMode RxMode
+	// AdaptivePoll is how long RxQueue.Wait in adaptive mode keeps polling
+	// a ring it masked before it unmasks it and sleeps: a bound on the
+	// CPU spent spinning per idle period, traded against the wake-ups it
+	// saves when packets keep coming. 0 means DefaultAdaptivePoll; negative:
+	// unmask at once (no spinning).
+	AdaptivePoll time.Duration
+	// RxDelay is interrupt moderation (ethtool's rx-usecs) for interrupt
+	// and adaptive mode: after a signal wakes RxQueue.Wait, Wait masks the
+	// ring and returns RxDelay later, so the packets that arrive meanwhile
+	// are taken in the same burst, without more signals or wake-ups. It
+	// adds up to RxDelay of latency to the packet that woke it; a wake-up
+	// that finds 64 descriptors (a burst) waiting is not deferred. 0 (the
+	// default): off; at most MaxRxDelay. QueueStats.Deferred and
+	// DeferredTime report it.
+	RxDelay time.Duration
 	// MaxRegionBytes bounds the shared memory (all regions together) a
 	// master maps for one connection; a slave that announces more is
 	// refused with ErrLimit. 0 means DefaultMaxRegionBytes.
@@ -343,8 +375,17 @@ func (c InterfaceConfig) normalize() (InterfaceConfig, error) {
 	if c.Mode > ModePuntInject {
 		return bad("unknown mode %d", c.Mode)
 	}
-	if c.RxMode > RxModePolling {
+	if c.RxMode > RxModeAdaptive {
 		return bad("unknown rx mode %d", c.RxMode)
+	}
+	if c.AdaptivePoll == 0 {
+		c.AdaptivePoll = DefaultAdaptivePoll
+	}
+	if c.AdaptivePoll > MaxAdaptivePoll {
+		return bad("adaptive poll %v above %v", c.AdaptivePoll, MaxAdaptivePoll)
+	}
+	if c.RxDelay < 0 || c.RxDelay > MaxRxDelay {
+		return bad("rx delay %v outside 0s..%v", c.RxDelay, MaxRxDelay)
 	}
 	if len(c.Name) >= proto.NameSize {
 		return bad("name %q longer than %d bytes", c.Name, proto.NameSize-1)

@@ -311,7 +311,12 @@ func (c *conn) release() {
 	owned := make(map[int]bool)
 	c.forEachQueue(func(q *queue) {
 		q.mu.Lock()
+		if q.tfile != nil {
+			q.tfile.Close()
+			q.tfile = nil
+		}
 		if q.efile != nil {
+			q.wake.disarm()
 			q.efile.Close()
 		} else {
 			shm.Close(q.efd)
@@ -743,7 +748,14 @@ func (c *conn) buildQueues() error {
 			q.own = q.cur
 			q.setMode(cfg.RxMode)
 		}
-		q.mode = cfg.RxMode
+		q.mode, q.poll, q.delay = cfg.RxMode, cfg.AdaptivePoll, cfg.RxDelay
+		if q.delay > 0 && q.mode != RxModePolling {
+			fd, err := shm.Timerfd()
+			if err != nil {
+				return refuse(err, "ring %d moderation timer: %v", sp.index, err)
+			}
+			q.tfd, q.tfile = fd, os.NewFile(uintptr(fd), fmt.Sprintf("memif-ring-%d-timerfd", sp.index))
+		}
 	}
 	return nil
 }

@@ -188,6 +188,38 @@ func TestPeerTruncatesUnsealedRegion(t *testing.T) {
 		endsWithFault(t, h, err)
 	})
 
+	t.Run("RingsTruncatedUnderAllocBurst", func(t *testing.T) {
+		h := newHostileSetup(t, trusted)
+		s := connect(t, h)
+		if err := s.Rings.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := txq(t, h.master, 0).AllocBurst(make([]memif.Buffer, 4), []int{10, 20})
+		endsWithFault(t, h, err)
+	})
+
+	t.Run("RingsTruncatedUnderAdaptiveWait", func(t *testing.T) {
+		cfg := trusted
+		cfg.RxMode, cfg.AdaptivePoll = memif.RxModeAdaptive, -1
+		h := newHostileSetup(t, cfg)
+		s := connect(t, h)
+		rx := rxq(t, h.master, 0)
+		if s.Transmit([]byte("one")) != 1 {
+			t.Fatal("transmit")
+		}
+		bufs := make([]memif.Buffer, 8)
+		if n, err := rx.RxBurst(bufs); n != 1 || err != nil { // masks the ring
+			t.Fatalf("RxBurst = %d, %v", n, err)
+		}
+		rx.Release(1)
+		if err := s.Rings.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		// Wait unmasks the ring and looks at it: both touch the truncated
+		// ring region.
+		endsWithFault(t, h, rx.Wait(ctxT(t)))
+	})
+
 	t.Run("BuffersTruncatedUnderTx", func(t *testing.T) {
 		h := newHostileSetup(t, trusted)
 		s := connect(t, h)

@@ -68,8 +68,9 @@
 // shared memory (a chained packet is consecutive buffers, all but the last
 // with BufferNext); RxQueue.Release gives them back. Transmit:
 // TxQueue.Alloc reserves the buffers for one packet (the whole chain or
-// nothing), TxQueue.TxBurst publishes them; TxQueue.WritePackets does both
-// with a copy. A slave can forward without copying: TxQueue.EnqueueRx
+// nothing), TxQueue.AllocBurst those of a whole burst of packets under one
+// lock acquisition, TxQueue.TxBurst publishes them; TxQueue.WritePackets
+// does both with a copy. A slave can forward without copying: TxQueue.EnqueueRx
 // swaps received buffers into transmit slots (libmemif
 // memif_buffer_enq_tx). None of these allocate.
 //
@@ -88,7 +89,7 @@
 // place by private zero pages, so reads see zeros (or, briefly, the last
 // bytes) and writes go nowhere, and nothing reaches the peer. That
 // memory is released once every queue that had buffers out has been
-// called again with a burst method (RxBurst, Release, Alloc, TxBurst,
+// called again with a burst method (RxBurst, Release, Alloc, AllocBurst, TxBurst,
 // WritePackets, EnqueueRx or Rewind), which returns ErrDisconnected: from
 // that call on, no view from that queue may be touched. Wait, SetMode and
 // the accessors do not count, as they may run on another goroutine.
@@ -117,9 +118,23 @@
 // # Interrupts
 //
 // In interrupt mode (the default) the producer writes the ring's eventfd
-// after publishing; RxQueue.Wait blocks on it in Go's poller. In polling
-// mode (RxQueue.SetMode, InterfaceConfig.RxMode) the receiver sets
-// MASK_INT on its ring and the producer never makes a system call.
+// once per published burst (TxBurst, WritePackets), never per packet;
+// RxQueue.Wait blocks on it in Go's poller. In polling mode
+// (RxQueue.SetMode, InterfaceConfig.RxMode) the receiver sets MASK_INT on
+// its ring and the producer never makes a system call. In adaptive mode the
+// receiver masks its ring while bursts find packets and unmasks it when
+// Wait has polled it empty for InterfaceConfig.AdaptivePoll; it looks at
+// the ring again after unmasking, so a packet published while the ring was
+// masked is never left waiting for a signal that was not sent. Whatever
+// the mode, a producer signals only a ring its peer has not masked (VPP,
+// DPDK and libmemif peers mask theirs in polling mode). QueueStats counts
+// the signals, the bursts a mask spared one, and the receiver's wake-ups.
+//
+// Interrupt moderation (InterfaceConfig.RxDelay, ethtool's rx-usecs) defers
+// a woken Wait's return by a bounded time with the ring masked, so the
+// packets that arrive meanwhile make one larger burst; it waits on a
+// timerfd in Go's poller, because Go's timers round a sleep up to a
+// millisecond in a process that is otherwise idle.
 //
 // # Errors
 //

@@ -24,7 +24,7 @@ func TestEnumText(t *testing.T) {
 	}{
 		{&role, "slave", "slave"}, {&role, "client", "slave"}, {&role, "master", "master"}, {&role, "server", "master"},
 		{&mode, "ethernet", "ethernet"}, {&mode, "ip", "ip"}, {&mode, "punt-inject", "punt-inject"}, {&mode, "punt/inject", "punt-inject"},
-		{&rx, "interrupt", "interrupt"}, {&rx, "polling", "polling"},
+		{&rx, "interrupt", "interrupt"}, {&rx, "polling", "polling"}, {&rx, "adaptive", "adaptive"},
 	} {
 		if err := tc.v.UnmarshalText([]byte(tc.in)); err != nil {
 			t.Errorf("%q: %v", tc.in, err)
@@ -41,7 +41,7 @@ func TestEnumText(t *testing.T) {
 	}{
 		{&role, "boss", `memif: invalid argument: role "boss" is not one of slave, master, client, server`},
 		{&mode, "", `memif: invalid argument: mode "" is not one of ethernet, ip, punt-inject`},
-		{&rx, "poll", `memif: invalid argument: rx mode "poll" is not one of interrupt, polling`},
+		{&rx, "poll", `memif: invalid argument: rx mode "poll" is not one of interrupt, polling, adaptive`},
 	} {
 		err := tc.v.UnmarshalText([]byte(tc.in))
 		if err == nil || err.Error() != tc.want || !errors.Is(err, memif.ErrInvalid) {
@@ -50,5 +50,8 @@ func TestEnumText(t *testing.T) {
 	}
 	if _, err := memif.Role(2).MarshalText(); !errors.Is(err, memif.ErrInvalid) {
 		t.Errorf("Role(2).MarshalText: %v", err)
+	}
+	if _, err := memif.RxMode(3).MarshalText(); !errors.Is(err, memif.ErrInvalid) || memif.RxMode(3).String() != "RxMode(3)" {
+		t.Errorf("RxMode(3).MarshalText: %v", err)
 	}
 }

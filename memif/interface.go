@@ -44,6 +44,8 @@ type ifaceCounters struct {
 	connects, disconnects, protoErrors, badDesc atomic.Uint64
 	rxPackets, rxBytes, txPackets, txBytes      atomic.Uint64
 	ringFull, intErrors                         atomic.Uint64
+	signals, masked, wakeups                    atomic.Uint64
+	deferred, deferredNs                        atomic.Uint64
 }
 
 func newInterface(s *Socket, cfg InterfaceConfig) *Interface {
@@ -261,6 +263,17 @@ type QueueStats struct {
 	RingFull       uint64 // tx: allocations or packets refused for a full ring
 	BadDescriptors uint64 // peer violations seen by this queue
 	IntErrors      uint64 // failed eventfd writes
+	// Signals (tx) counts eventfd writes that woke the peer: at most one
+	// per published burst. Masked (tx) counts published bursts not
+	// signalled because the peer had set MASK_INT (it polls).
+	Signals, Masked uint64
+	// Wakeups (rx) counts RxQueue.Waits that slept and were woken by the
+	// peer's signal: packets per wake-up is Packets/Wakeups.
+	Wakeups uint64
+	// Deferred (rx) counts wake-ups InterfaceConfig.RxDelay deferred, and
+	// DeferredTime their total: the latency moderation added.
+	Deferred     uint64
+	DeferredTime time.Duration
 }
 
 // Stats are an interface's counters: totals over every connection so far,
@@ -273,6 +286,10 @@ type Stats struct {
 	TxPackets, TxBytes    uint64
 	TxRingFull            uint64
 	IntErrors             uint64
+	TxSignals, TxMasked   uint64        // QueueStats.Signals and Masked of the tx queues
+	RxWakeups             uint64        // QueueStats.Wakeups of the rx queues
+	RxDeferred            uint64        // QueueStats.Deferred of the rx queues
+	RxDeferredTime        time.Duration // QueueStats.DeferredTime of the rx queues
 	RxQueues, TxQueues    []QueueStats
 }
 
@@ -282,6 +299,8 @@ func (q *queue) stats() QueueStats {
 	return QueueStats{
 		Packets: q.st.packets, Bytes: q.st.bytes, RingFull: q.st.ringFull,
 		BadDescriptors: q.st.badDesc, IntErrors: q.st.intErrors,
+		Signals: q.st.signals, Masked: q.st.masked, Wakeups: q.st.wakeups,
+		Deferred: q.st.deferred, DeferredTime: time.Duration(q.st.deferredNs),
 	}
 }
 
@@ -298,6 +317,8 @@ func (i *Interface) Stats() Stats {
 		RxPackets: i.st.rxPackets.Load(), RxBytes: i.st.rxBytes.Load(),
 		TxPackets: i.st.txPackets.Load(), TxBytes: i.st.txBytes.Load(),
 		TxRingFull: i.st.ringFull.Load(), IntErrors: i.st.intErrors.Load(),
+		TxSignals: i.st.signals.Load(), TxMasked: i.st.masked.Load(), RxWakeups: i.st.wakeups.Load(),
+		RxDeferred: i.st.deferred.Load(), RxDeferredTime: time.Duration(i.st.deferredNs.Load()),
 	}
 	i.mu.Unlock()
 	if c == nil {
@@ -309,6 +330,9 @@ func (i *Interface) Stats() Stats {
 		st.RxPackets += qs.Packets
 		st.RxBytes += qs.Bytes
 		st.BadDescriptors += qs.BadDescriptors
+		st.RxWakeups += qs.Wakeups
+		st.RxDeferred += qs.Deferred
+		st.RxDeferredTime += qs.DeferredTime
 	}
 	for _, q := range c.tx {
 		qs := q.stats()
@@ -318,6 +342,8 @@ func (i *Interface) Stats() Stats {
 		st.TxRingFull += qs.RingFull
 		st.BadDescriptors += qs.BadDescriptors
 		st.IntErrors += qs.IntErrors
+		st.TxSignals += qs.Signals
+		st.TxMasked += qs.Masked
 	}
 	return st
 }
@@ -328,11 +354,16 @@ func (i *Interface) fold(q *queue, rx bool) {
 	if rx {
 		i.st.rxPackets.Add(s.Packets)
 		i.st.rxBytes.Add(s.Bytes)
+		i.st.wakeups.Add(s.Wakeups)
+		i.st.deferred.Add(s.Deferred)
+		i.st.deferredNs.Add(uint64(s.DeferredTime))
 	} else {
 		i.st.txPackets.Add(s.Packets)
 		i.st.txBytes.Add(s.Bytes)
 		i.st.ringFull.Add(s.RingFull)
 		i.st.intErrors.Add(s.IntErrors)
+		i.st.signals.Add(s.Signals)
+		i.st.masked.Add(s.Masked)
 	}
 	i.st.badDesc.Add(s.BadDescriptors)
 }

@@ -570,6 +570,10 @@ func TestConfigValidation(t *testing.T) {
 		{"headroom", memif.InterfaceConfig{BufferSize: 128, Headroom: 128}, memif.ErrInvalid},
 		{"mode", memif.InterfaceConfig{Mode: 3}, memif.ErrInvalid},
 		{"role", memif.InterfaceConfig{Role: 2}, memif.ErrInvalid},
+		{"rx mode", memif.InterfaceConfig{RxMode: 3}, memif.ErrInvalid},
+		{"adaptive poll", memif.InterfaceConfig{AdaptivePoll: memif.MaxAdaptivePoll + 1}, memif.ErrInvalid},
+		{"rx delay", memif.InterfaceConfig{RxDelay: memif.MaxRxDelay + 1}, memif.ErrInvalid},
+		{"negative rx delay", memif.InterfaceConfig{RxDelay: -1}, memif.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -98,8 +99,20 @@ type queue struct {
 	ringFD int      // the ring's eventfd as received or created
 	efd    int      // ring eventfd (tx: signalled; rx: owned by efile)
 	efile  *os.File // rx only: the eventfd in Go's poller, for Wait
-	evbuf  [8]byte
+	evbuf  [8]byte  // Wait's read of the eventfd, then of the timerfd (one Wait at a time)
 	mode   RxMode
+	// masked (adaptive rx): this side set MASK_INT because a burst found
+	// packets; Wait clears it once the ring stays empty for poll.
+	masked bool
+	poll   time.Duration
+	// delay (InterfaceConfig.RxDelay): how long Wait defers its return
+	// after a wake-up; tfile is the timerfd it waits on (rx only, nil when
+	// delay is 0).
+	delay time.Duration
+	tfile *os.File
+	tfd   int // tfile's descriptor (File.Fd would make it blocking)
+	// wake (rx): what ends a blocked Wait when its context ends.
+	wake waker
 
 	st queueCounters
 }
@@ -111,6 +124,12 @@ type queue struct {
 // memif queue counters plain fields under the burst mutex?").
 type queueCounters struct {
 	packets, bytes, ringFull, badDesc, intErrors uint64
+	// tx: eventfd writes, and published bursts not signalled because the
+	// peer had masked interrupts. rx: Waits that slept on the eventfd and
+	// were woken by a signal.
+	signals, masked, wakeups uint64
+	// rx: wake-ups deferred by RxDelay, and their total time.
+	deferred, deferredNs uint64
 }
 
 func add(c *uint64, v uint64) { *c += v }
@@ -313,6 +332,11 @@ func (q *queue) rxBurst(bufs []Buffer) (int, error) {
 	if pkts > 0 {
 		add(&q.st.packets, pkts)
 		add(&q.st.bytes, bytes)
+		if q.mode == RxModeAdaptive && !q.masked {
+			// Busy: the producer need not signal until Wait unmasks.
+			q.masked = true
+			q.r.SetFlags(q.r.Flags() | ring.FlagMaskInt)
+		}
 	}
 	return n, nil
 }
@@ -380,42 +404,54 @@ func (q *queue) post(n int) {
 // the connection goes down (ErrDisconnected). Call it after RxBurst found
 // the ring empty; a signal that arrived in between is kept by the eventfd,
 // so no wake-up is lost. It does not hold the queue, so RxBurst may run
-// concurrently. In polling mode the peer does not signal, and Wait only
-// returns for ctx or disconnect.
+// concurrently; one goroutine at a time may call Wait. In polling mode the
+// peer does not signal, and Wait only returns for ctx or disconnect.
+//
+// In adaptive mode, on a ring a burst masked, Wait first polls the ring for
+// up to InterfaceConfig.AdaptivePoll and returns as soon as a packet is
+// there (the ring stays masked); otherwise it unmasks the ring, looks once
+// more, and only then sleeps.
 func (q *RxQueue) Wait(ctx context.Context) error {
 	q.mu.Lock()
 	if q.dead || q.failed {
 		q.mu.Unlock()
 		return ErrDisconnected
 	}
-	f := q.efile
+	f, masked, poll := q.efile, q.masked, q.poll
+	if q.mode != RxModeAdaptive {
+		poll = -1 // masked by RxDelay: unmask at once
+	}
 	q.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if masked {
+		if ready, err := q.adaptiveWait(ctx, poll); ready || err != nil {
+			return err
+		}
+	}
+	if ctx.Done() != nil {
+		q.wake.arm(ctx, f)
 	}
 	dl, _ := ctx.Deadline()
 	if err := f.SetReadDeadline(dl); err != nil {
 		return ErrDisconnected
 	}
-	if ctx.Done() != nil {
-		woken := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			f.SetReadDeadline(time.Unix(1, 0))
-			close(woken)
-		})
-		defer func() {
-			// Once started, the wake-up must be over before Wait returns:
-			// run later, its deadline in the past would cut the next
-			// Wait short.
-			if !stop() {
-				<-woken
-			}
-		}()
+	if err := ctx.Err(); err != nil {
+		// The context ended after the first check: its wake-up may have
+		// run before the deadline above replaced its own.
+		return err
 	}
-	var b [8]byte
-	_, err := f.Read(b[:])
+	_, err := f.Read(q.evbuf[:]) // a local would escape: an allocation per wake-up
 	switch {
 	case err == nil:
+		q.mu.Lock()
+		add(&q.st.wakeups, 1)
+		t, tfd := q.tfile, q.tfd
+		q.mu.Unlock()
+		if t != nil {
+			q.moderate(t, tfd)
+		}
 		return nil
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if cerr := ctx.Err(); cerr != nil {
@@ -427,12 +463,175 @@ func (q *RxQueue) Wait(ctx context.Context) error {
 	}
 }
 
-// SetMode switches the queue between interrupt and polling mode by setting
-// or clearing MASK_INT on the ring, which this side (the receiver) owns.
-// Packets published before a switch to interrupt mode were not signalled:
-// run RxBurst once after the switch, before the first Wait.
+// waker ends a blocked Wait when the Wait's context ends, by setting the
+// eventfd's read deadline in the past from a context.AfterFunc. The
+// registration is kept from one Wait to the next with the same context (a
+// worker passes one for its whole life), so a wake-up costs no
+// registration, closure or channel; a Wait with another context first ends
+// the old registration, and teardown ends the last one.
+type waker struct {
+	mu sync.Mutex
+	// done is the registered context's Done channel: contexts that share
+	// it (WithValue children) end together, and unlike a Context value a
+	// channel is always comparable.
+	done  <-chan struct{}
+	stop  func() bool
+	woken chan struct{}
+}
+
+// arm registers the wake-up for ctx on f, unless it is registered already.
+func (w *waker) arm(ctx context.Context, f *os.File) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if done := ctx.Done(); w.done == done {
+		return
+	}
+	w.disarmLocked()
+	woken := make(chan struct{})
+	w.done, w.woken = ctx.Done(), woken
+	w.stop = context.AfterFunc(ctx, func() {
+		f.SetReadDeadline(time.Unix(1, 0))
+		close(woken)
+	})
+}
+
+// disarm ends the registration (at teardown).
+func (w *waker) disarm() {
+	w.mu.Lock()
+	w.disarmLocked()
+	w.mu.Unlock()
+}
+
+func (w *waker) disarmLocked() {
+	if w.stop == nil {
+		return
+	}
+	// A wake-up that started must be over before another Wait sets its
+	// own deadline: run later, its deadline in the past would cut that
+	// Wait short.
+	if !w.stop() {
+		<-w.woken
+	}
+	w.done, w.stop, w.woken = nil, nil, nil
+}
+
+// adaptiveWait is Wait's adaptive part on a ring this side masked: it polls
+// for up to poll, then unmasks and looks again. ready: packets are there
+// to read (the ring may still be masked); otherwise the caller sleeps on
+// the eventfd.
+func (q *RxQueue) adaptiveWait(ctx context.Context, poll time.Duration) (ready bool, err error) {
+	if poll > 0 {
+		end := time.Now().Add(poll)
+		for {
+			if ready, err := q.check(false); ready || err != nil {
+				return ready, err
+			}
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			if !time.Now().Before(end) {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	// The producer did not signal while the ring was masked: a packet it
+	// published after the last look and before the unmask would otherwise
+	// wait for the next signal, which may never come. Unmasking first and
+	// looking after closes that window (both are sequentially consistent
+	// atomics, as are the producer's publish and its load of the flags).
+	return q.check(true)
+}
+
+// check reports whether the ring holds packets not yet read, first
+// clearing MASK_INT if unmask (adaptive mode only).
+func (q *RxQueue) check(unmask bool) (bool, error) {
+	if err := q.lockCtl(); err != nil {
+		return false, err
+	}
+	if q.unsealed {
+		return guarded(&q.queue, func() (bool, error) { return q.peek(unmask), nil })
+	}
+	ready := q.peek(unmask)
+	q.mu.Unlock()
+	return ready, nil
+}
+
+// moderationEnough is how many descriptors waiting at a wake-up make a
+// burst large enough already (a worker's default burst): moderation does
+// not defer such a wake-up, so it adds no latency once the rate fills bursts
+// by itself.
+const moderationEnough = 64
+
+// moderate defers Wait's return by the queue's RxDelay with the ring masked,
+// so the producer publishes without signalling meanwhile; the next Wait
+// unmasks it and looks again. The deferral is short and bounded
+// (MaxRxDelay), so it does not watch Wait's context.
+func (q *RxQueue) moderate(t *os.File, tfd int) {
+	if err := q.lockCtl(); err != nil {
+		return
+	}
+	delay := q.delay
+	mask := func() (bool, error) {
+		if q.pending() >= moderationEnough {
+			return false, nil
+		}
+		if !q.masked {
+			q.masked = true
+			q.r.SetFlags(q.r.Flags() | ring.FlagMaskInt)
+		}
+		return true, nil
+	}
+	var deferIt bool
+	if q.unsealed {
+		var err error
+		if deferIt, err = guarded(&q.queue, mask); err != nil {
+			return
+		}
+	} else {
+		deferIt, _ = mask()
+		q.mu.Unlock()
+	}
+	if !deferIt {
+		return
+	}
+	start := time.Now()
+	if shm.ArmTimer(tfd, delay) == nil {
+		t.Read(q.evbuf[:]) // an error: the connection ended, which the next burst reports
+	}
+	took := time.Since(start)
+	q.mu.Lock()
+	add(&q.st.deferred, 1)
+	add(&q.st.deferredNs, uint64(took))
+	q.mu.Unlock()
+}
+
+// peek is check with q.mu held.
+func (q *queue) peek(unmask bool) bool {
+	if unmask && q.masked {
+		q.masked = false
+		q.r.SetFlags(q.r.Flags() &^ ring.FlagMaskInt)
+	}
+	return q.pending() != 0
+}
+
+// pending is how many descriptors the producer published that this side
+// has not read, with q.mu held. It only compares the producer's index with
+// ours, unvalidated: RxBurst validates it, so a lying peer can only make a
+// wait end early or a deferral be skipped.
+func (q *queue) pending() uint16 {
+	if q.slave {
+		return q.r.Tail() - q.cur
+	}
+	return q.r.Head() - q.cur
+}
+
+// SetMode switches the queue between interrupt, polling and adaptive mode by
+// setting or clearing MASK_INT on the ring, which this side (the receiver)
+// owns. Packets published before a switch out of polling mode were not
+// signalled: run RxBurst once after the switch, before the first Wait.
 func (q *RxQueue) SetMode(m RxMode) error {
-	if m > RxModePolling {
+	if m > RxModeAdaptive {
 		return fmt.Errorf("memif: rx mode %d: %w", m, ErrInvalid)
 	}
 	if err := q.lockCtl(); err != nil {
@@ -448,7 +647,7 @@ func (q *RxQueue) SetMode(m RxMode) error {
 }
 
 func (q *queue) setMode(m RxMode) {
-	q.mode = m
+	q.mode, q.masked = m, false
 	f := q.r.Flags() &^ ring.FlagMaskInt
 	if m == RxModePolling {
 		f |= ring.FlagMaskInt
@@ -587,6 +786,120 @@ func (q *queue) alloc(bufs []Buffer, size int) (int, error) {
 	return n, nil
 }
 
+// AllocBurst is Alloc for several packets under one acquisition of the
+// queue: packet k gets a chain of as many buffers as sizes[k] bytes need,
+// each packet all or nothing. Buffers fill bufs from its start in packet
+// order, so a chain's buffers are consecutive and all but its last carry
+// BufferNext. It returns how many whole packets it allocated and how many
+// buffers they took; when it stops early, err says why for packet pkts
+// (ErrRingFull, ErrShortBuffer, ErrTooLarge, ErrInvalid for a negative size),
+// and the packets before it stay allocated. Write the packets into Data and
+// publish with TxBurst(bufs[:nbufs]).
+func (q *TxQueue) AllocBurst(bufs []Buffer, sizes []int) (pkts, nbufs int, err error) {
+	if len(sizes) == 0 {
+		return 0, 0, nil
+	}
+	if err := q.lock(); err != nil {
+		return 0, 0, err
+	}
+	if q.unsealed {
+		var nb int // guarded returns one count; the other by capture
+		pkts, err = guarded(&q.queue, func() (int, error) {
+			var p int
+			var err error
+			p, nb, err = q.allocBurst(bufs, sizes)
+			return p, err
+		})
+		return pkts, nb, err
+	}
+	pkts, nbufs, err = q.allocBurst(bufs, sizes)
+	q.mu.Unlock()
+	return pkts, nbufs, err
+}
+
+// allocBurst is AllocBurst with q.mu held. The room left is derived once
+// (and the peer's index loaded again at most once, when it runs out), not
+// per packet as a loop of Alloc calls would.
+func (q *queue) allocBurst(bufs []Buffer, sizes []int) (pkts, nb int, err error) {
+	free, err := q.txFree(1)
+	if err != nil {
+		return 0, 0, err
+	}
+	fresh := false // free counts from an index loaded in this call
+	// Locals: stores into bufs could alias q's fields, so the compiler
+	// would reload each of them per buffer.
+	cur, slave, self := q.cur, q.slave, q
+	mem, shadow, mask, region, bsize := q.bufMem, q.shadow, q.mask, q.bufRegion, q.bufSize
+	limit := uint64(q.size) * uint64(bsize) // slave: the most a chain can hold
+	for _, size := range sizes {
+		if size < 0 {
+			err = ErrInvalid
+			break
+		}
+		if slave && uint64(size) > limit {
+			err = ErrTooLarge
+			break
+		}
+		n, rem := 0, size // buffers of this packet, bytes still to place
+		for {
+			if uint32(n) == q.size {
+				// Every buffer the master posted, and the packet goes on.
+				err = ErrTooLarge
+				break
+			}
+			if uint32(nb+n) >= free {
+				if !fresh {
+					fresh = true
+					if free, err = q.txFree(uint32(nb+n) + 1); err != nil {
+						break
+					}
+					continue
+				}
+				add(&q.st.ringFull, 1)
+				err = ErrRingFull
+				break
+			}
+			if nb+n >= len(bufs) {
+				err = ErrShortBuffer
+				break
+			}
+			idx := cur + uint16(nb+n)
+			b := &bufs[nb+n]
+			if slave {
+				// Our own buffer: region and offset from private state.
+				base := shadow[idx&mask]
+				chunk := uint32(min(rem, int(bsize)))
+				b.Data = mem[base : base+chunk : base+bsize]
+				b.Region, b.Offset, b.cap = region, base, bsize
+				rem -= int(chunk)
+			} else {
+				v, region, off, verr := q.slotView(idx)
+				if verr != nil {
+					err = verr
+					break
+				}
+				chunk := min(rem, len(v))
+				b.Data = v[:chunk]
+				b.Region, b.Offset, b.cap = region, off, uint32(len(v))
+				rem -= chunk
+			}
+			b.Flags, b.q, b.slot = BufferNext, self, idx
+			n++
+			if rem == 0 {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+		bufs[nb+n-1].Flags = 0
+		nb += n
+		pkts++
+	}
+	q.cur = cur + uint16(nb)
+	return pkts, nb, err
+}
+
 // TxBurst publishes buffers obtained from Alloc or EnqueueRx, in the order
 // they were obtained, and signals the peer unless it polls. The length of
 // each buffer is len(Data). A burst must not end inside a chain.
@@ -657,11 +970,15 @@ func (q *queue) publish(n uint16) {
 		q.r.SetTail(q.own)
 		flags = q.r.Flags()
 	}
-	if flags&ring.FlagMaskInt == 0 {
-		if shm.Signal(q.efd) != nil {
-			add(&q.st.intErrors, 1)
-		}
+	if flags&ring.FlagMaskInt != 0 {
+		add(&q.st.masked, 1)
+		return
 	}
+	if shm.Signal(q.efd) != nil {
+		add(&q.st.intErrors, 1)
+		return
+	}
+	add(&q.st.signals, 1)
 }
 
 // WritePackets copies each packet into newly allocated buffers (chained

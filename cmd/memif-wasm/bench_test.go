@@ -82,6 +82,14 @@ func TestBenchErrors(t *testing.T) {
 		{"profile path", []string{"--handlers", "native", "--cpuprofile", "/nonexistent/cpu.prof"}, cli.ExitFailure, "--cpuprofile"},
 		{"refused plugin", []string{"--handlers", "go", "--time", "50ms", "--sizes", "64", "--queues", "1", "--placements", "copy",
 			"--go-plugin", "WAT7", "--cache-dir", ""}, cli.ExitFailure, "version"},
+		{"forward: two sizes", []string{"--forward", "--size", "64,1500"}, cli.ExitUsage, "one --size value"},
+		{"forward: bad rate", []string{"--forward", "--rates", "500000,fast"}, cli.ExitUsage, `"fast" is not a rate`},
+		{"forward: zero rate", []string{"--forward", "--rates", "0"}, cli.ExitUsage, "--rates"},
+		{"forward: bad rx mode", []string{"--forward", "--rx-modes", "interrupt,busy"}, cli.ExitUsage, `rx mode "busy"`},
+		{"forward: rx delay", []string{"--forward", "--rx-delay", "2ms"}, cli.ExitUsage, "--rx-delay 2ms is outside 0s..1ms"},
+		{"forward: bad handler", []string{"--forward", "--handlers", "native,rust"}, cli.ExitUsage, `"rust" is not one of native, c, go, acl-c`},
+		{"forward: missing plugin", []string{"--forward", "--handlers", "acl-c", "--plugins-dir", "/nonexistent"}, cli.ExitFailure,
+			filepath.Join("/nonexistent", "acl-c.wasm")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,7 +61,7 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	secret := fs.String("secret", "", "memif secret")
 	ringSize := fs.Int("ring-size", 1024, "ring slots as slave, a power of two 2..16384")
 	bufSize := fs.Uint16("buffer-size", 0, "buffer size in bytes as slave (default 2048)")
-	rxMode := fs.String("rx-mode", "interrupt", "how returning frames are noticed: interrupt or polling")
+	rxMode := fs.String("rx-mode", "interrupt", "how returning frames are noticed: interrupt, polling or adaptive")
 	linkTimeout := fs.Duration("link-timeout", gen.DefaultLinkTimeout, "how long to wait for the peer (also after a drop before the first frame)")
 	settle := fs.Duration("settle", 0, "wait this long after link up before sending (1s for a DPDK client peer)")
 	drain := fs.Duration("drain", gen.DefaultDrain, "how long to wait for frames in flight after the last one was sent")

@@ -164,7 +164,7 @@ func newRunFlags() (*cli.FlagSet, *runFlags) {
 	fs.IntVar(&f.queues, "queues", 1, "quick run: queues each way, one worker per rx queue")
 	fs.IntVar(&f.ringSize, "ring-size", config.DefaultRingSize, "quick run: descriptors per ring, a power of two")
 	fs.IntVar(&f.bufferSize, "buffer-size", config.DefaultBufferSize, "quick run: bytes per buffer")
-	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt, or polling (a worker spins on its queue: lowest latency, one busy core per queue)")
+	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt, polling (a worker spins on its queue: lowest latency, one busy core per queue), or adaptive (polls while packets keep coming, sleeps when idle)")
 	fs.StringVar(&f.secret, "secret", "", "quick run: memif secret")
 	fs.BoolVar(&f.failOpen, "fail-open", false, "quick run: pass packets on when a plugin faults (default: drop)")
 	fs.DurationVar(&f.txRetryTime, "tx-retry-time", 0, "quick run: how long a burst waits for room on a full tx ring before what does not fit is dropped, 0s..1s (default: the host's, 1ms)")

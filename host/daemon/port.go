@@ -128,6 +128,8 @@ func (p *port) openIface(c config.Interface, sock *socketRef) (*memif.Interface,
 		Log2RingSize:         c.RingLog2(),
 		BufferSize:           uint16(max(c.BufferSize, 0)),
 		RxMode:               c.MemifRxMode(),
+		AdaptivePoll:         c.AdaptivePoll,
+		RxDelay:              c.RxDelay,
 		AllowUnsealedRegions: c.AllowUnsealedRegions,
 		OnConnect: func(ifc *memif.Interface) {
 			p.d.log.Info("interface up", "tenant", p.t.name, "interface", c.Name, "rx_queues", ifc.NumRxQueues(), "tx_queues", ifc.NumTxQueues())

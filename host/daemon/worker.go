@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"runtime"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
@@ -46,6 +45,14 @@ func (w *worker) start() error {
 		TxRetries:   p.cfg.TxRetries,   // 0: no count cap
 		TxRetryTime: p.cfg.TxRetryTime, // 0: dataplane.DefaultTxRetryTime
 		Ports:       make([]*dataplane.Port, len(p.t.ports)),
+		// The worker keeps its OS thread (and so its CPU caches and, with
+		// cpus or an external affinity setting, its core).
+		LockOSThread: p.cfg.PinWorkers,
+	}
+	if cpus := p.cfg.CPUs; len(cpus) > 0 {
+		// Queue q on the q-th CPU of the list (round robin): N queues on
+		// N listed CPUs get a core each.
+		cfg.CPUs = []int{cpus[w.q%len(cpus)]}
 	}
 	if e := p.egress; e != nil {
 		cfg.Egress = e.hp
@@ -59,15 +66,8 @@ func (w *worker) start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.hw, w.cancel, w.done = hw, cancel, make(chan struct{})
-	pin := p.cfg.PinWorkers
 	go func(done chan struct{}) {
 		defer close(done)
-		if pin {
-			// The worker keeps its OS thread (and so its CPU caches and,
-			// with an external affinity setting, its core).
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-		}
 		err := hw.Run(ctx)
 		if err != nil && !errors.Is(err, memif.ErrClosed) {
 			p.d.log.Error("worker stopped", "tenant", p.t.name, "interface", p.cfg.Name, "queue", w.q, "err", err)

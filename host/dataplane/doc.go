@@ -14,6 +14,19 @@
 // (WorkerStats.RxDrops). A connection's end only makes it wait for the next
 // one: it stops when its context is cancelled or its interface closed.
 //
+// A burst's packets for one port are allocated with one memif
+// TxQueue.AllocBurst and published with one TxBurst: the port's queue lock is
+// taken twice per burst and the peer signalled at most once (never when it
+// masked interrupts). How a worker waits for packets is its queue's rx mode
+// (memif's interrupt, polling or adaptive, and optional RxDelay moderation).
+//
+// Workers scale with queues: one Worker per rx queue, each optionally on an
+// OS thread of its own (WorkerConfig.LockOSThread) restricted to CPUs
+// (WorkerConfig.CPUs). For N queues on N cores, give an interface N queues
+// and N CPUs (the daemon's queues and cpus keys): queue q's worker runs on
+// the q-th CPU, and the peer's queue q should be served from another core
+// than the worker's, or the two take turns on one.
+//
 // It owns no plugin and no interface: the caller (package host/daemon, or any
 // program that embeds a host) creates the memif interfaces, the pipelines and
 // the workers, and decides when they change. A fault on shared memory a peer

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane/internal/affinity"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -89,6 +91,16 @@ type WorkerConfig struct {
 	// TxRetries, when positive, also caps the retries per packet on a full
 	// ring. 0: no count cap (TxRetryTime alone bounds the wait).
 	TxRetries int
+	// LockOSThread runs the worker on an OS thread of its own
+	// (runtime.LockOSThread) for as long as Run runs: its caches stay warm,
+	// and an external affinity setting holds.
+	LockOSThread bool
+	// CPUs, when set, also restricts that thread to these CPUs
+	// (sched_setaffinity): one worker per queue, each on a CPU of its own,
+	// is how N queues use N cores. The thread ends with Run, so the
+	// restriction never reaches other goroutines. Each CPU must be one the
+	// process may run on.
+	CPUs []int
 }
 
 // WorkerStats are a worker's counters (read with Worker.ReadStats; sum
@@ -144,6 +156,11 @@ type Worker struct {
 	tap    burstTap
 	hb     host.Burst
 	pendTx []pendingTx // tx copies for captures, until the burst ends
+
+	// transmit's packets of one verdict and port: their indexes in pkts and
+	// their sizes (AllocBurst's input), a burst each.
+	sel   []int
+	sizes []int
 }
 
 // NewWorker validates cfg.
@@ -173,12 +190,26 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.TxRetryTime <= 0 {
 		cfg.TxRetryTime = DefaultTxRetryTime
 	}
+	if len(cfg.CPUs) > 0 {
+		allowed, err := affinity.Allowed()
+		if err != nil {
+			return nil, fmt.Errorf("host: worker CPUs %v: %w", cfg.CPUs, err)
+		}
+		for _, c := range cfg.CPUs {
+			if !slices.Contains(allowed, c) {
+				return nil, fmt.Errorf("host: worker CPU %d is not one this process may run on (%v)", c, allowed)
+			}
+		}
+		cfg.CPUs = slices.Clone(cfg.CPUs)
+	}
 	return &Worker{
 		cfg:    cfg,
 		bufs:   make([]memif.Buffer, cfg.Burst),
 		pkts:   make([]host.Packet, cfg.Burst),
 		chain:  make([][]byte, cfg.Burst),
 		txbufs: make([]memif.Buffer, 4*cfg.Burst),
+		sel:    make([]int, 0, cfg.Burst),
+		sizes:  make([]int, 0, cfg.Burst),
 	}, nil
 }
 
@@ -195,6 +226,16 @@ func (w *Worker) ReadStats() WorkerStats {
 // protocol, or faulted shared memory it could shrink) only makes it wait
 // for the next one.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.cfg.LockOSThread || len(w.cfg.CPUs) > 0 {
+		runtime.LockOSThread()
+		if len(w.cfg.CPUs) == 0 {
+			defer runtime.UnlockOSThread()
+		} else if err := affinity.Pin(w.cfg.CPUs); err != nil {
+			// Still locked: the thread, whatever its mask now, ends with Run.
+			return fmt.Errorf("host: %v: %w", w, err)
+		}
+		// With CPUs the thread stays locked: it ends when Run returns.
+	}
 	for {
 		if err := w.cfg.In.If.WaitConnected(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -405,19 +446,30 @@ func (w *Worker) burst(from, n int) (used int) {
 }
 
 // transmit sends the packets with verdict v (and, for REDIRECT, port
-// number rport) out of dst: each is allocated whole on the tx ring (a chain
-// when larger than a buffer), copied, and published in one TxBurst. A full
-// ring is retried after publishing what is pending, yielding and then
-// sleeping (txRetryYields), until TxRetryTime has passed since the call
-// first found it full; from then on a packet that does not fit is dropped
-// and counted. The clock is read only on a full ring.
+// number rport) out of dst: they are allocated on the tx ring with one
+// AllocBurst (each whole, a chain when larger than a buffer), copied, and
+// published in one TxBurst, so a burst takes the queue's lock twice and
+// signals the peer at most once. A full ring is retried after publishing
+// what is pending, yielding and then sleeping (txRetryYields), until
+// TxRetryTime has passed since the call first found it full; from then on a
+// packet that does not fit is dropped and counted. The clock is read only
+// on a full ring.
 func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) {
-	match := 0
+	// The matching packets and their sizes, in the worker's own slices
+	// (append stays within their capacity, a burst).
+	sel, sizes := w.sel[:0], w.sizes[:0]
 	for i := range w.pkts[:w.np] {
-		if p := &w.pkts[i]; p.Verdict == v && (rport < 0 || int(p.Port) == rport) {
-			match++
+		p := &w.pkts[i]
+		if p.Verdict != v || (rport >= 0 && int(p.Port) != rport) {
+			continue
 		}
+		total := int(p.Len)
+		for _, s := range p.Chain {
+			total += len(s)
+		}
+		sel, sizes = append(sel, i), append(sizes, total)
 	}
+	match := len(sel)
 	if match == 0 {
 		return
 	}
@@ -455,61 +507,67 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 	}
 	var retryUntil time.Time // set when the ring is first found full
 	expired := false
-	for i := range w.pkts[:w.np] {
-		p := &w.pkts[i]
-		if p.Verdict != v || (rport >= 0 && int(p.Port) != rport) {
-			continue
+	try := 0 // retries of packet sel[next]
+	for next := 0; next < match; {
+		np, nb, err := tx.AllocBurst(w.txbufs[k:], sizes[next:])
+		bi := k
+		for j, pi := range sel[next : next+np] {
+			m := 1 // the packet's buffers: up to the first without NEXT
+			for w.txbufs[bi+m-1].Flags&memif.BufferNext != 0 {
+				m++
+			}
+			fill(w.txbufs[bi:bi+m], &w.pkts[pi])
+			if capt != nil {
+				w.captureTx(dst, capt, pi)
+			}
+			bi += m
+			queuedBytes += sizes[next+j]
 		}
-		total := int(p.Len)
-		for _, s := range p.Chain {
-			total += len(s)
+		k += nb
+		queued += np
+		next += np
+		if np > 0 {
+			try = 0
 		}
-		for try := 0; ; try++ {
-			m, err := tx.Alloc(w.txbufs[k:], total)
-			if err == nil {
-				fill(w.txbufs[k:k+m], p)
-				if capt != nil {
-					w.captureTx(dst, capt, i)
-				}
-				k += m
-				queued++
-				queuedBytes += total
-				break
-			}
-			if errors.Is(err, memif.ErrShortBuffer) && k > 0 {
-				flush() // our buffer list is full, not the ring
-				continue
-			}
-			reason := TxDropLinkDown
-			switch {
-			case errors.Is(err, memif.ErrTooLarge), errors.Is(err, memif.ErrShortBuffer):
-				reason = TxDropTooBig
-			case errors.Is(err, memif.ErrRingFull):
-				reason = TxDropRingFull
-				flush() // the peer can drain only what is published
-				if !expired && (w.cfg.TxRetries <= 0 || try < w.cfg.TxRetries) {
-					now := time.Now()
-					if retryUntil.IsZero() {
-						retryUntil = now.Add(w.cfg.TxRetryTime)
-					}
-					if expired = !now.Before(retryUntil); !expired {
-						st.TxRingFull++
-						if try < txRetryYields {
-							runtime.Gosched()
-						} else {
-							time.Sleep(txRetryPause)
-						}
-						continue
-					}
-				}
-			}
-			st.Dropped[v]++
-			st.TxDrops[reason]++
-			if w.bt != nil {
-				w.bt.txDrop(i, reason)
-			}
+		if err == nil {
 			break
 		}
+		if errors.Is(err, memif.ErrShortBuffer) && k > 0 {
+			flush() // our buffer list is full, not the ring
+			continue
+		}
+		reason := TxDropLinkDown
+		switch {
+		case errors.Is(err, memif.ErrTooLarge), errors.Is(err, memif.ErrShortBuffer):
+			reason = TxDropTooBig
+		case errors.Is(err, memif.ErrRingFull):
+			reason = TxDropRingFull
+			flush() // the peer can drain only what is published
+			if !expired && (w.cfg.TxRetries <= 0 || try < w.cfg.TxRetries) {
+				now := time.Now()
+				if retryUntil.IsZero() {
+					retryUntil = now.Add(w.cfg.TxRetryTime)
+				}
+				if expired = !now.Before(retryUntil); !expired {
+					st.TxRingFull++
+					if try < txRetryYields {
+						runtime.Gosched()
+					} else {
+						time.Sleep(txRetryPause)
+					}
+					try++
+					continue
+				}
+			}
+		}
+		// Packet sel[next] is not sent; the ones after it are tried.
+		st.Dropped[v]++
+		st.TxDrops[reason]++
+		if w.bt != nil {
+			w.bt.txDrop(sel[next], reason)
+		}
+		next++
+		try = 0
 	}
 	flush()
 }

@@ -2,15 +2,22 @@ package dataplane
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/dataplane/internal/affinity"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // scriptWorker is a Worker running the scripted plugin on the slave side of
@@ -741,4 +748,128 @@ func TestWorkerTenantPorts(t *testing.T) {
 	if _, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave, Tenant: red}, Egress: &Port{If: master, Tenant: red}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestWorkerAdaptive: a worker in adaptive mode echoes bursts that follow
+// each other closer than its poll budget (served while masked, without a
+// wake-up) in blocks separated by longer gaps (each unmasks and sleeps),
+// loses none, and counts its wake-ups: about one per block.
+func TestWorkerAdaptive(t *testing.T) {
+	master, slave := memifPair(t, func(c *memif.InterfaceConfig) {
+		c.RxMode, c.AdaptivePoll = memif.RxModeAdaptive, 5*time.Millisecond
+	})
+	p := scriptPipeline(t, nil)
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	mtx, _ := master.TxQueue(0)
+	mrx, _ := master.RxQueue(0)
+	pkts := make([][]byte, 16)
+	for i := range pkts {
+		pkts[i] = append([]byte{byte(abi.TX), 0}, make([]byte, 62)...)
+	}
+	bufs := make([]memif.Buffer, 64)
+	const rounds = 100
+	got := 0
+	for r := range rounds {
+		if _, err := mtx.WritePackets(pkts); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); got < (r+1)*len(pkts); {
+			k, err := mrx.RxBurst(bufs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mrx.Release(k)
+			got += k
+			if k == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d: %d of %d packets back", r, got, (r+1)*len(pkts))
+				}
+				runtime.Gosched()
+			}
+		}
+		if r%10 == 9 {
+			time.Sleep(20 * time.Millisecond) // idle past the poll budget
+		}
+	}
+	ws := waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == rounds*16 })
+	wakeups := slave.Stats().RxWakeups
+	if ws.Tx[abi.TX] != rounds*16 || wakeups == 0 || wakeups > ws.RxBursts/2 {
+		t.Fatalf("sent %d of %d, %d wake-ups for %d bursts: adaptive mode should sleep only after idle gaps", ws.Tx[abi.TX], rounds*16, wakeups, ws.RxBursts)
+	}
+	if st := master.Stats(); st.TxMasked == 0 {
+		t.Fatalf("the peer never found the worker's ring masked (%d signals)", st.TxSignals)
+	}
+}
+
+// pinnedThreads counts this process's threads whose allowed CPUs are
+// exactly list (as /proc writes it, e.g. "1"), the main thread only if
+// withMain: a goroutine that ends locked to the main thread does not end
+// that thread (the runtime parks it for good), so it keeps the mask
+// without running any goroutine again.
+func pinnedThreads(t *testing.T, list string, withMain bool) int {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	main := fmt.Sprintf("/proc/self/task/%d/status", os.Getpid())
+	n := 0
+	for _, f := range tasks {
+		if f == main && !withMain {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) == list {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestWorkerPinnedToCPU: a worker with CPUs runs on a thread of its own
+// restricted to them, forwards as any other, and its thread ends with Run
+// (the restriction does not reach other goroutines). A CPU the process may
+// not use is refused by NewWorker.
+func TestWorkerPinnedToCPU(t *testing.T) {
+	allowed, err := affinity.Allowed()
+	if err != nil {
+		t.Skipf("no CPU affinity here: %v", err)
+	}
+	if len(allowed) < 2 {
+		t.Skipf("the process may run on %v only: a pinned thread would look like any other", allowed)
+	}
+	cpu := allowed[len(allowed)-1]
+	list := strconv.Itoa(cpu)
+	master, slave := memifPair(t, nil)
+	p := scriptPipeline(t, nil)
+	if _, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, CPUs: []int{affinity.MaxCPU - 1}}); err == nil && !slices.Contains(allowed, affinity.MaxCPU-1) {
+		t.Fatal("NewWorker accepted a CPU the process may not run on")
+	}
+	before := pinnedThreads(t, list, true)
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, CPUs: []int{cpu}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	sendVerdicts(t, master, abi.TX, abi.TX)
+	waitStats(t, w, func(ws WorkerStats) bool { return ws.Tx[abi.TX] == 2 })
+	if n := pinnedThreads(t, list, true); n != before+1 {
+		t.Errorf("%d threads restricted to CPU %d while the worker runs, want %d", n, cpu, before+1)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	memiftest.WaitFor(t, 5*time.Second, "the pinned thread to end", func() bool { return pinnedThreads(t, list, false) <= before })
 }

@@ -567,6 +567,7 @@ type sender struct {
 	seq        uint64
 	flow       uint16
 	bufs       []memif.Buffer
+	sizes      []int  // a burst of frame lengths, AllocBurst's input
 	scratch    []byte // a chained frame is built here, then spread over its buffers
 	sent       atomic.Uint64
 	bytes      atomic.Uint64
@@ -581,6 +582,7 @@ func newSender(r *run, q int) *sender {
 		rate:    queueRate(r.cfg.Rate, r.cfg.Queues),
 		share:   queueShare(r.cfg.Count, r.cfg.Queues),
 		bufs:    make([]memif.Buffer, r.cfg.Burst*4),
+		sizes:   make([]int, r.cfg.Burst),
 		scratch: make([]byte, r.cfg.Size),
 	}
 }
@@ -704,30 +706,32 @@ func (s *sender) burst(tx *memif.TxQueue, want int) (int, error) {
 	t := s.r.tmpl
 	stamp := uint64(time.Since(s.r.epoch))
 	h := header{stream: s.r.stream, queue: uint16(s.q), stamp: stamp}
-	nb, frames := 0, 0
-	var allocErr error
-	for frames < want {
-		m, err := tx.Alloc(s.bufs[nb:], len(t.frame))
-		if errors.Is(err, memif.ErrShortBuffer) && nb == 0 {
-			s.bufs = make([]memif.Buffer, 2*len(s.bufs)) // tiny buffers, long chains: grow once
-			continue
+	// The whole burst is allocated at once (one lock of the queue), then written.
+	sizes := s.sizes[:want]
+	for i := range sizes {
+		sizes[i] = len(t.frame)
+	}
+	frames, nb, allocErr := tx.AllocBurst(s.bufs, sizes)
+	for frames == 0 && errors.Is(allocErr, memif.ErrShortBuffer) && len(s.bufs) < 1<<16 {
+		s.bufs = make([]memif.Buffer, 2*len(s.bufs)) // tiny buffers, long chains: grow once
+		frames, nb, allocErr = tx.AllocBurst(s.bufs, sizes)
+	}
+	for f, bi := 0, 0; f < frames; f++ {
+		m := 1 // the frame's buffers: up to the first without NEXT
+		for s.bufs[bi+m-1].Flags&memif.BufferNext != 0 {
+			m++
 		}
-		if err != nil {
-			allocErr = err
-			break
-		}
-		h.seq = s.seq + uint64(frames)
+		h.seq = s.seq + uint64(f)
 		if m == 1 {
-			t.write(s.bufs[nb].Data, s.flow, &h)
+			t.write(s.bufs[bi].Data, s.flow, &h)
 		} else {
 			t.write(s.scratch, s.flow, &h)
 			rest := s.scratch
-			for i := nb; i < nb+m; i++ {
+			for i := bi; i < bi+m; i++ {
 				rest = rest[copy(s.bufs[i].Data, rest):]
 			}
 		}
-		nb += m
-		frames++
+		bi += m
 		if s.flow++; int(s.flow) >= s.r.cfg.Flows {
 			s.flow = 0
 		}

@@ -170,6 +170,9 @@ func (p *Process) startup(ctx context.Context) error {
 // FilePrefix is the EAL --file-prefix of this process.
 func (p *Process) FilePrefix() string { return p.filePrefix }
 
+// PID is testpmd's process id, for reading its CPU time.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Args are testpmd's arguments (after the binary), for logs.
 func (p *Process) Args() []string { return p.cfg.args(p.filePrefix) }
 

@@ -52,6 +52,9 @@ const (
 	MinPullInterval = time.Second
 	MaxAttempts     = 100
 	MaxBackoff      = time.Minute
+	// MaxCPU bounds the CPU numbers of Interface.CPUs (the kernel's default
+	// cpu_set_t size).
+	MaxCPU = 1024
 )
 
 // Config is the whole daemon configuration. The zero value is a daemon with
@@ -217,8 +220,21 @@ type Interface struct {
 	AllowUnsealedRegions bool `yaml:"allow_unsealed_regions"`
 	// Mode is "ethernet" (default), "ip" or "punt-inject" (memif.Mode).
 	Mode string `yaml:"mode"`
-	// RxMode is "interrupt" (default) or "polling" (memif.RxMode).
+	// RxMode is "interrupt" (default), "polling" or "adaptive" (memif.RxMode):
+	// adaptive masks the peer's signals while bursts keep finding packets and
+	// sleeps on the eventfd once the queue has been idle for AdaptivePoll.
 	RxMode string `yaml:"rx_mode"`
+	// AdaptivePoll (adaptive rx mode) is how long an idle worker keeps
+	// polling its queue before it unmasks the peer's signals and sleeps; a
+	// duration ("20us"), 0..memif.MaxAdaptivePoll; 0 means
+	// memif.DefaultAdaptivePoll.
+	AdaptivePoll time.Duration `yaml:"adaptive_poll"`
+	// RxDelay is interrupt moderation (ethtool's rx-usecs; memif's
+	// InterfaceConfig.RxDelay): a woken worker waits this long, with the
+	// peer's signals masked, before it takes its burst, trading up to that
+	// much latency for fewer, larger bursts. A duration, 0..memif.MaxRxDelay;
+	// 0 (default): off.
+	RxDelay time.Duration `yaml:"rx_delay"`
 	// Egress names the tenant interface that PASSed packets leave by; empty: PASS drops.
 	Egress string `yaml:"egress"`
 	// Redirect names the tenant interfaces this pipeline's plugins may
@@ -240,6 +256,11 @@ type Interface struct {
 	TxRetryTime time.Duration `yaml:"tx_retry_time"`
 	// PinWorkers locks each worker goroutine to an OS thread.
 	PinWorkers bool `yaml:"pin_workers"`
+	// CPUs pins the interface's workers: the worker of queue q runs on an
+	// OS thread of its own restricted to CPUs[q mod len(CPUs)]
+	// (sched_setaffinity). N queues and N CPUs: a core per queue. Each CPU
+	// must be one the process may run on; empty: not pinned.
+	CPUs []int `yaml:"cpus"`
 	// Plugins run in order on every burst; empty: every packet is PASSed.
 	Plugins []Plugin `yaml:"plugins"`
 }

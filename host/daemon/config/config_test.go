@@ -91,6 +91,17 @@ func TestRoleAndModesParsedByMemif(t *testing.T) {
 	}
 }
 
+// TestAdaptiveRxMode: rx_mode adaptive and its poll budget reach memif.
+func TestAdaptiveRxMode(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(good, "role: master", "role: master\n        rx_mode: adaptive\n        adaptive_poll: 50us\n        rx_delay: 30us", 1)), "a.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := &c.Tenants[0].Interfaces[0]; a.MemifRxMode() != memif.RxModeAdaptive || a.AdaptivePoll != 50*time.Microsecond || a.RxDelay != 30*time.Microsecond {
+		t.Errorf("adaptive parsed as %v, poll %v, delay %v", a.MemifRxMode(), a.AdaptivePoll, a.RxDelay)
+	}
+}
+
 func TestEmptyIsValid(t *testing.T) {
 	c, err := Parse(nil, "empty.yaml")
 	if err != nil {
@@ -132,7 +143,7 @@ func TestBadConfigs(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"unknown top-level key", "tenant: []\n", []string{"config bad.yaml: tenant: unknown key (line 1); known keys here: admin, engine, log, metrics, registry, tenants"}},
-		{"unknown interface key", strings.Replace(good, "role: master", "role: master\n        colour: red", 1), []string{"tenants[0].interfaces[0].colour: unknown key (line", "known keys here: allow_unsealed_regions, buffer_size,"}},
+		{"unknown interface key", strings.Replace(good, "role: master", "role: master\n        colour: red", 1), []string{"tenants[0].interfaces[0].colour: unknown key (line", "known keys here: adaptive_poll, allow_unsealed_regions, buffer_size,"}},
 		{"duplicate key", strings.Replace(good, "role: master", "role: master\n        role: slave", 1), []string{"already defined"}},
 		{"not yaml", "tenants: [\n", []string{"config bad.yaml"}},
 		{"wrong type", strings.Replace(good, "role: master", "role: master\n        queues: lots", 1), []string{`tenants[0].interfaces[0].queues: "lots" (line`, "want an integer in"}},
@@ -150,6 +161,11 @@ func TestBadConfigs(t *testing.T) {
 		{"bad buffer size", strings.Replace(good, "role: master", "role: master\n        buffer_size: 70000", 1), []string{"buffer_size", "70000"}},
 		{"bad mode", strings.Replace(good, "role: master", "role: master\n        mode: tun", 1), []string{"interfaces[0].mode", `"tun"`}},
 		{"bad rx mode", strings.Replace(good, "role: master", "role: master\n        rx_mode: busy", 1), []string{"rx_mode", `"busy"`}},
+		{"adaptive poll too long", strings.Replace(good, "role: master", "role: master\n        rx_mode: adaptive\n        adaptive_poll: 11ms", 1), []string{"interfaces[0].adaptive_poll", "11ms is outside 0s..10ms"}},
+		{"cpu out of range", strings.Replace(good, "role: master", "role: master\n        cpus: [0, 1024]", 1), []string{"interfaces[0].cpus[1]", "1024 is outside 0..1023"}},
+		{"duplicate cpu", strings.Replace(good, "role: master", "role: master\n        cpus: [3, 3]", 1), []string{"interfaces[0].cpus[1]", "duplicate cpu 3"}},
+		{"rx delay too long", strings.Replace(good, "role: master", "role: master\n        rx_delay: 2ms", 1), []string{"interfaces[0].rx_delay", "2ms is outside 0s..1ms"}},
+		{"negative adaptive poll", strings.Replace(good, "role: master", "role: master\n        adaptive_poll: -1us", 1), []string{"adaptive_poll", "-1µs"}},
 		{"long secret", strings.Replace(good, "role: master", "role: master\n        secret: "+strings.Repeat("s", 25), 1), []string{"secret", "25 bytes, at most 24"}},
 		{"duplicate id", strings.Replace(good, "id: 1", "id: 0", 1), []string{"interfaces[1].id", "duplicate id 0 on socket /tmp/x.sock"}},
 		{"duplicate interface", strings.Replace(good, "name: b", "name: a", 1), []string{"interfaces[1].name", `duplicate interface "a"`}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,6 +188,19 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	v.memifEnum(ip+".mode", in.Mode, &mode)
 	var rx memif.RxMode
 	v.memifEnum(ip+".rx_mode", in.RxMode, &rx)
+	if in.AdaptivePoll < 0 || in.AdaptivePoll > memif.MaxAdaptivePoll {
+		v.add(ip+".adaptive_poll", fmt.Sprintf("%v is outside 0s..%v", in.AdaptivePoll, memif.MaxAdaptivePoll))
+	}
+	for k, c := range in.CPUs {
+		if c < 0 || c >= MaxCPU {
+			v.add(fmt.Sprintf("%s.cpus[%d]", ip, k), fmt.Sprintf("%d is outside 0..%d", c, MaxCPU-1))
+		} else if slices.Contains(in.CPUs[:k], c) {
+			v.add(fmt.Sprintf("%s.cpus[%d]", ip, k), fmt.Sprintf("duplicate cpu %d", c))
+		}
+	}
+	if in.RxDelay < 0 || in.RxDelay > memif.MaxRxDelay {
+		v.add(ip+".rx_delay", fmt.Sprintf("%v is outside 0s..%v", in.RxDelay, memif.MaxRxDelay))
+	}
 }
 
 func (v *validator) plugin(pp string, p *Plugin) {

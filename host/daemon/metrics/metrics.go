@@ -45,6 +45,10 @@ var (
 	dBurstSize   = desc("interface_receive_burst_packets", "Packets per rx burst.", qLabels...)
 	dBusy        = desc("worker_busy_seconds_total", "Time the queue's workers spent on bursts (plugins and transmit).", qLabels...)
 	dEmptyPolls  = desc("worker_empty_polls_total", "Rx bursts that found the ring empty (in polling mode, idle spins).", qLabels...)
+	dWakeups     = desc("interface_receive_wakeups_total", "Times a receive queue slept on its eventfd and was woken by the peer (interrupt and adaptive rx modes): received packets over wake-ups is the packets per wake-up.", ifLabels...)
+	dSignals     = desc("interface_transmit_signals_total", "Eventfd writes that woke the peer (at most one per published burst).", ifLabels...)
+	dDeferred    = desc("interface_receive_deferred_seconds_total", "Time receive queues deferred their wake-ups to gather bursts (rx_delay, interrupt moderation): the latency it added, summed.", ifLabels...)
+	dMasked      = desc("interface_transmit_masked_total", "Published bursts not signalled because the peer had masked interrupts (it polls).", ifLabels...)
 
 	dVerdicts     = desc("plugin_verdicts_total", "Packet verdicts after validation.", append(modLabel, "verdict")...)
 	dInvalid      = desc("plugin_invalid_verdicts_total", "Guest verdicts the host turned into aborted, by reason.", append(modLabel, "reason")...)
@@ -90,7 +94,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent,
 	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
-	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls,
+	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls, dWakeups, dSignals, dMasked, dDeferred,
 	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
 	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile, dConfigReloads, dConfigStatus, dConfigReloadT, dPulls}
 
@@ -156,6 +160,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(dDisconnects, m.Disconnects, il...)
 			counter(dProtoErrs, m.ProtocolErrors, il...)
 			counter(dTxRingFull, m.TxRingFull, il...)
+			counter(dWakeups, m.RxWakeups, il...)
+			counter(dSignals, m.TxSignals, il...)
+			counter(dMasked, m.TxMasked, il...)
+			ch <- prometheus.MustNewConstMetric(dDeferred, prometheus.CounterValue, m.RxDeferredTime.Seconds(), il...)
 			counter(dRxDrops, m.BadDescriptors, t.Name, in.Name, "bad_descriptor")
 			var rxDrops [dataplane.NumRxDropReasons]uint64
 			for q := range in.Queues {

@@ -50,7 +50,7 @@ func synthetic() *daemon.Snapshot {
 	return &daemon.Snapshot{
 		Tenants: []daemon.TenantSnapshot{{Name: "blue", Instances: 1, MemoryPages: 16, Interfaces: []daemon.InterfaceSnapshot{{
 			Name: "eth0", Role: "master", Connected: true,
-			Memif:   memif.Stats{Connects: 2, Disconnects: 1, RxBytes: 640},
+			Memif:   memif.Stats{Connects: 2, Disconnects: 1, RxBytes: 640, RxWakeups: 5, TxSignals: 6, TxMasked: 7},
 			Queues:  []daemon.QueueStats{q},
 			Plugins: []daemon.PluginSnapshot{{Name: "acl", SHA256: "ab12", ABIVersion: 1, Instances: 1, MemoryMax: 1 << 20, Stats: ps}},
 		}}}},
@@ -139,6 +139,15 @@ memif_wasm_worker_busy_seconds_total{interface="eth0",queue="0",tenant="blue"} 0
 # HELP memif_wasm_worker_empty_polls_total Rx bursts that found the ring empty (in polling mode, idle spins).
 # TYPE memif_wasm_worker_empty_polls_total counter
 memif_wasm_worker_empty_polls_total{interface="eth0",queue="0",tenant="blue"} 42
+# HELP memif_wasm_interface_receive_wakeups_total Times a receive queue slept on its eventfd and was woken by the peer (interrupt and adaptive rx modes): received packets over wake-ups is the packets per wake-up.
+# TYPE memif_wasm_interface_receive_wakeups_total counter
+memif_wasm_interface_receive_wakeups_total{interface="eth0",tenant="blue"} 5
+# HELP memif_wasm_interface_transmit_signals_total Eventfd writes that woke the peer (at most one per published burst).
+# TYPE memif_wasm_interface_transmit_signals_total counter
+memif_wasm_interface_transmit_signals_total{interface="eth0",tenant="blue"} 6
+# HELP memif_wasm_interface_transmit_masked_total Published bursts not signalled because the peer had masked interrupts (it polls).
+# TYPE memif_wasm_interface_transmit_masked_total counter
+memif_wasm_interface_transmit_masked_total{interface="eth0",tenant="blue"} 7
 # HELP memif_wasm_plugin_memory_bytes Linear memory of the plugin's live instances, summed over workers.
 # TYPE memif_wasm_plugin_memory_bytes gauge
 memif_wasm_plugin_memory_bytes{interface="eth0",plugin="acl",tenant="blue"} 196608
@@ -161,6 +170,7 @@ memif_wasm_plugin_info{abi_version="1",interface="eth0",plugin="acl",sha256="ab1
 		"memif_wasm_tenant_memory_bytes", "memif_wasm_interface_up", "memif_wasm_plugin_info",
 		"memif_wasm_interface_transmit_drops_total", "memif_wasm_worker_receive_bytes_total", "memif_wasm_worker_transmit_bytes_total",
 		"memif_wasm_interface_receive_burst_packets", "memif_wasm_worker_busy_seconds_total", "memif_wasm_worker_empty_polls_total",
+		"memif_wasm_interface_receive_wakeups_total", "memif_wasm_interface_transmit_signals_total", "memif_wasm_interface_transmit_masked_total",
 		"memif_wasm_plugin_memory_bytes")
 	if err != nil {
 		t.Fatal(err)

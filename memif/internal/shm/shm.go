@@ -142,6 +142,24 @@ func Eventfd() (int, error) {
 	return fd, nil
 }
 
+// Timerfd creates a non-blocking, close-on-exec CLOCK_MONOTONIC timerfd:
+// a one-shot timer with sub-microsecond resolution that Go's poller can
+// wait on. Go's own timers cannot serve a short deferral: a process with
+// nothing else to do waits for them in epoll with a millisecond timeout.
+func Timerfd() (int, error) {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("timerfd: %w", err)
+	}
+	return fd, nil
+}
+
+// ArmTimer makes the timerfd expire once, d from now (d > 0).
+func ArmTimer(fd int, d time.Duration) error {
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d.Nanoseconds())}
+	return unix.TimerfdSettime(fd, 0, &spec, nil)
+}
+
 // SetNonblock puts fd in non-blocking mode so that neither a signal nor a
 // wait can ever park a thread on a peer-provided descriptor.
 func SetNonblock(fd int) error { return unix.SetNonblock(fd, true) }

@@ -34,6 +34,8 @@ func ShrinkSealed(int) bool                    { return false }
 func SealShrink(int) error                     { return ErrNotSupported }
 func IsEventfd(int) bool                       { return false }
 func Eventfd() (int, error)                    { return -1, ErrNotSupported }
+func Timerfd() (int, error)                    { return -1, ErrNotSupported }
+func ArmTimer(int, time.Duration) error        { return ErrNotSupported }
 func SetNonblock(int) error                    { return ErrNotSupported }
 func Signal(int) error                         { return ErrNotSupported }
 func Drain(int) (uint64, error)                { return 0, ErrNotSupported }
