@@ -1,0 +1,468 @@
+package table
+
+import (
+	"bytes"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
+)
+
+// Errors of table operations; each is wrapped with the table and the reason.
+var (
+	ErrFull     = errors.New("table full")
+	ErrNotFound = errors.New("no such entry")
+	ErrKeySize  = errors.New("wrong key size")
+	ErrValSize  = errors.New("wrong value size")
+	ErrIndex    = errors.New("array index out of range")
+	ErrClosed   = errors.New("table closed")
+)
+
+var le = binary.LittleEndian
+
+// Op is one change: a put of Key -> Value, or a delete of Key.
+type Op struct {
+	Delete     bool
+	Key, Value []byte
+}
+
+// Reader stands for one instance that maps tables: the host calls Enter
+// before and Exit after every guest call, and a writer waits for readers
+// inside a call to leave before it touches the copy they may be reading.
+// Enter and Exit do not allocate.
+type Reader struct {
+	calls atomic.Uint64 // odd while inside a guest call
+}
+
+// Enter marks the start of a guest call. The increment is an atomic
+// read-modify-write, a full barrier on amd64 and arm64, so the guest's loads
+// that follow cannot be ordered before it.
+func (r *Reader) Enter() { r.calls.Add(1) }
+
+// Exit marks the end of a guest call.
+func (r *Reader) Exit() { r.calls.Add(1) }
+
+// Stats are a table's counters.
+type Stats struct {
+	Entries, Capacity     uint64
+	Updates, FailedUpdate uint64 // operations applied; Apply calls refused
+	Publications          uint64
+}
+
+// Table is one table's shared memory and its writer. It is safe for
+// concurrent use.
+type Table struct {
+	spec Spec
+	lay  Layout
+	fd   int
+	mem  []byte // the host's own mapping; nil after Close
+
+	active *atomic.Uint32
+	gen    *atomic.Uint64
+
+	mu      sync.Mutex // serialises writers and host reads
+	entries uint32     // the host's own count, never read back from memory
+	closed  bool
+
+	readersMu sync.Mutex
+	readers   map[*Reader]struct{}
+
+	updates, failed, pubs atomic.Uint64
+	release               func() // gives the table's pages back to whoever was charged
+}
+
+// New creates an empty table for a valid spec: a memory file of
+// spec.Layout().Bytes bytes, mapped for the host.
+func New(spec Spec) (*Table, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	lay := spec.Layout()
+	fd, err := mmap.Memfd("memif-wasm-table-"+spec.Name, int(lay.Bytes))
+	if err != nil {
+		return nil, fmt.Errorf("table %q: %w", spec.Name, err)
+	}
+	mem, err := mmap.MapFile(fd, int(lay.Bytes))
+	if err != nil {
+		mmap.Close(fd)
+		return nil, fmt.Errorf("table %q: %w", spec.Name, err)
+	}
+	var seed [4]byte
+	crand.Read(seed[:])
+	h := mem[:abi.TableHeaderSize]
+	le.PutUint32(h[abi.TblMagic:], abi.TableMagic)
+	le.PutUint32(h[abi.TblVersion:], abi.DeclVersion)
+	le.PutUint32(h[abi.TblKind:], uint32(spec.Kind))
+	le.PutUint32(h[abi.TblKeySize:], spec.KeySize)
+	le.PutUint32(h[abi.TblValueSize:], spec.ValueSize)
+	le.PutUint32(h[abi.TblMaxEntries:], spec.MaxEntries)
+	le.PutUint32(h[abi.TblSlots:], lay.Slots)
+	le.PutUint32(h[abi.TblSlotSize:], lay.SlotSize)
+	le.PutUint32(h[abi.TblSeed:], le.Uint32(seed[:]))
+	le.PutUint32(h[abi.TblCopy0:], uint32(lay.Copy[0]))
+	le.PutUint32(h[abi.TblCopy1:], uint32(lay.Copy[1]))
+	t := &Table{spec: spec, lay: lay, fd: fd, mem: mem, readers: map[*Reader]struct{}{},
+		active: mmap.Uint32At(mem, abi.TblActive), gen: mmap.Uint64At(mem, abi.TblGeneration)}
+	if spec.Kind == abi.TableArray {
+		t.entries = spec.MaxEntries // every index exists
+		for c := range 2 {
+			le.PutUint32(t.copyBytes(c)[abi.CopyCount:], t.entries)
+		}
+	}
+	return t, nil
+}
+
+// Spec returns the table's declaration.
+func (t *Table) Spec() Spec { return t.spec }
+
+// Layout returns the table's layout.
+func (t *Table) Layout() Layout { return t.lay }
+
+// FD is the table's memory file, to map into an instance; it stays open
+// until Close.
+func (t *Table) FD() int { return t.fd }
+
+// AddReader registers r: from now on writers wait for it.
+func (t *Table) AddReader(r *Reader) {
+	t.readersMu.Lock()
+	t.readers[r] = struct{}{}
+	t.readersMu.Unlock()
+}
+
+// RemoveReader forgets r.
+func (t *Table) RemoveReader(r *Reader) {
+	t.readersMu.Lock()
+	delete(t.readers, r)
+	t.readersMu.Unlock()
+}
+
+func (t *Table) copyBytes(c int) []byte {
+	off := t.lay.Copy[c]
+	return t.mem[off : off+t.lay.CopyBytes : off+t.lay.CopyBytes]
+}
+
+func (t *Table) slot(c int, i uint32) []byte {
+	b := t.copyBytes(c)[abi.CopyHeaderSize:]
+	off := uint64(i) * uint64(t.lay.SlotSize)
+	return b[off : off+uint64(t.lay.SlotSize) : off+uint64(t.lay.SlotSize)]
+}
+
+func (t *Table) seed() uint32 { return le.Uint32(t.mem[abi.TblSeed:]) }
+
+// check validates op's sizes against the table.
+func (t *Table) check(op *Op) error {
+	if uint32(len(op.Key)) != t.spec.KeySize {
+		return fmt.Errorf("%w: key of %d bytes, table %q takes %d", ErrKeySize, len(op.Key), t.spec.Name, t.spec.KeySize)
+	}
+	if !op.Delete && uint32(len(op.Value)) != t.spec.ValueSize {
+		return fmt.Errorf("%w: value of %d bytes, table %q takes %d", ErrValSize, len(op.Value), t.spec.Name, t.spec.ValueSize)
+	}
+	if t.spec.Kind == abi.TableArray {
+		if i := le.Uint32(op.Key); i >= t.spec.MaxEntries {
+			return fmt.Errorf("%w: index %d, table %q has %d entries", ErrIndex, i, t.spec.Name, t.spec.MaxEntries)
+		}
+	}
+	return nil
+}
+
+// find returns the slot holding key in copy c, or the empty slot where it
+// would go, and whether it was found. The probe is bounded by the slot count
+// whatever the memory holds.
+func (t *Table) find(c int, key []byte) (uint32, bool) {
+	h := abi.Hash(t.seed(), key)
+	tag := h | abi.TagFull
+	mask := t.lay.Slots - 1
+	i := h & mask
+	for range t.lay.Slots {
+		s := t.slot(c, i)
+		st := le.Uint32(s[abi.SlotTag:])
+		if st == 0 {
+			return i, false
+		}
+		if st == tag && bytes.Equal(s[abi.SlotKey:abi.SlotKey+len(key)], key) {
+			return i, true
+		}
+		i = (i + 1) & mask
+	}
+	return i, false // every slot full: only possible if a guest wrote the copy
+}
+
+// apply does op on copy c, counting entries in *n.
+func (t *Table) apply(c int, op *Op, n *uint32) error {
+	if t.spec.Kind == abi.TableArray {
+		s := t.slot(c, le.Uint32(op.Key))
+		if op.Delete {
+			clear(s)
+		} else {
+			copy(s, op.Value)
+		}
+		return nil
+	}
+	i, found := t.find(c, op.Key)
+	voff := abi.SlotValueOffset(t.spec.KeySize)
+	if op.Delete {
+		if !found {
+			return fmt.Errorf("%w: table %q has no key %x", ErrNotFound, t.spec.Name, op.Key)
+		}
+		t.remove(c, i)
+		*n--
+		return nil
+	}
+	s := t.slot(c, i)
+	if !found {
+		if *n >= t.spec.MaxEntries {
+			return fmt.Errorf("%w: table %q holds its maximum of %d entries", ErrFull, t.spec.Name, t.spec.MaxEntries)
+		}
+		if le.Uint32(s[abi.SlotTag:]) != 0 {
+			return fmt.Errorf("%w: table %q: no free slot (its memory was overwritten)", ErrFull, t.spec.Name)
+		}
+		copy(s[abi.SlotKey:], op.Key)
+		le.PutUint32(s[abi.SlotTag:], abi.Hash(t.seed(), op.Key)|abi.TagFull)
+		*n++
+	}
+	copy(s[voff:], op.Value)
+	return nil
+}
+
+// remove empties slot i of copy c and shifts back the entries after it that
+// probed past it, so no lookup needs a tombstone.
+func (t *Table) remove(c int, i uint32) {
+	mask := t.lay.Slots - 1
+	clear(t.slot(c, i))
+	j := i
+	for range t.lay.Slots {
+		j = (j + 1) & mask
+		s := t.slot(c, j)
+		tag := le.Uint32(s[abi.SlotTag:])
+		if tag == 0 {
+			return
+		}
+		home := tag & mask
+		// The entry at j may move to the hole at i unless its home lies
+		// cyclically in (i, j].
+		if (j-home)&mask >= (j-i)&mask {
+			copy(t.slot(c, i), s)
+			clear(s)
+			i = j
+		}
+	}
+}
+
+// Apply applies ops in order, all or nothing: either every op is published
+// together or none is, and the error names the first that failed (wrong
+// sizes, an index out of range, a full table, a delete of a missing key).
+func (t *Table) Apply(ops []Op) error {
+	for i := range ops {
+		if err := t.check(&ops[i]); err != nil {
+			t.failed.Add(1)
+			return fmt.Errorf("op %d: %w", i, err)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	cur := int(t.active.Load())
+	next := 1 - cur
+	n := t.entries
+	for i := range ops {
+		if err := t.apply(next, &ops[i], &n); err != nil {
+			copy(t.copyBytes(next), t.copyBytes(cur)) // undo: nobody reads next
+			t.failed.Add(1)
+			return fmt.Errorf("op %d: %w", i, err)
+		}
+	}
+	le.PutUint32(t.copyBytes(next)[abi.CopyCount:], n)
+	t.publish(next)
+	// cur is unread now: bring it level by replaying the same ops, which
+	// cannot fail on the same state; if a guest scribbled on it, copy instead.
+	m := t.entries
+	for i := range ops {
+		if t.apply(cur, &ops[i], &m) != nil || m != n {
+			copy(t.copyBytes(cur), t.copyBytes(next))
+			break
+		}
+	}
+	le.PutUint32(t.copyBytes(cur)[abi.CopyCount:], n)
+	t.entries = n
+	t.updates.Add(uint64(len(ops)))
+	return nil
+}
+
+// Clear empties the table (arrays: every value zero), published at once.
+func (t *Table) Clear() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	n := uint32(0)
+	if t.spec.Kind == abi.TableArray {
+		n = t.spec.MaxEntries
+	}
+	cur := int(t.active.Load())
+	next := 1 - cur
+	for _, c := range []int{next, cur} {
+		clear(t.copyBytes(c)[abi.CopyHeaderSize:])
+		le.PutUint32(t.copyBytes(c)[abi.CopyCount:], n)
+		if c == next {
+			t.publish(next)
+		}
+	}
+	t.entries = n
+	t.updates.Add(1)
+	return nil
+}
+
+// publish makes copy c the one readers use, then waits out every reader that
+// was inside a guest call, so the other copy is unread when it returns.
+func (t *Table) publish(c int) {
+	t.active.Store(uint32(c))
+	t.gen.Add(1)
+	t.pubs.Add(1)
+	t.readersMu.Lock()
+	var inside []*Reader
+	var at []uint64
+	for r := range t.readers {
+		if s := r.calls.Load(); s&1 == 1 {
+			inside, at = append(inside, r), append(at, s)
+		}
+	}
+	t.readersMu.Unlock()
+	for i, r := range inside {
+		for spin := 0; r.calls.Load() == at[i]; spin++ {
+			// A guest call is bounded by its fuel (1 ms by default).
+			if spin < 64 {
+				runtime.Gosched()
+			} else {
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
+	}
+}
+
+// Get copies the value of key into val (which must have ValueSize bytes)
+// and reports whether the key is present.
+func (t *Table) Get(key, val []byte) (bool, error) {
+	op := Op{Key: key, Value: val}
+	if err := t.check(&op); err != nil {
+		return false, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false, ErrClosed
+	}
+	c := int(t.active.Load())
+	if t.spec.Kind == abi.TableArray {
+		copy(val, t.slot(c, le.Uint32(key)))
+		return true, nil
+	}
+	i, ok := t.find(c, key)
+	if ok {
+		copy(val, t.slot(c, i)[abi.SlotValueOffset(t.spec.KeySize):])
+	}
+	return ok, nil
+}
+
+// Range calls fn with each entry (hash: in slot order; array: every index,
+// key as a 4-byte little-endian index) until it returns false. The slices
+// are valid only during the call. Writers wait until Range returns.
+func (t *Table) Range(fn func(key, val []byte) bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	c := int(t.active.Load())
+	var k [4]byte
+	voff := abi.SlotValueOffset(t.spec.KeySize)
+	for i := range t.lay.Slots {
+		s := t.slot(c, i)
+		if t.spec.Kind == abi.TableArray {
+			le.PutUint32(k[:], i)
+			if !fn(k[:], s[:t.spec.ValueSize]) {
+				return nil
+			}
+			continue
+		}
+		if le.Uint32(s[abi.SlotTag:]) == 0 {
+			continue
+		}
+		if !fn(s[abi.SlotKey:abi.SlotKey+t.spec.KeySize], s[voff:voff+t.spec.ValueSize]) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() Stats {
+	t.mu.Lock()
+	n := t.entries
+	t.mu.Unlock()
+	return Stats{Entries: uint64(n), Capacity: uint64(t.spec.MaxEntries),
+		Updates: t.updates.Load(), FailedUpdate: t.failed.Load(), Publications: t.pubs.Load()}
+}
+
+// Readers is how many instances map the table now.
+func (t *Table) Readers() int {
+	t.readersMu.Lock()
+	defer t.readersMu.Unlock()
+	return len(t.readers)
+}
+
+// Close unmaps the host's view and closes the memory file; instances that
+// still map the table keep their own mapping until they close. It is
+// idempotent.
+func (t *Table) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	err := errors.Join(mmap.UnmapFile(t.mem), mmap.Close(t.fd))
+	t.mem = nil
+	if t.release != nil {
+		t.release()
+	}
+	return err
+}
+
+// sortedKeys is used by Store.List.
+func sortedKeys(m map[Key]*Table) []Key {
+	ks := make([]Key, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b Key) int {
+		if c := cmpStr(a.Tenant, b.Tenant); c != 0 {
+			return c
+		}
+		if c := cmpStr(a.Scope, b.Scope); c != 0 {
+			return c
+		}
+		return cmpStr(a.Name, b.Name)
+	})
+	return ks
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
