@@ -15,6 +15,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
+	"github.com/memif-wasm/memif-wasm/host/table"
 )
 
 // linearMemory is a guest's memory: one reservation of the module's maximum,
@@ -99,6 +100,9 @@ type Instance struct {
 	mapRegion             uint16 // memif region index of the mapped region
 
 	bs burstState
+
+	tables []*table.Table // mapped into the guest's memory
+	reader table.Reader   // marks guest calls for the tables' writers
 }
 
 // Instantiate makes an instance, runs _initialize, checks the ABI version,
@@ -203,7 +207,10 @@ func (in *Instance) call(name string, args ...uint32) (int32, error) {
 	if in.fuel != nil {
 		in.fuel.Set(uint64(in.mod.cfg.ColdFuel))
 	}
-	if err := f.CallWithStack(in.ctx, in.stack); err != nil {
+	in.reader.Enter()
+	err := f.CallWithStack(in.ctx, in.stack)
+	in.reader.Exit()
+	if err != nil {
 		return 0, &GuestError{Module: in.mod.name, Op: name, Err: in.fuelErr(err)}
 	}
 	return int32(uint32(in.stack[0])), nil
@@ -301,10 +308,6 @@ func (in *Instance) setup() error {
 	if in.msgbuf, err = in.area(abi.ExportMsgBuf, uint32(c.MsgBufSize), uint64(c.MsgBufSize), 1); err != nil {
 		return err
 	}
-	type span struct {
-		name      string
-		addr, len uint64
-	}
 	spans := []span{
 		{abi.ExportBatch, uint64(in.batch), bsize},
 		{abi.ExportWindow, uint64(in.window), uint64(c.WindowSize)},
@@ -318,6 +321,9 @@ func (in *Instance) setup() error {
 			}
 		}
 	}
+	if err := in.mapTables(spans); err != nil {
+		return err
+	}
 	in.slots = in.window + uint32(c.mapArea())
 	n := copy(in.mem[in.msgbuf:], c.Config)
 	r, err := in.call(abi.ExportInit, in.msgbuf, uint32(n))
@@ -328,6 +334,12 @@ func (in *Instance) setup() error {
 		return &GuestError{Module: in.mod.name, Op: abi.ExportInit, Errno: r, Err: errnoOf(r)}
 	}
 	return nil
+}
+
+// span is a range of guest memory the host uses, for overlap checks.
+type span struct {
+	name      string
+	addr, len uint64
 }
 
 func errnoOf(r int32) error {
@@ -451,6 +463,7 @@ func (in *Instance) Close(ctx context.Context) error {
 		return nil
 	}
 	in.closed = true
+	in.unmapTables()
 	var err error
 	if in.am != nil {
 		err = in.am.Close(ctx)

@@ -27,12 +27,32 @@ type Store struct {
 // NewStore makes an empty store.
 func NewStore() *Store { return &Store{tables: map[Key]*Table{}} }
 
-// Acquire returns the table k names, creating it when there is none. A table
-// that exists with another shape is refused (ErrIncompatible), unless fresh
-// asks for a new empty table in its place. charge, when not nil, is called
-// with the pages of a table about to be created and returns the function
-// that gives them back (when the table closes), or an error that refuses it.
+// Acquire is Prepare then Commit.
 func (s *Store) Acquire(k Key, spec Spec, fresh bool, charge func(pages uint64) (func(), error)) (*Table, error) {
+	c, err := s.Prepare(k, spec, fresh, charge)
+	if err != nil {
+		return nil, err
+	}
+	return c.Commit(), nil
+}
+
+// Claim is a table an admission means to use. Until Commit, a table it
+// created is known to nobody else, so a refused admission leaves the store
+// as it was (Abort).
+type Claim struct {
+	s       *Store
+	k       Key
+	t       *Table
+	created bool
+}
+
+// Prepare returns a claim on the table k names: the existing one when its
+// shape matches spec, else a new empty table. A table that exists with
+// another shape is refused (ErrIncompatible) unless fresh asks for a new one
+// to replace it at Commit. charge, when not nil, is called with the pages of
+// a table about to be created and returns the function that gives them back
+// (when the table closes), or an error that refuses it.
+func (s *Store) Prepare(k Key, spec Spec, fresh bool, charge func(pages uint64) (func(), error)) (*Claim, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -40,13 +60,13 @@ func (s *Store) Acquire(k Key, spec Spec, fresh bool, charge func(pages uint64) 
 		return nil, fmt.Errorf("table key %s names another table than %q", k, spec.Name)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	closed, old := s.closed, s.tables[k]
+	s.mu.Unlock()
+	if closed {
 		return nil, ErrClosed
 	}
-	old := s.tables[k]
 	if old != nil && old.spec == spec {
-		return old, nil
+		return &Claim{s: s, k: k, t: old}, nil
 	}
 	if old != nil && !fresh {
 		return nil, fmt.Errorf("%w: %s is %v, the declaration says %v", ErrIncompatible, k, old.spec, spec)
@@ -67,11 +87,47 @@ func (s *Store) Acquire(k Key, spec Spec, fresh bool, charge func(pages uint64) 
 		return nil, err
 	}
 	t.release = release
+	return &Claim{s: s, k: k, t: t, created: true}, nil
+}
+
+// Table is the claimed table, to map into a probe instance before Commit.
+func (c *Claim) Table() *Table { return c.t }
+
+// Commit installs a created table and returns the table to use from now
+// on: the claimed one, or, when another admission installed a table of the
+// same shape since Prepare (and this one was not asked to replace it), that
+// one (the created table is then closed).
+func (c *Claim) Commit() *Table {
+	if !c.created {
+		return c.t
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.s.closed {
+		c.t.Close() // the caller's Engine closed: its instances still map it
+		c.created = false
+		return c.t
+	}
+	old := c.s.tables[c.k]
+	if old != nil && old.spec == c.t.spec && old != c.t {
+		c.t.Close()
+		c.t, c.created = old, false
+		return old
+	}
 	if old != nil {
 		old.Close()
 	}
-	s.tables[k] = t
-	return t, nil
+	c.s.tables[c.k] = c.t
+	c.created = false
+	return c.t
+}
+
+// Abort closes a table Prepare created and nobody committed.
+func (c *Claim) Abort() {
+	if c.created {
+		c.t.Close()
+		c.created = false
+	}
 }
 
 // Get returns the table k names, or nil.

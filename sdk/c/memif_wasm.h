@@ -186,6 +186,140 @@ MW_EXPORT("mw_msgbuf") uint32_t mw_msgbuf(uint32_t len) {
 	return m;
 }
 
+/* ---- tables (ABI.md §10) ----
+ *
+ * Declare each table once, at file scope, and define MW_TABLES (the number of
+ * tables declared) before including this header, so it defines mw_table:
+ *
+ *   #define MW_TABLES 1
+ *   #include "memif_wasm.h"
+ *   MW_TABLE_DECLARE(flows, MW_TABLE_HASH, 16, 8, 100000);
+ *
+ * The name is a C token of [a-z0-9_] (the ABI also allows '.' and '-', which
+ * need a hand-written record). Declarations are numbered in the order the
+ * linker places them: within one file, the order they appear. In mw_init,
+ * mw_table_open(index, &t) checks the table the host mapped; then
+ * mw_table_lookup(&t, key) (hash) or mw_table_at(&t, i) (array) return a
+ * pointer to the value, or 0, with plain loads. A pointer stays valid until
+ * the current export returns; never write through it.
+ */
+#define MW_TABLE_HASH 1 /* no suffix: MW_TABLE_DECLARE pastes it into assembly */
+#define MW_TABLE_ARRAY 2
+#define MW_TABLE_MAGIC 0x4254574du
+#define MW_TABLE_HDR 64u
+#define MW_TABLE_COPY_HDR 64u
+#define MW_TABLE_TAG_FULL 0x80000000u
+
+#define MW__STR(x) #x
+#define MW__XSTR(x) MW__STR(x)
+/* One declaration record in the memif_wasm.tables custom section. */
+#define MW_TABLE_DECLARE(name, kind, key_size, value_size, max_entries)               \
+	__asm__(".section .custom_section.memif_wasm.tables,\"\",@\n"                    \
+	        ".int8 1\n.int8 " MW__XSTR(kind) "\n.int8 0\n.int8 0\n"                   \
+	        ".int32 " MW__XSTR(key_size) "\n.int32 " MW__XSTR(value_size) "\n"        \
+	        ".int32 " MW__XSTR(max_entries) "\n.asciz \"" #name "\"\n"                \
+	        ".section .text,\"\",@\n")
+
+#ifdef MW_TABLES
+static uint32_t mw__tables[MW_TABLES];
+
+MW_EXPORT("mw_table") uint32_t mw_table(uint32_t index, uint32_t bytes) {
+	if (index >= MW_TABLES || bytes == 0) return 0;
+	uint32_t a = mw__grow(bytes);
+	mw__tables[index] = a;
+	return a;
+}
+#endif
+
+struct mw_table {
+	const uint8_t *base;
+	uint32_t kind, key_size, value_size, max_entries, slots, slot_size, seed, voff;
+	uint32_t copy[2];
+};
+
+/* mw_table_open fills t for table index; 0, or -MW_EINVAL if the host mapped none there. */
+static inline int32_t mw_table_open(uint32_t index, struct mw_table *t) {
+#ifdef MW_TABLES
+	if (index >= MW_TABLES || mw__tables[index] == 0) return -MW_EINVAL;
+	const uint8_t *b = (const uint8_t *)(mw_size_t)mw__tables[index];
+	const uint32_t *h = (const uint32_t *)b;
+	if (h[0] != MW_TABLE_MAGIC || h[1] != 1u) return -MW_EINVAL;
+	t->base = b;
+	t->kind = h[2];
+	t->key_size = h[3];
+	t->value_size = h[4];
+	t->max_entries = h[5];
+	t->slots = h[6];
+	t->slot_size = h[7];
+	t->seed = h[8];
+	t->copy[0] = h[10];
+	t->copy[1] = h[11];
+	t->voff = (4u + t->key_size + 7u) & ~7u;
+	return 0;
+#else
+	(void)index;
+	(void)t;
+	return -MW_EINVAL;
+#endif
+}
+
+/* The slots of the copy the host publishes now. */
+static inline const uint8_t *mw__table_slots(const struct mw_table *t) {
+	uint32_t active = *(const volatile uint32_t *)(t->base + 36) & 1u;
+	return t->base + t->copy[active] + MW_TABLE_COPY_HDR;
+}
+
+/* mw_table_len is the number of entries the published copy holds. */
+static inline uint32_t mw_table_len(const struct mw_table *t) {
+	uint32_t active = *(const volatile uint32_t *)(t->base + 36) & 1u;
+	return *(const uint32_t *)(t->base + t->copy[active]);
+}
+
+static inline uint32_t mw__rotmix(uint32_t h, uint32_t w) {
+	h = (h ^ w) * 0x9e3779b1u;
+	return h ^ (h >> 15);
+}
+
+/* mw_hash32 is the table hash (abi.Hash): seeded, over 4-byte LE words. */
+static inline uint32_t mw_hash32(uint32_t seed, const uint8_t *k, uint32_t len) {
+	uint32_t h = seed ^ (len * 0x9e3779b1u), i = 0;
+	for (; i + 4 <= len; i += 4) {
+		uint32_t w;
+		__builtin_memcpy(&w, k + i, 4);
+		h = mw__rotmix(h, w);
+	}
+	if (i < len) {
+		uint32_t w = 0;
+		for (uint32_t j = 0; i + j < len; j++) w |= (uint32_t)k[i + j] << (8 * j);
+		h = mw__rotmix(h, w);
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	return h ^ (h >> 16);
+}
+
+/* mw_table_lookup returns the value of key (key_size bytes) in a hash table, or 0. */
+static inline const void *mw_table_lookup(const struct mw_table *t, const void *key) {
+	const uint8_t *slots = mw__table_slots(t);
+	uint32_t h = mw_hash32(t->seed, (const uint8_t *)key, t->key_size);
+	uint32_t tag = h | MW_TABLE_TAG_FULL, mask = t->slots - 1, i = h & mask;
+	for (uint32_t n = 0; n < t->slots; n++, i = (i + 1) & mask) {
+		const uint8_t *s = slots + i * t->slot_size;
+		uint32_t st = *(const uint32_t *)s;
+		if (st == 0) return 0;
+		if (st == tag && memcmp(s + 4, key, t->key_size) == 0) return s + t->voff;
+	}
+	return 0;
+}
+
+/* mw_table_at returns the value at index i of an array table, or 0 past its end. */
+static inline const void *mw_table_at(const struct mw_table *t, uint32_t i) {
+	if (i >= t->max_entries) return 0;
+	return mw__table_slots(t) + i * t->slot_size;
+}
+
 /* ---- batch access ---- */
 
 static inline struct mw_batch_hdr *mw_hdr(void) { return &mw__batch.hdr; }

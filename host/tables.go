@@ -1,0 +1,128 @@
+package host
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/internal/wasmbin"
+	"github.com/memif-wasm/memif-wasm/host/table"
+)
+
+// Tables returns the engine's table store: every table its plugins declared,
+// for the control plane to read and update.
+func (e *Engine) Tables() *table.Store { return e.tables }
+
+// TableKey is the key of the plugin's table name.
+func (m *Module) TableKey(name string) table.Key {
+	tenant := ""
+	if t := m.cfg.Tenant; t != nil {
+		tenant = t.cfg.Name
+	}
+	return table.Key{Tenant: tenant, Scope: m.cfg.TableScope, Name: name}
+}
+
+// Tables returns the module's tables, in declaration order.
+func (m *Module) Tables() []*table.Table { return slices.Clone(m.tables) }
+
+// declareTables reads the module's table declarations, checks that they fit
+// its memory beside the window, the message buffer and the batch area, and
+// claims each table from the engine's store (charging new ones to the
+// tenant). The claims are committed or aborted when admission ends.
+func (m *Module) declareTables(parsed *wasmbin.Module) *AdmissionError {
+	if parsed.Tables == nil {
+		return nil
+	}
+	specs, err := table.ParseDecls(parsed.Tables)
+	if err != nil {
+		return m.refuse(AdmitTables, err, "bad table declaration")
+	}
+	m.info.Tables = specs
+	if len(specs) == 0 {
+		return nil
+	}
+	if !slices.ContainsFunc(parsed.Exports, func(x wasmbin.Export) bool { return x.Name == abi.ExportTable }) {
+		return m.refuse(AdmitTables, nil, "declares %d tables but does not export %s", len(specs), abi.ExportTable)
+	}
+	c := &m.cfg
+	need := uint64(c.WindowSize) + uint64(c.MsgBufSize) + uint64(abi.BatchSize(c.MaxBurst))
+	for _, s := range specs {
+		need += s.Layout().Bytes
+	}
+	if have := uint64(m.memPages) * 65536; need > have {
+		return m.refuse(AdmitTables, nil, "its tables, window, message buffer and batch area need %d bytes, over its memory of %d (%d pages)", need, have, m.memPages)
+	}
+	var charge func(uint64) (func(), error)
+	if t := c.Tenant; t != nil {
+		charge = t.reserveTable
+	}
+	for _, s := range specs {
+		cl, err := m.e.tables.Prepare(m.TableKey(s.Name), s, c.FreshTables, charge)
+		if err != nil {
+			return m.refuse(AdmitTables, err, "table %q", s.Name)
+		}
+		m.claims = append(m.claims, cl)
+		m.tables = append(m.tables, cl.Table())
+	}
+	return nil
+}
+
+// reserveTable charges a table's pages to the tenant's memory budget, once
+// per table (every instance maps the same pages).
+func (t *Tenant) reserveTable(pages uint64) (func(), error) {
+	t.budgetMu.Lock()
+	defer t.budgetMu.Unlock()
+	if t.cfg.MaxMemoryPages > 0 && t.pages+pages > t.cfg.MaxMemoryPages {
+		t.refused++
+		return nil, fmt.Errorf("%w: tenant %q has %d of %d memory pages in use, the table needs %d",
+			ErrBudget, t.cfg.Name, t.pages, t.cfg.MaxMemoryPages, pages)
+	}
+	t.pages += pages
+	return func() {
+		t.budgetMu.Lock()
+		t.pages -= pages
+		t.budgetMu.Unlock()
+	}, nil
+}
+
+// mapTables asks the guest where each table goes (mw_table), checks the
+// range against the instance's other areas and maps the table there.
+func (in *Instance) mapTables(spans []span) error {
+	for i, t := range in.mod.tables {
+		size := t.Layout().Bytes
+		r, err := in.call(abi.ExportTable, uint32(i), uint32(size))
+		if err != nil {
+			return err
+		}
+		addr := uint32(r)
+		switch {
+		case addr == 0:
+			return in.layoutErr(abi.ExportTable, "returned 0 for table %q: the guest cannot provide %d bytes", t.Spec().Name, size)
+		case addr%abi.WindowAlign != 0:
+			return in.layoutErr(abi.ExportTable, "table %q: address %#x is not %d-byte aligned", t.Spec().Name, addr, abi.WindowAlign)
+		case uint64(addr)+size > in.memSize():
+			return in.layoutErr(abi.ExportTable, "table %q: [%#x,+%d) lies outside the guest's %d bytes of memory", t.Spec().Name, addr, size, in.memSize())
+		}
+		for _, s := range spans {
+			if uint64(addr) < s.addr+s.len && s.addr < uint64(addr)+size {
+				return in.layoutErr(abi.ExportTable, "table %q overlaps %s", t.Spec().Name, s.name)
+			}
+		}
+		if err := in.lm.res.MapShared(int(addr), int(size), t.FD(), 0); err != nil {
+			return fmt.Errorf("plugin %q: map table %q: %w", in.mod.name, t.Spec().Name, err)
+		}
+		t.AddReader(&in.reader)
+		in.tables = append(in.tables, t)
+		spans = append(spans, span{"table " + t.Spec().Name, uint64(addr), size})
+	}
+	return nil
+}
+
+// unmapTables stops the tables' writers waiting for this instance; the
+// mappings go with the reservation.
+func (in *Instance) unmapTables() {
+	for _, t := range in.tables {
+		t.RemoveReader(&in.reader)
+	}
+	in.tables = nil
+}

@@ -1,0 +1,310 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
+	"github.com/memif-wasm/memif-wasm/host/table"
+)
+
+// tablesGuest builds testdata/tables.c with extra clang flags (-D...).
+func tablesGuest(t testing.TB, flags ...string) []byte {
+	t.Helper()
+	inc, err := filepath.Abs("../sdk/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hosttest.C(t, readTestdata(t, "tables.c"), append([]string{"-I" + inc}, flags...)...)
+}
+
+func kvKey(k uint64) []byte { return binary.LittleEndian.AppendUint64(nil, k) }
+
+func kvValue(k uint64, ver byte) []byte {
+	return append(kvKey(k), bytes.Repeat([]byte{ver}, 24)...)
+}
+
+// tablePacket makes a packet for tables.c: op, then the 8 argument bytes.
+func tablePacket(op byte, arg []byte) Packet {
+	buf := make([]byte, 64+16+64)
+	buf[64] = op
+	copy(buf[65:], arg)
+	return Packet{Buf: buf, Off: 64, Len: 16}
+}
+
+func kvTable(t testing.TB, e *Engine, m *Module, name string) *table.Table {
+	t.Helper()
+	tb := e.Tables().Get(m.TableKey(name))
+	if tb == nil {
+		t.Fatalf("no table %s", m.TableKey(name))
+	}
+	return tb
+}
+
+func TestTablesEndToEnd(t *testing.T) {
+	e, _ := newEngine(t)
+	cfg := &PluginConfig{TableScope: "memif0"}
+	m := load(t, e, tablesGuest(t), cfg)
+	if got := m.Info().Tables; len(got) != 2 || got[0].Name != "kv" || got[1].Kind != abi.TableArray {
+		t.Fatalf("declared tables = %v", got)
+	}
+	kv, arr := kvTable(t, e, m, "kv"), kvTable(t, e, m, "arr")
+	p := pipeline(t, m)
+	if err := kv.Apply([]table.Op{{Key: kvKey(7), Value: kvValue(7, 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := arr.Apply([]table.Op{{Key: []byte{5, 0, 0, 0}, Value: []byte{1, 2, 3, 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	pk := []Packet{tablePacket('h', kvKey(7)), tablePacket('h', kvKey(8)), tablePacket('a', []byte{5}), tablePacket('a', []byte{16})}
+	p.Process(&Burst{Packets: pk})
+	want := []abi.Verdict{abi.Pass, abi.TX, abi.Pass, abi.TX}
+	for i := range pk {
+		if pk[i].Verdict != want[i] {
+			t.Errorf("packet %d: verdict %v, want %v", i, pk[i].Verdict, want[i])
+		}
+	}
+	if got := pk[2].Data()[2:6]; !bytes.Equal(got, []byte{1, 2, 3, 4}) {
+		t.Errorf("arr[5] as the guest read it: %v", got)
+	}
+	if kv.Readers() != 1 {
+		t.Errorf("kv has %d readers, want the pipeline's instance", kv.Readers())
+	}
+	p.Close(context.Background())
+	if kv.Readers() != 0 {
+		t.Errorf("kv has %d readers after the pipeline closed", kv.Readers())
+	}
+}
+
+// TestTablesOutliveReload: a new version that declares the same tables gets
+// the same data, without state hooks, and a second plugin of the tenant that
+// declares the table shares it.
+func TestTablesOutliveReload(t *testing.T) {
+	e, _ := newEngine(t)
+	ten, err := NewTenant(TenantConfig{Name: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &PluginConfig{TableScope: "memif0", Tenant: ten}
+	m1 := load(t, e, tablesGuest(t), cfg)
+	kv := kvTable(t, e, m1, "kv")
+	if err := kv.Apply([]table.Op{{Key: kvKey(1), Value: kvValue(1, 9)}}); err != nil {
+		t.Fatal(err)
+	}
+	p := pipeline(t, m1)
+	m2 := load(t, e, tablesGuest(t, "-DVERSION2"), cfg) // another build, same declarations
+	if kvTable(t, e, m2, "kv") != kv {
+		t.Fatal("the new version got another table")
+	}
+	if err := p.Replace(context.Background(), 0, m2); err != nil {
+		t.Fatal(err)
+	}
+	pk := []Packet{tablePacket('h', kvKey(1))}
+	p.Process(&Burst{Packets: pk})
+	if pk[0].Verdict != abi.Pass {
+		t.Fatalf("after reload: verdict %v, want pass (the entry kept)", pk[0].Verdict)
+	}
+	other := load(t, e, tablesGuest(t), &PluginConfig{TableScope: "memif1", Tenant: ten})
+	if kvTable(t, e, other, "kv") == kv {
+		t.Fatal("another scope shares the table")
+	}
+	ten2, _ := NewTenant(TenantConfig{Name: "t2"})
+	foreign := load(t, e, tablesGuest(t), &PluginConfig{TableScope: "memif0", Tenant: ten2})
+	if kvTable(t, e, foreign, "kv") == kv {
+		t.Fatal("another tenant shares the table")
+	}
+}
+
+// withSection returns wasm with a memif_wasm.tables custom section of body
+// appended (the host refuses a second one).
+func withSection(wasm, body []byte) []byte {
+	name := abi.SectionTables
+	payload := append(binary.AppendUvarint(nil, uint64(len(name))), name...)
+	payload = append(payload, body...)
+	out := append(bytes.Clone(wasm), 0)
+	out = binary.AppendUvarint(out, uint64(len(payload)))
+	return append(out, payload...)
+}
+
+func TestTableAdmissionRefusals(t *testing.T) {
+	e, _ := newEngine(t)
+	small, _ := NewTenant(TenantConfig{Name: "small", MaxMemoryPages: 1024 + 2})
+	nop := hosttest.C(t, `#include "memif_wasm.h"
+MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) { (void)p; (void)n; return 0; }
+MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) { (void)n; return 0; }`, "-I"+must(filepath.Abs("../sdk/c")))
+	good := table.Spec{Name: "x", Kind: abi.TableHash, KeySize: 4, ValueSize: 4, MaxEntries: 10}
+	cases := []struct {
+		name   string
+		wasm   []byte
+		cfg    *PluginConfig
+		reason string
+	}{
+		{"two sections", withSection(tablesGuest(t), nil), nil, "appears twice"},
+		{"max entries 0", tablesGuest(t, "-DKV_MAX=0"), nil, "max entries 0"},
+		{"no mw_table", withSection(nop, table.AppendDecl(nil, good)), nil, "does not export mw_table"},
+		{"garbage record", withSection(nop, []byte{1, 1, 0}), nil, "bad table declaration"},
+		{"over the memory cap", tablesGuest(t, "-DKV_MAX=1000000"), nil, "over its memory"},
+		{"over the tenant's budget", tablesGuest(t, "-DKV_MAX=100000"), &PluginConfig{Tenant: small}, "budget"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := len(e.Tables().List())
+			_, err := e.Load(context.Background(), "bad", c.wasm, c.cfg)
+			var ae *AdmissionError
+			if !errors.As(err, &ae) || !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("Load = %v, want a refusal mentioning %q", err, c.reason)
+			}
+			if after := len(e.Tables().List()); after != before {
+				t.Fatalf("a refused module left %d tables behind", after-before)
+			}
+		})
+	}
+	if st := small.ReadStats(); st.MemoryPages != 0 {
+		t.Fatalf("refusals left %d pages charged to the tenant", st.MemoryPages)
+	}
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// TestTableIncompatibleDeclaration: a version declaring kv with another
+// size is refused while kv exists, unless FreshTables; the refused load
+// leaves the table and its data alone.
+func TestTableIncompatibleDeclaration(t *testing.T) {
+	e, _ := newEngine(t)
+	cfg := &PluginConfig{TableScope: "s"}
+	m := load(t, e, tablesGuest(t), cfg)
+	kv := kvTable(t, e, m, "kv")
+	if err := kv.Apply([]table.Op{{Key: kvKey(1), Value: kvValue(1, 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Load(context.Background(), "v2", tablesGuest(t, "-DKV_MAX=2048"), cfg)
+	if !errors.Is(err, table.ErrIncompatible) {
+		t.Fatalf("incompatible declaration: %v", err)
+	}
+	if kvTable(t, e, m, "kv") != kv || kv.Stats().Entries != 1 {
+		t.Fatal("the refused load changed the table")
+	}
+	fresh := *cfg
+	fresh.FreshTables = true
+	m2 := load(t, e, tablesGuest(t, "-DKV_MAX=2048"), &fresh)
+	if nt := kvTable(t, e, m2, "kv"); nt == kv || nt.Stats().Entries != 0 || nt.Spec().MaxEntries != 2048 {
+		t.Fatalf("fresh table: %v entries %d", nt.Spec(), nt.Stats().Entries)
+	}
+}
+
+// TestTablePlacementRefused: mw_table answers that the host must refuse.
+func TestTablePlacementRefused(t *testing.T) {
+	e, _ := newEngine(t)
+	inc := "-I" + must(filepath.Abs("../sdk/c"))
+	for _, c := range []struct{ name, body, reason string }{
+		{"zero", "return 0;", "returned 0"},
+		{"unaligned", "return 4096;", "not 65536-byte aligned"},
+		{"outside memory", "return 0x7fff0000;", "outside the guest's"},
+		{"over the window", "return mw__window;", "overlaps mw_window"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := `#include "memif_wasm.h"
+MW_TABLE_DECLARE(x, MW_TABLE_HASH, 4, 4, 10);
+MW_EXPORT("mw_table") uint32_t mw_table(uint32_t i, uint32_t b) { (void)i; (void)b; ` + c.body + ` }
+MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) { (void)p; (void)n; return 0; }
+MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) { (void)n; return 0; }`
+			_, err := e.Load(context.Background(), "bad", hosttest.C(t, src, inc), nil)
+			var le *LayoutError
+			if !errors.As(err, &le) || !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("Load = %v, want a layout error mentioning %q", err, c.reason)
+			}
+		})
+	}
+}
+
+// TestTableUpdatesUnderTraffic: the control plane rewrites, deletes and
+// re-inserts entries while two pipelines (two workers) look them up from C
+// with plain loads. No lookup may see a torn value (DROP), and keys that
+// are never deleted must always be found (TX).
+func TestTableUpdatesUnderTraffic(t *testing.T) {
+	e, _ := newEngine(t)
+	m := load(t, e, tablesGuest(t), &PluginConfig{TableScope: "s"})
+	kv := kvTable(t, e, m, "kv")
+	const stable, churn = 256, 256
+	var ops []table.Op
+	for k := range uint64(stable + churn) {
+		ops = append(ops, table.Op{Key: kvKey(k), Value: kvValue(k, 0)})
+	}
+	if err := kv.Apply(ops); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var lookups, torn, missing atomic.Uint64
+	for w := range 2 {
+		p := pipeline(t, m)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pk := make([]Packet, 64)
+			for b := uint64(0); !stop.Load(); b++ {
+				for i := range pk {
+					pk[i] = tablePacket('h', kvKey((b*64+uint64(i)+uint64(w)*7)%(stable+churn)))
+				}
+				p.Process(&Burst{Packets: pk})
+				for i := range pk {
+					k := (b*64 + uint64(i) + uint64(w)*7) % (stable + churn)
+					switch pk[i].Verdict {
+					case abi.Drop:
+						torn.Add(1)
+					case abi.TX:
+						if k < stable {
+							missing.Add(1)
+						}
+					case abi.Pass:
+					default:
+						t.Errorf("verdict %v", pk[i].Verdict)
+					}
+				}
+				lookups.Add(uint64(len(pk)))
+			}
+		}()
+	}
+	dur := time.Second
+	if testing.Short() {
+		dur = 200 * time.Millisecond
+	}
+	var updates int
+	for ver, end := byte(1), time.Now().Add(dur); time.Now().Before(end); ver++ {
+		k := uint64(ver) % stable
+		c := stable + uint64(ver)%churn
+		for _, batch := range [][]table.Op{
+			{{Key: kvKey(k), Value: kvValue(k, ver)}},
+			{{Delete: true, Key: kvKey(c)}},
+			{{Key: kvKey(c), Value: kvValue(c, ver)}},
+		} {
+			if err := kv.Apply(batch); err != nil {
+				t.Fatal(err)
+			}
+			updates++
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("%d updates, %d lookups from the guests", updates, lookups.Load())
+	if torn.Load() != 0 || missing.Load() != 0 {
+		t.Fatalf("%d torn values and %d missing stable keys seen by the guests", torn.Load(), missing.Load())
+	}
+	if updates == 0 || lookups.Load() == 0 {
+		t.Fatal("nothing ran")
+	}
+}

@@ -1,0 +1,84 @@
+/* A guest for the table tests: a hash table "kv" (8-byte keys, 32-byte
+ * values) and an array "arr" (16 entries of 4 bytes).
+ *
+ * Packet byte 0 picks the operation:
+ *   'h': look up the 8-byte key at bytes 1..8 in kv. Verdict TX if absent,
+ *        PASS if the value is the key followed by 24 copies of one byte,
+ *        DROP if it is anything else (a torn entry).
+ *   'a': read arr[byte 1] into bytes 2..5; PASS (TX past the end).
+ *   'b': benchmark: run the u32 at bytes 1..4 lookups of keys 0..(u32 at
+ *        bytes 5..8)-1 in kv, in a pseudo-random order; PASS if all were
+ *        found, DROP otherwise.
+ */
+#define MW_TABLES 2
+#include "memif_wasm.h"
+
+#ifndef KV_MAX
+#define KV_MAX 1024
+#endif
+MW_TABLE_DECLARE(kv, MW_TABLE_HASH, 8, 32, KV_MAX);
+MW_TABLE_DECLARE(arr, MW_TABLE_ARRAY, 4, 4, 16);
+
+static struct mw_table kv, arr;
+
+MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) {
+	(void)p;
+	(void)n;
+	int32_t r = mw_table_open(0, &kv);
+	if (r == 0) r = mw_table_open(1, &arr);
+	return r;
+}
+
+static uint8_t check(const uint8_t *key) {
+	const uint8_t *v = mw_table_lookup(&kv, key);
+	if (v == 0) return MW_TX;
+	if (memcmp(v, key, 8) != 0) return MW_DROP;
+	for (int i = 9; i < 32; i++)
+		if (v[i] != v[8]) return MW_DROP;
+	return MW_PASS;
+}
+
+static uint8_t bench(uint32_t count, uint32_t keys) {
+	uint64_t x = 88172645463325252ull, k;
+	uint32_t found = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		k = x % keys;
+		found += mw_table_lookup(&kv, &k) != 0;
+	}
+	return found == count ? MW_PASS : MW_DROP;
+}
+
+MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) {
+	for (uint32_t i = 0; i < n; i++) {
+		struct mw_desc *d = mw_desc(i);
+		uint8_t *p = mw_data(d);
+		if (d->len < 9) {
+			d->verdict = MW_ABORTED;
+			continue;
+		}
+		switch (p[0]) {
+		case 'h':
+			d->verdict = check(p + 1);
+			break;
+		case 'a': {
+			const uint8_t *v = mw_table_at(&arr, p[1]);
+			if (v == 0) {
+				d->verdict = MW_TX;
+				break;
+			}
+			memcpy(p + 2, v, 4);
+			d->verdict = MW_PASS;
+			break;
+		}
+		case 'b':
+			d->verdict = bench(mw_le32(p + 1), mw_le32(p + 5));
+			break;
+		default:
+			d->verdict = MW_ABORTED;
+		}
+	}
+	return 0;
+}
