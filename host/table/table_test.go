@@ -66,7 +66,7 @@ func TestSpecValidate(t *testing.T) {
 		{"value too long", func(s *table.Spec) { s.ValueSize = abi.MaxTableValue + 1 }},
 		{"zero entries", func(s *table.Spec) { s.MaxEntries = 0 }},
 		{"too many entries", func(s *table.Spec) { s.MaxEntries = abi.MaxTableEntries + 1 }},
-		{"over MaxBytes", func(s *table.Spec) { s.ValueSize, s.MaxEntries = 1024, 1 << 20 }},
+		{"over MaxBytes", func(s *table.Spec) { s.ValueSize, s.MaxEntries = 1024, 1<<20 }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -78,7 +78,6 @@ type Module struct {
 // package imports nothing of the project).
 const TablesSection = "memif_wasm.tables"
 
-
 // ErrMalformed is wrapped by every error Parse returns.
 var ErrMalformed = errors.New("malformed wasm binary")
 

@@ -97,7 +97,9 @@ func FuzzParse(f *testing.F) {
 
 func TestParseTablesSection(t *testing.T) {
 	hdr := "\x00asm\x01\x00\x00\x00"
-	sec := func(name, body string) string { return "\x00" + string(rune(1+len(name)+len(body))) + string(rune(len(name))) + name + body }
+	sec := func(name, body string) string {
+		return "\x00" + string(rune(1+len(name)+len(body))) + string(rune(len(name))) + name + body
+	}
 	m, err := Parse([]byte(hdr + sec("other", "zz") + sec(TablesSection, "abc")))
 	if err != nil || string(m.Tables) != "abc" {
 		t.Fatalf("Parse = %q, %v", m.Tables, err)
