@@ -308,3 +308,34 @@ func TestTableUpdatesUnderTraffic(t *testing.T) {
 		t.Fatal("nothing ran")
 	}
 }
+
+// TestCHashMatchesGo: the C header's mw_hash32 computes abi.Hash, for every
+// key length up to 20 (whole words and each partial tail).
+func TestCHashMatchesGo(t *testing.T) {
+	e, _ := newEngine(t)
+	src := `#include "memif_wasm.h"
+MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) { (void)p; (void)n; return 0; }
+MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) {
+	for (uint32_t i = 0; i < n; i++) {
+		struct mw_desc *d = mw_desc(i);
+		uint8_t *p = mw_data(d);
+		uint32_t h = mw_hash32(mw_le32(p), p + 5, p[4]);
+		__builtin_memcpy(p, &h, 4);
+		d->verdict = MW_PASS;
+	}
+	return 0;
+}`
+	p := pipeline(t, load(t, e, hosttest.C(t, src, "-I"+must(filepath.Abs("../sdk/c"))), nil))
+	key := []byte("0123456789abcdefghij")
+	for n := range len(key) + 1 {
+		buf := make([]byte, 64+5+len(key)+64)
+		binary.LittleEndian.PutUint32(buf[64:], 0x01020304)
+		buf[68] = byte(n)
+		copy(buf[69:], key[:n])
+		pk := []Packet{{Buf: buf, Off: 64, Len: uint32(5 + n)}}
+		p.Process(&Burst{Packets: pk})
+		if got, want := binary.LittleEndian.Uint32(pk[0].Data()), abi.Hash(0x01020304, key[:n]); got != want {
+			t.Errorf("key of %d bytes: C says %#08x, Go %#08x", n, got, want)
+		}
+	}
+}
