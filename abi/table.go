@@ -1,6 +1,6 @@
 package abi
 
-// Tables (ABI.md §10). A plugin declares tables in a custom section; the host
+// Tables (ABI.md §11). A plugin declares tables in a custom section; the host
 // creates them, and maps each over the range mw_table returns. Guests read
 // them with plain loads through the layout below.
 
@@ -115,7 +115,7 @@ func HashSlots(maxEntries uint32) uint32 {
 
 func align8(n uint32) uint32 { return (n + 7) &^ 7 }
 
-// Hash multipliers (ABI.md §10.4).
+// Hash multipliers (ABI.md §11.4).
 const (
 	hashWordMul = 0x9e3779b1
 	hashMix1    = 0x85ebca6b

@@ -7,7 +7,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 )
 
-// tableHeader mirrors ABI.md §10.2's C struct.
+// tableHeader mirrors ABI.md §11.2's C struct.
 type tableHeader struct {
 	Magic, Version, Kind, KeySize, ValueSize, MaxEntries, Slots, SlotSize, Seed, Active, Copy0, Copy1 uint32
 	Generation                                                                                        uint64

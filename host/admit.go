@@ -81,7 +81,7 @@ type Info struct {
 	WASI                 bool // imports wasi_snapshot_preview1 (a Go guest)
 	Control, State       bool // exports mw_control; exports both state hooks
 	Metered              bool // rewritten for fuel metering (not PluginConfig.Unmetered)
-	// Tables are the tables the module declares (ABI.md §10).
+	// Tables are the tables the module declares (ABI.md §11).
 	Tables     []table.Spec
 	Admissible bool
 	Refusal    *AdmissionError // why not, when !Admissible

@@ -11,7 +11,7 @@ import (
 var ErrTableLayout = errors.New("sdk: not a memif-wasm table")
 
 // Table is a read-only view of a table the host mapped into the guest's
-// memory (ABI.md §10). Lookups are plain loads: no host call. A value slice
+// memory (ABI.md §11). Lookups are plain loads: no host call. A value slice
 // a lookup returns stays valid until the guest call (mw_process, mw_control)
 // returns; the host publishes a change only in a copy no running call reads.
 type Table struct {

@@ -1,5 +1,5 @@
 // Package table holds the tables memif-wasm plugins share with the control
-// plane (abi/ABI.md §10): exact-match hash tables and arrays, created by the
+// plane (abi/ABI.md §11): exact-match hash tables and arrays, created by the
 // host from a plugin's declaration, kept in one shared memory file each and
 // mapped into the linear memory of every instance that declares them, so a
 // guest looks entries up with plain loads and no host call.

@@ -186,7 +186,7 @@ MW_EXPORT("mw_msgbuf") uint32_t mw_msgbuf(uint32_t len) {
 	return m;
 }
 
-/* ---- tables (ABI.md §10) ----
+/* ---- tables (ABI.md §11) ----
  *
  * Declare each table once, at file scope, and define MW_TABLES (the number of
  * tables declared) before including this header, so it defines mw_table:
