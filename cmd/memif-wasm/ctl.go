@@ -33,7 +33,7 @@ Commands:
                                     (load and unload last until the config file is re-read)
   reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
   control TENANT/IFACE/PLUGIN MSG   send a control message (@FILE: the file's bytes), print the reply
-  reload-config                     re-read the daemon's config file (as SIGHUP)`
+  reload-config                     re-read the daemon's config file (as SIGHUP)` + ctlTableUsage
 
 const ctlExamples = `memif-wasm ctl list
 memif-wasm ctl stats --json
@@ -41,6 +41,8 @@ memif-wasm ctl show default/memif0
 memif-wasm ctl control default/memif0/acl '{"op":"add","rule":{"id":9,"action":"deny","proto":"udp","dport":"53"}}'
 memif-wasm ctl reload default/memif0/acl
 memif-wasm ctl load default/memif0 plugins/build/counter.wasm --index 0
+memif-wasm ctl table put default/memif0/routes ip4:10.0.0.1 u32:2
+memif-wasm ctl table load default/memif0/routes routes.csv
 memif-wasm ctl --admin-url http://127.0.0.1:9191 --token-file /etc/memif-wasm/token list`
 
 func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -71,6 +73,9 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c := admin.NewClient(addr, token)
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if cmd == "table" {
+		return ctlTable(ctx, c, rest, *jsonOut, stdout, stderr)
+	}
 	want := map[string]int{"list": 0, "stats": 0, "reload-config": 0, "show": 1, "load": 2, "unload": 1, "reload": 1, "control": 2}
 	n, ok := want[cmd]
 	if !ok {
