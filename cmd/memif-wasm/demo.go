@@ -121,7 +121,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return fail(fmt.Errorf("--metrics-addr %s: %w", *metricsAddr, err))
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", metrics.Handler(metrics.NewRegistry(d.Snapshot)))
+		mux.Handle("/metrics", metrics.Handler(metrics.NewRegistry(d.Snapshot, metrics.NewTableCollector(d.Tables))))
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
