@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
+)
+
+// TestCtlTable runs a daemon whose plugin (the C route example) declares
+// tables, and drives them with ctl table: list, put, get, bad input, bulk
+// loads (a bad file applies nothing), dump, delete, clear; a plugin reload
+// keeps the entries; /metrics shows them.
+func TestCtlTable(t *testing.T) {
+	dir := t.TempDir()
+	route := hosttest.Built(t, "route-c.wasm")
+	admin := filepath.Join(dir, "admin.sock")
+	cfgFile := filepath.Join(dir, "memif-wasm.yaml")
+	y := fmt.Sprintf(`
+tenants:
+  - name: blue
+    interfaces:
+      - name: north
+        socket: %s/memif.sock
+        role: master
+        plugins:
+          - file: %s
+            name: route
+`, dir, route)
+	if err := os.WriteFile(cfgFile, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := freePort(t)
+	bg := startRun(t, "run", "--config", cfgFile, "--admin-socket", admin, "--watch=false", "--metrics-addr", metricsAddr)
+	bg.waitAdmin(t, admin)
+
+	must := func(args ...string) string {
+		t.Helper()
+		code, out, e := ctl(t, admin, append([]string{"table"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("ctl table %v: %d %q %q", args, code, out, e)
+		}
+		return out
+	}
+	fails := func(want string, args ...string) {
+		t.Helper()
+		code, out, e := ctl(t, admin, append([]string{"table"}, args...)...)
+		if code == exitOK || !strings.Contains(e, want) {
+			t.Fatalf("ctl table %v: %d %q %q, want a failure saying %q", args, code, out, e, want)
+		}
+	}
+	if out := must("list"); !strings.Contains(out, "blue/north/routes") || !strings.Contains(out, "blue/north/ports") {
+		t.Fatalf("list:\n%s", out)
+	}
+	must("put", "blue/north/routes", "ip4:10.0.0.1", "01000000")
+	if out := must("get", "blue/north/routes", "ip4:10.0.0.1"); out != "01000000\n" {
+		t.Fatalf("get: %q", out)
+	}
+	fails("no such entry", "get", "blue/north/routes", "ip4:10.0.0.2")
+	fails("wrong value size", "put", "blue/north/routes", "ip4:10.0.0.2", "01")
+	fails("wrong key size", "put", "blue/north/routes", "ip6:::1", "01000000")
+	fails("no table", "show", "blue/north/nope")
+	fails("want TENANT/INTERFACE/TABLE", "show", "blue/north")
+	fails("no such entry", "delete", "blue/north/routes", "ip4:10.9.9.9")
+
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("ip4:10.0.1.1,02000000\nip4:10.0.1.2,0200\n"), 0o644)
+	fails("nothing applied", "load", "blue/north/routes", bad)
+	good := filepath.Join(dir, "good.jsonl")
+	var lines strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&lines, "{\"key\":\"ip4:10.0.2.%d\",\"value\":\"02000000\"}\n", i)
+	}
+	os.WriteFile(good, []byte(lines.String()), 0o644)
+	if out := must("load", "blue/north/routes", good); out != "applied 200\n" {
+		t.Fatalf("load: %q", out)
+	}
+	var info struct {
+		Entries uint64 `json:"entries"`
+		Updates uint64 `json:"updates"`
+	}
+	if err := json.Unmarshal([]byte(must("show", "blue/north/routes", "--json")), &info); err != nil || info.Entries != 201 {
+		t.Fatalf("show --json: %+v %v", info, err)
+	}
+	if out := must("dump", "blue/north/routes"); strings.Count(out, "\n") != 201 || !strings.Contains(out, "0a000001 01000000") {
+		t.Fatalf("dump: %d lines", strings.Count(out, "\n"))
+	}
+	if code, out, e := ctl(t, admin, "reload", "blue/north/route"); code != exitOK {
+		t.Fatalf("reload: %d %q %q", code, out, e)
+	}
+	if out := must("get", "blue/north/routes", "ip4:10.0.2.7"); out != "02000000\n" {
+		t.Fatalf("after reload: %q", out)
+	}
+	must("delete", "blue/north/routes", "ip4:10.0.0.1")
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `memif_wasm_table_entries{interface="north",table="routes",tenant="blue"} 200`) {
+		t.Fatalf("/metrics lacks the table's entries:\n%s", grepLines(string(body), "table"))
+	}
+	must("clear", "blue/north/routes")
+	if out := must("list", "--json"); !strings.Contains(out, `"entries": 0`) {
+		t.Fatalf("list --json after clear:\n%s", out)
+	}
+	if code := bg.stop(t); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
