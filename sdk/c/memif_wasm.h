@@ -300,6 +300,27 @@ static inline uint32_t mw_hash32(uint32_t seed, const uint8_t *k, uint32_t len) 
 	return h ^ (h >> 16);
 }
 
+/* mw__keyeq compares n key bytes 8, then 4, then 1 at a time (memcmp here
+ * is a byte loop, and keys are short). */
+static inline int mw__keyeq(const uint8_t *a, const uint8_t *b, uint32_t n) {
+	for (; n >= 8; n -= 8, a += 8, b += 8) {
+		uint64_t x, y;
+		__builtin_memcpy(&x, a, 8);
+		__builtin_memcpy(&y, b, 8);
+		if (x != y) return 0;
+	}
+	if (n >= 4) {
+		uint32_t x, y;
+		__builtin_memcpy(&x, a, 4);
+		__builtin_memcpy(&y, b, 4);
+		if (x != y) return 0;
+		n -= 4, a += 4, b += 4;
+	}
+	for (; n; n--)
+		if (*a++ != *b++) return 0;
+	return 1;
+}
+
 /* mw_table_lookup returns the value of key (key_size bytes) in a hash table, or 0. */
 static inline const void *mw_table_lookup(const struct mw_table *t, const void *key) {
 	const uint8_t *slots = mw__table_slots(t);
@@ -309,7 +330,7 @@ static inline const void *mw_table_lookup(const struct mw_table *t, const void *
 		const uint8_t *s = slots + i * t->slot_size;
 		uint32_t st = *(const uint32_t *)s;
 		if (st == 0) return 0;
-		if (st == tag && memcmp(s + 4, key, t->key_size) == 0) return s + t->voff;
+		if (st == tag && mw__keyeq(s + 4, (const uint8_t *)key, t->key_size)) return s + t->voff;
 	}
 	return 0;
 }
