@@ -125,3 +125,20 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestInspectTables: inspect lists a plugin's table declarations.
+func TestInspectTables(t *testing.T) {
+	route := hosttest.Built(t, "route-c.wasm")
+	var out, errb strings.Builder
+	if code := run(t.Context(), []string{"inspect", route, "--json"}, &out, &errb); code != exitOK {
+		t.Fatalf("inspect: %d %s", code, errb.String())
+	}
+	var rep inspectReport
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"routes hash key=4 value=4 max=100000", "ports array key=4 value=4 max=64"}
+	if fmt.Sprint(rep.Tables) != fmt.Sprint(want) {
+		t.Fatalf("tables %q, want %q", rep.Tables, want)
+	}
+}
