@@ -19,7 +19,22 @@ type TableKind uint8
 const (
 	TableHash  TableKind = 1 // exact match: key of KeySize bytes -> value
 	TableArray TableKind = 2 // key is a u32 index below MaxEntries -> value
+	TableLPM4  TableKind = 3 // longest prefix match over IPv4 (KeySize 4) -> value
+	TableLPM6  TableKind = 4 // longest prefix match over IPv6 (KeySize 16) -> value
 )
+
+// IsLPM reports whether k is a longest-prefix-match kind.
+func (k TableKind) IsLPM() bool { return k == TableLPM4 || k == TableLPM6 }
+
+// SlotKeySize is the key a hash slot of kind k holds for declared keySize
+// bytes: an LPM slot's key is the prefix length (1 byte) then the address
+// with its host bits zero.
+func SlotKeySize(k TableKind, keySize uint32) uint32 {
+	if k.IsLPM() {
+		return keySize + 1
+	}
+	return keySize
+}
 
 // String names the kind as the control plane does.
 func (k TableKind) String() string {
@@ -28,6 +43,10 @@ func (k TableKind) String() string {
 		return "hash"
 	case TableArray:
 		return "array"
+	case TableLPM4:
+		return "lpm4"
+	case TableLPM6:
+		return "lpm6"
 	}
 	return "invalid"
 }
@@ -81,6 +100,9 @@ const (
 const (
 	CopyHeaderSize = 64
 	CopyCount      = 0 // u32: entries in this copy
+	// CopyLengths is, in LPM tables, a bitmap of the prefix lengths present:
+	// bit L%8 of byte CopyLengths+L/8 for length L (0..128, 17 bytes).
+	CopyLengths = 8
 )
 
 // Hash slot: a tag (0 = empty, else the key's hash with bit 31 set), the key,

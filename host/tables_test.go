@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,10 +36,10 @@ func kvValue(k uint64, ver byte) []byte {
 
 // tablePacket makes a packet for tables.c: op, then the 8 argument bytes.
 func tablePacket(op byte, arg []byte) Packet {
-	buf := make([]byte, 64+16+64)
+	buf := make([]byte, 64+32+64)
 	buf[64] = op
 	copy(buf[65:], arg)
-	return Packet{Buf: buf, Off: 64, Len: 16}
+	return Packet{Buf: buf, Off: 64, Len: 32}
 }
 
 func kvTable(t testing.TB, e *Engine, m *Module, name string) *table.Table {
@@ -54,7 +55,7 @@ func TestTablesEndToEnd(t *testing.T) {
 	e, _ := newEngine(t)
 	cfg := &PluginConfig{TableScope: "memif0"}
 	m := load(t, e, tablesGuest(t), cfg)
-	if got := m.Info().Tables; len(got) != 2 || got[0].Name != "kv" || got[1].Kind != abi.TableArray {
+	if got := m.Info().Tables; len(got) != 4 || got[0].Name != "kv" || got[1].Kind != abi.TableArray || got[3].Kind != abi.TableLPM6 {
 		t.Fatalf("declared tables = %v", got)
 	}
 	kv, arr := kvTable(t, e, m, "kv"), kvTable(t, e, m, "arr")
@@ -336,6 +337,49 @@ MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) {
 		p.Process(&Burst{Packets: pk})
 		if got, want := binary.LittleEndian.Uint32(pk[0].Data()), abi.Hash(0x01020304, key[:n]); got != want {
 			t.Errorf("key of %d bytes: C says %#08x, Go %#08x", n, got, want)
+		}
+	}
+}
+
+// TestTablesLPMFromC: the C header's mw_table_match finds the longest
+// prefix the control plane put, for IPv4 and IPv6.
+func TestTablesLPMFromC(t *testing.T) {
+	e, _ := newEngine(t)
+	m := load(t, e, tablesGuest(t), &PluginConfig{TableScope: "lpm"})
+	p := pipeline(t, m)
+	put := func(name, prefix string, val byte) {
+		t.Helper()
+		pf := netip.MustParsePrefix(prefix)
+		k := append(pf.Addr().AsSlice(), byte(pf.Bits()))
+		if err := kvTable(t, e, m, name).Apply([]table.Op{{Key: k, Value: []byte{val, 0, 0, 0}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("pfx4", "10.0.0.0/8", 1)
+	put("pfx4", "10.1.0.0/16", 2)
+	put("pfx4", "10.1.2.3/32", 3)
+	put("pfx4", "0.0.0.0/0", 9)
+	put("pfx6", "2001:db8::/32", 4)
+	put("pfx6", "2001:db8:1::/48", 5)
+	cases := []struct {
+		op   byte
+		addr string
+		want byte // 0: no match (TX)
+	}{
+		{'4', "10.9.9.9", 1}, {'4', "10.1.9.9", 2}, {'4', "10.1.2.3", 3}, {'4', "10.1.2.4", 2}, {'4', "192.0.2.1", 9},
+		{'6', "2001:db8::1", 4}, {'6', "2001:db8:1::1", 5}, {'6', "2001:db9::1", 0},
+	}
+	pk := make([]Packet, len(cases))
+	for i, c := range cases {
+		pk[i] = tablePacket(c.op, netip.MustParseAddr(c.addr).AsSlice())
+	}
+	p.Process(&Burst{Packets: pk})
+	for i, c := range cases {
+		switch {
+		case c.want == 0 && pk[i].Verdict != abi.TX:
+			t.Errorf("%s: verdict %v, want no match", c.addr, pk[i].Verdict)
+		case c.want != 0 && (pk[i].Verdict != abi.Pass || pk[i].Data()[20] != c.want):
+			t.Errorf("%s: verdict %v value %d, want %d", c.addr, pk[i].Verdict, pk[i].Data()[20], c.want)
 		}
 	}
 }

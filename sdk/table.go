@@ -20,6 +20,7 @@ type Table struct {
 	keySize, valueSize uint32
 	slots, slotSize    uint32
 	seed, voff         uint32
+	slotKey            uint32 // key bytes in a slot: LPM adds the prefix length
 	copyOff            [2]uint32
 	max                uint32
 }
@@ -42,13 +43,17 @@ func OpenTable(mem []byte) (Table, error) {
 		seed:      le.Uint32(mem[abi.TblSeed:]),
 		copyOff:   [2]uint32{le.Uint32(mem[abi.TblCopy0:]), le.Uint32(mem[abi.TblCopy1:])},
 	}
-	t.voff = abi.SlotValueOffset(t.keySize)
+	t.slotKey = abi.SlotKeySize(t.kind, t.keySize)
+	t.voff = abi.SlotValueOffset(t.slotKey)
+	if t.slotKey > abi.MaxTableKey+1 {
+		return Table{}, ErrTableLayout
+	}
 	for _, c := range t.copyOff {
 		if uint64(c)+abi.CopyHeaderSize+uint64(t.slots)*uint64(t.slotSize) > uint64(len(mem)) {
 			return Table{}, ErrTableLayout
 		}
 	}
-	if t.slots == 0 || (t.kind == abi.TableHash && t.slots&(t.slots-1) != 0) {
+	if t.slots == 0 || (t.kind != abi.TableArray && t.slots&(t.slots-1) != 0) {
 		return Table{}, ErrTableLayout
 	}
 	return t, nil
@@ -73,13 +78,53 @@ func (t *Table) Len() int {
 }
 
 // Lookup returns the value of key in a hash table, or nil if it is absent
-// (or key has the wrong size). It does not allocate.
+// (or key has the wrong size). In an LPM table key is a prefix: the address
+// then its length (1 byte), and Lookup finds exactly that prefix; Match
+// finds the longest that covers an address. It does not allocate.
 func (t *Table) Lookup(key []byte) []byte {
-	if uint32(len(key)) != t.keySize || t.kind != abi.TableHash {
+	switch {
+	case t.kind == abi.TableHash && uint32(len(key)) == t.keySize:
+		return t.find(t.active(), key)
+	case t.kind.IsLPM() && uint32(len(key)) == t.keySize+1:
+		var k [17]byte
+		k[0] = key[t.keySize]
+		copy(k[1:], key[:t.keySize])
+		return t.find(t.active(), k[:t.slotKey])
+	}
+	return nil
+}
+
+// Match returns the value of the longest prefix in an LPM table that
+// covers addr (4 or 16 bytes, as the table's kind), or nil. It probes once
+// per prefix length present in the table, longest first.
+func (t *Table) Match(addr []byte) []byte {
+	if !t.kind.IsLPM() || uint32(len(addr)) != t.keySize {
 		return nil
 	}
 	var le littleEndian
-	slots := t.active()
+	off := t.copyOff[le.Uint32(t.mem[abi.TblActive:])&1]
+	bm := t.mem[off+abi.CopyLengths : off+abi.CopyLengths+17]
+	slots := t.mem[off+abi.CopyHeaderSize:]
+	var k [17]byte
+	for l := int(8 * t.keySize); l >= 0; l-- {
+		if bm[l/8]&(1<<(l%8)) == 0 {
+			continue
+		}
+		k[0] = byte(l)
+		for i := range int(t.keySize) {
+			keep := min(max(l-8*i, 0), 8)
+			k[1+i] = addr[i] & byte(uint16(0xff00)>>keep)
+		}
+		if v := t.find(slots, k[:t.slotKey]); v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// find probes slots for a key in slot form.
+func (t *Table) find(slots, key []byte) []byte {
+	var le littleEndian
 	h := abi.Hash(t.seed, key)
 	tag, mask := h|abi.TagFull, t.slots-1
 	i := h & mask
@@ -89,7 +134,7 @@ func (t *Table) Lookup(key []byte) []byte {
 		if st == 0 {
 			return nil
 		}
-		if st == tag && string(s[abi.SlotKey:abi.SlotKey+t.keySize]) == string(key) {
+		if st == tag && string(s[abi.SlotKey:abi.SlotKey+t.slotKey]) == string(key) {
 			return s[t.voff : t.voff+t.valueSize]
 		}
 		i = (i + 1) & mask
@@ -107,11 +152,13 @@ func (t *Table) At(i uint32) []byte {
 }
 
 // Range calls fn with every entry of a hash table (in slot order) until it
-// returns false; for an array, with every index (key: 4 bytes little-endian).
+// returns false; for an array, with every index (key: 4 bytes little-endian);
+// for an LPM table, with every prefix (key: address then length).
 func (t *Table) Range(fn func(key, value []byte) bool) {
 	var le littleEndian
 	slots := t.active()
 	var k [4]byte
+	var pk [17]byte
 	for i := range t.slots {
 		s := slots[i*t.slotSize : (i+1)*t.slotSize]
 		if t.kind == abi.TableArray {
@@ -121,7 +168,16 @@ func (t *Table) Range(fn func(key, value []byte) bool) {
 			}
 			continue
 		}
-		if le.Uint32(s) != 0 && !fn(s[abi.SlotKey:abi.SlotKey+t.keySize], s[t.voff:t.voff+t.valueSize]) {
+		if le.Uint32(s) == 0 {
+			continue
+		}
+		key := s[abi.SlotKey : abi.SlotKey+t.slotKey]
+		if t.kind.IsLPM() {
+			copy(pk[:], key[1:])
+			pk[t.keySize] = key[0]
+			key = pk[:t.keySize+1]
+		}
+		if !fn(key, s[t.voff:t.voff+t.valueSize]) {
 			return
 		}
 	}

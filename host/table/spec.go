@@ -45,6 +45,14 @@ func (s Spec) Validate() error {
 		if s.KeySize != 4 {
 			return bad("an array's key is a 4-byte index, not %d bytes", s.KeySize)
 		}
+	case abi.TableLPM4:
+		if s.KeySize != 4 {
+			return bad("an lpm4 table's key is a 4-byte IPv4 address, not %d bytes", s.KeySize)
+		}
+	case abi.TableLPM6:
+		if s.KeySize != 16 {
+			return bad("an lpm6 table's key is a 16-byte IPv6 address, not %d bytes", s.KeySize)
+		}
 	default:
 		return bad("unknown kind %d", s.Kind)
 	}
@@ -85,8 +93,8 @@ type Layout struct {
 func (s Spec) Layout() Layout {
 	var l Layout
 	switch s.Kind {
-	case abi.TableHash:
-		l.Slots, l.SlotSize = abi.HashSlots(s.MaxEntries), abi.HashSlotSize(s.KeySize, s.ValueSize)
+	case abi.TableHash, abi.TableLPM4, abi.TableLPM6:
+		l.Slots, l.SlotSize = abi.HashSlots(s.MaxEntries), abi.HashSlotSize(abi.SlotKeySize(s.Kind, s.KeySize), s.ValueSize)
 	default:
 		l.Slots, l.SlotSize = s.MaxEntries, abi.ArraySlotSize(s.ValueSize)
 	}

@@ -23,12 +23,15 @@ var (
 	ErrKeySize  = errors.New("wrong key size")
 	ErrValSize  = errors.New("wrong value size")
 	ErrIndex    = errors.New("array index out of range")
+	ErrPrefix   = errors.New("bad prefix")
 	ErrClosed   = errors.New("table closed")
 )
 
 var le = binary.LittleEndian
 
-// Op is one change: a put of Key -> Value, or a delete of Key.
+// Op is one change: a put of Key -> Value, or a delete of Key. An LPM
+// table's key is the address (KeySize bytes) then the prefix length (1 byte),
+// host bits zero.
 type Op struct {
 	Delete     bool
 	Key, Value []byte
@@ -68,15 +71,21 @@ type Table struct {
 	active *atomic.Uint32
 	gen    *atomic.Uint64
 
-	mu      sync.Mutex // serialises writers and host reads
-	entries uint32     // the host's own count, never read back from memory
-	closed  bool
+	mu     sync.Mutex // serialises writers and host reads
+	state  counts     // the host's own counts, never read back from memory
+	closed bool
 
 	readersMu sync.Mutex
 	readers   map[*Reader]struct{}
 
 	updates, failed, pubs atomic.Uint64
 	release               func() // gives the table's pages back to whoever was charged
+}
+
+// counts are what the host knows of a copy without reading it back.
+type counts struct {
+	entries uint32
+	lens    [129]uint32 // LPM: prefixes of each length
 }
 
 // New creates an empty table for a valid spec: a memory file of
@@ -112,9 +121,9 @@ func New(spec Spec) (*Table, error) {
 	t := &Table{spec: spec, lay: lay, fd: fd, mem: mem, readers: map[*Reader]struct{}{},
 		active: mmap.Uint32At(mem, abi.TblActive), gen: mmap.Uint64At(mem, abi.TblGeneration)}
 	if spec.Kind == abi.TableArray {
-		t.entries = spec.MaxEntries // every index exists
+		t.state.entries = spec.MaxEntries // every index exists
 		for c := range 2 {
-			le.PutUint32(t.copyBytes(c)[abi.CopyCount:], t.entries)
+			t.writeCounts(c, &t.state)
 		}
 	}
 	return t, nil
@@ -159,7 +168,11 @@ func (t *Table) seed() uint32 { return le.Uint32(t.mem[abi.TblSeed:]) }
 
 // check validates op's sizes against the table.
 func (t *Table) check(op *Op) error {
-	if uint32(len(op.Key)) != t.spec.KeySize {
+	if t.spec.Kind.IsLPM() {
+		if err := t.checkPrefix(op.Key); err != nil {
+			return err
+		}
+	} else if uint32(len(op.Key)) != t.spec.KeySize {
 		return fmt.Errorf("%w: key of %d bytes, table %q takes %d", ErrKeySize, len(op.Key), t.spec.Name, t.spec.KeySize)
 	}
 	if !op.Delete && uint32(len(op.Value)) != t.spec.ValueSize {
@@ -171,6 +184,43 @@ func (t *Table) check(op *Op) error {
 		}
 	}
 	return nil
+}
+
+// checkPrefix validates an LPM key: address, then a length the family
+// allows, with every host bit zero.
+func (t *Table) checkPrefix(k []byte) error {
+	a := int(t.spec.KeySize)
+	if len(k) != a+1 {
+		return fmt.Errorf("%w: key of %d bytes, table %q takes a %d-byte address and a prefix length", ErrKeySize, len(k), t.spec.Name, a)
+	}
+	l := int(k[a])
+	if l > 8*a {
+		return fmt.Errorf("%w: /%d is longer than the %d bits of table %q's addresses", ErrPrefix, l, 8*a, t.spec.Name)
+	}
+	for i := range a {
+		keep := min(max(l-8*i, 0), 8)
+		if k[i]&^byte(uint16(0xff00)>>keep) != 0 {
+			return fmt.Errorf("%w: %x/%d has host bits set", ErrPrefix, k[:a], l)
+		}
+	}
+	return nil
+}
+
+// slotKey is the key as a slot holds it: an LPM prefix's length goes first.
+func (t *Table) slotKey(k []byte) []byte {
+	if !t.spec.Kind.IsLPM() {
+		return k
+	}
+	a := len(k) - 1
+	return append([]byte{k[a]}, k[:a]...)
+}
+
+// opKey turns a slot's key back into the control plane's form.
+func (t *Table) opKey(sk []byte) []byte {
+	if !t.spec.Kind.IsLPM() {
+		return sk
+	}
+	return append(append([]byte(nil), sk[1:]...), sk[0])
 }
 
 // find returns the slot holding key in copy c, or the empty slot where it
@@ -195,8 +245,8 @@ func (t *Table) find(c int, key []byte) (uint32, bool) {
 	return i, false // every slot full: only possible if a guest wrote the copy
 }
 
-// apply does op on copy c, counting entries in *n.
-func (t *Table) apply(c int, op *Op, n *uint32) error {
+// apply does op on copy c, counting in *n.
+func (t *Table) apply(c int, op *Op, n *counts) error {
 	if t.spec.Kind == abi.TableArray {
 		s := t.slot(c, le.Uint32(op.Key))
 		if op.Delete {
@@ -206,30 +256,55 @@ func (t *Table) apply(c int, op *Op, n *uint32) error {
 		}
 		return nil
 	}
-	i, found := t.find(c, op.Key)
-	voff := abi.SlotValueOffset(t.spec.KeySize)
+	key := t.slotKey(op.Key)
+	i, found := t.find(c, key)
+	voff := t.voff()
 	if op.Delete {
 		if !found {
 			return fmt.Errorf("%w: table %q has no key %x", ErrNotFound, t.spec.Name, op.Key)
 		}
 		t.remove(c, i)
-		*n--
+		n.entries--
+		if t.spec.Kind.IsLPM() {
+			n.lens[key[0]]--
+		}
 		return nil
 	}
 	s := t.slot(c, i)
 	if !found {
-		if *n >= t.spec.MaxEntries {
+		if n.entries >= t.spec.MaxEntries {
 			return fmt.Errorf("%w: table %q holds its maximum of %d entries", ErrFull, t.spec.Name, t.spec.MaxEntries)
 		}
 		if le.Uint32(s[abi.SlotTag:]) != 0 {
 			return fmt.Errorf("%w: table %q: no free slot (its memory was overwritten)", ErrFull, t.spec.Name)
 		}
-		copy(s[abi.SlotKey:], op.Key)
-		le.PutUint32(s[abi.SlotTag:], abi.Hash(t.seed(), op.Key)|abi.TagFull)
-		*n++
+		copy(s[abi.SlotKey:], key)
+		le.PutUint32(s[abi.SlotTag:], abi.Hash(t.seed(), key)|abi.TagFull)
+		n.entries++
+		if t.spec.Kind.IsLPM() {
+			n.lens[key[0]]++
+		}
 	}
 	copy(s[voff:], op.Value)
 	return nil
+}
+
+func (t *Table) voff() uint32 { return abi.SlotValueOffset(abi.SlotKeySize(t.spec.Kind, t.spec.KeySize)) }
+
+// writeCounts writes n into copy c's header: the count, and for LPM the
+// bitmap of prefix lengths present.
+func (t *Table) writeCounts(c int, n *counts) {
+	h := t.copyBytes(c)[:abi.CopyHeaderSize]
+	le.PutUint32(h[abi.CopyCount:], n.entries)
+	if t.spec.Kind.IsLPM() {
+		bm := h[abi.CopyLengths : abi.CopyLengths+17]
+		clear(bm)
+		for l, k := range n.lens {
+			if k > 0 {
+				bm[l/8] |= 1 << (l % 8)
+			}
+		}
+	}
 }
 
 // remove empties slot i of copy c and shifts back the entries after it that
@@ -273,7 +348,7 @@ func (t *Table) Apply(ops []Op) error {
 	}
 	cur := int(t.active.Load())
 	next := 1 - cur
-	n := t.entries
+	n := t.state
 	for i := range ops {
 		if err := t.apply(next, &ops[i], &n); err != nil {
 			copy(t.copyBytes(next), t.copyBytes(cur)) // undo: nobody reads next
@@ -281,19 +356,19 @@ func (t *Table) Apply(ops []Op) error {
 			return fmt.Errorf("op %d: %w", i, err)
 		}
 	}
-	le.PutUint32(t.copyBytes(next)[abi.CopyCount:], n)
+	t.writeCounts(next, &n)
 	t.publish(next)
 	// cur is unread now: bring it level by replaying the same ops, which
 	// cannot fail on the same state; if a guest scribbled on it, copy instead.
-	m := t.entries
+	m := t.state
 	for i := range ops {
 		if t.apply(cur, &ops[i], &m) != nil || m != n {
 			copy(t.copyBytes(cur), t.copyBytes(next))
 			break
 		}
 	}
-	le.PutUint32(t.copyBytes(cur)[abi.CopyCount:], n)
-	t.entries = n
+	t.writeCounts(cur, &n)
+	t.state = n
 	t.updates.Add(uint64(len(ops)))
 	return nil
 }
@@ -305,20 +380,20 @@ func (t *Table) Clear() error {
 	if t.closed {
 		return ErrClosed
 	}
-	n := uint32(0)
+	var n counts
 	if t.spec.Kind == abi.TableArray {
-		n = t.spec.MaxEntries
+		n.entries = t.spec.MaxEntries
 	}
 	cur := int(t.active.Load())
 	next := 1 - cur
 	for _, c := range []int{next, cur} {
 		clear(t.copyBytes(c)[abi.CopyHeaderSize:])
-		le.PutUint32(t.copyBytes(c)[abi.CopyCount:], n)
+		t.writeCounts(c, &n)
 		if c == next {
 			t.publish(next)
 		}
 	}
-	t.entries = n
+	t.state = n
 	t.updates.Add(1)
 	return nil
 }
@@ -367,9 +442,9 @@ func (t *Table) Get(key, val []byte) (bool, error) {
 		copy(val, t.slot(c, le.Uint32(key)))
 		return true, nil
 	}
-	i, ok := t.find(c, key)
+	i, ok := t.find(c, t.slotKey(key))
 	if ok {
-		copy(val, t.slot(c, i)[abi.SlotValueOffset(t.spec.KeySize):])
+		copy(val, t.slot(c, i)[t.voff():])
 	}
 	return ok, nil
 }
@@ -385,7 +460,8 @@ func (t *Table) Range(fn func(key, val []byte) bool) error {
 	}
 	c := int(t.active.Load())
 	var k [4]byte
-	voff := abi.SlotValueOffset(t.spec.KeySize)
+	voff := t.voff()
+	ks := abi.SlotKeySize(t.spec.Kind, t.spec.KeySize)
 	for i := range t.lay.Slots {
 		s := t.slot(c, i)
 		if t.spec.Kind == abi.TableArray {
@@ -398,7 +474,7 @@ func (t *Table) Range(fn func(key, val []byte) bool) error {
 		if le.Uint32(s[abi.SlotTag:]) == 0 {
 			continue
 		}
-		if !fn(s[abi.SlotKey:abi.SlotKey+t.spec.KeySize], s[voff:voff+t.spec.ValueSize]) {
+		if !fn(t.opKey(s[abi.SlotKey:abi.SlotKey+ks]), s[voff:voff+t.spec.ValueSize]) {
 			return nil
 		}
 	}
@@ -408,7 +484,7 @@ func (t *Table) Range(fn func(key, val []byte) bool) error {
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
 	t.mu.Lock()
-	n := t.entries
+	n := t.state.entries
 	t.mu.Unlock()
 	return Stats{Entries: uint64(n), Capacity: uint64(t.spec.MaxEntries),
 		Updates: t.updates.Load(), FailedUpdate: t.failed.Load(), Publications: t.pubs.Load()}

@@ -6,12 +6,15 @@
  *        PASS if the value is the key followed by 24 copies of one byte,
  *        DROP if it is anything else (a torn entry).
  *   'a': read arr[byte 1] into bytes 2..5; PASS (TX past the end).
+ *   '4', '6': match the IPv4 (bytes 1..4) or IPv6 (bytes 1..16) address in
+ *        pfx4 or pfx6; write the value to bytes 20..23 and PASS, or TX if
+ *        no prefix covers it.
  *   'b': benchmark: run the u32 at bytes 1..4 lookups of keys 0..(u32 at
  *        bytes 5..8)-1 in kv, in a pseudo-random order (one xorshift
  *        sequence for the instance's life); PASS if all were found, DROP
  *        otherwise.
  */
-#define MW_TABLES 2
+#define MW_TABLES 4
 #include "memif_wasm.h"
 
 #ifndef KV_MAX
@@ -19,14 +22,18 @@
 #endif
 MW_TABLE_DECLARE(kv, MW_TABLE_HASH, 8, 32, KV_MAX);
 MW_TABLE_DECLARE(arr, MW_TABLE_ARRAY, 4, 4, 16);
+MW_TABLE_DECLARE(pfx4, MW_TABLE_LPM4, 4, 4, 64);
+MW_TABLE_DECLARE(pfx6, MW_TABLE_LPM6, 16, 4, 64);
 
-static struct mw_table kv, arr;
+static struct mw_table kv, arr, pfx4, pfx6;
 
 MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) {
 	(void)p;
 	(void)n;
 	int32_t r = mw_table_open(0, &kv);
 	if (r == 0) r = mw_table_open(1, &arr);
+	if (r == 0) r = mw_table_open(2, &pfx4);
+	if (r == 0) r = mw_table_open(3, &pfx6);
 	return r;
 }
 
@@ -73,6 +80,17 @@ MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) {
 				break;
 			}
 			memcpy(p + 2, v, 4);
+			d->verdict = MW_PASS;
+			break;
+		}
+		case '4':
+		case '6': {
+			const uint8_t *v = mw_table_match(p[0] == '4' ? &pfx4 : &pfx6, p + 1);
+			if (v == 0) {
+				d->verdict = MW_TX;
+				break;
+			}
+			memcpy(p + 20, v, 4);
 			d->verdict = MW_PASS;
 			break;
 		}

@@ -199,12 +199,15 @@ MW_EXPORT("mw_msgbuf") uint32_t mw_msgbuf(uint32_t len) {
  * need a hand-written record). Declarations are numbered in the order the
  * linker places them: within one file, the order they appear. In mw_init,
  * mw_table_open(index, &t) checks the table the host mapped; then
- * mw_table_lookup(&t, key) (hash) or mw_table_at(&t, i) (array) return a
+ * mw_table_lookup(&t, key) (hash), mw_table_at(&t, i) (array) or
+ * mw_table_match(&t, addr) (LPM: the longest prefix covering addr) return a
  * pointer to the value, or 0, with plain loads. A pointer stays valid until
  * the current export returns; never write through it.
  */
 #define MW_TABLE_HASH 1 /* no suffix: MW_TABLE_DECLARE pastes it into assembly */
 #define MW_TABLE_ARRAY 2
+#define MW_TABLE_LPM4 3 /* key: a 4-byte IPv4 address */
+#define MW_TABLE_LPM6 4 /* key: a 16-byte IPv6 address */
 #define MW_TABLE_MAGIC 0x4254574du
 #define MW_TABLE_HDR 64u
 #define MW_TABLE_COPY_HDR 64u
@@ -234,6 +237,7 @@ MW_EXPORT("mw_table") uint32_t mw_table(uint32_t index, uint32_t bytes) {
 struct mw_table {
 	const uint8_t *base;
 	uint32_t kind, key_size, value_size, max_entries, slots, slot_size, seed, voff;
+	uint32_t slot_key; /* key bytes in a slot: an LPM prefix's length, then its address */
 	uint32_t copy[2];
 };
 
@@ -254,7 +258,9 @@ static inline int32_t mw_table_open(uint32_t index, struct mw_table *t) {
 	t->seed = h[8];
 	t->copy[0] = h[10];
 	t->copy[1] = h[11];
-	t->voff = (4u + t->key_size + 7u) & ~7u;
+	t->slot_key = t->key_size + (t->kind == MW_TABLE_LPM4 || t->kind == MW_TABLE_LPM6);
+	t->voff = (4u + t->slot_key + 7u) & ~7u;
+	if (t->slot_key > 65u || t->slots == 0 || (t->kind != MW_TABLE_ARRAY && (t->slots & (t->slots - 1)))) return -MW_EINVAL;
 	return 0;
 #else
 	(void)index;
@@ -321,16 +327,43 @@ static inline int mw__keyeq(const uint8_t *a, const uint8_t *b, uint32_t n) {
 	return 1;
 }
 
-/* mw_table_lookup returns the value of key (key_size bytes) in a hash table, or 0. */
-static inline const void *mw_table_lookup(const struct mw_table *t, const void *key) {
-	const uint8_t *slots = mw__table_slots(t);
-	uint32_t h = mw_hash32(t->seed, (const uint8_t *)key, t->key_size);
+static inline const void *mw__table_find(const struct mw_table *t, const uint8_t *slots, const void *key) {
+	uint32_t h = mw_hash32(t->seed, (const uint8_t *)key, t->slot_key);
 	uint32_t tag = h | MW_TABLE_TAG_FULL, mask = t->slots - 1, i = h & mask;
 	for (uint32_t n = 0; n < t->slots; n++, i = (i + 1) & mask) {
 		const uint8_t *s = slots + i * t->slot_size;
 		uint32_t st = *(const uint32_t *)s;
 		if (st == 0) return 0;
-		if (st == tag && mw__keyeq(s + 4, (const uint8_t *)key, t->key_size)) return s + t->voff;
+		if (st == tag && mw__keyeq(s + 4, (const uint8_t *)key, t->slot_key)) return s + t->voff;
+	}
+	return 0;
+}
+
+/* mw_table_lookup returns the value of key (key_size bytes) in a hash table, or 0. */
+static inline const void *mw_table_lookup(const struct mw_table *t, const void *key) {
+	if (t->kind != MW_TABLE_HASH) return 0;
+	return mw__table_find(t, mw__table_slots(t), key);
+}
+
+/* mw_table_match returns the value of the longest prefix in an LPM table
+ * that covers addr (key_size bytes, network order), or 0. It probes once per
+ * prefix length present, longest first. */
+static inline const void *mw_table_match(const struct mw_table *t, const void *addr) {
+	if (t->kind != MW_TABLE_LPM4 && t->kind != MW_TABLE_LPM6) return 0;
+	uint32_t active = *(const volatile uint32_t *)(t->base + 36) & 1u;
+	const uint8_t *copy = t->base + t->copy[active];
+	const uint8_t *bm = copy + 8, *a = (const uint8_t *)addr, *slots = copy + MW_TABLE_COPY_HDR;
+	uint8_t k[17];
+	for (int l = (int)(8 * t->key_size); l >= 0; l--) {
+		if (!(bm[l >> 3] & (1u << (l & 7)))) continue;
+		k[0] = (uint8_t)l;
+		for (uint32_t i = 0; i < t->key_size; i++) {
+			int keep = l - 8 * (int)i;
+			keep = keep < 0 ? 0 : keep > 8 ? 8 : keep;
+			k[1 + i] = a[i] & (uint8_t)(0xff00u >> keep);
+		}
+		const void *v = mw__table_find(t, slots, k);
+		if (v) return v;
 	}
 	return 0;
 }

@@ -31,8 +31,9 @@ import (
 //	GET  /v1/tables/{t}/{s}/{n}/entries          every entry
 //
 // A key or value K/V is hex ("0a000001", "0x0a000001") or one of
-// "ip4:10.0.0.1", "ip6:2001:db8::1" (network order), "u32:7", "u64:7"
-// (little-endian), "str:text" (ParseBytes).
+// "ip4:10.0.0.1", "ip6:2001:db8::1" (network order), "ip4:10.0.0.0/8",
+// "ip6:2001:db8::/32" (an LPM key: the address, then the length byte),
+// "u32:7", "u64:7" (little-endian), "str:text" (ParseBytes).
 
 // MaxTableBody bounds the body of a table ops request: a bulk load of
 // 100,000 entries of 40 bytes takes about 12 MB of JSON.
@@ -114,9 +115,17 @@ func ParseBytes(s string) ([]byte, error) {
 	if typed {
 		switch prefix {
 		case "ip4", "ip6":
+			family := map[string]string{"ip4": "IPv4", "ip6": "IPv6"}[prefix]
+			if strings.Contains(rest, "/") { // a prefix: the address, then its length
+				p, err := netip.ParsePrefix(rest)
+				if err != nil || (prefix == "ip4") != p.Addr().Is4() {
+					return nil, fmt.Errorf("%w: %q is not an %s prefix", ErrBadBytes, rest, family)
+				}
+				return append(p.Addr().AsSlice(), byte(p.Bits())), nil
+			}
 			a, err := netip.ParseAddr(rest)
 			if err != nil || (prefix == "ip4") != a.Is4() {
-				return nil, fmt.Errorf("%w: %q is not an %s address", ErrBadBytes, rest, map[string]string{"ip4": "IPv4", "ip6": "IPv6"}[prefix])
+				return nil, fmt.Errorf("%w: %q is not an %s address", ErrBadBytes, rest, family)
 			}
 			return a.AsSlice(), nil
 		case "u32", "u64":
@@ -302,7 +311,8 @@ func (s *Server) tableEntries(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tableFail(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, ErrBadBytes), errors.Is(err, table.ErrKeySize), errors.Is(err, table.ErrValSize), errors.Is(err, table.ErrIndex):
+	case errors.Is(err, ErrBadBytes), errors.Is(err, table.ErrKeySize), errors.Is(err, table.ErrValSize), errors.Is(err, table.ErrIndex),
+		errors.Is(err, table.ErrPrefix):
 		status = http.StatusBadRequest
 	case errors.Is(err, table.ErrNotFound):
 		status = http.StatusNotFound

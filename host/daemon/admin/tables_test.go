@@ -162,12 +162,13 @@ func TestParseBytes(t *testing.T) {
 	for in, want := range map[string]string{
 		"0a0b": "\x0a\x0b", "0xff": "\xff", "u32:258": "\x02\x01\x00\x00", "u64:1": "\x01\x00\x00\x00\x00\x00\x00\x00",
 		"ip4:1.2.3.4": "\x01\x02\x03\x04", "str:ab": "ab", "ip6:::1": strings.Repeat("\x00", 15) + "\x01",
+		"ip4:10.0.0.0/8": "\x0a\x00\x00\x00\x08", "ip6:2001:db8::/32": "\x20\x01\x0d\xb8" + strings.Repeat("\x00", 12) + "\x20",
 	} {
 		if got, err := ParseBytes(in); err != nil || string(got) != want {
 			t.Errorf("ParseBytes(%q) = %x, %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "0x", "abc", "u32:4294967296", "ip4:::1", "ip6:1.2.3.4", "v4:1", "u64:-1"} {
+	for _, in := range []string{"", "0x", "abc", "u32:4294967296", "ip4:::1", "ip6:1.2.3.4", "v4:1", "u64:-1", "ip4:10.0.0.0/33", "ip4:::/8", "ip6:10.0.0.0/8"} {
 		if _, err := ParseBytes(in); !errors.Is(err, ErrBadBytes) {
 			t.Errorf("ParseBytes(%q) = %v, want ErrBadBytes", in, err)
 		}
