@@ -58,24 +58,26 @@ tenants:
 	if out := must("list"); !strings.Contains(out, "blue/north/routes") || !strings.Contains(out, "blue/north/ports") {
 		t.Fatalf("list:\n%s", out)
 	}
-	must("put", "blue/north/routes", "ip4:10.0.0.1", "01000000")
-	if out := must("get", "blue/north/routes", "ip4:10.0.0.1"); out != "01000000\n" {
+	must("put", "blue/north/routes", "ip4:10.0.0.1/32", "01000000")
+	if out := must("get", "blue/north/routes", "ip4:10.0.0.1/32"); out != "01000000\n" {
 		t.Fatalf("get: %q", out)
 	}
-	fails("no such entry", "get", "blue/north/routes", "ip4:10.0.0.2")
-	fails("wrong value size", "put", "blue/north/routes", "ip4:10.0.0.2", "01")
-	fails("wrong key size", "put", "blue/north/routes", "ip6:::1", "01000000")
+	fails("no such entry", "get", "blue/north/routes", "ip4:10.0.0.2/32")
+	fails("host bits set", "put", "blue/north/routes", "ip4:10.0.0.2/8", "01000000")
+	fails("not an IPv4 prefix", "put", "blue/north/routes", "ip4:10.0.0.2/33", "01000000")
+	fails("wrong value size", "put", "blue/north/routes", "ip4:10.0.0.2/32", "01")
+	fails("wrong key size", "put", "blue/north/routes", "ip6:::1/128", "01000000")
 	fails("no table", "show", "blue/north/nope")
 	fails("want TENANT/INTERFACE/TABLE", "show", "blue/north")
-	fails("no such entry", "delete", "blue/north/routes", "ip4:10.9.9.9")
+	fails("no such entry", "delete", "blue/north/routes", "ip4:10.9.9.9/32")
 
 	bad := filepath.Join(dir, "bad.csv")
-	os.WriteFile(bad, []byte("ip4:10.0.1.1,02000000\nip4:10.0.1.2,0200\n"), 0o644)
+	os.WriteFile(bad, []byte("ip4:10.0.1.1/32,02000000\nip4:10.0.1.2/32,0200\n"), 0o644)
 	fails("nothing applied", "load", "blue/north/routes", bad)
 	good := filepath.Join(dir, "good.jsonl")
 	var lines strings.Builder
 	for i := range 200 {
-		fmt.Fprintf(&lines, "{\"key\":\"ip4:10.0.2.%d\",\"value\":\"02000000\"}\n", i)
+		fmt.Fprintf(&lines, "{\"key\":\"ip4:10.0.2.%d/32\",\"value\":\"02000000\"}\n", i)
 	}
 	os.WriteFile(good, []byte(lines.String()), 0o644)
 	if out := must("load", "blue/north/routes", good); out != "applied 200\n" {
@@ -88,16 +90,16 @@ tenants:
 	if err := json.Unmarshal([]byte(must("show", "blue/north/routes", "--json")), &info); err != nil || info.Entries != 201 {
 		t.Fatalf("show --json: %+v %v", info, err)
 	}
-	if out := must("dump", "blue/north/routes"); strings.Count(out, "\n") != 201 || !strings.Contains(out, "0a000001 01000000") {
+	if out := must("dump", "blue/north/routes"); strings.Count(out, "\n") != 201 || !strings.Contains(out, "0a00000120 01000000") {
 		t.Fatalf("dump: %d lines", strings.Count(out, "\n"))
 	}
 	if code, out, e := ctl(t, admin, "reload", "blue/north/route"); code != exitOK {
 		t.Fatalf("reload: %d %q %q", code, out, e)
 	}
-	if out := must("get", "blue/north/routes", "ip4:10.0.2.7"); out != "02000000\n" {
+	if out := must("get", "blue/north/routes", "ip4:10.0.2.7/32"); out != "02000000\n" {
 		t.Fatalf("after reload: %q", out)
 	}
-	must("delete", "blue/north/routes", "ip4:10.0.0.1")
+	must("delete", "blue/north/routes", "ip4:10.0.0.1/32")
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +139,7 @@ func TestInspectTables(t *testing.T) {
 	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"routes hash key=4 value=4 max=100000", "ports array key=4 value=4 max=64"}
+	want := []string{"routes lpm4 key=4 value=4 max=100000", "ports array key=4 value=4 max=64"}
 	if fmt.Sprint(rep.Tables) != fmt.Sprint(want) {
 		t.Fatalf("tables %q, want %q", rep.Tables, want)
 	}

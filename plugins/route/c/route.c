@@ -1,15 +1,16 @@
-/* route: forward by IPv4 destination, from tables the control plane fills.
+/* route: forward by the longest IPv4 prefix that covers the destination,
+ * from tables the control plane fills.
  *
  * Tables (ABI.md §11), filled with `memif-wasm ctl table`:
- *   routes  hash, key = IPv4 destination (4 bytes, network order),
- *           value = action (4 bytes), at most 100,000 entries
+ *   routes  lpm4, key = IPv4 prefix, value = action (4 bytes), at most
+ *           100,000 prefixes
  *   ports   array of 64, index = ingress port, value = action: what
  *           packets without a route (and non-IPv4 packets) get
  * An action is 4 bytes: byte 0 is 0 = PASS (so an unset entry passes),
  * 1 = DROP, 2 = TX, 3 = REDIRECT to the port in bytes 2..3 (u16,
  * little-endian; the operator must allow it); byte 1 is 0.
  *
- *   memif-wasm ctl table put default/memif0/routes ip4:10.0.0.1 01000000
+ *   memif-wasm ctl table put default/memif0/routes ip4:10.0.0.0/8 01000000
  *   memif-wasm ctl table put default/memif0/ports u32:0 02000000
  *
  * There is no config and no control message: every lookup is a plain load
@@ -19,7 +20,7 @@
 #define MW_TABLES 2
 #include "memif_wasm.h"
 
-MW_TABLE_DECLARE(routes, MW_TABLE_HASH, 4, 4, 100000);
+MW_TABLE_DECLARE(routes, MW_TABLE_LPM4, 4, 4, 100000);
 MW_TABLE_DECLARE(ports, MW_TABLE_ARRAY, 4, 4, 64);
 
 static struct mw_table routes, ports;
@@ -62,7 +63,7 @@ MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) {
 		uint32_t l3 = mw_l3(pkt, d->len, &et);
 		const uint8_t *a = 0;
 		if (l3 != 0 && et == MW_ETHERTYPE_IPV4 && d->len >= l3 + 20)
-			a = mw_table_lookup(&routes, pkt + l3 + 16);
+			a = mw_table_match(&routes, pkt + l3 + 16);
 		if (a == 0) a = mw_table_at(&ports, d->in_port);
 		act(d, a);
 	}
