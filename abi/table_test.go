@@ -44,7 +44,8 @@ func TestTableHeaderLayout(t *testing.T) {
 	if abi.TableHeaderSize != 64 || abi.TblActive != 36 || abi.TblSeed != 32 || abi.CopyHeaderSize != 64 ||
 		abi.TableMagic != 0x4254574d || abi.DeclFixedSize != 16 || abi.DeclMaxEntries != 12 ||
 		abi.SectionTables != "memif_wasm.tables" || abi.ExportTable != "mw_table" ||
-		abi.TableHash != 1 || abi.TableArray != 2 || abi.TagFull != 1<<31 {
+		abi.TableHash != 1 || abi.TableArray != 2 || abi.TableLPM4 != 3 || abi.TableLPM6 != 4 ||
+		abi.CopyLengths != 8 || abi.SlotKeySize(abi.TableLPM6, 16) != 17 || abi.TagFull != 1<<31 {
 		t.Fatal("table layout changed: that needs a new ABI version")
 	}
 }
