@@ -9,6 +9,9 @@
  *   '4', '6': match the IPv4 (bytes 1..4) or IPv6 (bytes 1..16) address in
  *        pfx4 or pfx6; write the value to bytes 20..23 and PASS, or TX if
  *        no prefix covers it.
+ *   'l': benchmark: the u32 at bytes 1..4 matches in pfx4 of addresses
+ *        10.0.0.0 + (pseudo-random % the u32 at bytes 5..8); PASS if all
+ *        matched, DROP otherwise.
  *   'b': benchmark: run the u32 at bytes 1..4 lookups of keys 0..(u32 at
  *        bytes 5..8)-1 in kv, in a pseudo-random order (one xorshift
  *        sequence for the instance's life); PASS if all were found, DROP
@@ -22,7 +25,10 @@
 #endif
 MW_TABLE_DECLARE(kv, MW_TABLE_HASH, 8, 32, KV_MAX);
 MW_TABLE_DECLARE(arr, MW_TABLE_ARRAY, 4, 4, 16);
-MW_TABLE_DECLARE(pfx4, MW_TABLE_LPM4, 4, 4, 64);
+#ifndef PFX_MAX
+#define PFX_MAX 64
+#endif
+MW_TABLE_DECLARE(pfx4, MW_TABLE_LPM4, 4, 4, PFX_MAX);
 MW_TABLE_DECLARE(pfx6, MW_TABLE_LPM6, 16, 4, 64);
 
 static struct mw_table kv, arr, pfx4, pfx6;
@@ -57,6 +63,19 @@ static uint8_t bench(uint32_t count, uint32_t keys) {
 		x ^= x << 17;
 		k = x % keys;
 		found += mw_table_lookup(&kv, &k) != 0;
+	}
+	return found == count ? MW_PASS : MW_DROP;
+}
+
+static uint8_t bench_lpm(uint32_t count, uint32_t span) {
+	uint32_t found = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint32_t a = 0x0a000000u + (uint32_t)(x % span);
+		uint8_t b[4] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a};
+		found += mw_table_match(&pfx4, b) != 0;
 	}
 	return found == count ? MW_PASS : MW_DROP;
 }
@@ -96,6 +115,9 @@ MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) {
 		}
 		case 'b':
 			d->verdict = bench(mw_le32(p + 1), mw_le32(p + 5));
+			break;
+		case 'l':
+			d->verdict = bench_lpm(mw_le32(p + 1), mw_le32(p + 5));
 			break;
 		default:
 			d->verdict = MW_ABORTED;
