@@ -21,7 +21,30 @@ const (
 	TableArray TableKind = 2 // key is a u32 index below MaxEntries -> value
 	TableLPM4  TableKind = 3 // longest prefix match over IPv4 (KeySize 4) -> value
 	TableLPM6  TableKind = 4 // longest prefix match over IPv6 (KeySize 16) -> value
+	// TableCounters is a u64 counter per index (KeySize 4, ValueSize 8) and
+	// per worker: each instance gets a row of its own, which only it writes,
+	// and the host sums the rows on read.
+	TableCounters TableKind = 5
 )
+
+// Counter tables: the mapping an instance gets is its own row, a header
+// then MaxEntries u64 counters; the row size is a multiple of WindowAlign.
+const (
+	CounterMagic      = 0x5243574d // "MWCR"
+	CounterHeaderSize = 64
+	MaxCounterRows    = 64 // instances that may map one counter table at once
+
+	RowMagic      = 0  // u32: CounterMagic
+	RowVersion    = 4  // u32: DeclVersion
+	RowKind       = 8  // u32: TableCounters
+	RowMaxEntries = 12 // u32
+	RowIndex      = 16 // u32: which row this is (for diagnostics)
+)
+
+// CounterRowBytes is the size of one row of a counter table of maxEntries.
+func CounterRowBytes(maxEntries uint32) uint64 {
+	return (CounterHeaderSize + 8*uint64(maxEntries) + WindowAlign - 1) &^ (WindowAlign - 1)
+}
 
 // IsLPM reports whether k is a longest-prefix-match kind.
 func (k TableKind) IsLPM() bool { return k == TableLPM4 || k == TableLPM6 }
@@ -47,6 +70,8 @@ func (k TableKind) String() string {
 		return "lpm4"
 	case TableLPM6:
 		return "lpm6"
+	case TableCounters:
+		return "counters"
 	}
 	return "invalid"
 }

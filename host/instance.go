@@ -102,6 +102,7 @@ type Instance struct {
 	bs burstState
 
 	tables []*table.Table // mapped into the guest's memory
+	rows   []int          // per table: the counter row this instance writes, or -1
 	reader table.Reader   // marks guest calls for the tables' writers
 }
 

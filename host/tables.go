@@ -47,7 +47,7 @@ func (m *Module) declareTables(parsed *wasmbin.Module) *AdmissionError {
 	c := &m.cfg
 	need := uint64(c.WindowSize) + uint64(c.MsgBufSize) + uint64(abi.BatchSize(c.MaxBurst))
 	for _, s := range specs {
-		need += s.Layout().Bytes
+		need += s.Layout().GuestBytes
 	}
 	if have := uint64(m.memPages) * 65536; need > have {
 		return m.refuse(AdmitTables, nil, "its tables, window, message buffer and batch area need %d bytes, over its memory of %d (%d pages)", need, have, m.memPages)
@@ -89,7 +89,7 @@ func (t *Tenant) reserveTable(pages uint64) (func(), error) {
 // range against the instance's other areas and maps the table there.
 func (in *Instance) mapTables(spans []span) error {
 	for i, t := range in.mod.tables {
-		size := t.Layout().Bytes
+		size := t.Layout().GuestBytes
 		r, err := in.call(abi.ExportTable, uint32(i), uint32(size))
 		if err != nil {
 			return err
@@ -108,21 +108,37 @@ func (in *Instance) mapTables(spans []span) error {
 				return in.layoutErr(abi.ExportTable, "table %q overlaps %s", t.Spec().Name, s.name)
 			}
 		}
-		if err := in.lm.res.MapShared(int(addr), int(size), t.FD(), 0); err != nil {
+		var off int64
+		row := -1
+		if t.Spec().Kind == abi.TableCounters { // the instance's own row: it writes there alone
+			var err error
+			if row, off, err = t.AcquireRow(); err != nil {
+				return fmt.Errorf("plugin %q: %w", in.mod.name, err)
+			}
+		}
+		if err := in.lm.res.MapShared(int(addr), int(size), t.FD(), off); err != nil {
+			if row >= 0 {
+				t.ReleaseRow(row)
+			}
 			return fmt.Errorf("plugin %q: map table %q: %w", in.mod.name, t.Spec().Name, err)
 		}
 		t.AddReader(&in.reader)
 		in.tables = append(in.tables, t)
+		in.rows = append(in.rows, row)
 		spans = append(spans, span{"table " + t.Spec().Name, uint64(addr), size})
 	}
 	return nil
 }
 
-// unmapTables stops the tables' writers waiting for this instance; the
-// mappings go with the reservation.
+// unmapTables stops the tables' writers waiting for this instance and gives
+// back its counter rows; the mappings go with the reservation. It runs when
+// the instance closes, when no guest call can be running.
 func (in *Instance) unmapTables() {
-	for _, t := range in.tables {
+	for i, t := range in.tables {
 		t.RemoveReader(&in.reader)
+		if in.rows[i] >= 0 {
+			t.ReleaseRow(in.rows[i]) // the instance is done writing: fold its counts in
+		}
 	}
-	in.tables = nil
+	in.tables, in.rows = nil, nil
 }

@@ -55,7 +55,7 @@ func TestTablesEndToEnd(t *testing.T) {
 	e, _ := newEngine(t)
 	cfg := &PluginConfig{TableScope: "memif0"}
 	m := load(t, e, tablesGuest(t), cfg)
-	if got := m.Info().Tables; len(got) != 4 || got[0].Name != "kv" || got[1].Kind != abi.TableArray || got[3].Kind != abi.TableLPM6 {
+	if got := m.Info().Tables; len(got) != 5 || got[0].Name != "kv" || got[1].Kind != abi.TableArray || got[3].Kind != abi.TableLPM6 {
 		t.Fatalf("declared tables = %v", got)
 	}
 	kv, arr := kvTable(t, e, m, "kv"), kvTable(t, e, m, "arr")
@@ -381,5 +381,59 @@ func TestTablesLPMFromC(t *testing.T) {
 		case c.want != 0 && (pk[i].Verdict != abi.Pass || pk[i].Data()[20] != c.want):
 			t.Errorf("%s: verdict %v value %d, want %d", c.addr, pk[i].Verdict, pk[i].Data()[20], c.want)
 		}
+	}
+}
+
+// TestTablesCountersPerWorker: two workers' instances add to a counters
+// table, each in its own row; the host's sum sees every add, keeps the adds
+// of an instance that closed, and a Clear moves the baseline. The control
+// plane cannot write counters.
+func TestTablesCountersPerWorker(t *testing.T) {
+	e, _ := newEngine(t)
+	m := load(t, e, tablesGuest(t), &PluginConfig{TableScope: "ctr"})
+	hits := kvTable(t, e, m, "hits")
+	p1, p2 := pipeline(t, m), pipeline(t, m)
+	burstOf := func(n int, idx, delta byte) *Burst {
+		pk := make([]Packet, n)
+		for i := range pk {
+			pk[i] = tablePacket('c', []byte{idx, delta})
+		}
+		return &Burst{Packets: pk}
+	}
+	get := func(i byte) uint64 {
+		t.Helper()
+		v := make([]byte, 8)
+		if ok, err := hits.Get([]byte{i, 0, 0, 0}, v); !ok || err != nil {
+			t.Fatalf("get %d: %v %v", i, ok, err)
+		}
+		return binary.LittleEndian.Uint64(v)
+	}
+	var wg sync.WaitGroup
+	for _, p := range []*Pipeline{p1, p2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				p.Process(burstOf(10, 3, 2))
+			}
+		}()
+	}
+	wg.Wait()
+	if got := get(3); got != 2*100*10*2 {
+		t.Fatalf("counter 3 = %d, want %d", got, 2*100*10*2)
+	}
+	p1.Close(context.Background())
+	if got := get(3); got != 4000 {
+		t.Fatalf("after a worker closed: %d, want 4000 (its adds kept)", got)
+	}
+	if err := hits.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	p2.Process(burstOf(5, 3, 1))
+	if got := get(3); got != 5 {
+		t.Fatalf("after clear and 5 adds: %d", got)
+	}
+	if err := hits.Apply([]table.Op{{Key: []byte{3, 0, 0, 0}, Value: make([]byte, 8)}}); !errors.Is(err, table.ErrReadOnly) {
+		t.Fatalf("a put into counters: %v", err)
 	}
 }

@@ -53,6 +53,10 @@ func (s Spec) Validate() error {
 		if s.KeySize != 16 {
 			return bad("an lpm6 table's key is a 16-byte IPv6 address, not %d bytes", s.KeySize)
 		}
+	case abi.TableCounters:
+		if s.KeySize != 4 || s.ValueSize != 8 {
+			return bad("a counters table has 4-byte indexes and 8-byte counters, not %d and %d", s.KeySize, s.ValueSize)
+		}
 	default:
 		return bad("unknown kind %d", s.Kind)
 	}
@@ -86,12 +90,22 @@ type Layout struct {
 	Slots, SlotSize uint32
 	CopyBytes       uint64    // one copy: its header and slots
 	Copy            [2]uint64 // offsets of the copies from the table header
-	Bytes           uint64    // the whole mapping, a multiple of abi.WindowAlign
+	Bytes           uint64    // the whole memory file, a multiple of abi.WindowAlign
+	// GuestBytes is what an instance maps: the whole file, or for a
+	// counters table its own row.
+	GuestBytes uint64
 }
 
 // Layout computes the spec's layout. It is meaningful only for a valid spec.
 func (s Spec) Layout() Layout {
 	var l Layout
+	if s.Kind == abi.TableCounters {
+		l.Slots, l.SlotSize = s.MaxEntries, 8
+		l.GuestBytes = abi.CounterRowBytes(s.MaxEntries)
+		l.CopyBytes = l.GuestBytes
+		l.Bytes = abi.MaxCounterRows * l.GuestBytes
+		return l
+	}
 	switch s.Kind {
 	case abi.TableHash, abi.TableLPM4, abi.TableLPM6:
 		l.Slots, l.SlotSize = abi.HashSlots(s.MaxEntries), abi.HashSlotSize(abi.SlotKeySize(s.Kind, s.KeySize), s.ValueSize)
@@ -102,6 +116,7 @@ func (s Spec) Layout() Layout {
 	l.Copy[0] = abi.TableHeaderSize
 	l.Copy[1] = l.Copy[0] + (l.CopyBytes+63)&^63
 	l.Bytes = (l.Copy[1] + l.CopyBytes + abi.WindowAlign - 1) &^ (abi.WindowAlign - 1)
+	l.GuestBytes = l.Bytes
 	return l
 }
 

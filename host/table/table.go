@@ -78,6 +78,8 @@ type Table struct {
 	readersMu sync.Mutex
 	readers   map[*Reader]struct{}
 
+	ctr *counterState // counters tables only
+
 	updates, failed, pubs atomic.Uint64
 	release               func() // gives the table's pages back to whoever was charged
 }
@@ -103,6 +105,12 @@ func New(spec Spec) (*Table, error) {
 	if err != nil {
 		mmap.Close(fd)
 		return nil, fmt.Errorf("table %q: %w", spec.Name, err)
+	}
+	if spec.Kind == abi.TableCounters {
+		t := &Table{spec: spec, lay: lay, fd: fd, mem: mem, readers: map[*Reader]struct{}{}}
+		t.state.entries = spec.MaxEntries
+		t.initCounters()
+		return t, nil
 	}
 	var seed [4]byte
 	crand.Read(seed[:])
@@ -178,7 +186,7 @@ func (t *Table) check(op *Op) error {
 	if !op.Delete && uint32(len(op.Value)) != t.spec.ValueSize {
 		return fmt.Errorf("%w: value of %d bytes, table %q takes %d", ErrValSize, len(op.Value), t.spec.Name, t.spec.ValueSize)
 	}
-	if t.spec.Kind == abi.TableArray {
+	if t.spec.Kind == abi.TableArray || t.spec.Kind == abi.TableCounters {
 		if i := le.Uint32(op.Key); i >= t.spec.MaxEntries {
 			return fmt.Errorf("%w: index %d, table %q has %d entries", ErrIndex, i, t.spec.Name, t.spec.MaxEntries)
 		}
@@ -289,7 +297,9 @@ func (t *Table) apply(c int, op *Op, n *counts) error {
 	return nil
 }
 
-func (t *Table) voff() uint32 { return abi.SlotValueOffset(abi.SlotKeySize(t.spec.Kind, t.spec.KeySize)) }
+func (t *Table) voff() uint32 {
+	return abi.SlotValueOffset(abi.SlotKeySize(t.spec.Kind, t.spec.KeySize))
+}
 
 // writeCounts writes n into copy c's header: the count, and for LPM the
 // bitmap of prefix lengths present.
@@ -335,6 +345,10 @@ func (t *Table) remove(c int, i uint32) {
 // together or none is, and the error names the first that failed (wrong
 // sizes, an index out of range, a full table, a delete of a missing key).
 func (t *Table) Apply(ops []Op) error {
+	if t.spec.Kind == abi.TableCounters {
+		t.failed.Add(1)
+		return fmt.Errorf("table %q: %w", t.spec.Name, ErrReadOnly)
+	}
 	for i := range ops {
 		if err := t.check(&ops[i]); err != nil {
 			t.failed.Add(1)
@@ -379,6 +393,13 @@ func (t *Table) Clear() error {
 	defer t.mu.Unlock()
 	if t.closed {
 		return ErrClosed
+	}
+	if t.ctr != nil { // counters keep counting: the baseline moves
+		for i := range t.spec.MaxEntries {
+			t.ctr.base[i] += t.counter(i)
+		}
+		t.updates.Add(1)
+		return nil
 	}
 	var n counts
 	if t.spec.Kind == abi.TableArray {
@@ -437,6 +458,10 @@ func (t *Table) Get(key, val []byte) (bool, error) {
 	if t.closed {
 		return false, ErrClosed
 	}
+	if t.ctr != nil {
+		le.PutUint64(val, t.counter(le.Uint32(key)))
+		return true, nil
+	}
 	c := int(t.active.Load())
 	if t.spec.Kind == abi.TableArray {
 		copy(val, t.slot(c, le.Uint32(key)))
@@ -458,8 +483,19 @@ func (t *Table) Range(fn func(key, val []byte) bool) error {
 	if t.closed {
 		return ErrClosed
 	}
-	c := int(t.active.Load())
 	var k [4]byte
+	if t.ctr != nil {
+		var v [8]byte
+		for i := range t.spec.MaxEntries {
+			le.PutUint32(k[:], i)
+			le.PutUint64(v[:], t.counter(i))
+			if !fn(k[:], v[:]) {
+				return nil
+			}
+		}
+		return nil
+	}
+	c := int(t.active.Load())
 	voff := t.voff()
 	ks := abi.SlotKeySize(t.spec.Kind, t.spec.KeySize)
 	for i := range t.lay.Slots {

@@ -453,3 +453,57 @@ func TestStore(t *testing.T) {
 		t.Fatalf("close: charged %d", charged)
 	}
 }
+
+func TestCountersRows(t *testing.T) {
+	tb := newTable(t, table.Spec{Name: "c", Kind: abi.TableCounters, KeySize: 4, ValueSize: 8, MaxEntries: 3})
+	if tb.Layout().GuestBytes != abi.WindowAlign || tb.Layout().Bytes != abi.MaxCounterRows*abi.WindowAlign {
+		t.Fatalf("layout %+v", tb.Layout())
+	}
+	mem, err := mmap.MapFile(tb.FD(), int(tb.Layout().Bytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mmap.UnmapFile(mem)
+	var rows []int
+	for range abi.MaxCounterRows {
+		r, off, err := tb.AcquireRow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off != int64(r)*abi.WindowAlign || binary.LittleEndian.Uint32(mem[off+abi.RowIndex:]) != uint32(r) {
+			t.Fatalf("row %d at %d", r, off)
+		}
+		binary.LittleEndian.PutUint64(mem[off+abi.CounterHeaderSize+8:], 5) // counter 1 += 5
+		rows = append(rows, r)
+	}
+	if _, _, err := tb.AcquireRow(); !errors.Is(err, table.ErrNoRow) {
+		t.Fatalf("row %d: %v", abi.MaxCounterRows+1, err)
+	}
+	val := make([]byte, 8)
+	sum := func() uint64 {
+		if ok, err := tb.Get([]byte{1, 0, 0, 0}, val); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		return binary.LittleEndian.Uint64(val)
+	}
+	if got := sum(); got != 5*abi.MaxCounterRows {
+		t.Fatalf("sum %d", got)
+	}
+	tb.ReleaseRow(rows[0])
+	tb.ReleaseRow(rows[0]) // twice: no double count
+	if got := sum(); got != 5*abi.MaxCounterRows {
+		t.Fatalf("sum after a release %d", got)
+	}
+	if r, off, err := tb.AcquireRow(); err != nil || r != rows[0] || binary.LittleEndian.Uint64(mem[off+abi.CounterHeaderSize+8:]) != 0 {
+		t.Fatalf("reacquired row %d: %v, not zeroed", r, err)
+	}
+	if tb.Clear() != nil || sum() != 0 {
+		t.Fatalf("after clear: %d", sum())
+	}
+	if _, err := tb.Get([]byte{3, 0, 0, 0}, val); !errors.Is(err, table.ErrIndex) {
+		t.Fatalf("index 3: %v", err)
+	}
+	if err := tb.Apply([]table.Op{{Delete: true, Key: []byte{1, 0, 0, 0}}}); !errors.Is(err, table.ErrReadOnly) {
+		t.Fatalf("delete: %v", err)
+	}
+}

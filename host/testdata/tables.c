@@ -12,12 +12,13 @@
  *   'l': benchmark: the u32 at bytes 1..4 matches in pfx4 of addresses
  *        10.0.0.0 + (pseudo-random % the u32 at bytes 5..8); PASS if all
  *        matched, DROP otherwise.
+ *   'c': add byte 2 to counter byte 1 of hits; PASS.
  *   'b': benchmark: run the u32 at bytes 1..4 lookups of keys 0..(u32 at
  *        bytes 5..8)-1 in kv, in a pseudo-random order (one xorshift
  *        sequence for the instance's life); PASS if all were found, DROP
  *        otherwise.
  */
-#define MW_TABLES 4
+#define MW_TABLES 5
 #include "memif_wasm.h"
 
 #ifndef KV_MAX
@@ -30,8 +31,9 @@ MW_TABLE_DECLARE(arr, MW_TABLE_ARRAY, 4, 4, 16);
 #endif
 MW_TABLE_DECLARE(pfx4, MW_TABLE_LPM4, 4, 4, PFX_MAX);
 MW_TABLE_DECLARE(pfx6, MW_TABLE_LPM6, 16, 4, 64);
+MW_TABLE_DECLARE(hits, MW_TABLE_COUNTERS, 4, 8, 16);
 
-static struct mw_table kv, arr, pfx4, pfx6;
+static struct mw_table kv, arr, pfx4, pfx6, hits;
 
 MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) {
 	(void)p;
@@ -40,6 +42,7 @@ MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) {
 	if (r == 0) r = mw_table_open(1, &arr);
 	if (r == 0) r = mw_table_open(2, &pfx4);
 	if (r == 0) r = mw_table_open(3, &pfx6);
+	if (r == 0) r = mw_table_open(4, &hits);
 	return r;
 }
 
@@ -115,6 +118,10 @@ MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) {
 		}
 		case 'b':
 			d->verdict = bench(mw_le32(p + 1), mw_le32(p + 5));
+			break;
+		case 'c':
+			mw_counter_add(&hits, p[1], p[2]);
+			d->verdict = MW_PASS;
 			break;
 		case 'l':
 			d->verdict = bench_lpm(mw_le32(p + 1), mw_le32(p + 5));

@@ -208,6 +208,8 @@ MW_EXPORT("mw_msgbuf") uint32_t mw_msgbuf(uint32_t len) {
 #define MW_TABLE_ARRAY 2
 #define MW_TABLE_LPM4 3 /* key: a 4-byte IPv4 address */
 #define MW_TABLE_LPM6 4 /* key: a 16-byte IPv6 address */
+#define MW_TABLE_COUNTERS 5 /* key 4, value 8: a u64 per index, per worker; the plugin writes */
+#define MW_COUNTER_MAGIC 0x5243574du
 #define MW_TABLE_MAGIC 0x4254574du
 #define MW_TABLE_HDR 64u
 #define MW_TABLE_COPY_HDR 64u
@@ -247,6 +249,15 @@ static inline int32_t mw_table_open(uint32_t index, struct mw_table *t) {
 	if (index >= MW_TABLES || mw__tables[index] == 0) return -MW_EINVAL;
 	const uint8_t *b = (const uint8_t *)(mw_size_t)mw__tables[index];
 	const uint32_t *h = (const uint32_t *)b;
+	if (h[0] == MW_COUNTER_MAGIC && h[1] == 1u && h[2] == MW_TABLE_COUNTERS) {
+		/* A counters table: this mapping is the instance's own row. */
+		t->base = b;
+		t->kind = MW_TABLE_COUNTERS;
+		t->key_size = 4;
+		t->value_size = 8;
+		t->max_entries = h[3];
+		return 0;
+	}
 	if (h[0] != MW_TABLE_MAGIC || h[1] != 1u) return -MW_EINVAL;
 	t->base = b;
 	t->kind = h[2];
@@ -368,9 +379,18 @@ static inline const void *mw_table_match(const struct mw_table *t, const void *a
 	return 0;
 }
 
+/* mw_counter_add adds delta to counter i of a counters table (this
+ * worker's row: no other writer, no atomics needed); past the end it does
+ * nothing. The host sums every worker's row when the control plane reads. */
+static inline void mw_counter_add(const struct mw_table *t, uint32_t i, uint64_t delta) {
+	if (t->kind != MW_TABLE_COUNTERS || i >= t->max_entries) return;
+	uint64_t *c = (uint64_t *)(mw_size_t)(t->base + 64) + i;
+	*c += delta;
+}
+
 /* mw_table_at returns the value at index i of an array table, or 0 past its end. */
 static inline const void *mw_table_at(const struct mw_table *t, uint32_t i) {
-	if (i >= t->max_entries) return 0;
+	if (t->kind != MW_TABLE_ARRAY || i >= t->max_entries) return 0;
 	return mw__table_slots(t) + i * t->slot_size;
 }
 

@@ -312,7 +312,7 @@ func (s *Server) tableFail(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, ErrBadBytes), errors.Is(err, table.ErrKeySize), errors.Is(err, table.ErrValSize), errors.Is(err, table.ErrIndex),
-		errors.Is(err, table.ErrPrefix):
+		errors.Is(err, table.ErrPrefix), errors.Is(err, table.ErrReadOnly):
 		status = http.StatusBadRequest
 	case errors.Is(err, table.ErrNotFound):
 		status = http.StatusNotFound
