@@ -46,7 +46,7 @@ func TestTableHeaderLayout(t *testing.T) {
 		abi.SectionTables != "memif_wasm.tables" || abi.ExportTable != "mw_table" ||
 		abi.TableHash != 1 || abi.TableArray != 2 || abi.TableLPM4 != 3 || abi.TableLPM6 != 4 ||
 		abi.CopyLengths != 8 || abi.TableCounters != 5 || abi.CounterMagic != 0x5243574d || abi.CounterHeaderSize != 64 ||
-		abi.MaxCounterRows != 64 || abi.RowIndex != 16 || abi.CounterRowBytes(3) != 65536 || abi.CounterRowBytes(8184) != 131072 || abi.SlotKeySize(abi.TableLPM6, 16) != 17 || abi.TagFull != 1<<31 {
+		abi.MaxCounterRows != 64 || abi.RowIndex != 16 || abi.CounterRowBytes(3) != 65536 || abi.CounterRowBytes(8184) != 65536 || abi.CounterRowBytes(8185) != 131072 || abi.SlotKeySize(abi.TableLPM6, 16) != 17 || abi.TagFull != 1<<31 {
 		t.Fatal("table layout changed: that needs a new ABI version")
 	}
 }
