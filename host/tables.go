@@ -35,7 +35,7 @@ func (m *Module) declareTables(parsed *wasmbin.Module) *AdmissionError {
 	}
 	specs, err := table.ParseDecls(parsed.Tables)
 	if err != nil {
-		return m.refuse(AdmitTables, err, "bad table declaration")
+		return m.refuse(AdmitTables, err, "section %s", abi.SectionTables)
 	}
 	m.info.Tables = specs
 	if len(specs) == 0 {
