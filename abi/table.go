@@ -83,12 +83,20 @@ const (
 
 	DeclRecVersion = 0  // u8: DeclVersion
 	DeclKind       = 1  // u8: TableKind
-	DeclFlags      = 2  // u8: 0 (reserved)
+	DeclFlags      = 2  // u8: DeclFlag*
 	DeclReserved   = 3  // u8: 0
 	DeclKeySize    = 4  // u32: bytes; 4 for arrays
 	DeclValueSize  = 8  // u32: bytes
 	DeclMaxEntries = 12 // u32
 	// The name follows: 1..MaxTableName bytes of [a-z0-9_.-], then a NUL.
+)
+
+// Declaration flags.
+const (
+	// DeclFlagWrite: the plugin writes the table through HostTablePut and
+	// HostTableDelete (hash, array and LPM kinds). Without it those calls
+	// fail: a plugin cannot write a table it only reads.
+	DeclFlagWrite uint8 = 1 << 0
 )
 
 // Limits of a declaration.

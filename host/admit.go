@@ -32,7 +32,7 @@ var wasiAllowed = map[string]bool{
 	"fd_prestat_get": true, "fd_prestat_dir_name": true, "path_open": true, "path_filestat_get": true,
 }
 
-var hostFuncs = map[string]bool{abi.HostLog: true}
+var hostFuncs = map[string]bool{abi.HostLog: true, abi.HostTablePut: true, abi.HostTableDelete: true}
 
 // meterCosts is the host's fuel cost model (see "Budgets" in the package
 // documentation): a byte of bulk memory work costs one unit, as memset and
@@ -82,7 +82,7 @@ type Info struct {
 	Control, State       bool // exports mw_control; exports both state hooks
 	Metered              bool // rewritten for fuel metering (not PluginConfig.Unmetered)
 	// Tables are the tables the module declares (ABI.md §11).
-	Tables     []table.Spec
+	Tables     []table.Decl
 	Admissible bool
 	Refusal    *AdmissionError // why not, when !Admissible
 }

@@ -177,6 +177,14 @@ func (e *Engine) instantiateHostModules(ctx context.Context) error {
 		WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).
 		WithParameterNames("level", "ptr", "len").
 		Export(abi.HostLog).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(hostTablePut), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames("index", "key", "value").
+		Export(abi.HostTablePut).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(hostTableDelete), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames("index", "key").
+		Export(abi.HostTableDelete).
 		Instantiate(ctx)
 	if err != nil {
 		return fmt.Errorf("host: instantiate host module %s: %w", abi.HostModule, err)

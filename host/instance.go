@@ -139,6 +139,7 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	in := &Instance{mod: m, lm: lm, mem: lm.mem, stack: make([]uint64, 2), booked: true}
 	in.log = newGuestLog(m.e.logger.With("plugin", m.name), m.e.cfg.LogRate, m.e.cfg.Clock)
 	in.ctx = context.WithValue(context.Background(), guestLogKey{}, in.log)
+	in.ctx = context.WithValue(in.ctx, instanceKey{}, in)
 
 	mc := wazero.NewModuleConfig().
 		WithName("").

@@ -1,8 +1,13 @@
 package host
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/internal/wasmbin"
@@ -33,21 +38,21 @@ func (m *Module) declareTables(parsed *wasmbin.Module) *AdmissionError {
 	if parsed.Tables == nil {
 		return nil
 	}
-	specs, err := table.ParseDecls(parsed.Tables)
+	decls, err := table.ParseDecls(parsed.Tables)
 	if err != nil {
 		return m.refuse(AdmitTables, err, "section %s", abi.SectionTables)
 	}
-	m.info.Tables = specs
-	if len(specs) == 0 {
+	m.info.Tables = decls
+	if len(decls) == 0 {
 		return nil
 	}
 	if !slices.ContainsFunc(parsed.Exports, func(x wasmbin.Export) bool { return x.Name == abi.ExportTable }) {
-		return m.refuse(AdmitTables, nil, "declares %d tables but does not export %s", len(specs), abi.ExportTable)
+		return m.refuse(AdmitTables, nil, "declares %d tables but does not export %s", len(decls), abi.ExportTable)
 	}
 	c := &m.cfg
 	need := uint64(c.WindowSize) + uint64(c.MsgBufSize) + uint64(abi.BatchSize(c.MaxBurst))
-	for _, s := range specs {
-		need += s.Layout().GuestBytes
+	for _, d := range decls {
+		need += d.Layout().GuestBytes
 	}
 	if have := uint64(m.memPages) * 65536; need > have {
 		return m.refuse(AdmitTables, nil, "its tables, window, message buffer and batch area need %d bytes, over its memory of %d (%d pages)", need, have, m.memPages)
@@ -56,10 +61,10 @@ func (m *Module) declareTables(parsed *wasmbin.Module) *AdmissionError {
 	if t := c.Tenant; t != nil {
 		charge = t.reserveTable
 	}
-	for _, s := range specs {
-		cl, err := m.e.tables.Prepare(m.TableKey(s.Name), s, c.FreshTables, charge)
+	for _, d := range decls {
+		cl, err := m.e.tables.Prepare(m.TableKey(d.Name), d.Spec, c.FreshTables, charge)
 		if err != nil {
-			return m.refuse(AdmitTables, err, "table %q", s.Name)
+			return m.refuse(AdmitTables, err, "table %q", d.Name)
 		}
 		m.claims = append(m.claims, cl)
 		m.tables = append(m.tables, cl.Table())
@@ -141,4 +146,64 @@ func (in *Instance) unmapTables() {
 		}
 	}
 	in.tables, in.rows = nil, nil
+}
+
+// instanceKey carries the Instance in the context of its guest calls, for
+// the table host functions.
+type instanceKey struct{}
+
+// tableCallFuel is charged per table host call: about the host time a queued
+// change takes at the default fuel rate (it copies the key and value and
+// takes a lock; publishing happens elsewhere).
+const tableCallFuel = 300
+
+func hostTablePut(ctx context.Context, m api.Module, stack []uint64) {
+	r := tableCall(ctx, m, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), false)
+	stack[0] = api.EncodeI32(r)
+}
+
+func hostTableDelete(ctx context.Context, m api.Module, stack []uint64) {
+	r := tableCall(ctx, m, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), 0, true)
+	stack[0] = api.EncodeI32(r)
+}
+
+// tableCall queues a guest's change to its declared table index: 0, or
+// -errno (EINVAL: no such table, not declared writable, a range outside
+// memory or a bad prefix; ERANGE: an array index out of range; NOMEM: the
+// table's queue is full). The guest's own lookups see the change only once
+// it is published, after the current call.
+func tableCall(ctx context.Context, m api.Module, index, keyPtr, valPtr uint32, del bool) int32 {
+	in, _ := ctx.Value(instanceKey{}).(*Instance)
+	if in == nil {
+		return -int32(abi.ErrInval)
+	}
+	if in.fuel != nil {
+		in.fuel.Set(uint64(int64(in.fuel.Get()) - tableCallFuel))
+	}
+	if int(index) >= len(in.tables) || !in.mod.info.Tables[index].Write {
+		return -int32(abi.ErrInval)
+	}
+	t := in.tables[index]
+	s := t.Spec()
+	key, ok := m.Memory().Read(keyPtr, abi.SlotKeySize(s.Kind, s.KeySize))
+	if !ok {
+		return -int32(abi.ErrInval)
+	}
+	op := table.Op{Delete: del, Key: bytes.Clone(key)}
+	if !del {
+		val, ok := m.Memory().Read(valPtr, s.ValueSize)
+		if !ok {
+			return -int32(abi.ErrInval)
+		}
+		op.Value = bytes.Clone(val)
+	}
+	switch err := t.Enqueue(op); {
+	case err == nil:
+		return 0
+	case errors.Is(err, table.ErrQueueFull):
+		return -int32(abi.ErrNoMem)
+	case errors.Is(err, table.ErrIndex):
+		return -int32(abi.ErrRange)
+	}
+	return -int32(abi.ErrInval)
 }

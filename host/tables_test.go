@@ -55,7 +55,7 @@ func TestTablesEndToEnd(t *testing.T) {
 	e, _ := newEngine(t)
 	cfg := &PluginConfig{TableScope: "memif0"}
 	m := load(t, e, tablesGuest(t), cfg)
-	if got := m.Info().Tables; len(got) != 5 || got[0].Name != "kv" || got[1].Kind != abi.TableArray || got[3].Kind != abi.TableLPM6 {
+	if got := m.Info().Tables; len(got) != 6 || got[0].Name != "kv" || got[1].Kind != abi.TableArray || got[3].Kind != abi.TableLPM6 {
 		t.Fatalf("declared tables = %v", got)
 	}
 	kv, arr := kvTable(t, e, m, "kv"), kvTable(t, e, m, "arr")
@@ -151,7 +151,7 @@ MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) { (void)n; return 0; }`, 
 	}{
 		{"two sections", withSection(tablesGuest(t), nil), nil, "appears twice"},
 		{"max entries 0", tablesGuest(t, "-DKV_MAX=0"), nil, "max entries 0"},
-		{"no mw_table", withSection(nop, table.AppendDecl(nil, good)), nil, "does not export mw_table"},
+		{"no mw_table", withSection(nop, table.AppendDecl(nil, table.Decl{Spec: good})), nil, "does not export mw_table"},
 		{"garbage record", withSection(nop, []byte{1, 1, 0}), nil, "bad table declaration"},
 		{"over the memory cap", tablesGuest(t, "-DKV_MAX=1000000"), nil, "over its memory"},
 		{"over the tenant's budget", tablesGuest(t, "-DKV_MAX=100000"), &PluginConfig{Tenant: small}, "budget"},
@@ -435,5 +435,73 @@ func TestTablesCountersPerWorker(t *testing.T) {
 	}
 	if err := hits.Apply([]table.Op{{Key: []byte{3, 0, 0, 0}, Value: make([]byte, 8)}}); !errors.Is(err, table.ErrReadOnly) {
 		t.Fatalf("a put into counters: %v", err)
+	}
+}
+
+// TestTablesGuestWrites: a plugin writes a table it declared writable
+// through the host (queued, published after the call); it cannot write a
+// table it only reads, nor past an array's end; a put the full table cannot
+// take is dropped and counted.
+func TestTablesGuestWrites(t *testing.T) {
+	e, _ := newEngine(t)
+	m := load(t, e, tablesGuest(t), &PluginConfig{TableScope: "wr"})
+	wr := kvTable(t, e, m, "wr")
+	p := pipeline(t, m)
+	call := func(op byte, index byte, key, val string) int32 {
+		t.Helper()
+		arg := make([]byte, 9)
+		copy(arg, key)
+		copy(arg[4:], val)
+		arg[8] = index
+		pk := []Packet{tablePacket(op, arg)}
+		p.Process(&Burst{Packets: pk})
+		if pk[0].Verdict != abi.Pass {
+			t.Fatalf("verdict %v", pk[0].Verdict)
+		}
+		return int32(binary.LittleEndian.Uint32(pk[0].Data()[20:]))
+	}
+	if r := call('p', 5, "aaaa", "1111"); r != 0 {
+		t.Fatalf("put: %d", r)
+	}
+	if r := call('p', 5, "bbbb", "2222"); r != 0 {
+		t.Fatalf("put: %d", r)
+	}
+	failed := wr.Stats().FailedUpdate
+	if r := call('p', 5, "cccc", "3333"); r != 0 { // queued; the table is full when published
+		t.Fatalf("put: %d", r)
+	}
+	wr.Flush()
+	val := make([]byte, 4)
+	if ok, _ := wr.Get([]byte("aaaa"), val); !ok || string(val) != "1111" {
+		t.Fatalf("aaaa: %v %q", ok, val)
+	}
+	if ok, _ := wr.Get([]byte("cccc"), val); ok || wr.Stats().FailedUpdate != failed+1 || wr.Stats().Entries != 2 {
+		t.Fatalf("the put into a full table: present %v, stats %+v", ok, wr.Stats())
+	}
+	if r := call('d', 5, "aaaa", ""); r != 0 {
+		t.Fatalf("delete: %d", r)
+	}
+	wr.Flush()
+	if ok, _ := wr.Get([]byte("aaaa"), val); ok {
+		t.Fatal("deleted key still there")
+	}
+	for _, c := range []struct {
+		name  string
+		op    byte
+		index byte
+		want  int32
+	}{
+		{"read-only hash", 'p', 0, -int32(abi.ErrInval)},
+		{"read-only array", 'p', 1, -int32(abi.ErrInval)},
+		{"counters", 'p', 4, -int32(abi.ErrInval)},
+		{"no such table", 'p', 9, -int32(abi.ErrInval)},
+		{"delete in read-only", 'd', 0, -int32(abi.ErrInval)},
+	} {
+		if r := call(c.op, c.index, "aaaa", "1111"); r != c.want {
+			t.Errorf("%s: %d, want %d", c.name, r, c.want)
+		}
+	}
+	if kvTable(t, e, m, "kv").Stats().Updates != 0 {
+		t.Fatal("a read-only table was written")
 	}
 }

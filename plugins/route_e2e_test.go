@@ -34,6 +34,9 @@ func TestE2ERoute(t *testing.T) {
 	if routes == nil || ports == nil || routes.Spec().MaxEntries != 100000 {
 		t.Fatalf("tables: %v %v", routes, ports)
 	}
+	if routes.Clear() != nil || ports.Clear() != nil { // the engine, and so the tables, outlive one run (-count)
+		t.Fatal("clear")
+	}
 	p, err := host.NewPipeline(ctx, m)
 	if err != nil {
 		t.Fatal(err)

@@ -123,10 +123,26 @@ func (s Spec) Layout() Layout {
 // Pages is the table's size in 64 KiB pages, what it is charged to a budget.
 func (s Spec) Pages() uint64 { return s.Layout().Bytes / abi.WindowAlign }
 
+// Decl is one table as a plugin declares it: its shape, and whether this
+// plugin writes it (the shape alone decides whether two declarations name
+// the same table).
+type Decl struct {
+	Spec
+	Write bool // abi.DeclFlagWrite
+}
+
+// String renders the declaration as inspect shows it.
+func (d Decl) String() string {
+	if d.Write {
+		return d.Spec.String() + " (plugin writes)"
+	}
+	return d.Spec.String()
+}
+
 // ParseDecls reads the records of a memif_wasm.tables custom section. Every
 // spec is validated, and names must be unique.
-func ParseDecls(b []byte) ([]Spec, error) {
-	var specs []Spec
+func ParseDecls(b []byte) ([]Decl, error) {
+	var specs []Decl
 	for off := 0; off < len(b); {
 		i := len(specs)
 		if i == abi.MaxTablesPerPlugin {
@@ -139,8 +155,8 @@ func ParseDecls(b []byte) ([]Spec, error) {
 		if r[abi.DeclRecVersion] != abi.DeclVersion {
 			return nil, fmt.Errorf("%w: record %d at byte %d: version %d, this host reads %d", ErrDecl, i, off, r[abi.DeclRecVersion], abi.DeclVersion)
 		}
-		if r[abi.DeclFlags] != 0 || r[abi.DeclReserved] != 0 {
-			return nil, fmt.Errorf("%w: record %d at byte %d: reserved bytes are not 0", ErrDecl, i, off)
+		if r[abi.DeclFlags]&^abi.DeclFlagWrite != 0 || r[abi.DeclReserved] != 0 {
+			return nil, fmt.Errorf("%w: record %d at byte %d: unknown flags or reserved bytes not 0", ErrDecl, i, off)
 		}
 		name := r[abi.DeclFixedSize:]
 		n := 0
@@ -160,22 +176,29 @@ func ParseDecls(b []byte) ([]Spec, error) {
 		if err := s.Validate(); err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
 		}
+		if s.Kind == abi.TableCounters && r[abi.DeclFlags] != 0 {
+			return nil, fmt.Errorf("%w: record %d: counters are written by adding to the plugin's own row, not declared writable", ErrDecl, i)
+		}
 		for _, o := range specs {
 			if o.Name == s.Name {
 				return nil, fmt.Errorf("%w: record %d: table %q declared twice", ErrDecl, i, s.Name)
 			}
 		}
-		specs = append(specs, s)
+		specs = append(specs, Decl{Spec: s, Write: r[abi.DeclFlags]&abi.DeclFlagWrite != 0})
 		off += abi.DeclFixedSize + n + 1
 	}
 	return specs, nil
 }
 
-// AppendDecl appends s's record to b: what MW_TABLE_DECLARE emits in C, for
+// AppendDecl appends d's record to b: what MW_TABLE_DECLARE emits in C, for
 // tools and tests that build the section in Go.
-func AppendDecl(b []byte, s Spec) []byte {
+func AppendDecl(b []byte, d Decl) []byte {
+	s := d.Spec
 	var r [abi.DeclFixedSize]byte
 	r[abi.DeclRecVersion] = abi.DeclVersion
+	if d.Write {
+		r[abi.DeclFlags] = abi.DeclFlagWrite
+	}
 	r[abi.DeclKind] = byte(s.Kind)
 	binary.LittleEndian.PutUint32(r[abi.DeclKeySize:], s.KeySize)
 	binary.LittleEndian.PutUint32(r[abi.DeclValueSize:], s.ValueSize)

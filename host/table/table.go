@@ -80,7 +80,11 @@ type Table struct {
 
 	ctr *counterState // counters tables only
 
+	qmu sync.Mutex
+	q   queue // changes plugins asked for, not yet published
+
 	updates, failed, pubs atomic.Uint64
+	entries               atomic.Uint32 // t.state.entries, for Stats without waiting for a writer
 	release               func() // gives the table's pages back to whoever was charged
 }
 
@@ -109,6 +113,7 @@ func New(spec Spec) (*Table, error) {
 	if spec.Kind == abi.TableCounters {
 		t := &Table{spec: spec, lay: lay, fd: fd, mem: mem, readers: map[*Reader]struct{}{}}
 		t.state.entries = spec.MaxEntries
+		t.entries.Store(spec.MaxEntries)
 		t.initCounters()
 		return t, nil
 	}
@@ -130,6 +135,7 @@ func New(spec Spec) (*Table, error) {
 		active: mmap.Uint32At(mem, abi.TblActive), gen: mmap.Uint64At(mem, abi.TblGeneration)}
 	if spec.Kind == abi.TableArray {
 		t.state.entries = spec.MaxEntries // every index exists
+		t.entries.Store(spec.MaxEntries)
 		for c := range 2 {
 			t.writeCounts(c, &t.state)
 		}
@@ -370,6 +376,13 @@ func (t *Table) Apply(ops []Op) error {
 			return fmt.Errorf("op %d: %w", i, err)
 		}
 	}
+	t.commit(cur, next, n, ops)
+	return nil
+}
+
+// commit publishes copy next, where ops took the state to n, and brings
+// copy cur level. The caller holds t.mu.
+func (t *Table) commit(cur, next int, n counts, ops []Op) {
 	t.writeCounts(next, &n)
 	t.publish(next)
 	// cur is unread now: bring it level by replaying the same ops, which
@@ -383,8 +396,8 @@ func (t *Table) Apply(ops []Op) error {
 	}
 	t.writeCounts(cur, &n)
 	t.state = n
+	t.entries.Store(n.entries)
 	t.updates.Add(uint64(len(ops)))
-	return nil
 }
 
 // Clear empties the table (arrays: every value zero), published at once.
@@ -415,6 +428,7 @@ func (t *Table) Clear() error {
 		}
 	}
 	t.state = n
+	t.entries.Store(n.entries)
 	t.updates.Add(1)
 	return nil
 }
@@ -517,12 +531,9 @@ func (t *Table) Range(fn func(key, val []byte) bool) error {
 	return nil
 }
 
-// Stats returns the table's counters.
+// Stats returns the table's counters. It does not wait for a writer.
 func (t *Table) Stats() Stats {
-	t.mu.Lock()
-	n := t.state.entries
-	t.mu.Unlock()
-	return Stats{Entries: uint64(n), Capacity: uint64(t.spec.MaxEntries),
+	return Stats{Entries: uint64(t.entries.Load()), Capacity: uint64(t.spec.MaxEntries),
 		Updates: t.updates.Load(), FailedUpdate: t.failed.Load(), Publications: t.pubs.Load()}
 }
 
@@ -537,6 +548,9 @@ func (t *Table) Readers() int {
 // still map the table keep their own mapping until they close. It is
 // idempotent.
 func (t *Table) Close() error {
+	t.qmu.Lock()
+	t.q.closed, t.q.pending = true, nil
+	t.qmu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {

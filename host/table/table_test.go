@@ -84,9 +84,9 @@ func TestSpecValidate(t *testing.T) {
 }
 
 func TestParseDecls(t *testing.T) {
-	specs := []table.Spec{
-		{Name: "flows", Kind: abi.TableHash, KeySize: 13, ValueSize: 8, MaxEntries: 100000},
-		{Name: "ports.v4", Kind: abi.TableArray, KeySize: 4, ValueSize: 2, MaxEntries: 65536},
+	specs := []table.Decl{
+		{Spec: table.Spec{Name: "flows", Kind: abi.TableHash, KeySize: 13, ValueSize: 8, MaxEntries: 100000}, Write: true},
+		{Spec: table.Spec{Name: "ports.v4", Kind: abi.TableArray, KeySize: 4, ValueSize: 2, MaxEntries: 65536}},
 	}
 	var sec []byte
 	for _, s := range specs {
@@ -102,7 +102,7 @@ func TestParseDecls(t *testing.T) {
 	if got, err := table.ParseDecls(nil); err != nil || got != nil {
 		t.Fatalf("empty section: %v, %v", got, err)
 	}
-	one := table.AppendDecl(nil, specs[0])
+	one := table.AppendDecl(nil, specs[1])
 	bad := []struct {
 		name string
 		b    []byte
@@ -110,15 +110,16 @@ func TestParseDecls(t *testing.T) {
 		{"truncated fixed part", one[:10]},
 		{"no NUL", one[:len(one)-1]},
 		{"version 2", func() []byte { b := bytes.Clone(one); b[0] = 2; return b }()},
-		{"flags set", func() []byte { b := bytes.Clone(one); b[abi.DeclFlags] = 1; return b }()},
+		{"unknown flag", func() []byte { b := bytes.Clone(one); b[abi.DeclFlags] = 2; return b }()},
+		{"writable counters", table.AppendDecl(nil, table.Decl{Spec: table.Spec{Name: "c", Kind: abi.TableCounters, KeySize: 4, ValueSize: 8, MaxEntries: 1}, Write: true})},
 		{"reserved set", func() []byte { b := bytes.Clone(one); b[abi.DeclReserved] = 1; return b }()},
 		{"duplicate", append(bytes.Clone(one), one...)},
-		{"bad sizes", table.AppendDecl(nil, table.Spec{Name: "x", Kind: abi.TableHash, KeySize: 0, ValueSize: 1, MaxEntries: 1})},
+		{"bad sizes", table.AppendDecl(nil, table.Decl{Spec: table.Spec{Name: "x", Kind: abi.TableHash, KeySize: 0, ValueSize: 1, MaxEntries: 1}})},
 		{"name too long", append(one[:abi.DeclFixedSize:abi.DeclFixedSize], append(bytes.Repeat([]byte("a"), 40), 0)...)},
 		{"too many", func() []byte {
 			var b []byte
 			for i := range abi.MaxTablesPerPlugin + 1 {
-				b = table.AppendDecl(b, table.Spec{Name: fmt.Sprint("t", i), Kind: abi.TableArray, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+				b = table.AppendDecl(b, table.Decl{Spec: table.Spec{Name: fmt.Sprint("t", i), Kind: abi.TableArray, KeySize: 4, ValueSize: 4, MaxEntries: 1}})
 			}
 			return b
 		}()},
@@ -133,9 +134,9 @@ func TestParseDecls(t *testing.T) {
 }
 
 func FuzzParseDecls(f *testing.F) {
-	f.Add(table.AppendDecl(nil, table.Spec{Name: "flows", Kind: abi.TableHash, KeySize: 16, ValueSize: 8, MaxEntries: 10}))
-	f.Add(table.AppendDecl(table.AppendDecl(nil, table.Spec{Name: "a", Kind: abi.TableArray, KeySize: 4, ValueSize: 4, MaxEntries: 3}),
-		table.Spec{Name: "b", Kind: abi.TableHash, KeySize: 1, ValueSize: 1, MaxEntries: 1}))
+	f.Add(table.AppendDecl(nil, table.Decl{Spec: table.Spec{Name: "flows", Kind: abi.TableHash, KeySize: 16, ValueSize: 8, MaxEntries: 10}}))
+	f.Add(table.AppendDecl(table.AppendDecl(nil, table.Decl{Spec: table.Spec{Name: "a", Kind: abi.TableArray, KeySize: 4, ValueSize: 4, MaxEntries: 3}}),
+		table.Decl{Spec: table.Spec{Name: "b", Kind: abi.TableHash, KeySize: 1, ValueSize: 1, MaxEntries: 1}, Write: true}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		specs, err := table.ParseDecls(b)
 		if err != nil {
@@ -505,5 +506,49 @@ func TestCountersRows(t *testing.T) {
 	}
 	if err := tb.Apply([]table.Op{{Delete: true, Key: []byte{1, 0, 0, 0}}}); !errors.Is(err, table.ErrReadOnly) {
 		t.Fatalf("delete: %v", err)
+	}
+}
+
+// TestEnqueue: changes a plugin queues are published by the host without
+// the plugin waiting, each on its own; the queue is bounded while a reader
+// holds a publication up.
+func TestEnqueue(t *testing.T) {
+	tb := newTable(t, table.Spec{Name: "q", Kind: abi.TableHash, KeySize: 8, ValueSize: 1, MaxEntries: table.MaxPending + 1})
+	var rd table.Reader
+	tb.AddReader(&rd)
+	rd.Enter() // a guest call in progress: the first publication waits for it
+	if err := tb.Enqueue(table.Op{Key: key8(0), Value: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	for tb.Stats().Publications == 0 { // the flusher flipped and now waits for rd
+		time.Sleep(50 * time.Microsecond)
+	}
+	for i := range table.MaxPending {
+		if err := tb.Enqueue(table.Op{Key: key8(uint64(i + 1)), Value: []byte{1}}); err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+	}
+	if err := tb.Enqueue(table.Op{Key: key8(1 << 40), Value: []byte{1}}); !errors.Is(err, table.ErrQueueFull) {
+		t.Fatalf("past MaxPending: %v", err)
+	}
+	if err := tb.Enqueue(table.Op{Key: key8(1), Value: []byte{1, 2}}); !errors.Is(err, table.ErrValSize) {
+		t.Fatalf("bad size: %v", err)
+	}
+	rd.Exit()
+	tb.Flush()
+	if got := tb.Stats().Entries; got != table.MaxPending+1 {
+		t.Fatalf("%d entries, want %d", got, table.MaxPending+1)
+	}
+	// A delete of a missing key is dropped alone; the rest of its batch lands.
+	failed := tb.Stats().FailedUpdate
+	tb.Enqueue(table.Op{Delete: true, Key: key8(1 << 41)})
+	tb.Enqueue(table.Op{Delete: true, Key: key8(0)})
+	tb.Flush()
+	if st := tb.Stats(); st.Entries != table.MaxPending || st.FailedUpdate != failed+1 {
+		t.Fatalf("stats %+v", st)
+	}
+	tb.Close()
+	if err := tb.Enqueue(table.Op{Key: key8(5), Value: []byte{1}}); !errors.Is(err, table.ErrClosed) {
+		t.Fatalf("after close: %v", err)
 	}
 }

@@ -13,12 +13,15 @@
  *        10.0.0.0 + (pseudo-random % the u32 at bytes 5..8); PASS if all
  *        matched, DROP otherwise.
  *   'c': add byte 2 to counter byte 1 of hits; PASS.
+ *   'p', 'd': put (key bytes 1..4, value 5..8) or delete (key 1..4) in
+ *        table index byte 9 through the host; the i32 result at bytes
+ *        20..23; PASS.
  *   'b': benchmark: run the u32 at bytes 1..4 lookups of keys 0..(u32 at
  *        bytes 5..8)-1 in kv, in a pseudo-random order (one xorshift
  *        sequence for the instance's life); PASS if all were found, DROP
  *        otherwise.
  */
-#define MW_TABLES 5
+#define MW_TABLES 6
 #include "memif_wasm.h"
 
 #ifndef KV_MAX
@@ -32,8 +35,9 @@ MW_TABLE_DECLARE(arr, MW_TABLE_ARRAY, 4, 4, 16);
 MW_TABLE_DECLARE(pfx4, MW_TABLE_LPM4, 4, 4, PFX_MAX);
 MW_TABLE_DECLARE(pfx6, MW_TABLE_LPM6, 16, 4, 64);
 MW_TABLE_DECLARE(hits, MW_TABLE_COUNTERS, 4, 8, 16);
+MW_TABLE_DECLARE_RW(wr, MW_TABLE_HASH, 4, 4, 2);
 
-static struct mw_table kv, arr, pfx4, pfx6, hits;
+static struct mw_table kv, arr, pfx4, pfx6, hits, wr;
 
 MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) {
 	(void)p;
@@ -43,6 +47,7 @@ MW_EXPORT("mw_init") int32_t mw_init(uint32_t p, uint32_t n) {
 	if (r == 0) r = mw_table_open(2, &pfx4);
 	if (r == 0) r = mw_table_open(3, &pfx6);
 	if (r == 0) r = mw_table_open(4, &hits);
+	if (r == 0) r = mw_table_open(5, &wr);
 	return r;
 }
 
@@ -119,6 +124,13 @@ MW_EXPORT("mw_process") int32_t mw_process(uint32_t n) {
 		case 'b':
 			d->verdict = bench(mw_le32(p + 1), mw_le32(p + 5));
 			break;
+		case 'p':
+		case 'd': {
+			int32_t r = p[0] == 'p' ? mw_table_put(p[9], p + 1, p + 5) : mw_table_delete(p[9], p + 1);
+			memcpy(p + 20, &r, 4);
+			d->verdict = MW_PASS;
+			break;
+		}
 		case 'c':
 			mw_counter_add(&hits, p[1], p[2]);
 			d->verdict = MW_PASS;

@@ -218,9 +218,15 @@ MW_EXPORT("mw_msgbuf") uint32_t mw_msgbuf(uint32_t len) {
 #define MW__STR(x) #x
 #define MW__XSTR(x) MW__STR(x)
 /* One declaration record in the memif_wasm.tables custom section. */
-#define MW_TABLE_DECLARE(name, kind, key_size, value_size, max_entries)               \
+#define MW_TABLE_DECLARE(name, kind, key_size, value_size, max_entries) \
+	MW__TABLE_RECORD(name, kind, 0, key_size, value_size, max_entries)
+/* MW_TABLE_DECLARE_RW declares a table this plugin also writes, with
+ * mw_table_put and mw_table_delete (hash, array and LPM kinds). */
+#define MW_TABLE_DECLARE_RW(name, kind, key_size, value_size, max_entries) \
+	MW__TABLE_RECORD(name, kind, 1, key_size, value_size, max_entries)
+#define MW__TABLE_RECORD(name, kind, flags, key_size, value_size, max_entries)        \
 	__asm__(".section .custom_section.memif_wasm.tables,\"\",@\n"                    \
-	        ".int8 1\n.int8 " MW__XSTR(kind) "\n.int8 0\n.int8 0\n"                   \
+	        ".int8 1\n.int8 " MW__XSTR(kind) "\n.int8 " #flags "\n.int8 0\n"          \
 	        ".int32 " MW__XSTR(key_size) "\n.int32 " MW__XSTR(value_size) "\n"        \
 	        ".int32 " MW__XSTR(max_entries) "\n.asciz \"" #name "\"\n"                \
 	        ".section .text,\"\",@\n")
@@ -378,6 +384,24 @@ static inline const void *mw_table_match(const struct mw_table *t, const void *a
 	}
 	return 0;
 }
+
+MW_IMPORT("table_put") int32_t mw__table_put(uint32_t index, const void *key, const void *value);
+MW_IMPORT("table_delete") int32_t mw__table_delete(uint32_t index, const void *key);
+
+/* mw_table_put asks the host to put key -> value into declared table index
+ * (declared with MW_TABLE_DECLARE_RW; an LPM key is the address then the
+ * prefix length byte). The change is queued and published by the host
+ * after the current call, to every worker at once: this call's lookups do
+ * not see it yet. 0, or -MW_EINVAL (not writable, bad prefix), -MW_ERANGE
+ * (array index), -MW_ENOMEM (the queue is full: retry on a later burst). A
+ * put the table cannot take when it is published (it is full) is dropped
+ * and counted as a failed update. */
+static inline int32_t mw_table_put(uint32_t index, const void *key, const void *value) {
+	return mw__table_put(index, key, value);
+}
+
+/* mw_table_delete queues the removal of key, as mw_table_put queues a put. */
+static inline int32_t mw_table_delete(uint32_t index, const void *key) { return mw__table_delete(index, key); }
 
 /* mw_counter_add adds delta to counter i of a counters table (this
  * worker's row: no other writer, no atomics needed); past the end it does
