@@ -85,7 +85,7 @@ type Table struct {
 
 	updates, failed, pubs atomic.Uint64
 	entries               atomic.Uint32 // t.state.entries, for Stats without waiting for a writer
-	release               func() // gives the table's pages back to whoever was charged
+	release               func()        // gives the table's pages back to whoever was charged
 }
 
 // counts are what the host knows of a copy without reading it back.
