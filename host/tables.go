@@ -121,7 +121,7 @@ func (in *Instance) mapTables(spans []span) error {
 				return fmt.Errorf("plugin %q: %w", in.mod.name, err)
 			}
 		}
-		if err := in.lm.res.MapShared(int(addr), int(size), t.FD(), off); err != nil {
+		if err := t.MapFD(func(fd int) error { return in.lm.res.MapShared(int(addr), int(size), fd, off) }); err != nil {
 			if row >= 0 {
 				t.ReleaseRow(row)
 			}

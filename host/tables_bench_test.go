@@ -71,7 +71,8 @@ func benchLookup(b *testing.B, keys uint64) {
 		m := load(b, e, wasm, &PluginConfig{TableScope: "bench"})
 		tb := kvTable(b, e, m, "kv")
 		fill(tb)
-		mem, err := mmap.MapFile(tb.FD(), int(tb.Layout().Bytes))
+		var mem []byte
+		err := tb.MapFD(func(fd int) (err error) { mem, err = mmap.MapFile(fd, int(tb.Layout().Bytes)); return err })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -161,7 +162,8 @@ func BenchmarkTableMatch(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/perCall, "ns/lookup")
 	})
 	b.Run("go-native-same-table", func(b *testing.B) {
-		mem, err := mmap.MapFile(tb.FD(), int(tb.Layout().Bytes))
+		var mem []byte
+		err := tb.MapFD(func(fd int) (err error) { mem, err = mmap.MapFile(fd, int(tb.Layout().Bytes)); return err })
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -205,6 +205,14 @@ func TestTableIncompatibleDeclaration(t *testing.T) {
 	if nt := kvTable(t, e, m2, "kv"); nt == kv || nt.Stats().Entries != 0 || nt.Spec().MaxEntries != 2048 {
 		t.Fatalf("fresh table: %v entries %d", nt.Spec(), nt.Stats().Entries)
 	}
+	// An instance of the old version made now (a restart) cannot map the
+	// replaced table: a clear error, never a closed descriptor's number.
+	if in, err := m.Instantiate(context.Background()); !errors.Is(err, table.ErrClosed) {
+		if in != nil {
+			in.Close(context.Background())
+		}
+		t.Fatalf("instance of the old version after the fresh table: %v", err)
+	}
 }
 
 // TestTablePlacementRefused: mw_table answers that the host must refuse.

@@ -65,8 +65,9 @@ type Stats struct {
 type Table struct {
 	spec Spec
 	lay  Layout
-	fd   int
-	mem  []byte // the host's own mapping; nil after Close
+	fdMu sync.RWMutex // Close takes it to close fd; MapFD holds it to use fd
+	fd   int          // -1 after Close
+	mem  []byte       // the host's own mapping; nil after Close
 
 	active *atomic.Uint32
 	gen    *atomic.Uint64
@@ -149,9 +150,18 @@ func (t *Table) Spec() Spec { return t.spec }
 // Layout returns the table's layout.
 func (t *Table) Layout() Layout { return t.lay }
 
-// FD is the table's memory file, to map into an instance; it stays open
-// until Close.
-func (t *Table) FD() int { return t.fd }
+// MapFD calls fn with the table's memory file, to map it into an
+// instance, or returns ErrClosed: a table closed (replaced by a fresh one)
+// since the module declaring it was admitted is never mapped by a number
+// that may name another file by now.
+func (t *Table) MapFD(fn func(fd int) error) error {
+	t.fdMu.RLock()
+	defer t.fdMu.RUnlock()
+	if t.fd < 0 {
+		return fmt.Errorf("table %q: %w", t.spec.Name, ErrClosed)
+	}
+	return fn(t.fd)
+}
 
 // AddReader registers r: from now on writers wait for it.
 func (t *Table) AddReader(r *Reader) {
@@ -557,7 +567,10 @@ func (t *Table) Close() error {
 		return nil
 	}
 	t.closed = true
+	t.fdMu.Lock()
 	err := errors.Join(mmap.UnmapFile(t.mem), mmap.Close(t.fd))
+	t.fd = -1
+	t.fdMu.Unlock()
 	t.mem = nil
 	if t.release != nil {
 		t.release()

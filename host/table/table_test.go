@@ -31,7 +31,8 @@ func newTable(t testing.TB, s table.Spec) *table.Table {
 // view maps the table's file as an instance would and opens it with the SDK.
 func view(t testing.TB, tb *table.Table) sdk.Table {
 	t.Helper()
-	b, err := mmap.MapFile(tb.FD(), int(tb.Layout().Bytes))
+	var b []byte
+	err := tb.MapFD(func(fd int) (err error) { b, err = mmap.MapFile(fd, int(tb.Layout().Bytes)); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +461,8 @@ func TestCountersRows(t *testing.T) {
 	if tb.Layout().GuestBytes != abi.WindowAlign || tb.Layout().Bytes != abi.MaxCounterRows*abi.WindowAlign {
 		t.Fatalf("layout %+v", tb.Layout())
 	}
-	mem, err := mmap.MapFile(tb.FD(), int(tb.Layout().Bytes))
+	var mem []byte
+	err := tb.MapFD(func(fd int) (err error) { mem, err = mmap.MapFile(fd, int(tb.Layout().Bytes)); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
