@@ -110,3 +110,25 @@ func TestLPMBadPrefixes(t *testing.T) {
 		t.Fatal("Lookup of an exact prefix")
 	}
 }
+
+// TestViewLookupsDoNotAllocate: the SDK's reads are what a Go guest would
+// run per packet.
+func TestViewLookupsDoNotAllocate(t *testing.T) {
+	h := newTable(t, table.Spec{Name: "h", Kind: abi.TableHash, KeySize: 8, ValueSize: 4, MaxEntries: 16})
+	l := newTable(t, table.Spec{Name: "l", Kind: abi.TableLPM6, KeySize: 16, ValueSize: 4, MaxEntries: 16})
+	if err := h.Apply([]table.Op{{Key: key8(1), Value: []byte{1, 2, 3, 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Apply([]table.Op{{Key: prefixKey(netip.MustParsePrefix("2001:db8::/32")), Value: []byte{1, 2, 3, 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	hv, lv := view(t, h), view(t, l)
+	k, a := key8(1), netip.MustParseAddr("2001:db8::1").AsSlice()
+	if n := testing.AllocsPerRun(100, func() {
+		if hv.Lookup(k) == nil || lv.Match(a) == nil {
+			t.Fatal("lookup failed")
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per lookup", n)
+	}
+}
