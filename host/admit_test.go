@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -241,5 +242,28 @@ func TestWASIHasNoFiles(t *testing.T) {
 	m := load(t, e, wasm, nil)
 	if !m.Info().WASI {
 		t.Fatal("WASI import not recorded")
+	}
+}
+
+// A plugin that refuses its config says why in its log; the refusal carries
+// those words, not only the errno (the C acl, as make plugins builds it).
+func TestInitRefusalCarriesGuestReason(t *testing.T) {
+	e, _ := newEngine(t)
+	wasm, err := os.ReadFile(hosttest.Built(t, "acl-c.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Load(context.Background(), "acl", wasm, &PluginConfig{Config: []byte("not rules")})
+	var ge *GuestError
+	if !errors.As(err, &ge) || ge.Op != abi.ExportInit || ge.Reason != "acl config: not an MWA1 config" {
+		t.Fatalf("err = %v, want mw_init's refusal with the acl's reason", err)
+	}
+	if !strings.Contains(err.Error(), "invalid argument: acl config: not an MWA1 config") {
+		t.Errorf("message %q lacks errno and reason", err.Error())
+	}
+	// Reasons do not leak into a later refusal that gave none.
+	_, err = e.Load(context.Background(), "test", hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{Config: []byte{0xff}})
+	if !errors.As(err, &ge) || ge.Reason != "" {
+		t.Errorf("silent refusal got reason %q", ge.Reason)
 	}
 }

@@ -55,6 +55,7 @@ func BenchmarkBurst(b *testing.B) {
 			return hosttest.C(b, readTestdata(b, "filter.c"), "-Wl,--max-memory=33554432")
 		}, &PluginConfig{MaxMemoryPages: 512}},
 		{"go-nop", func(b *testing.B) []byte { return hosttest.Go(b, readTestdata(b, "goguest.go.txt")) }, nil},
+		{"rust-filter", func(b *testing.B) []byte { return hosttest.Rust(b, readTestdata(b, "filter.rs")) }, nil},
 	}
 	for _, n := range []int{32, 256} {
 		for _, size := range []int{64, 1500} {

@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 
@@ -17,36 +18,31 @@ const (
 	DefaultMaxFrame   = 9216
 	DefaultHeadroom   = 128
 
-	// DefaultFuel is the fuel of one mw_process call. On the measurement
-	// machine (see the package documentation, "Budgets") the slowest code per
-	// unit of fuel burns about DefaultFuelPerMicrosecond units per µs, so a
-	// call that spends all of it returns within about 1 ms; the C acl spends
-	// 1.0e5 on a burst of 256 packets, the Go acl 1.8e6.
+	// DefaultFuel is the fuel of one mw_process call: a call that spends all
+	// of it at the slowest measured rate, DefaultFuelPerMicrosecond, returns
+	// within about 1 ms. What the example plugins spend is in README.md
+	// ("Sandbox budgets"), with the command that measures it.
 	DefaultFuel int64 = 1000 * DefaultFuelPerMicrosecond
 	// DefaultColdFuel is the fuel of the start function, _initialize, mw_init,
 	// mw_control and the state hooks. It is larger than DefaultFuel because a
-	// Go guest's runtime initialisation alone spends about 1.1e6, and a GC cycle
-	// in mw_window (the 16 MiB default window) ran past 1<<25 when Go code was
-	// charged per function rather than per block; these calls are off the
-	// packet path.
+	// Go guest initialises its runtime and may collect garbage in these
+	// calls; they are off the packet path.
 	DefaultColdFuel int64 = 1 << 28
 	// DefaultFuelPerMicrosecond is the measured worst-case rate (fuel per µs)
-	// the defaults are derived from.
+	// the defaults are derived from (BenchmarkFuelRate; README.md, "Sandbox
+	// budgets").
 	DefaultFuelPerMicrosecond = 5000
 	// DefaultWASIMaxBurst is PluginConfig.MaxBurst's default for a module
-	// that imports WASI (a Go guest). It was chosen when the rewriter charged
-	// each pass through a Go function's dispatch loop for the whole function
-	// (the Go acl then spent 1.35e7 on one 256-packet call, over DefaultFuel).
-	// Charged per block, the Go acl spends 1.8e6 on a 256-packet call and the
-	// same on four 64-packet calls, so 64 is now a conservative choice rather
-	// than a need.
+	// that imports WASI (a Go guest), whose fuel per packet is far higher than
+	// C's (README.md, "Sandbox budgets"): it keeps a whole call of the
+	// heaviest example Go plugin well inside DefaultFuel.
 	DefaultWASIMaxBurst = 64
 	// DefaultStack is the call stack one guest call may take, in the
 	// rewriter's per-frame estimate (64 bytes plus 8 per parameter and
-	// local): 256 KiB, 3,640 nested calls of a function with one parameter;
-	// every example plugin runs within 16 KiB. Before the stack budget only
+	// local). Every example plugin runs within a sixteenth of it (the
+	// plugins' end-to-end tests run them so). Before the stack budget only
 	// fuel bounded recursion, and wazero grew the guest's stack on the Go
-	// heap by doubling, up to 161 MB per fault.
+	// heap by doubling.
 	DefaultStack = fuel.DefaultStack
 	// DefaultMaxInstances bounds the live instances of one module (one per
 	// worker, plus one during a reload).
@@ -58,6 +54,10 @@ const (
 
 // PluginConfig is how one plugin runs. The zero value is the default.
 type PluginConfig struct {
+	// Logger receives the guest's log lines and stdout/stderr, so that
+	// they carry the caller's keys (the daemon's: tenant, interface,
+	// plugin). nil: the engine's logger with plugin set to the module name.
+	Logger *slog.Logger
 	// MaxMemoryPages caps the instance's linear memory (64 KiB pages). A module
 	// declaring a larger maximum is refused; one declaring none gets this cap.
 	// 0: DefaultPluginPages, never more than EngineConfig.MaxMemoryPages.

@@ -29,7 +29,9 @@
 // plugin's window when ChoosePlacement allows (no rings, page-aligned); chained
 // packets, packets in other regions and copy placement go through per-packet
 // slots at the end of the window. PluginStats count bytes copied per placement,
-// so zero-copy is measured, not assumed.
+// so zero-copy is measured, not assumed. A Burst's Observer (StageObserver),
+// when set, sees each plugin call's packets, verdicts and time, for packet
+// traces and captures; unset it costs one comparison per call.
 //
 // # Faults and reloads
 //
@@ -56,7 +58,9 @@
 // stage the position continues (or -1 for a new plugin). A continued stage
 // with the same module keeps its instance (and so the guest's state), its
 // counters, its fault and quarantine state and its mapped region; one with
-// another module is reloaded as Replace does it; old stages nobody continues
+// another module is reloaded: a new instance takes the old one's state
+// through the state hooks, the counters stay and the quarantine is lifted
+// (Replace is that reload for one stage, even with the same module); old stages nobody continues
 // are closed and their final counters returned (and kept in their Tenant's
 // totals), so a caller summing counters by plugin never goes backwards.
 // ReshapeAll does the same to every pipeline of an interface's workers, all
@@ -86,45 +90,41 @@
 // plus one per byte).
 //
 // Budgets per plugin (PluginConfig, defaulting to its Tenant's): Fuel per
-// mw_process call (DefaultFuel, 5e6), ColdFuel for the start function,
-// _initialize, mw_init, mw_control and the state hooks (DefaultColdFuel, 2^28:
-// a Go guest that runs a garbage collection in mw_window or mw_init spends
-// 5e7–1e8 as measured under the previous, per-function charging of Go code,
-// which over-charged it several times; these calls are rare and off the
-// packet path, and at the slowest measured rate one takes at most about
-// 54 ms), Stack for the call depth of every call (DefaultStack, 256 KiB of
-// frames as the rewriter estimates them, 64 bytes plus 8 per parameter and
-// local, taken by each function that calls and given back on its way out;
-// deeper nesting traps as a FaultStack; every example plugin passes its
-// end-to-end tests under 16 KiB), MaxMemoryPages, and MaxInstances. A Tenant
-// bounds the instances and pages of all its plugins together.
+// mw_process call (DefaultFuel), ColdFuel for the start function,
+// _initialize, mw_init, mw_control and the state hooks (DefaultColdFuel:
+// larger, because a Go guest may run its garbage collector in these calls;
+// they are rare and off the packet path), Stack for the call depth of every
+// call (DefaultStack, in frames as the rewriter estimates them: 64 bytes plus
+// 8 per parameter and local, taken by each function that calls and given
+// back on its way out; deeper nesting traps as a FaultStack),
+// MaxMemoryPages, and MaxInstances. A Tenant bounds the instances and pages
+// of all its plugins together.
 //
-// DefaultFuel is 1 ms at DefaultFuelPerMicrosecond (5,000 fuel per µs),
-// below the slowest code per unit of fuel measured: the measured rates
-// (BenchmarkFuelRate), the GC pause while a guest burns its whole budget
-// (BenchmarkGCPauseUnderHostileLoop), the fuel per packet of each example
-// plugin (TestE2EFuelPerPacket) and the cost of metering
-// (BenchmarkFuelOverhead) are in README.md's "Sandbox" tables, with
-// the commands that print them; they are kept there only, so that this
-// documentation does not drift from them. Go guests pay per block of code
-// they run, far more per packet than C; a module that imports WASI gets
-// 64-packet calls unless MaxBurst says otherwise.
+// DefaultFuel is 1 ms at DefaultFuelPerMicrosecond, below the slowest code
+// per unit of fuel measured. The measurements behind every default (the
+// fuel rates, BenchmarkFuelRate; the GC pause while a guest burns its whole
+// budget, BenchmarkGCPauseUnderHostileLoop; the fuel per packet of each
+// example plugin, TestE2EFuelPerPacket; the stack every example needs; the
+// cost of metering, BenchmarkFuelOverhead) are in README.md's "Sandbox"
+// tables, with the commands that print them, and only there, so that this
+// documentation cannot drift from them. Go guests pay per block of code they
+// run, far more per packet than C; a module that imports WASI gets
+// DefaultWASIMaxBurst-packet calls unless MaxBurst says otherwise.
 //
-// What fuel does not see, and what bounds it instead:
-//   - First touches of a page: a page fault costs 3–12 µs per 4 KiB on the
-//     VM (a 5e6 budget of memory.fill that starts on 1 MiB of fresh pages
-//     takes 3.5 ms, 1,500 fuel per µs). Pages a guest grows
-//     are populated by the host in Go (MADV_POPULATE_WRITE), where the GC can
-//     stop it; pages of the initial memory fault in wasm, at most once per
-//     instance, and faults back off and quarantine.
+// What fuel does not see, and what bounds it instead (README.md, "Sandbox
+// budgets", has the costs as measured; RATIONALE.md, "Why are page faults
+// and trap unwinding outside the fuel model?", the reasoning):
+//   - First touches of a page: a page fault costs microseconds per 4 KiB,
+//     so a budget spent on fresh pages takes longer than the 1 ms aim. Pages
+//     a guest grows are populated by the host in Go (MADV_POPULATE_WRITE),
+//     where the GC can stop it; pages of the initial memory fault in wasm, at
+//     most once per instance, and faults back off and quarantine.
 //   - The guest's call stack: wazero allocates it on the Go heap, outside
-//     the linear memory, and grows it by doubling up to 400 MB. The stack
-//     budget bounds it whatever the fuel: a runaway recursion leaves about
-//     414 KB per fault under the default (BenchmarkFaultGarbage), where
-//     with only fuel to stop it and a large fuel budget it took 161 MB.
-//   - The unwinding of a trap: wazero walks every live frame (0.1–0.35 µs
-//     each, in Go, where the GC can stop it); the default stack budget
-//     bounds that to about 3,600 frames.
+//     the linear memory, and grows it by doubling. The stack budget bounds it
+//     whatever the fuel (BenchmarkFaultGarbage reports what a runaway
+//     recursion leaves per fault).
+//   - The unwinding of a trap: wazero walks every live frame in Go, where the
+//     GC can stop it; the stack budget bounds the number of frames.
 //   - WASI's poll_oneoff does not sleep (no nanosleep is configured).
 //
 // # Tenants

@@ -53,6 +53,9 @@ type EngineConfig struct {
 // Clock is a source of the current time (see EngineConfig.Clock).
 type Clock interface{ Now() time.Time }
 
+// SystemClock is the Clock of the system's time, the default.
+var SystemClock Clock = systemClock{}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
@@ -141,7 +144,7 @@ func NewEngine(ctx context.Context, cfg *EngineConfig) (*Engine, error) {
 		e.cfg.LogRate = DefaultLogRate
 	}
 	if e.cfg.Clock == nil {
-		e.cfg.Clock = systemClock{}
+		e.cfg.Clock = SystemClock
 	}
 	e.logger = e.cfg.Logger
 	if e.logger == nil {
@@ -158,8 +161,9 @@ func NewEngine(ctx context.Context, cfg *EngineConfig) (*Engine, error) {
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCoreFeatures(api.CoreFeaturesV2).
 		WithMemoryLimitPages(e.cfg.MaxMemoryPages).
-		// Interrupting through the context costs ~850 ns per call and ~70 ns per
-		// loop iteration; runaway guests are bounded by injected fuel instead.
+		// Runaway guests are bounded by injected fuel, not by interrupting
+		// through the context, which costs every call and every loop
+		// (RATIONALE.md, "Why is a runaway guest stopped by fuel ...").
 		WithCloseOnContextDone(false).
 		WithCompilationCache(e.cache)
 	e.rt = wazero.NewRuntimeWithConfig(ctx, rc)

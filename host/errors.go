@@ -77,9 +77,17 @@ type GuestError struct {
 	Op     string
 	Errno  int32 // the -errno the guest returned, 0 for a trap
 	Err    error // the trap (from wazero) or the abi.Errno
+	// Reason is the guest's own account of a refusal: the last warning or
+	// error it logged (or wrote to stderr) during mw_init or mw_control
+	// before returning -errno, such as "config: acl rule 0: proto \"tpc\"".
+	// Empty when it said nothing.
+	Reason string
 }
 
 func (e *GuestError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("plugin %q: %s: %v: %s", e.Module, e.Op, e.Err, e.Reason)
+	}
 	return fmt.Sprintf("plugin %q: %s: %v", e.Module, e.Op, e.Err)
 }
 

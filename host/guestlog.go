@@ -31,6 +31,40 @@ type guestLog struct {
 	// fd_write would otherwise spend host time for free. Only the goroutine
 	// running the guest touches it.
 	fuel api.MutableGlobal
+
+	// reason is the last warning or error line (or stderr line) the guest
+	// wrote since clearReason, kept even when the bucket drops the line: a
+	// plugin that refuses its config or a control message says why there,
+	// and its errno alone ("invalid argument") does not. A fixed array, so
+	// keeping it allocates nothing.
+	reason    [maxLogLine]byte
+	reasonLen int
+}
+
+// clearReason forgets the last reason; call before a guest call whose
+// refusal should carry the guest's own words.
+func (g *guestLog) clearReason() {
+	g.mu.Lock()
+	g.reasonLen = 0
+	g.mu.Unlock()
+}
+
+// takeReason returns the guest's last warning or error since clearReason.
+func (g *guestLog) takeReason() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := string(g.reason[:g.reasonLen])
+	g.reasonLen = 0
+	return r
+}
+
+func (g *guestLog) keepReason(level slog.Level, msg []byte, source string) {
+	if level < slog.LevelWarn && source != "stderr" {
+		return
+	}
+	g.mu.Lock()
+	g.reasonLen = copy(g.reason[:], msg)
+	g.mu.Unlock()
 }
 
 // Fuel charged per guest log call or WASI write, and per byte written: about
@@ -75,6 +109,7 @@ func (g *guestLog) allow() (dropped uint64, ok bool) {
 
 // line logs one guest line from source if the bucket allows it.
 func (g *guestLog) line(level slog.Level, msg []byte, source string) {
+	g.keepReason(level, msg, source)
 	dropped, ok := g.allow()
 	if !ok {
 		return

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // TestGuestLogRateLimit: a guest's stdout is cut into lines, at most
@@ -14,7 +16,7 @@ import (
 // allocation (a flood must not feed the GC).
 func TestGuestLogRateLimit(t *testing.T) {
 	var out bytes.Buffer
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	g := newGuestLog(slog.New(slog.NewTextHandler(&out, nil)), 1, clock) // a line a second
 	w := g.writer("stdout")
 	for i := 0; i < DefaultLogBurst+7; i++ {

@@ -15,6 +15,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 // evilByte marks the first packet of a burst that makes a hostile.wat guest
@@ -246,7 +247,7 @@ func TestHostileInitializeAndStartLoops(t *testing.T) {
 // restart on fuel; the failure is counted as an init fault, backs off
 // exponentially, and quarantines the plugin after QuarantineFaults.
 func TestHostileInitLoopOnRestart(t *testing.T) {
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	e, _ := newEngineWith(t, clock)
 	wasm := hostileWAT(t, `(if (i64.gt_u (call $now) (i64.load (local.get $p))) (then (call $spin))) (i32.const 0)`, "unreachable")
 	deadline := time.Now().Add(300 * time.Millisecond)
@@ -287,7 +288,7 @@ func TestHostileInitLoopOnRestart(t *testing.T) {
 // TestQuarantine: repeated faults quarantine a plugin, its bursts get the
 // policy without restarts, and Unquarantine or Replace brings it back.
 func TestQuarantine(t *testing.T) {
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	e, _ := newEngineWith(t, clock)
 	m := load(t, e, hostileWAT(t, "", "unreachable"), &PluginConfig{QuarantineFaults: 2, FailOpen: true})
 	p := pipeline(t, m)

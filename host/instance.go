@@ -137,7 +137,11 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	}
 	lm := &linearMemory{res: res, mem: res.Bytes()}
 	in := &Instance{mod: m, lm: lm, mem: lm.mem, stack: make([]uint64, 2), booked: true}
-	in.log = newGuestLog(m.e.logger.With("plugin", m.name), m.e.cfg.LogRate, m.e.cfg.Clock)
+	gl := m.cfg.Logger
+	if gl == nil {
+		gl = m.e.logger.With("plugin", m.name)
+	}
+	in.log = newGuestLog(gl, m.e.cfg.LogRate, m.e.cfg.Clock)
 	in.ctx = context.WithValue(context.Background(), guestLogKey{}, in.log)
 	in.ctx = context.WithValue(in.ctx, instanceKey{}, in)
 
@@ -328,12 +332,13 @@ func (in *Instance) setup() error {
 	}
 	in.slots = in.window + uint32(c.mapArea())
 	n := copy(in.mem[in.msgbuf:], c.Config)
+	in.log.clearReason()
 	r, err := in.call(abi.ExportInit, in.msgbuf, uint32(n))
 	if err != nil {
 		return err
 	}
 	if r != 0 {
-		return &GuestError{Module: in.mod.name, Op: abi.ExportInit, Errno: r, Err: errnoOf(r)}
+		return &GuestError{Module: in.mod.name, Op: abi.ExportInit, Errno: r, Err: errnoOf(r), Reason: in.log.takeReason()}
 	}
 	return nil
 }
@@ -365,12 +370,13 @@ func (in *Instance) Control(msg, reply []byte) (int, error) {
 		return 0, ErrTooLarge
 	}
 	n := copy(in.mem[in.msgbuf:], msg)
+	in.log.clearReason()
 	r, err := in.call(abi.ExportControl, in.msgbuf, uint32(n))
 	if err != nil {
 		return 0, err
 	}
 	if r < 0 {
-		return 0, &GuestError{Module: in.mod.name, Op: abi.ExportControl, Errno: r, Err: abi.Errno(-r)}
+		return 0, &GuestError{Module: in.mod.name, Op: abi.ExportControl, Errno: r, Err: abi.Errno(-r), Reason: in.log.takeReason()}
 	}
 	if int(r) > in.mod.cfg.MsgBufSize {
 		return 0, in.layoutErr(abi.ExportControl, "reply length %d exceeds the message buffer", r)

@@ -47,6 +47,8 @@ type Burst struct {
 	Packets []Packet
 	IfIndex uint32 // ingress interface index, shown to the guest
 	Queue   uint16 // ingress queue, shown to the guest
+	// Observer, when set, sees each plugin call (see StageObserver).
+	Observer StageObserver
 }
 
 // Placement is how packet bytes reach the guest.

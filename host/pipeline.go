@@ -122,7 +122,7 @@ func (p *Pipeline) ProcessBurst(b *Burst) (r BurstResult) {
 	for off := 0; off < len(b.Packets); off += abi.MaxBurst {
 		// Indices are u16 and relative to the chunk, so any burst length works.
 		chunk := Burst{Packets: b.Packets[off:min(len(b.Packets), off+abi.MaxBurst)], IfIndex: b.IfIndex, Queue: b.Queue}
-		t := p.process(&chunk)
+		t := p.process(&chunk, b, off)
 		if off == 0 {
 			r.Start = t
 		}
@@ -136,7 +136,8 @@ func (p *Pipeline) ProcessBurst(b *Burst) (r BurstResult) {
 // (about half the cost of time.Now on a VM's kvm-clock).
 func (p *Pipeline) Elapsed() time.Duration { return time.Since(p.epoch) }
 
-func (p *Pipeline) process(b *Burst) (start time.Duration) {
+// process runs chunk, which is whole's packets from first on.
+func (p *Pipeline) process(b, whole *Burst, first int) (start time.Duration) {
 	start = p.Elapsed()
 	idx := p.idx[:0]
 	for i := range b.Packets {
@@ -153,12 +154,17 @@ func (p *Pipeline) process(b *Burst) (start time.Duration) {
 	// Each guest call is timed from the previous reading: one clock read
 	// per call, the host's hand-over between calls counted with them.
 	clock := start
-	for _, s := range p.stages {
+	for si, s := range p.stages {
 		if len(idx) == 0 {
 			break
 		}
 		for c := 0; c < len(idx); c += s.mod.cfg.MaxBurst {
-			clock = p.runStage(s, b, idx[c:min(len(idx), c+s.mod.cfg.MaxBurst)], now, clock)
+			call := idx[c:min(len(idx), c+s.mod.cfg.MaxBurst)]
+			before := clock
+			clock = p.runStage(s, b, call, now, clock)
+			if whole.Observer != nil {
+				p.observe(si, s, whole, first, call, clock-before)
+			}
 		}
 		next := p.next[:0]
 		for _, i := range idx {
@@ -408,78 +414,6 @@ func (p *Pipeline) stage(i int) (*stage, error) {
 		return nil, fmt.Errorf("host: no plugin %d in a pipeline of %d", i, len(p.stages))
 	}
 	return p.stages[i], nil
-}
-
-// Replace swaps plugin i for a new version between two bursts. The new
-// instance is created off the packet path; under the lock the region is
-// mapped into it, the old instance's state is handed over when both export
-// the state hooks, and the stage switches. The old instance is closed after
-// the switch. On error the old version keeps running.
-func (p *Pipeline) Replace(ctx context.Context, i int, m *Module) error {
-	in, err := m.Instantiate(ctx)
-	if err != nil {
-		return err
-	}
-	return p.swap(ctx, i, m, in)
-}
-
-// swap installs the prepared instance in as plugin i, or closes it on error.
-func (p *Pipeline) swap(ctx context.Context, i int, m *Module, in *Instance) error {
-	p.mu.Lock()
-	s, err := p.stage(i)
-	if err == nil && m.cfg.Tenant != p.tenant {
-		err = fmt.Errorf("host: plugin %q belongs to tenant %v, the pipeline to %v", m.name, m.cfg.Tenant, p.tenant)
-	}
-	if err != nil {
-		p.mu.Unlock()
-		in.Close(ctx)
-		return err
-	}
-	p.mapInto(in)
-	old := s.inst
-	if old != nil && old.stateSave != nil && in.stateLoad != nil {
-		state, err := old.SaveState()
-		if err == nil {
-			err = in.LoadState(state)
-		}
-		if err != nil {
-			p.mu.Unlock()
-			in.Close(ctx)
-			return fmt.Errorf("host: reload plugin %q: state hand-over: %w", s.mod.name, err)
-		}
-	}
-	s.mod, s.inst, s.fault = m, in, nil
-	s.unquarantine()
-	s.stats.Reloads++
-	p.mu.Unlock()
-	if old != nil {
-		old.Close(ctx)
-	}
-	return nil
-}
-
-// ReplaceAll reloads plugin i in every pipeline (one per worker): it first
-// instantiates the new version once per pipeline, so a module that cannot
-// start changes nothing, then swaps each pipeline between two of its bursts.
-// A state hand-over that fails leaves that pipeline on the old version; the
-// errors are joined.
-func ReplaceAll(ctx context.Context, pipelines []*Pipeline, i int, m *Module) error {
-	ins := make([]*Instance, 0, len(pipelines))
-	for range pipelines {
-		in, err := m.Instantiate(ctx)
-		if err != nil {
-			for _, in := range ins {
-				in.Close(ctx)
-			}
-			return err
-		}
-		ins = append(ins, in)
-	}
-	var errs []error
-	for k, p := range pipelines {
-		errs = append(errs, p.swap(ctx, i, m, ins[k]))
-	}
-	return errors.Join(errs...)
 }
 
 // ReadStats appends a copy of each plugin's counters, in pipeline order, to dst.

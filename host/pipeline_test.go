@@ -11,6 +11,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
+	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
 
 func TestVerdictsCopy(t *testing.T) {
@@ -129,7 +130,7 @@ func TestChainedAndTruncated(t *testing.T) {
 }
 
 func TestFaultsAndRestart(t *testing.T) {
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	e, _ := newEngineWith(t, clock)
 	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	for _, failOpen := range []bool{false, true} {
@@ -404,7 +405,7 @@ func TestDescriptorWords(t *testing.T) {
 // off by its fuel budget; the burst gets the fail policy, the fault says fuel,
 // and the plugin comes back.
 func TestFuelStopsRunawayGuest(t *testing.T) {
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	e, _ := newEngineWith(t, clock)
 	m := load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), &PluginConfig{Fuel: 1_000_000})
 	p := pipeline(t, m)
@@ -471,7 +472,9 @@ func TestLongBurstIsChunked(t *testing.T) {
 	}
 }
 
-func TestReplaceAll(t *testing.T) {
+// TestReshapeAllReloadsEveryPipeline: a new version of a plugin reaches every
+// worker's pipeline with its state, or, when it cannot start, none.
+func TestReshapeAllReloadsEveryPipeline(t *testing.T) {
 	e, _ := newEngine(t)
 	wasm := hosttest.Script(t, hosttest.ScriptOpts{})
 	m := load(t, e, wasm, nil)
@@ -483,7 +486,7 @@ func TestReplaceAll(t *testing.T) {
 		}
 		p.Process(&Burst{Packets: pkts})
 	}
-	if err := ReplaceAll(context.Background(), ps, 0, load(t, e, wasm, nil)); err != nil {
+	if _, err := ReshapeAll(context.Background(), ps, []*Module{load(t, e, wasm, nil)}, []int{0}); err != nil {
 		t.Fatal(err)
 	}
 	for k, p := range ps {
@@ -497,12 +500,12 @@ func TestReplaceAll(t *testing.T) {
 	// A version whose mw_init refuses its config never reaches any pipeline.
 	bad := load(t, e, wasm, nil)
 	bad.cfg.Config = []byte{0xff}
-	if err := ReplaceAll(context.Background(), ps, 0, bad); err == nil {
-		t.Fatal("ReplaceAll with a failing module succeeded")
+	if _, err := ReshapeAll(context.Background(), ps, []*Module{bad}, []int{0}); err == nil {
+		t.Fatal("ReshapeAll with a failing module succeeded")
 	}
 	for _, p := range ps {
 		if st := p.ReadStats(nil)[0]; st.Reloads != 1 {
-			t.Fatal("a failed ReplaceAll swapped a pipeline")
+			t.Fatal("a failed ReshapeAll swapped a pipeline")
 		}
 	}
 }
@@ -511,7 +514,7 @@ func TestReplaceAll(t *testing.T) {
 // instance running; a trap in mw_control faults it like a trap in a burst, and
 // the next burst after the backoff runs on a fresh instance.
 func TestControlFaults(t *testing.T) {
-	clock := newFakeClock()
+	clock := memiftest.NewClock()
 	e, _ := newEngineWith(t, clock)
 	p := pipeline(t, load(t, e, hosttest.Script(t, hosttest.ScriptOpts{}), nil))
 	reply := make([]byte, 64)

@@ -25,6 +25,7 @@ type Reshaping struct {
 	ins     [][]*Instance // [pipeline][position]: new instances, nil for kept stages
 	dropped []PluginStats
 	state   reshapeState
+	reload  int // a position reloaded even if its module stays (Replace), or -1
 }
 
 type reshapeState uint8
@@ -42,8 +43,7 @@ const (
 //   - from[i] = j, with mods[i] nil or stage j's module: stage j is kept as it
 //     is, with its instance, counters, fault and quarantine state and mapped
 //     region;
-//   - from[i] = j, with another module: stage j is reloaded as Replace does
-//     it: a new instance of mods[i] gets the old instance's state through
+//   - from[i] = j, with another module: stage j is reloaded: a new instance of mods[i] gets the old instance's state through
 //     mw_state_save/mw_state_load (when both export them), and the stage keeps
 //     its counters (Reloads counts one more) and loses its quarantine;
 //   - from[i] = -1: a new stage of mods[i], with a fresh instance.
@@ -53,10 +53,14 @@ const (
 // once per pipeline; on error none is left and the pipelines are untouched.
 // May return ErrClosed, ErrBudget or the errors of Module.Instantiate.
 func PrepareReshape(ctx context.Context, pipelines []*Pipeline, mods []*Module, from []int) (*Reshaping, error) {
+	return prepareReshape(ctx, pipelines, mods, from, -1)
+}
+
+func prepareReshape(ctx context.Context, pipelines []*Pipeline, mods []*Module, from []int, reload int) (*Reshaping, error) {
 	if len(mods) != len(from) {
 		return nil, fmt.Errorf("host: reshape: %d modules but %d origins", len(mods), len(from))
 	}
-	r := &Reshaping{pipes: slices.Clone(pipelines), mods: slices.Clone(mods), from: slices.Clone(from)}
+	r := &Reshaping{pipes: slices.Clone(pipelines), mods: slices.Clone(mods), from: slices.Clone(from), reload: reload}
 	for k, p := range pipelines {
 		old, err := p.modules()
 		if err != nil {
@@ -114,7 +118,7 @@ func PrepareReshape(ctx context.Context, pipelines []*Pipeline, mods []*Module, 
 // keeps reports whether position i keeps its old stage as it is.
 func (r *Reshaping) keeps(i int) bool {
 	j := r.from[i]
-	return j >= 0 && r.mods[i] == r.olds[j]
+	return j >= 0 && r.mods[i] == r.olds[j] && i != r.reload
 }
 
 // Commit applies the reshaping to every pipeline between two of its bursts,
@@ -350,6 +354,32 @@ func (p *Pipeline) modules() ([]*Module, error) {
 // returns the final counters of the stages it dropped (see Dropped).
 func (p *Pipeline) Reshape(ctx context.Context, mods []*Module, from []int) ([]PluginStats, error) {
 	return ReshapeAll(ctx, []*Pipeline{p}, mods, from)
+}
+
+// Replace reloads plugin i with m between two bursts: the Reshape that
+// continues every stage and gives stage i a new instance of m, with the old
+// instance's state handed over through the state hooks. Unlike Reshape it
+// reloads even when m is the module the stage runs, which is how an operator
+// restarts a plugin and lifts its quarantine. On error the old version keeps
+// running.
+func (p *Pipeline) Replace(ctx context.Context, i int, m *Module) error {
+	mods, err := p.modules()
+	if err != nil {
+		return err
+	}
+	if i < 0 || i >= len(mods) {
+		return fmt.Errorf("host: no plugin %d in a pipeline of %d", i, len(mods))
+	}
+	from := make([]int, len(mods))
+	for j := range from {
+		from[j] = j
+	}
+	mods[i] = m
+	r, err := prepareReshape(ctx, []*Pipeline{p}, mods, from, i)
+	if err != nil {
+		return err
+	}
+	return r.Commit(ctx)
 }
 
 // ReshapeAll changes the stages of every pipeline (one per worker, all

@@ -76,7 +76,7 @@ func TestReshapeKeepsStages(t *testing.T) {
 }
 
 // TestReshapeReloadsChangedModule: a position that continues a stage with
-// another module reloads it as Replace does: state handed over, counters
+// another module reloads it: state handed over, counters
 // carried, one reload counted.
 func TestReshapeReloadsChangedModule(t *testing.T) {
 	e, _ := newEngine(t)

@@ -200,14 +200,35 @@ type SocketConfig struct {
 	// HandshakeTimeout passes. Connections beyond it are closed at once
 	// (SocketStats.Overflow). 0 means DefaultMaxPendingConnections.
 	MaxPendingConnections int
+	// File is the owner, group and mode of a master's socket file, set
+	// before the first connection is accepted. The zero value leaves the
+	// file as created (the umask's mode, the process's user).
+	File SocketFile
 	// Logger receives connection events. nil discards them.
 	Logger *slog.Logger
+	// Clock tells the time to the log rate limits (a refused connection's
+	// line at most once per second per socket, an unreachable master's
+	// warning again every 30 s), so that tests can move it by hand. nil
+	// means the system clock.
+	Clock Clock
 }
+
+// Clock is a source of the current time (see SocketConfig.Clock).
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 // InterfaceConfig configures one memif interface. The zero value is a
 // slave with id 0, ethernet mode, one queue each way, 1024-slot rings and
 // 2048-byte buffers, in interrupt mode.
 type InterfaceConfig struct {
+	// LogAttrs are added to every line this interface logs (after the
+	// socket's "socket" and its own "id" and "role"), so that a caller can
+	// put its own keys on memif's lines: the daemon adds tenant and
+	// interface. Key-value pairs as slog.Logger.With takes them.
+	LogAttrs []any
 	// ID matches master and slave interfaces on one socket.
 	ID uint32
 	// Role: RoleSlave (default) connects, RoleMaster listens.
@@ -276,6 +297,9 @@ func (c SocketConfig) normalize() (SocketConfig, error) {
 	if len(c.Path) > 107 {
 		return c, fmt.Errorf("memif: socket path %q longer than 107 bytes: %w", c.Path, ErrInvalid)
 	}
+	if err := c.File.Validate(); err != nil {
+		return c, fmt.Errorf("memif: %w: %w", err, ErrInvalid)
+	}
 	if c.AppName == "" {
 		c.AppName = DefaultAppName
 	}
@@ -290,6 +314,9 @@ func (c SocketConfig) normalize() (SocketConfig, error) {
 	}
 	if c.MaxPendingConnections == 0 {
 		c.MaxPendingConnections = DefaultMaxPendingConnections
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
 	}
 	if c.MaxPendingConnections < 0 {
 		return c, fmt.Errorf("memif: max pending connections %d is negative: %w", c.MaxPendingConnections, ErrInvalid)

@@ -265,6 +265,17 @@ func (c *conn) finish(err error, up bool) {
 		i.mu.Unlock()
 	}
 	c.release()
+	if i == nil {
+		// Refused before it named an interface: anyone may connect, so
+		// these lines are rate-limited per socket. Logged before the
+		// peer hears of it, so that the line is never later than the
+		// DISCONNECT it explains.
+		level := slog.LevelDebug // a peer that hung up
+		if local && !errors.Is(err, ErrClosed) {
+			level = slog.LevelWarn
+		}
+		c.s.logs.log(c.log, level, "memif connection refused", "err", err)
+	}
 	if local {
 		// Code 0, as VPP and DPDK send: the reason says what happened.
 		var b [proto.Size]byte
@@ -274,14 +285,7 @@ func (c *conn) finish(err error, up bool) {
 	}
 	c.uc.Close()
 	switch {
-	case i == nil:
-		// Refused before it named an interface: anyone may connect, so
-		// these lines are rate-limited per socket.
-		level := slog.LevelDebug // a peer that hung up
-		if local && !errors.Is(err, ErrClosed) {
-			level = slog.LevelWarn
-		}
-		c.s.logs.log(c.log, level, "memif connection refused", "err", err)
+	case i == nil: // logged above
 	case up:
 		i.log.Info("memif disconnected", "err", err)
 		if cb := i.cfg.OnDisconnect; cb != nil {

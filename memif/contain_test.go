@@ -452,13 +452,33 @@ func (l *logRecorder) count(level slog.Level, msg string) int {
 	return n
 }
 
+// lastAttr returns attribute key of the last record at level with msg.
+func (l *logRecorder) lastAttr(level slog.Level, msg, key string) (v slog.Value, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.recs {
+		if r.Level == level && r.Message == msg {
+			v, ok = slog.Value{}, false
+			r.Attrs(func(a slog.Attr) bool {
+				if a.Key == key {
+					v, ok = a.Value, true
+				}
+				return true
+			})
+		}
+	}
+	return v, ok
+}
+
 // TestConnectionAttemptLogs (issue #9 case 7): a slave that cannot reach its
-// master says so at WARN once, not once per attempt; refusals of peers that
-// named no interface are rate-limited per socket.
+// master says so at WARN once, and again only after 30 s, not once per
+// attempt; refusals of peers that named no interface are logged once per
+// second per socket, the next line counting those it held back.
 func TestConnectionAttemptLogs(t *testing.T) {
 	rec := &logRecorder{}
+	clock := memiftest.NewClock()
 	path := memiftest.SocketPath(t)
-	ss, err := memif.NewSocket(memif.SocketConfig{Path: path, ReconnectInterval: 5 * time.Millisecond, Logger: slog.New(rec)})
+	ss, err := memif.NewSocket(memif.SocketConfig{Path: path, ReconnectInterval: 5 * time.Millisecond, Logger: slog.New(rec), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,12 +492,20 @@ func TestConnectionAttemptLogs(t *testing.T) {
 	if n := rec.count(slog.LevelWarn, msg); n != 1 {
 		t.Errorf("%d WARN lines for %d+ failed attempts, want 1", n, 10)
 	}
+	clock.Advance(30*time.Second - time.Nanosecond)
+	attempts := rec.count(slog.LevelDebug, msg)
+	waitFor(t, func() bool { return rec.count(slog.LevelDebug, msg) >= attempts+3 })
+	if n := rec.count(slog.LevelWarn, msg); n != 1 {
+		t.Errorf("%d WARN lines before 30 s had passed, want 1", n)
+	}
+	clock.Advance(time.Nanosecond)
+	waitFor(t, func() bool { return rec.count(slog.LevelWarn, msg) == 2 })
 	if err := slave.LastError(); err == nil || !strings.Contains(err.Error(), "connect to "+path) {
 		t.Errorf("LastError %v", err)
 	}
 	ss.Close()
 
-	ms, err := memif.NewSocket(memif.SocketConfig{Path: path, Logger: slog.New(rec)})
+	ms, err := memif.NewSocket(memif.SocketConfig{Path: path, Logger: slog.New(rec), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,13 +513,25 @@ func TestConnectionAttemptLogs(t *testing.T) {
 	if _, err := ms.NewInterface(memif.InterfaceConfig{Role: memif.RoleMaster, ID: 7}); err != nil {
 		t.Fatal(err)
 	}
-	for range 20 {
+	refuse := func() {
 		p := memiftest.DialRaw(t, path)
 		p.Expect(memiftest.TypeHello)
 		p.Send(memiftest.Init{Version: memiftest.Version, ID: 99})
 		p.ExpectDisconnect("no master interface with id 99")
 	}
-	if n := rec.count(slog.LevelWarn, "memif connection refused"); n < 1 || n > 2 {
-		t.Errorf("%d WARN lines for 20 refusals within a second, want 1 (or 2 across a second boundary)", n)
+	const refused = "memif connection refused"
+	for range 20 {
+		refuse()
+	}
+	if n := rec.count(slog.LevelWarn, refused); n != 1 {
+		t.Errorf("%d WARN lines for 20 refusals within a second, want 1", n)
+	}
+	clock.Advance(time.Second)
+	refuse()
+	if n := rec.count(slog.LevelWarn, refused); n != 2 {
+		t.Fatalf("%d WARN lines after a second, want 2", n)
+	}
+	if v, ok := rec.lastAttr(slog.LevelWarn, refused, "suppressed"); !ok || v.Int64() != 19 {
+		t.Errorf("the second line says %v (%v) suppressed, want 19", v, ok)
 	}
 }

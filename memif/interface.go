@@ -50,7 +50,7 @@ func newInterface(s *Socket, cfg InterfaceConfig) *Interface {
 	return &Interface{
 		s:       s,
 		cfg:     cfg,
-		log:     s.log.With("id", cfg.ID, "role", cfg.Role.String()),
+		log:     s.log.With("id", cfg.ID, "role", cfg.Role.String()).With(cfg.LogAttrs...),
 		changed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),

@@ -23,6 +23,7 @@ const (
 // the next line reports as "suppressed".
 type logLimiter struct {
 	mu         sync.Mutex
+	clock      Clock
 	interval   time.Duration
 	last       time.Time
 	suppressed int
@@ -33,7 +34,7 @@ func (l *logLimiter) log(lg *slog.Logger, level slog.Level, msg string, args ...
 		return
 	}
 	l.mu.Lock()
-	now := time.Now()
+	now := l.clock.Now()
 	if !l.last.IsZero() && now.Sub(l.last) < l.interval {
 		l.suppressed++
 		l.mu.Unlock()
@@ -59,10 +60,9 @@ type attemptLog struct {
 
 // changed reports whether outcome differs from the last one, or the same
 // outcome was last logged more than every ago (every 0: never again).
-func (a *attemptLog) changed(outcome string, every time.Duration) bool {
+func (a *attemptLog) changed(now time.Time, outcome string, every time.Duration) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := time.Now()
 	if outcome == a.last && (every == 0 || now.Sub(a.logged) < every) {
 		return false
 	}
@@ -83,7 +83,7 @@ func (i *Interface) attemptEnded(err error, refused bool) {
 	if refused {
 		level = slog.LevelWarn
 	}
-	if !i.attempts.changed(err.Error(), 0) {
+	if !i.attempts.changed(i.s.cfg.Clock.Now(), err.Error(), 0) {
 		level = slog.LevelDebug
 	}
 	i.log.Log(context.Background(), level, "memif connection attempt failed", "err", err)
@@ -92,7 +92,7 @@ func (i *Interface) attemptEnded(err error, refused bool) {
 // unreachable logs that a slave could not reach its master.
 func (i *Interface) unreachable(err error) {
 	level := slog.LevelDebug
-	if i.attempts.changed(err.Error(), unreachableLogInterval) {
+	if i.attempts.changed(i.s.cfg.Clock.Now(), err.Error(), unreachableLogInterval) {
 		level = slog.LevelWarn
 	}
 	i.log.Log(context.Background(), level, "memif cannot reach its master; retrying", "err", err, "interval", i.s.cfg.ReconnectInterval)

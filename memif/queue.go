@@ -105,9 +105,10 @@ type queue struct {
 }
 
 // queueCounters are plain fields, written only with q.mu held (every burst
-// holds it anyway) and read by Stats under the same mutex. An atomic
-// update costs ~20 ns on amd64 (a locked instruction) per counter per
-// burst, measured; the mutex the burst already takes costs nothing extra.
+// holds it anyway) and read by Stats under the same mutex: an atomic update
+// per counter per burst would cost a locked instruction each, where the
+// mutex the burst already takes costs nothing extra (RATIONALE.md, "Why are
+// memif queue counters plain fields under the burst mutex?").
 type queueCounters struct {
 	packets, bytes, ringFull, badDesc, intErrors uint64
 }

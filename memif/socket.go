@@ -59,7 +59,7 @@ func NewSocket(cfg SocketConfig) (*Socket, error) {
 		masters: make(map[uint32]*Interface),
 		slaves:  make(map[uint32]*Interface),
 		pending: make(map[*conn]struct{}),
-		logs:    logLimiter{interval: refusedLogInterval},
+		logs:    logLimiter{clock: cfg.Clock, interval: refusedLogInterval},
 	}, nil
 }
 
@@ -144,6 +144,12 @@ func (s *Socket) listen() error {
 			return fmt.Errorf("memif: cannot listen on %s: %w", path, ErrSocketInUse)
 		}
 		return fmt.Errorf("memif: cannot listen on %s: %w", path, unwrapOp(err))
+	}
+	// Before the first Accept: a peer that connects in between waits in the
+	// backlog and is served only if it may still write the file.
+	if err := s.cfg.File.Apply(path); err != nil {
+		ln.Close()
+		return fmt.Errorf("memif: cannot listen on %s: %w", path, err)
 	}
 	s.ln = ln
 	s.wg.Add(1)

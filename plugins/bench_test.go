@@ -19,21 +19,26 @@ import (
 func BenchmarkE2E(b *testing.B) {
 	goACL10, cACL10 := aclRules(990, 1000)
 	goACL1000, cACL1000 := aclRules(0, 1000)
+	bin10, bin1000 := string(cACLConfig(0, 1, cACL10...)), string(cACLConfig(0, 1, cACL1000...))
 	cases := []struct {
 		name, plugin, config string
-		c                    bool
+		lang                 string
 		fuel                 int64 // 0: the host's default
 	}{
-		{"pass-go", "pass", "", false, 0},
-		{"pass-c", "pass", "", true, 0},
-		{"macswap-go", "macswap", "", false, 0},
-		{"acl10-go", "acl", goACL10, false, 0},
-		{"acl10-c", "acl", string(cACLConfig(0, 1, cACL10...)), true, 0},
-		{"acl1000-go", "acl", goACL1000, false, 0},
+		{"pass-go", "pass", "", "go", 0},
+		{"pass-c", "pass", "", "c", 0},
+		{"pass-rust", "pass", "", "rust", 0},
+		{"macswap-go", "macswap", "", "go", 0},
+		{"macswap-rust", "macswap", "", "rust", 0},
+		{"acl10-go", "acl", goACL10, "go", 0},
+		{"acl10-c", "acl", bin10, "c", 0},
+		{"acl10-rust", "acl", bin10, "rust", 0},
+		{"acl1000-go", "acl", goACL1000, "go", 0},
 		// A scan of 1000 rules for 256 packets spends more than the host's
 		// default budget of one call (the point of the classifier).
-		{"acl1000-c", "acl", string(cACLConfig(0, 1, cACL1000...)), true, 1 << 32},
-		{"ratelimit-go", "ratelimit", `{"rate":1000000000,"burst":1000000}`, false, 0},
+		{"acl1000-c", "acl", bin1000, "c", 1 << 32},
+		{"acl1000-rust", "acl", bin1000, "rust", 1 << 32},
+		{"ratelimit-go", "ratelimit", `{"rate":1000000000,"burst":1000000}`, "go", 0},
 	}
 	// The last rule matches: the worst case for a scan.
 	frame := sdktest.Frame(b, eth(macA, macB, layers.EthernetTypeIPv4),
@@ -41,12 +46,7 @@ func BenchmarkE2E(b *testing.B) {
 		&layers.UDP{SrcPort: 1, DstPort: 1999})
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
-			var wasm []byte
-			if bc.c {
-				wasm = cPlugin(b, bc.plugin)
-			} else {
-				wasm = goPlugin(b, bc.plugin)
-			}
+			wasm := map[string]func(testing.TB, string) []byte{"go": goPlugin, "c": cPlugin, "rust": rustPlugin}[bc.lang](b, bc.plugin)
 			ctx := context.Background()
 			// Parsing and indexing 1000 JSON rules costs the Go acl more than
 			// 2^31 fuel under the host's metering (measured: 2^31 is not

@@ -124,6 +124,44 @@ func cPlugin(t testing.TB, name string) []byte {
 	})
 }
 
+// Debian's Rust toolchain, by path as plugins/Makefile calls it: a rustup
+// toolchain earlier on PATH may lack the wasm32 target.
+const (
+	debianCargo = "/usr/bin/cargo"
+	debianRustc = "/usr/bin/rustc"
+	rustTarget  = "wasm32-unknown-unknown"
+)
+
+// rustPlugin builds the crate plugins/<name>/rust as plugins/Makefile does.
+func rustPlugin(t testing.TB, name string) []byte {
+	t.Helper()
+	for _, tool := range []string{debianCargo, debianRustc} {
+		if _, err := os.Stat(tool); err != nil {
+			t.Skipf("%s not installed (make plugins installs Debian's rustc and cargo): cannot build the Rust plugins", tool)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/rustlib/" + rustTarget); err != nil {
+		t.Skip("libstd-rust-dev-wasm32 not installed (make plugins installs it): cannot build the Rust plugins")
+	}
+	ver, _ := exec.Command(debianRustc, "--version").Output()
+	args := []string{"build", "--offline", "--locked", "--release", "--target", rustTarget, "-p", name + "-rust"}
+	key := "rust-" + name + "-" + hashInputs(t, []string{name + "/rust/Cargo.toml", name + "/rust/src/*.rs",
+		"../sdk/rust/Cargo.toml", "../sdk/rust/src/*.rs", "Cargo.toml", "Cargo.lock"}, append(args, string(ver))...)
+	return cached(t, key, func(out string) error {
+		targetDir := filepath.Join(cacheDir(t), "rust-target")
+		cmd := exec.Command(debianCargo, append(args, "--target-dir", targetDir)...)
+		cmd.Env = append(os.Environ(), "RUSTC="+debianRustc)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return &buildError{err, string(msg)}
+		}
+		b, err := os.ReadFile(filepath.Join(targetDir, rustTarget, "release", strings.ReplaceAll(name, "-", "_")+"_rust.wasm"))
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, b, 0o644)
+	})
+}
+
 type buildError struct {
 	err error
 	out string

@@ -65,7 +65,7 @@ func pluginConfig(config string) *host.PluginConfig {
 	return &host.PluginConfig{Config: []byte(config), Stack: e2eStack}
 }
 
-const e2eStack = 16 << 10
+const e2eStack = host.DefaultStack / 16
 
 // run loads wasm with config into a one-plugin pipeline.
 func run(t *testing.T, name string, wasm []byte, config string) *host.Pipeline {
@@ -140,19 +140,19 @@ func eth(src, dst []byte, et layers.EthernetType) *layers.Ethernet {
 	return &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: et}
 }
 
-func udp4(t *testing.T, src, dst string, sport, dport layers.UDPPort) []byte {
+func udp4(t testing.TB, src, dst string, sport, dport layers.UDPPort) []byte {
 	return sdktest.Frame(t, eth(macA, macB, layers.EthernetTypeIPv4),
 		&layers.IPv4{Version: 4, IHL: 5, TTL: 9, Protocol: layers.IPProtocolUDP, SrcIP: sdktest.IP(src), DstIP: sdktest.IP(dst)},
 		&layers.UDP{SrcPort: sport, DstPort: dport}, gopacket.Payload("payload that makes the frame longer than sixty bytes"))
 }
 
-func tcp6(t *testing.T, src, dst string, sport, dport layers.TCPPort) []byte {
+func tcp6(t testing.TB, src, dst string, sport, dport layers.TCPPort) []byte {
 	return sdktest.Frame(t, eth(macA, macB, layers.EthernetTypeIPv6),
 		&layers.IPv6{Version: 6, HopLimit: 9, NextHeader: layers.IPProtocolTCP, SrcIP: sdktest.IP(src), DstIP: sdktest.IP(dst)},
 		&layers.TCP{SrcPort: sport, DstPort: dport, SYN: true})
 }
 
-func arpFrame(t *testing.T) []byte {
+func arpFrame(t testing.TB) []byte {
 	return sdktest.Frame(t, eth(macA, sdktest.MAC("ff:ff:ff:ff:ff:ff"), layers.EthernetTypeARP),
 		&layers.ARP{AddrType: 1, Protocol: 0x0800, HwAddressSize: 6, ProtAddressSize: 4, Operation: 1,
 			SourceHwAddress: macA, SourceProtAddress: []byte{10, 0, 0, 9}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 1}})
@@ -161,11 +161,12 @@ func arpFrame(t *testing.T) []byte {
 func TestE2EPassDrop(t *testing.T) {
 	frames := func() [][]byte { return [][]byte{udp4(t, "1.1.1.1", "2.2.2.2", 1, 2), arpFrame(t), {1, 2, 3}} }
 	for _, tc := range []struct {
-		name string
-		wasm func(testing.TB, string) []byte
-		want abi.Verdict
-	}{{"pass", goPlugin, abi.Pass}, {"pass", cPlugin, abi.Pass}, {"drop", goPlugin, abi.Drop}} {
-		t.Run(tc.name, func(t *testing.T) {
+		name, lang string
+		wasm       func(testing.TB, string) []byte
+		want       abi.Verdict
+	}{{"pass", "go", goPlugin, abi.Pass}, {"pass", "c", cPlugin, abi.Pass}, {"pass", "rust", rustPlugin, abi.Pass},
+		{"drop", "go", goPlugin, abi.Drop}} {
+		t.Run(tc.name+"-"+tc.lang, func(t *testing.T) {
 			p := run(t, tc.name, tc.wasm(t, tc.name), "")
 			fs := frames()
 			b := burst(fs...)
@@ -182,16 +183,23 @@ func TestE2EPassDrop(t *testing.T) {
 }
 
 func TestE2EMacswap(t *testing.T) {
-	p := run(t, "macswap", goPlugin(t, "macswap"), "")
-	f := udp4(t, "1.1.1.1", "2.2.2.2", 1, 2)
-	b := burst(f)
-	p.Process(b)
-	wantVerdicts(t, b, abi.TX)
-	got := b.Packets[0].Data()
-	if !bytes.Equal(got[:6], macA) || !bytes.Equal(got[6:12], macB) || !bytes.Equal(got[12:], f[12:]) {
-		t.Fatalf("reflected % x", got)
+	for _, tc := range []struct {
+		lang string
+		wasm func(testing.TB, string) []byte
+	}{{"go", goPlugin}, {"rust", rustPlugin}} {
+		t.Run(tc.lang, func(t *testing.T) {
+			p := run(t, "macswap", tc.wasm(t, "macswap"), "")
+			f := udp4(t, "1.1.1.1", "2.2.2.2", 1, 2)
+			b := burst(f, f[:13])
+			p.Process(b)
+			wantVerdicts(t, b, abi.TX, abi.Drop)
+			got := b.Packets[0].Data()
+			if !bytes.Equal(got[:6], macA) || !bytes.Equal(got[6:12], macB) || !bytes.Equal(got[12:], f[12:]) {
+				t.Fatalf("reflected % x", got)
+			}
+			noInvalid(t, p)
+		})
 	}
-	noInvalid(t, p)
 }
 
 func control(t *testing.T, p *host.Pipeline, msg string) []byte {
@@ -312,12 +320,22 @@ func cACLConfig(def, nonIP uint8, rules ...cRule) []byte {
 
 var anyPort = [2]uint16{0, 65535}
 
+// TestE2ECACL runs the acl twins with the binary configuration: C and Rust.
 func TestE2ECACL(t *testing.T) {
+	for _, tc := range []struct {
+		lang string
+		wasm func(testing.TB, string) []byte
+	}{{"c", cPlugin}, {"rust", rustPlugin}} {
+		t.Run(tc.lang, func(t *testing.T) { testBinaryACL(t, "acl-"+tc.lang, tc.wasm(t, "acl")) })
+	}
+}
+
+func testBinaryACL(t *testing.T, name string, wasm []byte) {
 	cfg := cACLConfig(0, 1,
 		cRule{allow: 1, family: 4, proto: 17, matchProto: 1, srcLen: 8, src: []byte{10}, sport: anyPort, dport: [2]uint16{53, 53}},
 		cRule{allow: 1, family: 6, proto: 6, matchProto: 1, dstLen: 16, dst: sdktest.IP("fd00::"), sport: anyPort, dport: [2]uint16{443, 443}},
 	)
-	p := run(t, "acl-c", cPlugin(t, "acl"), string(cfg))
+	p := run(t, name, wasm, string(cfg))
 	frames := [][]byte{
 		udp4(t, "10.1.1.1", "8.8.8.8", 40000, 53), udp4(t, "11.1.1.1", "8.8.8.8", 40000, 53),
 		tcp6(t, "2001:db8::1", "fd00::5", 40000, 443), tcp6(t, "2001:db8::1", "fd00::5", 40000, 80), arpFrame(t),
@@ -345,7 +363,31 @@ func TestE2ECACL(t *testing.T) {
 			t.Errorf("bad config % x: %v", bad, err)
 		}
 	}
+	// The refused replacements left the running rules alone.
+	b = burst(frames...)
+	p.Process(b)
+	wantVerdicts(t, b, abi.Drop, abi.Drop, abi.Pass, abi.Pass, abi.Pass)
 	noInvalid(t, p)
+
+	// A bad config refuses the module at load, with the guest's reason in the log.
+	_, err := getEngine(t).Load(context.Background(), name+"-bad", wasm, pluginConfig(string(cACLConfig(0, 0, cRule{family: 4, srcLen: 33}))))
+	var ge *host.GuestError
+	if !errors.As(err, &ge) || !errors.Is(err, abi.ErrInval) {
+		t.Fatalf("load with a bad config: %v", err)
+	}
+	if !logged(name+"-bad", "prefix length too long") {
+		t.Fatalf("the guest's reason is not in the host log:\n%s", guestLogs.String())
+	}
+}
+
+// logged reports whether the host logged a line from plugin that contains msg.
+func logged(plugin, msg string) bool {
+	for _, l := range strings.Split(guestLogs.String(), "\n") {
+		if strings.Contains(l, msg) && strings.Contains(l, "plugin="+plugin+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 func TestE2EICMPResponder(t *testing.T) {

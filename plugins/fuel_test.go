@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/host"
 )
 
 // TestE2EFuelPerPacket reports the fuel each plugin spends per packet on a
@@ -12,19 +13,17 @@ import (
 // without a fault on the host's default budget.
 func TestE2EFuelPerPacket(t *testing.T) {
 	a := udp4(t, "10.0.0.1", "2.2.2.2", 1, 2)
+	binACL := string(cACLConfig(1, 1, cRule{allow: 1, sport: anyPort, dport: [2]uint16{2, 2}}))
 	for _, tc := range []struct {
-		name, cfg string
-		c         bool
+		name, cfg, lang string
 	}{
-		{"pass", "", false}, {"pass", "", true}, {"macswap", "", false}, {"counter", "", false},
-		{"acl", `{"rules":[{"action":"allow","dport":"2"}]}`, false},
-		{"acl", string(cACLConfig(1, 1, cRule{allow: 1, sport: anyPort, dport: [2]uint16{2, 2}})), true},
-		{"ratelimit", `{"rate":1000}`, false},
+		{"pass", "", "go"}, {"pass", "", "c"}, {"pass", "", "rust"}, {"macswap", "", "go"}, {"macswap", "", "rust"},
+		{"counter", "", "go"},
+		{"acl", `{"rules":[{"action":"allow","dport":"2"}]}`, "go"}, {"acl", binACL, "c"}, {"acl", binACL, "rust"},
+		{"ratelimit", `{"rate":1000}`, "go"},
 	} {
-		wasm, lang := goPlugin, "go"
-		if tc.c {
-			wasm, lang = cPlugin, "c"
-		}
+		lang := tc.lang
+		wasm := map[string]func(testing.TB, string) []byte{"go": goPlugin, "c": cPlugin, "rust": rustPlugin}[lang]
 		p := run(t, tc.name, wasm(t, tc.name), tc.cfg)
 		fuelOf := func(n int) uint64 {
 			fr := make([][]byte, n)
@@ -43,6 +42,14 @@ func TestE2EFuelPerPacket(t *testing.T) {
 		if full <= one {
 			t.Fatalf("%s-%s: a full burst spent %d fuel, one packet %d", tc.name, lang, full, one)
 		}
-		t.Logf("%-10s %-2s fuel per burst of 1: %7d   per packet in a burst of 256: %6d", tc.name, lang, one, (full-one)/(abi.MaxBurst-1))
+		perPacket := (full - one) / (abi.MaxBurst - 1)
+		t.Logf("%-10s %-4s fuel per burst of 1: %7d   per packet in a burst of 256: %6d", tc.name, lang, one, perPacket)
+		// host.DefaultWASIMaxBurst's promise: a Go guest's whole call fits
+		// well inside the default budget (half of it, here).
+		if lang == "go" {
+			if call := one + perPacket*(host.DefaultWASIMaxBurst-1); call > uint64(host.DefaultFuel)/2 {
+				t.Errorf("%s-go: a call of %d packets spends %d fuel, over half of host.DefaultFuel (%d)", tc.name, host.DefaultWASIMaxBurst, call, host.DefaultFuel)
+			}
+		}
 	}
 }

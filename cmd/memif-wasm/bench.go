@@ -1,38 +1,33 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/bench"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 func init() {
-	register(command{name: "bench", summary: "print the side-by-side performance table (native vs C vs Go plugin, zero-copy vs copy)", run: benchMain})
+	program.Register(cli.Command{Name: "bench", Summary: "print the side-by-side performance table (native vs C vs Go vs Rust plugin, zero-copy vs copy)", Run: benchMain})
 }
 
-const benchUsage = "memif-wasm bench [--json] [--time D] [--repeat N] [--sizes 64,1500] [--queues 1,2] [--handlers native,c,go] [--placements zero-copy,copy]"
+const benchUsage = "memif-wasm bench [--json] [--duration D] [--repeat N] [--size 64,1500] [--queues 1,2] [--handlers native,c,go,rust] [--placements zero-copy,copy]"
 
 const benchDescription = `Measures the whole data plane in one process: a memif-wasm host (the same daemon
 'memif-wasm run' starts) on a memif interface whose PASSed packets go back out the
 same interface, and the built-in generator as its peer, sending as fast as the host
-takes frames. Each cell of the table runs for --time:
+takes frames. Each cell of the table runs for --duration:
 
   handler     native: no plugin (the host's own Go code passes every packet);
-              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm
+              c: plugins/build/pass-c.wasm; go: plugins/build/pass.wasm;
+              rust: plugins/build/pass-rust.wasm
   placement   zero-copy (the memif buffers mapped into the guest) or copy
   size        frame bytes
   queues      queue pairs, one host worker each
@@ -45,129 +40,94 @@ ring was full). Run it on an idle machine: the generator shares the CPUs.`
 
 const benchExamples = `memif-wasm bench --repeat 3           # the README's table (median of 3 runs per cell)
 memif-wasm bench --json > bench.json
-memif-wasm bench --time 300ms --sizes 64 --queues 1 --handlers native,c`
+memif-wasm bench --duration 300ms --size 64 --queues 1 --handlers native,c`
 
 func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench", benchUsage, benchDescription, benchExamples)
+	fs := cli.NewFlagSet("memif-wasm bench", benchUsage, benchDescription, benchExamples)
+	logFormat := logFormatFlag(fs)
 	jsonOut := fs.Bool("json", false, "print the rows as JSON")
-	cellTime := fs.Duration("time", time.Second, "how long each cell sends")
-	sizesF := fs.String("sizes", "64,1500", "frame sizes in bytes, comma-separated")
+	cellTime := fs.Duration("duration", time.Second, "how long each cell sends")
+	sizesF := fs.String("size", "64,1500", "frame sizes in bytes, comma-separated")
+	fs.Alias("time", "duration") // the names before flags were unified
+	fs.Alias("sizes", "size")
 	queuesF := fs.String("queues", "1,2", "queue pair counts, comma-separated")
-	handlersF := fs.String("handlers", "native,c,go", "handlers: native, c, go")
+	handlersF := fs.String("handlers", "native,c,go,rust", "handlers: native, c, go, rust")
 	placementsF := fs.String("placements", "zero-copy,copy", "placements for plugins: zero-copy, copy")
-	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm and pass.wasm are")
+	pluginsDir := fs.String("plugins-dir", "plugins/build", "where pass-c.wasm, pass.wasm and pass-rust.wasm are")
 	cFile := fs.String("c-plugin", "", "the C plugin (default PLUGINS-DIR/pass-c.wasm)")
 	goFile := fs.String("go-plugin", "", "the Go plugin (default PLUGINS-DIR/pass.wasm)")
+	rustFile := fs.String("rust-plugin", "", "the Rust plugin (default PLUGINS-DIR/pass-rust.wasm)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), `compiled-plugin cache ("" for none)`)
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
 	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
 	repeat := fs.Int("repeat", 1, "runs per cell; the row is the run with the median round-trip rate")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (every cell) to this file")
-	if code, done := fs.parse(args, stdout, stderr); done {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
+	logger, ok := warnLogger(*logFormat, stderr)
+	if !ok {
+		return fs.UsageError(stderr, "--log-format %q: want text or json", *logFormat)
+	}
 	if fs.NArg() > 0 {
-		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
+		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *cellTime <= 0 {
-		return fs.usageError(stderr, "--time %v: want a positive duration", *cellTime)
+		return fs.UsageError(stderr, "--duration %v: want a positive duration", *cellTime)
 	}
 	if *repeat < 1 || *repeat > 99 {
-		return fs.usageError(stderr, "--repeat %d: want 1..99", *repeat)
+		return fs.UsageError(stderr, "--repeat %d: want 1..99", *repeat)
 	}
-	sizes, err := parseIntList("--sizes", *sizesF, gen.MinSize, 9000)
+	sizes, err := bench.ParseInts("--size", *sizesF, gen.MinSize, 9000)
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
-	queues, err := parseIntList("--queues", *queuesF, 1, 8)
+	queues, err := bench.ParseInts("--queues", *queuesF, 1, 8)
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
-	handlerNames, err := parseWordList("--handlers", *handlersF, "native", "c", "go")
+	handlerNames, err := bench.ParseWords("--handlers", *handlersF, "native", "c", "go", "rust")
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
-	placements, err := parseWordList("--placements", *placementsF, "zero-copy", "copy")
+	placements, err := bench.ParseWords("--placements", *placementsF, "zero-copy", "copy")
 	if err != nil {
-		return fs.usageError(stderr, "%v", err)
+		return fs.UsageError(stderr, "%v", err)
 	}
-	if *cFile == "" {
-		*cFile = filepath.Join(*pluginsDir, "pass-c.wasm")
-	}
-	if *goFile == "" {
-		*goFile = filepath.Join(*pluginsDir, "pass.wasm")
-	}
-	var handlers []bench.Handler
-	for _, h := range handlerNames {
-		f := map[string]string{"native": "", "c": *cFile, "go": *goFile}[h]
-		if f != "" {
-			if _, err := os.Stat(f); err != nil {
-				fmt.Fprintf(stderr, "memif-wasm bench: %s plugin %s: %v (run make plugins first)\n", h, f, errors.Unwrap(err))
-				return exitFailure
-			}
-			if f, err = filepath.Abs(f); err != nil {
-				fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-				return exitFailure
-			}
-		}
-		handlers = append(handlers, bench.Handler{Name: h, File: f})
+	handlers, err := bench.Handlers(handlerNames, *pluginsDir, map[string]string{"c": *cFile, "go": *goFile, "rust": *rustFile})
+	if err != nil {
+		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
+		return cli.ExitFailure
 	}
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			fmt.Fprintf(stderr, "memif-wasm bench: --cpuprofile: %v\n", err)
-			return exitFailure
+			return cli.ExitFailure
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
 			fmt.Fprintf(stderr, "memif-wasm bench: --cpuprofile: %v\n", err)
-			return exitFailure
+			return cli.ExitFailure
 		}
 		defer pprof.StopCPUProfile()
 	}
-	dir, err := os.MkdirTemp("", "memif-wasm-bench")
-	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return exitFailure
-	}
-	defer os.RemoveAll(dir)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var rows []bench.Row
 	if !*jsonOut {
 		fmt.Fprintf(stdout, "memif-wasm bench: %v per cell, generator in the same process\n", *cellTime)
 	}
-	for _, h := range handlers {
-		pls := placements
-		if h.File == "" {
-			pls = []string{"-"} // no guest: nothing to place
-		}
-		for _, pl := range pls {
-			for _, size := range sizes {
-				for _, q := range queues {
-					if ctx.Err() != nil {
-						fmt.Fprintln(stderr, "memif-wasm bench: interrupted")
-						return exitFailure
-					}
-					var runs []bench.Row
-					for range *repeat {
-						row, err := bench.Run(ctx, bench.Cell{Dir: dir, CacheDir: *cacheDir, Fuel: *fuelBudget, Stack: *stackBudget,
-							Logger: logger, Handler: h, Placement: pl, Size: size, Queues: q, Time: *cellTime})
-						if err != nil {
-							fmt.Fprintf(stderr, "memif-wasm bench: %s/%s/%dB/%dq: %v\n", h.Name, pl, size, q, err)
-							return exitFailure
-						}
-						runs = append(runs, row)
-					}
-					// The median run: one machine hiccup does not make a row.
-					slices.SortFunc(runs, func(a, b bench.Row) int { return cmp.Compare(a.RoundTripPPS, b.RoundTripPPS) })
-					rows = append(rows, runs[len(runs)/2])
-					if !*jsonOut && isTerminal(stderr) {
-						fmt.Fprintf(stderr, "\r%d cells done\x1b[K", len(rows))
-					}
-				}
+	rows, err := bench.RunTable(ctx, bench.Table{
+		Base:     bench.Cell{CacheDir: *cacheDir, Fuel: *fuelBudget, Stack: *stackBudget, Logger: logger, Time: *cellTime},
+		Handlers: handlers, Placements: placements, Sizes: sizes, Queues: queues, Repeat: *repeat,
+		Done: func(n int) {
+			if !*jsonOut && isTerminal(stderr) {
+				fmt.Fprintf(stderr, "\r%d cells done\x1b[K", n)
 			}
-		}
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
+		return cli.ExitFailure
 	}
 	if !*jsonOut && isTerminal(stderr) {
 		fmt.Fprint(stderr, "\r\x1b[K")
@@ -176,36 +136,8 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(rows)
-		return exitOK
+		return cli.ExitOK
 	}
 	bench.WriteTable(stdout, rows)
-	return exitOK
-}
-
-func parseIntList(flag, s string, lo, hi int) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < lo || n > hi {
-			return nil, fmt.Errorf("%s %q: %q is not a number in %d..%d", flag, s, f, lo, hi)
-		}
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-func parseWordList(flag, s string, allowed ...string) ([]string, error) {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(allowed, f) {
-			return nil, fmt.Errorf("%s %q: %q is not one of %s", flag, s, f, strings.Join(allowed, ", "))
-		}
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	return out, nil
+	return cli.ExitOK
 }

@@ -8,25 +8,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/bench"
 )
 
-// A small table with WAT pass plugins standing in for C and Go: every cell measured,
+// A small table with WAT pass plugins standing in for C, Go and Rust: every cell measured,
 // every frame accounted for (what did not come back the host dropped, counted), and
 // zero-copy and copy really are what they say.
 func TestBenchTable(t *testing.T) {
 	pass := watPlugin(t, "1", "2")
 	code, stdout, stderr := runArgs(t, "bench", "--json", "--time", "150ms", "--sizes", "64,200", "--queues", "1",
-		"--c-plugin", pass, "--go-plugin", pass, "--cache-dir", "")
-	if code != exitOK {
+		"--c-plugin", pass, "--go-plugin", pass, "--rust-plugin", pass, "--cache-dir", "")
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	var rows []bench.Row
 	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
-	if len(rows) != 2+2*2*2 {
-		t.Fatalf("%d rows, want 10: %+v", len(rows), rows)
+	if len(rows) != 2+2*3*2 {
+		t.Fatalf("%d rows, want 14: %+v", len(rows), rows)
 	}
 	for _, r := range rows {
 		name := r.Handler + "/" + r.Placement
@@ -55,8 +56,8 @@ func TestBenchTable(t *testing.T) {
 			}
 		}
 	}
-	code, stdout, _ = runArgs(t, "bench", "--time", "50ms", "--repeat", "3", "--sizes", "64", "--queues", "2", "--handlers", "native")
-	if code != exitOK || !strings.Contains(stdout, "CPU ns/frame") || !strings.Contains(stdout, "native") {
+	code, stdout, _ = runArgs(t, "bench", "--duration", "50ms", "--repeat", "3", "--size", "64", "--queues", "2", "--handlers", "native")
+	if code != cli.ExitOK || !strings.Contains(stdout, "CPU ns/frame") || !strings.Contains(stdout, "native") {
 		t.Fatalf("text table, exit %d:\n%s", code, stdout)
 	}
 }
@@ -68,19 +69,19 @@ func TestBenchErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"bad size", []string{"--sizes", "64,abc"}, exitUsage, `"abc" is not a number`},
-		{"small size", []string{"--sizes", "10"}, exitUsage, "--sizes"},
-		{"bad queues", []string{"--queues", "0"}, exitUsage, "--queues"},
-		{"bad handler", []string{"--handlers", "rust"}, exitUsage, `"rust" is not one of native, c, go`},
-		{"bad placement", []string{"--placements", "magic"}, exitUsage, "--placements"},
-		{"bad time", []string{"--time", "-1s"}, exitUsage, "--time"},
-		{"bad repeat", []string{"--repeat", "0"}, exitUsage, "--repeat 0"},
-		{"negative stack", []string{"--handlers", "native", "--sizes", "64", "--queues", "1", "--stack", "-1"}, exitFailure, "stack: -1 is outside"},
-		{"missing plugin", []string{"--handlers", "c", "--plugins-dir", "/nonexistent"}, exitFailure,
+		{"bad size", []string{"--sizes", "64,abc"}, cli.ExitUsage, `"abc" is not a number`},
+		{"small size", []string{"--sizes", "10"}, cli.ExitUsage, "--size \"10\""},
+		{"bad queues", []string{"--queues", "0"}, cli.ExitUsage, "--queues"},
+		{"bad handler", []string{"--handlers", "ebpf"}, cli.ExitUsage, `"ebpf" is not one of native, c, go, rust`},
+		{"bad placement", []string{"--placements", "magic"}, cli.ExitUsage, "--placements"},
+		{"bad time", []string{"--time", "-1s"}, cli.ExitUsage, "--duration -1s"},
+		{"bad repeat", []string{"--repeat", "0"}, cli.ExitUsage, "--repeat 0"},
+		{"negative stack", []string{"--handlers", "native", "--sizes", "64", "--queues", "1", "--stack", "-1"}, cli.ExitFailure, "stack: -1 is outside"},
+		{"missing plugin", []string{"--handlers", "c", "--plugins-dir", "/nonexistent"}, cli.ExitFailure,
 			filepath.Join("/nonexistent", "pass-c.wasm")},
-		{"profile path", []string{"--handlers", "native", "--cpuprofile", "/nonexistent/cpu.prof"}, exitFailure, "--cpuprofile"},
+		{"profile path", []string{"--handlers", "native", "--cpuprofile", "/nonexistent/cpu.prof"}, cli.ExitFailure, "--cpuprofile"},
 		{"refused plugin", []string{"--handlers", "go", "--time", "50ms", "--sizes", "64", "--queues", "1", "--placements", "copy",
-			"--go-plugin", "WAT7", "--cache-dir", ""}, exitFailure, "version"},
+			"--go-plugin", "WAT7", "--cache-dir", ""}, cli.ExitFailure, "version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +106,7 @@ func TestBenchCPUProfile(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "cpu.prof")
 	code, stdout, stderr := runArgs(t, "bench", "--time", "100ms", "--sizes", "64", "--queues", "1", "--handlers", "native", "--cpuprofile", path)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	data, err := os.ReadFile(path)

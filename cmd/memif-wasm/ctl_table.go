@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 )
 
@@ -28,7 +29,7 @@ const ctlTableUsage = `
 func ctlTable(ctx context.Context, c *admin.Client, args []string, jsonOut bool, stdout, stderr io.Writer) int {
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "memif-wasm ctl table: %s\n%s\n", fmt.Sprintf(format, a...), strings.TrimPrefix(ctlTableUsage, "\n"))
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if len(args) == 0 {
 		return usage("a subcommand is required")
@@ -56,14 +57,14 @@ func ctlTable(ctx context.Context, c *admin.Client, args []string, jsonOut bool,
 		var ts []admin.TableInfo
 		if ts, err = c.Tables(ctx); err == nil && !jsonOut {
 			admin.WriteTables(stdout, ts)
-			return exitOK
+			return cli.ExitOK
 		}
 		out = ts
 	case "show":
 		var t *admin.TableInfo
 		if t, err = c.Table(ctx, ref); err == nil && !jsonOut {
 			admin.WriteTables(stdout, []admin.TableInfo{*t})
-			return exitOK
+			return cli.ExitOK
 		}
 		out = t
 	case "get":
@@ -71,10 +72,10 @@ func ctlTable(ctx context.Context, c *admin.Client, args []string, jsonOut bool,
 		if g, err = c.TableGet(ctx, ref, rest[1]); err == nil && !jsonOut {
 			if !g.Found {
 				fmt.Fprintln(stderr, "memif-wasm ctl: no such entry")
-				return exitFailure
+				return cli.ExitFailure
 			}
 			fmt.Fprintln(stdout, g.Value)
-			return exitOK
+			return cli.ExitOK
 		}
 		out = g
 	case "put", "delete":
@@ -90,36 +91,36 @@ func ctlTable(ctx context.Context, c *admin.Client, args []string, jsonOut bool,
 		var es []admin.TableEntry
 		if es, err = c.TableEntries(ctx, ref); err == nil && !jsonOut {
 			admin.WriteTableEntries(stdout, es)
-			return exitOK
+			return cli.ExitOK
 		}
 		out = es
 	case "load":
 		f, ferr := os.Open(rest[1])
 		if ferr != nil {
 			fmt.Fprintf(stderr, "memif-wasm ctl: %v\n", ferr)
-			return exitUsage
+			return cli.ExitUsage
 		}
 		ops, perr := admin.ReadTableOps(f, strings.HasSuffix(rest[1], ".csv"))
 		f.Close()
 		if perr != nil {
 			fmt.Fprintf(stderr, "memif-wasm ctl: %s: %v (nothing applied)\n", rest[1], perr)
-			return exitFailure
+			return cli.ExitFailure
 		}
 		out, err = c.TableOps(ctx, ref, ops)
 	}
 	if err != nil {
-		return ctlFail(stderr, err)
+		return ctlError(stdout, stderr, jsonOut, err)
 	}
 	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(out)
-		return exitOK
+		return cli.ExitOK
 	}
 	if r, ok := out.(*admin.TableOpsReply); ok {
 		fmt.Fprintf(stdout, "applied %d\n", r.Applied)
 	} else {
 		fmt.Fprintln(stdout, "ok")
 	}
-	return exitOK
+	return cli.ExitOK
 }

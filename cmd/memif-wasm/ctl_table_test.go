@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
+	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
@@ -43,7 +45,7 @@ tenants:
 	must := func(args ...string) string {
 		t.Helper()
 		code, out, e := ctl(t, admin, append([]string{"table"}, args...)...)
-		if code != exitOK {
+		if code != cli.ExitOK {
 			t.Fatalf("ctl table %v: %d %q %q", args, code, out, e)
 		}
 		return out
@@ -51,7 +53,7 @@ tenants:
 	fails := func(want string, args ...string) {
 		t.Helper()
 		code, out, e := ctl(t, admin, append([]string{"table"}, args...)...)
-		if code == exitOK || !strings.Contains(e, want) {
+		if code == cli.ExitOK || !strings.Contains(e, want) {
 			t.Fatalf("ctl table %v: %d %q %q, want a failure saying %q", args, code, out, e, want)
 		}
 	}
@@ -93,7 +95,7 @@ tenants:
 	if out := must("dump", "blue/north/routes"); strings.Count(out, "\n") != 201 || !strings.Contains(out, "0a00000120 01000000") {
 		t.Fatalf("dump: %d lines", strings.Count(out, "\n"))
 	}
-	if code, out, e := ctl(t, admin, "reload", "blue/north/route"); code != exitOK {
+	if code, out, e := ctl(t, admin, "reload", "blue/north/route"); code != cli.ExitOK {
 		t.Fatalf("reload: %d %q %q", code, out, e)
 	}
 	if out := must("get", "blue/north/routes", "ip4:10.0.2.7/32"); out != "02000000\n" {
@@ -113,7 +115,7 @@ tenants:
 	if out := must("list", "--json"); !strings.Contains(out, `"entries": 0`) {
 		t.Fatalf("list --json after clear:\n%s", out)
 	}
-	if code := bg.stop(t); code != exitOK {
+	if code := bg.stop(t); code != cli.ExitOK {
 		t.Fatalf("exit %d", code)
 	}
 }
@@ -132,10 +134,10 @@ func grepLines(s, sub string) string {
 func TestInspectTables(t *testing.T) {
 	route := hosttest.Built(t, "route-c.wasm")
 	var out, errb strings.Builder
-	if code := run(t.Context(), []string{"inspect", route, "--json"}, &out, &errb); code != exitOK {
+	if code := run(t.Context(), []string{"inspect", route, "--json"}, &out, &errb); code != cli.ExitOK {
 		t.Fatalf("inspect: %d %s", code, errb.String())
 	}
-	var rep inspectReport
+	var rep admin.InspectReport
 	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
 		t.Fatal(err)
 	}

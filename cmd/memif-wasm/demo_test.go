@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 )
 
 // The demo with the user's plugin: traffic flows, live lines, a summary table naming
@@ -21,7 +23,7 @@ func TestDemoUserPlugin(t *testing.T) {
 	tx := watPlugin(t, "1", "3")
 	code, stdout, stderr := runArgs(t, "demo", "--plugin", tx, "--duration", "400ms", "--interval", "100ms",
 		"--rate", "20000", "--cache-dir", "")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	for _, re := range []string{
@@ -45,7 +47,7 @@ func TestDemoTwoPlugins(t *testing.T) {
 	drop := watPlugin(t, "1", "1")
 	code, stdout, stderr := runArgs(t, "demo", "--plugin", drop, "--plugin", drop, "--duration", "200ms",
 		"--rate", "5000", "--metrics-addr", "", "--cache-dir", "")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if !strings.Contains(stdout, "p -> p-2") || !strings.Contains(stdout, "unexplained: 0") || strings.Contains(stdout, "metrics:") {
@@ -58,7 +60,7 @@ func TestDemoTwoPlugins(t *testing.T) {
 func TestDemoFaultingPlugin(t *testing.T) {
 	code, stdout, stderr := runArgs(t, "demo", "--plugin", watPlugin(t, "1", "trap"), "--duration", "200ms",
 		"--rate", "5000", "--metrics-addr", "", "--cache-dir", "")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, re := range []string{`plugin p: \d+ faults \(\d+ packets got its fail policy\), last: .*unreachable`, `unexplained: 0\n`} {
@@ -81,7 +83,7 @@ func TestDemoDefaultPipeline(t *testing.T) {
 	builtPlugin(t, "macswap.wasm")
 	code, stdout, stderr := runArgs(t, "demo", "--plugins-dir", dir, "--duration", "500ms", "--rate", "8000",
 		"--interval", "200ms", "--cache-dir", t.TempDir())
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"counter -> acl -> macswap", "unexplained: 0"} {
@@ -104,19 +106,19 @@ func TestDemoErrors(t *testing.T) {
 		want string
 	}{
 		{"missing plugin", func(t *testing.T) []string { return []string{"--plugin", filepath.Join(empty, "x.wasm")} },
-			exitFailure, "x.wasm: no such file"},
+			cli.ExitFailure, "x.wasm: no such file"},
 		{"no plugins built", func(t *testing.T) []string { return []string{"--plugins-dir", empty} },
-			exitFailure, "run make plugins first"},
+			cli.ExitFailure, "run make plugins first"},
 		{"refused plugin", func(t *testing.T) []string { return []string{"--plugin", watPlugin(t, "7", "2"), "--cache-dir", ""} },
-			exitFailure, "version"},
+			cli.ExitFailure, "version"},
 		{"not wasm", func(t *testing.T) []string {
 			p := filepath.Join(t.TempDir(), "n.wasm")
 			os.WriteFile(p, []byte("hello"), 0o644)
 			return []string{"--plugin", p, "--cache-dir", ""}
-		}, exitFailure, "n.wasm"},
+		}, cli.ExitFailure, "n.wasm"},
 		{"bad metrics address", func(t *testing.T) []string {
 			return []string{"--plugin", watPlugin(t, "1", "3"), "--metrics-addr", "256.0.0.1:1", "--cache-dir", ""}
-		}, exitFailure, "--metrics-addr 256.0.0.1:1"},
+		}, cli.ExitFailure, "metrics address 256.0.0.1:1"},
 		{"metrics address in use", func(t *testing.T) []string {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -124,14 +126,14 @@ func TestDemoErrors(t *testing.T) {
 			}
 			t.Cleanup(func() { ln.Close() })
 			return []string{"--plugin", watPlugin(t, "1", "3"), "--metrics-addr", ln.Addr().String(), "--cache-dir", ""}
-		}, exitFailure, "address already in use"},
-		{"zero duration", func(t *testing.T) []string { return []string{"--duration", "0s"} }, exitUsage, "--duration 0s"},
-		{"bad proto", func(t *testing.T) []string { return []string{"--proto", "sctp"} }, exitUsage, "sctp"},
+		}, cli.ExitFailure, "address already in use"},
+		{"zero duration", func(t *testing.T) []string { return []string{"--duration", "0s"} }, cli.ExitUsage, "--duration 0s"},
+		{"bad proto", func(t *testing.T) []string { return []string{"--proto", "sctp"} }, cli.ExitUsage, "sctp"},
 		{"negative stack", func(t *testing.T) []string {
 			return []string{"--plugin", watPlugin(t, "1", "3"), "--stack", "-1", "--cache-dir", ""}
 		},
-			exitFailure, "stack: -1 is outside"},
-		{"argument", func(t *testing.T) []string { return []string{"go"} }, exitUsage, `"go"`},
+			cli.ExitFailure, "stack: -1 is outside"},
+		{"argument", func(t *testing.T) []string { return []string{"go"} }, cli.ExitUsage, `"go"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,7 +210,7 @@ func TestDemoServesMetrics(t *testing.T) {
 	if !strings.Contains(body, "memif_wasm_") || !strings.Contains(body, `verdict="tx"`) {
 		t.Fatalf("metrics lack memif_wasm_* with tx verdicts:\n%.3000s", body)
 	}
-	if code := <-done; code != exitOK {
+	if code := <-done; code != cli.ExitOK {
 		t.Fatalf("demo exit %d; stderr:\n%s", code, errb.String())
 	}
 }

@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/bits"
 	"sync"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
 
 func init() {
-	register(command{name: "gen", summary: "traffic generator and sink against any memif peer", run: genMain})
+	program.Register(cli.Command{Name: "gen", Summary: "traffic generator and sink against any memif peer", Run: genMain})
 }
 
 const genUsage = "memif-wasm gen --socket PATH --role master|slave --id N [--rx-id N] [--rate PPS] [--count N | --duration D] [--size BYTES] [--json]"
@@ -44,7 +44,8 @@ type genReport struct {
 }
 
 func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("gen", genUsage, genDescription, genExamples)
+	fs := cli.NewFlagSet("memif-wasm gen", genUsage, genDescription, genExamples)
+	logFormat := logFormatFlag(fs)
 	socket := fs.String("socket", "", "memif control socket path (@name: abstract namespace) (required)")
 	role := fs.String("role", "slave", "gen's side: master (listens) or slave (connects)")
 	id := fs.Uint32("id", 0, "memif interface id to send on (and count on, without --rx-id)")
@@ -67,23 +68,27 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stall := fs.Duration("stall", gen.DefaultStall, "fail when the peer takes no frame, or the link stays down, for this long")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout (no progress line)")
 	quiet := fs.Bool("quiet", false, "no live progress line")
-	if code, done := fs.parse(args, stdout, stderr); done {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
 		return code
 	}
+	logger, ok := warnLogger(*logFormat, stderr)
+	if !ok {
+		return fs.UsageError(stderr, "--log-format %q: want text or json", *logFormat)
+	}
 	if fs.NArg() > 0 {
-		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
+		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *socket == "" {
-		return fs.usageError(stderr, "--socket is required")
+		return fs.UsageError(stderr, "--socket is required")
 	}
 	if fs.Changed("count") && fs.Changed("duration") {
-		return fs.usageError(stderr, "--count and --duration exclude each other")
+		return fs.UsageError(stderr, "--count and --duration exclude each other")
 	}
 	if fs.Changed("count") && *count == 0 {
-		return fs.usageError(stderr, "--count 0: want at least one frame")
+		return fs.UsageError(stderr, "--count 0: want at least one frame")
 	}
 	if fs.Changed("duration") && *duration <= 0 {
-		return fs.usageError(stderr, "--duration %v: want a positive duration", *duration)
+		return fs.UsageError(stderr, "--duration %v: want a positive duration", *duration)
 	}
 	cfg := gen.Config{
 		Socket: *socket, ID: *id, SeparateRx: fs.Changed("rx-id"), RxID: *rxID,
@@ -92,20 +97,20 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Burst: *burst, LinkTimeout: *linkTimeout, Settle: *settle, Drain: *drain, Stall: *stall,
 	}
 	if n := *ringSize; n < 2 || n > 1<<14 || n&(n-1) != 0 {
-		return fs.usageError(stderr, "--ring-size %d: want a power of two 2..16384", n)
+		return fs.UsageError(stderr, "--ring-size %d: want a power of two 2..16384", n)
 	}
 	cfg.Log2RingSize = uint8(bits.Len(uint(*ringSize)) - 1)
 	var err error
 	if err = cfg.Role.UnmarshalText([]byte(*role)); err != nil {
-		return fs.usageError(stderr, "--role: %v", err)
+		return fs.UsageError(stderr, "--role: %v", err)
 	}
 	if err = cfg.RxMode.UnmarshalText([]byte(*rxMode)); err != nil {
-		return fs.usageError(stderr, "--rx-mode: %v", err)
+		return fs.UsageError(stderr, "--rx-mode: %v", err)
 	}
 	if cfg.Proto, err = gen.ParseProto(*proto); err != nil {
-		return fs.usageError(stderr, "--proto: %v", err)
+		return fs.UsageError(stderr, "--proto: %v", err)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Logger = logger
 
 	live := !*jsonOut && !*quiet && isTerminal(stderr)
 	var mu sync.Mutex // the progress goroutine and the final newline
@@ -131,14 +136,14 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 		if jerr := enc.Encode(out); jerr != nil {
 			fmt.Fprintf(stderr, "memif-wasm gen: write report: %v\n", jerr)
-			return exitFailure
+			return cli.ExitFailure
 		}
 	} else if rep.Sent > 0 || rep.Received > 0 {
 		rep.WriteText(stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "memif-wasm gen: %v\n", err)
-		return exitFailure
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"github.com/memif-wasm/memif-wasm/memif/memiftest"
 )
@@ -14,7 +15,7 @@ func TestGenText(t *testing.T) {
 	path := memiftest.SocketPath(t)
 	(&memiftest.Reflector{}).Start(t, path, memif.RoleMaster, 4, -1, 1)
 	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--id", "4", "--count", "500", "--size", "200", "--ring-size", "256")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 	}
 	for _, want := range []string{"sent", "500 frames, 100000 bytes", "lost", "0 (0.000%)", "latency", "p99"} {
@@ -29,7 +30,7 @@ func TestGenJSON(t *testing.T) {
 	(&memiftest.Reflector{}).Start(t, path, memif.RoleSlave, 0, -1, 2)
 	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--role", "master", "--queues", "2",
 		"--count", "300", "--proto", "icmp", "--json")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 	}
 	var rep struct {
@@ -50,7 +51,7 @@ func TestGenJSON(t *testing.T) {
 func TestGenNoPeer(t *testing.T) {
 	path := memiftest.SocketPath(t)
 	code, stdout, stderr := runArgs(t, "gen", "--socket", path, "--link-timeout", "100ms", "--count", "1", "--json")
-	if code != exitFailure || !strings.Contains(stderr, path) {
+	if code != cli.ExitFailure || !strings.Contains(stderr, path) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 	var rep genReport
@@ -80,8 +81,8 @@ func TestGenUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := runArgs(t, append([]string{"gen"}, tt.args...)...)
-			if code != exitUsage || !strings.Contains(stderr, tt.want) {
-				t.Fatalf("exit %d, want %d; stderr lacks %q:\n%s", code, exitUsage, tt.want, stderr)
+			if code != cli.ExitUsage || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, want %d; stderr lacks %q:\n%s", code, cli.ExitUsage, tt.want, stderr)
 			}
 		})
 	}
@@ -90,7 +91,7 @@ func TestGenUsageErrors(t *testing.T) {
 // A value the library refuses: exit 1 with the field named.
 func TestGenBadSize(t *testing.T) {
 	code, _, stderr := runArgs(t, "gen", "--socket", memiftest.SocketPath(t), "--size", "32")
-	if code != exitFailure || !strings.Contains(stderr, "size 32") {
+	if code != cli.ExitFailure || !strings.Contains(stderr, "size 32") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
@@ -121,7 +122,7 @@ func TestGenLinkDrops(t *testing.T) {
 			link.Down()
 			link.Up(2)
 			r := <-res
-			if r.code != exitOK {
+			if r.code != cli.ExitOK {
 				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
 			}
 			if format == "text" {

@@ -6,12 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
+	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
 )
 
 func TestInspectAdmitted(t *testing.T) {
 	p := watPlugin(t, "1", "2")
 	code, stdout, stderr := runArgs(t, "inspect", p)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", code, stderr, stdout)
 	}
 	for _, want := range []string{"abi version  1", "min 288 pages (18.0 MiB), max 288 pages", "declared", "mw_process", "admitted     yes"} {
@@ -24,12 +27,12 @@ func TestInspectAdmitted(t *testing.T) {
 func TestInspectJSON(t *testing.T) {
 	p := watPlugin(t, "1", "2")
 	code, stdout, _ := runArgs(t, "inspect", "--json", p)
-	var rep inspectReport
+	var rep admin.InspectReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
 	wasm, _ := os.ReadFile(p)
-	if code != exitOK || !rep.Admitted || rep.ABIVersion != 1 || rep.Size != len(wasm) || len(rep.SHA256) != 64 ||
+	if code != cli.ExitOK || !rep.Admitted || rep.ABIVersion != 1 || rep.Size != len(wasm) || len(rep.SHA256) != 64 ||
 		rep.MemoryMax != 288 || !rep.MaxDeclared || rep.WASI || len(rep.Imports) != 0 || len(rep.Exports) != 7 {
 		t.Fatalf("exit %d, report %+v", code, rep)
 	}
@@ -55,11 +58,11 @@ func TestInspectRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"inspect", "--json"}, tt.args(t)...)
 			code, stdout, stderr := runArgs(t, args...)
-			var rep inspectReport
+			var rep admin.InspectReport
 			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 				t.Fatalf("not JSON: %v\n%s\n%s", err, stdout, stderr)
 			}
-			if code != exitFailure || rep.Admitted || rep.RefusalCode != tt.code || !strings.Contains(rep.Refusal, tt.want) || rep.Refusal == "" {
+			if code != cli.ExitFailure || rep.Admitted || rep.RefusalCode != tt.code || !strings.Contains(rep.Refusal, tt.want) || rep.Refusal == "" {
 				t.Fatalf("exit %d, code %q refusal %q; want exit 1, code %q mentioning %q", code, rep.RefusalCode, rep.Refusal, tt.code, tt.want)
 			}
 			textArgs := append([]string{"inspect"}, args[2:]...)
@@ -78,12 +81,12 @@ func TestInspectFileErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"missing file", []string{filepath.Join(dir, "nope.wasm")}, exitFailure, "nope.wasm: no such file"},
-		{"directory", []string{dir}, exitFailure, "not a regular file"},
-		{"no file", nil, exitUsage, "exactly one FILE.wasm"},
-		{"two files", []string{"a", "b"}, exitUsage, "exactly one FILE.wasm"},
-		{"bad max pages", []string{"--max-pages", "0", "a"}, exitUsage, "--max-pages 0"},
-		{"missing plugin config", []string{"--plugin-config", filepath.Join(dir, "cfg"), watPlugin(t, "1", "2")}, exitFailure, "--plugin-config"},
+		{"missing file", []string{filepath.Join(dir, "nope.wasm")}, cli.ExitFailure, "nope.wasm: no such file"},
+		{"directory", []string{dir}, cli.ExitFailure, "not a regular file"},
+		{"no file", nil, cli.ExitUsage, "exactly one FILE.wasm"},
+		{"two files", []string{"a", "b"}, cli.ExitUsage, "exactly one FILE.wasm"},
+		{"bad max pages", []string{"--max-pages", "0", "a"}, cli.ExitUsage, "--max-pages 0"},
+		{"missing plugin config", []string{"--plugin-config", filepath.Join(dir, "cfg"), watPlugin(t, "1", "2")}, cli.ExitFailure, "--plugin-config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,19 +99,11 @@ func TestInspectFileErrors(t *testing.T) {
 }
 
 // A C plugin built by make plugins. (Go guests take tens of seconds to compile under
-// -race on a loaded machine, so the WASI display is tested with groupImports below.)
+// -race on a loaded machine, so the WASI display is tested with admin's TestGroupImports.)
 func TestInspectCPlugin(t *testing.T) {
 	p := builtPlugin(t, "pass-c.wasm")
 	code, stdout, stderr := runArgs(t, "inspect", p)
-	if code != exitOK || !strings.Contains(stdout, "wasi         no") || !strings.Contains(stdout, "imports      none") {
+	if code != cli.ExitOK || !strings.Contains(stdout, "wasi         no") || !strings.Contains(stdout, "imports      none") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
-	}
-}
-
-func TestGroupImports(t *testing.T) {
-	got := groupImports([]string{"wasi_snapshot_preview1.fd_write", "memif_wasm.log", "wasi_snapshot_preview1.proc_exit", "odd"})
-	want := "wasi_snapshot_preview1: fd_write, proc_exit; memif_wasm: log; odd: "
-	if got != want {
-		t.Fatalf("got %q, want %q", got, want)
 	}
 }

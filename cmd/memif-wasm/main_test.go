@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"strings"
 	"testing"
+
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 )
 
 // runArgs runs the CLI with buffers and returns the exit code and both streams.
@@ -18,8 +19,8 @@ func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestDispatchNoArgs(t *testing.T) {
 	code, _, stderr := runArgs(t)
-	if code != exitUsage {
-		t.Fatalf("exit code %d, want %d", code, exitUsage)
+	if code != cli.ExitUsage {
+		t.Fatalf("exit code %d, want %d", code, cli.ExitUsage)
 	}
 	if !strings.Contains(stderr, "Usage:") {
 		t.Fatalf("stderr lacks usage:\n%s", stderr)
@@ -28,8 +29,8 @@ func TestDispatchNoArgs(t *testing.T) {
 
 func TestDispatchUnknownCommand(t *testing.T) {
 	code, _, stderr := runArgs(t, "frobnicate")
-	if code != exitUsage {
-		t.Fatalf("exit code %d, want %d", code, exitUsage)
+	if code != cli.ExitUsage {
+		t.Fatalf("exit code %d, want %d", code, cli.ExitUsage)
 	}
 	if !strings.Contains(stderr, `unknown command "frobnicate"`) {
 		t.Fatalf("stderr does not name the command:\n%s", stderr)
@@ -38,22 +39,23 @@ func TestDispatchUnknownCommand(t *testing.T) {
 
 func TestDispatchHelpListsEveryCommand(t *testing.T) {
 	code, stdout, _ := runArgs(t, "--help")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit code %d, want 0", code)
 	}
-	for name, c := range commands {
-		if !strings.Contains(stdout, name) || !strings.Contains(stdout, c.summary) {
-			t.Errorf("help lacks %q (%q):\n%s", name, c.summary, stdout)
+	for _, c := range program.Commands() {
+		if !strings.Contains(stdout, c.Name) || !strings.Contains(stdout, c.Summary) {
+			t.Errorf("help lacks %q (%q):\n%s", c.Name, c.Summary, stdout)
 		}
 	}
 }
 
 // Every registered command answers --help on stdout with usage and examples, and exits 0.
 func TestEveryCommandHelp(t *testing.T) {
-	for name := range commands {
+	for _, c := range program.Commands() {
+		name := c.Name
 		t.Run(name, func(t *testing.T) {
 			code, stdout, stderr := runArgs(t, name, "--help")
-			if code != exitOK {
+			if code != cli.ExitOK {
 				t.Fatalf("exit code %d, want 0; stderr:\n%s", code, stderr)
 			}
 			for _, want := range []string{"Usage:", "memif-wasm " + name, "Examples:"} {
@@ -62,37 +64,9 @@ func TestEveryCommandHelp(t *testing.T) {
 				}
 			}
 			code2, stdout2, _ := runArgs(t, "help", name)
-			if code2 != exitOK || stdout2 != stdout {
+			if code2 != cli.ExitOK || stdout2 != stdout {
 				t.Errorf("'help %s' differs from '%s --help' (exit %d)", name, name, code2)
 			}
 		})
 	}
-}
-
-func TestFlagSetUsageError(t *testing.T) {
-	fs := newFlagSet("x", "memif-wasm x --n N", "Does x.", "memif-wasm x --n 1")
-	fs.Int("n", 0, "a number")
-	var out, errb bytes.Buffer
-	code, done := fs.parse([]string{"--n", "abc"}, &out, &errb)
-	if !done || code != exitUsage {
-		t.Fatalf("parse = (%d, %v), want (%d, true)", code, done, exitUsage)
-	}
-	if !strings.Contains(errb.String(), "--n") || !strings.Contains(errb.String(), "abc") {
-		t.Fatalf("error does not name the flag and value:\n%s", errb.String())
-	}
-	if out.Len() != 0 {
-		t.Fatalf("stdout not empty: %q", out.String())
-	}
-}
-
-func TestRegisterRejectsDuplicates(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("duplicate register did not panic")
-		}
-	}()
-	c := command{name: "dup-test", summary: "x", run: func(context.Context, []string, io.Writer, io.Writer) int { return 0 }}
-	register(c)
-	defer delete(commands, "dup-test")
-	register(c)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
+	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
 	"github.com/memif-wasm/memif-wasm/memif/gen"
 )
@@ -131,7 +132,7 @@ func TestRunQuick(t *testing.T) {
 	if !strings.Contains(string(body), want) {
 		t.Errorf("/metrics lacks %q", want)
 	}
-	if code := bg.stop(t); code != exitOK {
+	if code := bg.stop(t); code != cli.ExitOK {
 		t.Fatalf("exit code %d; stderr:\n%s", code, bg.stderr.String())
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
@@ -171,35 +172,38 @@ tenants:
 	bg.waitAdmin(t, admin)
 
 	code, out, errs := ctl(t, admin, "list")
-	if code != exitOK || !strings.Contains(out, "blue") || !strings.Contains(out, "north") || !strings.Contains(out, "tx") {
+	if code != cli.ExitOK || !strings.Contains(out, "blue") || !strings.Contains(out, "north") || !strings.Contains(out, "tx") {
 		t.Fatalf("ctl list: %d\n%s%s\nrun stderr:\n%s", code, out, errs, bg.stderr.String())
 	}
 	code, out, _ = ctl(t, admin, "list", "--json")
-	var ts []struct{ Name string }
-	if code != exitOK || json.Unmarshal([]byte(out), &ts) != nil || len(ts) != 1 || ts[0].Name != "blue" {
+	var ts struct {
+		SchemaVersion int `json:"schema_version"`
+		Tenants       []struct{ Name string }
+	}
+	if code != cli.ExitOK || json.Unmarshal([]byte(out), &ts) != nil || ts.SchemaVersion != 1 || len(ts.Tenants) != 1 || ts.Tenants[0].Name != "blue" {
 		t.Errorf("ctl list --json: %d %s", code, out)
 	}
-	if code, out, _ := ctl(t, admin, "stats"); code != exitOK || !strings.Contains(out, "RX PKTS") || !strings.Contains(out, "TX") {
+	if code, out, _ := ctl(t, admin, "stats"); code != cli.ExitOK || !strings.Contains(out, "RX PKTS") || !strings.Contains(out, "TX") {
 		t.Errorf("ctl stats: %d\n%s", code, out)
 	}
-	if code, out, _ := ctl(t, admin, "show", "blue/north"); code != exitOK || !strings.Contains(out, "north (id 0, master") {
+	if code, out, _ := ctl(t, admin, "show", "blue/north"); code != cli.ExitOK || !strings.Contains(out, "north (id 0, master") {
 		t.Errorf("ctl show: %d\n%s", code, out)
 	}
-	if code, out, _ := ctl(t, admin, "control", "blue/north/tx", "hello"); code != exitOK || out != "hello\n" {
+	if code, out, _ := ctl(t, admin, "control", "blue/north/tx", "hello"); code != cli.ExitOK || out != "hello\n" {
 		t.Errorf("ctl control: %d %q", code, out)
 	}
-	if code, out, _ := ctl(t, admin, "reload", "blue/north/tx"); code != exitOK || !strings.Contains(out, "reloaded tx") {
+	if code, out, _ := ctl(t, admin, "reload", "blue/north/tx"); code != cli.ExitOK || !strings.Contains(out, "reloaded blue/north/tx") {
 		t.Errorf("ctl reload: %d %q", code, out)
 	}
-	if code, out, e := ctl(t, admin, "load", "blue/north", filepath.Join(dir, "drop.wasm"), "--index", "0"); code != exitOK {
+	if code, out, e := ctl(t, admin, "load", "blue/north", filepath.Join(dir, "drop.wasm"), "--index", "0"); code != cli.ExitOK {
 		t.Errorf("ctl load: %d %q %q", code, out, e)
 	}
-	if code, _, e := ctl(t, admin, "unload", "blue/north/drop"); code != exitOK {
+	if code, _, e := ctl(t, admin, "unload", "blue/north/drop"); code != cli.ExitOK {
 		t.Errorf("ctl unload: %d %q", code, e)
 	}
 
 	writeCfg("two")
-	if code, out, e := ctl(t, admin, "reload-config"); code != exitOK || !strings.Contains(out, "reload tenant blue interface north plugin tx") {
+	if code, out, e := ctl(t, admin, "reload-config"); code != cli.ExitOK || !strings.Contains(out, "reload tenant blue interface north plugin tx") {
 		t.Errorf("ctl reload-config: %d %q %q", code, out, e)
 	}
 	// SIGHUP does the same; the handler is installed before the admin socket
@@ -221,7 +225,7 @@ tenants:
 	if strings.Contains(bg.stderr.String(), "take effect at the next start") {
 		t.Errorf("a reload of an unchanged file warned about settings outside tenants:\n%s", bg.stderr.String())
 	}
-	if code := bg.stop(t); code != exitOK {
+	if code := bg.stop(t); code != cli.ExitOK {
 		t.Fatalf("exit %d", code)
 	}
 }
@@ -261,7 +265,7 @@ tenants:
 
 	writeCfg("        ring_size: 512\n")
 	code, out, e := ctl(t, admin, "reload-config")
-	if code != exitFailure || out != "" || strings.Count(e, "nope.wasm") != 1 {
+	if code != cli.ExitFailure || out != "" || strings.Count(e, "nope.wasm") != 1 {
 		t.Fatalf("ctl reload-config of a broken config: exit %d, stdout %q, stderr %q; want 1 and the error once", code, out, e)
 	}
 	if n := strings.Count(bg.stderr.String(), "nope.wasm"); n != 1 {
@@ -284,18 +288,18 @@ tenants:
 	if _, err := os.Stat(sock); err != nil {
 		t.Errorf("the memif socket is gone: %v", err)
 	}
-	if code, out, e := ctl(t, admin, "show", "blue/north"); code != exitOK || !strings.Contains(out, "north (id 0, master") {
+	if code, out, e := ctl(t, admin, "show", "blue/north"); code != cli.ExitOK || !strings.Contains(out, "north (id 0, master") {
 		t.Errorf("ctl show after failed reloads: %d %q %q", code, out, e)
 	}
 	code, out, _ = ctl(t, admin, "stats")
-	if code != exitOK || !strings.Contains(out, "config reloads: 0 ok, 2 failed") || !strings.Contains(out, "last failed config reload") || !strings.Contains(out, "nope.wasm") {
+	if code != cli.ExitOK || !strings.Contains(out, "config reloads: 0 ok, 2 failed") || !strings.Contains(out, "last failed config reload") || !strings.Contains(out, "nope.wasm") {
 		t.Errorf("ctl stats: %d\n%s", code, out)
 	}
 	writeCfg("")
-	if code, out, e := ctl(t, admin, "reload-config"); code != exitOK || out != "no changes\n" {
+	if code, out, e := ctl(t, admin, "reload-config"); code != cli.ExitOK || out != "no changes\n" {
 		t.Errorf("ctl reload-config of the running config: %d %q %q", code, out, e)
 	}
-	if code, out, _ := ctl(t, admin, "stats", "--json"); code != exitOK || !strings.Contains(out, `"ok": 1`) || !strings.Contains(out, `"failed": 2`) {
+	if code, out, _ := ctl(t, admin, "stats", "--json"); code != cli.ExitOK || !strings.Contains(out, `"ok": 1`) || !strings.Contains(out, `"failed": 2`) {
 		t.Errorf("ctl stats --json: %d\n%s", code, out)
 	}
 }
@@ -332,27 +336,27 @@ func TestRunBadInput(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"broken config", append([]string{"run", "--config", badCfg}, adm...), exitUsage, []string{"bad.yaml", "interfaces[0].ring_size", "1000 is not a power of two"}},
-		{"missing config", append([]string{"run", "--config", filepath.Join(dir, "nope.yaml")}, adm...), exitUsage, []string{"nope.yaml", "no such file"}},
-		{"missing plugin", quick("--plugin", filepath.Join(dir, "nope.wasm")), exitFailure, []string{"nope.wasm", "no such file"}},
-		{"plugin fails admission", quick("--plugin", garbage), exitFailure, []string{`plugin \"garbage\"`}},
-		{"socket path in use", append([]string{"run", "--socket", busy, "--role", "master", "--plugin", plugin}, adm...), exitFailure, []string{busy}},
-		{"metrics address in use", quick("--metrics-addr", taken.Addr().String()), exitFailure, []string{"metrics listener", "address already in use"}},
-		{"config and flags", append([]string{"run", "--config", badCfg, "--socket", "x"}, adm...), exitUsage, []string{"exclude each other"}},
-		{"nothing to run", append([]string{"run"}, adm...), exitUsage, []string{"give --config FILE"}},
-		{"bad role", quick("--role", "boss"), exitUsage, []string{"interfaces[0].role", `"boss"`}},
-		{"bad queues", quick("--queues", "300"), exitUsage, []string{"interfaces[0].queues"}},
-		{"extra plugin config", quick("--plugin-config", "x"), exitUsage, []string{"1 --plugin-config for 0 --plugin"}},
-		{"admin tcp without token", quick("--admin-tcp", "127.0.0.1:0"), exitUsage, []string{"admin.token_file"}},
-		{"missing token file", quick("--admin-tcp", "127.0.0.1:0", "--admin-token-file", filepath.Join(dir, "no-token")), exitFailure, []string{"token file", "no-token"}},
-		{"empty token file", quick("--admin-tcp", "127.0.0.1:0", "--admin-token-file", emptyToken), exitFailure, []string{"token file", "empty"}},
-		{"admin tcp not loopback", quick("--admin-tcp", "0.0.0.0:0", "--admin-token-file", emptyToken), exitUsage, []string{"admin.tcp", "not a loopback"}},
-		{"negative stack", quick("--plugin", plugin, "--stack", "-1"), exitUsage, []string{"plugins[0].stack", "-1 is outside", "the i-th --plugin"}},
-		{"stack over 2^31-1", quick("--plugin", plugin, "--stack", "2147483648"), exitUsage, []string{"plugins[0].stack", "2147483648 is outside"}},
-		{"tx retry time over 1s", quick("--tx-retry-time", "2s"), exitUsage, []string{"interfaces[0].tx_retry_time", "2s is outside 0s..1s", "the --socket flags"}},
-		{"negative tx retry time", quick("--tx-retry-time", "-1ms"), exitUsage, []string{"interfaces[0].tx_retry_time", "-1ms is outside"}},
-		{"tx retry time without unit", quick("--tx-retry-time", "5"), exitUsage, []string{"tx-retry-time", "missing unit"}},
-		{"extra argument", quick("extra"), exitUsage, []string{`unexpected argument "extra"`}},
+		{"broken config", append([]string{"run", "--config", badCfg}, adm...), cli.ExitUsage, []string{"bad.yaml", "interfaces[0].ring_size", "1000 is not a power of two"}},
+		{"missing config", append([]string{"run", "--config", filepath.Join(dir, "nope.yaml")}, adm...), cli.ExitUsage, []string{"nope.yaml", "no such file"}},
+		{"missing plugin", quick("--plugin", filepath.Join(dir, "nope.wasm")), cli.ExitFailure, []string{"nope.wasm", "no such file"}},
+		{"plugin fails admission", quick("--plugin", garbage), cli.ExitFailure, []string{`plugin \"garbage\"`}},
+		{"socket path in use", append([]string{"run", "--socket", busy, "--role", "master", "--plugin", plugin}, adm...), cli.ExitFailure, []string{busy}},
+		{"metrics address in use", quick("--metrics-addr", taken.Addr().String()), cli.ExitFailure, []string{"metrics listener", "address already in use"}},
+		{"config and flags", append([]string{"run", "--config", badCfg, "--socket", "x"}, adm...), cli.ExitUsage, []string{"exclude each other"}},
+		{"nothing to run", append([]string{"run"}, adm...), cli.ExitUsage, []string{"give --config FILE"}},
+		{"bad role", quick("--role", "boss"), cli.ExitUsage, []string{"interfaces[0].role", `"boss"`}},
+		{"bad queues", quick("--queues", "300"), cli.ExitUsage, []string{"interfaces[0].queues"}},
+		{"extra plugin config", quick("--plugin-config", "x"), cli.ExitUsage, []string{"1 --plugin-config for 0 --plugin"}},
+		{"admin tcp without token", quick("--admin-tcp", "127.0.0.1:0"), cli.ExitUsage, []string{"admin.token_file"}},
+		{"missing token file", quick("--admin-tcp", "127.0.0.1:0", "--admin-token-file", filepath.Join(dir, "no-token")), cli.ExitFailure, []string{"token file", "no-token"}},
+		{"empty token file", quick("--admin-tcp", "127.0.0.1:0", "--admin-token-file", emptyToken), cli.ExitFailure, []string{"token file", "empty"}},
+		{"admin tcp not loopback", quick("--admin-tcp", "0.0.0.0:0", "--admin-token-file", emptyToken), cli.ExitUsage, []string{"admin.tcp", "not a loopback"}},
+		{"negative stack", quick("--plugin", plugin, "--stack", "-1"), cli.ExitUsage, []string{"plugins[0].stack", "-1 is outside", "the i-th --plugin"}},
+		{"stack over 2^31-1", quick("--plugin", plugin, "--stack", "2147483648"), cli.ExitUsage, []string{"plugins[0].stack", "2147483648 is outside"}},
+		{"tx retry time over 1s", quick("--tx-retry-time", "2s"), cli.ExitUsage, []string{"interfaces[0].tx_retry_time", "2s is outside 0s..1s", "the --socket flags"}},
+		{"negative tx retry time", quick("--tx-retry-time", "-1ms"), cli.ExitUsage, []string{"interfaces[0].tx_retry_time", "-1ms is outside"}},
+		{"tx retry time without unit", quick("--tx-retry-time", "5"), cli.ExitUsage, []string{"tx-retry-time", "missing unit"}},
+		{"extra argument", quick("extra"), cli.ExitUsage, []string{`unexpected argument "extra"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,27 +379,27 @@ func TestRunBadInput(t *testing.T) {
 func TestCtlErrors(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")
-	if code, _, e := ctl(t, sock, "list"); code != exitFailure || !strings.Contains(e, "is 'memif-wasm run' running") {
+	if code, _, e := ctl(t, sock, "list"); code != cli.ExitFailure || !strings.Contains(e, "is 'memif-wasm run' running") {
 		t.Errorf("no daemon: %d %q", code, e)
 	}
 	for _, args := range [][]string{{}, {"frob"}, {"show"}, {"show", "a"}, {"reload", "a/b"}, {"control", "a/b/c"}, {"unload", "a//c"}} {
-		if code, _, e := ctl(t, sock, args...); code != exitUsage || !strings.Contains(e, "Usage:") {
+		if code, _, e := ctl(t, sock, args...); code != cli.ExitUsage || !strings.Contains(e, "Usage:") {
 			t.Errorf("ctl %v: %d %q", args, code, e)
 		}
 	}
 	plugin := hosttest.Build(t, dir, "tx", int(abi.TX), 0)
 	bg := startRun(t, "run", "--socket", filepath.Join(dir, "m.sock"), "--role", "master", "--plugin", plugin, "--admin-socket", sock)
 	bg.waitAdmin(t, sock)
-	if code, _, e := ctl(t, sock, "reload", "default/memif0/nope"); code != exitFailure || !strings.Contains(e, `no plugin "nope"`) {
+	if code, _, e := ctl(t, sock, "reload", "default/memif0/nope"); code != cli.ExitFailure || !strings.Contains(e, `no plugin "nope"`) {
 		t.Errorf("unknown plugin: %d %q\nrun stderr:\n%s", code, e, bg.stderr.String())
 	}
-	if code, _, e := ctl(t, sock, "show", "nope/memif0"); code != exitFailure || !strings.Contains(e, `no tenant "nope"`) {
+	if code, _, e := ctl(t, sock, "show", "nope/memif0"); code != cli.ExitFailure || !strings.Contains(e, `no tenant "nope"`) {
 		t.Errorf("unknown tenant: %d %q", code, e)
 	}
-	if code, _, e := ctl(t, sock, "load", "default/memif0", filepath.Join(dir, "missing.wasm")); code != exitFailure || !strings.Contains(e, "no such file") {
+	if code, _, e := ctl(t, sock, "load", "default/memif0", filepath.Join(dir, "missing.wasm")); code != cli.ExitFailure || !strings.Contains(e, "no such file") {
 		t.Errorf("load missing: %d %q", code, e)
 	}
-	if code, _, e := ctl(t, sock, "reload-config"); code != exitFailure || !strings.Contains(e, "without a config file") {
+	if code, _, e := ctl(t, sock, "reload-config"); code != cli.ExitFailure || !strings.Contains(e, "without a config file") {
 		t.Errorf("reload-config without file: %d %q", code, e)
 	}
 }
@@ -436,7 +440,7 @@ func TestRunACLControl(t *testing.T) {
 		t.Fatalf("before the rule: %+v, %v", rep, err)
 	}
 	code, out, e := ctl(t, adm, "control", "default/memif0/acl-c", "@"+rules)
-	if code != exitOK || out != "4 bytes: 01000000\n" {
+	if code != cli.ExitOK || out != "4 bytes: 01000000\n" {
 		t.Fatalf("ctl control: %d %q %s", code, out, e)
 	}
 	rep, err = gen.Run(ctx, gen.Config{Socket: sock, Count: 500, Rate: 20000, Drain: 300 * time.Millisecond})
@@ -448,16 +452,16 @@ func TestRunACLControl(t *testing.T) {
 		Tenants []struct {
 			Interfaces []struct {
 				Plugins []struct {
-					Name  string
-					Stats struct{ Verdicts []uint64 }
+					Name     string
+					Verdicts map[string]uint64
 				}
 			}
 		}
 	}
-	if code != exitOK || json.Unmarshal([]byte(out), &s) != nil {
+	if code != cli.ExitOK || json.Unmarshal([]byte(out), &s) != nil {
 		t.Fatalf("ctl stats --json: %d %s", code, out)
 	}
-	if v := s.Tenants[0].Interfaces[0].Plugins[0].Stats.Verdicts; len(v) < 2 || v[abi.Drop] != 500 {
+	if v := s.Tenants[0].Interfaces[0].Plugins[0].Verdicts; v["drop"] != 500 {
 		t.Errorf("acl verdicts %v, want 500 drops", v)
 	}
 }
@@ -491,7 +495,7 @@ func TestRunReload100UnderTraffic(t *testing.T) {
 		t.Fatalf("gen ended before it started: %+v %v", r.rep, r.err)
 	}
 	for i := 0; i < 100; i++ {
-		if code, _, e := ctl(t, adm, "reload", "default/memif0/reflect"); code != exitOK {
+		if code, _, e := ctl(t, adm, "reload", "default/memif0/reflect"); code != cli.ExitOK {
 			t.Fatalf("reload %d: %d %s", i, code, e)
 		}
 	}
@@ -502,8 +506,10 @@ func TestRunReload100UnderTraffic(t *testing.T) {
 		t.Fatalf("gen: sent %d unique %d lost %d duplicates %d (%v)\n%s", r.rep.Sent, r.rep.Unique, r.rep.Lost, r.rep.Duplicates, r.err, stats)
 	}
 	code, out, _ := ctl(t, adm, "stats", "--json")
-	var s struct{ Reloads map[string]map[string]uint64 }
-	if code != exitOK || json.Unmarshal([]byte(out), &s) != nil || s.Reloads["default"]["ok"] != 100 {
+	var s struct {
+		Reloads map[string]map[string]uint64 `json:"plugin_reloads_by_tenant_and_result"`
+	}
+	if code != cli.ExitOK || json.Unmarshal([]byte(out), &s) != nil || s.Reloads["default"]["ok"] != 100 {
 		t.Fatalf("reloads counted: %d %s", code, out)
 	}
 	t.Logf("%d frames through 100 reloads, none lost or duplicated", r.rep.Sent)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"time"
 
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
@@ -74,9 +73,11 @@ func (d *Daemon) ReloadConfig(ctx context.Context, load func() (*config.Config, 
 	}
 	c := &d.counters
 	c.mu.Lock()
+	c.lastReloadAt = d.opts.Clock.Now()
+	c.lastReloadFailed = err != nil
 	if err != nil {
 		c.configReloads["failed"]++
-		c.lastReloadErr, c.lastReloadErrAt = err.Error(), time.Now()
+		c.lastReloadErr, c.lastReloadErrAt = err.Error(), c.lastReloadAt
 	} else {
 		c.configReloads["ok"]++
 	}
@@ -96,6 +97,10 @@ func (d *Daemon) ReloadConfig(ctx context.Context, load func() (*config.Config, 
 func (d *Daemon) apply(ctx context.Context, cfg *config.Config) ([]Change, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	ctx, err := d.prefetch(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w (nothing was changed)", err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -274,7 +279,7 @@ func (tx *txn) newTenant(ctx context.Context, tc config.Tenant) (*tenant, error)
 	for _, p := range t.ports {
 		if !tx.outgoing[keyOf(p.cfg)] {
 			err = d.openPort(p)
-		} else if p.sock, err = d.socket(p.cfg.SocketPath()); err == nil {
+		} else if p.sock, err = d.socket(p.cfg.SocketPath(), p.cfg.SocketFile()); err == nil {
 			tx.deferred = append(tx.deferred, opening{open: p.open, close: func() { p.closeIface() }})
 		}
 		if err != nil {
@@ -291,7 +296,7 @@ func (tx *txn) prepareKept(ctx context.Context, t *tenant, tc config.Tenant) err
 	d := tx.d
 	for i, p := range t.ports {
 		nc := tc.Interfaces[i]
-		next, changes, err := tx.planPlugins(ctx, t, p, nc)
+		next, changes, err := tx.planPlugins(ctx, t, p, nc, tc.Signatures)
 		if err != nil {
 			return err
 		}
@@ -299,7 +304,7 @@ func (tx *txn) prepareKept(ctx context.Context, t *tenant, tc config.Tenant) err
 		if portChanged(p.cfg, nc) {
 			sw := &swap{p: p, cfg: nc}
 			tx.swaps = append(tx.swaps, sw)
-			ref, err := d.socket(nc.SocketPath())
+			ref, err := d.socket(nc.SocketPath(), nc.SocketFile())
 			if err != nil {
 				return fmt.Errorf("tenant %q interface %q: %w", t.name, nc.Name, err)
 			}
@@ -338,16 +343,19 @@ func (tx *txn) prepareKept(ctx context.Context, t *tenant, tc config.Tenant) err
 // planPlugins returns the plugins nc asks p to run: the running one where a
 // plugin did not change (same settings, same config_file content, same file
 // content, same redirect list), a new compilation where it did or is new.
-func (tx *txn) planPlugins(ctx context.Context, t *tenant, p *port, nc config.Interface) ([]*plugin, []Change, error) {
+func (tx *txn) planPlugins(ctx context.Context, t *tenant, p *port, nc config.Interface, sig config.Signatures) ([]*plugin, []Change, error) {
 	next := make([]*plugin, len(nc.Plugins))
 	var reloaded []string
 	for i, pc := range nc.Plugins {
 		spec := tx.d.prepareLoad(t, nc, pc)
+		// The new signature policy: a plugin verified under another one is
+		// verified again (all or nothing, like any change).
+		spec.sig = sig
 		var old *plugin
 		if k, err := p.stage(spec.name); err == nil {
 			old = p.plugins[k]
 		}
-		if old != nil && spec.err == nil && !stageChanged(old, pc, spec.hc) {
+		if old != nil && spec.err == nil && !stageChanged(old, pc, spec.hc) && reflect.DeepEqual(old.sig, sig) {
 			next[i] = old
 			continue
 		}
@@ -609,5 +617,7 @@ func portChanged(a, b config.Interface) bool {
 // from the running pl: its settings, its host settings (config_file
 // content, redirect list, tenant) or its file's content.
 func stageChanged(pl *plugin, pc config.Plugin, hc host.PluginConfig) bool {
-	return !reflect.DeepEqual(pl.pcfg, hc) || pluginChanged(pl, pc)
+	old := pl.pcfg
+	old.Logger, hc.Logger = nil, nil // a new logger each time, with the same keys
+	return !reflect.DeepEqual(old, hc) || pluginChanged(pl, pc)
 }

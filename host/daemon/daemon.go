@@ -1,17 +1,21 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -35,6 +39,12 @@ type Options struct {
 	ReconnectInterval time.Duration
 	// Watch reloads plugins whose file changes (for plugins with watch on).
 	Watch bool
+	// Clock tells the time to the plugins' restart backoff and quarantine,
+	// the log rate limits of memif sockets and the times the views show
+	// (start, plugin loads, the last failed reload), so that tests can
+	// move it by hand (memiftest.Clock). nil means the system clock.
+	// Durations measured for metrics (compile time) use the system clock.
+	Clock host.Clock
 }
 
 // Daemon runs tenants' interfaces and pipelines as a config describes.
@@ -54,7 +64,19 @@ type Daemon struct {
 	faultsStop chan struct{}
 	faultsDone chan struct{}
 
+	// src fetches and verifies the modules of plugins with a source or a
+	// signature policy; pollStop/pollDone stop the loop that watches tags.
+	src      *source.Fetcher
+	pollStop chan struct{}
+	pollDone chan struct{}
+
 	counters counters
+
+	// views holds the operator views' own state (views.go).
+	views struct {
+		sync.Mutex
+		runtimeBase *Runtime // subtracted by Runtime; nil: since the start
+	}
 }
 
 // counters are control-plane counts, guarded by their own lock so a scrape
@@ -70,6 +92,9 @@ type counters struct {
 	configReloads   map[string]uint64
 	lastReloadErr   string
 	lastReloadErrAt time.Time
+	// The last config change, whatever its result.
+	lastReloadAt     time.Time
+	lastReloadFailed bool
 }
 
 // CompileBuckets are the upper bounds (seconds) of the compile duration histogram.
@@ -90,11 +115,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if opts.Clock == nil {
+		opts.Clock = host.SystemClock
+	}
 	d := &Daemon{
 		log:     opts.Logger,
 		opts:    opts,
 		sockets: map[string]*socketRef{},
-		started: time.Now(),
+		started: opts.Clock.Now(),
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -102,10 +130,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	d.counters.loads = map[string]map[string]uint64{}
 	d.counters.reloads = map[string]map[string]uint64{}
 	d.counters.configReloads = map[string]uint64{}
+	src, err := newFetcher(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	d.src = src
 	eng, err := host.NewEngine(ctx, &host.EngineConfig{
 		CacheDir:       cfg.Engine.CacheDir,
 		MaxMemoryPages: cfg.Engine.MaxMemoryPages,
 		Logger:         d.log,
+		Clock:          opts.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -142,6 +176,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	}
 	d.faultsStop, d.faultsDone = make(chan struct{}), make(chan struct{})
 	go d.watchFaults(d.faultsStop)
+	d.pollStop, d.pollDone = make(chan struct{}), make(chan struct{})
+	go d.pollSources(d.pollStop)
 	return d, nil
 }
 
@@ -171,19 +207,7 @@ func (d *Daemon) buildTenant(ctx context.Context, tc config.Tenant) (*tenant, er
 // plugins and pipelines, no interface open and no worker running yet. On
 // error nothing of it stays.
 func (d *Daemon) prepareTenant(ctx context.Context, tc config.Tenant) (*tenant, error) {
-	ports := make([]uint16, len(tc.Interfaces))
-	for i := range ports {
-		ports[i] = uint16(i)
-	}
-	ht, err := host.NewTenant(host.TenantConfig{
-		Name:           tc.Name,
-		Ports:          ports,
-		MaxInstances:   tc.MaxInstances,
-		MaxMemoryPages: tc.MaxMemoryPages,
-		Fuel:           tc.Fuel,
-		ColdFuel:       tc.ColdFuel,
-		Stack:          tc.Stack,
-	})
+	ht, err := host.NewTenant(hostTenantConfig(tc))
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +242,29 @@ func (d *Daemon) prepareTenant(ctx context.Context, tc config.Tenant) (*tenant, 
 	return t, nil
 }
 
+// hostTenantConfig is the sandbox's view of tenant tc: its budgets, and its
+// interfaces as ports 0, 1, ... in list order.
+func hostTenantConfig(tc config.Tenant) host.TenantConfig {
+	ports := make([]uint16, len(tc.Interfaces))
+	for i := range ports {
+		ports[i] = uint16(i)
+	}
+	return host.TenantConfig{
+		Name:           tc.Name,
+		Ports:          ports,
+		MaxInstances:   tc.MaxInstances,
+		MaxMemoryPages: tc.MaxMemoryPages,
+		Fuel:           tc.Fuel,
+		ColdFuel:       tc.ColdFuel,
+		Stack:          tc.Stack,
+	}
+}
+
 // openPort takes a reference on the port's socket and opens its interface.
 // On error the caller closes the tenant, which releases the reference.
 func (d *Daemon) openPort(p *port) error {
 	if p.sock == nil {
-		ref, err := d.socket(p.cfg.SocketPath())
+		ref, err := d.socket(p.cfg.SocketPath(), p.cfg.SocketFile())
 		if err != nil {
 			return fmt.Errorf("tenant %q interface %q: %w", p.t.name, p.cfg.Name, err)
 		}
@@ -298,6 +340,7 @@ type loadSpec struct {
 	where  string // for errors
 	name   string
 	pc     config.Plugin
+	sig    config.Signatures // the tenant's signature policy
 	hc     host.PluginConfig
 	err    error
 }
@@ -305,10 +348,12 @@ type loadSpec struct {
 // prepareLoad captures the settings of plugin pc on interface ic of t. Call
 // with d.mu held.
 func (d *Daemon) prepareLoad(t *tenant, ic config.Interface, pc config.Plugin) loadSpec {
-	s := loadSpec{tenant: t.name, name: pc.PluginName(), pc: pc}
+	s := loadSpec{tenant: t.name, name: pc.PluginName(), pc: pc, sig: t.cfg.Signatures}
 	s.where = fmt.Sprintf("tenant %q interface %q plugin %q", t.name, ic.Name, s.name)
 	s.label = t.name + "/" + ic.Name + "/" + s.name
 	s.hc, s.err = pluginConfig(t, ic, pc)
+	// The guest's own lines carry the keys of every daemon line.
+	s.hc.Logger = d.log.With("tenant", t.name, "interface", ic.Name, "plugin", s.name)
 	return s
 }
 
@@ -319,10 +364,9 @@ func (d *Daemon) compile(ctx context.Context, s loadSpec) (*plugin, error) {
 		d.countLoad(s.tenant, "io_error")
 		return nil, fmt.Errorf("%s: %w", s.where, s.err)
 	}
-	wasm, err := os.ReadFile(s.pc.File)
+	wasm, fetched, err := d.readModule(ctx, s)
 	if err != nil {
-		d.countLoad(s.tenant, "io_error")
-		return nil, fmt.Errorf("%s: %w", s.where, err)
+		return nil, err
 	}
 	start := time.Now()
 	mod, err := d.engine.Load(ctx, s.label, wasm, &s.hc)
@@ -334,10 +378,11 @@ func (d *Daemon) compile(ctx context.Context, s loadSpec) (*plugin, error) {
 		} else {
 			d.countLoad(s.tenant, "error")
 		}
-		return nil, fmt.Errorf("%s (%s): %w", s.where, s.pc.File, err)
+		return nil, fmt.Errorf("%s (%s): %w", s.where, cmp.Or(s.pc.File, fetched.Ref.Raw), err)
 	}
 	d.countLoad(s.tenant, "ok")
-	return &plugin{cfg: s.pc, name: s.name, mod: mod, pcfg: s.hc, loadedAt: time.Now()}, nil
+	return &plugin{cfg: s.pc, name: s.name, mod: mod, pcfg: s.hc, loadedAt: d.opts.Clock.Now(),
+		sig: s.sig, digest: fetched.Digest, signedBy: fetched.SignedBy}, nil
 }
 
 // loadPlugin prepares and compiles one plugin in one go. Call with d.mu held.
@@ -372,7 +417,9 @@ func (d *Daemon) observeCompile(dt time.Duration) {
 }
 
 // socket returns the shared memif socket for path, creating it.
-func (d *Daemon) socket(path string) (*socketRef, error) {
+// file is the socket file's settings (validation keeps the masters sharing a
+// path in agreement).
+func (d *Daemon) socket(path string, file memif.SocketFile) (*socketRef, error) {
 	if r := d.sockets[path]; r != nil {
 		r.refs++
 		return r, nil
@@ -380,7 +427,9 @@ func (d *Daemon) socket(path string) (*socketRef, error) {
 	s, err := memif.NewSocket(memif.SocketConfig{
 		Path:              path,
 		ReconnectInterval: d.opts.ReconnectInterval,
+		File:              file,
 		Logger:            d.log, // memif names the socket in its own lines
+		Clock:             d.opts.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socket %s: %w", path, err)
@@ -419,6 +468,10 @@ func (d *Daemon) Close() error {
 	if d.faultsStop != nil {
 		close(d.faultsStop) // the fault logger takes d.mu too
 		<-d.faultsDone
+	}
+	if d.pollStop != nil {
+		close(d.pollStop) // the tag poller reloads, which takes d.mu
+		<-d.pollDone
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -543,6 +596,9 @@ func (d *Daemon) Snapshot() *Snapshot {
 				is.Plugins[i] = PluginSnapshot{
 					Name:       pl.name,
 					File:       pl.cfg.File,
+					Source:     pl.cfg.Source,
+					Digest:     pl.digest,
+					SignedBy:   pl.signedBy,
 					SHA256:     info.SHA256,
 					ABIVersion: info.ABIVersion,
 					MemoryMax:  uint64(info.MemoryMax) << 16,
@@ -561,7 +617,7 @@ func (d *Daemon) Snapshot() *Snapshot {
 					is.Plugins[i].Stats.Add(&ps[i])
 					is.Plugins[i].Instances++
 					if f := w.pipe.Fault(i); f != nil {
-						is.Plugins[i].Fault = f.Error()
+						is.Plugins[i].Fault = oneLine(f.Error())
 					}
 				}
 			}
@@ -577,7 +633,9 @@ func (d *Daemon) Snapshot() *Snapshot {
 	s.CompileSum = c.compileSum
 	s.CompileHist = append([]uint64(nil), c.compileHist[:]...)
 	s.ConfigReloads = maps.Clone(c.configReloads)
+	s.Pulls = d.src.Counts()
 	s.LastReloadError, s.LastReloadErrorAt = c.lastReloadErr, c.lastReloadErrAt
+	s.LastReloadAt, s.LastReloadFailed = c.lastReloadAt, c.lastReloadFailed
 	c.mu.Unlock()
 	return s
 }
@@ -602,4 +660,15 @@ func bucket(bounds []float64, v float64) int {
 		}
 	}
 	return len(bounds)
+}
+
+// oneLine folds a multi-line message (a trap's wasm stack trace) into one
+// line, frames separated by " | ", so that it stays one log line, one
+// table cell and one JSON string a person can read.
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return l == "" }), " | ")
 }

@@ -857,3 +857,63 @@ func TestTxRetryBounds(t *testing.T) {
 			drops, qt.TxRingFull, qt.RxBursts)
 	}
 }
+
+// TestQuarantineOnTheDaemonsClock: Options.Clock drives the plugins' restart
+// backoff and quarantine, so they are tested without sleeping: a plugin that
+// traps on every burst is restarted only once the clock has passed its
+// backoff, is quarantined after host.DefaultQuarantineFaults faults within
+// the window, stays so however long the clock runs, and a reload lifts it.
+func TestQuarantineOnTheDaemonsClock(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "memif.sock")
+	clock := memiftest.NewClock()
+	d := startDaemon(t, oneInterface(sock, buildPlugin(t, dir, "trap", hosttest.Trap, 0)), Options{Clock: clock})
+	p := newPeer(t, sock, 0, false)
+	txq, _ := p.ifc.TxQueue(0)
+	plugin := func() PluginSnapshot { return d.Snapshot().Tenants[0].Interfaces[0].Plugins[0] }
+	sent := uint64(0)
+	send := func() {
+		t.Helper()
+		if n, err := txq.WritePackets([][]byte{frame(sent)}); n != 1 {
+			t.Fatalf("peer sent %d packets: %v", n, err)
+		}
+		sent++
+		memiftest.WaitFor(t, 10*time.Second, "the packet dropped", func() bool {
+			return d.Snapshot().Tenants[0].Interfaces[0].Queues[0].RxDrops[dataplane.RxDropFailClosed] == sent
+		})
+	}
+	send()
+	if st := plugin().Stats; st.Faults != 1 || st.Restarts != 0 {
+		t.Fatalf("after the first burst: faults %d restarts %d, want 1 and 0", st.Faults, st.Restarts)
+	}
+	send() // within the backoff: dropped without a restart
+	if st := plugin().Stats; st.Faults != 1 || st.Restarts != 0 {
+		t.Fatalf("within the backoff: faults %d restarts %d, want 1 and 0", st.Faults, st.Restarts)
+	}
+	for i := 1; i < host.DefaultQuarantineFaults; i++ {
+		clock.Advance(10 * time.Second) // the longest backoff; the window is a minute
+		send()
+	}
+	pl := plugin()
+	if pl.Stats.Faults != host.DefaultQuarantineFaults || pl.Stats.Quarantined != 1 || !strings.Contains(pl.Fault, "quarantined") {
+		t.Fatalf("after %d faults: %+v, fault %q; want quarantined", host.DefaultQuarantineFaults, pl.Stats, pl.Fault)
+	}
+	clock.Advance(time.Hour)
+	send()
+	if st := plugin().Stats; st.Faults != host.DefaultQuarantineFaults || st.Quarantined != 1 {
+		t.Fatalf("an hour later: %+v; a quarantine lasts until an operator acts", st)
+	}
+	if err := d.Reload(context.Background(), "t", "memif0", "trap"); err != nil {
+		t.Fatal(err)
+	}
+	if pl := plugin(); pl.Stats.Quarantined != 0 || pl.Fault != "" || pl.Stats.Reloads != 1 || !pl.LoadedAt.Equal(clock.Now()) {
+		t.Fatalf("after a reload: %+v, fault %q, loaded at %v (clock %v)", pl.Stats, pl.Fault, pl.LoadedAt, clock.Now())
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	in := "wasm error: unreachable\nwasm stack trace:\n\tp.mw_process(i32) i32\n\n"
+	if got, want := oneLine(in), "wasm error: unreachable | wasm stack trace: | p.mw_process(i32) i32"; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
+	}
+}

@@ -39,6 +39,25 @@
 // Compilation for Reload, LoadPlugin and Watch runs without the daemon's
 // lock. All methods are safe to call from any goroutine.
 //
+// # Plugin sources
+//
+// A plugin with a source (oci://, https://), a pinned sha256 or a tenant
+// signature policy is fetched and verified by package source before
+// admission: digest, size, and signature against the tenant's keys; a
+// failure refuses the plugin with the reason, counted as a load by its
+// result and in Snapshot.Pulls. A plugin with pull policy Always and a pull
+// interval has its tag resolved again every interval; when it moved, the
+// plugin is reloaded with Reload, so a new version that fails verification
+// or admission leaves the running one running, and a registry that cannot
+// be reached changes nothing (the failure is counted and logged). A change
+// of a tenant's signature policy verifies its plugins again, all or
+// nothing. No fetch holds the daemon's lock: Apply fetches the source
+// plugins a change adds or changes before it takes it (and uses what it
+// fetched), and Reload, LoadPlugin and the tag poller fetch where they
+// compile, without it; a registry that does not answer delays only the
+// change that needs it, by at most registry.attempts connection timeouts
+// (source.DialTimeout) and their backoff.
+//
 // # Ports
 //
 // Within a tenant, an interface's port number is its position in the
@@ -56,4 +75,15 @@
 // counters of workers and pipelines that were replaced so nothing goes
 // backwards, for metrics and the admin API. Plugin faults are also logged,
 // at most once per second per plugin.
+//
+// # Operator views
+//
+// What an operator of VPP or DPDK reaches for (views.go, ready.go,
+// version.go): AddTrace, Traces and ClearTraces (VPP's trace add, show and
+// clear trace) record the next packets of an interface with each plugin's
+// verdict; StartCapture and StopCapture copy its packets for a pcapng file;
+// Runtime and ClearRuntime are show and clear runtime per worker and
+// plugin; Ready says whether every interface is open and every plugin
+// loaded; LogStartup and ReadBuildInfo say what runs. None of them costs
+// the packet path anything while unused.
 package daemon

@@ -42,6 +42,11 @@ type port struct {
 	// dropped (an unload, fewer queues), by plugin name, so a plugin's
 	// counters never go backwards.
 	retired map[string]host.PluginStats
+
+	// trace and capt are the port's taps (see views.go), set again on the
+	// dataplane.Port of every interface the port opens.
+	trace *dataplane.Trace
+	capt  *dataplane.Capture
 }
 
 // plugin is one pipeline stage: its config and its compiled module.
@@ -51,6 +56,11 @@ type plugin struct {
 	mod      *host.Module
 	pcfg     host.PluginConfig
 	loadedAt time.Time
+	// sig is the signature policy it was verified under; digest the
+	// manifest digest of an oci source, signedBy the key that verified it.
+	sig      config.Signatures
+	digest   string
+	signedBy string
 }
 
 func (p *port) ringSize() int { return 1 << p.cfg.RingLog2() }
@@ -98,13 +108,16 @@ func (p *port) open() error {
 // install makes ifc the port's interface.
 func (p *port) install(ifc *memif.Interface) {
 	p.iface = ifc
-	p.hp = &dataplane.Port{If: ifc, Tenant: p.t.host}
+	p.hp = &dataplane.Port{If: ifc, Tenant: p.t.host, Name: p.label()}
+	p.hp.SetTrace(p.trace)
+	p.hp.SetCapture(p.capt)
 }
 
 // openIface creates a memif interface for the port with settings c on sock,
 // without installing it (a config change opens the new one beside the old).
 func (p *port) openIface(c config.Interface, sock *socketRef) (*memif.Interface, error) {
 	ifc, err := sock.s.NewInterface(memif.InterfaceConfig{
+		LogAttrs:             []any{"tenant", p.t.name, "interface", c.Name},
 		ID:                   c.ID,
 		Role:                 c.MemifRole(),
 		Mode:                 c.MemifMode(),

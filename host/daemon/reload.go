@@ -113,7 +113,7 @@ func (d *Daemon) Control(ctx context.Context, tenantName, ifaceName, pluginName 
 }
 
 // LoadPlugin adds a plugin to an interface's pipeline at position index
-// (negative or past the end: last), on every worker between two bursts. The
+// (negative: last; past the end: refused, wrapping config.ErrInvalid), on every worker between two bursts. The
 // other plugins keep running as they are (their instances and state stay).
 // A plugin that fails admission or init changes nothing. The compilation
 // runs without the daemon's lock.
@@ -131,6 +131,10 @@ func (d *Daemon) LoadPlugin(ctx context.Context, tenantName, ifaceName string, p
 	}
 	probe := config.Config{Tenants: []config.Tenant{{Name: p.t.name, Interfaces: []config.Interface{{Name: p.cfg.Name, Plugins: []config.Plugin{pc}}}}}}
 	if err := probe.Validate(); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	if err := indexIn(index, p); err != nil { // before seconds of compiling
 		d.mu.Unlock()
 		return err
 	}
@@ -159,7 +163,10 @@ func (d *Daemon) LoadPlugin(ctx context.Context, tenantName, ifaceName string, p
 	if len(p.plugins) >= config.MaxPluginsPerPipe {
 		return fail(fmt.Errorf("load plugin: %s already has %d plugins", p.label(), len(p.plugins)))
 	}
-	if index < 0 || index > len(p.plugins) {
+	if err := indexIn(index, p); err != nil { // the pipeline may have shrunk meanwhile
+		return fail(err)
+	}
+	if index < 0 {
 		index = len(p.plugins)
 	}
 	if err := p.reshape(ctx, slices.Insert(slices.Clone(p.plugins), index, np)); err != nil {
@@ -222,6 +229,10 @@ func pluginChanged(pl *plugin, pc config.Plugin) bool {
 	if !reflect.DeepEqual(pl.cfg, pc) {
 		return true
 	}
+	if pc.Source != "" {
+		// Pinned by its settings; a moved tag is the tag poller's to notice.
+		return false
+	}
 	sum, err := fileSHA256(pc.File)
 	return err != nil || sum != pl.mod.Info().SHA256
 }
@@ -233,4 +244,14 @@ func fileSHA256(path string) (string, error) {
 	}
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:]), nil
+}
+
+// indexIn checks a load position against p's pipeline: 0..len, or negative
+// for last.
+func indexIn(index int, p *port) error {
+	if index > len(p.plugins) {
+		return fmt.Errorf("load plugin: %w: index %d is past the end of %s's pipeline of %d plugin(s): want 0..%d, or none for last",
+			config.ErrInvalid, index, p.label(), len(p.plugins), len(p.plugins))
+	}
+	return nil
 }

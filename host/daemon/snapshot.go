@@ -72,11 +72,18 @@ type Snapshot struct {
 	// ConfigReloads counts config changes (Apply: SIGHUP, ctl reload-config)
 	// by result, "ok" or "failed".
 	ConfigReloads map[string]uint64 `json:"config_reloads"`
+	// Pulls counts module fetches from plugin sources by result
+	// (source.Fetcher.Counts): ok, cached, or the failure.
+	Pulls map[string]uint64 `json:"pulls"`
 	// LastReloadError is the error of the last config change that failed
 	// (nothing of it was applied), LastReloadErrorAt when it failed; empty
 	// while none has.
 	LastReloadError   string    `json:"last_reload_error,omitempty"`
 	LastReloadErrorAt time.Time `json:"last_reload_error_at,omitzero"`
+	// LastReloadAt is when the last config change ended, zero while none
+	// has; LastReloadFailed says whether it failed.
+	LastReloadAt     time.Time `json:"last_reload_at,omitzero"`
+	LastReloadFailed bool      `json:"last_reload_failed"`
 }
 
 // TenantSnapshot is one tenant.
@@ -108,8 +115,14 @@ type InterfaceSnapshot struct {
 
 // PluginSnapshot is one pipeline stage summed over the interface's workers.
 type PluginSnapshot struct {
-	Name       string           `json:"name"`
-	File       string           `json:"file"`
+	Name string `json:"name"`
+	File string `json:"file"`
+	// Source is the plugin's oci:// or https:// source, Digest the
+	// manifest digest it was loaded from (oci), SignedBy the key that
+	// verified its signature (empty when none did).
+	Source     string           `json:"source,omitempty"`
+	Digest     string           `json:"digest,omitempty"`
+	SignedBy   string           `json:"signed_by,omitempty"`
 	SHA256     string           `json:"sha256"`
 	ABIVersion uint32           `json:"abi_version"`
 	Instances  int              `json:"instances"`

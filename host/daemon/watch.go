@@ -44,7 +44,7 @@ func (d *Daemon) watchList() []string {
 	for _, t := range d.tenants {
 		for _, p := range t.ports {
 			for _, pl := range p.plugins {
-				if pl.cfg.Watched() {
+				if pl.cfg.Watched() && pl.cfg.File != "" { // a source is watched by its pull interval
 					files = append(files, pl.cfg.File)
 				}
 			}

@@ -19,4 +19,10 @@
 // the workers, and decides when they change. A fault on shared memory a peer
 // could shrink (memif's AllowUnsealedRegions) ends that connection, through
 // memif.Interface.RecoverFault, never the process.
+//
+// A Port may carry a Trace (the next packets received, with each plugin's
+// verdict, length change and time) and a Capture (copies of the packets
+// received, sent and dropped, for a pcapng file); see Port.SetTrace and
+// Port.SetCapture. Without them the packet loop does nothing more than load
+// two pointers per burst.
 package dataplane

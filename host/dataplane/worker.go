@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/abi"
@@ -52,7 +53,13 @@ type Port struct {
 	// accepts only that tenant's ports, so its plugins' packets (and, with
 	// zero-copy, their buffer regions) never reach another tenant.
 	Tenant *host.Tenant
-	mu     sync.Mutex
+	// Name names the port in traces and captures (its interface's name).
+	Name string
+	mu   sync.Mutex
+
+	// Taps (see tap.go): loaded once per burst, nil while none is set.
+	trace   atomic.Pointer[Trace]
+	capture atomic.Pointer[Capture]
 }
 
 // WorkerConfig configures a Worker. Pipeline and In are required; the rest
@@ -130,6 +137,13 @@ type Worker struct {
 	pkts   []host.Packet
 	np     int
 	chain  [][]byte // further segments of chained packets, as many as bufs
+
+	// bt is the burst's tap state while the ingress port has a trace or a
+	// capture, nil otherwise; tap keeps its buffers between bursts.
+	bt     *burstTap
+	tap    burstTap
+	hb     host.Burst
+	pendTx []pendingTx // tx copies for captures, until the burst ends
 }
 
 // NewWorker validates cfg.
@@ -329,10 +343,19 @@ func (w *Worker) burst(from, n int) (used int) {
 			p.Chain = w.chain[first:nc:nc]
 		}
 	}
-	burst := host.Burst{Packets: w.pkts[:np], IfIndex: w.cfg.IfIndex, Queue: uint16(w.cfg.Queue)}
+	// The worker's own Burst: handed to a StageObserver, a local one would
+	// be moved to the heap on every burst.
+	w.hb = host.Burst{Packets: w.pkts[:np], IfIndex: w.cfg.IfIndex, Queue: uint16(w.cfg.Queue)}
+	burst := &w.hb
+	if tr, cp := w.cfg.In.trace.Load(), w.cfg.In.capture.Load(); tr != nil || cp != nil {
+		w.bt = &w.tap
+		w.bt.w, w.bt.trace, w.bt.capt = w, tr, cp
+		w.bt.start(np)
+		burst.Observer = w.bt
+	}
 	// Busy time runs from the pipeline's first clock read (its guests'
 	// clock) to one read here after the transmits: one read per burst.
-	res := w.cfg.Pipeline.ProcessBurst(&burst)
+	res := w.cfg.Pipeline.ProcessBurst(burst)
 	start, failClosed, closed := res.Start, res.FailClosed, res.Closed
 
 	var st WorkerStats
@@ -353,6 +376,9 @@ func (w *Worker) burst(from, n int) (used int) {
 			if int(w.pkts[i].Port) >= len(w.cfg.Ports) || w.cfg.Ports[w.pkts[i].Port] == nil {
 				st.Dropped[v]++
 				st.TxDrops[TxDropNoEgress]++
+				if w.bt != nil {
+					w.bt.txDrop(i, TxDropNoEgress)
+				}
 			}
 		}
 	}
@@ -364,6 +390,14 @@ func (w *Worker) burst(from, n int) (used int) {
 	st.RxDrops[RxDropPipelineClosed] = uint64(closed)
 	st.BurstSizes[burstSizeBucket(np)]++
 	st.Busy = w.cfg.Pipeline.Elapsed() - start
+	// After the busy time: what a tap costs is not the data plane's.
+	if w.bt != nil {
+		w.bt.finish(np, closed > 0)
+	}
+	if w.bt != nil && w.bt.capt != nil || len(w.pendTx) > 0 {
+		w.flushCaptures(w.bt, np)
+	}
+	w.bt = nil
 	w.mu.Lock()
 	w.stats.Add(&st)
 	w.mu.Unlock()
@@ -390,6 +424,7 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 	if dst == nil || dst.If == nil {
 		st.Dropped[v] += uint64(match)
 		st.TxDrops[TxDropNoEgress] += uint64(match)
+		w.tapDropAll(v, rport, TxDropNoEgress)
 		return
 	}
 	dst.mu.Lock()
@@ -401,8 +436,10 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 	if tx == nil {
 		st.Dropped[v] += uint64(match)
 		st.TxDrops[TxDropLinkDown] += uint64(match)
+		w.tapDropAll(v, rport, TxDropLinkDown)
 		return
 	}
+	capt := dst.capture.Load()
 	if n := tx.RingSize(); len(w.txbufs) < n {
 		// Room for a chain as long as the ring: grown once per larger ring.
 		w.txbufs = make([]memif.Buffer, n)
@@ -431,6 +468,9 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 			m, err := tx.Alloc(w.txbufs[k:], total)
 			if err == nil {
 				fill(w.txbufs[k:k+m], p)
+				if capt != nil {
+					w.captureTx(dst, capt, i)
+				}
 				k += m
 				queued++
 				queuedBytes += total
@@ -465,10 +505,26 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 			}
 			st.Dropped[v]++
 			st.TxDrops[reason]++
+			if w.bt != nil {
+				w.bt.txDrop(i, reason)
+			}
 			break
 		}
 	}
 	flush()
+}
+
+// tapDropAll notes for the tap that every packet transmit matches was
+// dropped for reason r.
+func (w *Worker) tapDropAll(v abi.Verdict, rport int, r TxDropReason) {
+	if w.bt == nil {
+		return
+	}
+	for i := range w.pkts[:w.np] {
+		if p := &w.pkts[i]; p.Verdict == v && (rport < 0 || int(p.Port) == rport) {
+			w.bt.txDrop(i, r)
+		}
+	}
 }
 
 // fill copies a packet (and its chain) into allocated tx buffers.

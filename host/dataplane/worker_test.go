@@ -509,12 +509,22 @@ func TestWorkerEmptyPolls(t *testing.T) {
 // BenchmarkWorkerBurst measures the worker's whole burst over memif: the
 // plugin call, the transmit back to the peer and the counters (with the
 // clock reads for busy time and guest-call duration). The peer's draining
-// is timed too, so compare runs, not absolute numbers.
+// is timed too, so compare runs, not absolute numbers. taps=off is the
+// data plane as it runs; trace=on and capture=on keep a tap set on the
+// port (a trace re-armed whenever it has its packets, a capture whose
+// reader keeps up) to show what looking costs while one looks.
 func BenchmarkWorkerBurst(b *testing.B) {
+	for _, tap := range []string{"taps=off", "trace=on", "capture=on"} {
+		b.Run(tap, func(b *testing.B) { benchWorkerBurst(b, tap) })
+	}
+}
+
+func benchWorkerBurst(b *testing.B, tap string) {
 	master, slave := memifPair(b, nil)
 	p := scriptPipeline(b, nil)
 	const n = 32
-	w, err := NewWorker(WorkerConfig{Pipeline: p, In: &Port{If: slave}, Burst: n})
+	in := &Port{If: slave, Name: "bench"}
+	w, err := NewWorker(WorkerConfig{Pipeline: p, In: in, Burst: n})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -539,8 +549,35 @@ func BenchmarkWorkerBurst(b *testing.B) {
 	}
 	mrx, _ := master.RxQueue(0)
 	drain := make([]memif.Buffer, 64)
+	var arm func()
+	switch tap {
+	case "trace=on":
+		arm = func() {
+			if in.Trace() == nil {
+				tr, _ := NewTrace(MaxTracePackets)
+				in.SetTrace(tr)
+			}
+		}
+	case "capture=on":
+		c, _ := NewCapture(CaptureConfig{Rx: true, Tx: true, Drop: true, Count: MaxCapturePackets})
+		in.SetCapture(c)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				select {
+				case <-c.Packets():
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
 	b.ReportAllocs()
 	for b.Loop() {
+		if arm != nil {
+			arm()
+		}
 		w.burst(0, n)
 		for back, spins := 0, 0; back < n && spins < 1e6; spins++ {
 			k, _ := mrx.RxBurst(drain)

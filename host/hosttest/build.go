@@ -1,10 +1,12 @@
 // Package hosttest holds test helpers for code built on the host: it builds
 // test guests from source (WAT with wat2wasm, C with clang, Go with the
-// running toolchain for GOOS=wasip1), the script guest whose packets say what
+// running toolchain for GOOS=wasip1, Rust with Debian's rustc and the SDK in
+// sdk/rust), the script guest whose packets say what
 // it should do (Script), tiny verdict plugins written to files for a daemon
 // to load (Build, BuildStateful, BuildDeep), the example plugins `make
-// plugins` builds (Built), and a compilation cache that outlives a test run
-// (CacheDir). Built guests are cached by a hash of the source and the tool's
+// plugins` builds (Built), a compilation cache that outlives a test run
+// (CacheDir), and a real OCI registry on loopback for the plugin-source
+// tests (Registry). Built guests are cached by a hash of the source and the tool's
 // command line under the user cache directory, so a second run costs a file
 // read; a missing tool skips the test with the reason. It is for tests only.
 package hosttest
@@ -135,4 +137,66 @@ func Go(t testing.TB, src string) []byte {
 	// A lone file needs no module; GOFLAGS and GOWORK of the caller must not leak in.
 	env := []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off", "GO111MODULE=off"}
 	return build(t, gobin, env, []byte(src), "main.go", "build", "-buildmode=c-shared", "-trimpath", "-o", "$OUT", "$IN")
+}
+
+// debianRustc is the Rust compiler plugins/Makefile uses: Debian's, by path,
+// because a rustup toolchain earlier on PATH may lack the wasm32 target.
+const debianRustc = "/usr/bin/rustc"
+
+// Rust compiles a single-file Rust guest for wasm32-unknown-unknown that
+// uses the Rust SDK (sdk/rust, crate memif_wasm), as the example plugins are
+// built: optimised, panic=abort, with link-time optimisation.
+func Rust(t testing.TB, src string) []byte {
+	t.Helper()
+	if _, err := os.Stat(debianRustc); err != nil {
+		t.Skip("hosttest: Debian's rustc not installed (make plugins installs it)")
+	}
+	if _, err := os.Stat("/usr/lib/rustlib/wasm32-unknown-unknown"); err != nil {
+		t.Skip("hosttest: libstd-rust-dev-wasm32 not installed (make plugins installs it)")
+	}
+	flags := []string{"--edition", "2021", "--target", "wasm32-unknown-unknown", "-C", "opt-level=3", "-C", "panic=abort"}
+	sdk := rustSDK(t, flags)
+	args := append(flags, "--crate-type", "cdylib", "-C", "lto", "--extern", "memif_wasm="+sdk, "-o", "$OUT", "$IN")
+	return build(t, debianRustc, nil, []byte(src), "plugin.rs", args...)
+}
+
+// rustSDK builds sdk/rust as an rlib, cached under a hash of its sources and
+// the flags, and returns its path.
+func rustSDK(t testing.TB, flags []string) string {
+	t.Helper()
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("hosttest: cannot locate the source tree")
+	}
+	dir := filepath.Join(filepath.Dir(self), "..", "..", "sdk", "rust", "src")
+	srcs, err := filepath.Glob(filepath.Join(dir, "*.rs"))
+	if err != nil || len(srcs) == 0 {
+		t.Fatalf("hosttest: no Rust SDK sources in %s: %v", dir, err)
+	}
+	h := sha256.New()
+	for _, f := range srcs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write([]byte(filepath.Base(f) + "\x00"))
+		h.Write(b)
+	}
+	ver, _ := exec.Command(debianRustc, "--version").Output()
+	h.Write([]byte(strings.Join(flags, "\x00") + string(ver)))
+	mu.Lock()
+	defer mu.Unlock()
+	out := filepath.Join(cacheDir(t), "libmemif_wasm-"+hex.EncodeToString(h.Sum(nil))[:24]+".rlib")
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	tmp := out + ".part"
+	args := append(append([]string{}, flags...), "--crate-type", "rlib", "--crate-name", "memif_wasm", "-o", tmp, filepath.Join(dir, "lib.rs"))
+	if b, err := exec.Command(debianRustc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("hosttest: rustc %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -7,7 +7,9 @@
 //   - RawPeer, RawSlave and the protocol's message types, to speak the
 //     control protocol message by message and drive rings and shared
 //     memory by hand: a hostile peer sends what no correct implementation
-//     would, including memory it truncates afterwards (NewUnsealedMem).
+//     would, including memory it truncates afterwards (NewUnsealedMem);
+//   - Clock, a clock the test moves by hand, and WaitFor, which polls a
+//     condition with a deadline.
 //
 // It is for tests only.
 //

@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -166,4 +169,116 @@ func (c *Client) Control(ctx context.Context, tenant, iface, plugin string, msg 
 func (c *Client) ReloadConfig(ctx context.Context) ([]string, error) {
 	var out ConfigReloadReply
 	return out.Changes, c.do(ctx, http.MethodPost, "/v1/config/reload", nil, &out)
+}
+
+// ReadToken reads a bearer token file; the token is its first line. An
+// empty path is no token.
+func ReadToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	tok := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+	if tok == "" {
+		return "", fmt.Errorf("token file %s: empty", path)
+	}
+	return tok, nil
+}
+
+// DefaultSocket is where `memif-wasm run` listens and `memif-wasm ctl`
+// connects when no admin socket is given: /run/memif-wasm for root, else
+// $XDG_RUNTIME_DIR/memif-wasm, else a per-user directory under the temp dir.
+func DefaultSocket() string {
+	if os.Geteuid() == 0 {
+		return "/run/memif-wasm/admin.sock"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "memif-wasm", "admin.sock")
+	}
+	return filepath.Join(os.TempDir(), "memif-wasm-"+strconv.Itoa(os.Geteuid()), "admin.sock")
+}
+
+// AddTrace traces the next n packets received on tenant/iface.
+func (c *Client) AddTrace(ctx context.Context, tenant, iface string, n int) error {
+	return c.do(ctx, http.MethodPost, ifacePath(tenant, iface)+"/trace", TraceRequest{Packets: n}, nil)
+}
+
+// Traces returns every interface's trace.
+func (c *Client) Traces(ctx context.Context) ([]daemon.TraceView, error) {
+	var out []daemon.TraceView
+	return out, c.do(ctx, http.MethodGet, "/v1/trace", nil, &out)
+}
+
+// ClearTraces stops every trace and forgets what they recorded.
+func (c *Client) ClearTraces(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/v1/trace", nil, nil)
+}
+
+// Runtime returns the runtime view.
+func (c *Client) Runtime(ctx context.Context) (*daemon.Runtime, error) {
+	var out daemon.Runtime
+	return &out, c.do(ctx, http.MethodGet, "/v1/runtime", nil, &out)
+}
+
+// ClearRuntime makes the runtime view count from now on; it returns when.
+func (c *Client) ClearRuntime(ctx context.Context) (time.Time, error) {
+	var out RuntimeClearReply
+	return out.Since, c.do(ctx, http.MethodPost, "/v1/runtime/clear", nil, &out)
+}
+
+// CaptureResult is what a capture wrote.
+type CaptureResult struct {
+	// Packets were written to the file; Lost were captured but dropped
+	// because the file was written too slowly.
+	Packets, Lost int
+	// Interrupted: ctx ended the capture; out holds what arrived until
+	// then, and the counts are unknown (0).
+	Interrupted bool
+}
+
+// Capture captures on tenant/iface as req says and copies the pcapng
+// stream to out until the daemon ends it (count reached, timeout) or ctx
+// is done. Unlike the other calls it has no overall time limit.
+func (c *Client) Capture(ctx context.Context, tenant, iface string, req CaptureRequest, out io.Writer) (CaptureResult, error) {
+	var res CaptureResult
+	body, err := json.Marshal(req)
+	if err != nil {
+		return res, err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+ifacePath(tenant, iface)+"/capture", bytes.NewReader(body))
+	if err != nil {
+		return res, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		hreq.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	hc := *c.http
+	hc.Timeout = 0 // a capture lasts as long as its packets take
+	resp, err := hc.Do(hreq)
+	if err != nil {
+		return res, fmt.Errorf("admin API: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
+			eb.Error = strings.TrimSpace(string(data))
+		}
+		return res, &APIError{Status: resp.StatusCode, Message: eb.Error}
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		if ctx.Err() != nil {
+			res.Interrupted = true // what was written stands
+			return res, nil
+		}
+		return res, fmt.Errorf("admin API: capture: %w", err)
+	}
+	res.Packets, _ = strconv.Atoi(resp.Trailer.Get(TrailerCapturePackets))
+	res.Lost, _ = strconv.Atoi(resp.Trailer.Get(TrailerCaptureLost))
+	return res, nil
 }

@@ -2,13 +2,16 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memif-wasm/memif-wasm/host/daemon"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/dataplane"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -35,6 +38,29 @@ func (fakeBackend) Control(_ context.Context, t, i, p string, msg []byte) ([]byt
 	return msg, known(t, i)
 }
 
+// The views: requests are validated as the daemon does; a valid capture
+// answers busy (a fake has no packets to stream).
+func (fakeBackend) AddTrace(t, i string, n int) error {
+	if _, err := dataplane.NewTrace(n); err != nil {
+		return fmt.Errorf("%w: %w", daemon.ErrInvalidRequest, err)
+	}
+	return known(t, i)
+}
+func (fakeBackend) Traces() []daemon.TraceView { return []daemon.TraceView{} }
+func (fakeBackend) ClearTraces()               {}
+func (fakeBackend) StartCapture(t, i string, cfg dataplane.CaptureConfig) (*dataplane.Capture, error) {
+	if _, err := dataplane.NewCapture(cfg); err != nil {
+		return nil, fmt.Errorf("%w: %w", daemon.ErrInvalidRequest, err)
+	}
+	if err := known(t, i); err != nil {
+		return nil, err
+	}
+	return nil, daemon.ErrBusy
+}
+func (fakeBackend) StopCapture(t, i string, c *dataplane.Capture) {}
+func (fakeBackend) Runtime() *daemon.Runtime                      { return daemon.RuntimeOf(&daemon.Snapshot{}) }
+func (fakeBackend) ClearRuntime() time.Time                       { return time.Time{} }
+
 // FuzzRequest sends arbitrary methods, paths and bodies: the API never
 // panics and never answers 500 for input a client controls.
 func FuzzRequest(f *testing.F) {
@@ -43,11 +69,18 @@ func FuzzRequest(f *testing.F) {
 	f.Add("GET", "/v1/tenants/t/interfaces/i", "")
 	f.Add("DELETE", "/v1/tenants/%2e%2e/interfaces/i/plugins/p", "")
 	f.Add("POST", "/v1/config/reload", "{}")
+	f.Add("POST", "/v1/tenants/t/interfaces/i/trace", `{"packets":10}`)
+	f.Add("POST", "/v1/tenants/t/interfaces/i/capture", `{"rx":true,"count":5,"snaplen":128,"timeout_ms":100}`)
+	f.Add("GET", "/v1/runtime", "")
+	f.Add("DELETE", "/v1/trace", "")
 	s := &Server{b: fakeBackend{}, opts: Options{Logger: quiet()}}
 	h := s.Handler()
 	f.Fuzz(func(t *testing.T, method, path, body string) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#?") || method == "" || strings.ContainsAny(method, " \r\n\t") {
 			return // not a request line an HTTP client can send
+		}
+		if strings.HasPrefix(path, "/debug/pprof/profile") || strings.HasPrefix(path, "/debug/pprof/trace") {
+			return // profiles for 30 s by design
 		}
 		req, err := http.NewRequest(method, "http://x"+path, strings.NewReader(body))
 		if err != nil {

@@ -38,12 +38,15 @@ var _ Backend = (*daemon.Daemon)(nil)
 
 // Options configure a Server. The zero value serves nothing.
 type Options struct {
-	// Socket is the unix socket path (mode 0600). Empty: none.
+	// Socket is the unix socket path. Empty: none. Requests on it need no
+	// token: whoever may write the file (SocketFile) may use the API.
 	Socket string
+	// SocketFile is the socket file's mode (0: 0600), owner and group.
+	SocketFile memif.SocketFile
 	// TCP is a loopback HOST:PORT. Requires Token.
 	TCP string
-	// Token, when set, is required as a bearer token on every request (TCP
-	// always needs one).
+	// Token is the bearer token every request over TCP must carry
+	// (required with TCP); requests on the unix socket need none.
 	Token string
 	// ReloadConfig re-reads the config file and applies it; nil: the route
 	// answers 501. It logs its own failures: the server does not log them.
@@ -77,9 +80,9 @@ func Listen(b Backend, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		s.opts.Logger = slog.Default()
 	}
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ConnContext: connContext}
 	if opts.Socket != "" {
-		ln, err := listenUnix(opts.Socket)
+		ln, err := listenUnix(opts.Socket, opts.SocketFile)
 		if err != nil {
 			return nil, err
 		}
@@ -113,9 +116,9 @@ func Listen(b Backend, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// listenUnix creates the socket with mode 0600, replacing a stale file left
+// listenUnix creates the socket with file's mode (default 0600), owner and group, replacing a stale file left
 // by a process that is gone, never one that still answers.
-func listenUnix(path string) (net.Listener, error) {
+func listenUnix(path string, file memif.SocketFile) (net.Listener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
 			return nil, fmt.Errorf("admin socket %s: exists and is not a socket", path)
@@ -132,7 +135,10 @@ func listenUnix(path string) (net.Listener, error) {
 	}
 	// Before the first Accept: a connection attempt in between waits in
 	// the backlog and is served only if its peer can still write the file.
-	if err := os.Chmod(path, 0o600); err != nil {
+	if file.Mode == 0 {
+		file.Mode = 0o600
+	}
+	if err := file.Apply(path); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
@@ -185,11 +191,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/tenants/{t}/interfaces/{i}/plugins/{p}/reload", s.reload)
 	mux.HandleFunc("POST /v1/tenants/{t}/interfaces/{i}/plugins/{p}/control", s.control)
 	mux.HandleFunc("POST /v1/config/reload", s.reloadConfig)
+	s.views(mux)
 	s.tableRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})
-	return s.auth(mux)
+	return s.audit(s.auth(mux))
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {
@@ -198,6 +205,10 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	}
 	want := []byte("Bearer " + s.opts.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if peerOf(r).unix { // the socket file's permissions decided
+			next.ServeHTTP(w, r)
+			return
+		}
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="memif-wasm"`)
@@ -230,6 +241,7 @@ type Interface struct {
 type Plugin struct {
 	Name   string `json:"name"`
 	File   string `json:"file"`
+	Source string `json:"source,omitempty"`
 	SHA256 string `json:"sha256"`
 	Fault  string `json:"fault,omitempty"`
 }
@@ -283,7 +295,7 @@ func (s *Server) tenants(w http.ResponseWriter, r *http.Request) {
 			ii := Interface{Name: in.Name, Socket: in.Socket, Role: in.Role, ID: in.ID, Connected: in.Connected,
 				Egress: in.Egress, Placement: in.Placement, Plugins: []Plugin{}}
 			for _, p := range in.Plugins {
-				ii.Plugins = append(ii.Plugins, Plugin{Name: p.Name, File: p.File, SHA256: p.SHA256, Fault: p.Fault})
+				ii.Plugins = append(ii.Plugins, Plugin{Name: p.Name, File: p.File, Source: p.Source, SHA256: p.SHA256, Fault: p.Fault})
 			}
 			tt.Interfaces = append(tt.Interfaces, ii)
 		}
@@ -319,8 +331,8 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.File == "" {
-		writeError(w, http.StatusBadRequest, `file: required (the .wasm module to load)`)
+	if req.File == "" && req.Source == "" {
+		writeError(w, http.StatusBadRequest, `file: required, or source (the .wasm module to load)`)
 		return
 	}
 	idx := -1
@@ -331,6 +343,7 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	auditOf(r).plugin = req.PluginName()
 	writeJSON(w, http.StatusOK, map[string]string{"loaded": req.PluginName()})
 }
 
@@ -379,6 +392,7 @@ func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request) {
 	changes, err := s.opts.ReloadConfig(r.Context())
 	if err != nil {
 		// The daemon logged it already: answer without logging it again.
+		auditOf(r).logged = true
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
@@ -414,14 +428,9 @@ func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) boo
 	return true
 }
 
-// fail answers with err's status (see statusOf), logging the errors that
-// are the daemon's own (500).
+// fail answers with err's status (see statusOf); audit logs it.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(err)
-	if status == http.StatusInternalServerError {
-		s.opts.Logger.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	writeError(w, status, err.Error())
+	writeError(w, statusOf(err), err.Error())
 }
 
 // statusOf maps an error to a status: unknown names 404, bad config 400,

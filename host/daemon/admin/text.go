@@ -1,8 +1,11 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,7 +46,8 @@ func WriteTenants(w io.Writer, ts []Tenant) {
 
 // WriteStats writes a snapshot's counters as `ctl stats` shows them: per
 // interface, packets, bytes and drops; per plugin, its verdicts, faults and
-// reloads; then the config reloads and the last one that failed.
+// reloads; then the config reloads and the last one that failed, and the
+// plugin pulls by result.
 func WriteStats(w io.Writer, s *daemon.Snapshot) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	// TX PKTS counts what the interface's workers sent (to any interface);
@@ -69,7 +73,7 @@ func WriteStats(w io.Writer, s *daemon.Snapshot) {
 	for v := range abi.NumVerdicts {
 		fmt.Fprintf(tw, "\t%s", strings.ToUpper(abi.Verdict(v).String()))
 	}
-	fmt.Fprintln(tw, "\tFAULTS\tRELOADS\t")
+	fmt.Fprintln(tw, "\tFAULTS\tFAIL-POLICY PKTS\tRELOADS\t")
 	for _, t := range s.Tenants {
 		for _, in := range t.Interfaces {
 			for _, p := range in.Plugins {
@@ -77,14 +81,62 @@ func WriteStats(w io.Writer, s *daemon.Snapshot) {
 				for _, n := range p.Stats.Verdicts {
 					fmt.Fprintf(tw, "\t%d", n)
 				}
-				fmt.Fprintf(tw, "\t%d\t%d\t\n", p.Stats.Faults, p.Stats.Reloads)
+				fmt.Fprintf(tw, "\t%d\t%d\t%d\t\n", p.Stats.Faults, p.Stats.FaultPackets, p.Stats.Reloads)
 			}
 		}
 	}
 	tw.Flush()
+	writeDrops(w, s)
 	fmt.Fprintf(w, "\nconfig reloads: %d ok, %d failed\n", s.ConfigReloads["ok"], s.ConfigReloads["failed"])
+	if len(s.Pulls) > 0 {
+		fmt.Fprint(w, "plugin pulls:")
+		sep := " "
+		for _, r := range slices.Sorted(maps.Keys(s.Pulls)) {
+			fmt.Fprintf(w, "%s%d %s", sep, s.Pulls[r], r)
+			sep = ", "
+		}
+		fmt.Fprintln(w)
+	}
 	if s.LastReloadError != "" {
 		fmt.Fprintf(w, "last failed config reload (%s): %s\n", s.LastReloadErrorAt.Local().Format(time.RFC3339), s.LastReloadError)
+	}
+}
+
+// writeDrops lists every packet an interface dropped, by reason: the
+// DROP and ABORTED verdicts and fail-policy drops of its plugins, and the
+// PASS, TX and REDIRECT verdicts that were not sent. Nothing when no
+// interface dropped anything.
+func writeDrops(w io.Writer, s *daemon.Snapshot) {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	any := false
+	for _, t := range s.Tenants {
+		for _, in := range t.Interfaces {
+			row := func(reason string, n uint64) {
+				if n > 0 {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", t.Name, in.Name, reason, n)
+					any = true
+				}
+			}
+			for _, p := range in.Plugins {
+				row("plugin "+p.Name+": drop verdict", p.Stats.Verdicts[abi.Drop])
+				row("plugin "+p.Name+": aborted verdict", p.Stats.Verdicts[abi.Aborted])
+				if !p.FailOpen { // fail-open passes a faulting burst's packets on
+					row("plugin "+p.Name+": fail policy (fault)", p.Stats.FaultPackets)
+				}
+			}
+			var q daemon.QueueStats
+			for i := range in.Queues {
+				q.Add(&in.Queues[i])
+			}
+			for r, n := range q.Drops {
+				row(daemon.DropName(r)+" not sent", n)
+			}
+		}
+	}
+	tw.Flush()
+	if any {
+		fmt.Fprintf(w, "\nDROPS BY REASON\n%s", b.String())
 	}
 }
 
@@ -117,20 +169,42 @@ func WriteDetails(w io.Writer, d *InterfaceDetails) {
 		tw.Flush()
 	}
 	for _, qs := range []struct {
-		name string
-		q    []memif.QueueDetails
-	}{{"rx queues", m.RxQueues}, {"tx queues", m.TxQueues}} {
+		name  string
+		q     []memif.QueueDetails
+		stats []memif.QueueStats
+	}{{"rx queues", m.RxQueues, d.Stats.Memif.RxQueues}, {"tx queues", m.TxQueues, d.Stats.Memif.TxQueues}} {
 		if len(qs.q) == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s:\n", qs.name)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  QUEUE\tRING\tBUFFER\tHEAD\tTAIL\tFLAGS")
+		fmt.Fprintln(tw, "  QUEUE\tRING\tBUFFER\tRX MODE\tHEAD\tTAIL\tFLAGS\tPACKETS\tBYTES\tRING FULL\tBAD DESC")
 		for _, q := range qs.q {
-			fmt.Fprintf(tw, "  %d\t%d\t%d\t%d\t%d\t%#x\n", q.Index, q.RingSize, q.BufferSize, q.Head, q.Tail, q.Flags)
+			var st memif.QueueStats
+			if q.Index < len(qs.stats) {
+				st = qs.stats[q.Index]
+			}
+			fmt.Fprintf(tw, "  %d\t%d\t%s\t%s\t%d\t%d\t%#x\t%d\t%d\t%d\t%d\n", q.Index, q.RingSize, bufferText(q.BufferSize),
+				rxModeText(qs.name, q.Mode), q.Head, q.Tail, q.Flags, st.Packets, st.Bytes, st.RingFull, st.BadDescriptors)
 		}
 		tw.Flush()
 	}
+}
+
+// bufferText is a queue's buffer size; a master's buffers are sized by
+// its slave, descriptor by descriptor, so it has no one size to show.
+func bufferText(n uint16) string {
+	if n == 0 {
+		return "per-desc"
+	}
+	return fmt.Sprint(n)
+}
+
+func rxModeText(queues string, m memif.RxMode) string {
+	if queues != "rx queues" {
+		return "-"
+	}
+	return m.String()
 }
 
 func yesNo(b bool) string {
@@ -179,4 +253,26 @@ func WritePipeline(w io.Writer, in *daemon.InterfaceSnapshot) {
 	}
 	fmt.Fprintf(w, "interface %s: rx %d packets, tx %d packets, tx drops: %s\n",
 		in.Name, q.RxPackets, q.TxPackets, strings.Join(drops, ", "))
+}
+
+// ErrNotFoundHere is returned by FilterSnapshot for a name the snapshot
+// does not hold.
+var ErrNotFoundHere = errors.New("admin: no such interface")
+
+// FilterSnapshot keeps only interface tenant/iface of s (with its tenant);
+// daemon-wide counters stay.
+func FilterSnapshot(s *daemon.Snapshot, tenant, iface string) (*daemon.Snapshot, error) {
+	out := *s
+	out.Tenants = nil
+	for _, t := range s.Tenants {
+		for _, in := range t.Interfaces {
+			if t.Name == tenant && in.Name == iface {
+				tt := t
+				tt.Interfaces = []daemon.InterfaceSnapshot{in}
+				out.Tenants = append(out.Tenants, tt)
+				return &out, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: %s/%s", ErrNotFoundHere, tenant, iface)
 }

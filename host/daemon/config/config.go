@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/memif-wasm/memif-wasm/host"
+	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 	"github.com/memif-wasm/memif-wasm/memif"
 	"go.yaml.in/yaml/v3"
 )
@@ -44,17 +47,23 @@ const (
 	// or shutdown can wait this long per port a burst goes to; longer than
 	// a second is a peer that is gone, not one that is late.
 	MaxTxRetryTime = time.Second
+	// MinPullInterval bounds Plugin.PullInterval from below: a registry is
+	// not a thing to poll faster than that.
+	MinPullInterval = time.Second
+	MaxAttempts     = 100
+	MaxBackoff      = time.Minute
 )
 
 // Config is the whole daemon configuration. The zero value is a daemon with
 // no tenants, logging text at info level, with no metrics listener and no
 // admin API.
 type Config struct {
-	Log     Log      `yaml:"log"`
-	Metrics Metrics  `yaml:"metrics"`
-	Admin   Admin    `yaml:"admin"`
-	Engine  Engine   `yaml:"engine"`
-	Tenants []Tenant `yaml:"tenants"`
+	Log      Log      `yaml:"log"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Admin    Admin    `yaml:"admin"`
+	Engine   Engine   `yaml:"engine"`
+	Registry Registry `yaml:"registry"`
+	Tenants  []Tenant `yaml:"tenants"`
 }
 
 // Log configures log/slog output.
@@ -73,13 +82,20 @@ type Metrics struct {
 
 // Admin configures the HTTP/JSON admin API.
 type Admin struct {
-	// Socket is the unix socket path of the admin API (mode 0600). Empty: none.
+	// Socket is the unix socket path of the admin API. Empty: none.
 	Socket string `yaml:"socket"`
+	// SocketMode, SocketOwner and SocketGroup set the admin socket file's
+	// permission bits (octal; default "0600": only the daemon's user), user
+	// and group (name or numeric id; default: the daemon's). Whoever may
+	// write the file may use the API: no token is asked on the socket.
+	SocketMode  string `yaml:"socket_mode"`
+	SocketOwner string `yaml:"socket_owner"`
+	SocketGroup string `yaml:"socket_group"`
 	// TCP is an optional loopback HOST:PORT for the admin API; it requires a
 	// bearer token (TokenFile).
 	TCP string `yaml:"tcp"`
-	// TokenFile holds the bearer token required on TCP (and, when set, on
-	// the unix socket too).
+	// TokenFile holds the bearer token required on TCP; the unix socket
+	// never asks for it (its file's permissions guard it).
 	TokenFile string `yaml:"token_file"`
 }
 
@@ -89,6 +105,47 @@ type Engine struct {
 	CacheDir string `yaml:"cache_dir"`
 	// MaxMemoryPages caps any plugin's linear memory (64 KiB pages). 0: host default (1 GiB).
 	MaxMemoryPages uint32 `yaml:"max_memory_pages"`
+}
+
+// Registry configures how plugins with a source (oci://, https://) are
+// fetched. It takes effect on restart only.
+type Registry struct {
+	// CacheDir keeps verified modules, manifests and signatures by digest
+	// across restarts, so a plugin whose registry is down still loads from
+	// what was verified before. Empty: no disk cache.
+	CacheDir string `yaml:"cache_dir"`
+	// DockerConfig is a docker config.json giving registry credentials
+	// (auths, credential helpers). Empty: anonymous.
+	DockerConfig string `yaml:"docker_config"`
+	// CAFile is a PEM bundle of certificate authorities trusted for
+	// registries and https sources besides the system's. Empty: the system's.
+	CAFile string `yaml:"ca_file"`
+	// Insecure lists registries (HOST or HOST:PORT) that may be reached over
+	// plain HTTP. Every other registry is reached over TLS, except loopback
+	// ones.
+	Insecure []string `yaml:"insecure"`
+	// MaxModuleSize bounds a module and the layer carrying it, in bytes; a
+	// larger one is refused from its descriptor, before it is read. 0:
+	// 64 MiB.
+	MaxModuleSize int64 `yaml:"max_module_size"`
+	// Attempts is how often a registry request is tried before the fetch
+	// fails, 1..MaxAttempts. 0: 4.
+	Attempts int `yaml:"attempts"`
+	// Backoff is the wait before the second attempt, doubled for each
+	// further one, 0..MaxBackoff. 0: 250ms.
+	Backoff time.Duration `yaml:"backoff"`
+}
+
+// Signatures is a tenant's signature policy for its plugins.
+type Signatures struct {
+	// Policy is "off" (default: signatures are not looked at), "warn" (a
+	// plugin without a valid signature loads, and the daemon logs why) or
+	// "require" (it is refused with the reason).
+	Policy string `yaml:"policy"`
+	// Keys are PEM public key files (ECDSA P-256 or Ed25519, as cosign
+	// writes cosign.pub); a signature made by any of them verifies.
+	// Required by warn and require.
+	Keys []string `yaml:"keys"`
 }
 
 // Tenant is one isolated set of interfaces and plugins.
@@ -114,6 +171,8 @@ type Tenant struct {
 	// recursion is a fault (reason "stack"). 0: the host's default (256 KiB,
 	// host.DefaultStack); at most MaxStack.
 	Stack int64 `yaml:"stack"`
+	// Signatures is the policy for the signatures of the tenant's plugins.
+	Signatures Signatures `yaml:"signatures"`
 	// Interfaces are the tenant's ports, numbered by position from 0.
 	Interfaces []Interface `yaml:"interfaces"`
 }
@@ -124,6 +183,15 @@ type Interface struct {
 	Name string `yaml:"name"`
 	// Socket is the control socket path ("@name": abstract). Default DefaultSocket.
 	Socket string `yaml:"socket"`
+	// SocketMode, SocketOwner and SocketGroup (master only) set the socket
+	// file's permission bits (octal, e.g. "0660"), user and group (name or
+	// numeric id), so that a peer running as another user can connect: it
+	// needs write permission on the file. Empty: as created (mode 0777 less
+	// the umask, the daemon's user and group). Interfaces sharing a socket
+	// must agree.
+	SocketMode  string `yaml:"socket_mode"`
+	SocketOwner string `yaml:"socket_owner"`
+	SocketGroup string `yaml:"socket_group"`
 	// Role is "slave" (default: connects, allocates memory) or "master"
 	// (listens); DPDK's "client" and "server" are accepted too.
 	Role string `yaml:"role"`
@@ -180,8 +248,29 @@ type Interface struct {
 type Plugin struct {
 	// Name is unique within the pipeline. Default: the file's base name without ".wasm".
 	Name string `yaml:"name" json:"name,omitempty"`
-	// File is the .wasm module; relative paths are relative to the config file. Required.
+	// File is the .wasm module; relative paths are relative to the config
+	// file. Exactly one of File and Source is required.
 	File string `yaml:"file" json:"file,omitempty"`
+	// Source is where the module is fetched from instead of a file:
+	// oci://REGISTRY/REPO:TAG, oci://REGISTRY/REPO@sha256:HEX, or an
+	// https:// URL (which needs SHA256).
+	Source string `yaml:"source" json:"source,omitempty"`
+	// SHA256 pins the content: for a file or https module its sha256, for
+	// an oci source the manifest digest. Hex, "sha256:" optional.
+	SHA256 string `yaml:"sha256" json:"sha256,omitempty"`
+	// PullPolicy of an oci tag: "IfNotPresent" (default: the cached digest
+	// is used while it is there) or "Always" (resolved at every load).
+	PullPolicy string `yaml:"pull_policy" json:"pull_policy,omitempty"`
+	// PullInterval, with PullPolicy Always and a tag, is how often the tag
+	// is resolved again while running; when it moved, the plugin is
+	// reloaded (a new version that fails verification or admission leaves
+	// the running one running). At least MinPullInterval; 0: only at loads.
+	PullInterval time.Duration `yaml:"pull_interval" json:"pull_interval,omitempty"`
+	// Signature is the detached signature (cosign sign-blob's base64
+	// output) of a file or https module: a path (relative to the config
+	// file) or an https URL. An oci module's signatures are found in its
+	// registry.
+	Signature string `yaml:"signature" json:"signature,omitempty"`
 	// Config is handed to the plugin's mw_init as bytes. At most one of Config and ConfigFile.
 	Config string `yaml:"config" json:"config,omitempty"`
 	// ConfigFile is read and handed to mw_init; relative to the config file.
@@ -264,6 +353,14 @@ func Load(path string) (*Config, error) {
 // the file name) and may be empty.
 func Parse(data []byte, name string) (*Config, error) {
 	var c Config
+	// First the tree's shape, so that unknown keys and wrong kinds of value
+	// are named by path and expected form, all of them at once.
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err == nil {
+		if err := checkShape(&root); err != nil {
+			return nil, withFile(err, name)
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && err != io.EOF {
@@ -316,12 +413,22 @@ func (c *Config) resolve(dir string) {
 		return filepath.Join(dir, p)
 	}
 	c.Admin.TokenFile = abs(c.Admin.TokenFile)
+	c.Registry.CacheDir = abs(c.Registry.CacheDir)
+	c.Registry.DockerConfig = abs(c.Registry.DockerConfig)
+	c.Registry.CAFile = abs(c.Registry.CAFile)
 	for ti := range c.Tenants {
+		keys := c.Tenants[ti].Signatures.Keys
+		for ki := range keys {
+			keys[ki] = abs(keys[ki])
+		}
 		for ii := range c.Tenants[ti].Interfaces {
 			ps := c.Tenants[ti].Interfaces[ii].Plugins
 			for pi := range ps {
 				ps[pi].File = abs(ps[pi].File)
 				ps[pi].ConfigFile = abs(ps[pi].ConfigFile)
+				if !strings.HasPrefix(ps[pi].Signature, "https://") {
+					ps[pi].Signature = abs(ps[pi].Signature)
+				}
 			}
 		}
 	}
@@ -392,6 +499,11 @@ func (p *Plugin) PluginName() string {
 	if p.Name != "" {
 		return p.Name
 	}
+	if p.File == "" && p.Source != "" {
+		if r, err := source.Parse(p.Source); err == nil {
+			return r.BaseName()
+		}
+	}
 	return strings.TrimSuffix(filepath.Base(p.File), ".wasm")
 }
 
@@ -417,4 +529,33 @@ func (c *Config) Tenant(name string) *Tenant {
 		}
 	}
 	return nil
+}
+
+// SocketFile is the interface's socket file settings for memif; call it on
+// a validated config.
+func (i *Interface) SocketFile() memif.SocketFile {
+	m, _ := parseMode(i.SocketMode)
+	return memif.SocketFile{Mode: m, Owner: i.SocketOwner, Group: i.SocketGroup}
+}
+
+// SocketFile is the admin socket file's settings (mode 0600 by default);
+// call it on a validated config.
+func (a *Admin) SocketFile() memif.SocketFile {
+	m, _ := parseMode(a.SocketMode)
+	if a.SocketMode == "" {
+		m = 0o600
+	}
+	return memif.SocketFile{Mode: m, Owner: a.SocketOwner, Group: a.SocketGroup}
+}
+
+// parseMode reads permission bits in octal ("0660", "660", "0o660"); "" is 0.
+func parseMode(s string) (fs.FileMode, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(s, "0o"), "0O"), 8, 32)
+	if err != nil || n == 0 || n > 0o777 {
+		return 0, fmt.Errorf("%q is not permission bits in octal, 0001..0777 (e.g. \"0660\")", s)
+	}
+	return fs.FileMode(n), nil
 }

@@ -14,6 +14,15 @@
 // accessor methods (RingLog2, PluginName, ...) apply the defaults, so a Config
 // written back out stays as the user wrote it.
 //
+// # Plugin sources
+//
+// A plugin's module is a file, or a source: oci://REGISTRY/REPO:TAG,
+// oci://REGISTRY/REPO@sha256:HEX, or https://... with its sha256. The
+// registry section says how sources are fetched (cache, credentials,
+// insecure registries, size limit, retries), a tenant's signatures section
+// whether the signatures of its plugins are required, and with which keys;
+// package source does the fetching and verifying.
+//
 // # Ports
 //
 // An interface's position in its tenant's interfaces list is its port

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/memif-wasm/memif-wasm/host/daemon/source"
 	"github.com/memif-wasm/memif-wasm/memif"
 )
 
@@ -20,6 +21,7 @@ func (c *Config) Validate() error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.hostPort("metrics.addr", c.Metrics.Addr, false)
 	v.hostPort("admin.tcp", c.Admin.TCP, true)
+	v.socketFile("admin", c.Admin.SocketMode, c.Admin.SocketFile())
 	if c.Admin.TCP != "" && c.Admin.TokenFile == "" {
 		v.add("admin.token_file", "required when admin.tcp is set: the TCP admin API needs a bearer token")
 	}
@@ -27,12 +29,19 @@ func (c *Config) Validate() error {
 		v.add("engine.max_memory_pages", fmt.Sprintf("%d is above 65536 (4 GiB, the wasm32 limit)", c.Engine.MaxMemoryPages))
 	}
 
+	v.registry(&c.Registry)
+
 	tenants := map[string]int{}
 	type sockID struct {
 		socket string
 		id     uint32
 	}
 	ids := map[sockID]string{}
+	type sockFile struct {
+		where string
+		file  memif.SocketFile
+	}
+	files := map[string]sockFile{} // socket path -> the first master's file settings
 	for ti := range c.Tenants {
 		t := &c.Tenants[ti]
 		tp := fmt.Sprintf("tenants[%d]", ti)
@@ -52,6 +61,16 @@ func (c *Config) Validate() error {
 			v.add(tp+".cold_fuel", fmt.Sprintf("%d is outside 0..%d", t.ColdFuel, int64(MaxFuel)))
 		}
 		v.stack(tp+".stack", t.Stack)
+		if pol, err := source.ParseSignaturePolicy(t.Signatures.Policy); err != nil {
+			v.add(tp+".signatures.policy", err.Error())
+		} else if pol != source.SignaturesOff && len(t.Signatures.Keys) == 0 {
+			v.add(tp+".signatures.keys", fmt.Sprintf("policy %s needs at least one public key", pol))
+		}
+		for ki, k := range t.Signatures.Keys {
+			if k == "" {
+				v.add(fmt.Sprintf("%s.signatures.keys[%d]", tp, ki), "empty path")
+			}
+		}
 		if len(t.Interfaces) == 0 {
 			v.add(tp+".interfaces", "a tenant needs at least one interface")
 		}
@@ -72,6 +91,15 @@ func (c *Config) Validate() error {
 				ids[key] = ip
 			}
 			v.interfaceValues(ip, in)
+			var r memif.Role
+			if r.UnmarshalText([]byte(in.Role)) == nil && r == memif.RoleMaster {
+				f := in.SocketFile()
+				if prev, seen := files[in.SocketPath()]; seen && prev.file != f {
+					v.add(ip+".socket_mode", fmt.Sprintf("socket %s: socket_mode, socket_owner and socket_group differ from %s's; interfaces sharing a socket share its file", in.SocketPath(), prev.where))
+				} else if !seen {
+					files[in.SocketPath()] = sockFile{ip, f}
+				}
+			}
 			if in.Egress != "" && t.Port(in.Egress) < 0 {
 				v.add(ip+".egress", fmt.Sprintf("no interface %q in tenant %q", in.Egress, t.Name))
 			}
@@ -112,6 +140,12 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 	}
 	var role memif.Role
 	v.memifEnum(ip+".role", in.Role, &role)
+	if f := in.SocketFile(); in.SocketMode != "" || !f.IsZero() {
+		if role != memif.RoleMaster {
+			v.add(ip+".socket_mode", "socket_mode, socket_owner and socket_group apply to a master, which creates the socket file; a slave connects to its peer's")
+		}
+		v.socketFile(ip, in.SocketMode, f)
+	}
 	if len(in.Secret) > MaxSecretLen {
 		v.add(ip+".secret", fmt.Sprintf("%d bytes, at most %d", len(in.Secret), MaxSecretLen))
 	}
@@ -156,9 +190,7 @@ func (v *validator) interfaceValues(ip string, in *Interface) {
 }
 
 func (v *validator) plugin(pp string, p *Plugin) {
-	if p.File == "" {
-		v.add(pp+".file", "required: the .wasm module to load")
-	}
+	v.pluginSource(pp, p)
 	if p.Name != "" {
 		v.name(pp+".name", p.Name)
 	}
@@ -187,6 +219,85 @@ func (v *validator) plugin(pp string, p *Plugin) {
 	}
 	if p.MaxBurst < 0 || p.MaxBurst > 256 {
 		v.add(pp+".max_burst", fmt.Sprintf("%d is outside 1..256", p.MaxBurst))
+	}
+}
+
+// pluginSource checks where a plugin comes from and how it is pinned,
+// pulled and signed.
+func (v *validator) pluginSource(pp string, p *Plugin) {
+	switch {
+	case p.File == "" && p.Source == "":
+		v.add(pp+".file", "required (or source): the .wasm module to load")
+		return
+	case p.File != "" && p.Source != "":
+		v.add(pp+".source", "set either file or source, not both")
+		return
+	}
+	kind := source.File
+	if p.Source != "" {
+		r, err := source.Parse(p.Source)
+		switch {
+		case err != nil:
+			v.add(pp+".source", err.Error())
+			return
+		case r.Kind == source.File:
+			v.add(pp+".source", fmt.Sprintf("%q: want oci://... or https://... (a local module goes in file)", p.Source))
+			return
+		}
+		kind = r.Kind
+		if r.Kind == source.OCI && r.Digest != "" && p.SHA256 != "" && strings.TrimPrefix(p.SHA256, "sha256:") != strings.TrimPrefix(r.Digest, "sha256:") {
+			v.add(pp+".sha256", "differs from the digest in source")
+		}
+		if p.PullInterval > 0 && r.Tag == "" {
+			v.add(pp+".pull_interval", "only a tag can move: the source names a digest")
+		}
+	}
+	if p.SHA256 != "" {
+		h := strings.TrimPrefix(p.SHA256, "sha256:")
+		if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+			v.add(pp+".sha256", fmt.Sprintf("%q: want 64 lower-case hex digits", p.SHA256))
+		}
+	}
+	if kind == source.HTTPS && p.SHA256 == "" {
+		v.add(pp+".sha256", "required with an https source: the module's sha256")
+	}
+	pol, err := source.ParsePullPolicy(p.PullPolicy)
+	if err != nil {
+		v.add(pp+".pull_policy", err.Error())
+	}
+	if p.PullPolicy != "" && kind != source.OCI {
+		v.add(pp+".pull_policy", "only for an oci source")
+	}
+	switch {
+	case p.PullInterval < 0:
+		v.add(pp+".pull_interval", fmt.Sprintf("%v is negative", p.PullInterval))
+	case p.PullInterval > 0 && p.PullInterval < MinPullInterval:
+		v.add(pp+".pull_interval", fmt.Sprintf("%v is below %v", p.PullInterval, MinPullInterval))
+	case p.PullInterval > 0 && pol != source.PullAlways:
+		v.add(pp+".pull_interval", "needs pull_policy Always")
+	}
+	if p.Signature != "" && kind == source.OCI {
+		v.add(pp+".signature", "an oci module's signatures are found in its registry")
+	}
+	if strings.HasPrefix(p.Signature, "http://") {
+		v.add(pp+".signature", "plain http is not accepted; use https:// or a path")
+	}
+}
+
+func (v *validator) registry(r *Registry) {
+	if r.MaxModuleSize < 0 {
+		v.add("registry.max_module_size", fmt.Sprintf("%d is negative", r.MaxModuleSize))
+	}
+	if r.Attempts < 0 || r.Attempts > MaxAttempts {
+		v.add("registry.attempts", fmt.Sprintf("%d is outside 0..%d", r.Attempts, MaxAttempts))
+	}
+	if r.Backoff < 0 || r.Backoff > MaxBackoff {
+		v.add("registry.backoff", fmt.Sprintf("%v is outside 0s..%v", r.Backoff, MaxBackoff))
+	}
+	for i, h := range r.Insecure {
+		if h == "" || strings.ContainsAny(h, "/ \t@") {
+			v.add(fmt.Sprintf("registry.insecure[%d]", i), fmt.Sprintf("%q is not HOST or HOST:PORT", h))
+		}
 	}
 }
 
@@ -267,4 +378,34 @@ func (v *validator) hostPort(field, s string, loopback bool) {
 		return
 	}
 	v.add(field, fmt.Sprintf("%q is not a loopback address; the admin API is only served on loopback", host))
+}
+
+// socketFile checks the socket_mode, socket_owner and socket_group of the
+// section at prefix; the owner and group must exist on this machine.
+func (v *validator) socketFile(prefix, mode string, f memif.SocketFile) {
+	if _, err := parseMode(mode); err != nil {
+		v.add(prefix+".socket_mode", err.Error())
+		return
+	}
+	if err := f.Validate(); err != nil {
+		v.add(prefix+".socket_owner/socket_group", err.Error())
+	}
+}
+
+// Warnings lists what is valid but probably not meant: a config with no
+// tenant runs nothing, and an interface with neither a plugin nor an
+// egress PASSes every packet to nowhere, dropping everything it receives.
+func (c *Config) Warnings() []string {
+	var w []string
+	if len(c.Tenants) == 0 {
+		w = append(w, "the config has no tenants: nothing will run")
+	}
+	for ti, t := range c.Tenants {
+		for ii, in := range t.Interfaces {
+			if len(in.Plugins) == 0 && in.Egress == "" {
+				w = append(w, fmt.Sprintf("tenants[%d].interfaces[%d] (%s/%s): no plugin and no egress, so every packet is PASSed to nowhere and dropped", ti, ii, t.Name, in.Name))
+			}
+		}
+	}
+	return w
 }

@@ -23,7 +23,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	ifLabels = []string{"tenant", "interface"}
 	qLabels  = []string{"tenant", "interface", "queue"}
-	modLabel = []string{"tenant", "interface", "module"}
+	modLabel = []string{"tenant", "interface", "plugin"}
 
 	dRxPackets   = desc("interface_receive_packets_total", "Packets received, by rx queue (counted by the queue's workers).", qLabels...)
 	dRxBursts    = desc("interface_receive_bursts_total", "Bursts received, by rx queue.", qLabels...)
@@ -31,9 +31,8 @@ var (
 	dTxPackets   = desc("interface_transmit_packets_total", "Packets transmitted on the interface (memif totals).", ifLabels...)
 	dTxBytes     = desc("interface_transmit_bytes_total", "Bytes transmitted on the interface (memif totals).", ifLabels...)
 	dTxSent      = desc("worker_transmit_packets_total", "Packets the queue's workers sent, by the verdict that sent them (tx: back out, pass: egress, redirect).", append(qLabels, "verdict")...)
-	dTxDrops     = desc("worker_transmit_drops_total", "Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.", append(qLabels, "verdict")...)
 	dTxRetries   = desc("worker_transmit_ring_full_total", "Times a worker found a tx ring full and retried.", qLabels...)
-	dWorkerConns = desc("worker_connections_total", "Connections a queue's workers served, by placement.", append(qLabels, "placement")...)
+	dWorkerConns = desc("worker_connections_total", "Connections the queue's worker served, by placement: per queue, so an interface with N negotiated queues counts N per connect (interface_connects_total counts each once).", append(qLabels, "placement")...)
 	dRxDrops     = desc("interface_receive_drops_total", "Packets received and dropped, by reason: bad_descriptor (refused from the peer before any worker saw it), and, summed over the queues' workers, drop (a plugin's DROP verdict), aborted (ABORTED, the plugin's or the host's for a refused descriptor), fail_closed (a faulting, restarting or quarantined plugin that fails closed), pipeline_closed (the pipeline was being replaced or stopped).", append(ifLabels, "reason")...)
 	dUp          = desc("interface_up", "1 when the interface is connected.", append(ifLabels, "role")...)
 	dConnects    = desc("interface_connects_total", "Connections established.", ifLabels...)
@@ -43,36 +42,39 @@ var (
 	dTxDropWhy   = desc("interface_transmit_drops_total", "Packets with a sending verdict the queue's workers dropped, by reason: no_egress (no egress or redirect port), link_down, ring_full (the ring stayed full for the retry time), too_big.", append(qLabels, "reason")...)
 	dRxQBytes    = desc("worker_receive_bytes_total", "Bytes the queue's workers received (chained buffers included).", qLabels...)
 	dTxQBytes    = desc("worker_transmit_bytes_total", "Bytes the queue's workers sent, by the verdict that sent them.", append(qLabels, "verdict")...)
-	dBurstSize   = desc("rx_burst_packets", "Packets per rx burst.", qLabels...)
+	dBurstSize   = desc("interface_receive_burst_packets", "Packets per rx burst.", qLabels...)
 	dBusy        = desc("worker_busy_seconds_total", "Time the queue's workers spent on bursts (plugins and transmit).", qLabels...)
 	dEmptyPolls  = desc("worker_empty_polls_total", "Rx bursts that found the ring empty (in polling mode, idle spins).", qLabels...)
 
-	dVerdicts     = desc("verdicts_total", "Packet verdicts after validation.", append(modLabel, "verdict")...)
-	dInvalid      = desc("invalid_verdicts_total", "Guest verdicts the host turned into aborted, by reason.", append(modLabel, "reason")...)
-	dCalls        = desc("guest_calls_total", "mw_process calls by result: ok, or the fault reason.", append(modLabel, "result")...)
-	dPackets      = desc("guest_packets_total", "Packets handed to the plugin.", modLabel...)
-	dFaultPackets = desc("guest_fault_packets_total", "Packets that got the plugin's fail policy instead of a verdict.", modLabel...)
-	dFuel         = desc("guest_fuel_consumed_total", "Fuel the plugin's bursts spent (about one unit per wasm instruction).", modLabel...)
-	dRestarts     = desc("module_restarts_total", "Instances re-created after a fault, by result.", append(modLabel, "result")...)
-	dQuarantined  = desc("module_quarantined", "Instances quarantined after repeated faults.", modLabel...)
-	dCopied       = desc("guest_copied_bytes_total", "Bytes copied into and out of guests, by placement.", append(modLabel, "placement")...)
-	dPlaced       = desc("guest_placed_packets_total", "Packets shown to guests, by placement.", append(modLabel, "placement")...)
-	dMemLimit     = desc("guest_memory_limit_bytes", "Linear memory limit of each instance.", modLabel...)
-	dMemory       = desc("guest_memory_bytes", "Linear memory of the plugin's live instances, summed over workers.", modLabel...)
-	dCallDuration = desc("guest_call_duration_seconds", "Duration of mw_process calls, with the host's hand-over of packets and verdicts.", modLabel...)
-	dInstances    = desc("module_instances", "Running instances (one per worker).", modLabel...)
-	dInfo         = desc("module_info", "The loaded module version (always 1).", append(modLabel, "sha256", "abi_version")...)
-	dReloadsPipe  = desc("module_swaps_total", "Successful in-place version swaps, summed over the pipelines holding the plugin.", modLabel...)
+	dVerdicts     = desc("plugin_verdicts_total", "Packet verdicts after validation.", append(modLabel, "verdict")...)
+	dInvalid      = desc("plugin_invalid_verdicts_total", "Guest verdicts the host turned into aborted, by reason.", append(modLabel, "reason")...)
+	dCalls        = desc("plugin_calls_total", "mw_process calls by result: ok, or the fault reason.", append(modLabel, "result")...)
+	dPackets      = desc("plugin_packets_total", "Packets handed to the plugin.", modLabel...)
+	dFaultPackets = desc("plugin_fault_packets_total", "Packets that got the plugin's fail policy instead of a verdict.", modLabel...)
+	dFuel         = desc("plugin_fuel_consumed_total", "Fuel the plugin's bursts spent (about one unit per wasm instruction).", modLabel...)
+	dRestarts     = desc("plugin_restarts_total", "Instances re-created after a fault, by result.", append(modLabel, "result")...)
+	dQuarantined  = desc("plugin_quarantined", "Instances quarantined after repeated faults.", modLabel...)
+	dCopied       = desc("plugin_copied_bytes_total", "Bytes copied into and out of guests, by placement.", append(modLabel, "placement")...)
+	dPlaced       = desc("plugin_placed_packets_total", "Packets shown to guests, by placement.", append(modLabel, "placement")...)
+	dMemLimit     = desc("plugin_memory_limit_bytes", "Linear memory limit of each instance.", modLabel...)
+	dMemory       = desc("plugin_memory_bytes", "Linear memory of the plugin's live instances, summed over workers.", modLabel...)
+	dCallDuration = desc("plugin_call_duration_seconds", "Duration of mw_process calls, with the host's hand-over of packets and verdicts.", modLabel...)
+	dInstances    = desc("plugin_instances", "Running instances (one per worker).", modLabel...)
+	dInfo         = desc("plugin_info", "The loaded plugin version (always 1).", append(modLabel, "sha256", "abi_version")...)
+	dReloadsPipe  = desc("plugin_swaps_total", "Successful in-place version swaps, summed over the pipelines holding the plugin.", modLabel...)
 
 	dTenantInst  = desc("tenant_instances", "Live plugin instances of the tenant.", "tenant")
 	dTenantMem   = desc("tenant_memory_bytes", "Linear memory reserved by the tenant's live instances.", "tenant")
 	dTenantRefus = desc("tenant_refused_instantiations_total", "Instantiations the tenant's budgets refused.", "tenant")
 
-	dLoads   = desc("module_loads_total", "Module loads by result (ok or the admission code).", "tenant", "result")
-	dReloads = desc("module_reloads_total", "Module reloads by result.", "tenant", "result")
-	dCompile = desc("module_compile_duration_seconds", "Time to admit and compile a module.")
+	dLoads   = desc("plugin_loads_total", "Plugin loads by result (ok or the admission code).", "tenant", "result")
+	dReloads = desc("plugin_reloads_total", "Plugin reloads by result.", "tenant", "result")
+	dCompile = desc("plugin_compile_duration_seconds", "Time to admit and compile a plugin.")
 
+	dConfigStatus  = desc("config_last_reload_successful", "1 when the running config is the file's: no config reload has failed since the last one that succeeded (1 before any reload).")
+	dConfigReloadT = desc("config_last_reload_timestamp_seconds", "When the last config reload ended (Unix time; 0 before any), whatever its result.")
 	dConfigReloads = desc("config_reloads_total", "Config reloads (SIGHUP, ctl reload-config) by result: ok, or failed (nothing of it applied).", "result")
+	dPulls         = desc("plugin_pulls_total", "Plugin module fetches from sources (oci, https, signed files) by result: ok, cached, or the failure (network, not_found, digest, too_large, format, signature, error).", "result")
 )
 
 // Source returns the current snapshot. It is called once per scrape.
@@ -86,11 +88,11 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent, dTxDrops,
+var allDescs = []*prometheus.Desc{dRxPackets, dRxBursts, dRxBytes, dTxPackets, dTxBytes, dTxSent,
 	dTxRetries, dWorkerConns, dRxDrops, dUp, dConnects, dDisconnects, dProtoErrs, dTxRingFull,
 	dTxDropWhy, dRxQBytes, dTxQBytes, dBurstSize, dBusy, dEmptyPolls,
 	dVerdicts, dInvalid, dCalls, dPackets, dFaultPackets, dFuel, dRestarts, dQuarantined, dCopied, dPlaced,
-	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile, dConfigReloads}
+	dMemLimit, dMemory, dCallDuration, dInstances, dInfo, dReloadsPipe, dTenantInst, dTenantMem, dTenantRefus, dLoads, dReloads, dCompile, dConfigReloads, dConfigStatus, dConfigReloadT, dPulls}
 
 // sendingVerdicts are the verdicts that make a worker transmit.
 var sendingVerdicts = []abi.Verdict{abi.Pass, abi.TX, abi.Redirect}
@@ -174,7 +176,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				counter(dRxBursts, qs.RxBursts, t.Name, in.Name, qn)
 				for _, v := range sendingVerdicts {
 					counter(dTxSent, qs.Tx[v], t.Name, in.Name, qn, v.String())
-					counter(dTxDrops, qs.Dropped[v], t.Name, in.Name, qn, v.String())
 				}
 				counter(dTxRetries, qs.TxRingFull, t.Name, in.Name, qn)
 				for r, n := range qs.TxDrops {
@@ -238,6 +239,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range []string{"ok", "failed"} {
 		counter(dConfigReloads, s.ConfigReloads[r], r)
 	}
+	for r, n := range s.Pulls {
+		counter(dPulls, n, r)
+	}
+	ok, at := 1.0, 0.0
+	if s.LastReloadFailed {
+		ok = 0
+	}
+	if !s.LastReloadAt.IsZero() {
+		at = float64(s.LastReloadAt.UnixNano()) / 1e9
+	}
+	gauge(dConfigStatus, ok)
+	gauge(dConfigReloadT, at)
 	if len(s.CompileHist) == len(daemon.CompileBuckets)+1 {
 		ch <- prometheus.MustNewConstHistogram(dCompile, s.CompileCount, s.CompileSum,
 			cumulative(daemon.CompileBuckets[:], s.CompileHist))
@@ -260,7 +273,7 @@ func cumulative(bounds []float64, counts []uint64) map[float64]uint64 {
 // runtime and process collectors, and extra ones (a TableCollector).
 func NewRegistry(src Source, extra ...prometheus.Collector) *prometheus.Registry {
 	r := prometheus.NewRegistry()
-	r.MustRegister(NewCollector(src), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(NewCollector(src), buildInfoCollector{daemon.ReadBuildInfo()}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.MustRegister(extra...)
 	return r
 }

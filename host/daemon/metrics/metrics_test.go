@@ -57,7 +57,10 @@ func synthetic() *daemon.Snapshot {
 		Loads:         map[string]map[string]uint64{"blue": {"ok": 1, "malformed": 2}},
 		Reloads:       map[string]map[string]uint64{"blue": {"ok": 5}},
 		ConfigReloads: map[string]uint64{"ok": 3, "failed": 1},
-		CompileHist:   make([]uint64, len(daemon.CompileBuckets)+1),
+		Pulls:         map[string]uint64{"ok": 2, "network": 4},
+		// The last reload failed: the running config is not the file's.
+		LastReloadAt: time.Unix(1700000000, 500000000), LastReloadFailed: true,
+		CompileHist: make([]uint64, len(daemon.CompileBuckets)+1),
 	}
 }
 
@@ -67,36 +70,41 @@ func TestCollectorValues(t *testing.T) {
 # HELP memif_wasm_interface_receive_packets_total Packets received, by rx queue (counted by the queue's workers).
 # TYPE memif_wasm_interface_receive_packets_total counter
 memif_wasm_interface_receive_packets_total{interface="eth0",queue="0",tenant="blue"} 10
-# HELP memif_wasm_verdicts_total Packet verdicts after validation.
-# TYPE memif_wasm_verdicts_total counter
-memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="aborted"} 0
-memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="drop"} 3
-memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="pass"} 0
-memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="redirect"} 0
-memif_wasm_verdicts_total{interface="eth0",module="acl",tenant="blue",verdict="tx"} 7
-# HELP memif_wasm_guest_calls_total mw_process calls by result: ok, or the fault reason.
-# TYPE memif_wasm_guest_calls_total counter
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="abi",tenant="blue"} 0
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="errno",tenant="blue"} 0
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="exit",tenant="blue"} 0
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="fuel",tenant="blue"} 1
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="memory",tenant="blue"} 0
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="ok",tenant="blue"} 3
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="stack",tenant="blue"} 0
-memif_wasm_guest_calls_total{interface="eth0",module="acl",result="trap",tenant="blue"} 0
-# HELP memif_wasm_module_loads_total Module loads by result (ok or the admission code).
-# TYPE memif_wasm_module_loads_total counter
-memif_wasm_module_loads_total{result="malformed",tenant="blue"} 2
-memif_wasm_module_loads_total{result="ok",tenant="blue"} 1
+# HELP memif_wasm_plugin_verdicts_total Packet verdicts after validation.
+# TYPE memif_wasm_plugin_verdicts_total counter
+memif_wasm_plugin_verdicts_total{interface="eth0",plugin="acl",tenant="blue",verdict="aborted"} 0
+memif_wasm_plugin_verdicts_total{interface="eth0",plugin="acl",tenant="blue",verdict="drop"} 3
+memif_wasm_plugin_verdicts_total{interface="eth0",plugin="acl",tenant="blue",verdict="pass"} 0
+memif_wasm_plugin_verdicts_total{interface="eth0",plugin="acl",tenant="blue",verdict="redirect"} 0
+memif_wasm_plugin_verdicts_total{interface="eth0",plugin="acl",tenant="blue",verdict="tx"} 7
+# HELP memif_wasm_plugin_calls_total mw_process calls by result: ok, or the fault reason.
+# TYPE memif_wasm_plugin_calls_total counter
+memif_wasm_plugin_calls_total{interface="eth0",plugin="acl",result="abi",tenant="blue"} 0
+memif_wasm_plugin_calls_total{interface="eth0",plugin="acl",result="errno",tenant="blue"} 0
+memif_wasm_plugin_calls_total{interface="eth0",plugin="acl",result="exit",tenant="blue"} 0
+memif_wasm_plugin_calls_total{interface="eth0",plugin="acl",result="fuel",tenant="blue"} 1
+memif_wasm_plugin_calls_total{interface="eth0",plugin="acl",result="memory",tenant="blue"} 0
+memif_wasm_plugin_calls_total{interface="eth0",plugin="acl",result="ok",tenant="blue"} 3
+memif_wasm_plugin_calls_total{interface="eth0",plugin="acl",result="stack",tenant="blue"} 0
+memif_wasm_plugin_calls_total{interface="eth0",plugin="acl",result="trap",tenant="blue"} 0
+# HELP memif_wasm_plugin_loads_total Plugin loads by result (ok or the admission code).
+# TYPE memif_wasm_plugin_loads_total counter
+memif_wasm_plugin_loads_total{result="malformed",tenant="blue"} 2
+memif_wasm_plugin_loads_total{result="ok",tenant="blue"} 1
 # HELP memif_wasm_config_reloads_total Config reloads (SIGHUP, ctl reload-config) by result: ok, or failed (nothing of it applied).
 # TYPE memif_wasm_config_reloads_total counter
 memif_wasm_config_reloads_total{result="failed"} 1
 memif_wasm_config_reloads_total{result="ok"} 3
-# HELP memif_wasm_worker_transmit_drops_total Packets with a sending verdict that were dropped (no egress or port, link down, or the tx ring stayed full), by verdict.
-# TYPE memif_wasm_worker_transmit_drops_total counter
-memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="pass"} 0
-memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="redirect"} 0
-memif_wasm_worker_transmit_drops_total{interface="eth0",queue="0",tenant="blue",verdict="tx"} 3
+# HELP memif_wasm_config_last_reload_successful 1 when the running config is the file's: no config reload has failed since the last one that succeeded (1 before any reload).
+# TYPE memif_wasm_config_last_reload_successful gauge
+memif_wasm_config_last_reload_successful 0
+# HELP memif_wasm_config_last_reload_timestamp_seconds When the last config reload ended (Unix time; 0 before any), whatever its result.
+# TYPE memif_wasm_config_last_reload_timestamp_seconds gauge
+memif_wasm_config_last_reload_timestamp_seconds 1.7000000005e+09
+# HELP memif_wasm_plugin_pulls_total Plugin module fetches from sources (oci, https, signed files) by result: ok, cached, or the failure (network, not_found, digest, too_large, format, signature, error).
+# TYPE memif_wasm_plugin_pulls_total counter
+memif_wasm_plugin_pulls_total{result="network"} 4
+memif_wasm_plugin_pulls_total{result="ok"} 2
 # HELP memif_wasm_interface_transmit_drops_total Packets with a sending verdict the queue's workers dropped, by reason: no_egress (no egress or redirect port), link_down, ring_full (the ring stayed full for the retry time), too_big.
 # TYPE memif_wasm_interface_transmit_drops_total counter
 memif_wasm_interface_transmit_drops_total{interface="eth0",queue="0",reason="link_down",tenant="blue"} 1
@@ -111,29 +119,29 @@ memif_wasm_worker_receive_bytes_total{interface="eth0",queue="0",tenant="blue"} 
 memif_wasm_worker_transmit_bytes_total{interface="eth0",queue="0",tenant="blue",verdict="pass"} 0
 memif_wasm_worker_transmit_bytes_total{interface="eth0",queue="0",tenant="blue",verdict="redirect"} 0
 memif_wasm_worker_transmit_bytes_total{interface="eth0",queue="0",tenant="blue",verdict="tx"} 448
-# HELP memif_wasm_rx_burst_packets Packets per rx burst.
-# TYPE memif_wasm_rx_burst_packets histogram
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="1"} 0
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="2"} 0
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="4"} 1
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="8"} 2
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="16"} 2
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="32"} 2
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="64"} 2
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="128"} 2
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="256"} 2
-memif_wasm_rx_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="+Inf"} 2
-memif_wasm_rx_burst_packets_sum{interface="eth0",queue="0",tenant="blue"} 10
-memif_wasm_rx_burst_packets_count{interface="eth0",queue="0",tenant="blue"} 2
+# HELP memif_wasm_interface_receive_burst_packets Packets per rx burst.
+# TYPE memif_wasm_interface_receive_burst_packets histogram
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="1"} 0
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="2"} 0
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="4"} 1
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="8"} 2
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="16"} 2
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="32"} 2
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="64"} 2
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="128"} 2
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="256"} 2
+memif_wasm_interface_receive_burst_packets_bucket{interface="eth0",queue="0",tenant="blue",le="+Inf"} 2
+memif_wasm_interface_receive_burst_packets_sum{interface="eth0",queue="0",tenant="blue"} 10
+memif_wasm_interface_receive_burst_packets_count{interface="eth0",queue="0",tenant="blue"} 2
 # HELP memif_wasm_worker_busy_seconds_total Time the queue's workers spent on bursts (plugins and transmit).
 # TYPE memif_wasm_worker_busy_seconds_total counter
 memif_wasm_worker_busy_seconds_total{interface="eth0",queue="0",tenant="blue"} 0.0015
 # HELP memif_wasm_worker_empty_polls_total Rx bursts that found the ring empty (in polling mode, idle spins).
 # TYPE memif_wasm_worker_empty_polls_total counter
 memif_wasm_worker_empty_polls_total{interface="eth0",queue="0",tenant="blue"} 42
-# HELP memif_wasm_guest_memory_bytes Linear memory of the plugin's live instances, summed over workers.
-# TYPE memif_wasm_guest_memory_bytes gauge
-memif_wasm_guest_memory_bytes{interface="eth0",module="acl",tenant="blue"} 196608
+# HELP memif_wasm_plugin_memory_bytes Linear memory of the plugin's live instances, summed over workers.
+# TYPE memif_wasm_plugin_memory_bytes gauge
+memif_wasm_plugin_memory_bytes{interface="eth0",plugin="acl",tenant="blue"} 196608
 # HELP memif_wasm_interface_receive_bytes_total Bytes received (memif totals over every connection).
 # TYPE memif_wasm_interface_receive_bytes_total counter
 memif_wasm_interface_receive_bytes_total{interface="eth0",tenant="blue"} 640
@@ -143,24 +151,24 @@ memif_wasm_tenant_memory_bytes{tenant="blue"} 1.048576e+06
 # HELP memif_wasm_interface_up 1 when the interface is connected.
 # TYPE memif_wasm_interface_up gauge
 memif_wasm_interface_up{interface="eth0",role="master",tenant="blue"} 1
-# HELP memif_wasm_module_info The loaded module version (always 1).
-# TYPE memif_wasm_module_info gauge
-memif_wasm_module_info{abi_version="1",interface="eth0",module="acl",sha256="ab12",tenant="blue"} 1
+# HELP memif_wasm_plugin_info The loaded plugin version (always 1).
+# TYPE memif_wasm_plugin_info gauge
+memif_wasm_plugin_info{abi_version="1",interface="eth0",plugin="acl",sha256="ab12",tenant="blue"} 1
 `
 	err := testutil.CollectAndCompare(c, strings.NewReader(want),
-		"memif_wasm_interface_receive_packets_total", "memif_wasm_verdicts_total", "memif_wasm_guest_calls_total",
-		"memif_wasm_module_loads_total", "memif_wasm_config_reloads_total", "memif_wasm_worker_transmit_drops_total", "memif_wasm_interface_receive_bytes_total",
-		"memif_wasm_tenant_memory_bytes", "memif_wasm_interface_up", "memif_wasm_module_info",
+		"memif_wasm_interface_receive_packets_total", "memif_wasm_plugin_verdicts_total", "memif_wasm_plugin_calls_total",
+		"memif_wasm_plugin_loads_total", "memif_wasm_config_reloads_total", "memif_wasm_plugin_pulls_total", "memif_wasm_config_last_reload_successful", "memif_wasm_config_last_reload_timestamp_seconds", "memif_wasm_interface_receive_bytes_total",
+		"memif_wasm_tenant_memory_bytes", "memif_wasm_interface_up", "memif_wasm_plugin_info",
 		"memif_wasm_interface_transmit_drops_total", "memif_wasm_worker_receive_bytes_total", "memif_wasm_worker_transmit_bytes_total",
-		"memif_wasm_rx_burst_packets", "memif_wasm_worker_busy_seconds_total", "memif_wasm_worker_empty_polls_total",
-		"memif_wasm_guest_memory_bytes")
+		"memif_wasm_interface_receive_burst_packets", "memif_wasm_worker_busy_seconds_total", "memif_wasm_worker_empty_polls_total",
+		"memif_wasm_plugin_memory_bytes")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The call-duration histogram's bounds are host's, in seconds: check
 	// the buckets by their counts rather than by 17 printed floats.
 	fams := gather(t, c)
-	h := fams["memif_wasm_guest_call_duration_seconds"].GetMetric()[0].GetHistogram()
+	h := fams["memif_wasm_plugin_call_duration_seconds"].GetMetric()[0].GetHistogram()
 	if h.GetSampleCount() != 4 || h.GetSampleSum() != 0.05 || len(h.Bucket) != host.NumCallDurationBuckets-1 {
 		t.Fatalf("call durations: count %d sum %v, %d buckets", h.GetSampleCount(), h.GetSampleSum(), len(h.Bucket))
 	}
@@ -258,7 +266,7 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	fams := scrape(t, srv.URL)
 	i := map[string]string{"tenant": "t", "interface": "memif0"}
 	q := with(i, "queue", "0")
-	m := with(i, "module", "reflect")
+	m := with(i, "plugin", "reflect")
 	checks := []struct {
 		name   string
 		labels map[string]string
@@ -269,20 +277,20 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		{"memif_wasm_interface_transmit_packets_total", i, float64(rep.Received)},
 		{"memif_wasm_interface_transmit_bytes_total", i, float64(rep.ReceivedBytes)},
 		{"memif_wasm_worker_transmit_packets_total", with(q, "verdict", "tx"), float64(rep.Received)},
-		{"memif_wasm_worker_transmit_drops_total", with(q, "verdict", "tx"), float64(rep.Lost)},
-		{"memif_wasm_verdicts_total", with(m, "verdict", "tx"), count},
-		{"memif_wasm_verdicts_total", with(m, "verdict", "aborted"), 0},
-		{"memif_wasm_guest_packets_total", m, count},
-		{"memif_wasm_module_instances", m, 1},
+		{"memif_wasm_interface_transmit_drops_total", with(q, "reason", "no_egress"), 0}, // TX needs no egress
+		{"memif_wasm_plugin_verdicts_total", with(m, "verdict", "tx"), count},
+		{"memif_wasm_plugin_verdicts_total", with(m, "verdict", "aborted"), 0},
+		{"memif_wasm_plugin_packets_total", m, count},
+		{"memif_wasm_plugin_instances", m, 1},
 		{"memif_wasm_tenant_instances", map[string]string{"tenant": "t"}, 1},
-		{"memif_wasm_module_loads_total", map[string]string{"tenant": "t", "result": "ok"}, 1},
+		{"memif_wasm_plugin_loads_total", map[string]string{"tenant": "t", "result": "ok"}, 1},
 		// gen has hung up by now.
 		{"memif_wasm_interface_up", with(i, "role", "master"), 0},
 		{"memif_wasm_interface_connects_total", i, 1},
 		{"memif_wasm_interface_disconnects_total", i, 1},
 		{"memif_wasm_worker_connections_total", with(q, "placement", "zero-copy"), 1},
-		{"memif_wasm_guest_copied_bytes_total", with(m, "placement", "zero-copy"), 0},
-		{"memif_wasm_guest_placed_packets_total", with(m, "placement", "zero-copy"), count},
+		{"memif_wasm_plugin_copied_bytes_total", with(m, "placement", "zero-copy"), 0},
+		{"memif_wasm_plugin_placed_packets_total", with(m, "placement", "zero-copy"), count},
 		{"memif_wasm_worker_receive_bytes_total", q, float64(rep.SentBytes)},
 		{"memif_wasm_worker_transmit_bytes_total", with(q, "verdict", "tx"), float64(rep.ReceivedBytes)},
 		// Every packet got TX: none was dropped on the receive side.
@@ -302,7 +310,7 @@ func TestScrapeAfterTraffic(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if calls, _ := value(fams, "memif_wasm_guest_calls_total", with(m, "result", "ok")); calls < 1 {
+	if calls, _ := value(fams, "memif_wasm_plugin_calls_total", with(m, "result", "ok")); calls < 1 {
 		t.Errorf("guest calls ok = %v", calls)
 	}
 	// The numbers host/ measures, against the same traffic.
@@ -310,17 +318,17 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	if bursts < 1 {
 		t.Errorf("rx bursts = %v", bursts)
 	}
-	if h := histo(fams, "memif_wasm_rx_burst_packets", q); h == nil || float64(h.GetSampleCount()) != bursts || h.GetSampleSum() != float64(rep.Sent) {
+	if h := histo(fams, "memif_wasm_interface_receive_burst_packets", q); h == nil || float64(h.GetSampleCount()) != bursts || h.GetSampleSum() != float64(rep.Sent) {
 		t.Errorf("burst-size histogram %v, want %v bursts of %d packets in all", h, bursts, rep.Sent)
 	}
 	// One plugin, bursts within its MaxBurst: one guest call per rx burst.
-	if h := histo(fams, "memif_wasm_guest_call_duration_seconds", m); h == nil || float64(h.GetSampleCount()) != bursts || h.GetSampleSum() <= 0 {
+	if h := histo(fams, "memif_wasm_plugin_call_duration_seconds", m); h == nil || float64(h.GetSampleCount()) != bursts || h.GetSampleSum() <= 0 {
 		t.Errorf("guest call durations %v, want %v calls taking > 0 s", h, bursts)
 	}
 	if busy, _ := value(fams, "memif_wasm_worker_busy_seconds_total", q); busy <= 0 {
 		t.Errorf("worker busy = %v s after %d packets", busy, rep.Sent)
 	}
-	if mem, _ := value(fams, "memif_wasm_guest_memory_bytes", m); mem <= 0 || int(mem)%65536 != 0 {
+	if mem, _ := value(fams, "memif_wasm_plugin_memory_bytes", m); mem <= 0 || int(mem)%65536 != 0 {
 		t.Errorf("guest memory = %v bytes, want whole pages", mem)
 	}
 	var whyLost float64
@@ -334,10 +342,10 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	if whyLost != float64(rep.Lost) {
 		t.Errorf("tx drops by reason add up to %v, gen lost %d", whyLost, rep.Lost)
 	}
-	if fuel, _ := value(fams, "memif_wasm_guest_fuel_consumed_total", m); fuel <= 0 {
+	if fuel, _ := value(fams, "memif_wasm_plugin_fuel_consumed_total", m); fuel <= 0 {
 		t.Errorf("fuel consumed = %v, want > 0 (plugins are metered)", fuel)
 	}
-	for _, name := range []string{"go_goroutines", "go_gc_duration_seconds", "process_open_fds", "memif_wasm_module_info", "memif_wasm_module_compile_duration_seconds"} {
+	for _, name := range []string{"go_goroutines", "go_gc_duration_seconds", "process_open_fds", "memif_wasm_plugin_info", "memif_wasm_plugin_compile_duration_seconds"} {
 		if fams[name] == nil {
 			t.Errorf("%s not exported", name)
 		}

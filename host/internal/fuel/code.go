@@ -776,8 +776,8 @@ func (r *rewriter) prefixed(in []byte, at int, prefix byte) (int, error) {
 // function's label cannot be caught so; such a body is wrapped in a block
 // of the function's results that every way out goes through, returns
 // becoming branches to it. (The wrapper is not the general case because it
-// slows Go guests, whose every return leaves a dispatch loop: 10% on the Go
-// acl.) A function that does not call is always the innermost frame, so its
+// slows Go guests, whose every return leaves a dispatch loop: RATIONALE.md,
+// "Why a stack budget in the rewriter".) A function that does not call is always the innermost frame, so its
 // frame cannot pile up: it skips the accounting.
 func (r *rewriter) emitBody(start, codeStart, end int, locals uint32) {
 	w := &r.code

@@ -17,16 +17,7 @@ func TestGopacketResponder(t *testing.T) {
 		t.Run(fmt.Sprintf("slave=%v", slave), func(t *testing.T) {
 			cfg := config{Socket: memiftest.SocketPath(t), ConnID: 2, Slave: slave, MAC: exampletest.ResponderMAC, IP: exampletest.ResponderIP, Queues: 1}
 			peerCfg := memif.InterfaceConfig{ID: 2}
-			var p *memif.Interface
-			if slave {
-				peerCfg.Role = memif.RoleMaster
-				p = exampletest.Peer(t, cfg.Socket, peerCfg)
-			}
-			ex := exampletest.Run(t, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
-			if !slave {
-				p = exampletest.Peer(t, cfg.Socket, peerCfg)
-			}
-			exampletest.Connected(t, p)
+			p, ex := exampletest.Start(t, cfg.Socket, slave, peerCfg, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
 
 			other := exampletest.EchoRequest(t, 9, 9, []byte("not for us"))
 			other[33] = 77 // destination 192.168.1.77

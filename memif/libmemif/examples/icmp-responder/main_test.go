@@ -19,18 +19,7 @@ func testConfig(socket string, slave bool, queues uint8) config {
 // start runs the example and a native peer of the other role, connected.
 func start(t *testing.T, cfg config, queues int) (*memif.Interface, *exampletest.Example) {
 	peerCfg := memif.InterfaceConfig{ID: cfg.ConnID, Secret: cfg.Secret, RxQueues: queues, TxQueues: queues}
-	var p *memif.Interface
-	if cfg.Slave {
-		// The master first: a slave that finds nobody waits 2 s to retry.
-		peerCfg.Role = memif.RoleMaster
-		p = exampletest.Peer(t, cfg.Socket, peerCfg)
-	}
-	ex := exampletest.Run(t, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
-	if !cfg.Slave {
-		p = exampletest.Peer(t, cfg.Socket, peerCfg)
-	}
-	exampletest.Connected(t, p)
-	return p, ex
+	return exampletest.Start(t, cfg.Socket, cfg.Slave, peerCfg, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
 }
 
 func TestICMPResponder(t *testing.T) {

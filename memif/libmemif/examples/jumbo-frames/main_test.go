@@ -21,16 +21,7 @@ func TestJumboFrames(t *testing.T) {
 			cfg := config{Socket: memiftest.SocketPath(t), ConnID: 1, Slave: slave, Secret: "secret", Queues: queues,
 				BufferSize: 2048, Step: 1500, Max: 9000, Interval: 10 * time.Millisecond, Bursts: bursts}
 			peerCfg := memif.InterfaceConfig{ID: 1, Secret: "secret", RxQueues: queues, TxQueues: queues, BufferSize: 2048}
-			var p *memif.Interface
-			if slave {
-				peerCfg.Role = memif.RoleMaster
-				p = exampletest.Peer(t, cfg.Socket, peerCfg)
-			}
-			ex := exampletest.Run(t, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
-			if !slave {
-				p = exampletest.Peer(t, cfg.Socket, peerCfg)
-			}
-			exampletest.Connected(t, p)
+			p, ex := exampletest.Start(t, cfg.Socket, slave, peerCfg, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
 			// 1500, 3000, 6000 | 3000, 6000, 9000 | 4500, 9000, 9000
 			wantSizes := []int{1500, 3000, 6000, 3000, 6000, 9000, 4500, 9000, 9000}
 			var want []string

@@ -18,16 +18,7 @@ func TestMultiQueue(t *testing.T) {
 		t.Run(fmt.Sprintf("slave=%v", slave), func(t *testing.T) {
 			cfg := config{Socket: memiftest.SocketPath(t), ConnID: 5, Slave: slave, MAC: exampletest.ResponderMAC, IP: exampletest.ResponderIP, PollIdle: 50 * time.Microsecond}
 			peerCfg := memif.InterfaceConfig{ID: 5, RxQueues: 2, TxQueues: 2}
-			var p *memif.Interface
-			if slave {
-				peerCfg.Role = memif.RoleMaster
-				p = exampletest.Peer(t, cfg.Socket, peerCfg)
-			}
-			ex := exampletest.Run(t, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
-			if !slave {
-				p = exampletest.Peer(t, cfg.Socket, peerCfg)
-			}
-			exampletest.Connected(t, p)
+			p, ex := exampletest.Start(t, cfg.Socket, slave, peerCfg, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
 			ex.WaitOutput(t, "connected: queue 0 polling, queue 1 interrupt")
 			// The example's rx rings are the peer's tx rings: queue 0
 			// masks interrupts, queue 1 does not.

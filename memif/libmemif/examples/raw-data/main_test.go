@@ -19,16 +19,7 @@ func TestRawData(t *testing.T) {
 			const queues, bursts = 3, 2
 			cfg := config{Socket: memiftest.SocketPath(t), ConnID: 1, Slave: slave, Secret: "secret", Queues: queues, Interval: 10 * time.Millisecond, Bursts: bursts}
 			peerCfg := memif.InterfaceConfig{ID: 1, Secret: "secret", RxQueues: queues, TxQueues: queues}
-			var p *memif.Interface
-			if slave {
-				peerCfg.Role = memif.RoleMaster
-				p = exampletest.Peer(t, cfg.Socket, peerCfg)
-			}
-			ex := exampletest.Run(t, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
-			if !slave {
-				p = exampletest.Peer(t, cfg.Socket, peerCfg)
-			}
-			exampletest.Connected(t, p)
+			p, ex := exampletest.Start(t, cfg.Socket, slave, peerCfg, func(ctx context.Context, out io.Writer) error { return run(ctx, cfg, out) })
 			for q := range queues {
 				got := exampletest.Recv(t, p, q, 3*bursts)
 				for i, pkt := range got {

@@ -127,6 +127,25 @@ func Run(t testing.TB, run func(ctx context.Context, out io.Writer) error) *Exam
 	return e
 }
 
+// Start runs an example (its run function) and a native peer of the other
+// role on socket, and returns both once they are connected. When the
+// example is the slave (exampleSlave), the master peer starts first: a slave
+// that finds nobody waits 2 s before it retries.
+func Start(t testing.TB, socket string, exampleSlave bool, peerCfg memif.InterfaceConfig, run func(ctx context.Context, out io.Writer) error) (*memif.Interface, *Example) {
+	t.Helper()
+	var p *memif.Interface
+	if exampleSlave {
+		peerCfg.Role = memif.RoleMaster
+		p = Peer(t, socket, peerCfg)
+	}
+	ex := Run(t, run)
+	if !exampleSlave {
+		p = Peer(t, socket, peerCfg)
+	}
+	Connected(t, p)
+	return p, ex
+}
+
 // Output is what the example printed so far.
 func (e *Example) Output() string { return e.out.String() }
 
