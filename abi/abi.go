@@ -27,6 +27,12 @@ const HostModule = "memif_wasm"
 // Host functions, imported from HostModule.
 const (
 	HostLog = "log" // (level i32, ptr i32, len i32): one log line, rate-limited by the host
+	// HostTablePut (index i32, key_ptr i32, value_ptr i32) -> i32 queues a put
+	// into the plugin's declared table index (declared with DeclFlagWrite);
+	// 0 or -errno. The host publishes queued changes after the call (ABI.md §11.5).
+	HostTablePut = "table_put"
+	// HostTableDelete (index i32, key_ptr i32) -> i32 queues a delete likewise.
+	HostTableDelete = "table_delete"
 )
 
 // Log levels for HostLog, numbered as log/slog's levels divided by 4.

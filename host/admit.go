@@ -15,6 +15,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 	"github.com/memif-wasm/memif-wasm/host/internal/wasmbin"
+	"github.com/memif-wasm/memif-wasm/host/table"
 )
 
 // wasiAllowed is the WASI subset Go (GOOS=wasip1) reactors import: the
@@ -31,7 +32,7 @@ var wasiAllowed = map[string]bool{
 	"fd_prestat_get": true, "fd_prestat_dir_name": true, "path_open": true, "path_filestat_get": true,
 }
 
-var hostFuncs = map[string]bool{abi.HostLog: true}
+var hostFuncs = map[string]bool{abi.HostLog: true, abi.HostTablePut: true, abi.HostTableDelete: true}
 
 // meterCosts is the host's fuel cost model (see "Budgets" in the package
 // documentation): a byte of bulk memory work costs one unit, as memset and
@@ -59,6 +60,7 @@ var (
 		{abi.ExportStateSave, nil, []api.ValueType{i32}, false},
 		{abi.ExportStateLoad, []api.ValueType{i32, i32}, []api.ValueType{i32}, false},
 		{abi.ExportInitialize, nil, nil, false},
+		{abi.ExportTable, []api.ValueType{i32, i32}, []api.ValueType{i32}, false}, // required with tables
 	}
 )
 
@@ -79,8 +81,10 @@ type Info struct {
 	WASI                 bool // imports wasi_snapshot_preview1 (a Go guest)
 	Control, State       bool // exports mw_control; exports both state hooks
 	Metered              bool // rewritten for fuel metering (not PluginConfig.Unmetered)
-	Admissible           bool
-	Refusal              *AdmissionError // why not, when !Admissible
+	// Tables are the tables the module declares (ABI.md §11).
+	Tables     []table.Decl
+	Admissible bool
+	Refusal    *AdmissionError // why not, when !Admissible
 }
 
 // Module is an admitted, compiled plugin. Instantiate it once per worker. It is
@@ -95,6 +99,8 @@ type Module struct {
 	live     atomic.Int32
 	burstSet bool // PluginConfig.MaxBurst was given, not defaulted
 	redirect [1024]uint64
+	tables   []*table.Table // mapped into every instance, in declaration order
+	claims   []*table.Claim // until admission ends
 }
 
 // Name returns the name the module was loaded under.
@@ -138,9 +144,17 @@ func (e *Engine) load(ctx context.Context, name string, wasm []byte, cfg *Plugin
 		m.redirect[p/64] |= 1 << (p % 64)
 	}
 	if err := m.admit(ctx, wasm); err != nil {
+		for _, c := range m.claims {
+			c.Abort()
+		}
+		m.claims, m.tables = nil, nil
 		m.info.Refusal = err
 		return m, err
 	}
+	for i, c := range m.claims {
+		m.tables[i] = c.Commit()
+	}
+	m.claims = nil
 	m.info.Admissible = true
 	return m, nil
 }
@@ -194,6 +208,9 @@ func (m *Module) admit(ctx context.Context, wasm []byte) *AdmissionError {
 	}
 	if i := slices.IndexFunc(parsed.Exports, func(x wasmbin.Export) bool { return x.Name == abi.ExportMemory }); i < 0 || parsed.Exports[i].Kind != wasmbin.KindMemory {
 		return m.refuse(AdmitExport, nil, "the linear memory is not exported as %q", abi.ExportMemory)
+	}
+	if rerr := m.declareTables(parsed); rerr != nil {
+		return rerr
 	}
 
 	if !m.cfg.Unmetered {

@@ -125,7 +125,9 @@ func (in *Instance) runBurst(b *Burst, idx []uint16, now uint64, st *PluginStats
 	if in.fuel != nil {
 		in.fuel.Set(uint64(c.Fuel))
 	}
+	in.reader.Enter()
 	err := in.process.CallWithStack(in.ctx, in.stack)
+	in.reader.Exit()
 	if in.fuel != nil {
 		left := int64(in.fuel.Get())
 		st.FuelUsed += uint64(c.Fuel - max(left, 0))

@@ -115,6 +115,14 @@ type PluginConfig struct {
 	// Pipeline.Unquarantine. 0: DefaultQuarantineFaults and DefaultQuarantineWindow.
 	QuarantineFaults int
 	QuarantineWindow time.Duration
+	// TableScope is the middle part of the key of the plugin's tables
+	// (tenant, scope, name): plugins of one tenant that declare a table of
+	// the same name in the same scope share it, and a reloaded plugin gets
+	// its tables back. The daemon uses the interface name.
+	TableScope string
+	// FreshTables replaces a table that exists with another shape by a new,
+	// empty one; without it such a declaration is refused (AdmitTables).
+	FreshTables bool
 	// Tenant, when set, owns the plugin: its budgets are the defaults, its
 	// limits bound the plugin's instances and memory, and Redirect must name
 	// only ports on its allow-list (nil Redirect: the tenant's whole list).

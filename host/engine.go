@@ -13,6 +13,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
+	"github.com/memif-wasm/memif-wasm/host/table"
 )
 
 // Defaults of EngineConfig and PluginConfig.
@@ -74,6 +75,8 @@ type Engine struct {
 	// rewrite, and reloads and several tenants load the same bytes.
 	metered      map[meterKey][]byte
 	meteredBytes int
+
+	tables *table.Store // outlives every module and instance
 }
 
 // meterKey identifies an instrumented module: the rewrite is deterministic in
@@ -127,7 +130,7 @@ func (e *Engine) instrument(wasm []byte, sum [32]byte, cfg fuel.Config) ([]byte,
 // NewEngine creates the runtime. Close it to free everything it compiled and
 // instantiated.
 func NewEngine(ctx context.Context, cfg *EngineConfig) (*Engine, error) {
-	e := &Engine{}
+	e := &Engine{tables: table.NewStore()}
 	if cfg != nil {
 		e.cfg = *cfg
 	}
@@ -178,6 +181,14 @@ func (e *Engine) instantiateHostModules(ctx context.Context) error {
 		WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).
 		WithParameterNames("level", "ptr", "len").
 		Export(abi.HostLog).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(hostTablePut), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames("index", "key", "value").
+		Export(abi.HostTablePut).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(hostTableDelete), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames("index", "key").
+		Export(abi.HostTableDelete).
 		Instantiate(ctx)
 	if err != nil {
 		return fmt.Errorf("host: instantiate host module %s: %w", abi.HostModule, err)
@@ -204,6 +215,9 @@ func (e *Engine) Close(ctx context.Context) error {
 	err := e.rt.Close(ctx)
 	if cerr := e.cache.Close(ctx); err == nil {
 		err = cerr
+	}
+	if terr := e.tables.Close(); err == nil {
+		err = terr
 	}
 	return err
 }

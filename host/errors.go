@@ -39,9 +39,10 @@ const (
 	AdmitInstantiate                          // the probe instance failed (trap in start or _initialize, bad addresses)
 	AdmitFuel                                 // the fuel rewriter refused the module
 	AdmitConfig                               // the PluginConfig is inconsistent (sizes, budgets, tenant allow-list)
+	AdmitTables                               // a table declaration is malformed, incompatible, too large or over budget
 )
 
-var admissionNames = [...]string{"", "malformed", "too_large", "import", "export", "signature", "memory", "compile", "abi_version", "instantiate", "fuel", "config"}
+var admissionNames = [...]string{"", "malformed", "too_large", "import", "export", "signature", "memory", "compile", "abi_version", "instantiate", "fuel", "config", "tables"}
 
 // String returns the code's snake_case name.
 func (c AdmissionCode) String() string {

@@ -15,6 +15,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host/internal/fuel"
 	"github.com/memif-wasm/memif-wasm/host/internal/mmap"
+	"github.com/memif-wasm/memif-wasm/host/table"
 )
 
 // linearMemory is a guest's memory: one reservation of the module's maximum,
@@ -99,6 +100,10 @@ type Instance struct {
 	mapRegion             uint16 // memif region index of the mapped region
 
 	bs burstState
+
+	tables []*table.Table // mapped into the guest's memory
+	rows   []int          // per table: the counter row this instance writes, or -1
+	reader table.Reader   // marks guest calls for the tables' writers
 }
 
 // Instantiate makes an instance, runs _initialize, checks the ABI version,
@@ -138,6 +143,7 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	}
 	in.log = newGuestLog(gl, m.e.cfg.LogRate, m.e.cfg.Clock)
 	in.ctx = context.WithValue(context.Background(), guestLogKey{}, in.log)
+	in.ctx = context.WithValue(in.ctx, instanceKey{}, in)
 
 	mc := wazero.NewModuleConfig().
 		WithName("").
@@ -207,7 +213,10 @@ func (in *Instance) call(name string, args ...uint32) (int32, error) {
 	if in.fuel != nil {
 		in.fuel.Set(uint64(in.mod.cfg.ColdFuel))
 	}
-	if err := f.CallWithStack(in.ctx, in.stack); err != nil {
+	in.reader.Enter()
+	err := f.CallWithStack(in.ctx, in.stack)
+	in.reader.Exit()
+	if err != nil {
 		return 0, &GuestError{Module: in.mod.name, Op: name, Err: in.fuelErr(err)}
 	}
 	return int32(uint32(in.stack[0])), nil
@@ -305,10 +314,6 @@ func (in *Instance) setup() error {
 	if in.msgbuf, err = in.area(abi.ExportMsgBuf, uint32(c.MsgBufSize), uint64(c.MsgBufSize), 1); err != nil {
 		return err
 	}
-	type span struct {
-		name      string
-		addr, len uint64
-	}
 	spans := []span{
 		{abi.ExportBatch, uint64(in.batch), bsize},
 		{abi.ExportWindow, uint64(in.window), uint64(c.WindowSize)},
@@ -322,6 +327,9 @@ func (in *Instance) setup() error {
 			}
 		}
 	}
+	if err := in.mapTables(spans); err != nil {
+		return err
+	}
 	in.slots = in.window + uint32(c.mapArea())
 	n := copy(in.mem[in.msgbuf:], c.Config)
 	in.log.clearReason()
@@ -333,6 +341,12 @@ func (in *Instance) setup() error {
 		return &GuestError{Module: in.mod.name, Op: abi.ExportInit, Errno: r, Err: errnoOf(r), Reason: in.log.takeReason()}
 	}
 	return nil
+}
+
+// span is a range of guest memory the host uses, for overlap checks.
+type span struct {
+	name      string
+	addr, len uint64
 }
 
 func errnoOf(r int32) error {
@@ -457,6 +471,7 @@ func (in *Instance) Close(ctx context.Context) error {
 		return nil
 	}
 	in.closed = true
+	in.unmapTables()
 	var err error
 	if in.am != nil {
 		err = in.am.Close(ctx)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon/admin"
@@ -35,7 +34,7 @@ Commands:
                                     (load and unload last until the config file is re-read)
   reload TENANT/IFACE/PLUGIN        compile the plugin's file again and swap it in without loss
   control TENANT/IFACE/PLUGIN MSG   send a control message (@FILE: the file's bytes), print the reply
-  reload-config                     re-read the daemon's config file (as SIGHUP)
+  reload-config                     re-read the daemon's config file (as SIGHUP)` + admin.TableCommandHelp + `
 ` + ctlViewsHelp + `
 
 The unix socket needs no token: its file's mode and group (run --admin-socket-mode,
@@ -95,6 +94,15 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c := admin.NewClient(addr, token)
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if cmd == "table" { // admin.TableCommand does the work
+		err := admin.TableCommand(ctx, c, rest, *jsonOut, stdout)
+		if ue := (*admin.TableUsageError)(nil); errors.As(err, &ue) {
+			return fs.UsageError(stderr, "%s", ue.Msg)
+		} else if err != nil {
+			return ctlError(stdout, stderr, *jsonOut, err)
+		}
+		return cli.ExitOK
+	}
 	if code, ok := ctlView(ctx, c, fs, views, cmd, rest, *jsonOut, stdout, stderr); ok {
 		return code
 	}
@@ -202,7 +210,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		out = admin.NewControlV1(reply)
 		if !*jsonOut {
-			if isText(reply) {
+			if admin.IsText(reply) {
 				fmt.Fprintln(stdout, string(reply))
 			} else {
 				fmt.Fprintf(stdout, "%d bytes: %x\n", len(reply), reply)
@@ -243,7 +251,7 @@ func ctlError(stdout, stderr io.Writer, jsonOut bool, err error) int {
 	var ae *admin.APIError
 	if errors.As(err, &ae) {
 		msg = ae.Message
-	} else if !errors.Is(err, admin.ErrNotFoundHere) {
+	} else if !errors.Is(err, admin.ErrNotFoundHere) && !errors.Is(err, admin.ErrTableCommand) {
 		msg += " (is 'memif-wasm run' running with this --admin-socket?)"
 	}
 	if jsonOut {
@@ -253,20 +261,6 @@ func ctlError(stdout, stderr io.Writer, jsonOut bool, err error) int {
 	}
 	fmt.Fprintf(stderr, "memif-wasm ctl: %s\n", msg)
 	return cli.ExitFailure
-}
-
-// isText reports whether b prints as it is: UTF-8 without control
-// characters other than tab and newlines.
-func isText(b []byte) bool {
-	if !utf8.Valid(b) {
-		return false
-	}
-	for _, r := range string(b) {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // absPath makes p absolute against ctl's working directory; empty stays empty.

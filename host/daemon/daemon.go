@@ -306,6 +306,7 @@ func pluginConfig(t *tenant, ic config.Interface, pc config.Plugin) (host.Plugin
 		ColdFuel:       pc.ColdFuel,
 		Stack:          pc.Stack,
 		Tenant:         t.host,
+		TableScope:     ic.Name,
 	}
 	hc.Redirect = redirectPorts(t, ic)
 	switch {

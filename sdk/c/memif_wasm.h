@@ -186,6 +186,238 @@ MW_EXPORT("mw_msgbuf") uint32_t mw_msgbuf(uint32_t len) {
 	return m;
 }
 
+/* ---- tables (ABI.md §11) ----
+ *
+ * Declare each table once, at file scope, and define MW_TABLES (the number of
+ * tables declared) before including this header, so it defines mw_table:
+ *
+ *   #define MW_TABLES 1
+ *   #include "memif_wasm.h"
+ *   MW_TABLE_DECLARE(flows, MW_TABLE_HASH, 16, 8, 100000);
+ *
+ * The name is a C token of [a-z0-9_] (the ABI also allows '.' and '-', which
+ * need a hand-written record). Declarations are numbered in the order the
+ * linker places them: within one file, the order they appear. In mw_init,
+ * mw_table_open(index, &t) checks the table the host mapped; then
+ * mw_table_lookup(&t, key) (hash), mw_table_at(&t, i) (array) or
+ * mw_table_match(&t, addr) (LPM: the longest prefix covering addr) return a
+ * pointer to the value, or 0, with plain loads. A pointer stays valid until
+ * the current export returns; never write through it.
+ */
+#define MW_TABLE_HASH 1 /* no suffix: MW_TABLE_DECLARE pastes it into assembly */
+#define MW_TABLE_ARRAY 2
+#define MW_TABLE_LPM4 3 /* key: a 4-byte IPv4 address */
+#define MW_TABLE_LPM6 4 /* key: a 16-byte IPv6 address */
+#define MW_TABLE_COUNTERS 5 /* key 4, value 8: a u64 per index, per worker; the plugin writes */
+#define MW_COUNTER_MAGIC 0x5243574du
+#define MW_TABLE_MAGIC 0x4254574du
+#define MW_TABLE_HDR 64u
+#define MW_TABLE_COPY_HDR 64u
+#define MW_TABLE_TAG_FULL 0x80000000u
+
+#define MW__STR(x) #x
+#define MW__XSTR(x) MW__STR(x)
+/* One declaration record in the memif_wasm.tables custom section. */
+#define MW_TABLE_DECLARE(name, kind, key_size, value_size, max_entries) \
+	MW__TABLE_RECORD(name, kind, 0, key_size, value_size, max_entries)
+/* MW_TABLE_DECLARE_RW declares a table this plugin also writes, with
+ * mw_table_put and mw_table_delete (hash, array and LPM kinds). */
+#define MW_TABLE_DECLARE_RW(name, kind, key_size, value_size, max_entries) \
+	MW__TABLE_RECORD(name, kind, 1, key_size, value_size, max_entries)
+#define MW__TABLE_RECORD(name, kind, flags, key_size, value_size, max_entries)        \
+	__asm__(".section .custom_section.memif_wasm.tables,\"\",@\n"                    \
+	        ".int8 1\n.int8 " MW__XSTR(kind) "\n.int8 " #flags "\n.int8 0\n"          \
+	        ".int32 " MW__XSTR(key_size) "\n.int32 " MW__XSTR(value_size) "\n"        \
+	        ".int32 " MW__XSTR(max_entries) "\n.asciz \"" #name "\"\n"                \
+	        ".section .text,\"\",@\n")
+
+#ifdef MW_TABLES
+static uint32_t mw__tables[MW_TABLES];
+
+MW_EXPORT("mw_table") uint32_t mw_table(uint32_t index, uint32_t bytes) {
+	if (index >= MW_TABLES || bytes == 0) return 0;
+	uint32_t a = mw__grow(bytes);
+	mw__tables[index] = a;
+	return a;
+}
+#endif
+
+struct mw_table {
+	const uint8_t *base;
+	uint32_t kind, key_size, value_size, max_entries, slots, slot_size, seed, voff;
+	uint32_t slot_key; /* key bytes in a slot: an LPM prefix's length, then its address */
+	uint32_t copy[2];
+};
+
+/* mw_table_open fills t for table index; 0, or -MW_EINVAL if the host mapped none there. */
+static inline int32_t mw_table_open(uint32_t index, struct mw_table *t) {
+#ifdef MW_TABLES
+	if (index >= MW_TABLES || mw__tables[index] == 0) return -MW_EINVAL;
+	const uint8_t *b = (const uint8_t *)(mw_size_t)mw__tables[index];
+	const uint32_t *h = (const uint32_t *)b;
+	if (h[0] == MW_COUNTER_MAGIC && h[1] == 1u && h[2] == MW_TABLE_COUNTERS) {
+		/* A counters table: this mapping is the instance's own row. */
+		t->base = b;
+		t->kind = MW_TABLE_COUNTERS;
+		t->key_size = 4;
+		t->value_size = 8;
+		t->max_entries = h[3];
+		return 0;
+	}
+	if (h[0] != MW_TABLE_MAGIC || h[1] != 1u) return -MW_EINVAL;
+	t->base = b;
+	t->kind = h[2];
+	t->key_size = h[3];
+	t->value_size = h[4];
+	t->max_entries = h[5];
+	t->slots = h[6];
+	t->slot_size = h[7];
+	t->seed = h[8];
+	t->copy[0] = h[10];
+	t->copy[1] = h[11];
+	t->slot_key = t->key_size + (t->kind == MW_TABLE_LPM4 || t->kind == MW_TABLE_LPM6);
+	t->voff = (4u + t->slot_key + 7u) & ~7u;
+	if (t->slot_key > 65u || t->slots == 0 || (t->kind != MW_TABLE_ARRAY && (t->slots & (t->slots - 1)))) return -MW_EINVAL;
+	return 0;
+#else
+	(void)index;
+	(void)t;
+	return -MW_EINVAL;
+#endif
+}
+
+/* The slots of the copy the host publishes now. */
+static inline const uint8_t *mw__table_slots(const struct mw_table *t) {
+	uint32_t active = *(const volatile uint32_t *)(t->base + 36) & 1u;
+	return t->base + t->copy[active] + MW_TABLE_COPY_HDR;
+}
+
+/* mw_table_len is the number of entries the published copy holds. */
+static inline uint32_t mw_table_len(const struct mw_table *t) {
+	uint32_t active = *(const volatile uint32_t *)(t->base + 36) & 1u;
+	return *(const uint32_t *)(t->base + t->copy[active]);
+}
+
+static inline uint32_t mw__rotmix(uint32_t h, uint32_t w) {
+	h = (h ^ w) * 0x9e3779b1u;
+	return h ^ (h >> 15);
+}
+
+/* mw_hash32 is the table hash (abi.Hash): seeded, over 4-byte LE words. */
+static inline uint32_t mw_hash32(uint32_t seed, const uint8_t *k, uint32_t len) {
+	uint32_t h = seed ^ (len * 0x9e3779b1u), i = 0;
+	for (; i + 4 <= len; i += 4) {
+		uint32_t w;
+		__builtin_memcpy(&w, k + i, 4);
+		h = mw__rotmix(h, w);
+	}
+	if (i < len) {
+		uint32_t w = 0;
+		for (uint32_t j = 0; i + j < len; j++) w |= (uint32_t)k[i + j] << (8 * j);
+		h = mw__rotmix(h, w);
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	return h ^ (h >> 16);
+}
+
+/* mw__keyeq compares n key bytes 8, then 4, then 1 at a time (memcmp here
+ * is a byte loop, and keys are short). */
+static inline int mw__keyeq(const uint8_t *a, const uint8_t *b, uint32_t n) {
+	for (; n >= 8; n -= 8, a += 8, b += 8) {
+		uint64_t x, y;
+		__builtin_memcpy(&x, a, 8);
+		__builtin_memcpy(&y, b, 8);
+		if (x != y) return 0;
+	}
+	if (n >= 4) {
+		uint32_t x, y;
+		__builtin_memcpy(&x, a, 4);
+		__builtin_memcpy(&y, b, 4);
+		if (x != y) return 0;
+		n -= 4, a += 4, b += 4;
+	}
+	for (; n; n--)
+		if (*a++ != *b++) return 0;
+	return 1;
+}
+
+static inline const void *mw__table_find(const struct mw_table *t, const uint8_t *slots, const void *key) {
+	uint32_t h = mw_hash32(t->seed, (const uint8_t *)key, t->slot_key);
+	uint32_t tag = h | MW_TABLE_TAG_FULL, mask = t->slots - 1, i = h & mask;
+	for (uint32_t n = 0; n < t->slots; n++, i = (i + 1) & mask) {
+		const uint8_t *s = slots + i * t->slot_size;
+		uint32_t st = *(const uint32_t *)s;
+		if (st == 0) return 0;
+		if (st == tag && mw__keyeq(s + 4, (const uint8_t *)key, t->slot_key)) return s + t->voff;
+	}
+	return 0;
+}
+
+/* mw_table_lookup returns the value of key (key_size bytes) in a hash table, or 0. */
+static inline const void *mw_table_lookup(const struct mw_table *t, const void *key) {
+	if (t->kind != MW_TABLE_HASH) return 0;
+	return mw__table_find(t, mw__table_slots(t), key);
+}
+
+/* mw_table_match returns the value of the longest prefix in an LPM table
+ * that covers addr (key_size bytes, network order), or 0. It probes once per
+ * prefix length present, longest first. */
+static inline const void *mw_table_match(const struct mw_table *t, const void *addr) {
+	if (t->kind != MW_TABLE_LPM4 && t->kind != MW_TABLE_LPM6) return 0;
+	uint32_t active = *(const volatile uint32_t *)(t->base + 36) & 1u;
+	const uint8_t *copy = t->base + t->copy[active];
+	const uint8_t *bm = copy + 8, *a = (const uint8_t *)addr, *slots = copy + MW_TABLE_COPY_HDR;
+	uint8_t k[17];
+	for (int l = (int)(8 * t->key_size); l >= 0; l--) {
+		if (!(bm[l >> 3] & (1u << (l & 7)))) continue;
+		k[0] = (uint8_t)l;
+		for (uint32_t i = 0; i < t->key_size; i++) {
+			int keep = l - 8 * (int)i;
+			keep = keep < 0 ? 0 : keep > 8 ? 8 : keep;
+			k[1 + i] = a[i] & (uint8_t)(0xff00u >> keep);
+		}
+		const void *v = mw__table_find(t, slots, k);
+		if (v) return v;
+	}
+	return 0;
+}
+
+MW_IMPORT("table_put") int32_t mw__table_put(uint32_t index, const void *key, const void *value);
+MW_IMPORT("table_delete") int32_t mw__table_delete(uint32_t index, const void *key);
+
+/* mw_table_put asks the host to put key -> value into declared table index
+ * (declared with MW_TABLE_DECLARE_RW; an LPM key is the address then the
+ * prefix length byte). The change is queued and published by the host
+ * after the current call, to every worker at once: this call's lookups do
+ * not see it yet. 0, or -MW_EINVAL (not writable, bad prefix), -MW_ERANGE
+ * (array index), -MW_ENOMEM (the queue is full: retry on a later burst). A
+ * put the table cannot take when it is published (it is full) is dropped
+ * and counted as a failed update. */
+static inline int32_t mw_table_put(uint32_t index, const void *key, const void *value) {
+	return mw__table_put(index, key, value);
+}
+
+/* mw_table_delete queues the removal of key, as mw_table_put queues a put. */
+static inline int32_t mw_table_delete(uint32_t index, const void *key) { return mw__table_delete(index, key); }
+
+/* mw_counter_add adds delta to counter i of a counters table (this
+ * worker's row: no other writer, no atomics needed); past the end it does
+ * nothing. The host sums every worker's row when the control plane reads. */
+static inline void mw_counter_add(const struct mw_table *t, uint32_t i, uint64_t delta) {
+	if (t->kind != MW_TABLE_COUNTERS || i >= t->max_entries) return;
+	uint64_t *c = (uint64_t *)(mw_size_t)(t->base + 64) + i;
+	*c += delta;
+}
+
+/* mw_table_at returns the value at index i of an array table, or 0 past its end. */
+static inline const void *mw_table_at(const struct mw_table *t, uint32_t i) {
+	if (t->kind != MW_TABLE_ARRAY || i >= t->max_entries) return 0;
+	return mw__table_slots(t) + i * t->slot_size;
+}
+
 /* ---- batch access ---- */
 
 static inline struct mw_batch_hdr *mw_hdr(void) { return &mw__batch.hdr; }

@@ -24,6 +24,7 @@ type InspectReport struct {
 	State       bool     `json:"state"`
 	Imports     []string `json:"imports"`
 	Exports     []string `json:"exports"`
+	Tables      []string `json:"tables"` // "name kind key=K value=V max=N", as declared
 	Admitted    bool     `json:"admitted"`
 	RefusalCode string   `json:"refusal_code,omitempty"`
 	Refusal     string   `json:"refusal,omitempty"`
@@ -36,6 +37,10 @@ func NewInspectReport(file string, info host.Info) *InspectReport {
 		MemoryMin: info.MemoryMin, MemoryMax: info.MemoryMax, MaxDeclared: info.MaxDeclared,
 		WASI: info.WASI, Control: info.Control, State: info.State,
 		Imports: nonNil(info.Imports), Exports: nonNil(info.Exports), Admitted: info.Admissible,
+		Tables: []string{},
+	}
+	for _, t := range info.Tables {
+		rep.Tables = append(rep.Tables, t.String())
 	}
 	if r := info.Refusal; r != nil {
 		rep.RefusalCode = r.Code.String()
@@ -82,6 +87,7 @@ func (r *InspectReport) WriteText(w io.Writer) {
 	row("hooks", "control %s, state save/load %s", yes(r.Control), yes(r.State))
 	row("imports", "%s", groupImports(r.Imports))
 	row("exports", "%s", listOrNone(r.Exports))
+	row("tables", "%s", listOrNone(r.Tables))
 	if r.Admitted {
 		row("admitted", "yes")
 	} else {

@@ -192,6 +192,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/tenants/{t}/interfaces/{i}/plugins/{p}/control", s.control)
 	mux.HandleFunc("POST /v1/config/reload", s.reloadConfig)
 	s.views(mux)
+	s.tableRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})
@@ -405,7 +406,12 @@ func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request) {
 // decode reads a JSON body, refusing unknown fields, trailing data and
 // oversized bodies; on failure it has answered 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	return decodeLimit(w, r, v, MaxBody)
+}
+
+// decodeLimit is decode with a body limit of its own.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())

@@ -92,7 +92,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 			return fmt.Errorf("metrics address %s: %w", o.MetricsAddr, err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", metrics.Handler(metrics.NewRegistry(d.Snapshot)))
+		mux.Handle("/metrics", metrics.Handler(metrics.NewRegistry(d.Snapshot, metrics.NewTableCollector(d.Tables))))
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()

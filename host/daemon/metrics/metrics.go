@@ -278,10 +278,11 @@ func cumulative(bounds []float64, counts []uint64) map[float64]uint64 {
 }
 
 // NewRegistry returns a private registry with the collector plus the Go
-// runtime and process collectors.
-func NewRegistry(src Source) *prometheus.Registry {
+// runtime and process collectors, and extra ones (a TableCollector).
+func NewRegistry(src Source, extra ...prometheus.Collector) *prometheus.Registry {
 	r := prometheus.NewRegistry()
 	r.MustRegister(NewCollector(src), buildInfoCollector{daemon.ReadBuildInfo()}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(extra...)
 	return r
 }
 

@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) error {
 		defer srv.Close()
 	}
 	if metricsLn != nil {
-		mux := metrics.Mux(metrics.NewRegistry(d.Snapshot), d.Ready)
+		mux := metrics.Mux(metrics.NewRegistry(d.Snapshot, metrics.NewTableCollector(d.Tables)), d.Ready)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(metricsLn)
 		defer srv.Close()

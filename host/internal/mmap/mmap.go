@@ -3,6 +3,8 @@ package mmap
 import (
 	"errors"
 	"os"
+	"sync/atomic"
+	"unsafe"
 )
 
 // ErrNotSupported is returned on platforms without mmap support here.
@@ -29,3 +31,29 @@ func checkRange(off, n, size int) error {
 
 // RoundUp rounds n up to a multiple of the page size.
 func RoundUp(n int) int { return (n + PageSize - 1) &^ (PageSize - 1) }
+
+// Uint32At returns the 4-byte-aligned word at b[off:] as an atomic, for
+// words of shared memory that other threads (or guests) read while the host
+// writes them. It returns nil if the word is out of range or misaligned.
+func Uint32At(b []byte, off int) *atomic.Uint32 {
+	if off < 0 || off > len(b)-4 {
+		return nil
+	}
+	p := unsafe.Pointer(&b[off])
+	if uintptr(p)%4 != 0 {
+		return nil
+	}
+	return (*atomic.Uint32)(p)
+}
+
+// Uint64At is Uint32At for an 8-byte-aligned 8-byte word.
+func Uint64At(b []byte, off int) *atomic.Uint64 {
+	if off < 0 || off > len(b)-8 {
+		return nil
+	}
+	p := unsafe.Pointer(&b[off])
+	if uintptr(p)%8 != 0 {
+		return nil
+	}
+	return (*atomic.Uint64)(p)
+}

@@ -68,7 +68,15 @@ type Module struct {
 	Exports  []Export
 	Memories []Limits // defined (not imported) memories
 	HasStart bool
+	// Tables is the content of the memif_wasm.tables custom section (the
+	// plugin's table declarations), nil when there is none. A second section of
+	// that name is refused: the linker merges declarations into one.
+	Tables []byte
 }
+
+// TablesSection is the custom section Parse keeps (abi.SectionTables; this
+// package imports nothing of the project).
+const TablesSection = "memif_wasm.tables"
 
 // ErrMalformed is wrapped by every error Parse returns.
 var ErrMalformed = errors.New("malformed wasm binary")
@@ -115,6 +123,11 @@ func Parse(b []byte) (*Module, error) {
 			seen[id] = true
 		}
 		switch id {
+		case secCustom:
+			err = m.parseCustom(&sec)
+			if err == nil {
+				continue // any other custom section is skipped unread
+			}
 		case secImport:
 			err = m.parseImports(&sec)
 		case secMemory:
@@ -135,6 +148,24 @@ func Parse(b []byte) (*Module, error) {
 		}
 	}
 	return m, nil
+}
+
+func (m *Module) parseCustom(r *reader) error {
+	name, err := r.name()
+	if err != nil || name != TablesSection {
+		// Other custom sections, well-formed or not, are not the host's
+		// business (wazero validates their names).
+		return nil
+	}
+	if m.Tables != nil {
+		return fmt.Errorf("%w: custom section %s appears twice", ErrMalformed, name)
+	}
+	m.Tables = r.b[r.off:len(r.b):len(r.b)]
+	if m.Tables == nil {
+		m.Tables = []byte{}
+	}
+	r.off = len(r.b)
+	return nil
 }
 
 func (m *Module) parseImports(r *reader) error {

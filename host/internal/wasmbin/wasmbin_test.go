@@ -94,3 +94,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseTablesSection(t *testing.T) {
+	hdr := "\x00asm\x01\x00\x00\x00"
+	sec := func(name, body string) string {
+		return "\x00" + string(rune(1+len(name)+len(body))) + string(rune(len(name))) + name + body
+	}
+	m, err := Parse([]byte(hdr + sec("other", "zz") + sec(TablesSection, "abc")))
+	if err != nil || string(m.Tables) != "abc" {
+		t.Fatalf("Parse = %q, %v", m.Tables, err)
+	}
+	if m, err := Parse([]byte(hdr + sec(TablesSection, ""))); err != nil || m.Tables == nil || len(m.Tables) != 0 {
+		t.Fatalf("empty section: %q, %v (want present and empty)", m.Tables, err)
+	}
+	if m, err := Parse([]byte(hdr)); err != nil || m.Tables != nil {
+		t.Fatalf("no section: %q, %v", m.Tables, err)
+	}
+	if _, err := Parse([]byte(hdr + sec(TablesSection, "a") + sec(TablesSection, "b"))); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("two sections: %v", err)
+	}
+	if _, err := Parse([]byte(hdr + "\x00\x02\x01\xff")); err != nil {
+		t.Fatalf("a custom section with a non-UTF-8 name is skipped as before: %v", err)
+	}
+}
