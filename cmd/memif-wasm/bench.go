@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -82,15 +81,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	search := fs.Bool("search", true, "--forward: also search the highest zero-loss rate per handler and rx mode")
 	withTestpmd := fs.Bool("testpmd", false, "--forward: add DPDK testpmd io's highest zero-loss rate as the reference row")
 	exeF := fs.String("exe", "", "--forward: the memif-wasm binary to run as daemon and generator (default: this one; an older build to compare side by side)")
-	if code, done := fs.ParseArgs(args, stdout, stderr); done {
+	if code, done := fs.ParseNoArgs(args, stdout, stderr); done {
 		return code
 	}
 	logger, ok := warnLogger(*logFormat, stderr)
 	if !ok {
 		return fs.UsageError(stderr, "--log-format %q: want text or json", *logFormat)
-	}
-	if fs.NArg() > 0 {
-		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *cellTime <= 0 {
 		return fs.UsageError(stderr, "--duration %v: want a positive duration", *cellTime)
@@ -123,8 +119,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	handlers, err := bench.Handlers(handlerNames, *pluginsDir, map[string]string{"c": *cFile, "go": *goFile, "rust": *rustFile})
 	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return cli.ExitFailure
+		return cli.Fail(stderr, "memif-wasm bench", err)
 	}
 
 	if *cpuProfile != "" {
@@ -153,17 +148,13 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		},
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return cli.ExitFailure
+		return cli.Fail(stderr, "memif-wasm bench", err)
 	}
 	if !*jsonOut && isTerminal(stderr) {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rows)
-		return cli.ExitOK
+		return cli.PrintJSON(stdout, rows)
 	}
 	bench.WriteTable(stdout, rows)
 	return cli.ExitOK

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,12 +19,10 @@ func benchForward(ctx context.Context, fs *cli.FlagSet, stdout, stderr io.Writer
 	case errors.As(err, &usage):
 		return fs.UsageError(stderr, "%v", err)
 	case err != nil:
-		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return cli.ExitFailure
+		return cli.Fail(stderr, "memif-wasm bench", err)
 	}
 	if plan.Dir, err = os.MkdirTemp("", "memif-wasm-forward"); err != nil {
-		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return cli.ExitFailure
+		return cli.Fail(stderr, "memif-wasm bench", err)
 	}
 	defer os.RemoveAll(plan.Dir)
 	plan.Stderr = stderr
@@ -38,14 +35,10 @@ func benchForward(ctx context.Context, fs *cli.FlagSet, stdout, stderr io.Writer
 	}
 	rows, err := bench.RunForward(ctx, plan)
 	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm bench: %v\n", err)
-		return cli.ExitFailure
+		return cli.Fail(stderr, "memif-wasm bench", err)
 	}
 	if jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rows)
-		return cli.ExitOK
+		return cli.PrintJSON(stdout, rows)
 	}
 	bench.WriteForwardTable(stdout, rows)
 	return cli.ExitOK

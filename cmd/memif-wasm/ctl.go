@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -234,10 +233,7 @@ func ctlMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(out)
-		return cli.ExitOK
+		return cli.PrintJSON(stdout, out)
 	}
 	ch := out.(admin.ChangeV1)
 	fmt.Fprintf(stdout, "%s %s\n", ch.Action, ch.Plugin)
@@ -255,9 +251,7 @@ func ctlError(stdout, stderr io.Writer, jsonOut bool, err error) int {
 		msg += " (is 'memif-wasm run' running with this --admin-socket?)"
 	}
 	if jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(admin.ErrorV1{SchemaVersion: admin.SchemaVersion, Error: msg, ExitCode: cli.ExitFailure})
+		cli.PrintJSON(stdout, admin.ErrorV1{SchemaVersion: admin.SchemaVersion, Error: msg, ExitCode: cli.ExitFailure})
 	}
 	fmt.Fprintf(stderr, "memif-wasm ctl: %s\n", msg)
 	return cli.ExitFailure

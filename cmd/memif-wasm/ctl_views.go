@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -65,12 +64,6 @@ func addCtlViewFlags(fs *cli.FlagSet) *ctlViewFlags {
 
 // ctlView runs a view command; ok is false when cmd is not one.
 func ctlView(ctx context.Context, c *admin.Client, fs *cli.FlagSet, f *ctlViewFlags, cmd string, rest []string, jsonOut bool, stdout, stderr io.Writer) (code int, ok bool) {
-	printJSON := func(v any) int {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(v)
-		return cli.ExitOK
-	}
 	switch cmd {
 	case "trace":
 		if len(rest) == 0 {
@@ -91,7 +84,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *cli.FlagSet, f *ctlViewFl
 				return ctlError(stdout, stderr, jsonOut, err), true
 			}
 			if jsonOut {
-				return printJSON(map[string]int{"tracing": n}), true
+				return cli.PrintJSON(stdout, map[string]int{"tracing": n}), true
 			}
 			fmt.Fprintf(stdout, "tracing the next %d packets of %s/%s (ctl trace show)\n", n, t, i)
 		case sub == "show" && len(rest) == 1:
@@ -100,7 +93,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *cli.FlagSet, f *ctlViewFl
 				return ctlError(stdout, stderr, jsonOut, err), true
 			}
 			if jsonOut {
-				return printJSON(views), true
+				return cli.PrintJSON(stdout, views), true
 			}
 			admin.WriteTraces(stdout, views)
 		case sub == "clear" && len(rest) == 1:
@@ -108,7 +101,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *cli.FlagSet, f *ctlViewFl
 				return ctlError(stdout, stderr, jsonOut, err), true
 			}
 			if jsonOut {
-				return printJSON(map[string]bool{"cleared": true}), true
+				return cli.PrintJSON(stdout, map[string]bool{"cleared": true}), true
 			}
 			fmt.Fprintln(stdout, "traces cleared")
 		default:
@@ -144,7 +137,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *cli.FlagSet, f *ctlViewFl
 		}
 		if *f.write != "-" {
 			if jsonOut {
-				return printJSON(map[string]any{"file": *f.write, "packets": res.Packets, "lost": res.Lost}), true
+				return cli.PrintJSON(stdout, map[string]any{"file": *f.write, "packets": res.Packets, "lost": res.Lost}), true
 			}
 			fmt.Fprintf(stdout, "%d packets written to %s", res.Packets, *f.write)
 			if res.Lost > 0 {
@@ -163,7 +156,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *cli.FlagSet, f *ctlViewFl
 				return ctlError(stdout, stderr, jsonOut, err), true
 			}
 			if jsonOut {
-				return printJSON(admin.RuntimeClearReply{Since: since}), true
+				return cli.PrintJSON(stdout, admin.RuntimeClearReply{Since: since}), true
 			}
 			fmt.Fprintf(stdout, "runtime counters cleared at %s\n", since.Format(time.RFC3339))
 			return cli.ExitOK, true
@@ -173,7 +166,7 @@ func ctlView(ctx context.Context, c *admin.Client, fs *cli.FlagSet, f *ctlViewFl
 			return ctlError(stdout, stderr, jsonOut, err), true
 		}
 		if jsonOut {
-			return printJSON(rt), true
+			return cli.PrintJSON(stdout, rt), true
 		}
 		admin.WriteRuntime(stdout, rt)
 		return cli.ExitOK, true

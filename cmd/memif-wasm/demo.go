@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,15 +52,12 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	interval := fs.Duration("interval", time.Second, "how often live rates are shown")
 	fuelBudget := fs.Int64("fuel", 0, "fuel budget of one burst per plugin (0: the host's default)")
 	stackBudget := fs.Int64("stack", 0, "bytes of call stack one plugin call may take (0: the host's default, 256 KiB)")
-	if code, done := fs.ParseArgs(args, stdout, stderr); done {
+	if code, done := fs.ParseNoArgs(args, stdout, stderr); done {
 		return code
 	}
 	logger, ok := warnLogger(*logFormat, stderr)
 	if !ok {
 		return fs.UsageError(stderr, "--log-format %q: want text or json", *logFormat)
-	}
-	if fs.NArg() > 0 {
-		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *duration <= 0 {
 		return fs.UsageError(stderr, "--duration %v: want a positive duration", *duration)
@@ -88,8 +84,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}, stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm demo: %v\n", err)
-		return cli.ExitFailure
+		return cli.Fail(stderr, "memif-wasm demo", err)
 	}
 	return cli.ExitOK
 }

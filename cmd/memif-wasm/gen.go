@@ -68,15 +68,12 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stall := fs.Duration("stall", gen.DefaultStall, "fail when the peer takes no frame, or the link stays down, for this long")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout (no progress line)")
 	quiet := fs.Bool("quiet", false, "no live progress line")
-	if code, done := fs.ParseArgs(args, stdout, stderr); done {
+	if code, done := fs.ParseNoArgs(args, stdout, stderr); done {
 		return code
 	}
 	logger, ok := warnLogger(*logFormat, stderr)
 	if !ok {
 		return fs.UsageError(stderr, "--log-format %q: want text or json", *logFormat)
-	}
-	if fs.NArg() > 0 {
-		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if *socket == "" {
 		return fs.UsageError(stderr, "--socket is required")
@@ -142,8 +139,7 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rep.WriteText(stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm gen: %v\n", err)
-		return cli.ExitFailure
+		return cli.Fail(stderr, "memif-wasm gen", err)
 	}
 	return cli.ExitOK
 }

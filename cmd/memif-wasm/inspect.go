@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -47,8 +46,7 @@ func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	wasm, err := host.ReadModuleFile(file, host.DefaultMaxModuleBytes)
 	if err != nil {
-		fmt.Fprintf(stderr, "memif-wasm inspect: %v\n", err)
-		return cli.ExitFailure
+		return cli.Fail(stderr, "memif-wasm inspect", err)
 	}
 	pc := &host.PluginConfig{MaxMemoryPages: *maxPages}
 	if *cfgFile != "" {
@@ -68,9 +66,7 @@ func inspectMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	rep := admin.NewInspectReport(file, info)
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		cli.PrintJSON(stdout, rep)
 	} else {
 		rep.WriteText(stdout)
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/memif-wasm/memif-wasm/cmd/memif-wasm/internal/cli"
 	"github.com/memif-wasm/memif-wasm/host/daemon"
@@ -56,44 +55,21 @@ memif-wasm run --config /etc/memif-wasm.yaml --log-format json`
 // runFlags are the command line of run, kept apart from its logic for tests.
 type runFlags struct {
 	configFile    string
-	socket        string
-	role          string
-	id            uint32
-	name          string
 	tenant        string
+	iface         config.Interface // quick run: the interface's keys
 	plugins       []string
 	pluginConfigs []string
-	egress        string
-	queues        int
-	ringSize      int
-	bufferSize    int
-	rxMode        string
-	secret        string
+	plugin        config.Plugin // quick run: fuel, stack and fail policy of every plugin
 	failOpen      bool
-	fuel          int64
-	stack         int64
-	txRetries     int
-	txRetryTime   time.Duration
-	metricsAddr   string
-	adminSocket   string
-	adminTCP      string
-	tokenFile     string
-	logFormat     string
-	logLevel      string
+	over          config.Config // metrics, admin, log and engine keys given on the command line
 	watch         bool
-	cacheDir      string
 	checkConfig   bool
-	sockFile      [3]string // quick run: --socket-mode, --socket-owner, --socket-group
-	adminFile     [3]string // --admin-socket-mode, -owner, -group
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, f := newRunFlags()
-	if code, done := fs.ParseArgs(args, stdout, stderr); done {
+	if code, done := fs.ParseNoArgs(args, stdout, stderr); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	quick := fs.Changed("socket") || len(f.plugins) > 0
 	if f.configFile != "" && quick {
@@ -107,14 +83,14 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// other, and two slaves wait for each other forever.
 		return fs.UsageError(stderr, "--role is required for a quick run: master (listens) or slave (connects)")
 	}
-	if (fs.Changed("ring-size") || fs.Changed("buffer-size")) && (f.role == "master" || f.role == "server") {
+	if (fs.Changed("ring-size") || fs.Changed("buffer-size")) && (f.iface.Role == "master" || f.iface.Role == "server") {
 		return fs.UsageError(stderr, "--ring-size and --buffer-size are the slave's to choose: a master takes its peer's (set them on the slave)")
 	}
 	if len(f.pluginConfigs) > len(f.plugins) {
 		return fs.UsageError(stderr, "%d --plugin-config for %d --plugin", len(f.pluginConfigs), len(f.plugins))
 	}
-	if !fs.Changed("admin-socket") && f.adminSocket != "" {
-		if err := os.MkdirAll(filepath.Dir(f.adminSocket), 0o700); err != nil {
+	if !fs.Changed("admin-socket") && f.over.Admin.Socket != "" {
+		if err := os.MkdirAll(filepath.Dir(f.over.Admin.Socket), 0o700); err != nil {
 			return f.fail(stderr, cli.ExitFailure, fmt.Errorf("admin socket directory: %w (set --admin-socket)", err))
 		}
 	}
@@ -151,59 +127,44 @@ func newRunFlags() (*cli.FlagSet, *runFlags) {
 	fs := cli.NewFlagSet("memif-wasm run", runUsage, runDescription, runExamples)
 	var f runFlags
 	fs.StringVar(&f.configFile, "config", "", "YAML config file (tenants, interfaces, pipelines)")
-	fs.StringVar(&f.socket, "socket", "", "quick run: memif control socket path (@name: abstract namespace)")
-	fs.StringVar(&f.role, "role", "", "quick run (required): master (listens: the peer connects) or slave (connects to the peer's socket)")
-	fs.Uint32Var(&f.id, "id", 0, "quick run: memif interface id")
-	fs.StringVar(&f.sockFile[0], "socket-mode", "", `quick run, master: socket file mode in octal, e.g. 0660 (a peer needs write permission to connect)`)
-	fs.StringVar(&f.sockFile[1], "socket-owner", "", "quick run, master: socket file owner (user name or uid)")
-	fs.StringVar(&f.sockFile[2], "socket-group", "", "quick run, master: socket file group (name or gid), e.g. vpp")
-	fs.StringVar(&f.name, "name", "memif0", "quick run: interface name")
+	fs.StringVar(&f.iface.Socket, "socket", "", "quick run: memif control socket path (@name: abstract namespace)")
+	fs.StringVar(&f.iface.Role, "role", "", "quick run (required): master (listens: the peer connects) or slave (connects to the peer's socket)")
+	fs.Uint32Var(&f.iface.ID, "id", 0, "quick run: memif interface id")
+	fs.StringVar(&f.iface.SocketMode, "socket-mode", "", `quick run, master: socket file mode in octal, e.g. 0660 (a peer needs write permission to connect)`)
+	fs.StringVar(&f.iface.SocketOwner, "socket-owner", "", "quick run, master: socket file owner (user name or uid)")
+	fs.StringVar(&f.iface.SocketGroup, "socket-group", "", "quick run, master: socket file group (name or gid), e.g. vpp")
+	fs.StringVar(&f.iface.Name, "name", "memif0", "quick run: interface name")
 	fs.StringVar(&f.tenant, "tenant", "default", "quick run: tenant name")
 	fs.StringArrayVar(&f.plugins, "plugin", nil, "quick run: a .wasm plugin file or oci://REGISTRY/REPO:TAG; repeat for a pipeline, in order")
 	fs.StringArrayVar(&f.pluginConfigs, "plugin-config", nil, "quick run: config file of the plugin at the same position (repeatable)")
-	fs.IntVar(&f.queues, "queues", 1, "quick run: queues each way, one worker per rx queue")
-	fs.IntVar(&f.ringSize, "ring-size", config.DefaultRingSize, "quick run: descriptors per ring, a power of two")
-	fs.IntVar(&f.bufferSize, "buffer-size", config.DefaultBufferSize, "quick run: bytes per buffer")
-	fs.StringVar(&f.rxMode, "rx-mode", "interrupt", "quick run: interrupt, polling (a worker spins on its queue: lowest latency, one busy core per queue), or adaptive (polls while packets keep coming, sleeps when idle)")
-	fs.StringVar(&f.secret, "secret", "", "quick run: memif secret")
+	fs.IntVar(&f.iface.Queues, "queues", 1, "quick run: queues each way, one worker per rx queue")
+	fs.IntVar(&f.iface.RingSize, "ring-size", config.DefaultRingSize, "quick run: descriptors per ring, a power of two")
+	fs.IntVar(&f.iface.BufferSize, "buffer-size", config.DefaultBufferSize, "quick run: bytes per buffer")
+	fs.StringVar(&f.iface.RxMode, "rx-mode", "interrupt", "quick run: interrupt, polling (a worker spins on its queue: lowest latency, one busy core per queue), or adaptive (polls while packets keep coming, sleeps when idle)")
+	fs.StringVar(&f.iface.Secret, "secret", "", "quick run: memif secret")
 	fs.BoolVar(&f.failOpen, "fail-open", false, "quick run: pass packets on when a plugin faults (default: drop)")
-	fs.DurationVar(&f.txRetryTime, "tx-retry-time", 0, "quick run: how long a burst waits for room on a full tx ring before what does not fit is dropped, 0s..1s (default: the host's, 1ms)")
-	fs.IntVar(&f.txRetries, "tx-retries", 0, "quick run: also cap the retries per packet on a full tx ring (default: no cap, --tx-retry-time alone bounds the wait)")
-	fs.Int64Var(&f.fuel, "fuel", 0, "quick run: fuel of one burst per plugin, about one unit per wasm instruction (default: the host's)")
-	fs.Int64Var(&f.stack, "stack", 0, "quick run: bytes of call stack one plugin call may take; deeper recursion is a fault (default: the host's, 256 KiB)")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
-	fs.StringVar(&f.adminSocket, "admin-socket", admin.DefaultSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
-	fs.StringVar(&f.adminFile[0], "admin-socket-mode", "", "admin socket file mode in octal (default 0600; overrides admin.socket_mode)")
-	fs.StringVar(&f.adminFile[1], "admin-socket-owner", "", "admin socket file owner (overrides admin.socket_owner)")
-	fs.StringVar(&f.adminFile[2], "admin-socket-group", "", "admin socket file group: its members may use the API with mode 0660 (overrides admin.socket_group)")
-	fs.StringVar(&f.adminTCP, "admin-tcp", "", "also serve the admin API on this loopback HOST:PORT (needs --admin-token-file)")
-	fs.StringVar(&f.tokenFile, "admin-token-file", "", "file holding the admin API bearer token")
-	fs.StringVar(&f.logFormat, "log-format", "", "log format: text (default) or json (overrides log.format)")
-	fs.StringVar(&f.logLevel, "log-level", "", "debug, info (default), warn or error (overrides log.level)")
+	fs.DurationVar(&f.iface.TxRetryTime, "tx-retry-time", 0, "quick run: how long a burst waits for room on a full tx ring before what does not fit is dropped, 0s..1s (default: the host's, 1ms)")
+	fs.IntVar(&f.iface.TxRetries, "tx-retries", 0, "quick run: also cap the retries per packet on a full tx ring (default: no cap, --tx-retry-time alone bounds the wait)")
+	fs.Int64Var(&f.plugin.Fuel, "fuel", 0, "quick run: fuel of one burst per plugin, about one unit per wasm instruction (default: the host's)")
+	fs.Int64Var(&f.plugin.Stack, "stack", 0, "quick run: bytes of call stack one plugin call may take; deeper recursion is a fault (default: the host's, 256 KiB)")
+	fs.StringVar(&f.over.Metrics.Addr, "metrics-addr", "", "serve Prometheus /metrics on HOST:PORT (overrides metrics.addr)")
+	fs.StringVar(&f.over.Admin.Socket, "admin-socket", admin.DefaultSocket(), "admin API unix socket, mode 0600; empty: none (overrides admin.socket)")
+	fs.StringVar(&f.over.Admin.SocketMode, "admin-socket-mode", "", "admin socket file mode in octal (default 0600; overrides admin.socket_mode)")
+	fs.StringVar(&f.over.Admin.SocketOwner, "admin-socket-owner", "", "admin socket file owner (overrides admin.socket_owner)")
+	fs.StringVar(&f.over.Admin.SocketGroup, "admin-socket-group", "", "admin socket file group: its members may use the API with mode 0660 (overrides admin.socket_group)")
+	fs.StringVar(&f.over.Admin.TCP, "admin-tcp", "", "also serve the admin API on this loopback HOST:PORT (needs --admin-token-file)")
+	fs.StringVar(&f.over.Admin.TokenFile, "admin-token-file", "", "file holding the admin API bearer token")
+	fs.StringVar(&f.over.Log.Format, "log-format", "", "log format: text (default) or json (overrides log.format)")
+	fs.StringVar(&f.over.Log.Level, "log-level", "", "debug, info (default), warn or error (overrides log.level)")
 	fs.BoolVar(&f.watch, "watch", true, "reload a plugin when its file changes")
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep compiled plugins here across restarts (overrides engine.cache_dir)")
+	fs.StringVar(&f.over.Engine.CacheDir, "cache-dir", "", "keep compiled plugins here across restarts (overrides engine.cache_dir)")
 	fs.BoolVar(&f.checkConfig, "check-config", false, "only check: parse and validate the config, compile and probe every plugin, list every problem; exit 0 (fine) or 1")
 	return fs, &f
 }
 
 // quickConfig builds a one-interface config from the flags.
 func (f *runFlags) quickConfig() (*config.Config, error) {
-	in := config.Interface{
-		Name:        f.name,
-		Socket:      f.socket,
-		SocketMode:  f.sockFile[0],
-		SocketOwner: f.sockFile[1],
-		SocketGroup: f.sockFile[2],
-		Role:        f.role,
-		ID:          f.id,
-		Secret:      f.secret,
-		Queues:      f.queues,
-		RingSize:    f.ringSize,
-		BufferSize:  f.bufferSize,
-		RxMode:      f.rxMode,
-		TxRetries:   f.txRetries,
-		TxRetryTime: f.txRetryTime,
-	}
+	in := f.iface
 	for i, p := range f.plugins {
 		pc := config.Plugin{File: p}
 		if strings.HasPrefix(p, "oci://") {
@@ -215,8 +176,7 @@ func (f *runFlags) quickConfig() (*config.Config, error) {
 		if f.failOpen {
 			pc.FailPolicy = "open"
 		}
-		pc.Fuel = f.fuel
-		pc.Stack = f.stack
+		pc.Fuel, pc.Stack = f.plugin.Fuel, f.plugin.Stack
 		in.Plugins = append(in.Plugins, pc)
 	}
 	c := &config.Config{Tenants: []config.Tenant{{Name: f.tenant, Interfaces: []config.Interface{in}}}}
@@ -228,38 +188,30 @@ func (f *runFlags) quickConfig() (*config.Config, error) {
 
 // override applies the flags that take precedence over the file.
 func (f *runFlags) override(c *config.Config, changed func(string) bool) {
-	if changed("metrics-addr") {
-		c.Metrics.Addr = f.metricsAddr
-	}
-	if changed("admin-socket") || c.Admin.Socket == "" {
-		c.Admin.Socket = f.adminSocket
-	}
-	for i, p := range []*string{&c.Admin.SocketMode, &c.Admin.SocketOwner, &c.Admin.SocketGroup} {
-		if changed([]string{"admin-socket-mode", "admin-socket-owner", "admin-socket-group"}[i]) {
-			*p = f.adminFile[i]
+	for flag, keys := range map[string][2]*string{
+		"metrics-addr":       {&c.Metrics.Addr, &f.over.Metrics.Addr},
+		"admin-socket-mode":  {&c.Admin.SocketMode, &f.over.Admin.SocketMode},
+		"admin-socket-owner": {&c.Admin.SocketOwner, &f.over.Admin.SocketOwner},
+		"admin-socket-group": {&c.Admin.SocketGroup, &f.over.Admin.SocketGroup},
+		"admin-tcp":          {&c.Admin.TCP, &f.over.Admin.TCP},
+		"admin-token-file":   {&c.Admin.TokenFile, &f.over.Admin.TokenFile},
+		"log-format":         {&c.Log.Format, &f.over.Log.Format},
+		"log-level":          {&c.Log.Level, &f.over.Log.Level},
+		"cache-dir":          {&c.Engine.CacheDir, &f.over.Engine.CacheDir},
+	} {
+		if changed(flag) {
+			*keys[0] = *keys[1]
 		}
 	}
-	if changed("admin-tcp") {
-		c.Admin.TCP = f.adminTCP
-	}
-	if changed("admin-token-file") {
-		c.Admin.TokenFile = f.tokenFile
-	}
-	if changed("log-format") {
-		c.Log.Format = f.logFormat
-	}
-	if changed("log-level") {
-		c.Log.Level = f.logLevel
-	}
-	if changed("cache-dir") {
-		c.Engine.CacheDir = f.cacheDir
+	if changed("admin-socket") || c.Admin.Socket == "" {
+		c.Admin.Socket = f.over.Admin.Socket
 	}
 }
 
 // fail reports an error that stops run and returns code: one JSON log line
 // under --log-format json (so config errors are JSON too), else plain text.
 func (f *runFlags) fail(stderr io.Writer, code int, err error) int {
-	if f.logFormat == "json" {
+	if f.over.Log.Format == "json" {
 		serve.NewLogger(config.Log{Format: "json"}, stderr).Error("memif-wasm run failed", "err", err.Error())
 	} else {
 		fmt.Fprintf(stderr, "memif-wasm run: %v\n", err)

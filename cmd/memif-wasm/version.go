@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -18,18 +17,12 @@ func versionMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs := cli.NewFlagSet("memif-wasm version", "memif-wasm version [--json]",
 		"Prints the build: module version, VCS revision and time, Go and wazero versions\n(also 'memif-wasm --version', the memif_wasm_build_info metric and the startup log line).", "memif-wasm version\nmemif-wasm --version\nmemif-wasm version --json")
 	jsonOut := fs.Bool("json", false, "print JSON")
-	if code, done := fs.ParseArgs(args, stdout, stderr); done {
+	if code, done := fs.ParseNoArgs(args, stdout, stderr); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	bi := daemon.ReadBuildInfo()
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(bi)
-		return cli.ExitOK
+		return cli.PrintJSON(stdout, bi)
 	}
 	fmt.Fprintln(stdout, bi)
 	return cli.ExitOK

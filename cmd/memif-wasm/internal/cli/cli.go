@@ -7,6 +7,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -170,6 +171,18 @@ func (fs *FlagSet) ParseArgs(args []string, stdout, stderr io.Writer) (code int,
 	}
 }
 
+// ParseNoArgs is ParseArgs for a command that takes flags only: a
+// positional argument is a usage error.
+func (fs *FlagSet) ParseNoArgs(args []string, stdout, stderr io.Writer) (code int, done bool) {
+	if code, done := fs.ParseArgs(args, stdout, stderr); done {
+		return code, true
+	}
+	if fs.NArg() > 0 {
+		return fs.UsageError(stderr, "unexpected argument %q", fs.Arg(0)), true
+	}
+	return ExitOK, false
+}
+
 // UsageError reports a command-line mistake on stderr and returns ExitUsage.
 func (fs *FlagSet) UsageError(stderr io.Writer, format string, a ...any) int {
 	fmt.Fprintf(stderr, "%s: %s\nUsage: %s\nRun '%s --help' for flags and examples.\n",
@@ -186,4 +199,20 @@ func (fs *FlagSet) Alias(old, new string) {
 		fs.aliases = map[string]string{}
 	}
 	fs.aliases[old] = new
+}
+
+// PrintJSON writes v to w as indented JSON, the form of every --json
+// output, and returns ExitOK.
+func PrintJSON(w io.Writer, v any) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+	return ExitOK
+}
+
+// Fail reports err of command (e.g. "memif-wasm bench") on stderr and
+// returns ExitFailure.
+func Fail(stderr io.Writer, command string, err error) int {
+	fmt.Fprintf(stderr, "%s: %v\n", command, err)
+	return ExitFailure
 }

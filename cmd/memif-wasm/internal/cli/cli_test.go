@@ -71,3 +71,15 @@ func TestRunDispatches(t *testing.T) {
 		t.Fatalf("--help: %d %q", code, out.String())
 	}
 }
+
+func TestParseNoArgs(t *testing.T) {
+	fs := NewFlagSet("memif-wasm x", "memif-wasm x [--n N]", "", "")
+	fs.Int("n", 0, "a number")
+	var out, errb bytes.Buffer
+	if code, done := fs.ParseNoArgs([]string{"--n", "1", "extra"}, &out, &errb); !done || code != ExitUsage || !strings.Contains(errb.String(), `unexpected argument "extra"`) {
+		t.Fatalf("extra argument: (%d, %v) %q", code, done, errb.String())
+	}
+	if code, done := fs.ParseNoArgs([]string{"--n", "1"}, &out, &errb); done || code != ExitOK {
+		t.Fatalf("flags only: (%d, %v)", code, done)
+	}
+}
