@@ -23,6 +23,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/deploy/image"
 	"github.com/memif-wasm/memif-wasm/deploy/internal/deploytest"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 func TestMain(m *testing.M) {
@@ -309,7 +310,7 @@ func TestImageReproducible(t *testing.T) {
 // docker-registry on loopback) and reads it back by tag and by digest.
 func TestImagePushPullRegistry(t *testing.T) {
 	img, o := testImage(t)
-	host := deploytest.StartRegistry(t)
+	host, _ := hosttest.Registry(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	reg := image.Registry{} // loopback: plain HTTP without Insecure
