@@ -204,20 +204,9 @@ func (f *Fetcher) manifest(ctx context.Context, ref Ref) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	var raw []byte
-	err = f.retry(ctx, func() error {
-		desc, err := remote.Get(nr, f.remoteOpts(ctx)...)
-		if err != nil {
-			return classify(err)
-		}
-		raw = desc.Manifest
-		return nil
-	})
+	raw, err := f.getManifest(ctx, nr)
 	if err != nil {
 		return nil, false, err
-	}
-	if len(raw) > maxManifest {
-		return nil, false, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, len(raw))
 	}
 	if got := hexSHA(raw); got != h {
 		return nil, false, fmt.Errorf("%w: manifest has digest sha256:%s, want %s", ErrDigest, got, ref.Digest)
@@ -394,15 +383,7 @@ func (f *Fetcher) signatures(ctx context.Context, ref Ref, useCache bool) ([]sig
 	if err != nil {
 		return nil, false, err
 	}
-	var raw []byte
-	err = f.retry(ctx, func() error {
-		desc, err := remote.Get(nr, f.remoteOpts(ctx)...)
-		if err != nil {
-			return classify(err)
-		}
-		raw = desc.Manifest
-		return nil
-	})
+	raw, err := f.getManifest(ctx, nr)
 	if err != nil {
 		return nil, false, err
 	}
@@ -450,4 +431,25 @@ func (f *Fetcher) cachePutRaw(kind, key string, b []byte) {
 	if f.opts.CacheDir != "" {
 		writeAtomic(cachePath(f.opts.CacheDir, kind, key), b)
 	}
+}
+
+// getManifest reads the manifest nr names, with the retry policy, and
+// refuses one larger than maxManifest.
+func (f *Fetcher) getManifest(ctx context.Context, nr name.Reference) ([]byte, error) {
+	var raw []byte
+	err := f.retry(ctx, func() error {
+		desc, err := remote.Get(nr, f.remoteOpts(ctx)...)
+		if err != nil {
+			return classify(err)
+		}
+		raw = desc.Manifest
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > maxManifest {
+		return nil, fmt.Errorf("%w: manifest of %d bytes", ErrTooLarge, len(raw))
+	}
+	return raw, nil
 }
