@@ -40,8 +40,9 @@ type Options struct {
 	// Watch reloads plugins whose file changes (for plugins with watch on).
 	Watch bool
 	// Clock tells the time to the plugins' restart backoff and quarantine,
-	// the log rate limits of memif sockets and the times the views show
-	// (start, plugin loads, the last failed reload), so that tests can
+	// the log rate limits of memif sockets, the workers' bound on waiting
+	// for room on a full tx ring (tx_retry_time) and the times the views
+	// show (start, plugin loads, the last failed reload), so that tests can
 	// move it by hand (memiftest.Clock). nil means the system clock.
 	// Durations measured for metrics (compile time) use the system clock.
 	Clock host.Clock

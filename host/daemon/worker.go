@@ -44,6 +44,7 @@ func (w *worker) start() error {
 		Burst:       min(p.ringSize(), abi.MaxBurst),
 		TxRetries:   p.cfg.TxRetries,   // 0: no count cap
 		TxRetryTime: p.cfg.TxRetryTime, // 0: dataplane.DefaultTxRetryTime
+		Clock:       p.d.opts.Clock,
 		Ports:       make([]*dataplane.Port, len(p.t.ports)),
 		// The worker keeps its OS thread (and so its CPU caches and, with
 		// cpus or an external affinity setting, its core).

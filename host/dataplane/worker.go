@@ -91,6 +91,11 @@ type WorkerConfig struct {
 	// TxRetries, when positive, also caps the retries per packet on a full
 	// ring. 0: no count cap (TxRetryTime alone bounds the wait).
 	TxRetries int
+	// Clock tells the time TxRetryTime is measured on (the pauses between
+	// retries are real). nil: host.SystemClock. A clock that does not move
+	// keeps a full ring's burst retrying, and a cancelled Run waiting for
+	// it.
+	Clock host.Clock
 	// LockOSThread runs the worker on an OS thread of its own
 	// (runtime.LockOSThread) for as long as Run runs: its caches stay warm,
 	// and an external affinity setting holds.
@@ -189,6 +194,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	cfg.Burst = min(cfg.Burst, abi.MaxBurst)
 	if cfg.TxRetryTime <= 0 {
 		cfg.TxRetryTime = DefaultTxRetryTime
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = host.SystemClock
 	}
 	if len(cfg.CPUs) > 0 {
 		allowed, err := affinity.Allowed()
@@ -544,7 +552,7 @@ func (w *Worker) transmit(v abi.Verdict, rport int, dst *Port, st *WorkerStats) 
 			reason = TxDropRingFull
 			flush() // the peer can drain only what is published
 			if !expired && (w.cfg.TxRetries <= 0 || try < w.cfg.TxRetries) {
-				now := time.Now()
+				now := w.cfg.Clock.Now()
 				if retryUntil.IsZero() {
 					retryUntil = now.Add(w.cfg.TxRetryTime)
 				}

@@ -497,6 +497,38 @@ func TestWorkerRingFull(t *testing.T) {
 	}
 }
 
+// TestWorkerRingFullOnItsClock: the retry bound is measured on the
+// worker's clock. With the ring full and the clock held, a burst that does
+// not fit is still retrying ten times TxRetryTime later (a worker's counters
+// are published when its burst ends, so none of it shows); once the clock
+// passes TxRetryTime, what does not fit is dropped as ring_full.
+func TestWorkerRingFullOnItsClock(t *testing.T) {
+	const log2Ring = 4 // 16 slots
+	const retry = 10 * time.Millisecond
+	master, slave := memifPair(t, func(c *memif.InterfaceConfig) { c.Log2RingSize = log2Ring })
+	clock := memiftest.NewClock()
+	w, err := NewWorker(WorkerConfig{Pipeline: scriptPipeline(t, nil), In: &Port{If: slave}, TxRetryTime: retry, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, w)
+	const half = 1 << (log2Ring - 1)
+	for sent := half; sent <= 2*half; sent += half { // the ring's worth: sent, never drained
+		sendVerdicts(t, master, repeat(abi.TX, half)...)
+		waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == uint64(sent) })
+	}
+	sendVerdicts(t, master, repeat(abi.TX, half)...)
+	time.Sleep(10 * retry) // on the system's clock, the bound would have passed long ago
+	if ws := w.ReadStats(); ws.RxPackets != 2*half || ws.TxDrops[TxDropRingFull] != 0 {
+		t.Fatalf("with the clock held: %d packets done, %d ring_full drops; want the burst still retrying", ws.RxPackets, ws.TxDrops[TxDropRingFull])
+	}
+	clock.Advance(retry)
+	ws := waitStats(t, w, func(ws WorkerStats) bool { return ws.RxPackets == 3*half })
+	if ws.Tx[abi.TX] != 1<<log2Ring || ws.TxDrops[TxDropRingFull] != half || ws.TxRingFull == 0 {
+		t.Fatalf("after the bound: sent %d, ring_full drops %d, retries %d", ws.Tx[abi.TX], ws.TxDrops[TxDropRingFull], ws.TxRingFull)
+	}
+}
+
 // TestWorkerEmptyPolls: an idle queue in polling mode is polled again and
 // again, each poll counted; interrupt mode counts only wake-ups.
 func TestWorkerEmptyPolls(t *testing.T) {
