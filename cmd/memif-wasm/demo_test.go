@@ -171,7 +171,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 // While the demo runs, its /metrics address serves the daemon's metrics, with the
-// plugin's verdicts in them.
+// plugin's verdicts in them, and /healthz and /readyz beside it, as run's does.
 func TestDemoServesMetrics(t *testing.T) {
 	out := &lineWriter{lines: make(chan string, 100)}
 	done := make(chan int, 1)
@@ -192,6 +192,18 @@ func TestDemoServesMetrics(t *testing.T) {
 			t.Fatalf("demo ended (exit %d) without a metrics address; stderr:\n%s", code, errb.String())
 		case <-time.After(20 * time.Second):
 			t.Fatal("no metrics address within 20 s")
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		u := strings.TrimSuffix(url, "/metrics") + path
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s %s", u, resp.Status, b)
 		}
 	}
 	var body string

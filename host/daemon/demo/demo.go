@@ -91,8 +91,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("metrics address %s: %w", o.MetricsAddr, err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", metrics.Handler(metrics.NewRegistry(d.Snapshot, metrics.NewTableCollector(d.Tables))))
+		mux := metrics.Mux(metrics.NewRegistry(d.Snapshot, metrics.NewTableCollector(d.Tables)), d.Ready)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
