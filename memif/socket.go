@@ -145,8 +145,9 @@ func (s *Socket) listen() error {
 		}
 		return fmt.Errorf("memif: cannot listen on %s: %w", path, unwrapOp(err))
 	}
-	// Before the first Accept: a peer that connects in between waits in the
-	// backlog and is served only if it may still write the file.
+	// The kernel checks write permission at connect, so for the moment
+	// between listen and this call the file has the umask's mode: a process
+	// umask at least as strict as File.Mode closes that window.
 	if err := s.cfg.File.Apply(path); err != nil {
 		ln.Close()
 		return fmt.Errorf("memif: cannot listen on %s: %w", path, err)

@@ -27,21 +27,7 @@ func aclRule(action byte, id uint16) []byte {
 // else pass; per-rule hit counters summed over two workers.
 func TestE2EACLTables(t *testing.T) {
 	ctx := context.Background()
-	e := getEngine(t)
-	cfg := pluginConfig("")
-	cfg.TableScope = "e2e-acl-tables"
-	m, err := e.Load(ctx, "acl-tables", cPlugin(t, "acl-tables"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
-	get := func(name string) *table.Table {
-		tb := e.Tables().Get(m.TableKey(name))
-		if tb == nil {
-			t.Fatalf("no table %s", name)
-		}
-		return tb
-	}
+	m, get := tablePlugin(t, "acl-tables")
 	flows, sources, hits := get("flows"), get("sources"), get("hits")
 	if flows.Clear() != nil || sources.Clear() != nil || hits.Clear() != nil { // the tables outlive one run (-count)
 		t.Fatal("clear")

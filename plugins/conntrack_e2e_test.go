@@ -17,19 +17,13 @@ import (
 // plane sees and expires flows.
 func TestE2EConntrack(t *testing.T) {
 	ctx := context.Background()
-	e := getEngine(t)
-	cfg := pluginConfig("")
-	cfg.TableScope = "e2e-conntrack"
-	m, err := e.Load(ctx, "conntrack", cPlugin(t, "conntrack"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
-	flows, stats := e.Tables().Get(m.TableKey("flows")), e.Tables().Get(m.TableKey("stats"))
+	m, get := tablePlugin(t, "conntrack")
+	flows, stats := get("flows"), get("stats")
 	if flows.Clear() != nil || stats.Clear() != nil { // the engine, and so the tables, outlive one run (-count)
 		t.Fatal("clear")
 	}
 	inside, outside := make([]*host.Pipeline, 2), make([]*host.Pipeline, 2)
+	var err error
 	for i := range inside {
 		if inside[i], err = host.NewPipeline(ctx, m); err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/memif-wasm/memif-wasm/abi"
 	"github.com/memif-wasm/memif-wasm/host"
 	"github.com/memif-wasm/memif-wasm/host/hosttest"
+	"github.com/memif-wasm/memif-wasm/host/table"
 	"github.com/memif-wasm/memif-wasm/sdk/sdktest"
 )
 
@@ -498,5 +499,29 @@ func TestE2ERateLimitSurvivesReload(t *testing.T) {
 	json.Unmarshal(control(t, p, `{"op":"stats"}`), &s)
 	if s.Sources != 2 || s.Passed != uint64(101+passed) || s.Dropped != uint64(1+50-passed) {
 		t.Fatalf("stats after reload %+v (passed %d of 50)", s, passed)
+	}
+}
+
+// tablePlugin loads the C plugin name with its tables scoped to the test
+// ("e2e-"+name), closed when the test ends, and returns it with a lookup of
+// its tables that fails the test on a missing one.
+func tablePlugin(t *testing.T, name string) (*host.Module, func(table string) *table.Table) {
+	t.Helper()
+	ctx := context.Background()
+	e := getEngine(t)
+	cfg := pluginConfig("")
+	cfg.TableScope = "e2e-" + name
+	m, err := e.Load(ctx, name, cPlugin(t, name), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(ctx) })
+	return m, func(tn string) *table.Table {
+		t.Helper()
+		tb := e.Tables().Get(m.TableKey(tn))
+		if tb == nil {
+			t.Fatalf("%s: no table %s", name, tn)
+		}
+		return tb
 	}
 }

@@ -18,20 +18,10 @@ import (
 // routes load at once.
 func TestE2ERoute(t *testing.T) {
 	ctx := context.Background()
-	e := getEngine(t)
-	cfg := pluginConfig("")
-	cfg.TableScope = "e2e-route"
-	load := func() *host.Module {
-		m, err := e.Load(ctx, "route", cPlugin(t, "route"), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close(ctx) })
-		return m
-	}
-	m := load()
-	routes, ports := e.Tables().Get(m.TableKey("routes")), e.Tables().Get(m.TableKey("ports"))
-	if routes == nil || ports == nil || routes.Spec().MaxEntries != 100000 {
+	load := func() *host.Module { m, _ := tablePlugin(t, "route"); return m }
+	m, get := tablePlugin(t, "route")
+	routes, ports := get("routes"), get("ports")
+	if routes.Spec().MaxEntries != 100000 {
 		t.Fatalf("tables: %v %v", routes, ports)
 	}
 	if routes.Clear() != nil || ports.Clear() != nil { // the engine, and so the tables, outlive one run (-count)

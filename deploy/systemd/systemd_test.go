@@ -16,6 +16,7 @@ import (
 
 	"github.com/memif-wasm/memif-wasm/deploy/internal/deploytest"
 	"github.com/memif-wasm/memif-wasm/host/daemon/config"
+	"github.com/memif-wasm/memif-wasm/host/hosttest"
 )
 
 func TestMain(m *testing.M) {
@@ -219,7 +220,7 @@ func TestSocketGroupPermissions(t *testing.T) {
 		filepath.Join(dir, "memif-wasm"), "run", "--socket", sock, "--role", "master", "--id", "0",
 		"--plugin", filepath.Join(dir, "pass.wasm"), "--admin-socket", admin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: vppGID, Groups: []uint32{}}}
-	var out strings.Builder
+	var out hosttest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -236,12 +237,9 @@ func TestSocketGroupPermissions(t *testing.T) {
 			<-exited
 		}
 	})
-	for {
-		_, e1 := os.Stat(sock)
-		_, e2 := os.Stat(admin)
-		if e1 == nil && e2 == nil {
-			break
-		}
+	// The startup line comes after both listeners have their mode, owner
+	// and group; the files exist a moment earlier, with the umask's mode.
+	for !strings.Contains(out.String(), "memif-wasm running") {
 		select {
 		case <-exited:
 			t.Fatalf("memif-wasm exited:\n%s", out.String())

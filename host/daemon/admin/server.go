@@ -133,8 +133,10 @@ func listenUnix(path string, file memif.SocketFile) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
-	// Before the first Accept: a connection attempt in between waits in
-	// the backlog and is served only if its peer can still write the file.
+	// The kernel checks write permission at connect, so for the moment
+	// between listen and this call the file has the umask's mode: a process
+	// umask at least as strict as the mode closes that window (the systemd
+	// unit's UMask=0007 leaves the socket's group in it).
 	if file.Mode == 0 {
 		file.Mode = 0o600
 	}
